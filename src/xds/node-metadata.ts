@@ -1,0 +1,122 @@
+/**
+ * The xDS Node a Clew proxy sends, in Istio's shape, and its parsing on the control-plane side.
+ * Shared by both sides so they cannot drift.
+ *
+ *   id:       `<type>~<ip>~<name>.<namespace>~<namespace>.svc.cluster.local`
+ *             type is `sidecar` or `router` (gateway)
+ *   metadata: NAME, NAMESPACE, LABELS (struct), SERVICE_ACCOUNT, INSTANCE_IPS ("ip1,ip2"),
+ *             INTERCEPTION_MODE ("REDIRECT" with iptables, "NONE" for local mode: inbound
+ *             listeners bind the workload's ports on its own address),
+ *             POD_PORTS (JSON text: [{"name":"http","containerPort":9080,"protocol":"TCP"}]),
+ *             CLEW_APP_PORTS (JSON text: {"9080":"127.0.1.2:41234"}: where inbound traffic for a
+ *             workload port goes when the app does not listen on that port itself; default
+ *             127.0.0.1:<port> in REDIRECT mode, <address>:<port> otherwise),
+ *             ISTIO_VERSION, CLUSTER_ID ("Kubernetes"), CLEW_PROXY ("1" for Clew's own proxy).
+ */
+
+export type ProxyType = 'sidecar' | 'router';
+
+export interface PodPort {
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export interface ProxyIdentity {
+  type: ProxyType;
+  name: string;
+  namespace: string;
+  address: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  interceptionMode: 'REDIRECT' | 'NONE' | 'TPROXY';
+  podPorts: PodPort[];
+  /** workload port -> "host:port" of the app */
+  appPorts: Record<string, string>;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+}
+
+export interface XdsNode {
+  id: string;
+  cluster?: string;
+  metadata?: Record<string, unknown>;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name?: string;
+  user_agent_version?: string;
+}
+
+export function nodeId(p: Pick<ProxyIdentity, 'type' | 'address' | 'name' | 'namespace'>): string {
+  return `${p.type}~${p.address}~${p.name}.${p.namespace}~${p.namespace}.svc.cluster.local`;
+}
+
+export function buildNode(p: ProxyIdentity): XdsNode {
+  return {
+    id: nodeId(p),
+    cluster: p.labels.app ?? p.name,
+    locality: p.locality ?? {},
+    user_agent_name: 'clew',
+    metadata: {
+      NAME: p.name,
+      NAMESPACE: p.namespace,
+      LABELS: p.labels,
+      SERVICE_ACCOUNT: p.serviceAccount,
+      INSTANCE_IPS: p.address,
+      INTERCEPTION_MODE: p.interceptionMode,
+      POD_PORTS: JSON.stringify(p.podPorts),
+      CLEW_APP_PORTS: JSON.stringify(p.appPorts),
+      ISTIO_VERSION: '1.24.0',
+      CLUSTER_ID: 'Kubernetes',
+      CLEW_PROXY: '1',
+    },
+  };
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function parseJson<T>(v: unknown, fallback: T): T {
+  if (typeof v !== 'string' || v === '') return fallback;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Reads a node sent by any xDS client (Clew proxy, Envoy, grpc-js-xds). Unknown shapes still give
+ * an identity: a proxyless gRPC client with a bare id is a 'sidecar' in namespace 'default'.
+ */
+export function parseNode(node: XdsNode): ProxyIdentity {
+  const md = (node.metadata ?? {}) as Record<string, unknown>;
+  const parts = node.id.split('~');
+  let type: ProxyType = 'sidecar';
+  let address = '';
+  let name = str(md.NAME) ?? node.id;
+  let namespace = str(md.NAMESPACE) ?? 'default';
+  if (parts.length === 4) {
+    type = parts[0] === 'router' ? 'router' : 'sidecar';
+    address = parts[1];
+    const podDotNs = parts[2];
+    const dot = podDotNs.lastIndexOf('.');
+    if (!md.NAME) name = dot > 0 ? podDotNs.slice(0, dot) : podDotNs;
+    if (!md.NAMESPACE && dot > 0) namespace = podDotNs.slice(dot + 1);
+  }
+  const ips = str(md.INSTANCE_IPS);
+  if (ips) address = ips.split(',')[0];
+  const labels = (md.LABELS && typeof md.LABELS === 'object' ? md.LABELS : {}) as Record<string, string>;
+  const mode = str(md.INTERCEPTION_MODE);
+  return {
+    type,
+    name,
+    namespace,
+    address,
+    labels,
+    serviceAccount: str(md.SERVICE_ACCOUNT) ?? 'default',
+    interceptionMode: mode === 'NONE' || mode === 'TPROXY' ? mode : 'REDIRECT',
+    podPorts: parseJson<PodPort[]>(md.POD_PORTS, []),
+    appPorts: parseJson<Record<string, string>>(md.CLEW_APP_PORTS, {}),
+    locality: node.locality,
+  };
+}

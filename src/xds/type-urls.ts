@@ -1,0 +1,32 @@
+/** Envoy v3 type URLs used on the wire. */
+export const TYPE_PREFIX = 'type.googleapis.com/';
+export const LISTENER_TYPE = 'type.googleapis.com/envoy.config.listener.v3.Listener';
+export const ROUTE_TYPE = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+export const ENDPOINT_TYPE = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+
+/** Push/ordering order Envoy expects: clusters before endpoints, listeners before routes. */
+export const XDS_TYPES_IN_ORDER = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE] as const;
+
+export const SHORT_TYPE_NAME: Record<string, 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS'> = {
+  [CLUSTER_TYPE]: 'CDS',
+  [ENDPOINT_TYPE]: 'EDS',
+  [LISTENER_TYPE]: 'LDS',
+  [ROUTE_TYPE]: 'RDS',
+  [SECRET_TYPE]: 'SDS',
+};
+
+/** Extension type URLs (typed_config '@type' values). */
+export const HCM_TYPE =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+export const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
+export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+export const HTTP_PROTOCOL_OPTIONS_TYPE =
+  'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const ORIGINAL_DST_LISTENER_FILTER_TYPE =
+  'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';

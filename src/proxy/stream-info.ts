@@ -1,0 +1,78 @@
+/**
+ * What the proxy knows about one HTTP request (or one TCP connection) once it is done: Envoy's
+ * StreamInfo. The connection manager fills it; telemetry (stats, access log, tracing) reads it.
+ */
+
+export type ResponseFlag =
+  | 'DC' | 'LH' | 'UH' | 'UT' | 'LR' | 'UR' | 'UF' | 'UC' | 'UO' | 'URX' | 'NR' | 'DI' | 'FI' | 'RL'
+  | 'UAEX' | 'RLSE' | 'SI' | 'IH' | 'DPE' | 'UMSDR' | 'DT' | 'UPE' | 'NC' | 'DF' | 'DR';
+
+/** Identity of a workload at one end of a call (from node metadata or metadata exchange). */
+export interface PeerInfo {
+  workload: string;
+  namespace: string;
+  app?: string;
+  version?: string;
+  canonicalService?: string;
+  canonicalRevision?: string;
+  principal?: string;
+  cluster?: string;
+}
+
+export interface StreamInfo {
+  /** wall-clock start, ms since epoch */
+  startTime: number;
+  /** monotonic start (performance.now()) */
+  startMono: number;
+  /** ms from start to the last byte sent downstream; set when complete */
+  durationMs?: number;
+  /** 'HTTP/1.1' | 'HTTP/2' | 'TCP' ... */
+  protocol: string;
+  /** 'inbound' when this proxy is the server side of the call, else 'outbound' */
+  direction: 'inbound' | 'outbound';
+  requestHeaders?: Record<string, string | string[] | undefined>;
+  responseHeaders?: Record<string, string | string[] | undefined>;
+  responseTrailers?: Record<string, string | string[] | undefined>;
+  method?: string;
+  path?: string;
+  authority?: string;
+  responseCode?: number;
+  /** gRPC status from trailers/headers when the call was gRPC */
+  grpcStatus?: number;
+  responseFlags: Set<ResponseFlag>;
+  bytesReceived: number;
+  bytesSent: number;
+  downstreamRemoteAddress?: string;
+  downstreamLocalAddress?: string;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  routeName?: string;
+  /** the listener that accepted the connection */
+  listenerName?: string;
+  /** x-request-id */
+  requestId?: string;
+  attemptCount?: number;
+  /** the other end of the call, when known */
+  peer?: PeerInfo;
+  /** destination service FQDN, when known (from the cluster name) */
+  destinationService?: string;
+  /** 'mutual_tls' | 'none' | 'unknown' */
+  connectionSecurityPolicy?: string;
+}
+
+export function newStreamInfo(direction: 'inbound' | 'outbound', protocol: string): StreamInfo {
+  return {
+    startTime: Date.now(),
+    startMono: performance.now(),
+    protocol,
+    direction,
+    responseFlags: new Set(),
+    bytesReceived: 0,
+    bytesSent: 0,
+  };
+}
+
+/** Envoy's textual form of the flags: comma-separated, `-` when none. */
+export function formatResponseFlags(flags: Set<ResponseFlag>): string {
+  return flags.size === 0 ? '-' : [...flags].join(',');
+}

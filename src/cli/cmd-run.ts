@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { CliError } from './errors.js';
+
+// Placeholder until the owning module lands; replaced by the real command.
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('(in progress)')
+    .allowUnknownOption()
+    .action(() => {
+      throw new CliError('clew run: not implemented yet');
+    });
+}

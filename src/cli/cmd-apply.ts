@@ -1,13 +1,46 @@
+/** `clew apply -f PATH`: validate and store configuration in the control plane. */
 import type { Command } from 'commander';
+import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError } from './errors.js';
+import { qualifiedName } from './kinds.js';
+import { collect, readInputs } from './read-inputs.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
+interface ResultRow { kind: string; name: string; namespace: string; action: string }
+
+export async function sendFiles(
+  endpoint: 'apply' | 'delete',
+  base: string,
+  paths: string[] | undefined,
+  out: (s: string) => void,
+): Promise<boolean> {
+  let ok = true;
+  for (const f of readInputs(paths)) {
+    const res = await callControlPlane<{ results?: ResultRow[]; messages?: { text: string }[]; error?: string }>(
+      base, 'POST', `/apis/v1/${endpoint}?file=${encodeURIComponent(f.name)}`, f.text,
+    );
+    if (res.status === 200) {
+      for (const r of res.body.results ?? []) out(`${qualifiedName(r.kind, r.name)} ${r.action}\n`);
+      continue;
+    }
+    ok = false;
+    if (res.body.messages) {
+      process.stderr.write(`error: ${f.name} was refused, nothing was changed:\n`);
+      for (const m of res.body.messages) process.stderr.write(`${m.text}\n`);
+    } else {
+      process.stderr.write(`error: ${f.name}: ${res.body.error ?? `HTTP ${res.status}`}\n`);
+    }
+  }
+  return ok;
+}
+
 export function register(program: Command): void {
   program
     .command('apply')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew apply: not implemented yet');
+    .description('validate configuration and apply it to the control plane (invalid config changes nothing)')
+    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect)
+    .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
+    .action(async (opts) => {
+      const ok = await sendFiles('apply', opts.controlPlane, opts.filename, (s) => process.stdout.write(s));
+      if (!ok) throw new CliError('apply failed', 1);
     });
 }

@@ -1,13 +1,46 @@
+/** `clew control-plane`: run the control plane (istiod's role) in the foreground. */
 import type { Command } from 'commander';
-import { CliError } from './errors.js';
+import { ControlPlane } from '../control-plane/control-plane.js';
+import { UsageError } from './errors.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid port ${JSON.stringify(v)}`);
+  return n;
+}
+
 export function register(program: Command): void {
   program
     .command('control-plane')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew control-plane: not implemented yet');
+    .description('run the control plane: config store and validation, registry, xDS (ADS) server, debug API')
+    .requiredOption('--config-dir <dir>', 'directory of Istio YAML; applied config is written here')
+    .option('--xds-port <port>', 'ADS gRPC port', port, 15010)
+    .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
+    .option('--listen-address <ip>', 'address to listen on', '127.0.0.1')
+    .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
+    .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
+    .action(async (opts) => {
+      const cp = new ControlPlane({
+        configDir: opts.configDir,
+        xdsPort: opts.xdsPort,
+        debugPort: opts.debugPort,
+        listenAddress: opts.listenAddress,
+        debounceMs: opts.debounce,
+        workloadGraceMs: opts.workloadGrace,
+      });
+      try {
+        await cp.start();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') throw new UsageError(`port in use: ${e.message}`);
+        throw err;
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          void cp.stop().then(resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
     });
 }

@@ -1,13 +1,33 @@
+/** `clew delete -f PATH` or `clew delete KIND NAME [-n NS]`. */
 import type { Command } from 'commander';
-import { CliError } from './errors.js';
+import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
+import { CliError, UsageError } from './errors.js';
+import { qualifiedName, resolveKind } from './kinds.js';
+import { collect } from './read-inputs.js';
+import { sendFiles } from './cmd-apply.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
 export function register(program: Command): void {
   program
     .command('delete')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew delete: not implemented yet');
+    .description('delete configuration from the control plane')
+    .argument('[kind]', 'kind, e.g. virtualservice or vs')
+    .argument('[name]', 'resource name')
+    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect)
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
+    .action(async (kindArg: string | undefined, nameArg: string | undefined, opts) => {
+      if (opts.filename) {
+        const ok = await sendFiles('delete', opts.controlPlane, opts.filename, (s) => process.stdout.write(s));
+        if (!ok) throw new CliError('delete failed', 1);
+        return;
+      }
+      if (!kindArg || !nameArg) throw new UsageError('give -f PATH, or KIND and NAME');
+      const kind = resolveKind(kindArg);
+      const res = await callControlPlane<{ results: { action: string }[] }>(
+        opts.controlPlane, 'DELETE',
+        `/apis/v1/resources/${encodeURIComponent(kind)}/${encodeURIComponent(opts.namespace)}/${encodeURIComponent(nameArg)}`,
+      );
+      if (res.status === 404) throw new CliError(`${qualifiedName(kind, nameArg)} not found in namespace ${opts.namespace}`, 1);
+      process.stdout.write(`${qualifiedName(kind, nameArg)} deleted\n`);
     });
 }

@@ -1,13 +1,70 @@
-import type { Command } from 'commander';
-import { CliError } from './errors.js';
+/**
+ * `clew demo [--detach]` and `clew demo stop`: Bookinfo + httpbin in the mesh, on this machine,
+ * without root. See src/local/local-demo*.ts.
+ */
+import { Option, type Command } from 'commander';
+import { CliError, UsageError } from './errors.js';
+import { parsePort } from '../local/local-cli-options.js';
+import { detachDemo } from '../local/local-demo-detach.js';
+import { runDemo } from '../local/local-demo-run.js';
+import { stopDemo } from '../local/local-demo-stop.js';
+import { LocalError } from '../local/local-errors.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
+interface DemoFlags {
+  detach?: boolean;
+  supervise?: boolean;
+  gatewayPort: string;
+  xdsPort: string;
+  debugPort: string;
+  configDir?: string;
+  readyTimeout: string;
+  logFile?: string;
+}
+
+function toCliError(err: unknown): unknown {
+  if (!(err instanceof LocalError)) return err;
+  if (err.code === 'CLEW_LOCAL_BAD_ARGUMENT') return new UsageError(`clew demo: ${err.message}`);
+  return new CliError(`clew demo: ${err.message}`, 1, err.code);
+}
+
 export function register(program: Command): void {
-  program
+  const demo = program
     .command('demo')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew demo: not implemented yet');
+    .description('run Bookinfo and httpbin in the mesh on this machine (control plane, sidecars, ingress gateway)')
+    .option('--detach', 'return once everything is ready and leave it running (stop with: clew demo stop)')
+    .option('--gateway-port <port>', "where the Gateway's port 80 is served on 127.0.0.1", '8080')
+    .option('--xds-port <port>', 'control-plane xDS port', '15010')
+    .option('--debug-port <port>', 'control-plane debug port (clew apply/get/delete talk to it)', '15014')
+    .option('--config-dir <dir>', 'control-plane config dir (default: a temporary one seeded with the samples)')
+    .option('--ready-timeout <seconds>', 'how long to wait for everything to be ready', '90')
+    .addOption(new Option('--supervise', 'internal: the background supervisor of --detach').hideHelp())
+    .addOption(new Option('--log-file <file>', 'internal').hideHelp())
+    .action(async (flags: DemoFlags) => {
+      try {
+        const opts = {
+          gatewayPort: parsePort(flags.gatewayPort, '--gateway-port'),
+          xdsPort: parsePort(flags.xdsPort, '--xds-port'),
+          debugPort: parsePort(flags.debugPort, '--debug-port'),
+          configDir: flags.configDir,
+          readyTimeoutMs: Number(flags.readyTimeout) * 1000,
+          detached: Boolean(flags.detach || flags.supervise),
+          logFile: flags.logFile,
+        };
+        const code = flags.detach && !flags.supervise ? await detachDemo(opts) : await runDemo(opts);
+        process.exit(code);
+      } catch (err) {
+        throw toCliError(err);
+      }
+    });
+  demo
+    .command('stop')
+    .description('stop the demo started with clew demo --detach (or running in another terminal)')
+    .action(async () => {
+      try {
+        const r = await stopDemo();
+        process.stdout.write(`clew demo: stopped (supervisor pid ${r.supervisorPid})\n`);
+      } catch (err) {
+        throw toCliError(err);
+      }
     });
 }

@@ -1,13 +1,75 @@
+/** `clew get KIND [NAME] [-n NS | -A] [-o table|yaml|json]`. */
 import type { Command } from 'commander';
+import YAML from 'yaml';
+import type { ConfigResource } from '../config/types.js';
+import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError } from './errors.js';
+import { resolveKind } from './kinds.js';
+import { parseOutput, table } from './output.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
+function summary(r: ConfigResource): Record<string, string> {
+  const s = r.spec as any;
+  switch (r.kind) {
+    case 'VirtualService':
+      return { GATEWAYS: JSON.stringify(s.gateways ?? []), HOSTS: JSON.stringify(s.hosts ?? []) };
+    case 'DestinationRule':
+      return { HOST: s.host ?? '', SUBSETS: (s.subsets ?? []).map((x: any) => x.name).join(',') };
+    case 'Gateway':
+      return { SERVERS: (s.servers ?? []).map((x: any) => `${x.port?.protocol}/${x.port?.number}`).join(',') };
+    case 'ServiceEntry':
+      return { HOSTS: JSON.stringify(s.hosts ?? []), LOCATION: s.location ?? '', RESOLUTION: s.resolution ?? '' };
+    case 'Service':
+      return { PORTS: (s.ports ?? []).map((p: any) => `${p.port}/${p.name ?? ''}`).join(',') };
+    default:
+      return {};
+  }
+}
+
+function clean(r: ConfigResource): Omit<ConfigResource, 'source'> {
+  const { source: _source, ...rest } = r;
+  return rest;
+}
+
 export function register(program: Command): void {
   program
     .command('get')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew get: not implemented yet');
+    .description('list configuration held by the control plane')
+    .argument('<kind>', 'kind, e.g. virtualservices, vs, destinationrules, dr, gateways, gw, serviceentries, se, services, svc')
+    .argument('[name]', 'resource name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .option('-o, --output <format>', 'table, yaml or json', 'table')
+    .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
+    .action(async (kindArg: string, name: string | undefined, opts) => {
+      const format = parseOutput(opts.output);
+      const kind = resolveKind(kindArg);
+      const params = new URLSearchParams({ kind });
+      if (!opts.allNamespaces) params.set('namespace', opts.namespace);
+      if (name) params.set('name', name);
+      const res = await callControlPlane<{ items: ConfigResource[] }>(opts.controlPlane, 'GET', `/apis/v1/resources?${params}`);
+      if (res.status !== 200) throw new CliError(`control plane answered HTTP ${res.status}`);
+      const items = res.body.items;
+      if (name && items.length === 0) throw new CliError(`${kind} ${JSON.stringify(name)} not found in namespace ${opts.namespace}`, 1);
+      if (format === 'json') {
+        const data = name ? clean(items[0]) : { apiVersion: 'v1', kind: 'List', items: items.map(clean) };
+        process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+        return;
+      }
+      if (format === 'yaml') {
+        const data = name ? clean(items[0]) : { apiVersion: 'v1', kind: 'List', items: items.map(clean) };
+        process.stdout.write(YAML.stringify(data));
+        return;
+      }
+      if (items.length === 0) {
+        process.stderr.write(`No resources found${opts.allNamespaces ? '' : ` in ${opts.namespace} namespace`}.\n`);
+        return;
+      }
+      const extra = Object.keys(summary(items[0]));
+      const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', ...extra];
+      const rows = items.map((r) => {
+        const s = summary(r);
+        return [...(opts.allNamespaces ? [r.metadata.namespace] : []), r.metadata.name, ...extra.map((k) => s[k] ?? '')];
+      });
+      process.stdout.write(table(headers, rows));
     });
 }

@@ -1,13 +1,78 @@
+/**
+ * `clew run --name NAME [...] -- COMMAND ARGS...`: runs COMMAND as a mesh workload on its own
+ * loopback address, with its sidecar (local mode, no root). See src/local/local-run.ts.
+ */
 import type { Command } from 'commander';
-import { CliError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
+import { collectPort, parseHostPort, parseLabels, parsePort } from '../local/local-cli-options.js';
+import { LocalError } from '../local/local-errors.js';
+import { runPod } from '../local/local-run.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
+interface RunFlags {
+  name: string;
+  namespace: string;
+  labels?: string;
+  serviceAccount?: string;
+  port?: number[];
+  xdsAddress: string;
+  address?: string;
+  outboundPort: string;
+  inboundPort: string;
+  adminPort: string;
+  statsPort: string;
+  readyPort: string;
+  readyTimeout: string;
+}
+
 export function register(program: Command): void {
   program
     .command('run')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew run: not implemented yet');
+    .description('run COMMAND as a mesh workload with its own sidecar, on its own loopback address')
+    .usage('--name NAME [options] -- COMMAND [ARGS...]')
+    .requiredOption('--name <name>', 'workload (pod) name')
+    .option('--namespace <ns>', 'namespace', 'default')
+    .option('--labels <k=v,...>', 'workload labels (default app=<name>)')
+    .option('--service-account <sa>', 'service account (default: the name)')
+    .option('--port <port>', 'a workload port the sidecar serves (repeatable); the app gets a free port for each', collectPort)
+    .option('--xds-address <host:port>', 'control plane xDS address', '127.0.0.1:15010')
+    .option('--address <ip>', 'pod address (default: lease a free 127.0.x.y)')
+    .option('--outbound-port <port>', 'sidecar outbound listener port', '15001')
+    .option('--inbound-port <port>', 'sidecar inbound capture port', '15006')
+    .option('--admin-port <port>', 'sidecar admin port', '15000')
+    .option('--stats-port <port>', 'sidecar Prometheus port', '15090')
+    .option('--ready-port <port>', 'sidecar readiness port', '15021')
+    .option('--ready-timeout <seconds>', 'how long to wait for the sidecar', '60')
+    .argument('[command...]', 'the app to run (after --); none: sidecar only')
+    .action(async (command: string[], flags: RunFlags) => {
+      try {
+        parseHostPort(flags.xdsAddress);
+        const labels = parseLabels(flags.labels);
+        if (Object.keys(labels).length === 0) labels.app = flags.name;
+        const [cmd, ...args] = command;
+        const code = await runPod({
+          name: flags.name,
+          namespace: flags.namespace,
+          labels,
+          serviceAccount: flags.serviceAccount ?? flags.name,
+          ports: flags.port ?? [],
+          app: cmd ? { command: cmd, args } : undefined,
+          xdsAddress: flags.xdsAddress,
+          address: flags.address,
+          proxyPorts: {
+            outbound: parsePort(flags.outboundPort),
+            inbound: parsePort(flags.inboundPort),
+            admin: parsePort(flags.adminPort),
+            stats: parsePort(flags.statsPort),
+            ready: parsePort(flags.readyPort),
+          },
+        }, { readyTimeoutMs: Number(flags.readyTimeout) * 1000 });
+        process.exit(code);
+      } catch (err) {
+        if (err instanceof LocalError) {
+          if (err.code === 'CLEW_LOCAL_BAD_ARGUMENT') throw new UsageError(`clew run: ${err.message}`);
+          throw new CliError(`clew run: ${err.message}`, 1, err.code);
+        }
+        throw err;
+      }
     });
 }

@@ -58,6 +58,23 @@ export interface StreamInfo {
   destinationService?: string;
   /** 'mutual_tls' | 'none' | 'unknown' */
   connectionSecurityPolicy?: string;
+
+  // Optional fields read by telemetry (access-log operators, gRPC message counters, span names).
+  /** gRPC messages seen in each direction (istio_request/response_messages_total) */
+  grpcRequestMessages?: number;
+  grpcResponseMessages?: number;
+  /** %RESPONSE_CODE_DETAILS%, e.g. 'via_upstream', 'route_not_found' */
+  responseCodeDetails?: string;
+  /** %CONNECTION_TERMINATION_DETAILS% */
+  connectionTerminationDetails?: string;
+  /** %UPSTREAM_LOCAL_ADDRESS%: our side of the upstream connection */
+  upstreamLocalAddress?: string;
+  /** %REQUESTED_SERVER_NAME%: SNI of the downstream TLS connection */
+  requestedServerName?: string;
+  /** %UPSTREAM_TRANSPORT_FAILURE_REASON% */
+  upstreamTransportFailureReason?: string;
+  /** the matched route's decorator operation: the span name (else `<host>:<port>/*`) */
+  operationName?: string;
 }
 
 export function newStreamInfo(direction: 'inbound' | 'outbound', protocol: string): StreamInfo {

@@ -47,6 +47,8 @@ export interface Workload {
   origin: 'proxy' | 'WorkloadEntry';
   /** Set when origin is 'proxy': the xDS node id. */
   proxyId?: string;
+  /** Every port the workload declares (POD_PORTS, WorkloadEntry ports); a proxy without any yields no endpoints. */
+  ports?: number[];
 }
 
 export interface EndpointInfo {
@@ -59,6 +61,8 @@ export interface EndpointInfo {
   locality?: string;
   weight?: number;
   healthy: boolean;
+  /** Inline ServiceEntry endpoints: the service port this endpoint serves (absent: every port). */
+  servicePort?: number;
 }
 
 export interface ServiceInstance {
@@ -78,4 +82,6 @@ export interface ServiceRegistry {
   instances(hostname: string, port: number): ServiceInstance[];
   workloads(): Workload[];
   onChange(listener: (event: RegistryEvent) => void): () => void;
+  /** Short-name resolution (`reviews` in ns default → `reviews.default.svc.cluster.local`). */
+  resolveHost?(host: string, namespace: string): string;
 }

@@ -1,0 +1,10 @@
+/** Galley's public surface: load, validate and serialise Istio configuration. */
+export { formatMessage, hasErrors, Codes, type Severity, type ValidationMessage } from './messages.js';
+export { parseConfigText, type IgnoredResource, type LoadResult, type ParseOptions } from './load-parse.js';
+export { loadConfigPaths, ConfigPathError } from './load-paths.js';
+export { validateResource } from './validate-resource.js';
+export { validateResources, type CrossOptions } from './validate-cross.js';
+export { resourceKey, toYaml } from './resource-yaml.js';
+export { parseGoDuration } from './value-duration.js';
+export { resolveHost, hostMatches, followsPortNameConvention } from './value-host.js';
+export * from './types.js';

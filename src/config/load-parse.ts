@@ -1,0 +1,137 @@
+/**
+ * Parsing: multi-document YAML text into resources that remember their file and lines, plus
+ * messages (syntax, document shape, schema, semantics) and the list of ignored kinds.
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type YAMLMap } from 'yaml';
+import { attachLineMap, buildLineMap, lineForPath } from './field-path.js';
+import { Codes, type ValidationMessage } from './messages.js';
+import { checkSchema, isPlainObject } from './schema-dsl.js';
+import { objectMeta } from './schema-common.js';
+import { ACCEPTED_VERSIONS, type ConfigResource, type IstioKind, type ObjectMeta, type SourceRef } from './types.js';
+import { validateResource } from './validate-resource.js';
+
+export interface IgnoredResource {
+  file: string;
+  line: number;
+  apiVersion: string;
+  kind: string;
+  name: string;
+}
+
+export interface LoadResult {
+  /** Every resource that has apiVersion, kind and name, even if it has errors: check `messages`. */
+  resources: ConfigResource[];
+  ignored: IgnoredResource[];
+  messages: ValidationMessage[];
+  /** The files read (loadConfigPaths), in order. */
+  files?: string[];
+}
+
+export interface ParseOptions {
+  defaultNamespace?: string;
+}
+
+const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+export function parseConfigText(text: string, file: string, opts: ParseOptions = {}): LoadResult {
+  const defaultNamespace = opts.defaultNamespace ?? 'default';
+  const result: LoadResult = { resources: [], ignored: [], messages: [] };
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
+  const lineAt = (offset: number) => lc.linePos(offset).line;
+  const docError = (line: number, field: string, message: string, code: string): void => {
+    result.messages.push({ file, line, kind: '', namespace: '', name: '', field, message, severity: 'error', code });
+  };
+
+  for (const doc of Array.isArray(docs) ? docs : []) {
+    if (doc.errors.length > 0) {
+      // Later errors in a document usually follow from the first one.
+      const err = doc.errors[0];
+      docError(lineAt(err.pos[0]), '', `yaml: ${err.message.split('\n')[0]}`, Codes.yamlSyntax);
+      continue;
+    }
+    const root = doc.contents as Node | null;
+    if (root === null || (isScalar(root) && root.value === null)) continue; // empty document
+    if (!isMap(root)) {
+      docError(lineAt(root.range?.[0] ?? 0), '', 'document is not a mapping (expected a Kubernetes object with apiVersion and kind)', Codes.notObject);
+      continue;
+    }
+    let js: unknown;
+    try {
+      js = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      docError(lineAt(root.range?.[0] ?? 0), '', `yaml: ${(err as Error).message}`, Codes.yamlSyntax);
+      continue;
+    }
+    const obj = js as Record<string, unknown>;
+    // A kubectl-style `kind: List` carries its objects in `items`.
+    if (obj.kind === 'List' && obj.apiVersion === 'v1') {
+      const items = root.get('items', true);
+      if (isSeq(items)) {
+        items.items.forEach((itemNode, i) => {
+          const item = (obj.items as unknown[])[i];
+          if (isMap(itemNode) && isPlainObject(item)) addObject(itemNode, item);
+          else docError(lineAt((itemNode as Node).range?.[0] ?? 0), `items[${i}]`, 'must be a Kubernetes object', Codes.notObject);
+        });
+      }
+      continue;
+    }
+    addObject(root, obj);
+  }
+  // Schema and semantic passes interleave; readers expect file order.
+  result.messages.sort((a, b) => a.line - b.line);
+  return result;
+
+  function addObject(node: YAMLMap, obj: Record<string, unknown>): void {
+    const keyLine = (key: string, fallback: number) => {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+      const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+      return range ? lineAt(range[0]) : fallback;
+    };
+    const startLine = lineAt(node.range?.[0] ?? 0);
+    const line = keyLine('kind', startLine);
+    const apiVersion = obj.apiVersion;
+    const kind = obj.kind;
+    const meta = isPlainObject(obj.metadata) ? obj.metadata : {};
+    const rawName = typeof meta.name === 'string' ? meta.name : '';
+    const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : defaultNamespace;
+
+    if (typeof kind !== 'string' || kind === '') return docError(startLine, 'kind', 'is required', Codes.required);
+    if (typeof apiVersion !== 'string' || apiVersion === '') return docError(startLine, 'apiVersion', 'is required', Codes.required);
+
+    const accepted = (ACCEPTED_VERSIONS as Record<string, string[] | undefined>)[kind];
+    if (!accepted || groupOf(accepted[0]) !== groupOf(apiVersion)) {
+      result.ignored.push({ file, line, apiVersion, kind, name: rawName });
+      return;
+    }
+
+    const source: SourceRef = { file, line };
+    attachLineMap(source, buildLineMap(node, lc));
+    const metadata: ObjectMeta = { name: rawName, namespace };
+    for (const k of ['labels', 'annotations'] as const) if (isPlainObject(meta[k])) metadata[k] = meta[k] as Record<string, string>;
+    if (typeof meta.resourceVersion === 'string') metadata.resourceVersion = meta.resourceVersion;
+    const resource: ConfigResource = { apiVersion, kind: kind as IstioKind, metadata, spec: obj.spec, source };
+
+    const messages: ValidationMessage[] = [];
+    const base = { file, kind, namespace, name: rawName, severity: 'error' as const };
+    if (!accepted.includes(apiVersion)) {
+      messages.push({ ...base, line: keyLine('apiVersion', line), field: 'apiVersion', message: `unsupported apiVersion "${apiVersion}" for ${kind} (accepted: ${accepted.join(', ')})`, code: Codes.apiVersion });
+    }
+    for (const k of Object.keys(obj)) {
+      if (!TOP_LEVEL.has(k)) messages.push({ ...base, line: keyLine(k, line), field: k, message: 'unknown field', code: Codes.unknownField });
+    }
+    // Metadata is checked on the raw object: the resource keeps only the fields Clew uses.
+    checkSchema(obj.metadata ?? {}, objectMeta, 'metadata', (field, message, code) =>
+      messages.push({ ...base, line: lineForPath(source, field), field, message, code }),
+    );
+    result.messages.push(...messages);
+    if (rawName === '') return; // without a name it cannot be stored or referenced
+    result.messages.push(...validateResource(resource));
+    result.resources.push(resource);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Cross-resource analysis over a whole set of resources (istioctl analyze's role): duplicate
+ * definitions, conflicting VirtualService hosts, references to missing subsets, gateways and
+ * (when the caller knows the registry) hosts. All findings are warnings: the referenced object
+ * may simply not be applied yet.
+ */
+import { joinIndex, joinKey } from './field-path.js';
+import { Codes, type ValidationMessage } from './messages.js';
+import { resourceKey } from './resource-yaml.js';
+import { asList, asObj, asObjList, asStr, type Obj } from './semantic-util.js';
+import type { ConfigResource } from './types.js';
+import { Reporter } from './validate-reporter.js';
+import { hostMatches, resolveHost } from './value-host.js';
+
+export interface CrossOptions {
+  /** FQDNs the registry knows (`reviews.default.svc.cluster.local`); enables unknown-host checks. */
+  knownHosts?: Set<string>;
+}
+
+interface DestinationRef {
+  host: string;
+  subset?: string;
+  path: string;
+}
+
+/** Every destination a VirtualService routes or mirrors to, with its field path. */
+function destinations(spec: Obj): DestinationRef[] {
+  const out: DestinationRef[] = [];
+  const add = (d: unknown, path: string) => {
+    const o = asObj(d);
+    const host = asStr(o.host);
+    if (host !== undefined) out.push({ host, subset: asStr(o.subset), path });
+  };
+  for (const section of ['http', 'tcp', 'tls'] as const) {
+    asObjList(spec[section]).forEach((route, i) => {
+      const p = joinIndex(`spec.${section}`, i);
+      asObjList(route.route).forEach((rd, j) => add(rd.destination, joinKey(joinIndex(joinKey(p, 'route'), j), 'destination')));
+      if (route.mirror) add(route.mirror, joinKey(p, 'mirror'));
+      asObjList(route.mirrors).forEach((m, j) => add(m.destination, joinKey(joinIndex(joinKey(p, 'mirrors'), j), 'destination')));
+    });
+  }
+  return out;
+}
+
+export function validateResources(all: ConfigResource[], opts: CrossOptions = {}): ValidationMessage[] {
+  const messages: ValidationMessage[] = [];
+  const reporterFor = (r: ConfigResource) => {
+    const rep = new Reporter(r);
+    return { rep, flush: () => messages.push(...rep.messages) };
+  };
+  const ofKind = (kind: string) => resources.filter((r) => r.kind === kind);
+  const specOf = (r: ConfigResource) => asObj(r.spec);
+
+  // Same Kind/namespace/name twice: the later one replaces the earlier one.
+  const seen = new Map<string, ConfigResource>();
+  for (const r of all) {
+    const key = resourceKey(r);
+    const prev = seen.get(key);
+    if (prev) {
+      const { rep, flush } = reporterFor(r);
+      const where = prev.source ? ` at ${prev.source.file}:${prev.source.line}` : '';
+      rep.warn('', `also defined${where}; the later definition replaces it`, Codes.duplicateResource);
+      flush();
+    }
+    seen.set(key, r);
+  }
+  // The rest looks only at the definitions that win.
+  const resources = [...seen.values()];
+
+  const virtualServices = ofKind('VirtualService');
+  const gateways = ofKind('Gateway');
+  const rules = ofKind('DestinationRule').map((r) => ({
+    host: resolveHost(asStr(specOf(r).host) ?? '', r.metadata.namespace),
+    subsets: new Set(asObjList(specOf(r).subsets).map((s) => asStr(s.name))),
+  }));
+
+  // Hosts bound to the same gateway (or the mesh) by two VirtualServices: Istio merges them
+  // unpredictably (IST0109).
+  const owners = new Map<string, ConfigResource[]>();
+  for (const vs of virtualServices) {
+    const spec = specOf(vs);
+    const gws = asList(spec.gateways).filter((g): g is string => typeof g === 'string');
+    const scopes = gws.length === 0 ? ['mesh'] : gws.map((g) => (g === 'mesh' || g.includes('/') ? g : `${vs.metadata.namespace}/${g}`));
+    for (const h of asList(spec.hosts)) {
+      if (typeof h !== 'string') continue;
+      for (const scope of new Set(scopes)) {
+        const key = `${scope}|${resolveHost(h, vs.metadata.namespace)}`;
+        const list = owners.get(key) ?? [];
+        if (!list.includes(vs)) list.push(vs);
+        owners.set(key, list);
+      }
+    }
+  }
+  for (const vs of virtualServices) {
+    const { rep, flush } = reporterFor(vs);
+    const spec = specOf(vs);
+    const gws = asList(spec.gateways).filter((g): g is string => typeof g === 'string');
+    asList(spec.hosts).forEach((h, i) => {
+      if (typeof h !== 'string') return;
+      const fqdn = resolveHost(h, vs.metadata.namespace);
+      const others = new Set<string>();
+      for (const [key, list] of owners) {
+        if (key.endsWith(`|${fqdn}`) && list.includes(vs)) for (const o of list) if (o !== vs) others.add(`${o.metadata.namespace}/${o.metadata.name}`);
+      }
+      if (others.size > 0) {
+        rep.warn(
+          joinIndex('spec.hosts', i),
+          `host "${fqdn}" is also defined by VirtualService ${[...others].sort().join(', ')}; merge them into one VirtualService`,
+          Codes.conflictingVirtualServiceHosts,
+        );
+      }
+    });
+
+    gws.forEach((g, i) => {
+      if (g === 'mesh') return;
+      const [ns, name] = g.includes('/') ? g.split('/', 2) : [vs.metadata.namespace, g];
+      if (!gateways.some((gw) => gw.metadata.name === name && gw.metadata.namespace === ns)) {
+        rep.warn(joinIndex('spec.gateways', i), `referenced gateway "${ns}/${name}" not found`, Codes.referenceNotFound);
+      }
+    });
+
+    for (const d of destinations(spec)) {
+      const fqdn = resolveHost(d.host, vs.metadata.namespace);
+      if (d.subset !== undefined) {
+        const matching = rules.filter((r) => r.host !== '' && hostMatches(r.host, fqdn));
+        if (!matching.some((r) => r.subsets.has(d.subset))) {
+          rep.warn(joinKey(d.path, 'subset'), `referenced subset "${d.subset}" not found in any DestinationRule for host "${fqdn}"`, Codes.referenceNotFound);
+        }
+      }
+      if (opts.knownHosts && !isKnown(fqdn, opts.knownHosts, resources)) {
+        rep.warn(joinKey(d.path, 'host'), `referenced host "${fqdn}" not found`, Codes.referenceNotFound);
+      }
+    }
+    flush();
+  }
+
+  if (opts.knownHosts) {
+    for (const dr of ofKind('DestinationRule')) {
+      const host = asStr(specOf(dr).host);
+      if (host === undefined || host.startsWith('*')) continue;
+      const fqdn = resolveHost(host, dr.metadata.namespace);
+      if (!isKnown(fqdn, opts.knownHosts, resources)) {
+        const { rep, flush } = reporterFor(dr);
+        rep.warn('spec.host', `host "${fqdn}" does not match any known service`, Codes.unknownDestinationRuleHost);
+        flush();
+      }
+    }
+  }
+  return messages;
+}
+
+/** Registry hosts plus the Services and ServiceEntries in the set itself. */
+function isKnown(fqdn: string, known: Set<string>, resources: ConfigResource[]): boolean {
+  if (known.has(fqdn)) return true;
+  for (const k of known) if (hostMatches(k, fqdn)) return true;
+  for (const r of resources) {
+    if (r.kind === 'Service' && `${r.metadata.name}.${r.metadata.namespace}.svc.cluster.local` === fqdn) return true;
+    if (r.kind === 'ServiceEntry') {
+      for (const h of asList(asObj(r.spec).hosts)) {
+        if (typeof h === 'string' && hostMatches(resolveHost(h, r.metadata.namespace), fqdn)) return true;
+      }
+    }
+  }
+  return false;
+}

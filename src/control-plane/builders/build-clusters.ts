@@ -1,0 +1,107 @@
+/**
+ * CDS: outbound clusters per service port and DestinationRule subset, inbound clusters for the
+ * proxy's own workload ports, and Istio's fixed clusters (BlackHole, Passthrough, InboundPassthrough).
+ */
+import type { EnvoyResource } from '../../xds/codec.js';
+import type { ProxyIdentity } from '../../xds/node-metadata.js';
+import type { MeshService, ServicePortInfo } from '../../registry/types.js';
+import type { PushContext } from '../push-context.js';
+import {
+  adsConfigSource, BLACKHOLE_CLUSTER, DEFAULT_CONNECT_TIMEOUT, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName,
+  outboundClusterName, PASSTHROUGH_CLUSTER, socketAddress,
+} from './build-common.js';
+import { applyTrafficPolicy, effectiveTrafficPolicy } from './build-cluster-traffic-policy.js';
+import { buildLoadAssignment } from './build-load-assignment.js';
+import { inboundPorts } from './build-inbound-ports.js';
+
+function outboundCluster(
+  pc: PushContext, proxy: ProxyIdentity, svc: MeshService, sp: ServicePortInfo, subset: string | undefined,
+): EnvoyResource {
+  const name = outboundClusterName(sp.port, subset, svc.hostname);
+  const c: EnvoyResource = { name };
+  switch (svc.resolution) {
+    case 'EDS':
+      c.type = 'EDS';
+      c.eds_cluster_config = { service_name: name, eds_config: adsConfigSource() };
+      break;
+    case 'STATIC':
+      c.type = 'STATIC';
+      break;
+    case 'DNS':
+      c.type = 'STRICT_DNS';
+      c.dns_lookup_family = 'V4_ONLY';
+      break;
+    case 'DNS_ROUND_ROBIN':
+      c.type = 'LOGICAL_DNS';
+      c.dns_lookup_family = 'V4_ONLY';
+      break;
+    case 'NONE':
+      c.type = 'ORIGINAL_DST';
+      break;
+  }
+  const dr = pc.destinationRule(svc.hostname, proxy);
+  const policy = effectiveTrafficPolicy(dr, subset, sp.port);
+  applyTrafficPolicy(c, policy, sp.protocol);
+  if (c.type === 'ORIGINAL_DST') {
+    c.lb_policy = 'CLUSTER_PROVIDED';
+    delete c.ring_hash_lb_config;
+    delete c.maglev_lb_config;
+  }
+  if (c.type === 'STATIC' || c.type === 'STRICT_DNS' || c.type === 'LOGICAL_DNS') {
+    c.load_assignment = buildLoadAssignment(pc, proxy, name, svc, sp.port, subset);
+  }
+  return c;
+}
+
+function outboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+  const out: EnvoyResource[] = [];
+  for (const svc of pc.services) {
+    const dr = pc.destinationRule(svc.hostname, proxy);
+    for (const sp of svc.ports) {
+      if (sp.protocol === 'UDP') continue;
+      out.push(outboundCluster(pc, proxy, svc, sp, undefined));
+      for (const s of dr?.spec.subsets ?? []) out.push(outboundCluster(pc, proxy, svc, sp, s.name));
+    }
+  }
+  return out;
+}
+
+function inboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+  return inboundPorts(pc, proxy).map((p) => {
+    const name = inboundClusterName(p.port);
+    return {
+      name,
+      type: 'STATIC',
+      connect_timeout: { ...DEFAULT_CONNECT_TIMEOUT },
+      lb_policy: 'ROUND_ROBIN',
+      load_assignment: {
+        cluster_name: name,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(p.appAddress, p.appPort) } }] }],
+      },
+    };
+  });
+}
+
+function fixedClusters(): EnvoyResource[] {
+  return [
+    { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: { ...DEFAULT_CONNECT_TIMEOUT } },
+    {
+      name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED',
+      connect_timeout: { ...DEFAULT_CONNECT_TIMEOUT },
+    },
+    {
+      name: INBOUND_PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED',
+      connect_timeout: { ...DEFAULT_CONNECT_TIMEOUT },
+      // Istio forwards inbound passthrough traffic from 127.0.0.6 so iptables can tell it apart.
+      upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } },
+    },
+  ];
+}
+
+/** Every cluster for the proxy, or only those in `names` when given (non-empty). */
+export function buildClusters(pc: PushContext, proxy: ProxyIdentity, names?: string[]): EnvoyResource[] {
+  const all = [...outboundClusters(pc, proxy), ...inboundClusters(pc, proxy), ...fixedClusters()];
+  if (!names || names.length === 0) return all;
+  const wanted = new Set(names);
+  return all.filter((c) => wanted.has(c.name as string));
+}

@@ -1,0 +1,77 @@
+/**
+ * Sidecar inbound listeners. REDIRECT/TPROXY: `virtualInbound` on 15006 with a filter chain per
+ * workload port. NONE (local mode): a listener per workload port bound to the workload's address.
+ */
+import type { EnvoyResource } from '../../xds/codec.js';
+import type { ProxyIdentity } from '../../xds/node-metadata.js';
+import { isHttpProtocol } from '../../registry/registry-protocol.js';
+import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
+import type { PushContext } from '../push-context.js';
+import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, socketAddress } from './build-common.js';
+import { hcmFilter, routerFilter, tcpProxyFilter } from './build-http-filters.js';
+import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
+
+export const VIRTUAL_INBOUND_PORT = 15006;
+
+function inboundRouteConfig(port: number): EnvoyResource {
+  const cluster = inboundClusterName(port);
+  return {
+    name: cluster,
+    virtual_hosts: [{
+      name: `inbound|http|${port}`,
+      domains: ['*'],
+      routes: [{
+        name: 'default',
+        match: { prefix: '/' },
+        route: { cluster, timeout: { seconds: 0 } },
+        decorator: { operation: `${cluster}/*` },
+      }],
+    }],
+    validate_clusters: { value: false },
+  };
+}
+
+function inboundFilters(p: InboundPort): EnvoyResource[] {
+  const cluster = inboundClusterName(p.port);
+  if (isHttpProtocol(p.protocol)) {
+    return [hcmFilter({
+      statPrefix: `inbound_0.0.0.0_${p.port}`,
+      routeConfig: inboundRouteConfig(p.port),
+      httpFilters: [routerFilter()],
+    })];
+  }
+  return [tcpProxyFilter(cluster, [{ name: cluster, weight: 1 }])];
+}
+
+export function inboundListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+  const ports = inboundPorts(pc, proxy);
+  if (proxy.interceptionMode === 'NONE') {
+    if (!proxy.address) return [];
+    return ports.map((p) => ({
+      name: `${proxy.address}_${p.port}`,
+      address: socketAddress(proxy.address, p.port),
+      traffic_direction: 'INBOUND',
+      filter_chains: [{ filters: inboundFilters(p) }],
+    }));
+  }
+  return [{
+    name: 'virtualInbound',
+    address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
+    traffic_direction: 'INBOUND',
+    listener_filters: [{
+      name: 'envoy.filters.listener.original_dst',
+      typed_config: { '@type': ORIGINAL_DST_LISTENER_FILTER_TYPE },
+    }],
+    filter_chains: [
+      ...ports.map((p) => ({
+        name: `0.0.0.0_${p.port}`,
+        filter_chain_match: { destination_port: { value: p.port } },
+        filters: inboundFilters(p),
+      })),
+      {
+        name: 'virtualInbound-catchall-tcp',
+        filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }])],
+      },
+    ],
+  }];
+}

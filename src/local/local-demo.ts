@@ -1,0 +1,206 @@
+/**
+ * `clew demo`: the control plane, every Bookinfo workload and httpbin with their sidecars, a
+ * sidecar-only mesh client ("fortio") and the ingress gateway, all children of one supervisor.
+ * Resolves once Bookinfo answers through the gateway; the handle stops everything.
+ */
+import { rmSync } from 'node:fs';
+import { BOOKINFO_WORKLOADS, HTTPBIN_WORKLOADS, samplePath, type SampleWorkload } from '../../samples/manifest.js';
+import type { LocalConsole } from './local-console.js';
+import { clewCommand } from './local-clew-bin.js';
+import { seedDemoConfigDir } from './local-demo-config.js';
+import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
+import { LocalError } from './local-errors.js';
+import { planPod, readyUrl, startApp, startSidecar, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
+import { assertPortsFree, freePorts } from './local-ports.js';
+import { httpReady, tcpReady, waitReady } from './local-readiness.js';
+import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+
+export interface DemoOptions {
+  gatewayPort: number;
+  xdsPort: number;
+  debugPort: number;
+  configDir?: string;
+  stateDir?: string;
+  readyTimeoutMs: number;
+  detached: boolean;
+  logFile?: string;
+  /** polled while starting: a message aborts the start (e.g. Ctrl-C) */
+  abort?: () => string | undefined;
+}
+
+export interface DemoHandle {
+  state: DemoState;
+  supervisor: Supervisor;
+  /** resolves with the control plane's exit if it dies on its own */
+  controlPlaneExited: Promise<number>;
+  stop(): Promise<void>;
+}
+
+const GATEWAY = { name: 'istio-ingressgateway', namespace: 'istio-system' };
+
+function sampleSpec(w: SampleWorkload, xdsAddress: string): PodSpec {
+  return {
+    name: w.name,
+    namespace: w.namespace,
+    labels: w.labels,
+    serviceAccount: w.serviceAccount,
+    ports: w.ports,
+    app: { command: process.execPath, args: [samplePath(w.script)], env: w.env },
+    xdsAddress,
+  };
+}
+
+/** Refuses to start over a running demo or on busy control-plane/gateway ports. */
+export async function checkDemoCanStart(opts: DemoOptions): Promise<void> {
+  const running = runningDemo(opts.stateDir);
+  if (running) {
+    throw new LocalError(
+      'CLEW_LOCAL_DEMO_RUNNING',
+      `a demo is already running (pid ${running.supervisorPid}, ${running.gateway.url}); stop it with: clew demo stop`,
+    );
+  }
+  try {
+    await assertPortsFree('127.0.0.1', [
+      { port: opts.xdsPort, what: 'control-plane xDS, --xds-port' },
+      { port: opts.debugPort, what: 'control-plane debug, --debug-port' },
+      { port: opts.gatewayPort, what: 'ingress gateway, --gateway-port' },
+    ]);
+  } catch (err) {
+    if (!(err instanceof LocalError)) throw err;
+    throw new LocalError(err.code, `${err.message}. Is another control plane or demo running? Stop it, or choose other ports.`);
+  }
+}
+
+export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<DemoHandle> {
+  await checkDemoCanStart(opts);
+  const xdsAddress = `127.0.0.1:${opts.xdsPort}`;
+  const debugUrl = `http://127.0.0.1:${opts.debugPort}`;
+  const configDirIsTemp = !opts.configDir;
+  const configDir = opts.configDir ?? seedDemoConfigDir();
+  const sup = new Supervisor({ console: con });
+  const plans: PodPlan[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await sup.stop();
+      for (const p of plans) p.lease?.release();
+      removeDemoState(opts.stateDir, process.pid);
+      if (configDirIsTemp) rmSync(configDir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+  const abort = (): string | undefined => {
+    const outside = opts.abort?.();
+    if (outside) return outside;
+    const dead = sup.children.find((c) => c.exit);
+    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}); see its output above` : undefined;
+  };
+  try {
+    con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
+    const cpCmd = clewCommand([
+      'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
+    ]);
+    const cp = sup.spawn({ name: 'control-plane', command: cpCmd.command, args: cpCmd.args });
+    await waitReady([{ label: 'control plane', check: () => httpReady(`${debugUrl}/ready`) }], {
+      console: con, title: 'Starting the control plane', timeoutMs: opts.readyTimeoutMs, abort,
+    });
+
+    for (const w of [...BOOKINFO_WORKLOADS, ...HTTPBIN_WORKLOADS]) plans.push(await planPod(sampleSpec(w, xdsAddress), opts.stateDir));
+    const client = await planPod({
+      name: 'fortio', namespace: 'default', labels: { app: 'fortio' }, serviceAccount: 'fortio', ports: [], xdsAddress,
+    }, opts.stateDir);
+    plans.push(client);
+    // The gateway sits on 127.0.0.1 (the URL users expect); its own admin/ready/stats ports are
+    // ephemeral there so they cannot clash with anything else on the host.
+    const [outbound, inbound, admin, stats, ready] = await freePorts('127.0.0.1', 5);
+    const gateway = await planPod({
+      ...GATEWAY,
+      labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+      serviceAccount: 'istio-ingressgateway-service-account',
+      ports: [],
+      xdsAddress,
+      type: 'router',
+      address: '127.0.0.1',
+      proxyPorts: { outbound, inbound, admin, stats, ready },
+      extraProxyArgs: opts.gatewayPort === 80 ? [] : ['--remap-port', `80=${opts.gatewayPort}`],
+    }, opts.stateDir);
+    plans.push(gateway);
+    for (const p of plans) if (p.lease) sup.guardFile(p.lease.file);
+
+    const sidecars = new Map<PodPlan, ManagedChild>();
+    for (const p of plans) sidecars.set(p, startSidecar(sup, p));
+    await waitReady(plans.map((p) => ({ label: p.spec.name, check: () => httpReady(readyUrl(p)) })), {
+      console: con, title: 'Waiting for the sidecars', timeoutMs: opts.readyTimeoutMs, abort,
+    });
+    const apps = new Map<PodPlan, ManagedChild>();
+    for (const p of plans) if (p.spec.app) apps.set(p, startApp(sup, p));
+    await waitReady([...apps.keys()].map((p) => ({
+      label: p.spec.name,
+      check: () => tcpReady(p.address, p.appPorts.get(p.spec.ports[0])!),
+    })), { console: con, title: 'Waiting for the apps', timeoutMs: opts.readyTimeoutMs, abort });
+    const pageUrl = `http://127.0.0.1:${opts.gatewayPort}/productpage`;
+    await waitReady([{ label: 'productpage through the gateway', check: () => httpReady(pageUrl, 5000) }], {
+      console: con, title: 'Waiting for Bookinfo', timeoutMs: opts.readyTimeoutMs, abort,
+    });
+
+    const state: DemoState = {
+      version: 1,
+      supervisorPid: process.pid,
+      guardPid: sup.guardPid,
+      startedAt: new Date().toISOString(),
+      detached: opts.detached,
+      logFile: opts.logFile,
+      configDir,
+      configDirIsTemp,
+      controlPlane: { pid: cp.pid, xdsAddress, debugUrl },
+      gateway: { pid: sidecars.get(gateway)!.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
+      client: { pid: sidecars.get(client)!.pid, address: client.address, proxyUrl: outboundUrl(client) },
+      pods: plans.filter((p) => p.spec.app).map((p) => ({
+        name: p.spec.name,
+        namespace: p.spec.namespace,
+        address: p.address,
+        appPorts: Object.fromEntries([...p.appPorts].map(([k, v]) => [String(k), v])),
+        sidecarPid: sidecars.get(p)!.pid,
+        appPid: apps.get(p)?.pid,
+      })),
+      pids: sup.children.map((c) => c.pid).filter((pid) => pid > 0),
+    };
+    writeDemoState(state, opts.stateDir);
+    sup.guardFile(demoStatePath(opts.stateDir));
+    return { state, supervisor: sup, controlPlaneExited: cp.exited.then(exitCodeOf), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** What to tell the user once the demo is up. */
+export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort' | 'gatewayPort'>): string[] {
+  const cpFlag = opts.debugPort === 15014 ? '' : ` --control-plane ${state.controlPlane.debugUrl}`;
+  const net = 'samples/bookinfo/networking';
+  const lines = [
+    '',
+    `Bookinfo is ready: ${state.gateway.url}`,
+  ];
+  if (opts.gatewayPort !== 80) {
+    lines.push(`  (the Gateway's port 80 is served on 127.0.0.1:${opts.gatewayPort}: ports below 1024 need root; --gateway-port changes it)`);
+  }
+  lines.push(
+    `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
+    `Mesh client (fortio's sidecar): ${state.client.proxyUrl}`,
+    'Workloads:',
+    ...state.pods.map((p) => `  ${p.name.padEnd(16)} ${p.address}`),
+    '',
+    'Next steps:',
+    `  clew apply -f ${net}/virtual-service-reviews-50-v3.yaml${cpFlag}      # 50% v1, 50% v3 (red stars)`,
+    `  clew apply -f ${net}/virtual-service-reviews-jason-v2-v3.yaml${cpFlag} # jason: v2 (black), others: v3`,
+    `  clew apply -f ${net}/virtual-service-ratings-test-delay.yaml${cpFlag}  # 7 s delay on ratings for jason`,
+    `  clew apply -f ${net}/virtual-service-ratings-test-abort.yaml${cpFlag}  # HTTP 500 on ratings for jason`,
+    `  clew apply -f samples/httpbin/destination-rule-circuit-breaker.yaml${cpFlag}`,
+    `  clew load -c 3 -qps 0 -n 30 --proxy ${state.client.proxyUrl} http://httpbin:8000/get`,
+    `  clew delete -f ${net}/virtual-service-ratings-test-abort.yaml${cpFlag}  # back to the original behaviour`,
+    '',
+    state.detached ? 'Stop it with: clew demo stop' : 'Stop it with Ctrl-C (or clew demo stop from another terminal)',
+  );
+  return lines;
+}

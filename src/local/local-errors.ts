@@ -1,0 +1,17 @@
+/** Errors of local mode (`clew run`, `clew demo`), with stable codes the CLI can map. */
+export type LocalErrorCode =
+  | 'CLEW_LOCAL_NO_ADDRESS'
+  | 'CLEW_LOCAL_PORT_IN_USE'
+  | 'CLEW_LOCAL_READY_TIMEOUT'
+  | 'CLEW_LOCAL_CHILD_EXITED'
+  | 'CLEW_LOCAL_DEMO_RUNNING'
+  | 'CLEW_LOCAL_DEMO_NOT_RUNNING'
+  | 'CLEW_LOCAL_SAMPLES_MISSING'
+  | 'CLEW_LOCAL_BAD_ARGUMENT';
+
+export class LocalError extends Error {
+  constructor(readonly code: LocalErrorCode, message: string) {
+    super(message);
+    this.name = 'LocalError';
+  }
+}

@@ -1,0 +1,69 @@
+/** Proxy options (flags) -> ProxyIdentity and defaults. */
+import type { PodPort, ProxyIdentity, ProxyType } from '../xds/node-metadata.js';
+import type { DestinationResolver } from './listener/destination.js';
+import type { RequestObserver } from './observer.js';
+
+export interface ProxyOptions {
+  /** control plane host:port */
+  xdsAddress: string;
+  /** NAME.NAMESPACE */
+  id: string;
+  type?: ProxyType;
+  labels?: Record<string, string>;
+  serviceAccount?: string;
+  /** the workload's address (local mode: its own loopback address) */
+  address?: string;
+  /** workload ports */
+  ports?: number[];
+  /** workload port -> host:port of the app */
+  appPorts?: Record<string, string>;
+  interceptionMode?: 'NONE' | 'REDIRECT';
+  outboundPort?: number;
+  inboundPort?: number;
+  adminPort?: number;
+  statsPort?: number;
+  readyPort?: number;
+  concurrency?: number;
+  logLevel?: LogLevel;
+  /** telemetry hook; defaults to a no-op */
+  observer?: RequestObserver;
+  /** connection destination source; defaults to request-based (local mode) */
+  resolver?: DestinationResolver;
+  /** how long a replaced listener's connections may live on (ms) */
+  drainTimeMs?: number;
+  /** xDS reconnect backoff base (ms) */
+  xdsBackoffBaseMs?: number;
+  /** xDS reconnect backoff ceiling (ms) */
+  xdsBackoffMaxMs?: number;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off';
+
+export function identityFromOptions(o: ProxyOptions): ProxyIdentity {
+  const dot = o.id.lastIndexOf('.');
+  const name = dot > 0 ? o.id.slice(0, dot) : o.id;
+  const namespace = dot > 0 ? o.id.slice(dot + 1) : 'default';
+  const address = o.address ?? '127.0.0.1';
+  const podPorts: PodPort[] = (o.ports ?? []).map((p) => ({ containerPort: p, protocol: 'TCP' }));
+  return {
+    type: o.type ?? 'sidecar',
+    name,
+    namespace,
+    address,
+    labels: o.labels ?? {},
+    serviceAccount: o.serviceAccount ?? 'default',
+    interceptionMode: o.interceptionMode ?? 'NONE',
+    podPorts,
+    appPorts: o.appPorts ?? {},
+  };
+}
+
+/** "k=v,k2=v2" -> record */
+export function parseLabels(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (text ?? '').split(',')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+/**
+ * Applies xDS state of the world to the proxy, Envoy's way: CDS -> clusters and the EDS names,
+ * EDS -> memberships, LDS -> listeners and the RDS names, RDS -> compiled route tables swapped
+ * into their providers. Everything is parsed/validated before anything changes, so a rejected
+ * update (NACK) leaves the last good config serving.
+ */
+import type { EnvoyResource } from '../xds/codec.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { ProxyConfigError } from './errors.js';
+import { parsePerRouteFilterConfig } from './filters/registry.js';
+import type { HcmParseContext, RouteProvider } from './http/hcm-config.js';
+import { parseListener, type ListenerParseContext } from './listener/listener-config.js';
+import type { ListenerManager } from './listener/listener-manager.js';
+import type { RequestObserver } from './observer.js';
+import { RouteConfig } from './router/route-config.js';
+import type { ClusterManager } from './upstream/cluster-manager.js';
+import { XdsRejectError, type XdsApplier } from './xds-client.js';
+
+export interface ApplierDeps {
+  clusters: ClusterManager;
+  listeners: ListenerManager;
+  observer: RequestObserver;
+  setNames(typeUrl: string, names: string[]): void;
+  bindOverride: ListenerParseContext['bindOverride'];
+  proxyAddress: string;
+  onChange(): void;
+}
+
+export class ConfigApplier implements XdsApplier {
+  readonly routes = new Map<string, RouteProvider>();
+  received = { cds: false, lds: false, eds: false, rds: false };
+  versions: Record<string, string> = {};
+  /** RDS names referenced by the current listeners */
+  private referencedRoutes = new Set<string>();
+
+  constructor(private readonly deps: ApplierDeps) {}
+
+  parseContext(): ListenerParseContext {
+    const ctx: HcmParseContext = {
+      rdsProvider: (name) => this.provider(name),
+      resolveCluster: (name) => this.deps.clusters.slot(name),
+      perFilterParser: parsePerRouteFilterConfig,
+    };
+    return { ...ctx, observer: this.deps.observer, bindOverride: this.deps.bindOverride, proxyAddress: this.deps.proxyAddress };
+  }
+
+  private provider(name: string): RouteProvider {
+    let p = this.routes.get(name);
+    if (!p) {
+      p = { name, config: undefined, version: '', raw: undefined, lastUpdated: undefined };
+      this.routes.set(name, p);
+    }
+    return p;
+  }
+
+  apply(typeUrl: string, resources: Map<string, EnvoyResource>, version: string): void {
+    try {
+      switch (typeUrl) {
+        case CLUSTER_TYPE: {
+          const cm = this.deps.clusters;
+          const configs = cm.parseAll(resources);
+          cm.applyClusters(configs, version);
+          this.received.cds = true;
+          this.deps.setNames(ENDPOINT_TYPE, cm.edsNames());
+          break;
+        }
+        case ENDPOINT_TYPE:
+          this.deps.clusters.applyEndpoints(resources, version);
+          this.received.eds = true;
+          break;
+        case LISTENER_TYPE: {
+          const ctx = this.parseContext();
+          const configs = [...resources.values()].map((l) => parseListener(l, ctx));
+          const names = new Set<string>();
+          for (const l of resources.values()) collectRdsNames(l, names);
+          this.deps.listeners.apply(configs, version);
+          this.referencedRoutes = names;
+          this.received.lds = true;
+          this.deps.setNames(ROUTE_TYPE, [...names]);
+          break;
+        }
+        case ROUTE_TYPE: {
+          const ctx = this.parseContext();
+          const compiled = new Map<string, RouteConfig>();
+          for (const [name, rc] of resources) compiled.set(name, new RouteConfig(rc, ctx.resolveCluster, ctx.perFilterParser));
+          const now = new Date();
+          for (const [name, p] of this.routes) {
+            const c = compiled.get(name);
+            p.config = c;
+            p.raw = c ? resources.get(name) : undefined;
+            p.version = c ? version : '';
+            p.lastUpdated = c ? now : undefined;
+          }
+          for (const [name, c] of compiled) {
+            if (this.routes.has(name)) continue;
+            const p = this.provider(name);
+            p.config = c;
+            p.raw = resources.get(name);
+            p.version = version;
+            p.lastUpdated = now;
+          }
+          this.received.rds = true;
+          break;
+        }
+        default:
+          return;
+      }
+    } catch (err) {
+      if (err instanceof ProxyConfigError) throw new XdsRejectError(err.message);
+      throw err;
+    }
+    this.versions[typeUrl] = version;
+    this.deps.onChange();
+  }
+
+  /** Envoy's init manager: first CDS, every EDS cluster's assignment, LDS and every referenced RDS. */
+  isComplete(): boolean {
+    if (!this.received.cds || !this.received.lds) return false;
+    if (!this.deps.clusters.allInitialized()) return false;
+    for (const name of this.referencedRoutes) if (!this.routes.get(name)?.config) return false;
+    return true;
+  }
+}
+
+function collectRdsNames(l: EnvoyResource, out: Set<string>): void {
+  const chains = [...((l.filter_chains ?? []) as EnvoyResource[]), ...(l.default_filter_chain ? [l.default_filter_chain] : [])];
+  for (const fc of chains) {
+    for (const f of (fc.filters ?? []) as EnvoyResource[]) {
+      const name = f.typed_config?.rds?.route_config_name;
+      if (name) out.add(String(name));
+    }
+  }
+  const api = l.api_listener?.api_listener?.rds?.route_config_name;
+  if (api) out.add(String(api));
+}

@@ -1,0 +1,77 @@
+/**
+ * envoy.filters.http.cors: per-route CorsPolicy (typed_per_filter_config). Answers preflight
+ * requests locally and adds access-control-* headers to responses for allowed origins.
+ */
+import { CORS_POLICY_TYPE, CORS_TYPE } from '../../../xds/type-urls.js';
+import type { ActiveStream } from '../../http/active-stream.js';
+import type { HeaderMap } from '../../router/header-ops.js';
+import { compileStringMatcher, type StringPredicate } from '../../router/string-matcher.js';
+import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+
+interface CorsPolicy {
+  origins: StringPredicate[];
+  methods: string | undefined;
+  headers: string | undefined;
+  expose: string | undefined;
+  maxAge: string | undefined;
+  credentials: boolean;
+}
+
+function parsePolicy(c: Record<string, any>): CorsPolicy {
+  return {
+    origins: ((c.allow_origin_string_match ?? []) as Array<Record<string, any>>).map(compileStringMatcher),
+    methods: c.allow_methods,
+    headers: c.allow_headers,
+    expose: c.expose_headers,
+    maxAge: c.max_age,
+    credentials: c.allow_credentials?.value === true,
+  };
+}
+
+class CorsFilter implements HttpFilter {
+  private origin: string | undefined;
+  private policy: CorsPolicy | undefined;
+  constructor(private readonly name: string) {}
+
+  decodeHeaders(s: ActiveStream): boolean {
+    const p = s.perFilterConfig<CorsPolicy>(this.name);
+    const origin = s.headers.origin;
+    if (!p || typeof origin !== 'string') return true;
+    if (!p.origins.some((m) => m(origin))) return true;
+    this.policy = p;
+    this.origin = origin;
+    if (s.method === 'OPTIONS' && s.headers['access-control-request-method'] !== undefined) {
+      const h: HeaderMap = { 'content-length': '0' };
+      s.encodeHeaders(200, h, false);
+      s.res.end();
+      return false;
+    }
+    return true;
+  }
+
+  encodeHeaders(s: ActiveStream, _status: number, h: HeaderMap): void {
+    const p = this.policy;
+    if (!p || !this.origin) return;
+    h['access-control-allow-origin'] = this.origin;
+    if (p.credentials) h['access-control-allow-credentials'] = 'true';
+    if (s.method === 'OPTIONS') {
+      if (p.methods) h['access-control-allow-methods'] = p.methods;
+      if (p.headers) h['access-control-allow-headers'] = p.headers;
+      if (p.maxAge) h['access-control-max-age'] = p.maxAge;
+    } else if (p.expose) h['access-control-expose-headers'] = p.expose;
+  }
+}
+
+class CorsConfig implements HttpFilterConfig {
+  constructor(readonly name: string) {}
+  create(): HttpFilter {
+    return new CorsFilter(this.name);
+  }
+}
+
+export const corsFilterFactory: HttpFilterFactory = {
+  typeUrls: [CORS_TYPE],
+  perRouteTypeUrls: [CORS_POLICY_TYPE],
+  parse: (_config, name) => new CorsConfig(name),
+  parsePerRoute: (config) => parsePolicy(config),
+};

@@ -1,0 +1,117 @@
+/** Router pieces without state: redirects, rewrites, hashing, header preparation. */
+import { murmur3 } from '../../upstream/hash.js';
+import type { HeaderMap } from '../../router/header-ops.js';
+import type { HashPolicy, RedirectAction, Route, WeightedTarget } from '../../router/route-config.js';
+import type { OutHeaders } from '../../upstream/pool.js';
+
+export function pickWeighted(w: { targets: WeightedTarget[]; total: number }): WeightedTarget {
+  let r = Math.random() * w.total;
+  for (const t of w.targets) {
+    r -= t.weight;
+    if (r < 0) return t;
+  }
+  return w.targets[w.targets.length - 1];
+}
+
+export function rewritePath(route: Route, path: string): string {
+  const q = path.indexOf('?');
+  let p = q < 0 ? path : path.slice(0, q);
+  const query = q < 0 ? '' : path.slice(q);
+  if (route.prefixRewrite !== undefined) {
+    const prefix = route.match.pathValue;
+    const rest = p.slice(prefix.length);
+    p = route.prefixRewrite + rest;
+    if (p === '') p = '/';
+  } else if (route.regexRewrite) {
+    route.regexRewrite.re.lastIndex = 0;
+    p = p.replace(route.regexRewrite.re, route.regexRewrite.sub.replace(/\\(\d)/g, '$$$1'));
+  }
+  return p + query;
+}
+
+export function redirectLocation(d: RedirectAction, route: Route, authority: string, path: string, scheme: string): string {
+  const q = path.indexOf('?');
+  let p = q < 0 ? path : path.slice(0, q);
+  let query = q < 0 ? '' : path.slice(q);
+  if (d.path !== undefined) {
+    const qi = d.path.indexOf('?');
+    if (qi >= 0) {
+      query = d.path.slice(qi);
+      p = d.path.slice(0, qi);
+    } else p = d.path;
+  } else if (d.prefixRewrite !== undefined) {
+    p = d.prefixRewrite + p.slice(route.match.pathValue.length);
+  }
+  if (d.stripQuery) query = '';
+  const newScheme = d.scheme ?? scheme;
+  let host = authority;
+  let port = '';
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
+  if (m) {
+    host = m[1];
+    port = m[2] ?? '';
+  }
+  if (d.host !== undefined) {
+    host = d.host;
+    if (d.port === undefined) port = '';
+  }
+  if (d.port !== undefined) port = String(d.port);
+  if (d.scheme !== undefined && d.port === undefined && d.host === undefined) port = '';
+  if ((newScheme === 'http' && port === '80') || (newScheme === 'https' && port === '443')) port = '';
+  return `${newScheme}://${host}${port ? `:${port}` : ''}${p}${query}`;
+}
+
+export function requestHash(policies: HashPolicy[], headers: HeaderMap, path: string, sourceIp: string): number | undefined {
+  let hash: number | undefined;
+  for (const p of policies) {
+    let v: string | undefined;
+    switch (p.kind) {
+      case 'header': {
+        const raw = headers[p.name];
+        v = Array.isArray(raw) ? raw.join(',') : raw;
+        break;
+      }
+      case 'cookie': {
+        const c = headers.cookie;
+        const s = Array.isArray(c) ? c.join('; ') : c;
+        if (s) for (const part of s.split(';')) {
+          const eq = part.indexOf('=');
+          if (eq > 0 && part.slice(0, eq).trim() === p.name) {
+            v = part.slice(eq + 1).trim();
+            break;
+          }
+        }
+        break;
+      }
+      case 'source_ip':
+        v = sourceIp;
+        break;
+      case 'query_parameter': {
+        const q = path.indexOf('?');
+        if (q >= 0) v = new URLSearchParams(path.slice(q + 1)).get(p.name) ?? undefined;
+        break;
+      }
+    }
+    if (v === undefined) continue;
+    const h = murmur3(v);
+    hash = hash === undefined ? h : (((hash << 1) | (hash >>> 31)) ^ h) >>> 0;
+    if (p.terminal) break;
+  }
+  return hash;
+}
+
+const DROP_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'expect', 'http2-settings', 'host']);
+
+/** Downstream request headers -> upstream headers (hop-by-hop and pseudo headers dropped). */
+export function upstreamHeaders(h: HeaderMap, authority: string): OutHeaders {
+  const out: OutHeaders = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || k.charCodeAt(0) === 58 /* ':' */ || DROP_REQUEST.has(k)) continue;
+    out[k] = v;
+  }
+  const te = h.te;
+  if (te === 'trailers') out.te = 'trailers';
+  out.host = authority;
+  return out;
+}

@@ -1,0 +1,34 @@
+/**
+ * request_mirror_policies: fire-and-forget shadow copy to another cluster with the authority
+ * suffixed `-shadow`; its response is drained and ignored and it never delays the main request.
+ */
+import type { Readable } from 'node:stream';
+import type { ActiveStream } from '../../http/active-stream.js';
+import type { ClusterSlot } from '../../upstream/cluster-slot.js';
+import type { OutHeaders } from '../../upstream/pool.js';
+
+export function sendMirror(slot: ClusterSlot, s: ActiveStream, headers: OutHeaders, path: string, body: Buffer | Readable | null): void {
+  const cluster = slot.cluster;
+  if (!cluster) return;
+  // A streamed body cannot be shared; mirror only what is buffered (or nothing).
+  if (body !== null && !Buffer.isBuffer(body)) return;
+  const host = cluster.chooseHost(undefined);
+  if (!host) return;
+  const host0 = String(headers.host ?? s.authority);
+  const colon = host0.lastIndexOf(':');
+  const shadow = colon > 0 && !host0.endsWith(']') ? `${host0.slice(0, colon)}-shadow${host0.slice(colon)}` : `${host0}-shadow`;
+  const h: OutHeaders = { ...headers, host: shadow };
+  cluster.stats.upstream_rq_total++;
+  setImmediate(() => {
+    cluster
+      .pool(host)
+      .request({ method: s.method, path, authority: shadow, headers: h, body, signal: undefined })
+      .then(
+        (res) => {
+          cluster.stats.countResponse(res.status);
+          res.body.resume();
+        },
+        () => undefined,
+      );
+  });
+}

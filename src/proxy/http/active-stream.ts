@@ -1,0 +1,215 @@
+/**
+ * One downstream request through the HTTP connection manager (Envoy's ActiveStream + filter
+ * manager): normalizes the request (absolute-form, request id, XFF), resolves the route once,
+ * runs the decoder filters in order and the encoder hooks in reverse, sends local replies, and
+ * hands the finished StreamInfo to the observer.
+ */
+import { randomUUID } from 'node:crypto';
+import type * as http from 'node:http';
+import type * as http2 from 'node:http2';
+import { constants as H2_CONSTANTS } from 'node:http2';
+import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
+import type { HttpFilter } from '../filters/filter.js';
+import { applyHeaderOps, type HeaderMap } from '../router/header-ops.js';
+import type { Route, WeightedTarget } from '../router/route-config.js';
+import type { MatchInput } from '../router/route-match.js';
+import type { Destination } from '../listener/destination.js';
+import type { ConnectionContext } from './connection-context.js';
+import type { HcmConfig } from './hcm-config.js';
+import { httpToGrpcStatus } from './local-reply.js';
+import type { RequestObserver } from '../observer.js';
+
+export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+export class ActiveStream {
+  readonly info: StreamInfo;
+  readonly headers: HeaderMap;
+  readonly method: string;
+  authority: string;
+  /** path with query, after rewrites */
+  path: string;
+  readonly isGrpc: boolean;
+  readonly isHttp2: boolean;
+  route: Route | undefined;
+  /** the weighted cluster picked by the router, for its response header ops */
+  weightedTarget: WeightedTarget | undefined;
+  /** destination for ORIGINAL_DST clusters */
+  destination: Destination | undefined;
+  private filters: HttpFilter[] = [];
+  private filterIndex = 0;
+  private done = false;
+  /** set by the router: aborts the upstream when the downstream goes away */
+  onDownstreamReset: (() => void) | undefined;
+
+  constructor(
+    readonly hcm: HcmConfig,
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
+    readonly conn: ConnectionContext,
+    readonly observer: RequestObserver,
+    destination: Destination | undefined,
+  ) {
+    const h = req.headers as HeaderMap;
+    this.headers = h;
+    this.isHttp2 = req.httpVersionMajor === 2;
+    this.info = newStreamInfo(conn.direction, this.isHttp2 ? 'HTTP/2' : 'HTTP/1.1');
+    this.info.listenerName = conn.listenerName;
+    this.info.downstreamRemoteAddress = `${conn.remoteAddress}:${conn.remotePort}`;
+    this.info.downstreamLocalAddress = `${conn.localAddress}:${conn.localPort}`;
+    this.method = req.method ?? 'GET';
+    let url = req.url ?? '/';
+    let authority = (h[':authority'] as string | undefined) ?? (h.host as string | undefined) ?? '';
+    if (url.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(url)) {
+      // absolute-form (proxy-style): the URL carries the authority
+      const start = url.indexOf('//') + 2;
+      const slash = url.indexOf('/', start);
+      const q = url.indexOf('?', start);
+      const end = slash < 0 ? (q < 0 ? url.length : q) : q >= 0 && q < slash ? q : slash;
+      authority = url.slice(start, end);
+      url = end === url.length ? '/' : url[end] === '?' ? `/${url.slice(end)}` : url.slice(end);
+      h.host = authority;
+    }
+    this.authority = authority;
+    this.path = url;
+    this.destination = destination;
+    const ct = h['content-type'];
+    this.isGrpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+    this.info.requestHeaders = h;
+    this.info.method = this.method;
+    this.info.path = url;
+    this.info.authority = authority;
+    res.once('close', () => this.onClose());
+  }
+
+  start(): void {
+    const h = this.headers;
+    const hcm = this.hcm;
+    let rid = h['x-request-id'];
+    if (rid === undefined && hcm.generateRequestId) h['x-request-id'] = rid = randomUUID();
+    this.info.requestId = rid as string | undefined;
+    if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
+      const xff = h['x-forwarded-for'];
+      h['x-forwarded-for'] = xff ? `${xff}, ${this.conn.remoteAddress}` : this.conn.remoteAddress;
+    }
+    if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = 'http';
+    const rc = hcm.routes.config;
+    if (rc) {
+      const q = this.path.indexOf('?');
+      const input: MatchInput = {
+        path: q < 0 ? this.path : this.path.slice(0, q),
+        query: q < 0 ? '' : this.path.slice(q + 1),
+        headers: h,
+      };
+      this.route = rc.route(this.authority, input);
+      if (this.route) this.info.routeName = this.route.name;
+    }
+    const cfgs = hcm.filters;
+    const filters = new Array<HttpFilter>(cfgs.length);
+    for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
+    this.filters = filters;
+    this.continueDecoding();
+  }
+
+  /** Runs the remaining decoder filters; a filter that stopped calls this to resume. */
+  continueDecoding(): void {
+    while (!this.done && this.filterIndex < this.filters.length) {
+      const f = this.filters[this.filterIndex++];
+      if (!f.decodeHeaders(this)) return;
+    }
+  }
+
+  /** Per-filter config for the matched route (route, then virtual host), by filter name. */
+  perFilterConfig<T>(filterName: string): T | undefined {
+    const r = this.route;
+    if (!r) return undefined;
+    return (r.perFilter.get(filterName) ?? r.vhost.perFilter.get(filterName)) as T | undefined;
+  }
+
+  get responseStarted(): boolean {
+    return this.res.headersSent;
+  }
+
+  /** Runs encoder hooks (reverse order), route/vhost/route-config response header ops, then sends the headers. */
+  encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    for (let i = this.filters.length - 1; i >= 0; i--) this.filters[i].encodeHeaders?.(this, status, headers);
+    const r = this.route;
+    if (r) {
+      if (this.weightedTarget) applyHeaderOps(headers, this.weightedTarget.responseOps);
+      applyHeaderOps(headers, r.responseOps);
+      applyHeaderOps(headers, r.vhost.responseOps);
+      const rc = this.hcm.routes.config;
+      if (rc) applyHeaderOps(headers, rc.responseOps);
+    }
+    for (const k of HOP_BY_HOP) delete headers[k];
+    this.info.responseCode = status;
+    this.info.responseHeaders = headers;
+    const gs = headers['grpc-status'];
+    if (gs !== undefined) this.info.grpcStatus = Number(gs);
+    const res = this.res;
+    if (this.conn.draining && !this.isHttp2) (res as http.ServerResponse).shouldKeepAlive = false;
+    if (this.isHttp2 && endStream) {
+      // trailers-only / header-only response in one HEADERS frame with END_STREAM
+      const stream = (res as http2.Http2ServerResponse).stream;
+      if (!stream.destroyed && !stream.headersSent) {
+        const out: http2.OutgoingHttpHeaders = { ...(headers as http2.OutgoingHttpHeaders), ':status': status };
+        stream.respond(out, { endStream: true });
+      }
+      return;
+    }
+    res.writeHead(status, headers as http.OutgoingHttpHeaders);
+    if (endStream) res.end();
+  }
+
+  addFlag(flag: ResponseFlag): void {
+    this.info.responseFlags.add(flag);
+  }
+
+  /** Envoy's local reply: text/plain body (or gRPC trailers-only), response flag. */
+  sendLocalReply(status: number, body: string | undefined, flag: ResponseFlag | undefined, grpcStatus?: number): void {
+    if (flag) this.info.responseFlags.add(flag);
+    if (this.done) return;
+    if (this.res.headersSent) {
+      this.resetDownstream();
+      return;
+    }
+    if (this.isGrpc) {
+      const headers: HeaderMap = {
+        'content-type': 'application/grpc',
+        'grpc-status': String(grpcStatus ?? httpToGrpcStatus(status)),
+      };
+      if (body) headers['grpc-message'] = encodeURIComponent(body);
+      this.encodeHeaders(200, headers, true);
+      return;
+    }
+    const headers: HeaderMap = {};
+    if (body) {
+      headers['content-type'] = 'text/plain';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    } else headers['content-length'] = '0';
+    this.encodeHeaders(status, headers, false);
+    this.info.bytesSent += body ? Buffer.byteLength(body) : 0;
+    this.res.end(body);
+  }
+
+  resetDownstream(): void {
+    const res = this.res;
+    if (this.isHttp2) (res as http2.Http2ServerResponse).stream.close(H2_CONSTANTS.NGHTTP2_INTERNAL_ERROR);
+    else res.socket?.destroy();
+  }
+
+  private onClose(): void {
+    if (this.done) return;
+    this.done = true;
+    const info = this.info;
+    if (!this.res.writableFinished && !(this.isHttp2 && (this.res as http2.Http2ServerResponse).stream.endAfterHeaders)) {
+      if (!this.res.headersSent || !this.res.writableEnded) info.responseFlags.add('DR');
+    }
+    info.durationMs = performance.now() - info.startMono;
+    for (const f of this.filters) f.onDestroy?.();
+    this.onDownstreamReset?.();
+    this.observer.onRequestComplete(info);
+  }
+}

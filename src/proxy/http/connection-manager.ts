@@ -1,0 +1,119 @@
+/**
+ * The HTTP connection manager of one filter chain: owns its HTTP/1.1 (llhttp via node:http) and
+ * HTTP/2 (node:http2) codecs, turns codec errors into 400/431 (request smuggling shapes, header
+ * limits), and runs each request as an ActiveStream. Requests parsed elsewhere (the outbound
+ * dispatcher) enter through handleRequest().
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { newStreamInfo } from '../stream-info.js';
+import type { Destination } from '../listener/destination.js';
+import { sniffProtocol } from '../listener/protocol-sniffer.js';
+import type { RequestObserver } from '../observer.js';
+import { ActiveStream, type DownstreamRequest, type DownstreamResponse } from './active-stream.js';
+import { CONN_CTX, contextOf, type ConnectionContext } from './connection-context.js';
+import type { HcmConfig } from './hcm-config.js';
+import { proxyUpgrade } from './upgrade.js';
+
+export interface HcmEnv {
+  observer: RequestObserver;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
+
+export class HttpConnectionManager {
+  private h1: http.Server | undefined;
+  private h2: http2.Http2Server | undefined;
+  private readonly sessions = new Set<http2.Http2Session>();
+
+  constructor(readonly config: HcmConfig, private readonly env: HcmEnv) {}
+
+  /** A new downstream connection for this HCM. */
+  handleConnection(socket: net.Socket, ctx: ConnectionContext): void {
+    (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+    sniffProtocol(socket, (proto, stream) => {
+      (stream as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+      if (proto === 'h2') this.h2Server().emit('connection', stream);
+      else this.h1Server().emit('connection', stream);
+    });
+  }
+
+  handleRequest(req: DownstreamRequest, res: DownstreamResponse, ctx: ConnectionContext, dest: Destination | undefined): void {
+    new ActiveStream(this.config, req, res, ctx, this.env.observer, dest).start();
+  }
+
+  handleUpgrade(req: http.IncomingMessage, socket: net.Socket | Duplex, head: Buffer, ctx: ConnectionContext, dest: Destination | undefined): void {
+    proxyUpgrade(this.config, req, socket, head, ctx, dest, this.env.observer);
+  }
+
+  /** Stop keep-alive on existing connections: h1 closes after the next response, h2 gets GOAWAY. */
+  drain(): void {
+    for (const s of this.sessions) if (!s.closed) s.close();
+  }
+
+  private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
+    const sock = req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket;
+    const ctx = contextOf(sock) ?? contextOf((req as http2.Http2ServerRequest).stream?.session);
+    if (!ctx) {
+      res.writeHead(500).end();
+      return;
+    }
+    this.handleRequest(req, res, ctx, ctx.destination);
+  };
+
+  h1Server(): http.Server {
+    if (this.h1) return this.h1;
+    const server = http.createServer(
+      {
+        maxHeaderSize: this.config.maxRequestHeadersKb * 1024,
+        requireHostHeader: true,
+        keepAliveTimeout: 60_000,
+        requestTimeout: 0,
+        headersTimeout: 60_000,
+        noDelay: true,
+      },
+      this.onRequest,
+    );
+    server.on('clientError', (err: Error & { code?: string }, socket: net.Socket) => onClientError(err, socket, this.env.observer));
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const ctx = contextOf(socket);
+      if (ctx) this.handleUpgrade(req, socket, head, ctx, ctx.destination);
+      else socket.destroy();
+    });
+    this.h1 = server;
+    return server;
+  }
+
+  h2Server(): http2.Http2Server {
+    if (this.h2) return this.h2;
+    const server = http2.createServer({ maxSessionMemory: 64 }, this.onRequest);
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+    });
+    server.on('sessionError', () => undefined);
+    this.h2 = server;
+    return server;
+  }
+}
+
+/** Codec-level errors (llhttp): smuggling shapes and bad syntax -> 400, header overflow -> 431. */
+export function onClientError(err: Error & { code?: string }, socket: net.Socket | Duplex, observer: RequestObserver): void {
+  const code = err.code ?? '';
+  if (!code.startsWith('HPE_') || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const ctx = contextOf(socket);
+  const info = newStreamInfo(ctx?.direction ?? 'outbound', 'HTTP/1.1');
+  info.responseCode = status;
+  info.responseFlags.add('DPE');
+  info.listenerName = ctx?.listenerName;
+  info.durationMs = 0;
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  observer.onRequestComplete(info);
+}

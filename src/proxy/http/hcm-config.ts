@@ -1,0 +1,93 @@
+/**
+ * HttpConnectionManager typed_config -> HcmConfig, parsed once per LDS update: route source (RDS
+ * provider or inline), the HTTP filter chain (factories from the explicit registry; unknown
+ * non-optional types reject the listener), request-id/XFF/limits options.
+ */
+import { durationToMs } from '../../xds/codec.js';
+import { fail } from '../errors.js';
+import type { HttpFilterConfig } from '../filters/filter.js';
+import { findFilterFactory } from '../filters/registry.js';
+import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
+import type { ClusterResolver } from '../upstream/cluster-slot.js';
+
+/** A route configuration by name; RDS swaps `config` in place so HCMs never look it up. */
+export interface RouteProvider {
+  readonly name: string;
+  config: RouteConfig | undefined;
+  version: string;
+  raw: Record<string, any> | undefined;
+  lastUpdated: Date | undefined;
+}
+
+export interface HcmConfig {
+  statPrefix: string;
+  routes: RouteProvider;
+  filters: HttpFilterConfig[];
+  generateRequestId: boolean;
+  preserveExternalRequestId: boolean;
+  useRemoteAddress: boolean;
+  skipXffAppend: boolean;
+  maxRequestHeadersKb: number;
+  streamIdleTimeoutMs: number;
+  requestTimeoutMs: number;
+  http2: boolean;
+  /** for cluster_header routes */
+  resolveCluster: ClusterResolver;
+}
+
+export interface HcmParseContext {
+  rdsProvider(name: string): RouteProvider;
+  resolveCluster: ClusterResolver;
+  perFilterParser: PerFilterParser;
+}
+
+export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConfig {
+  let routes: RouteProvider;
+  if (tc.rds) {
+    const name = String(tc.rds.route_config_name ?? '');
+    if (!name) fail('HttpConnectionManager rds without route_config_name');
+    routes = ctx.rdsProvider(name);
+  } else if (tc.route_config) {
+    routes = {
+      name: String(tc.route_config.name ?? ''),
+      config: new RouteConfig(tc.route_config, ctx.resolveCluster, ctx.perFilterParser),
+      version: '',
+      raw: undefined,
+      lastUpdated: undefined,
+    };
+  } else {
+    fail('HttpConnectionManager without rds or route_config');
+  }
+  const filters: HttpFilterConfig[] = [];
+  const list = (tc.http_filters ?? []) as Array<Record<string, any>>;
+  list.forEach((f, i) => {
+    const name = String(f.name ?? '');
+    if (f.disabled === true) return;
+    const typed = f.typed_config as Record<string, any> | undefined;
+    const typeUrl = String(typed?.['@type'] ?? '');
+    const factory = findFilterFactory(typeUrl);
+    if (!factory) {
+      if (f.is_optional === true) return;
+      fail(`Didn't find a registered implementation for '${name}' with type URL: '${typeUrl.replace('type.googleapis.com/', '')}'`);
+    }
+    if (factory.typeUrls[0].endsWith('router.v3.Router') && i !== list.length - 1) fail('the router filter must be the last HTTP filter');
+    filters.push(factory.parse(typed ?? {}, name));
+  });
+  if (filters.length === 0 || !list.some((f) => String(f.typed_config?.['@type'] ?? '').endsWith('router.v3.Router'))) {
+    fail('HttpConnectionManager without a router filter');
+  }
+  return {
+    statPrefix: String(tc.stat_prefix ?? ''),
+    routes,
+    filters,
+    generateRequestId: tc.generate_request_id?.value !== false,
+    preserveExternalRequestId: tc.preserve_external_request_id === true,
+    useRemoteAddress: tc.use_remote_address?.value === true,
+    skipXffAppend: tc.skip_xff_append === true,
+    maxRequestHeadersKb: Number(tc.max_request_headers_kb?.value ?? 60),
+    streamIdleTimeoutMs: durationToMs(tc.stream_idle_timeout) ?? 300_000,
+    requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
+    http2: tc.codec_type === 'HTTP2',
+    resolveCluster: ctx.resolveCluster,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * Owns the listeners: binds those with bind_to_port (reusing the listening socket when an update
+ * keeps the address), indexes bind_to_port=false listeners by port for dispatch, and drains:
+ * a replaced or removed listener stops accepting, its connections keep being served by the old
+ * config but lose keep-alive (HTTP/1.1 `connection: close`, HTTP/2 GOAWAY), and whatever is left
+ * after the drain time is closed.
+ */
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CONN_CTX, type ConnectionContext } from '../http/connection-context.js';
+import type { HttpConnectionManager } from '../http/connection-manager.js';
+import type { RequestObserver } from '../observer.js';
+import type { DestinationResolver } from './destination.js';
+import { detectAppProtocol, needsAppProtocol, selectChain, type FilterChain, type ListenerConfig } from './listener-config.js';
+import { OutboundDispatcher } from './outbound-dispatcher.js';
+
+export interface ListenerManagerOptions {
+  observer: RequestObserver;
+  resolver: DestinationResolver;
+  drainTimeMs: number;
+  passthroughHcm(clusterName: string): HttpConnectionManager;
+  log(level: 'debug' | 'info' | 'warn', msg: string): void;
+}
+
+export interface ActiveListener {
+  config: ListenerConfig;
+  version: string;
+  lastUpdated: Date;
+  server: net.Server | undefined;
+  boundPort: number | undefined;
+  bindError: string | undefined;
+  bound: Promise<void>;
+}
+
+type Conn = net.Socket | Duplex;
+
+export class ListenerManager {
+  readonly listeners = new Map<string, ActiveListener>();
+  private readonly portIndex = new Map<number, ListenerConfig>();
+  private readonly conns = new Map<ListenerConfig, Set<Conn>>();
+  private readonly dispatcher: OutboundDispatcher;
+  private readonly drainTimers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly opts: ListenerManagerOptions) {
+    this.dispatcher = new OutboundDispatcher(
+      {
+        chainFor: (ctx, port) => this.chainFor(ctx, port),
+        passthroughHcm: (name) => opts.passthroughHcm(name),
+        dispatchConnection: (socket, ctx) => this.dispatchConnection(socket, ctx),
+      },
+      opts.observer,
+    );
+  }
+
+  /** Applies a full LDS state (already parsed and validated). */
+  apply(configs: ListenerConfig[], version: string): void {
+    const next = new Map(configs.map((c) => [c.name, c]));
+    const freeServers = new Map<string, ActiveListener>();
+    for (const [name, al] of this.listeners) {
+      const c = next.get(name);
+      if (c && JSON.stringify(c.raw) === JSON.stringify(al.config.raw) && c.address === al.config.address && c.port === al.config.port) continue;
+      this.drainConfig(al.config);
+      if (al.config.bindToPort === false) this.unindex(al.config);
+      if (al.server) freeServers.set(`${al.config.address}:${al.config.port}`, al);
+      this.listeners.delete(name);
+    }
+    for (const c of configs) {
+      if (this.listeners.has(c.name)) continue;
+      const al: ActiveListener = { config: c, version, lastUpdated: new Date(), server: undefined, boundPort: undefined, bindError: undefined, bound: Promise.resolve() };
+      this.listeners.set(c.name, al);
+      if (!c.bindToPort) {
+        this.portIndex.set(c.port, c);
+        continue;
+      }
+      const reuse = freeServers.get(`${c.address}:${c.port}`);
+      if (reuse) {
+        freeServers.delete(`${c.address}:${c.port}`);
+        al.server = reuse.server;
+        al.boundPort = reuse.boundPort;
+        al.server!.removeAllListeners('connection');
+        al.server!.on('connection', (s: net.Socket) => this.onConnection(al, s));
+      } else this.bind(al);
+    }
+    for (const al of freeServers.values()) al.server?.close();
+  }
+
+  private bind(al: ActiveListener): void {
+    const server = net.createServer({ noDelay: true });
+    al.server = server;
+    server.on('connection', (s: net.Socket) => this.onConnection(al, s));
+    al.bound = new Promise<void>((resolve) => {
+      server.once('error', (err) => {
+        al.bindError = err.message;
+        this.opts.log('warn', `listener ${al.config.name}: cannot bind ${al.config.address}:${al.config.port}: ${err.message}`);
+        resolve();
+      });
+      server.listen({ host: al.config.address, port: al.config.port }, () => {
+        al.boundPort = (server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  private unindex(c: ListenerConfig): void {
+    if (this.portIndex.get(c.port) === c) this.portIndex.delete(c.port);
+  }
+
+  private track(cfg: ListenerConfig, socket: Conn): void {
+    let set = this.conns.get(cfg);
+    if (!set) this.conns.set(cfg, (set = new Set()));
+    set.add(socket);
+    socket.once('close', () => set!.delete(socket));
+  }
+
+  private drainConfig(cfg: ListenerConfig): void {
+    const set = this.conns.get(cfg);
+    for (const ch of [...cfg.chains, ...(cfg.defaultChain ? [cfg.defaultChain] : [])]) ch.hcm?.drain();
+    if (!set || set.size === 0) {
+      this.conns.delete(cfg);
+      return;
+    }
+    for (const s of set) {
+      const ctx = (s as unknown as Record<symbol, ConnectionContext | undefined>)[CONN_CTX];
+      if (ctx) ctx.draining = true;
+    }
+    const t = setTimeout(() => {
+      this.drainTimers.delete(t);
+      for (const s of set) s.destroy();
+      this.conns.delete(cfg);
+    }, this.opts.drainTimeMs);
+    t.unref();
+    this.drainTimers.add(t);
+  }
+
+  private onConnection(al: ActiveListener, socket: net.Socket): void {
+    const cfg = al.config;
+    socket.on('error', () => undefined);
+    const ctx: ConnectionContext = {
+      listenerName: cfg.name,
+      direction: cfg.direction,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      destination: undefined,
+      draining: false,
+    };
+    (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+    this.track(cfg, socket);
+    if (cfg.useOriginalDst) {
+      const dest = this.opts.resolver.resolveConnection(socket);
+      if (dest) {
+        ctx.destination = dest;
+        this.dispatchConnection(socket, ctx);
+      } else this.dispatcher.handleConnection(socket, ctx);
+      return;
+    }
+    this.serve(socket, ctx, cfg, ctx.localPort);
+  }
+
+  /** A connection whose destination is known (SO_ORIGINAL_DST or a CONNECT tunnel). */
+  dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void {
+    const port = ctx.destination!.port;
+    const target = this.portIndex.get(port) ?? this.listeners.get(ctx.listenerName)?.config;
+    if (!target) {
+      socket.destroy();
+      return;
+    }
+    if (target.name !== ctx.listenerName) {
+      ctx.listenerName = target.name;
+      ctx.direction = target.direction;
+      this.track(target, socket);
+    }
+    this.serve(socket, ctx, target, port);
+  }
+
+  private serve(socket: net.Socket, ctx: ConnectionContext, cfg: ListenerConfig, port: number): void {
+    const go = (chain: FilterChain | undefined): void => {
+      if (!chain) socket.destroy();
+      else if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
+      else chain.tcp!.handle(socket, ctx);
+    };
+    if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined));
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      go(selectChain(cfg, port, detectAppProtocol(chunk)));
+    });
+  }
+
+  private chainFor(ctx: ConnectionContext, port: number): FilterChain | undefined {
+    const target = this.portIndex.get(port) ?? this.listeners.get(ctx.listenerName)?.config;
+    if (!target) return undefined;
+    return selectChain(target, port, 'http/1.1');
+  }
+
+  /** Resolves when every bound listener has bound (or failed). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => l.bound));
+  }
+
+  /** POST /drain_listeners: stop accepting everywhere, drain connections. */
+  drainAll(): void {
+    for (const al of this.listeners.values()) {
+      al.server?.close();
+      this.drainConfig(al.config);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.drainTimers) clearTimeout(t);
+    const closing: Array<Promise<void>> = [];
+    for (const al of this.listeners.values()) {
+      const s = al.server;
+      if (s) closing.push(new Promise((r) => s.close(() => r())));
+    }
+    for (const set of this.conns.values()) for (const s of set) s.destroy();
+    this.listeners.clear();
+    await Promise.all(closing);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * envoy.filters.network.tcp_proxy: picks a cluster (single or weighted), a host (the original
+ * destination for ORIGINAL_DST clusters) and splices the downstream socket to it.
+ */
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { durationToMs } from '../../xds/codec.js';
+import { fail } from '../errors.js';
+import type { ConnectionContext } from '../http/connection-context.js';
+import type { RequestObserver } from '../observer.js';
+import { newStreamInfo } from '../stream-info.js';
+import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
+
+export interface TcpProxyConfig {
+  statPrefix: string;
+  targets: Array<{ slot: ClusterSlot; weight: number }>;
+  total: number;
+  idleTimeoutMs: number;
+}
+
+export function parseTcpProxy(tc: Record<string, any>, resolve: ClusterResolver): TcpProxyConfig {
+  let targets: TcpProxyConfig['targets'];
+  if (tc.cluster) targets = [{ slot: resolve(String(tc.cluster)), weight: 1 }];
+  else if (tc.weighted_clusters) {
+    targets = ((tc.weighted_clusters.clusters ?? []) as Array<Record<string, any>>).map((c) => ({ slot: resolve(String(c.name)), weight: Number(c.weight ?? 0) }));
+  } else fail('TcpProxy without cluster or weighted_clusters');
+  const total = targets.reduce((s, t) => s + t.weight, 0);
+  if (total <= 0) fail('TcpProxy weighted_clusters with total weight 0');
+  return { statPrefix: String(tc.stat_prefix ?? ''), targets, total, idleTimeoutMs: durationToMs(tc.idle_timeout) ?? 3_600_000 };
+}
+
+export class TcpProxy {
+  constructor(readonly config: TcpProxyConfig, private readonly observer: RequestObserver) {}
+
+  /** the cluster a new connection goes to */
+  pickSlot(): ClusterSlot {
+    const ts = this.config.targets;
+    if (ts.length === 1) return ts[0].slot;
+    let r = Math.random() * this.config.total;
+    for (const t of ts) if ((r -= t.weight) < 0) return t.slot;
+    return ts[ts.length - 1].slot;
+  }
+
+  handle(socket: net.Socket | Duplex, ctx: ConnectionContext): void {
+    const info = newStreamInfo(ctx.direction, 'TCP');
+    info.listenerName = ctx.listenerName;
+    info.downstreamRemoteAddress = `${ctx.remoteAddress}:${ctx.remotePort}`;
+    const slot = this.pickSlot();
+    info.upstreamCluster = slot.name;
+    const cluster = slot.cluster;
+    let closed = false;
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      info.durationMs = performance.now() - info.startMono;
+      this.observer.onRequestComplete(info);
+    };
+    if (!cluster) {
+      info.responseFlags.add('NC');
+      socket.destroy();
+      return finish();
+    }
+    const dest = ctx.destination;
+    const host = cluster.config.type === 'ORIGINAL_DST' ? (dest ? cluster.originalDstHost(dest.host, dest.port) : undefined) : cluster.chooseHost(undefined);
+    if (!host) {
+      info.responseFlags.add('UH');
+      socket.destroy();
+      return finish();
+    }
+    info.upstreamHost = host.key;
+    const stats = cluster.stats;
+    if (cluster.breaker.admit(() => undefined) !== 'ok') {
+      info.responseFlags.add('UO');
+      stats.upstream_cx_overflow++;
+      socket.destroy();
+      return finish();
+    }
+    const upstream = net.connect({ host: host.address, port: host.port });
+    upstream.setNoDelay(true);
+    host.rqActive++;
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      stats.upstream_cx_total++;
+      stats.upstream_cx_active++;
+      host.cxActive++;
+      upstream.on('data', (c: Buffer) => (info.bytesSent += c.length));
+      socket.on('data', (c: Buffer) => (info.bytesReceived += c.length));
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    socket.pause();
+    upstream.setTimeout(this.config.idleTimeoutMs, () => upstream.destroy());
+    upstream.once('error', () => {
+      if (!connected) {
+        info.responseFlags.add('UF');
+        stats.upstream_cx_connect_fail++;
+      }
+    });
+    socket.once('error', () => upstream.destroy());
+    upstream.once('close', () => {
+      host.rqActive--;
+      cluster.breaker.release();
+      if (connected) {
+        stats.upstream_cx_active--;
+        stats.upstream_cx_destroy++;
+        host.cxActive--;
+      }
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      finish();
+    });
+    socket.once('close', () => {
+      upstream.end();
+      setTimeout(() => upstream.destroy(), 1000).unref();
+    });
+  }
+}

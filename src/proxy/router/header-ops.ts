@@ -1,0 +1,62 @@
+/** Header add/set/remove lists (route, virtual host, route config, weighted cluster), compiled once. */
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+const enum Action {
+  Append,
+  AddIfAbsent,
+  Overwrite,
+  OverwriteIfExists,
+}
+
+export interface HeaderOps {
+  add: Array<{ key: string; value: string; action: Action }>;
+  remove: string[];
+}
+
+export const EMPTY_OPS: HeaderOps = { add: [], remove: [] };
+
+export function compileHeaderOps(toAdd: unknown, toRemove: unknown): HeaderOps {
+  const add: HeaderOps['add'] = [];
+  for (const o of (Array.isArray(toAdd) ? toAdd : []) as Array<Record<string, any>>) {
+    const key = String(o.header?.key ?? '').toLowerCase();
+    if (!key) continue;
+    const value = String(o.header?.value ?? '');
+    let action = Action.Append;
+    switch (o.append_action) {
+      case 'ADD_IF_ABSENT': action = Action.AddIfAbsent; break;
+      case 'OVERWRITE_IF_EXISTS_OR_ADD': action = Action.Overwrite; break;
+      case 'OVERWRITE_IF_EXISTS': action = Action.OverwriteIfExists; break;
+      default:
+        if (o.append && typeof o.append === 'object' && o.append.value === false) action = Action.Overwrite;
+        else if (o.append === false) action = Action.Overwrite;
+    }
+    add.push({ key, value, action });
+  }
+  const remove = (Array.isArray(toRemove) ? toRemove : []).map((k: unknown) => String(k).toLowerCase());
+  return add.length === 0 && remove.length === 0 ? EMPTY_OPS : { add, remove };
+}
+
+/** Applies ops in Envoy's order: removals, then additions. */
+export function applyHeaderOps(h: HeaderMap, ops: HeaderOps): void {
+  if (ops === EMPTY_OPS) return;
+  for (const k of ops.remove) delete h[k];
+  for (const { key, value, action } of ops.add) {
+    const cur = h[key];
+    switch (action) {
+      case Action.Append:
+        if (cur === undefined) h[key] = value;
+        else h[key] = Array.isArray(cur) ? [...cur, value] : [cur, value];
+        break;
+      case Action.AddIfAbsent:
+        if (cur === undefined) h[key] = value;
+        break;
+      case Action.Overwrite:
+        h[key] = value;
+        break;
+      case Action.OverwriteIfExists:
+        if (cur !== undefined) h[key] = value;
+        break;
+    }
+  }
+}

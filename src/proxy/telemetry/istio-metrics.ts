@@ -1,0 +1,242 @@
+/**
+ * Istio's standard metrics recorded from completed StreamInfos.
+ *
+ * Hot path: a request resolves its label set through nested Map lookups keyed by the peer object,
+ * the destination string and one number packing (code, grpc status, protocol, mTLS); response
+ * flags add a string key only when some are set. Labels are formatted once per distinct set.
+ */
+import type { ProxyIdentity } from '../../xds/node-metadata.js';
+import { formatResponseFlags, type PeerInfo, type StreamInfo } from '../stream-info.js';
+import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN, peerInfoFromIdentity } from './istio-identity.js';
+import { applyOverrides, buildLabels, type LabelInputs, type Reporter, type TagOverrides } from './istio-metrics-labels.js';
+import { ENVOY_DEFAULT_BUCKETS, type Counter, type Histogram, type StatsStore } from './stats-store.js';
+
+export const ISTIO_REQUESTS_TOTAL = 'istio_requests_total';
+export const ISTIO_REQUEST_DURATION = 'istio_request_duration_milliseconds';
+export const ISTIO_REQUEST_BYTES = 'istio_request_bytes';
+export const ISTIO_RESPONSE_BYTES = 'istio_response_bytes';
+export const ISTIO_REQUEST_MESSAGES = 'istio_request_messages_total';
+export const ISTIO_RESPONSE_MESSAGES = 'istio_response_messages_total';
+export const ISTIO_TCP_OPENED = 'istio_tcp_connections_opened_total';
+export const ISTIO_TCP_CLOSED = 'istio_tcp_connections_closed_total';
+export const ISTIO_TCP_SENT = 'istio_tcp_sent_bytes_total';
+export const ISTIO_TCP_RECEIVED = 'istio_tcp_received_bytes_total';
+
+/** Istio's duration buckets (ms): Envoy's defaults. */
+export const ISTIO_DURATION_BUCKETS = ENVOY_DEFAULT_BUCKETS;
+/**
+ * Byte-size buckets. Istio (1.5+) configures no per-metric buckets, so Envoy's default set
+ * applies to istio_request_bytes / istio_response_bytes too.
+ */
+export const ISTIO_BYTES_BUCKETS = ENVOY_DEFAULT_BUCKETS;
+
+export interface IstioMetricsOptions {
+  trustDomain?: string;
+  clusterId?: string;
+  tagOverrides?: TagOverrides;
+  durationBuckets?: readonly number[];
+  bytesBuckets?: readonly number[];
+  /** distinct label sets kept in the lookup cache before it is reset (memory bound) */
+  maxCachedSets?: number;
+}
+
+interface HttpHandles {
+  requests: Counter;
+  duration: Histogram;
+  requestBytes: Histogram;
+  responseBytes: Histogram;
+  requestMessages?: Counter;
+  responseMessages?: Counter;
+}
+
+interface TcpHandles {
+  opened: Counter;
+  closed: Counter;
+  sent: Counter;
+  received: Counter;
+}
+
+type SetCache<T> = Map<string, Map<number | string, T>>;
+
+const NO_PEER: PeerInfo = Object.freeze({ workload: '', namespace: '' });
+
+function header(h: StreamInfo['requestHeaders'], name: string): string | undefined {
+  const v = h?.[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function isGrpcRequest(info: StreamInfo): boolean {
+  const ct = header(info.requestHeaders, 'content-type');
+  return ct !== undefined && ct.startsWith('application/grpc');
+}
+
+/** destination service host for a stream: explicit, else from an outbound cluster name, else :authority */
+export function destinationServiceOf(info: StreamInfo): string {
+  if (info.destinationService) return info.destinationService;
+  const c = info.upstreamCluster;
+  if (c && c.startsWith('outbound|')) {
+    const fqdn = c.slice(c.lastIndexOf('|') + 1);
+    if (fqdn) return fqdn;
+  }
+  const a = info.authority ?? header(info.requestHeaders, ':authority') ?? header(info.requestHeaders, 'host');
+  if (!a) return '';
+  const colon = a.lastIndexOf(':');
+  return colon > 0 && !a.endsWith(']') ? a.slice(0, colon) : a;
+}
+
+export class IstioMetrics {
+  readonly local: PeerInfo;
+  private http = new WeakMap<PeerInfo, SetCache<HttpHandles>>();
+  private tcp = new WeakMap<PeerInfo, SetCache<TcpHandles>>();
+  private readonly tcpReported = new WeakMap<StreamInfo, { rx: number; tx: number; closed: boolean }>();
+  private cachedSets = 0;
+  private readonly maxCachedSets: number;
+  private readonly durationBuckets: readonly number[];
+  private readonly bytesBuckets: readonly number[];
+
+  constructor(
+    private readonly store: StatsStore,
+    identity: ProxyIdentity,
+    private readonly opts: IstioMetricsOptions = {},
+  ) {
+    this.local = peerInfoFromIdentity(identity, opts.trustDomain ?? DEFAULT_TRUST_DOMAIN, opts.clusterId ?? DEFAULT_CLUSTER_ID);
+    this.maxCachedSets = opts.maxCachedSets ?? 10000;
+    this.durationBuckets = opts.durationBuckets ?? ISTIO_DURATION_BUCKETS;
+    this.bytesBuckets = opts.bytesBuckets ?? ISTIO_BYTES_BUCKETS;
+    store.help(ISTIO_REQUESTS_TOTAL, 'Total requests handled by an Istio proxy');
+    store.help(ISTIO_REQUEST_DURATION, 'Request duration in milliseconds');
+    store.help(ISTIO_REQUEST_BYTES, 'Request body size in bytes');
+    store.help(ISTIO_RESPONSE_BYTES, 'Response body size in bytes');
+  }
+
+  /** Records one completed HTTP/gRPC request. */
+  recordRequest(info: StreamInfo): void {
+    const grpc = isGrpcRequest(info);
+    const h = this.httpHandles(info, grpc);
+    h.requests.inc();
+    h.duration.record(info.durationMs ?? performance.now() - info.startMono);
+    h.requestBytes.record(info.bytesReceived);
+    h.responseBytes.record(info.bytesSent);
+    if (grpc) {
+      if (info.grpcRequestMessages && h.requestMessages) h.requestMessages.inc(info.grpcRequestMessages);
+      if (info.grpcResponseMessages && h.responseMessages) h.responseMessages.inc(info.grpcResponseMessages);
+    }
+  }
+
+  tcpOpened(info: StreamInfo): void {
+    this.tcpHandles(info).opened.inc();
+    this.tcpReported.set(info, { rx: 0, tx: 0, closed: false });
+  }
+
+  /** Adds the bytes moved since the last report (call periodically for long connections). */
+  tcpProgress(info: StreamInfo): void {
+    let r = this.tcpReported.get(info);
+    if (!r) this.tcpReported.set(info, (r = { rx: 0, tx: 0, closed: false }));
+    const h = this.tcpHandles(info);
+    if (info.bytesReceived > r.rx) h.received.inc(info.bytesReceived - r.rx);
+    if (info.bytesSent > r.tx) h.sent.inc(info.bytesSent - r.tx);
+    r.rx = info.bytesReceived;
+    r.tx = info.bytesSent;
+  }
+
+  tcpClosed(info: StreamInfo): void {
+    this.tcpProgress(info);
+    const r = this.tcpReported.get(info)!;
+    if (r.closed) return;
+    r.closed = true;
+    this.tcpHandles(info).closed.inc();
+  }
+
+  private reporter(info: StreamInfo): Reporter {
+    return info.direction === 'outbound' ? 'source' : 'destination';
+  }
+
+  private mtlsIndex(info: StreamInfo): number {
+    const p = info.connectionSecurityPolicy;
+    return p === 'mutual_tls' ? 2 : p === 'none' ? 1 : 0;
+  }
+
+  private bucket<T>(map: WeakMap<PeerInfo, SetCache<T>>, info: StreamInfo, dest: string): Map<number | string, T> {
+    const peer = info.peer ?? NO_PEER;
+    let byDest = map.get(peer);
+    if (!byDest) map.set(peer, (byDest = new Map()));
+    let sets = byDest.get(dest);
+    if (!sets) byDest.set(dest, (sets = new Map()));
+    return sets;
+  }
+
+  private noteNewSet(): void {
+    if (++this.cachedSets > this.maxCachedSets) {
+      // handles stay in the store; only the lookup cache is dropped and rebuilt on demand
+      this.http = new WeakMap();
+      this.tcp = new WeakMap();
+      this.cachedSets = 0;
+    }
+  }
+
+  private httpHandles(info: StreamInfo, grpc: boolean): HttpHandles {
+    const dest = destinationServiceOf(info);
+    const sets = this.bucket(this.http, info, dest);
+    const code = info.responseCode ?? 0;
+    const st = info.grpcStatus;
+    const g = grpc ? (st ?? -1) + 2 : 0;
+    let key: number | string = ((code * 32 + g) * 2 + (grpc ? 1 : 0)) * 3 + this.mtlsIndex(info);
+    // rare shapes get a string key so the packed number never collides
+    if (g > 31 || g < 0) key = `${key}|g${st}`;
+    if (info.responseFlags.size > 0) key = `${key}|${formatResponseFlags(info.responseFlags)}`;
+    const hit = sets.get(key);
+    if (hit) return hit;
+    const labels = buildLabels(this.inputs(info, dest, grpc ? 'grpc' : 'http', grpc));
+    const ov = this.opts.tagOverrides;
+    const s = this.store;
+    const h: HttpHandles = {
+      requests: s.counter(ISTIO_REQUESTS_TOTAL, applyOverrides(ISTIO_REQUESTS_TOTAL, labels, ov)),
+      duration: s.histogram(ISTIO_REQUEST_DURATION, applyOverrides(ISTIO_REQUEST_DURATION, labels, ov), this.durationBuckets),
+      requestBytes: s.histogram(ISTIO_REQUEST_BYTES, applyOverrides(ISTIO_REQUEST_BYTES, labels, ov), this.bytesBuckets),
+      responseBytes: s.histogram(ISTIO_RESPONSE_BYTES, applyOverrides(ISTIO_RESPONSE_BYTES, labels, ov), this.bytesBuckets),
+    };
+    if (grpc) {
+      h.requestMessages = s.counter(ISTIO_REQUEST_MESSAGES, applyOverrides(ISTIO_REQUEST_MESSAGES, labels, ov));
+      h.responseMessages = s.counter(ISTIO_RESPONSE_MESSAGES, applyOverrides(ISTIO_RESPONSE_MESSAGES, labels, ov));
+    }
+    sets.set(key, h);
+    this.noteNewSet();
+    return h;
+  }
+
+  private tcpHandles(info: StreamInfo): TcpHandles {
+    const dest = destinationServiceOf(info);
+    const sets = this.bucket(this.tcp, info, dest);
+    let key: number | string = this.mtlsIndex(info);
+    if (info.responseFlags.size > 0) key = `${key}|${formatResponseFlags(info.responseFlags)}`;
+    const hit = sets.get(key);
+    if (hit) return hit;
+    const labels = buildLabels(this.inputs(info, dest, 'tcp', false));
+    const ov = this.opts.tagOverrides;
+    const s = this.store;
+    const h: TcpHandles = {
+      opened: s.counter(ISTIO_TCP_OPENED, applyOverrides(ISTIO_TCP_OPENED, labels, ov)),
+      closed: s.counter(ISTIO_TCP_CLOSED, applyOverrides(ISTIO_TCP_CLOSED, labels, ov)),
+      sent: s.counter(ISTIO_TCP_SENT, applyOverrides(ISTIO_TCP_SENT, labels, ov)),
+      received: s.counter(ISTIO_TCP_RECEIVED, applyOverrides(ISTIO_TCP_RECEIVED, labels, ov)),
+    };
+    sets.set(key, h);
+    this.noteNewSet();
+    return h;
+  }
+
+  private inputs(info: StreamInfo, dest: string, protocol: 'http' | 'grpc' | 'tcp', grpc: boolean): LabelInputs {
+    return {
+      reporter: this.reporter(info),
+      local: this.local,
+      peer: info.peer,
+      destinationService: dest,
+      protocol,
+      responseCode: info.responseCode,
+      grpcStatus: info.grpcStatus,
+      isGrpc: grpc,
+      responseFlags: formatResponseFlags(info.responseFlags),
+      mtls: info.connectionSecurityPolicy === 'mutual_tls',
+    };
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Istio's HTTP metadata exchange: each sidecar tells the other who it is, so both can label
+ * metrics with the peer's workload.
+ *
+ *   x-envoy-peer-metadata:    base64 of a serialized google.protobuf.Struct with Istio's keys
+ *                             (NAME, NAMESPACE, LABELS, WORKLOAD_NAME, CLUSTER_ID, SERVICE_ACCOUNT,
+ *                             INSTANCE_IPS, MESH_ID)
+ *   x-envoy-peer-metadata-id: the sender's xDS node id
+ *
+ * Who does what:
+ * - client sidecar (outbound): adds both headers to the upstream request;
+ * - server sidecar (inbound): reads them from the request (peer = source), strips them before
+ *   the app sees the request, and adds its own pair to the response;
+ * - client sidecar: reads the pair from the response (peer = destination) and strips it before
+ *   the response goes back to the app.
+ * Headers from outside the mesh are untrusted, but only label values depend on them.
+ */
+import type protobuf from 'protobufjs';
+import { lookupType } from '../../xds/proto-root.js';
+import { nodeId, type ProxyIdentity } from '../../xds/node-metadata.js';
+import type { PeerInfo } from '../stream-info.js';
+import {
+  DEFAULT_CLUSTER_ID,
+  DEFAULT_TRUST_DOMAIN,
+  canonicalRevision,
+  canonicalService,
+  spiffePrincipal,
+  workloadName,
+} from './istio-identity.js';
+
+export const PEER_METADATA_HEADER = 'x-envoy-peer-metadata';
+export const PEER_METADATA_ID_HEADER = 'x-envoy-peer-metadata-id';
+
+let structType: protobuf.Type | undefined;
+/** Value's field names: protobufjs ships its own struct.proto with camelCase names */
+let K = { str: 'stringValue', struct: 'structValue', num: 'numberValue', bool: 'boolValue', list: 'listValue' };
+function struct(): protobuf.Type {
+  if (!structType) {
+    structType = lookupType('google.protobuf.Struct');
+    if (lookupType('google.protobuf.Value').fields.string_value) {
+      K = { str: 'string_value', struct: 'struct_value', num: 'number_value', bool: 'bool_value', list: 'list_value' };
+    }
+  }
+  return structType;
+}
+
+type StructValue = Record<string, unknown>;
+
+function str(v: string): StructValue {
+  return { [K.str]: v };
+}
+
+export interface PeerMetadataOptions {
+  clusterId?: string;
+  meshId?: string;
+  trustDomain?: string;
+}
+
+/** The header pair for a node. Computed once per identity; callers keep the result. */
+export function encodePeerMetadata(id: ProxyIdentity, opts: PeerMetadataOptions = {}): Record<string, string> {
+  const t = struct();
+  const labels: Record<string, StructValue> = {};
+  for (const [k, v] of Object.entries(id.labels)) labels[k] = str(v);
+  const fields: Record<string, StructValue> = {
+    NAME: str(id.name),
+    NAMESPACE: str(id.namespace),
+    LABELS: { [K.struct]: { fields: labels } },
+    WORKLOAD_NAME: str(workloadName(id)),
+    CLUSTER_ID: str(opts.clusterId ?? DEFAULT_CLUSTER_ID),
+    SERVICE_ACCOUNT: str(id.serviceAccount || 'default'),
+    MESH_ID: str(opts.meshId ?? opts.trustDomain ?? DEFAULT_TRUST_DOMAIN),
+  };
+  if (id.address) fields.INSTANCE_IPS = str(id.address);
+  const bytes = t.encode(t.fromObject({ fields })).finish();
+  return {
+    [PEER_METADATA_HEADER]: Buffer.from(bytes).toString('base64'),
+    [PEER_METADATA_ID_HEADER]: nodeId(id),
+  };
+}
+
+function plain(v: unknown): unknown {
+  // Struct.toObject gives { fields: { KEY: { stringValue | structValue ... } } }
+  if (!v || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o[K.str] === 'string') return o[K.str];
+  if (typeof o[K.num] === 'number') return o[K.num];
+  if (typeof o[K.bool] === 'boolean') return o[K.bool];
+  if (o[K.struct]) return plainStruct(o[K.struct]);
+  if (o[K.list]) return ((o[K.list] as { values?: unknown[] }).values ?? []).map(plain);
+  return undefined;
+}
+
+function plainStruct(s: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = (s as { fields?: Record<string, unknown> })?.fields ?? {};
+  for (const [k, v] of Object.entries(fields)) out[k] = plain(v);
+  return out;
+}
+
+/** Raw key/value view of a header value; undefined when it is not a valid Struct. */
+export function decodePeerMetadataStruct(header: string): Record<string, unknown> | undefined {
+  try {
+    const t = struct();
+    const msg = t.decode(Buffer.from(header, 'base64'));
+    return plainStruct(t.toObject(msg, { defaults: false }));
+  } catch {
+    return undefined;
+  }
+}
+
+function s(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** Struct fields -> PeerInfo (the principal is the one the peer's certificate would carry). */
+export function peerInfoFromStruct(md: Record<string, unknown>, trustDomain = DEFAULT_TRUST_DOMAIN): PeerInfo | undefined {
+  const name = s(md.NAME);
+  const workload = s(md.WORKLOAD_NAME) ?? name;
+  const namespace = s(md.NAMESPACE);
+  if (!workload || !namespace) return undefined;
+  const raw = md.LABELS && typeof md.LABELS === 'object' ? (md.LABELS as Record<string, unknown>) : {};
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
+  const sa = s(md.SERVICE_ACCOUNT);
+  return {
+    workload,
+    namespace,
+    app: labels.app,
+    version: labels.version,
+    canonicalService: canonicalService(labels, workload),
+    canonicalRevision: canonicalRevision(labels),
+    principal: sa ? spiffePrincipal(namespace, sa, trustDomain) : undefined,
+    cluster: s(md.CLUSTER_ID),
+  };
+}
+
+/**
+ * Decodes `x-envoy-peer-metadata` into a PeerInfo. Results are cached by header value, so the
+ * same peer always yields the same (frozen) object: metrics use it as a cache key.
+ */
+export class PeerMetadataDecoder {
+  private readonly cache = new Map<string, PeerInfo | null>();
+  constructor(
+    private readonly trustDomain = DEFAULT_TRUST_DOMAIN,
+    private readonly maxEntries = 1000,
+  ) {}
+
+  decode(header: string | string[] | undefined): PeerInfo | undefined {
+    const h = Array.isArray(header) ? header[0] : header;
+    if (!h) return undefined;
+    const hit = this.cache.get(h);
+    if (hit !== undefined) return hit ?? undefined;
+    const md = decodePeerMetadataStruct(h);
+    const info = md ? peerInfoFromStruct(md, this.trustDomain) : undefined;
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    this.cache.set(h, info ? Object.freeze(info) : null);
+    return info;
+  }
+
+  /** Reads the peer from a header object and removes both headers from it. */
+  takeFrom(headers: Record<string, string | string[] | undefined>): PeerInfo | undefined {
+    const info = this.decode(headers[PEER_METADATA_HEADER]);
+    delete headers[PEER_METADATA_HEADER];
+    delete headers[PEER_METADATA_ID_HEADER];
+    return info;
+  }
+}
+
+/** Removes both metadata-exchange headers (e.g. before a request leaves the mesh). */
+export function stripPeerMetadata(headers: Record<string, unknown>): void {
+  delete headers[PEER_METADATA_HEADER];
+  delete headers[PEER_METADATA_ID_HEADER];
+}

@@ -1,0 +1,89 @@
+/**
+ * Per-cluster circuit breaking (thresholds[DEFAULT]). Requests beyond max_requests (or, for
+ * HTTP/1.1 where each busy connection carries one request, max_connections) wait in a pending
+ * queue bounded by max_pending_requests; beyond that they overflow at once (503 UO).
+ */
+import type { CircuitBreakers } from './cluster-config.js';
+import type { ClusterStats } from '../stats.js';
+
+export type Admission = 'ok' | 'pending' | 'overflow';
+
+export class CircuitBreaker {
+  active = 0;
+  retriesActive = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private limits: CircuitBreakers, private readonly http1: boolean, private readonly stats: ClusterStats) {}
+
+  update(limits: CircuitBreakers): void {
+    this.limits = limits;
+    this.drainQueue();
+  }
+
+  private limit(): number {
+    return this.http1 ? Math.min(this.limits.maxRequests, this.limits.maxConnections) : this.limits.maxRequests;
+  }
+
+  /** Tries to admit a request; 'pending' calls `onAdmit` later (or never if `cancel` is called). */
+  admit(onAdmit: () => void): Admission {
+    if (this.active < this.limit() && this.queue.length === 0) {
+      this.active++;
+      this.refreshGauges();
+      return 'ok';
+    }
+    if (this.queue.length >= this.limits.maxPendingRequests) {
+      this.stats.upstream_rq_pending_overflow++;
+      if (this.http1 && this.active >= this.limits.maxConnections) this.stats.upstream_cx_overflow++;
+      this.refreshGauges();
+      return 'overflow';
+    }
+    this.queue.push(onAdmit);
+    this.stats.upstream_rq_pending_total++;
+    this.stats.upstream_rq_pending_active = this.queue.length;
+    this.refreshGauges();
+    return 'pending';
+  }
+
+  cancel(onAdmit: () => void): void {
+    const i = this.queue.indexOf(onAdmit);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.stats.upstream_rq_pending_active = this.queue.length;
+  }
+
+  release(): void {
+    this.active--;
+    this.drainQueue();
+    this.refreshGauges();
+  }
+
+  private drainQueue(): void {
+    while (this.queue.length > 0 && this.active < this.limit()) {
+      this.active++;
+      const next = this.queue.shift()!;
+      this.stats.upstream_rq_pending_active = this.queue.length;
+      next();
+    }
+  }
+
+  tryRetry(): boolean {
+    if (this.retriesActive >= this.limits.maxRetries) {
+      this.stats.upstream_rq_retry_overflow++;
+      this.stats['circuit_breakers.default.rq_retry_open'] = 1;
+      return false;
+    }
+    this.retriesActive++;
+    return true;
+  }
+
+  retryDone(): void {
+    this.retriesActive--;
+    this.stats['circuit_breakers.default.rq_retry_open'] = this.retriesActive >= this.limits.maxRetries ? 1 : 0;
+  }
+
+  private refreshGauges(): void {
+    const s = this.stats;
+    s['circuit_breakers.default.rq_pending_open'] = this.queue.length >= this.limits.maxPendingRequests ? 1 : 0;
+    s['circuit_breakers.default.rq_open'] = this.active >= this.limits.maxRequests ? 1 : 0;
+    s['circuit_breakers.default.cx_open'] = this.http1 && this.active >= this.limits.maxConnections ? 1 : 0;
+  }
+}

@@ -1,0 +1,118 @@
+/** Cluster resource -> validated ClusterConfig (once per CDS update; failures NACK). */
+import { durationToMs } from '../../xds/codec.js';
+import { fail } from '../errors.js';
+import type { LbOptions, LbPolicy } from './load-balancer.js';
+
+export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
+
+export interface CircuitBreakers {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+export interface EndpointSpec {
+  address: string;
+  port: number;
+  weight: number;
+  priority: number;
+  locality: string;
+  localityWeight: number;
+  healthy: boolean;
+}
+
+export interface ClusterConfig {
+  name: string;
+  type: DiscoveryType;
+  /** EDS service name (eds_cluster_config.service_name or the cluster name) */
+  edsName: string;
+  connectTimeoutMs: number;
+  lb: LbOptions;
+  http2: boolean;
+  circuitBreakers: CircuitBreakers;
+  staticEndpoints: EndpointSpec[];
+  dnsRefreshMs: number;
+  raw: Record<string, any>;
+}
+
+const LB_POLICIES = new Set(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED']);
+
+function num(v: unknown, d: number): number {
+  if (v === undefined || v === null) return d;
+  if (typeof v === 'object') return Number((v as { value?: number }).value ?? d);
+  return Number(v);
+}
+
+export function parseEndpoints(cla: Record<string, any> | undefined): EndpointSpec[] {
+  const out: EndpointSpec[] = [];
+  for (const le of (cla?.endpoints ?? []) as Array<Record<string, any>>) {
+    const loc = le.locality ?? {};
+    const locality = `${loc.region ?? ''}/${loc.zone ?? ''}/${loc.sub_zone ?? ''}`;
+    for (const ep of (le.lb_endpoints ?? []) as Array<Record<string, any>>) {
+      const sa = ep.endpoint?.address?.socket_address;
+      if (!sa) continue;
+      const hs = ep.health_status ?? 'UNKNOWN';
+      out.push({
+        address: String(sa.address),
+        port: Number(sa.port_value ?? 0),
+        weight: num(ep.load_balancing_weight, 1) || 1,
+        priority: Number(le.priority ?? 0),
+        locality,
+        localityWeight: num(le.load_balancing_weight, 0),
+        healthy: hs === 'UNKNOWN' || hs === 'HEALTHY' || hs === 'DEGRADED',
+      });
+    }
+  }
+  return out;
+}
+
+function lbFromPolicy(c: Record<string, any>): LbPolicy {
+  // load_balancing_policy (typed) wins over lb_policy when present.
+  for (const p of (c.load_balancing_policy?.policies ?? []) as Array<Record<string, any>>) {
+    const t = String(p.typed_extension_config?.typed_config?.['@type'] ?? '');
+    if (t.endsWith('RingHash')) return 'RING_HASH';
+    if (t.endsWith('LeastRequest')) return 'LEAST_REQUEST';
+    if (t.endsWith('Random')) return 'RANDOM';
+    if (t.endsWith('RoundRobin')) return 'ROUND_ROBIN';
+  }
+  const p = String(c.lb_policy ?? 'ROUND_ROBIN');
+  if (!LB_POLICIES.has(p)) fail(`cluster ${c.name}: unsupported lb_policy ${p}`);
+  return p as LbPolicy;
+}
+
+export function parseCluster(c: Record<string, any>): ClusterConfig {
+  const name = String(c.name ?? '');
+  if (!name) fail('cluster without name');
+  const type = (c.type ?? (c.cluster_type ? 'STATIC' : 'STATIC')) as DiscoveryType;
+  if (!['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'].includes(type)) fail(`cluster ${name}: unsupported type ${type}`);
+  const th = ((c.circuit_breakers?.thresholds ?? []) as Array<Record<string, any>>).find((t) => (t.priority ?? 'DEFAULT') === 'DEFAULT') ?? {};
+  const hpo = c.typed_extension_protocol_options?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  const http2 =
+    c.http2_protocol_options !== undefined ||
+    hpo?.explicit_http_config?.http2_protocol_options !== undefined;
+  const ring = c.ring_hash_lb_config ?? {};
+  const lbPolicy = lbFromPolicy(c);
+  return {
+    name,
+    type,
+    edsName: String(c.eds_cluster_config?.service_name || name),
+    connectTimeoutMs: durationToMs(c.connect_timeout) ?? 5000,
+    lb: {
+      policy: lbPolicy,
+      minimumRingSize: num(ring.minimum_ring_size, 1024),
+      maximumRingSize: num(ring.maximum_ring_size, 8 * 1024 * 1024),
+      choiceCount: num(c.least_request_lb_config?.choice_count, 2),
+    },
+    http2,
+    circuitBreakers: {
+      maxConnections: num(th.max_connections, 1024),
+      maxPendingRequests: num(th.max_pending_requests, 1024),
+      maxRequests: num(th.max_requests, 1024),
+      maxRetries: num(th.max_retries, 3),
+    },
+    staticEndpoints: parseEndpoints(c.load_assignment),
+    dnsRefreshMs: durationToMs(c.dns_refresh_rate) ?? 5000,
+    raw: c,
+  };
+}

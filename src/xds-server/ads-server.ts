@@ -1,0 +1,157 @@
+/**
+ * The ADS gRPC server (go-control-plane's role): envoy.service.discovery.v3.AggregatedDiscoveryService
+ * with StreamAggregatedResources (state of the world) and DeltaAggregatedResources (incremental).
+ * Resources come from an XdsResourceSource; this module only speaks the protocol.
+ *
+ * Events: 'connect' (s) when the first request with a node arrives; 'disconnect' (s) when a
+ * connected stream ends; 'ack' (s, typeUrl, version, latencyMs); 'nack' (s, typeUrl, version,
+ * message); 'request' (s, typeUrl, names) for every request received with a type.
+ */
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { adsServiceDefinition, adsTypes, type DeltaDiscoveryRequest, type DiscoveryRequest } from './ads-messages.js';
+import { ResourceCache } from './ads-resource-cache.js';
+import { AdsStream, type StreamContext } from './ads-stream.js';
+import { DeltaStream } from './ads-stream-delta.js';
+import { SotwStream } from './ads-stream-sotw.js';
+import {
+  XdsServerError,
+  type AdsLogger,
+  type AdsServerOptions,
+  type PushRequest,
+  type StreamStatus,
+  type XdsResourceSource,
+  type XdsStreamInfo,
+} from './ads-types.js';
+
+const SHUTDOWN_GRACE_MS = 1000;
+
+export class AdsServer extends EventEmitter {
+  /** Shared encoded-bytes caches; exposed for diagnostics (encodeCount) and tests. */
+  readonly cache = new ResourceCache();
+  private server: grpc.Server | undefined;
+  private readonly live = new Map<number, AdsStream<any>>();
+  private readonly log: AdsLogger;
+  private readonly ctx: StreamContext;
+  private nextStreamId = 1;
+  private nonceSeq = 0;
+  private pushSeq = 0;
+  private closed = false;
+
+  constructor(source: XdsResourceSource, options: AdsServerOptions = {}) {
+    super();
+    this.log = options.logger ?? (() => {});
+    this.ctx = {
+      source,
+      cache: this.cache,
+      log: this.log,
+      emit: (event, ...args) => {
+        try {
+          this.emit(event, ...args);
+        } catch (err) {
+          this.log('warn', `xds server: '${event}' listener threw: ${(err as Error).message}`);
+        }
+      },
+      nextNonce: () => (++this.nonceSeq).toString(36),
+    };
+  }
+
+  /** Resolves to the bound port (port 0 picks a free one). */
+  async listen(host: string, port: number): Promise<number> {
+    if (this.closed) throw new XdsServerError('XDS_SERVER_CLOSED', 'xds server is closed');
+    if (this.server) throw new XdsServerError('XDS_LISTEN_FAILED', 'xds server already listening');
+    adsTypes(); // load the protos before the first stream arrives
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.accept(call, false),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.accept(call, true),
+    });
+    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => {
+        if (err) reject(new XdsServerError('XDS_LISTEN_FAILED', `xds server cannot listen on ${addr}: ${err.message}`, { cause: err }));
+        else resolve(p);
+      });
+    });
+    this.server = server;
+    this.log('info', `xds server listening on ${host}:${bound}`);
+    return bound;
+  }
+
+  private accept(call: grpc.ServerDuplexStream<any, Buffer>, delta: boolean): void {
+    if (this.closed) {
+      call.end();
+      return;
+    }
+    const info: XdsStreamInfo = { id: this.nextStreamId++, peer: call.getPeer(), node: undefined, connectedAt: Date.now(), delta };
+    const stream: AdsStream<any> = delta ? new DeltaStream(info, this.ctx, call) : new SotwStream(info, this.ctx, call);
+    this.live.set(info.id, stream);
+    this.log('debug', `xds stream ${info.id} opened from ${info.peer}${delta ? ' (delta)' : ''}`);
+    call.on('data', (req: DiscoveryRequest & DeltaDiscoveryRequest) => {
+      void stream.enqueue(`request ${req.type_url}`, () => stream.handleRequest(req));
+    });
+    const gone = (why: string): void => {
+      if (stream.closed) return;
+      stream.closed = true;
+      this.live.delete(info.id);
+      this.log('debug', `xds stream ${info.id} ${why}`);
+      if (stream.connectEmitted) this.ctx.emit('disconnect', info);
+    };
+    call.on('end', () => {
+      // The client half-closed: finish our side too.
+      gone('ended by client');
+      try {
+        call.end();
+      } catch {
+        /* already closed */
+      }
+    });
+    call.on('cancelled', () => gone('cancelled'));
+    call.on('error', (err: Error) => gone(`failed: ${err.message}`));
+    call.on('close', () => gone('closed'));
+  }
+
+  /**
+   * Recomputes and sends what changed. typeUrls undefined = every subscribed type; filter selects
+   * streams. Resolves when the responses have been handed to the streams (not ACKed).
+   */
+  async push(request: PushRequest = {}): Promise<number> {
+    if (this.closed) throw new XdsServerError('XDS_SERVER_CLOSED', 'xds server is closed');
+    const id = ++this.pushSeq;
+    const started = Date.now();
+    const targets = [...this.live.values()].filter((s) => !s.closed && (!request.filter || request.filter(s.info)));
+    const writes = await Promise.all(targets.map((s) => s.enqueue(`push ${id}`, () => s.push(request.typeUrls))));
+    const all = writes.flatMap((w) => w ?? []);
+    await Promise.all(all);
+    this.log('debug', `xds push ${id}${request.reason ? ` (${request.reason})` : ''}: ${targets.length} streams, ${all.length} responses in ${Date.now() - started} ms`);
+    return id;
+  }
+
+  streams(): StreamStatus[] {
+    return [...this.live.values()].map((s) => ({ stream: { ...s.info }, types: s.status() }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const server = this.server;
+    this.server = undefined;
+    for (const s of [...this.live.values()]) s.end();
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    for (const s of [...this.live.values()]) {
+      s.closed = true;
+      this.live.delete(s.info.id);
+      if (s.connectEmitted) this.ctx.emit('disconnect', s.info);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Public contracts of the ADS server. The server knows nothing of Istio: it asks an
+ * XdsResourceSource for resources (Clew's object form, see ARCHITECTURE.md) and tracks the xDS
+ * protocol state (subscriptions, versions, nonces, ACK/NACK) per stream and type.
+ */
+import type { EnvoyResource } from '../xds/codec.js';
+import type { XdsNode } from '../xds/node-metadata.js';
+
+export type { EnvoyResource, XdsNode };
+
+export interface XdsStreamInfo {
+  id: number;
+  /** grpc peer, e.g. "127.0.0.1:54321" */
+  peer: string;
+  /** from the first request that carried one (clients may omit it afterwards) */
+  node: XdsNode | undefined;
+  /** ms since epoch */
+  connectedAt: number;
+  /** true for DeltaAggregatedResources streams */
+  delta: boolean;
+}
+
+export interface XdsResourceSource {
+  /**
+   * names undefined = wildcard. Returns name -> resource object. May be async.
+   * Returned objects must not be mutated afterwards: encoded bytes are cached per object identity,
+   * so returning the same objects to many streams is what makes pushes cheap.
+   */
+  resources(
+    stream: XdsStreamInfo,
+    typeUrl: string,
+    names: string[] | undefined,
+  ): Map<string, EnvoyResource> | Promise<Map<string, EnvoyResource>>;
+}
+
+export interface TypeStatus {
+  typeUrl: string;
+  subscribed: string[] | '*';
+  sentVersion?: string;
+  sentNonce?: string;
+  sentAt?: number;
+  ackedVersion?: string;
+  ackedNonce?: string;
+  ackedAt?: number;
+  /** the last NACK, cleared by a later ACK. version is the one the client kept. */
+  nack?: { version: string; nonce: string; message: string; at: number };
+  /** resources in the last response (SotW) or currently held by the client (delta) */
+  resourceCount: number;
+}
+
+export interface StreamStatus {
+  stream: XdsStreamInfo;
+  types: TypeStatus[];
+}
+
+export interface PushRequest {
+  /** undefined = every type the selected streams subscribe to */
+  typeUrls?: string[];
+  /** selects streams; undefined = all */
+  filter?: (s: XdsStreamInfo) => boolean;
+  /** for logs only */
+  reason?: string;
+}
+
+export type AdsLogger = (level: 'debug' | 'info' | 'warn', msg: string) => void;
+
+export interface AdsServerOptions {
+  logger?: AdsLogger;
+}
+
+export type XdsServerErrorCode = 'XDS_SERVER_CLOSED' | 'XDS_ENCODE_FAILED' | 'XDS_SOURCE_FAILED' | 'XDS_LISTEN_FAILED';
+
+export class XdsServerError extends Error {
+  constructor(
+    readonly code: XdsServerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'XdsServerError';
+  }
+}

@@ -1,0 +1,15 @@
+/** Public surface of the ADS server module. */
+export { AdsServer } from './ads-server.js';
+export {
+  XdsServerError,
+  type XdsServerErrorCode,
+  type XdsStreamInfo,
+  type XdsResourceSource,
+  type TypeStatus,
+  type StreamStatus,
+  type PushRequest,
+  type AdsLogger,
+  type AdsServerOptions,
+} from './ads-types.js';
+export { adsServiceDefinition, SOTW_PATH, DELTA_PATH } from './ads-messages.js';
+export { jsonToStruct, structToJson } from '../xds/struct.js';

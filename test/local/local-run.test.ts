@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { pidAlive, listLeases } from '../../src/local/local-address.js';
+import { appEnv, planPod, sidecarArgs } from '../../src/local/local-pod.js';
+import { fixture, startFixture, tempStateDir, waitUntil } from './local-test-helpers.js';
+
+function spec(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'web',
+    namespace: 'shop',
+    labels: { app: 'web', version: 'v1' },
+    serviceAccount: 'web-sa',
+    ports: [9080],
+    app: { command: process.execPath, args: [fixture('fixture-app')] },
+    xdsAddress: '127.0.0.1:15010',
+    ...extra,
+  };
+}
+
+function env(dir: string, more: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { CLEW_STATE_DIR: dir, CLEW_LOCAL_CLEW_BIN: fixture('fixture-fake-clew'), FAKE_CLEW_ARGS_FILE: join(dir, 'args'), ...more };
+}
+
+function podAddress(output: string): string {
+  const m = /pod web\.shop on (127\.0\.\d+\.\d+)/.exec(output);
+  assert.ok(m, output);
+  return m[1];
+}
+
+test('the sidecar gets the workload identity, ports and app ports; the app gets HOST/PORT/HTTP_PROXY', async () => {
+  const dir = tempStateDir();
+  const plan = await planPod(spec({ ports: [9080, 9090] }) as never, dir);
+  try {
+    const args = sidecarArgs(plan);
+    const val = (f: string): string => args[args.indexOf(f) + 1];
+    assert.equal(val('--id'), 'web.shop');
+    assert.equal(val('--address'), plan.address);
+    assert.equal(val('--labels'), 'app=web,version=v1');
+    assert.equal(val('--service-account'), 'web-sa');
+    assert.equal(val('--interception-mode'), 'NONE');
+    const appPorts = args.flatMap((a, i) => (a === '--app-port' ? [args[i + 1]] : []));
+    assert.deepEqual(appPorts, [`9080=${plan.address}:${plan.appPorts.get(9080)}`, `9090=${plan.address}:${plan.appPorts.get(9090)}`]);
+    assert.notEqual(plan.appPorts.get(9080), plan.appPorts.get(9090));
+    const e = appEnv(plan, {});
+    assert.equal(e.HOST, plan.address);
+    assert.equal(e.PORT, String(plan.appPorts.get(9080)));
+    assert.equal(e.PORT_9090, String(plan.appPorts.get(9090)));
+    assert.equal(e.HTTP_PROXY, `http://${plan.address}:15001`);
+    assert.equal(e.http_proxy, e.HTTP_PROXY);
+    assert.equal(e.POD_NAME, 'web');
+    assert.equal(e.POD_NAMESPACE, 'shop');
+    assert.doesNotMatch(e.NO_PROXY ?? '', /127\.0\.\d+\.\d+\/|127\.0\.0\.0|\*/, 'service traffic must not bypass the sidecar');
+  } finally {
+    plan.lease?.release();
+  }
+});
+
+test('clew run: traffic to the pod address reaches the app through the sidecar; SIGTERM stops both', async () => {
+  const dir = tempStateDir();
+  const f = startFixture('fixture-run', [JSON.stringify(spec())], env(dir));
+  await waitUntil(() => /app listening on/.test(f.output()), 10_000, `the app to start: ${f.output()}`);
+  const address = podAddress(f.output());
+  const res = await request(`http://${address}:9080/`);
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['x-fake-sidecar'], '1');
+  const body = (await res.body.json()) as { pid: number; env: Record<string, string> };
+  assert.equal(body.env.HOST, address);
+  assert.equal(body.env.POD_NAME, 'web');
+  assert.equal(body.env.HTTP_PROXY, `http://${address}:15001`);
+  const argv = JSON.parse(readFileSync(join(dir, 'args'), 'utf8').trim()) as string[];
+  assert.equal(argv[0], 'proxy');
+  assert.ok(argv.includes(`9080=${address}:${body.env.PORT}`));
+  f.proc.kill('SIGTERM');
+  const e = await f.exited;
+  assert.equal(e.code, 0, 'the app handled SIGTERM and exited 0: that is the exit code');
+  assert.equal(pidAlive(body.pid), false);
+  assert.deepEqual(listLeases(dir), []);
+});
+
+test('clew run: when the app exits, the sidecar stops and the app exit code is returned', async () => {
+  const dir = tempStateDir();
+  const f = startFixture('fixture-run', [JSON.stringify(spec())], env(dir, { FAKE_APP_EXIT_CODE: '7', FAKE_APP_EXIT_AFTER_MS: '300' }));
+  const e = await f.exited;
+  assert.equal(e.code, 7, f.output());
+  assert.match(f.output(), /the app exited \(code 7\), stopping the sidecar/);
+  assert.match(f.output(), /\[web\/proxy\] fake proxy: SIGTERM/);
+});
+
+test('clew run: when the sidecar exits, the app is stopped', async () => {
+  const dir = tempStateDir();
+  const f = startFixture('fixture-run', [JSON.stringify(spec())], env(dir, { FAKE_PROXY_EXIT_AFTER_MS: '1500' }));
+  await waitUntil(() => /app listening on/.test(f.output()), 10_000, 'the app to start');
+  const e = await f.exited;
+  assert.equal(e.code, 3, f.output());
+  assert.match(f.output(), /\[web\] app: SIGTERM/);
+});

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { pidAlive } from '../../src/local/local-address.js';
+import { LocalConsole } from '../../src/local/local-console.js';
+import { exitCodeOf, Supervisor } from '../../src/local/local-supervisor.js';
+import { startFixture, waitUntil } from './local-test-helpers.js';
+
+function capture(): { con: LocalConsole; text: () => string } {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  return { con: new LocalConsole({ out, err: out, tty: false }), text: () => text };
+}
+
+function grandchildPid(output: string): number {
+  const m = /\[beta\] grandchild (\d+)/.exec(output);
+  assert.ok(m, `no grandchild line in: ${output}`);
+  return Number(m[1]);
+}
+
+test('children output is forwarded line by line with a [name] prefix', async () => {
+  const { con, text } = capture();
+  const sup = new Supervisor({ console: con, watchdog: false });
+  const c = sup.spawn({ name: 'echo', command: process.execPath, args: ['-e', 'console.log("one\\ntwo"); console.error("three"); process.stdout.write("tail")'] });
+  const e = await c.exited;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(exitCodeOf(e), 0);
+  assert.match(text(), /^\[echo\] one$/m);
+  assert.match(text(), /^\[echo\] two$/m);
+  assert.match(text(), /^\[echo\] three$/m);
+  assert.match(text(), /^\[echo\] tail$/m);
+  await sup.stop();
+});
+
+test('stop() ends every child and its own children, SIGKILL after the grace period', async () => {
+  const { con } = capture();
+  const sup = new Supervisor({ console: con, watchdog: false });
+  const stubborn = sup.spawn({ name: 'stubborn', command: process.execPath, args: ['-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'] });
+  const normal = sup.spawn({ name: 'normal', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] });
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  await sup.stop(500);
+  assert.ok(Date.now() - t0 < 3000);
+  assert.equal(stubborn.exit?.signal, 'SIGKILL');
+  assert.equal(normal.exit?.signal, 'SIGTERM');
+  assert.equal(pidAlive(stubborn.pid), false);
+  assert.equal(pidAlive(normal.pid), false);
+});
+
+test('a spawn failure is an exit with code 127, not a crash', async () => {
+  const { con, text } = capture();
+  const sup = new Supervisor({ console: con, watchdog: false });
+  const c = sup.spawn({ name: 'nothere', command: '/nonexistent/clew-test-binary' });
+  const e = await c.exited;
+  assert.equal(e.code, 127);
+  assert.match(text(), /\[nothere\] cannot start/);
+  await sup.stop();
+});
+
+test('SIGTERM to the supervising process stops all children (and grandchildren)', async () => {
+  const f = startFixture('fixture-supervisor', [], {});
+  const { pids } = (await f.json) as { pids: number[] };
+  const grandchild = grandchildPid(f.output());
+  assert.ok([...pids, grandchild].every(pidAlive));
+  f.proc.kill('SIGTERM');
+  const e = await f.exited;
+  assert.equal(e.code, 0);
+  for (const pid of [...pids, grandchild]) assert.equal(pidAlive(pid), false, `pid ${pid} survived`);
+});
+
+test('SIGINT (Ctrl-C) to the supervising process stops all children', async () => {
+  const f = startFixture('fixture-supervisor', [], {});
+  const { pids } = (await f.json) as { pids: number[] };
+  f.proc.kill('SIGINT');
+  assert.equal((await f.exited).code, 0);
+  for (const pid of pids) assert.equal(pidAlive(pid), false, `pid ${pid} survived`);
+});
+
+test('SIGKILL of the supervising process: the orphan guard ends the children', async () => {
+  const f = startFixture('fixture-supervisor', [], { CLEW_WATCHDOG_GRACE_MS: '1000' });
+  const { pids, guard } = (await f.json) as { pids: number[]; guard: number };
+  const grandchild = grandchildPid(f.output());
+  assert.ok(guard > 0 && pidAlive(guard));
+  f.proc.kill('SIGKILL');
+  await f.exited;
+  await waitUntil(() => [...pids, grandchild].every((p) => !pidAlive(p)), 5000, 'children to die after their parent was killed');
+  await waitUntil(() => !pidAlive(guard), 3000, 'the guard to exit');
+});

@@ -1,13 +1,72 @@
+/** `clew proxy`: runs the data plane (Envoy's role) against an xDS server. */
 import type { Command } from 'commander';
-import { CliError } from './errors.js';
+import { parseLabels, type LogLevel } from '../proxy/bootstrap.js';
+import { startProxy } from '../proxy/proxy.js';
+import { UsageError } from './errors.js';
 
-// Placeholder until the owning module lands; replaced by the real command.
+function collect(value: string, prev: string[]): string[] {
+  return [...prev, value];
+}
+
+function port(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: invalid port ${JSON.stringify(v)}`);
+  return n;
+}
+
 export function register(program: Command): void {
   program
     .command('proxy')
-    .description('(in progress)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new CliError('clew proxy: not implemented yet');
+    .description('run the Clew sidecar/gateway proxy (xDS-driven, Envoy-compatible)')
+    .requiredOption('--xds-address <host:port>', 'control plane ADS address')
+    .requiredOption('--id <name.namespace>', 'workload name and namespace')
+    .option('--type <type>', 'sidecar or router (gateway)', 'sidecar')
+    .option('--labels <k=v,...>', 'workload labels')
+    .option('--service-account <sa>', 'service account', 'default')
+    .option('--address <ip>', "workload address (admin/stats/ready bind here too)")
+    .option('--port <n>', 'workload port (repeatable)', collect, [])
+    .option('--app-port <port=host:port>', 'where the app listens for a workload port (repeatable)', collect, [])
+    .option('--interception-mode <mode>', 'NONE (local mode) or REDIRECT (iptables)', 'NONE')
+    .option('--outbound-port <n>', 'port of the virtualOutbound listener', '15001')
+    .option('--inbound-port <n>', 'port of the virtualInbound listener', '15006')
+    .option('--admin-port <n>', 'admin port', '15000')
+    .option('--stats-port <n>', 'Prometheus stats port', '15090')
+    .option('--ready-port <n>', 'readiness port (/healthz/ready)', '15021')
+    .option('--concurrency <n>', 'worker count (1 supported)', '1')
+    .option('--log-level <level>', 'trace|debug|info|warn|error|off', 'info')
+    .action(async (o: Record<string, any>) => {
+      const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
+      if (!type) throw new UsageError(`--type must be sidecar or router`);
+      const mode = String(o.interceptionMode).toUpperCase();
+      if (mode !== 'NONE' && mode !== 'REDIRECT') throw new UsageError('--interception-mode must be NONE or REDIRECT');
+      const appPorts: Record<string, string> = {};
+      for (const a of o.appPort as string[]) {
+        const i = a.indexOf('=');
+        if (i <= 0) throw new UsageError(`--app-port: expected PORT=HOST:PORT, got ${JSON.stringify(a)}`);
+        appPorts[String(port(a.slice(0, i), '--app-port'))] = a.slice(i + 1);
+      }
+      const handle = await startProxy({
+        xdsAddress: String(o.xdsAddress),
+        id: String(o.id),
+        type,
+        labels: parseLabels(o.labels),
+        serviceAccount: String(o.serviceAccount),
+        address: o.address,
+        ports: (o.port as string[]).map((p) => port(p, '--port')),
+        appPorts,
+        interceptionMode: mode as 'NONE' | 'REDIRECT',
+        outboundPort: port(o.outboundPort, '--outbound-port'),
+        inboundPort: port(o.inboundPort, '--inbound-port'),
+        adminPort: port(o.adminPort, '--admin-port'),
+        statsPort: port(o.statsPort, '--stats-port'),
+        readyPort: port(o.readyPort, '--ready-port'),
+        concurrency: Number(o.concurrency),
+        logLevel: o.logLevel as LogLevel,
+        onQuit: () => process.exit(0),
+      });
+      const stop = (): void => void handle.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await new Promise<never>(() => undefined);
     });
 }

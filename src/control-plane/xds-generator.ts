@@ -28,7 +28,8 @@ const BUILDERS: Record<string, Builder> = {
 function shapeKey(typeUrl: string, p: ProxyIdentity): string {
   switch (typeUrl) {
     case ENDPOINT_TYPE:
-      return '';
+      // locality-aware load balancing makes endpoint priorities depend on where the proxy is
+      return JSON.stringify(p.locality ?? {});
     case ROUTE_TYPE:
       return JSON.stringify([p.type, p.namespace, p.labels]);
     default:

@@ -35,6 +35,8 @@ export interface ProxyOptions {
   xdsBackoffBaseMs?: number;
   /** xDS reconnect backoff ceiling (ms) */
   xdsBackoffMaxMs?: number;
+  /** called after POST /quitquitquit has closed the proxy (the CLI exits the process) */
+  onQuit?: () => void;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off';

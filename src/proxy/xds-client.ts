@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { decodeResource, type EnvoyResource } from '../xds/codec.js';
 import type { XdsNode } from '../xds/node-metadata.js';
+import { jsonToStruct } from '../xds/struct.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
 import { adsServiceDefinition, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
 
@@ -146,7 +147,8 @@ export class XdsClient {
       response_nonce: st.nonce,
     };
     if (this.firstOnStream) {
-      req.node = this.opts.node;
+      const n = this.opts.node;
+      req.node = { ...n, metadata: jsonToStruct((n.metadata ?? {}) as Record<string, unknown>) };
       this.firstOnStream = false;
     }
     if (errorDetail !== undefined) req.error_detail = { code: 3, message: errorDetail };

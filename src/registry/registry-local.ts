@@ -105,7 +105,14 @@ export class LocalRegistry implements ServiceRegistry {
     const changed: string[] = [];
     for (const [host, sig] of after) if (beforeEndpoints.get(host) !== sig) changed.push(host);
     for (const host of beforeEndpoints.keys()) if (!after.has(host)) changed.push(host);
-    if (changed.length > 0) this.emit({ kind: 'endpoints', hostnames: changed.sort() });
+    if (changed.length === 0) return;
+    // STATIC/DNS services carry their endpoints inside the Cluster (load_assignment), so for them
+    // an endpoint change is a cluster change.
+    if (changed.some((h) => { const r = this.byHost.get(h)?.resolution; return r !== undefined && r !== 'EDS'; })) {
+      this.emit({ kind: 'services' });
+      return;
+    }
+    this.emit({ kind: 'endpoints', hostnames: changed.sort() });
   }
 
   private emit(e: RegistryEvent): void {

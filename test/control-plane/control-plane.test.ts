@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { request } from 'undici';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
-import { CLEW_BIN } from '../helpers/paths.js';
+import { runClew, type ClewResult } from '../helpers/run-clew.js';
 import { TestAdsClient, CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../helpers/ads-client.js';
 
 let cp: ControlPlane;
@@ -33,12 +32,8 @@ spec:
   ports: [{name: http, port: 9080}]
 `;
 
-function clew(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLEW_BIN, ...args, '--control-plane', `http://127.0.0.1:${cp.debugPort}`], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function clew(...args: string[]): Promise<ClewResult> {
+  return runClew([...args, '--control-plane', `http://127.0.0.1:${cp.debugPort}`]);
 }
 
 function temp(name: string, text: string): string {
@@ -89,35 +84,35 @@ test('ready and metrics endpoints answer', async () => {
   assert.match(m.text, /pilot_services 2/);
 });
 
-test('apply stores, persists to the config dir, and get lists it', () => {
-  const r = clew('apply', '-f', temp('vs.yaml', VS));
+test('apply stores, persists to the config dir, and get lists it', async () => {
+  const r = await clew('apply', '-f', temp('vs.yaml', VS));
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'virtualservice.networking.istio.io/reviews created');
   assert.ok(fs.existsSync(path.join(dir, 'virtualservice-default-reviews.yaml')));
-  const again = clew('apply', '-f', temp('vs.yaml', VS));
+  const again = await clew('apply', '-f', temp('vs.yaml', VS));
   assert.equal(again.stdout.trim(), 'virtualservice.networking.istio.io/reviews unchanged');
-  const table = clew('get', 'virtualservices');
+  const table = await clew('get', 'virtualservices');
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^NAME\s+GATEWAYS\s+HOSTS/m);
   assert.match(table.stdout, /^reviews\s+\[\]\s+\["reviews"\]/m);
-  const json = JSON.parse(clew('get', 'vs', 'reviews', '-o', 'json').stdout);
+  const json = JSON.parse((await clew('get', 'vs', 'reviews', '-o', 'json')).stdout);
   assert.equal(json.kind, 'VirtualService');
   assert.equal(json.spec.http[0].route[0].weight, 100);
-  const yaml = clew('get', 'vs', '-o', 'yaml').stdout;
+  const yaml = (await clew('get', 'vs', '-o', 'yaml')).stdout;
   assert.match(yaml, /kind: List/);
-  assert.equal(clew('get', 'vs', 'nope').code, 1);
-  assert.equal(clew('get', 'bogus-kind').code, 2);
+  assert.equal((await clew('get', 'vs', 'nope')).code, 1);
+  assert.equal((await clew('get', 'bogus-kind')).code, 2);
 });
 
-test('invalid config is refused with file, line, resource and field, and nothing changes', () => {
+test('invalid config is refused with file, line, resource and field, and nothing changes', async () => {
   const before = JSON.stringify(cp.store.all());
   const bad = VS.replace('weight: 100', 'weight: -5');
   const file = temp('bad-vs.yaml', bad);
-  const r = clew('apply', '-f', file);
+  const r = await clew('apply', '-f', file);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /bad-vs\.yaml:13: VirtualService default\/reviews: spec\.http\[0\]\.route\[0\]\.weight: /);
+  assert.match(r.stderr, /bad-vs\.yaml:12: VirtualService default\/reviews: spec\.http\[0\]\.route\[0\]\.weight: /);
   assert.equal(JSON.stringify(cp.store.all()), before);
-  assert.equal(clew('apply').code, 2);
+  assert.equal((await clew('apply')).code, 2);
 });
 
 test('a restart keeps applied config', async () => {
@@ -145,15 +140,15 @@ test('hand edits to the config dir are picked up; invalid ones keep the last goo
   await waitFor(() => !cp.store.get('VirtualService', 'default', 'hand'));
 });
 
-test('delete by file and by kind/name', () => {
+test('delete by file and by kind/name', async () => {
   const file = temp('ratings-vs.yaml', VS.replace(/reviews/g, 'ratings'));
-  assert.equal(clew('apply', '-f', file).code, 0);
-  const d = clew('delete', '-f', file);
+  assert.equal((await clew('apply', '-f', file)).code, 0);
+  const d = await clew('delete', '-f', file);
   assert.equal(d.code, 0, d.stderr);
   assert.equal(d.stdout.trim(), 'virtualservice.networking.istio.io/ratings deleted');
-  assert.equal(clew('delete', 'vs', 'ratings').code, 1);
-  assert.equal(clew('apply', '-f', file).code, 0);
-  assert.equal(clew('delete', 'virtualservice', 'ratings').code, 0);
+  assert.equal((await clew('delete', 'vs', 'ratings')).code, 1);
+  assert.equal((await clew('apply', '-f', file)).code, 0);
+  assert.equal((await clew('delete', 'virtualservice', 'ratings')).code, 0);
   assert.equal(cp.store.get('VirtualService', 'default', 'ratings'), undefined);
 });
 
@@ -192,19 +187,19 @@ test('pushes: a proxy gets CDS/EDS/LDS/RDS, an endpoint-only change pushes EDS o
 
       await b.until(() => b.latest.has(ROUTE_TYPE));
       await new Promise((r) => setTimeout(r, 100));
-      const ps = clew('proxy-status');
+      const ps = await clew('proxy-status');
       assert.equal(ps.code, 0, ps.stderr);
       assert.match(ps.stdout, /^NAME\s+TYPE\s+CDS\s+LDS\s+EDS\s+RDS/m);
       assert.match(ps.stdout, /productpage-v1\.default\s+sidecar\s+SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/);
 
-      const lc = clew('proxy-config', 'clusters', 'productpage-v1.default');
+      const lc = await clew('proxy-config', 'clusters', 'productpage-v1.default');
       assert.equal(lc.code, 0, lc.stderr);
       assert.match(lc.stdout, /reviews\.default\.svc\.cluster\.local\s+9080\s+-\s+outbound\s+EDS/);
-      const le = clew('proxy-config', 'endpoints', 'productpage-v1.default');
+      const le = await clew('proxy-config', 'endpoints', 'productpage-v1.default');
       assert.match(le.stdout, /127\.0\.3\.2:9080\s+HEALTHY\s+outbound\|9080\|\|reviews\.default\.svc\.cluster\.local/);
-      const lr = clew('proxy-config', 'routes', 'productpage-v1.default', '-o', 'json');
+      const lr = await clew('proxy-config', 'routes', 'productpage-v1.default', '-o', 'json');
       assert.ok(JSON.parse(lr.stdout).some((rc: any) => rc.name === '9080'));
-      assert.equal(clew('proxy-config', 'clusters', 'nobody.default').code, 1);
+      assert.equal((await clew('proxy-config', 'clusters', 'nobody.default')).code, 1);
       const dump = JSON.parse((await get('/debug/config_dump?proxyID=reviews-v1.default')).text);
       assert.ok(dump.configs.some((c: any) => c['@type'].endsWith('ListenersConfigDump')));
     } finally {
@@ -228,7 +223,7 @@ test('a NACK shows in proxy-status with the client message', async () => {
   try {
     await c.until(() => c.latest.has(ROUTE_TYPE));
     await new Promise((r) => setTimeout(r, 100));
-    const ps = clew('proxy-status');
+    const ps = await clew('proxy-status');
     assert.match(ps.stdout, /picky\.default\s+sidecar\s+SYNCED\s+SYNCED\s+SYNCED\s+NACK/);
     assert.match(ps.stdout, /picky\.default RDS NACK: test rejects this/);
     const m = await get('/metrics');

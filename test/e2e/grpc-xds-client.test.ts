@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { startEchoServer, echoDefinition, type EchoServer } from '../helpers/echo-grpc.js';
-import { CLEW_BIN } from '../helpers/paths.js';
+import { runClew, type ClewResult } from '../helpers/run-clew.js';
 
 let cp: ControlPlane;
 let dir: string;
@@ -24,12 +23,8 @@ let client: any;
 
 const HOST = 'echo.default.svc.cluster.local';
 
-function clew(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLEW_BIN, ...args, '--control-plane', `http://127.0.0.1:${cp.debugPort}`], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function clew(...args: string[]): Promise<ClewResult> {
+  return runClew([...args, '--control-plane', `http://127.0.0.1:${cp.debugPort}`]);
 }
 
 function vsYaml(http: string): string {
@@ -150,7 +145,7 @@ test('a header match picks its subset', async () => {
 });
 
 test('an injected abort reaches the client', async () => {
-  const r = clew('apply', '-f', writeTemp('fault.yaml', vsYaml(`  - match:
+  const r = await clew('apply', '-f', writeTemp('fault.yaml', vsYaml(`  - match:
     - headers:
         x-fault: {exact: abort}
     fault:
@@ -175,14 +170,14 @@ test('an injected abort reaches the client', async () => {
 });
 
 test('clew apply of a changed VirtualService takes effect within 1 s on the same channel', async () => {
-  const r0 = clew('apply', '-f', writeTemp('split.yaml', SPLIT_80_20));
+  const r0 = await clew('apply', '-f', writeTemp('split.yaml', SPLIT_80_20));
   assert.equal(r0.code, 0, r0.stderr);
   await waitFor(async () => (await Promise.all(Array.from({ length: 20 }, () => say()))).some((x) => x.server === 'v2'), 5000);
   const file = writeTemp('all-v2.yaml', vsYaml(`  - route:
     - destination: {host: echo, subset: v2}
 `));
   const started = Date.now();
-  const r = clew('apply', '-f', file);
+  const r = await clew('apply', '-f', file);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /virtualservice\.networking\.istio\.io\/echo configured/);
   const applied = Date.now();
@@ -196,7 +191,7 @@ test('clew apply of a changed VirtualService takes effect within 1 s on the same
 });
 
 test('a resource the client rejects shows as NACK with its message in proxy-status', async () => {
-  const r = clew('apply', '-f', writeTemp('dr-lr.yaml', `apiVersion: networking.istio.io/v1
+  const r = await clew('apply', '-f', writeTemp('dr-lr.yaml', `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: echo, namespace: default}
 spec:
@@ -210,12 +205,12 @@ spec:
   assert.equal(r.code, 0, r.stderr);
   let status = '';
   await waitFor(async () => {
-    status = clew('proxy-status').stdout;
+    status = (await clew('proxy-status')).stdout;
     return /NACK/.test(status);
   }, 5000);
   assert.match(status, /grpc-client\.default\s+sidecar\s+NACK/);
   assert.match(status, /CDS NACK: .*LEAST_REQUEST/);
-  const json = JSON.parse(clew('proxy-status', '-o', 'json').stdout);
+  const json = JSON.parse((await clew('proxy-status', '-o', 'json')).stdout);
   const row = json.find((x: any) => x.name === 'grpc-client.default');
   assert.equal(row.CDS, 'NACK');
   assert.equal(row.LDS, 'SYNCED');

@@ -34,11 +34,11 @@ test('children output is forwarded line by line with a [name] prefix', async () 
 });
 
 test('stop() ends every child and its own children, SIGKILL after the grace period', async () => {
-  const { con } = capture();
+  const { con, text } = capture();
   const sup = new Supervisor({ console: con, watchdog: false });
-  const stubborn = sup.spawn({ name: 'stubborn', command: process.execPath, args: ['-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'] });
-  const normal = sup.spawn({ name: 'normal', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] });
-  await new Promise((r) => setTimeout(r, 300));
+  const stubborn = sup.spawn({ name: 'stubborn', command: process.execPath, args: ['-e', 'process.on("SIGTERM", () => {}); console.log("armed"); setInterval(() => {}, 1000)'] });
+  const normal = sup.spawn({ name: 'normal', command: process.execPath, args: ['-e', 'console.log("armed"); setInterval(() => {}, 1000)'] });
+  await waitUntil(() => /\[stubborn\] armed/.test(text()) && /\[normal\] armed/.test(text()), 5000, 'the children to start');
   const t0 = Date.now();
   await sup.stop(500);
   assert.ok(Date.now() - t0 < 3000);

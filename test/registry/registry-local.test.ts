@@ -140,3 +140,16 @@ test('short-name resolution', () => {
   assert.equal(reg.resolveHost('example.com', 'default'), 'example.com');
   assert.equal(reg.resolveHost('*', 'default'), '*');
 });
+
+test('endpoint changes of STATIC/DNS ServiceEntries are reported as services (their endpoints live in the Cluster)', () => {
+  const reg = createLocalRegistry();
+  const se = res('ServiceEntry', 'db', {
+    hosts: ['db.internal'], location: 'MESH_INTERNAL', resolution: 'STATIC',
+    ports: [{ number: 5432, name: 'tcp', protocol: 'TCP' }], workloadSelector: { labels: { role: 'db' } },
+  });
+  reg.setConfig([se]);
+  const events: RegistryEvent[] = [];
+  reg.onChange((e) => events.push(e));
+  reg.setConfig([se, res('WorkloadEntry', 'db-1', { address: '10.2.0.1', labels: { role: 'db' } })]);
+  assert.deepEqual(events, [{ kind: 'services' }]);
+});

@@ -63,9 +63,8 @@ export function buildLoadAssignment(
     else byLocality.set(l, [ep]);
   }
   let groups: LocalityGroup[] = [...byLocality].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([locality, eps]) => {
-    const entry: EnvoyResource = {};
-    const loc = localityFromString(locality);
-    if (Object.keys(loc).length) entry.locality = loc;
+    // grpc-js-xds rejects a LocalityLbEndpoints without locality, so it is always present.
+    const entry: EnvoyResource = { locality: localityFromString(locality) };
     entry.lb_endpoints = eps.map(lbEndpoint);
     // Locality weights are required once locality-weighted LB is on; the sum keeps plain LB unchanged.
     entry.load_balancing_weight = { value: eps.reduce((n, e) => n + (e.weight ?? 1), 0) };

@@ -8,7 +8,7 @@ import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { MeshService } from '../../registry/types.js';
 import { hostsIntersect } from '../../registry/registry-hosts.js';
 import { isHttpProtocol } from '../../registry/registry-protocol.js';
-import type { PushContext } from '../push-context.js';
+import { visibleTo, type PushContext } from '../push-context.js';
 import { findPort, PASSTHROUGH_CLUSTER } from './build-common.js';
 import { buildDefaultRoute, buildVirtualServiceRoutes } from './build-http-routes.js';
 
@@ -56,6 +56,20 @@ function sidecarRouteConfig(pc: PushContext, proxy: ProxyIdentity, port: number)
     if (domains.length === 0) continue;
     for (const d of domains) used.add(d);
     vhosts.push({ name: `${svc.hostname}:${port}`, domains, routes: serviceRoutes(pc, proxy, svc, port, false) });
+  }
+  // Istio gives VirtualService hosts that match no service a virtual host on port 80 only.
+  if (port === 80) {
+    for (const v of pc.virtualServices) {
+      if (!v.gateways.includes('mesh') || (v.resource.spec.http ?? []).length === 0) continue;
+      if (!visibleTo(v.resource, proxy.namespace)) continue;
+      for (const host of v.hosts) {
+        if (host === '*' || pc.service(host)) continue;
+        const domains = [host, `${host}:80`].filter((d) => !used.has(d));
+        if (domains.length === 0) continue;
+        for (const d of domains) used.add(d);
+        vhosts.push({ name: `${host}:80`, domains, routes: buildVirtualServiceRoutes(v, { pc, proxy, port, proxyless: false }) });
+      }
+    }
   }
   vhosts.push(catchAll(pc, proxy));
   return { name: String(port), virtual_hosts: vhosts, validate_clusters: { value: false } };

@@ -4,6 +4,9 @@ import type { ConfigApplier } from '../config-applier.js';
 import type { ListenerManager } from '../listener/listener-manager.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { XdsNode } from '../../xds/node-metadata.js';
+import { toEnvoyJson } from '../../xds/envoy-json.js';
+
+const j = (t: string, r: unknown): unknown => ({ '@type': t, ...(toEnvoyJson(r) as object) });
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 
@@ -13,7 +16,7 @@ export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters:
     name: l.config.name,
     active_state: {
       version_info: l.version,
-      listener: { '@type': LISTENER_TYPE, ...l.config.raw },
+      listener: j(LISTENER_TYPE, l.config.raw),
       last_updated: l.lastUpdated.toISOString(),
     },
   }));
@@ -25,7 +28,7 @@ export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters:
         version_info: v[CLUSTER_TYPE] ?? '',
         dynamic_active_clusters: [...clusters.clusters.values()].map((c) => ({
           version_info: c.versionInfo,
-          cluster: { '@type': CLUSTER_TYPE, ...c.config.raw },
+          cluster: j(CLUSTER_TYPE, c.config.raw),
           last_updated: c.lastUpdated.toISOString(),
         })),
       },
@@ -42,7 +45,7 @@ export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters:
           .filter((p) => p.raw)
           .map((p) => ({
             version_info: p.version,
-            route_config: { '@type': ROUTE_TYPE, ...p.raw },
+            route_config: j(ROUTE_TYPE, p.raw),
             last_updated: p.lastUpdated?.toISOString(),
           })),
       },
@@ -50,7 +53,7 @@ export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters:
         '@type': `${ADMIN}EndpointsConfigDump`,
         dynamic_endpoint_configs: [...clusters.assignments.values()].map((a) => ({
           version_info: a.version,
-          endpoint_config: { '@type': ENDPOINT_TYPE, ...a.resource },
+          endpoint_config: j(ENDPOINT_TYPE, a.resource),
           last_updated: a.lastUpdated.toISOString(),
         })),
       },

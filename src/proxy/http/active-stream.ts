@@ -191,7 +191,7 @@ export class ActiveStream {
     } else headers['content-length'] = '0';
     this.encodeHeaders(status, headers, false);
     this.info.bytesSent += body ? Buffer.byteLength(body) : 0;
-    this.res.end(body);
+    (this.res as http.ServerResponse).end(body);
   }
 
   resetDownstream(): void {

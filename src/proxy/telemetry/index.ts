@@ -12,6 +12,7 @@
  *   t.onRequestComplete(info, trace);                       // metrics + access log + span
  *   // TCP: onTcpConnectionOpen(info) ... onTcpConnectionProgress(info) ... onTcpConnectionClose(info)
  */
+import { randomUUID } from 'node:crypto';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { PeerInfo, StreamInfo } from '../stream-info.js';
 import { compileJsonFormat, compileTextFormat, ISTIO_DEFAULT_FORMAT, type Formatter } from './access-log-format.js';
@@ -137,7 +138,7 @@ export class Telemetry {
   onRequestStart(headers: HeaderBag, direction: 'inbound' | 'outbound'): TraceContext | undefined {
     if (this.tracer) return this.tracer.start(headers, direction);
     if (headers['x-request-id']) return undefined;
-    const requestId = crypto.randomUUID();
+    const requestId = randomUUID();
     return {
       traceId: '',
       spanId: '',

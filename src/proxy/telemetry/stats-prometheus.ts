@@ -49,6 +49,8 @@ export interface PrometheusOptions {
   filter?: (promName: string) => boolean;
   /** skip series that were never touched (Envoy's usedonly) */
   usedOnly?: boolean;
+  /** emit `# HELP <name> <name>` for families without registered help (default true) */
+  defaultHelp?: boolean;
 }
 
 function used(s: Series): boolean {
@@ -68,7 +70,8 @@ export function prometheusText(store: StatsStore, opts: PrometheusOptions = {}):
   const out: string[] = [];
   for (const name of names) {
     const series = families.get(name)!;
-    const help = store.helpOf(name);
+    // promtool lints families without HELP, so every family gets one (its name, by default)
+    const help = store.helpOf(name) ?? (opts.defaultHelp === false ? undefined : name);
     if (help) out.push(`# HELP ${name} ${escapeHelp(help)}`);
     out.push(`# TYPE ${name} ${series[0].type}`);
     for (const s of series) {

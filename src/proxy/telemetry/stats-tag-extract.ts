@@ -4,7 +4,8 @@
  *   -> name `cluster.upstream_rq`, tags cluster_name=outbound|9080||reviews..., response_code=200
  *
  * Each extractor's regex is matched against the ORIGINAL name (as Envoy does); the first capture
- * group is the text removed from the name, the second is the tag value. Runs once per series.
+ * group is the text removed from the name, the second (else the first) is the tag value. Runs
+ * once per series.
  */
 
 export interface TagExtractor {
@@ -30,7 +31,7 @@ export const ISTIO_TAG_EXTRACTORS: readonly TagExtractor[] = Object.freeze([
 export const ENVOY_TAG_EXTRACTORS: readonly TagExtractor[] = Object.freeze([
   { name: 'envoy.cluster_name', regex: /^cluster\.((.+?)\.)/d },
   { name: 'envoy.response_code', regex: /_rq(_(\d{3}))$/d },
-  { name: 'envoy.response_code_class', regex: /_rq(_(\d)xx)$/d },
+  { name: 'envoy.response_code_class', regex: /_rq_(\d)xx$/d },
   { name: 'envoy.http_conn_manager_prefix', regex: /^http\.((.*?)\.)/d },
   { name: 'envoy.listener_address', regex: /^listener\.(((?:[_.0-9]*|[_[\]aAbBcCdDeEfF0-9]*))\.)/d },
   { name: 'envoy.tcp_prefix', regex: /^tcp\.((.*?)\.)/d },
@@ -50,7 +51,7 @@ export function extractTags(flat: string, extractors: readonly TagExtractor[]): 
   for (const ex of extractors) {
     if (seen.has(ex.name)) continue;
     const m = ex.regex.exec(flat);
-    if (!m || m[1] === undefined || m[2] === undefined) continue;
+    if (!m || m[1] === undefined) continue;
     // regexes carry the `d` flag so group offsets are exact
     const span = m.indices?.[1];
     if (!span) continue;
@@ -59,7 +60,7 @@ export function extractTags(flat: string, extractors: readonly TagExtractor[]): 
     if (removed.some(([s, e]) => start < e && end > s)) continue;
     removed.push([start, end]);
     seen.add(ex.name);
-    tags.push([ex.name.replace(/\./g, '_'), m[2]]);
+    tags.push([ex.name.replace(/\./g, '_'), m[2] ?? m[1]]);
   }
   if (removed.length === 0) return { name: flat, tags };
   removed.sort((a, b) => a[0] - b[0]);

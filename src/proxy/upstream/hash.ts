@@ -20,15 +20,15 @@ export function murmur3(key: string, seed = 0): number {
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
   let k = 0;
-  switch (len & 3) {
-    case 3: k ^= (key.charCodeAt(i + 2) & 0xff) << 16; // falls through
-    case 2: k ^= (key.charCodeAt(i + 1) & 0xff) << 8; // falls through
-    case 1:
-      k ^= key.charCodeAt(i) & 0xff;
-      k = Math.imul(k, c1);
-      k = (k << 15) | (k >>> 17);
-      k = Math.imul(k, c2);
-      h ^= k;
+  const rem = len & 3;
+  if (rem >= 3) k ^= (key.charCodeAt(i + 2) & 0xff) << 16;
+  if (rem >= 2) k ^= (key.charCodeAt(i + 1) & 0xff) << 8;
+  if (rem >= 1) {
+    k ^= key.charCodeAt(i) & 0xff;
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
   }
   h ^= len;
   h ^= h >>> 16;

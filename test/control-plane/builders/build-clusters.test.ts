@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { buildClusters } from '../../../src/control-plane/builders/index.js';
 import { CLUSTER_TYPE } from '../../../src/xds/type-urls.js';
 import {
-  assertRoundTrip, byName, kubeService, makePc, proxy, res, subsetsRule, workloadProxy,
+  assertRoundTrip, byName, kubeService, makePc, proxy, res, subsetsRule,
 } from './fixtures.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
@@ -248,5 +248,4 @@ test('exportTo "." hides a DestinationRule from other namespaces', () => {
   ]);
   assert.equal(byName(buildClusters(pc, proxy()), `outbound|9080||${REVIEWS}`).lb_policy, 'RANDOM');
   assert.equal(byName(buildClusters(pc, proxy({ namespace: 'shop' })), `outbound|9080||${REVIEWS}`).lb_policy, 'ROUND_ROBIN');
-  void workloadProxy;
 });

@@ -245,7 +245,7 @@ class RouterFilter implements HttpFilter {
       return;
     }
     s.encodeHeaders(status, headers, false);
-    const down = s.res;
+    const down = s.res as import('node:stream').Writable & { addTrailers(t: Record<string, string>): void };
     const body = res.body;
     body.on('data', (c: Buffer) => {
       s.info.bytesSent += c.length;
@@ -287,7 +287,7 @@ class RouterFilter implements HttpFilter {
     this.cluster.reportResult(host, failure === 'connect' ? 'connect_failure' : failure === 'timeout' ? 'timeout' : 'reset');
     if (failure === 'reset' || failure === 'refused') this.cluster.stats.upstream_rq_rx_reset++;
     const p = this.route.retry;
-    if (p && retriableFailure(p, failure === 'aborted' ? 'reset' : failure) && this.canRetry() && this.scheduleRetry()) {
+    if (p && retriableFailure(p, failure) && this.canRetry() && this.scheduleRetry()) {
       if (failure === 'connect') this.s.addFlag('UF');
       return;
     }

@@ -1,0 +1,171 @@
+/**
+ * `startProxy`: wires bootstrap, ADS client, config applier, cluster and listener managers and
+ * the admin/stats/readiness servers into one running proxy.
+ */
+import type * as http from 'node:http';
+import { buildNode } from '../xds/node-metadata.js';
+import { protoRoot } from '../xds/proto-root.js';
+import { ROUTER_TYPE } from '../xds/type-urls.js';
+import { createAdminBackend } from './admin/admin-backend.js';
+import { createAdminHandler, listenHttp } from './admin/admin-server.js';
+import { identityFromOptions, type LogLevel, type ProxyOptions } from './bootstrap.js';
+import { ConfigApplier } from './config-applier.js';
+import { HttpConnectionManager } from './http/connection-manager.js';
+import { parseHcm } from './http/hcm-config.js';
+import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
+import { ListenerManager } from './listener/listener-manager.js';
+import { NOOP_OBSERVER } from './observer.js';
+import { StatsStore } from './stats.js';
+import { ClusterManager } from './upstream/cluster-manager.js';
+import { XdsClient } from './xds-client.js';
+
+export type { ProxyOptions } from './bootstrap.js';
+
+export interface ProxyHandle {
+  /** admin, stats and readiness ports actually bound */
+  readonly ports: { admin: number; stats: number; ready: number };
+  /** resolves once the first complete LDS+CDS+EDS+RDS set is applied and listeners are bound */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  /** the port a listener is bound to (ephemeral ports included), by listener name */
+  listenerPort(name: string): number | undefined;
+  readonly stats: StatsStore;
+  readonly nodeId: string;
+  close(): Promise<void>;
+}
+
+const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, off: 5 };
+
+export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
+  protoRoot();
+  const identity = identityFromOptions(options);
+  const node = buildNode(identity);
+  const observer = options.observer ?? NOOP_OBSERVER;
+  let level = LEVELS[options.logLevel ?? 'info'] ?? 2;
+  const log = (lvl: 'debug' | 'info' | 'warn', msg: string): void => {
+    if (LEVELS[lvl] >= level) process.stderr.write(`${new Date().toISOString()} [${lvl}] clew-proxy: ${msg}\n`);
+  };
+  const stats = new StatsStore();
+  const clusters = new ClusterManager(stats);
+  const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
+  const passthrough = new Map<string, HttpConnectionManager>();
+  let applier!: ConfigApplier;
+  const listeners = new ListenerManager({
+    observer,
+    resolver: options.resolver ?? REQUEST_DESTINATION_RESOLVER,
+    drainTimeMs: options.drainTimeMs ?? 600_000,
+    log,
+    passthroughHcm: (clusterName) => {
+      let h = passthrough.get(clusterName);
+      if (!h) {
+        const cfg = parseHcm(
+          {
+            stat_prefix: clusterName,
+            route_config: { name: clusterName, virtual_hosts: [{ name: clusterName, domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster: clusterName, timeout: { seconds: 0 } } }] }] },
+            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
+          },
+          applier.parseContext(),
+        );
+        h = new HttpConnectionManager(cfg, { observer });
+        passthrough.set(clusterName, h);
+      }
+      return h;
+    },
+  });
+
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  let isReady = false;
+  let checking = false;
+  const xds = new XdsClient({
+    address: options.xdsAddress,
+    node,
+    log,
+    backoffBaseMs: options.xdsBackoffBaseMs,
+    backoffMaxMs: options.xdsBackoffMaxMs,
+    applier: { apply: (t, r, v) => applier.apply(t, r, v) },
+  });
+  applier = new ConfigApplier({
+    clusters,
+    listeners,
+    observer,
+    setNames: (t, names) => xds.setNames(t, names),
+    proxyAddress: identity.address,
+    bindOverride: (name, address, port) => {
+      if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
+      if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
+      // Local mode: several proxies share the machine; wildcard listeners bind the workload address.
+      if (localMode && identity.type === 'sidecar' && (address === '0.0.0.0' || address === '::') && options.address) address = options.address;
+      return { address, port };
+    },
+    onChange: () => {
+      if (isReady || checking || !applier.isComplete()) return;
+      checking = true;
+      void listeners.settled().then(() => {
+        checking = false;
+        if (!isReady && applier.isComplete()) {
+          isReady = true;
+          log('info', 'initial configuration applied; ready');
+          readyResolve();
+        }
+      });
+    },
+  });
+
+  const host = options.address ?? '127.0.0.1';
+  const startTime = Date.now();
+  let closing: Promise<void> | undefined;
+  const servers: http.Server[] = [];
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      xds.close();
+      for (const s of servers) s.closeAllConnections?.();
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await listeners.close();
+      await clusters.close();
+    })());
+  const backend = createAdminBackend({
+    node,
+    applier,
+    clusters,
+    listeners,
+    stats,
+    startTime,
+    isReady: () => isReady,
+    setLogLevel: (l) => {
+      if (!(l in LEVELS)) return false;
+      level = LEVELS[l as LogLevel];
+      return true;
+    },
+    quit: () => void close().then(() => options.onQuit?.()),
+    refreshServerStats: () => {
+      stats.set('server.live', isReady ? 1 : 0);
+      stats.set('server.state', isReady ? 0 : 2);
+      stats.set('server.uptime', Math.floor((Date.now() - startTime) / 1000));
+      stats.set('control_plane.connected_state', xds.connected ? 1 : 0);
+      stats.set('listener_manager.total_listeners_active', listeners.listeners.size);
+      stats.set('cluster_manager.active_clusters', clusters.clusters.size);
+    },
+  });
+  const admin = await listenHttp(createAdminHandler(backend, 'admin'), host, options.adminPort ?? 15000);
+  servers.push(admin.server);
+  const statsSrv = await listenHttp(createAdminHandler(backend, 'stats'), host, options.statsPort ?? 15090);
+  servers.push(statsSrv.server);
+  const readySrv = await listenHttp(createAdminHandler(backend, 'ready'), host, options.readyPort ?? 15021);
+  servers.push(readySrv.server);
+  xds.start();
+  log('info', `proxy ${node.id} started; xDS ${options.xdsAddress}, admin ${host}:${admin.port}`);
+
+  return {
+    ports: { admin: admin.port, stats: statsSrv.port, ready: readySrv.port },
+    ready,
+    isReady: () => isReady,
+    listenerPort: (name) => {
+      const l = listeners.listeners.get(name);
+      return l ? (l.boundPort ?? (l.config.bindToPort ? undefined : l.config.port)) : undefined;
+    },
+    stats,
+    nodeId: node.id,
+    close,
+  };
+}

@@ -1,0 +1,70 @@
+/** `clew validate` through the real entry point (bin/clew.js runs the compiled CLI). */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { REPO_ROOT } from './fixtures.js';
+
+function clew(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/clew.js', 'validate', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const F = 'test/fixtures/config';
+
+test('valid directory: exit 0, ignored kinds listed, summary line', () => {
+  const r = clew('-f', `${F}/valid`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    `${F}/valid/nested/deployment.yaml:2: ignored Deployment reviews-v1 (not a Clew configuration kind)\n` +
+      'validated 4 resources in 4 files: no errors\n',
+  );
+});
+
+test('warnings only: exit 0 and the warning is printed', () => {
+  const r = clew('--filename', `${F}/warnings/dr.yaml`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    `${F}/warnings/dr.yaml:9: warning: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection.consecutiveErrors: consecutiveErrors is deprecated; use consecutive5xxErrors (or consecutiveGatewayErrors)\n` +
+      'validated 1 resource in 1 file: no errors, 1 warning\n',
+  );
+});
+
+test('errors: exit 1 with every message, repeated -f', () => {
+  const r = clew('-f', `${F}/invalid/vs.yaml`, '-f', `${F}/warnings`);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stdout,
+    `${F}/invalid/vs.yaml:14: VirtualService default/reviews: spec.http[0].route[1].weight: must be >= 0\n` +
+      `${F}/warnings/dr.yaml:9: warning: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection.consecutiveErrors: consecutiveErrors is deprecated; use consecutive5xxErrors (or consecutiveGatewayErrors)\n` +
+      'validated 3 resources in 2 files: 1 error, 1 warning\n',
+  );
+  assert.equal(r.stderr, 'clew: validation failed with 1 error\n');
+});
+
+test('-o json reports messages, ignored kinds and counts', () => {
+  const r = clew('-f', `${F}/invalid`, '-f', `${F}/valid/nested/deployment.yaml`, '-o', 'json');
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.errors, 1);
+  assert.equal(report.warnings, 0);
+  assert.deepEqual(report.files, [`${F}/invalid/vs.yaml`, `${F}/valid/nested/deployment.yaml`]);
+  assert.deepEqual(report.resources, ['VirtualService/default/reviews', 'DestinationRule/default/reviews']);
+  assert.equal(report.messages.length, 1);
+  assert.equal(report.messages[0].text, `${F}/invalid/vs.yaml:14: VirtualService default/reviews: spec.http[0].route[1].weight: must be >= 0`);
+  assert.equal(report.messages[0].field, 'spec.http[0].route[1].weight');
+  assert.equal(report.messages[0].code, 'CLEW_SCHEMA_RANGE');
+  assert.deepEqual(report.ignored.map((i: { kind: string }) => i.kind), ['Deployment']);
+});
+
+test('usage errors exit 2', () => {
+  const none = clew();
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /at least one -f\/--filename is required/);
+  const missing = clew('-f', `${F}/nope.yaml`);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.yaml: no such file or directory/);
+  const format = clew('-f', `${F}/valid`, '-o', 'xml');
+  assert.equal(format.code, 2);
+});

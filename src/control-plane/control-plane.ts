@@ -18,6 +18,8 @@ import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { formatMessage } from '../config/index.js';
 
+const REGISTRY_KINDS = new Set(['Service', 'ServiceEntry', 'WorkloadEntry']);
+
 export interface ControlPlaneOptions {
   configDir: string;
   xdsPort?: number;
@@ -57,7 +59,7 @@ export class ControlPlane {
     this.generator = new XdsGenerator(() => this.pc);
     this.ads = new AdsServer(this.generator, {
       logger: (level, msg) => {
-        if (level !== 'debug') this.log(`xds ${level}: ${msg}`);
+        if (level === 'warn') this.log(`xds ${level}: ${msg}`);
       },
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
@@ -74,7 +76,9 @@ export class ControlPlane {
 
   private wire(): void {
     this.store.on('change', (change: ConfigChange) => {
-      this.registry.setConfig(this.store.all());
+      // only registry kinds can change services or endpoints; rebuilding the registry for a
+      // routing change would cost a full re-index
+      if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) this.registry.setConfig(this.store.all());
       this.scheduler.enqueue(typesForKinds(change.kinds), `config: ${change.keys.join(', ')}`);
     });
     this.store.on('rejected', (file: string, messages) => {

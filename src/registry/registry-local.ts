@@ -120,12 +120,30 @@ export class LocalRegistry implements ServiceRegistry {
   }
 }
 
+/** Workloads keyed by `namespace NUL label=value`, so a selector finds its candidates directly. */
+function labelIndex(workloads: Workload[]): Map<string, Workload[]> {
+  const idx = new Map<string, Workload[]>();
+  for (const w of workloads) {
+    for (const [k, v] of Object.entries(w.labels)) {
+      const key = `${w.namespace}\u0000${k}=${v}`;
+      const list = idx.get(key);
+      if (list) list.push(w);
+      else idx.set(key, [w]);
+    }
+  }
+  return idx;
+}
+
 function buildIndex(services: MeshService[], workloads: Workload[]): Index {
   const index: Index = new Map();
+  const byLabel = labelIndex(workloads);
   for (const svc of services) {
     const byPort = new Map<number, ServiceInstance[]>();
+    // endpointsFor still checks the whole selector; the index only narrows the candidates
+    const first = svc.selector ? Object.entries(svc.selector)[0] : undefined;
+    const candidates = first ? byLabel.get(`${svc.namespace}\u0000${first[0]}=${first[1]}`) ?? [] : [];
     for (const sp of svc.ports) {
-      byPort.set(sp.port, endpointsFor(svc, sp, workloads).map((endpoint) => ({ service: svc, servicePort: sp, endpoint })));
+      byPort.set(sp.port, endpointsFor(svc, sp, candidates).map((endpoint) => ({ service: svc, servicePort: sp, endpoint })));
     }
     index.set(svc.hostname, byPort);
   }

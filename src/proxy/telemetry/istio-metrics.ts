@@ -56,7 +56,8 @@ interface TcpHandles {
   received: Counter;
 }
 
-type SetCache<T> = Map<string, Map<number | string, T>>;
+/** per source of the destination (explicit service / outbound cluster / authority): raw value -> sets */
+type SetCache<T> = [Map<string, Map<number | string, T>>, Map<string, Map<number | string, T>>, Map<string, Map<number | string, T>>];
 
 const NO_PEER: PeerInfo = Object.freeze({ workload: '', namespace: '' });
 
@@ -156,12 +157,29 @@ export class IstioMetrics {
     return p === 'mutual_tls' ? 2 : p === 'none' ? 1 : 0;
   }
 
-  private bucket<T>(map: WeakMap<PeerInfo, SetCache<T>>, info: StreamInfo, dest: string): Map<number | string, T> {
+  /**
+   * The label-set map for this stream's peer and destination. Keyed by the raw field the
+   * destination comes from, so no string is derived on a hit.
+   */
+  private bucket<T>(map: WeakMap<PeerInfo, SetCache<T>>, info: StreamInfo): Map<number | string, T> {
     const peer = info.peer ?? NO_PEER;
     let byDest = map.get(peer);
-    if (!byDest) map.set(peer, (byDest = new Map()));
-    let sets = byDest.get(dest);
-    if (!sets) byDest.set(dest, (sets = new Map()));
+    if (!byDest) map.set(peer, (byDest = [new Map(), new Map(), new Map()]));
+    let kind: 0 | 1 | 2;
+    let raw: string;
+    const c = info.upstreamCluster;
+    if (info.destinationService) {
+      kind = 0;
+      raw = info.destinationService;
+    } else if (c !== undefined && c.startsWith('outbound|') && !c.endsWith('|')) {
+      kind = 1;
+      raw = c;
+    } else {
+      kind = 2;
+      raw = info.authority ?? header(info.requestHeaders, ':authority') ?? header(info.requestHeaders, 'host') ?? '';
+    }
+    let sets = byDest[kind].get(raw);
+    if (!sets) byDest[kind].set(raw, (sets = new Map()));
     return sets;
   }
 
@@ -175,8 +193,7 @@ export class IstioMetrics {
   }
 
   private httpHandles(info: StreamInfo, grpc: boolean): HttpHandles {
-    const dest = destinationServiceOf(info);
-    const sets = this.bucket(this.http, info, dest);
+    const sets = this.bucket(this.http, info);
     const code = info.responseCode ?? 0;
     const st = info.grpcStatus;
     const g = grpc ? (st ?? -1) + 2 : 0;
@@ -186,7 +203,7 @@ export class IstioMetrics {
     if (info.responseFlags.size > 0) key = `${key}|${formatResponseFlags(info.responseFlags)}`;
     const hit = sets.get(key);
     if (hit) return hit;
-    const labels = buildLabels(this.inputs(info, dest, grpc ? 'grpc' : 'http', grpc));
+    const labels = buildLabels(this.inputs(info, destinationServiceOf(info), grpc ? 'grpc' : 'http', grpc));
     const ov = this.opts.tagOverrides;
     const s = this.store;
     const h: HttpHandles = {
@@ -205,13 +222,12 @@ export class IstioMetrics {
   }
 
   private tcpHandles(info: StreamInfo): TcpHandles {
-    const dest = destinationServiceOf(info);
-    const sets = this.bucket(this.tcp, info, dest);
+    const sets = this.bucket(this.tcp, info);
     let key: number | string = this.mtlsIndex(info);
     if (info.responseFlags.size > 0) key = `${key}|${formatResponseFlags(info.responseFlags)}`;
     const hit = sets.get(key);
     if (hit) return hit;
-    const labels = buildLabels(this.inputs(info, dest, 'tcp', false));
+    const labels = buildLabels(this.inputs(info, destinationServiceOf(info), 'tcp', false));
     const ov = this.opts.tagOverrides;
     const s = this.store;
     const h: TcpHandles = {

@@ -6,7 +6,7 @@ import { prometheusText, escapeLabelValue } from '../../../src/proxy/telemetry/s
 import { envoyStatsText, envoyStatsJson } from '../../../src/proxy/telemetry/stats-envoy-text.js';
 import { extractTags, ISTIO_TAG_EXTRACTORS, ENVOY_TAG_EXTRACTORS } from '../../../src/proxy/telemetry/stats-tag-extract.js';
 import { IstioMetrics } from '../../../src/proxy/telemetry/istio-metrics.js';
-import { PRODUCTPAGE, REVIEWS, httpInfo, parseProm } from './telemetry-fixtures.js';
+import { REVIEWS, httpInfo, parseProm } from './telemetry-fixtures.js';
 
 const CLUSTER = 'outbound|9080||reviews.default.svc.cluster.local';
 

@@ -23,8 +23,8 @@ interface DemoFlags {
 
 function toCliError(err: unknown): unknown {
   if (!(err instanceof LocalError)) return err;
-  if (err.code === 'CLEW_LOCAL_BAD_ARGUMENT') return new UsageError(`clew demo: ${err.message}`);
-  return new CliError(`clew demo: ${err.message}`, 1, err.code);
+  if (err.code === 'CLEW_LOCAL_BAD_ARGUMENT') return new UsageError(err.message);
+  return new CliError(err.message, 1, err.code);
 }
 
 export function register(program: Command): void {

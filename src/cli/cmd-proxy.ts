@@ -34,6 +34,7 @@ export function register(program: Command): void {
     .option('--ready-port <n>', 'readiness port (/healthz/ready)', '15021')
     .option('--concurrency <n>', 'worker count (1 supported)', '1')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off', 'info')
+    .option('--remap-port <from=to>', 'bind listener port FROM on port TO instead, e.g. 80=8080 without root (repeatable)', collect, [])
     .action(async (o: Record<string, any>) => {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
       if (!type) throw new UsageError(`--type must be sidecar or router`);
@@ -45,7 +46,14 @@ export function register(program: Command): void {
         if (i <= 0) throw new UsageError(`--app-port: expected PORT=HOST:PORT, got ${JSON.stringify(a)}`);
         appPorts[String(port(a.slice(0, i), '--app-port'))] = a.slice(i + 1);
       }
+      const remapPorts: Record<number, number> = {};
+      for (const r of o.remapPort as string[]) {
+        const [from, to] = r.split('=');
+        if (!from || !to) throw new UsageError(`--remap-port: expected FROM=TO, got ${JSON.stringify(r)}`);
+        remapPorts[port(from, '--remap-port')] = port(to, '--remap-port');
+      }
       const handle = await startProxy({
+        remapPorts,
         xdsAddress: String(o.xdsAddress),
         id: String(o.id),
         type,

@@ -69,8 +69,8 @@ export function register(program: Command): void {
         process.exit(code);
       } catch (err) {
         if (err instanceof LocalError) {
-          if (err.code === 'CLEW_LOCAL_BAD_ARGUMENT') throw new UsageError(`clew run: ${err.message}`);
-          throw new CliError(`clew run: ${err.message}`, 1, err.code);
+          if (err.code === 'CLEW_LOCAL_BAD_ARGUMENT') throw new UsageError(err.message);
+          throw new CliError(err.message, 1, err.code);
         }
         throw err;
       }

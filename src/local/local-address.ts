@@ -3,10 +3,11 @@
  * sidecar can bind Istio's well-known ports on it (Linux routes all of 127/8 to lo, no root).
  *
  * Lock-free: a lease is the file `addr-127.0.x.y` in the per-user state dir, created with
- * O_EXCL (atomic), holding the owner's pid. A lease whose owner is dead is stale and reclaimed.
+ * link() from a private temp file (atomic, content included), holding the owner's pid. A lease
+ * whose owner is dead is stale and reclaimed.
  * Released on `release()` and, as a safety net, when the process exits.
  */
-import { linkSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { linkSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LocalError } from './local-errors.js';
@@ -26,7 +27,10 @@ export interface AllocateOptions {
   owner?: string;
   /** ports that must be bindable on the address (else it is skipped: someone else uses it) */
   probePorts?: number[];
-  /** first third octet to try (default 1); 127.0.0.x is left to the host */
+  /**
+   * first third octet to try (default $CLEW_LOCAL_FIRST_BLOCK or 1); 127.0.0.x is left to the
+   * host. Separate blocks keep users of separate state dirs (e.g. parallel tests) apart.
+   */
   firstBlock?: number;
 }
 
@@ -77,21 +81,23 @@ function leasePid(text: string | undefined): number {
   }
 }
 
-/** Tries to take `file` atomically; returns the content written or undefined if it exists. */
+/**
+ * Tries to take `file` atomically, content included: the content goes to a private temp file
+ * first, then link() publishes it under the lease name (fails with EEXIST if taken). So no one
+ * ever sees a lease file without its owner's pid in it.
+ */
 function tryCreate(file: string, content: string): boolean {
-  let fd: number;
+  const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
   try {
-    fd = openSync(file, 'wx', 0o600);
+    linkSync(tmp, file);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
-  }
-  try {
-    writeSync(fd, content);
   } finally {
-    closeSync(fd);
+    unlinkSync(tmp);
   }
-  return true;
 }
 
 /**
@@ -132,11 +138,13 @@ export async function allocateAddress(opts: AllocateOptions = {}): Promise<Addre
   const dir = opts.stateDir ?? localStateDir();
   const content = JSON.stringify({ pid: process.pid, owner: opts.owner ?? '', at: new Date().toISOString() });
   installExitHook();
-  for (const address of candidates(opts.firstBlock ?? 1)) {
+  const firstBlock = opts.firstBlock ?? (Number(process.env.CLEW_LOCAL_FIRST_BLOCK) || 1);
+  for (const address of candidates(firstBlock)) {
     const file = join(dir, `${LEASE_PREFIX}${address}`);
     if (!tryCreate(file, content)) {
       const text = readText(file);
-      if (text === undefined || pidAlive(leasePid(text))) continue;
+      // unreadable or without a pid: not ours to judge, leave it
+      if (text === undefined || leasePid(text) === 0 || pidAlive(leasePid(text))) continue;
       reclaimStale(file, text);
       if (!tryCreate(file, content)) continue;
     }
@@ -145,7 +153,7 @@ export async function allocateAddress(opts: AllocateOptions = {}): Promise<Addre
     // someone outside our state dir (another user, a stray process) uses it: skip it
     lease.release();
   }
-  throw new LocalError('CLEW_LOCAL_NO_ADDRESS', `no free loopback address left in 127.0.${opts.firstBlock ?? 1}-255.x`);
+  throw new LocalError('CLEW_LOCAL_NO_ADDRESS', `no free loopback address left in 127.0.${firstBlock}-255.x`);
 }
 
 function makeLease(address: string, file: string, content: string): AddressLease {
@@ -178,7 +186,7 @@ async function usable(address: string, ports: number[]): Promise<boolean> {
 export function listLeases(dir: string = localStateDir()): { address: string; pid: number }[] {
   const out: { address: string; pid: number }[] = [];
   for (const name of readdirSync(dir)) {
-    if (!name.startsWith(LEASE_PREFIX) || name.includes('.reclaim-')) continue;
+    if (!name.startsWith(LEASE_PREFIX) || name.includes('.reclaim-') || name.includes('.new-')) continue;
     const pid = leasePid(readText(join(dir, name)));
     if (pidAlive(pid)) out.push({ address: name.slice(LEASE_PREFIX.length), pid });
   }

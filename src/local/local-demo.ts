@@ -93,7 +93,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     const outside = opts.abort?.();
     if (outside) return outside;
     const dead = sup.children.find((c) => c.exit);
-    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}); see its output above` : undefined;
+    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before the demo was ready; see its [${dead.name}] lines` : undefined;
   };
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);

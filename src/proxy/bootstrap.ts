@@ -19,6 +19,8 @@ export interface ProxyOptions {
   appPorts?: Record<string, string>;
   interceptionMode?: 'NONE' | 'REDIRECT';
   outboundPort?: number;
+  /** listener port -> port actually bound (e.g. 80 -> 8080 without root) */
+  remapPorts?: Record<number, number>;
   inboundPort?: number;
   adminPort?: number;
   statsPort?: number;

@@ -113,6 +113,11 @@ export class ConfigApplier implements XdsApplier {
     this.deps.onChange();
   }
 
+  /** DNS answers arrive outside xDS responses; readiness may change. */
+  onMembershipChange(): void {
+    this.deps.onChange();
+  }
+
   /** Envoy's init manager: first CDS, every EDS cluster's assignment, LDS and every referenced RDS. */
   isComplete(): boolean {
     if (!this.received.cds || !this.received.lds) return false;

@@ -46,10 +46,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     if (LEVELS[lvl] >= level) process.stderr.write(`${new Date().toISOString()} [${lvl}] clew-proxy: ${msg}\n`);
   };
   const stats = new StatsStore();
-  const clusters = new ClusterManager(stats);
+  let applier!: ConfigApplier;
+  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange());
   const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
   const passthrough = new Map<string, HttpConnectionManager>();
-  let applier!: ConfigApplier;
   const listeners = new ListenerManager({
     observer,
     resolver: options.resolver ?? REQUEST_DESTINATION_RESOLVER,
@@ -95,7 +95,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
       // Local mode: several proxies share the machine; wildcard listeners bind the workload address.
-      if (localMode && identity.type === 'sidecar' && (address === '0.0.0.0' || address === '::') && options.address) address = options.address;
+      const remapped = options.remapPorts?.[port];
+      if (remapped !== undefined) port = remapped;
+      // Local mode: several proxies share the machine; wildcard listeners bind the proxy's own
+      // address (sidecars and gateways alike).
+      if (localMode && (address === '0.0.0.0' || address === '::') && options.address) address = options.address;
       return { address, port };
     },
     onChange: () => {

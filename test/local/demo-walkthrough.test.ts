@@ -6,16 +6,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { pidAlive } from '../../src/local/local-address.js';
 import { PACKAGE_ROOT } from '../../src/local/local-clew-bin.js';
 import { readDemoState, type DemoState } from '../../src/local/local-demo-state.js';
 import { freePorts } from '../../src/local/local-ports.js';
-import { tempStateDir, waitUntil } from './local-test-helpers.js';
+import { waitUntil } from './local-test-helpers.js';
+
+// this file's own address block: test files run in parallel with separate state dirs
+process.env.CLEW_LOCAL_FIRST_BLOCK = '40';
 
 const NET = 'samples/bookinfo/networking';
-const stateDir = tempStateDir();
+// not the helpers' temp dir: their cleanup may run before our after() hook has stopped the demo
+const stateDir = mkdtempSync(join(tmpdir(), 'clew-walkthrough-'));
 let ports: { xds: number; debug: number; gateway: number };
 let state: DemoState | undefined;
 let demoStopped = false;
@@ -113,13 +119,26 @@ before(async () => {
     'demo', '--detach', '--xds-port', String(xds), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '120',
   ], 150_000);
   state = readDemoState(stateDir);
-  assert.equal(r.code, 0, `clew demo --detach failed:\n${r.out}`);
+  if (r.code !== 0) {
+    let log = '';
+    try {
+      log = readFileSync(join(stateDir, 'demo.log'), 'utf8').split('\n').filter((l) => /error|exited|unknown/i.test(l)).slice(-15).join('\n');
+    } catch {
+      /* no log */
+    }
+    assert.fail(`clew demo --detach failed (${r.code}):\n${r.out}\n--- demo.log (errors) ---\n${log}`);
+  }
   assert.ok(state, 'the state file exists');
   assert.match(r.out, new RegExp(`http://127\\.0\\.0\\.1:${gateway}/productpage`));
 }, { timeout: 160_000 });
 
 after(async () => {
-  if (state && !demoStopped) await clew(['demo', 'stop'], 30_000);
+  if (state && !demoStopped) {
+    const r = await clew(['demo', 'stop'], 30_000);
+    // last resort: the supervisor stops its children on SIGTERM
+    if (r.code !== 0 && pidAlive(state.supervisorPid)) process.kill(state.supervisorPid, 'SIGTERM');
+  }
+  rmSync(stateDir, { recursive: true, force: true });
 }, { timeout: 40_000 });
 
 test('1: /productpage shows the book, and all three reviews versions answer', { timeout: 60_000 }, async () => {

@@ -6,6 +6,9 @@ import { createServer } from 'node:net';
 import { allocateAddress, listLeases, pidAlive } from '../../src/local/local-address.js';
 import { startFixture, tempStateDir } from './local-test-helpers.js';
 
+// this file's own address block: test files run in parallel with separate state dirs
+process.env.CLEW_LOCAL_FIRST_BLOCK = '10';
+
 test('two allocations get different loopback addresses that can be bound', async () => {
   const dir = tempStateDir();
   const a = await allocateAddress({ stateDir: dir });
@@ -35,21 +38,21 @@ test('a lease whose owner died is reclaimed', async () => {
   // pid 2^22+1 is above Linux's pid_max default range: never a live process
   const deadPid = 4194305;
   assert.equal(pidAlive(deadPid), false);
-  writeFileSync(join(dir, 'addr-127.0.1.1'), JSON.stringify({ pid: deadPid }));
+  writeFileSync(join(dir, 'addr-127.0.10.1'), JSON.stringify({ pid: deadPid }));
   const a = await allocateAddress({ stateDir: dir });
-  assert.equal(a.address, '127.0.1.1');
+  assert.equal(a.address, '127.0.10.1');
   a.release();
 });
 
 test('an address whose probe port is taken by a stranger is skipped', async () => {
   const dir = tempStateDir();
   const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.1.1', () => r()));
+  await new Promise<void>((r) => srv.listen(0, '127.0.10.1', () => r()));
   const port = (srv.address() as { port: number }).port;
   try {
     const a = await allocateAddress({ stateDir: dir, probePorts: [port] });
-    assert.equal(a.address, '127.0.1.2');
-    assert.equal(existsSync(join(dir, 'addr-127.0.1.1')), false, 'the skipped lease is not kept');
+    assert.equal(a.address, '127.0.10.2');
+    assert.equal(existsSync(join(dir, 'addr-127.0.10.1')), false, 'the skipped lease is not kept');
     a.release();
   } finally {
     srv.close();
@@ -58,16 +61,18 @@ test('an address whose probe port is taken by a stranger is skipped', async () =
 
 test('two processes allocating at the same time never collide', async () => {
   const dir = tempStateDir();
-  const env = { CLEW_STATE_DIR: dir, N: '25' };
-  const p1 = startFixture('fixture-alloc', [], env);
-  const p2 = startFixture('fixture-alloc', [], env);
-  const [l1, l2] = (await Promise.all([p1.json, p2.json])) as [string[], string[]];
-  assert.equal(l1.length, 25);
-  assert.equal(l2.length, 25);
-  const all = new Set([...l1, ...l2]);
-  assert.equal(all.size, 50, `collision between ${l1} and ${l2}`);
-  p1.proc.stdin!.end();
-  p2.proc.stdin!.end();
-  await Promise.all([p1.exited, p2.exited]);
-  assert.deepEqual(listLeases(dir), [], 'leases are released when their owners exit');
+  const env = { CLEW_STATE_DIR: dir, N: '40' };
+  const procs = [1, 2, 3].map(() => startFixture('fixture-alloc', [], env));
+  try {
+    const lists = (await Promise.all(procs.map((p) => p.json))) as string[][];
+    for (const l of lists) assert.equal(l.length, 40);
+    const all = lists.flat();
+    const dup = all.filter((a, i) => all.indexOf(a) !== i);
+    assert.deepEqual(dup, [], 'no address is leased twice');
+    for (const p of procs) p.proc.stdin!.end();
+    await Promise.all(procs.map((p) => p.exited));
+    assert.deepEqual(listLeases(dir), [], 'leases are released when their owners exit');
+  } finally {
+    for (const p of procs) p.proc.kill('SIGKILL');
+  }
 });

@@ -13,6 +13,9 @@ import { readDemoState, type DemoState } from '../../src/local/local-demo-state.
 import { freePorts } from '../../src/local/local-ports.js';
 import { fixture, startFixture, tempStateDir, waitUntil } from './local-test-helpers.js';
 
+// this file's own address block: test files run in parallel with separate state dirs
+process.env.CLEW_LOCAL_FIRST_BLOCK = '30';
+
 async function setup(): Promise<{ dir: string; env: NodeJS.ProcessEnv; flags: string[]; gateway: number; xds: number }> {
   const dir = tempStateDir();
   const [xds, debug, gateway] = await freePorts('127.0.0.1', 3);

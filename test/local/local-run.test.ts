@@ -7,6 +7,9 @@ import { pidAlive, listLeases } from '../../src/local/local-address.js';
 import { appEnv, planPod, sidecarArgs } from '../../src/local/local-pod.js';
 import { fixture, startFixture, tempStateDir, waitUntil } from './local-test-helpers.js';
 
+// this file's own address block: test files run in parallel with separate state dirs
+process.env.CLEW_LOCAL_FIRST_BLOCK = '20';
+
 function spec(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     name: 'web',

@@ -1,16 +1,27 @@
 /** Helpers shared by the local-mode tests. */
+import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const started = new Set<ChildProcess>();
+const dirs: string[] = [];
+// a failed assertion must not leave a fixture running (it would also keep the test file alive)
+after(() => {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
 }
 
 export function tempStateDir(): string {
-  return mkdtempSync(join(tmpdir(), 'clew-test-state-'));
+  const d = mkdtempSync(join(tmpdir(), 'clew-test-state-'));
+  dirs.push(d);
+  return d;
 }
 
 /** Waits (bounded) until `pred` holds; throws with `what` on timeout. */
@@ -30,6 +41,7 @@ export function startFixture(name: string, args: string[], env: NodeJS.ProcessEn
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 } {
   const proc = spawn(process.execPath, [fixture(name), ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  started.add(proc);
   let out = '';
   const json = new Promise<unknown>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {

@@ -41,8 +41,8 @@ export class ActiveStream {
   private filters: HttpFilter[] = [];
   private filterIndex = 0;
   private done = false;
-  /** set by the router: aborts the upstream when the downstream goes away */
-  onDownstreamReset: (() => void) | undefined;
+  /** set by the router: told when the downstream stream closes (aborts a pending upstream) */
+  onDownstreamReset: { onDownstreamClose(): void } | undefined;
 
   constructor(
     readonly hcm: HcmConfig,
@@ -209,7 +209,7 @@ export class ActiveStream {
     }
     info.durationMs = performance.now() - info.startMono;
     for (const f of this.filters) f.onDestroy?.();
-    this.onDownstreamReset?.();
+    this.onDownstreamReset?.onDownstreamClose();
     this.observer.onRequestComplete(info);
   }
 }

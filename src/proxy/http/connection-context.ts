@@ -16,6 +16,10 @@ export interface ConnectionContext {
 
 export const CONN_CTX = Symbol('clew.connectionContext');
 
+type Carrier = { [CONN_CTX]?: ConnectionContext; stream?: Carrier } | undefined;
+
+/** The context of a socket; also through node:http2's JSStreamSocket wrapper (`.stream`) of replayed sockets. */
 export function contextOf(socket: unknown): ConnectionContext | undefined {
-  return (socket as { [CONN_CTX]?: ConnectionContext } | undefined)?.[CONN_CTX];
+  const s = socket as Carrier;
+  return s?.[CONN_CTX] ?? s?.stream?.[CONN_CTX];
 }

@@ -12,6 +12,8 @@ import type { RequestObserver } from '../observer.js';
 
 export interface FilterChainMatch {
   destinationPort: number | undefined;
+  /** IPv4 prefix_ranges as [network, mask] */
+  prefixRanges: Array<[number, number]>;
   transportProtocol: string | undefined;
   applicationProtocols: string[];
 }
@@ -48,6 +50,13 @@ function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listener
     name: String(fc.name ?? ''),
     match: {
       destinationPort: m.destination_port?.value ?? (typeof m.destination_port === 'number' ? m.destination_port : undefined),
+      prefixRanges: ((m.prefix_ranges ?? []) as Array<Record<string, any>>).flatMap((r) => {
+        const ip = ipv4(String(r.address_prefix ?? ''));
+        if (ip === undefined) return [];
+        const len = Number(r.prefix_len?.value ?? r.prefix_len ?? 32);
+        const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
+        return [[(ip & mask) >>> 0, mask] as [number, number]];
+      }),
       transportProtocol: m.transport_protocol || undefined,
       applicationProtocols: (m.application_protocols ?? []) as string[],
     },
@@ -92,20 +101,32 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
   };
 }
 
+export function ipv4(s: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+}
+
 /**
  * Envoy's filter chain match, reduced to what we can observe: destination port first (exact
- * beats unset), then application protocol ('http/1.1'/'h2c' when sniffed HTTP), then TLS is
- * skipped (no TLS yet).
+ * beats unset), destination IP prefix ranges (a hostname destination, as in local mode, cannot be
+ * told apart and matches any range), then application protocol ('http/1.1'/'h2c' when sniffed
+ * HTTP); TLS chains are skipped (no TLS yet).
  */
-export function selectChain(cfg: ListenerConfig, destPort: number | undefined, appProtocol: string | undefined): FilterChain | undefined {
+export function selectChain(cfg: ListenerConfig, destPort: number | undefined, appProtocol: string | undefined, destHost?: string): FilterChain | undefined {
   let best: FilterChain | undefined;
   let bestScore = -1;
+  const destIp = destHost !== undefined ? ipv4(destHost) : undefined;
   for (const c of cfg.chains) {
     const m = c.match;
     if (m.transportProtocol && m.transportProtocol !== 'raw_buffer') continue;
     let score = 0;
     if (m.destinationPort !== undefined) {
       if (m.destinationPort !== destPort) continue;
+      score += 8;
+    }
+    if (m.prefixRanges.length > 0 && destIp !== undefined) {
+      if (!m.prefixRanges.some(([net, mask]) => ((destIp & mask) >>> 0) === net)) continue;
       score += 4;
     }
     if (m.applicationProtocols.length > 0) {

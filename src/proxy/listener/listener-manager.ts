@@ -44,7 +44,7 @@ export class ListenerManager {
   constructor(private readonly opts: ListenerManagerOptions) {
     this.dispatcher = new OutboundDispatcher(
       {
-        chainFor: (ctx, port) => this.chainFor(ctx, port),
+        chainFor: (ctx, dest) => this.chainFor(ctx, dest),
         passthroughHcm: (name) => opts.passthroughHcm(name),
         dispatchConnection: (socket, ctx) => this.dispatchConnection(socket, ctx),
       },
@@ -175,23 +175,24 @@ export class ListenerManager {
   }
 
   private serve(socket: net.Socket, ctx: ConnectionContext, cfg: ListenerConfig, port: number): void {
+    const host = ctx.destination?.host;
     const go = (chain: FilterChain | undefined): void => {
       if (!chain) socket.destroy();
       else if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
       else chain.tcp!.handle(socket, ctx);
     };
-    if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined));
+    if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined, host));
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);
-      go(selectChain(cfg, port, detectAppProtocol(chunk)));
+      go(selectChain(cfg, port, detectAppProtocol(chunk), host));
     });
   }
 
-  private chainFor(ctx: ConnectionContext, port: number): FilterChain | undefined {
-    const target = this.portIndex.get(port) ?? this.listeners.get(ctx.listenerName)?.config;
+  private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {
+    const target = this.portIndex.get(dest.port) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) return undefined;
-    return selectChain(target, port, 'http/1.1');
+    return selectChain(target, dest.port, 'http/1.1', dest.host);
   }
 
   /** Resolves when every bound listener has bound (or failed). */

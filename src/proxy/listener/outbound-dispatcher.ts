@@ -18,7 +18,7 @@ import { sniffProtocol } from './protocol-sniffer.js';
 
 export interface DispatchTarget {
   /** the filter chain for a destination port (port-index listener, else the dispatcher's own) */
-  chainFor(ctx: ConnectionContext, port: number): FilterChain | undefined;
+  chainFor(ctx: ConnectionContext, dest: Destination): FilterChain | undefined;
   /** an HCM that forwards every request to one cluster (TCP chains reached by HTTP requests) */
   passthroughHcm(clusterName: string): HttpConnectionManager;
   /** a tunnelled connection with a known destination */
@@ -58,7 +58,7 @@ export class OutboundDispatcher {
   }
 
   private hcmFor(ctx: ConnectionContext, dest: Destination): HttpConnectionManager | undefined {
-    const chain = this.target.chainFor(ctx, dest.port);
+    const chain = this.target.chainFor(ctx, dest);
     if (!chain) return undefined;
     return chain.hcm ?? this.target.passthroughHcm(chain.tcp!.pickSlot().name);
   }

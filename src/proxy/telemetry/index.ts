@@ -35,6 +35,16 @@ export type { TraceContext, FinishedSpan } from './tracing-tracer.js';
 export { StatsStore, Scope, Counter, Gauge, Histogram, ENVOY_DEFAULT_BUCKETS } from './stats-store.js';
 export { PROMETHEUS_CONTENT_TYPE } from './stats-prometheus.js';
 export { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, stripPeerMetadata } from './peer-metadata.js';
+export { ClusterStats } from './stats-cluster.js';
+export { envoyStatsJson } from './stats-envoy-text.js';
+export {
+  AccessLogFormatError,
+  compileTextFormat,
+  compileJsonFormat,
+  ENVOY_DEFAULT_FORMAT,
+  ISTIO_DEFAULT_FORMAT,
+  ISTIO_DEFAULT_JSON_FORMAT,
+} from './access-log-format.js';
 
 export interface TelemetryDeps {
   /** share one store across config changes and with the engine's own stats */

@@ -23,7 +23,8 @@ export class ClusterManager {
   private readonly dnsTimers = new Map<string, NodeJS.Timeout>();
   edsReceived = false;
 
-  constructor(private readonly stats: StatsStore) {}
+  /** onMembership: a DNS cluster got its first (or a new) membership; readiness re-checks */
+  constructor(private readonly stats: StatsStore, private readonly onMembership: () => void = () => undefined) {}
 
   slot(name: string): ClusterSlot {
     let s = this.slots.get(name);
@@ -88,9 +89,9 @@ export class ClusterManager {
     this.edsReceived = true;
   }
 
-  /** True when every EDS cluster has received its assignment (Envoy's cluster warming). */
+  /** True when every EDS cluster has its assignment and every DNS cluster its first answer (warming). */
   allInitialized(): boolean {
-    for (const c of this.clusters.values()) if (!c.initialized && c.config.type === 'EDS') return false;
+    for (const c of this.clusters.values()) if (!c.initialized) return false;
     return true;
   }
 
@@ -109,7 +110,9 @@ export class ClusterManager {
             }),
         ),
       ).then((all) => {
-        if (this.clusters.get(c.name) === c) c.setEndpoints(all.flat());
+        if (this.clusters.get(c.name) !== c) return;
+        c.setEndpoints(all.flat());
+        this.onMembership();
       });
     };
     resolve();

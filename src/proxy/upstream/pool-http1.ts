@@ -1,7 +1,68 @@
-/** HTTP/1.1 keep-alive pool for one upstream host: an undici Pool. */
+/**
+ * HTTP/1.1 keep-alive pool for one upstream host: an undici Pool driven through dispatch() with
+ * a small handler object (no BodyReadable, no AbortSignal per request).
+ */
 import { Pool } from 'undici';
 import type { Readable } from 'node:stream';
-import { classifyError, type ConnPool, type ConnPoolEvents, type UpstreamRequest, type UpstreamResponse } from './pool.js';
+import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
+
+/** raw [name, value, ...] buffers -> lower-case header object (repeated names become arrays) */
+function parseRaw(raw: Buffer[] | string[] | null | undefined): InHeaders {
+  const out: InHeaders = {};
+  if (!raw) return out;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i].toString().toLowerCase();
+    const v = raw[i + 1].toString('latin1' as BufferEncoding);
+    const cur = out[k];
+    if (cur === undefined) out[k] = v;
+    else if (Array.isArray(cur)) cur.push(v);
+    else out[k] = [cur, v];
+  }
+  return out;
+}
+
+class Http1Exchange implements UpstreamControl {
+  private abortFn: ((err: Error) => void) | undefined;
+  private resumeFn: (() => void) | undefined;
+  private aborted = false;
+  private done = false;
+
+  constructor(private readonly h: UpstreamHandler) {}
+
+  // ---- undici (legacy) dispatch handler
+  onConnect(abort: (err: Error) => void): void {
+    this.abortFn = abort;
+    if (this.aborted) abort(new UpstreamError('aborted', 'aborted'));
+  }
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true;
+    this.resumeFn = resume;
+    this.h.onHeaders(status, parseRaw(raw), false);
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    return this.aborted || this.h.onData(chunk);
+  }
+  onComplete(rawTrailers: Buffer[] | null): void {
+    this.done = true;
+    if (!this.aborted) this.h.onEnd(rawTrailers && rawTrailers.length > 0 ? parseRaw(rawTrailers) : undefined);
+  }
+  onError(err: Error): void {
+    this.done = true;
+    if (!this.aborted) this.h.onError(classifyError(err));
+  }
+  onUpgrade(): void {}
+
+  // ---- control
+  abort(): void {
+    if (this.aborted || this.done) return;
+    this.aborted = true;
+    this.abortFn?.(new UpstreamError('aborted', 'aborted'));
+  }
+  resume(): void {
+    this.resumeFn?.();
+  }
+}
 
 export class Http1Pool implements ConnPool {
   private readonly pool: Pool;
@@ -22,25 +83,17 @@ export class Http1Pool implements ConnPool {
     this.pool.on('connectionError', () => ev.onConnectFail());
   }
 
-  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+  send(req: UpstreamRequest, handler: UpstreamHandler): UpstreamControl {
+    const x = new Http1Exchange(handler);
     try {
-      const res = await this.pool.request({
-        method: req.method as 'GET',
-        path: req.path,
-        headers: req.headers,
-        body: req.body as Buffer | Readable | null,
-        signal: req.signal,
-      });
-      return {
-        status: res.statusCode,
-        headers: res.headers,
-        body: res.body as unknown as Readable,
-        trailers: res.trailers,
-        endedWithHeaders: false,
-      };
+      this.pool.dispatch(
+        { method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body as Buffer | Readable | null },
+        x as unknown as Parameters<Pool['dispatch']>[1],
+      );
     } catch (err) {
-      throw classifyError(err);
+      queueMicrotask(() => x.onError(err as Error));
     }
+    return x;
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,67 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
-import { PassThrough, type Readable } from 'node:stream';
-import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamRequest, type UpstreamResponse } from './pool.js';
+import type { Readable } from 'node:stream';
+import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
-const { HTTP2_HEADER_STATUS } = http2.constants;
+const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+class Http2Exchange implements UpstreamControl {
+  stream: http2.ClientHttp2Stream | undefined;
+  private settled = false;
+  private ended = false;
+
+  constructor(private readonly h: UpstreamHandler) {}
+
+  attach(stream: http2.ClientHttp2Stream): void {
+    this.stream = stream;
+    const h = this.h;
+    stream.on('response', (headers, flags) => {
+      const out: InHeaders = {};
+      for (const k in headers) if (k.charCodeAt(0) !== 58) out[k] = headers[k] as string;
+      this.settled = true;
+      const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      h.onHeaders(Number(headers[HTTP2_HEADER_STATUS]), out, endStream);
+      if (endStream) this.finish(undefined);
+    });
+    let trailers: InHeaders | undefined;
+    stream.on('trailers', (t) => {
+      trailers = {};
+      for (const k in t) trailers[k] = t[k] as string;
+    });
+    stream.on('data', (c: Buffer) => {
+      if (!h.onData(c)) stream.pause();
+    });
+    stream.on('end', () => this.finish(trailers));
+    stream.on('error', (err) => this.fail(classifyError(err)));
+    stream.on('close', () => {
+      if (!this.settled) this.fail(new UpstreamError(stream.rstCode === NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset', `stream closed (rst ${stream.rstCode})`));
+      else if (!this.ended) this.fail(new UpstreamError('reset', 'stream reset mid-response'));
+    });
+  }
+
+  private finish(trailers: InHeaders | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.h.onEnd(trailers);
+  }
+
+  fail(err: UpstreamError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.settled = true;
+    this.h.onError(err);
+  }
+
+  abort(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stream?.close(NGHTTP2_CANCEL);
+  }
+
+  resume(): void {
+    this.stream?.resume();
+  }
+}
 
 export class Http2Pool implements ConnPool {
   private session: http2.ClientHttp2Session | undefined;
@@ -21,14 +79,20 @@ export class Http2Pool implements ConnPool {
     const session = http2.connect(this.origin);
     this.session = session;
     let connected = false;
+    const timer = setTimeout(() => {
+      if (!connected) session.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    }, this.opts.connectTimeoutMs);
+    timer.unref();
     session.on('connect', () => {
       connected = true;
+      clearTimeout(timer);
       this.ev.onConnect();
     });
     session.on('error', () => {
       if (!connected) this.ev.onConnectFail();
     });
     session.on('close', () => {
+      clearTimeout(timer);
       if (connected) this.ev.onDisconnect();
       if (this.session === session) this.session = undefined;
     });
@@ -36,64 +100,31 @@ export class Http2Pool implements ConnPool {
     return session;
   }
 
-  request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (this.closed) return Promise.reject(new UpstreamError('connect', 'pool closed'));
-    return new Promise((resolve, reject) => {
-      const session = this.getSession();
-      const headers: http2.OutgoingHttpHeaders = { ...req.headers };
-      delete headers.host;
-      headers[':method'] = req.method;
-      headers[':path'] = req.path;
-      headers[':authority'] = req.authority;
-      headers[':scheme'] = 'http';
-      const endStream = req.body === null || (Buffer.isBuffer(req.body) && req.body.length === 0);
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(headers, { endStream, signal: req.signal });
-      } catch (err) {
-        reject(classifyError(err));
-        return;
-      }
-      let settled = false;
-      const trailers: Record<string, string | string[] | undefined> = {};
-      stream.on('trailers', (t) => {
-        for (const k in t) trailers[k] = t[k] as string;
-      });
-      stream.on('response', (h, flags) => {
-        settled = true;
-        const status = Number(h[HTTP2_HEADER_STATUS]);
-        const out: Record<string, string | string[] | undefined> = {};
-        for (const k in h) if (k[0] !== ':') out[k] = h[k] as string;
-        // Body readable that surfaces stream errors as 'error'.
-        const body = new PassThrough();
-        stream.pipe(body);
-        stream.on('error', (err) => body.destroy(err));
-        resolve({
-          status,
-          headers: out,
-          body: body as Readable,
-          trailers,
-          endedWithHeaders: (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0,
-        });
-      });
-      stream.on('error', (err) => {
-        if (!settled) {
-          settled = true;
-          reject(classifyError(err));
-        }
-      });
-      stream.on('close', () => {
-        if (!settled) {
-          settled = true;
-          const code = stream.rstCode;
-          reject(new UpstreamError(code === http2.constants.NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset', `stream closed (rst ${code})`));
-        }
-      });
+  send(req: UpstreamRequest, handler: UpstreamHandler): UpstreamControl {
+    const x = new Http2Exchange(handler);
+    if (this.closed) {
+      queueMicrotask(() => x.fail(new UpstreamError('connect', 'pool closed')));
+      return x;
+    }
+    const headers: http2.OutgoingHttpHeaders = { ...req.headers };
+    delete headers.host;
+    headers[':method'] = req.method;
+    headers[':path'] = req.path;
+    headers[':authority'] = req.authority;
+    headers[':scheme'] = 'http';
+    const body = req.body;
+    const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
+    try {
+      const stream = this.getSession().request(headers, { endStream });
+      x.attach(stream);
       if (!endStream) {
-        if (Buffer.isBuffer(req.body)) stream.end(req.body);
-        else (req.body as Readable).pipe(stream);
+        if (Buffer.isBuffer(body)) stream.end(body);
+        else (body as Readable).pipe(stream);
       }
-    });
+    } catch (err) {
+      queueMicrotask(() => x.fail(classifyError(err)));
+    }
+    return x;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,11 @@
-/** Connection pool contract shared by the HTTP/1.1 (undici) and HTTP/2 (node:http2) pools. */
+/**
+ * Connection pool contract shared by the HTTP/1.1 (undici) and HTTP/2 (node:http2) pools.
+ * Callback-based on purpose: no per-request Readable, promise or AbortController on the hot path.
+ */
 import type { Readable } from 'node:stream';
 
 export type OutHeaders = Record<string, string | string[]>;
+export type InHeaders = Record<string, string | string[] | undefined>;
 
 export interface UpstreamRequest {
   method: string;
@@ -9,17 +13,19 @@ export interface UpstreamRequest {
   authority: string;
   headers: OutHeaders;
   body: Buffer | Readable | null;
-  signal: AbortSignal | undefined;
 }
 
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-  /** filled in when the body has ended */
-  trailers: Record<string, string | string[] | undefined>;
-  /** true when the upstream ended the stream with the headers (gRPC trailers-only) */
-  endedWithHeaders: boolean;
+/** Receives one upstream response. onData returning false asks the pool to pause until resume(). */
+export interface UpstreamHandler {
+  onHeaders(status: number, headers: InHeaders, endStream: boolean): void;
+  onData(chunk: Buffer): boolean;
+  onEnd(trailers: InHeaders | undefined): void;
+  onError(err: UpstreamError): void;
+}
+
+export interface UpstreamControl {
+  abort(): void;
+  resume(): void;
 }
 
 export type UpstreamFailure = 'connect' | 'reset' | 'timeout' | 'refused' | 'aborted';
@@ -39,11 +45,11 @@ export interface ConnPoolEvents {
 }
 
 export interface ConnPool {
-  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  send(req: UpstreamRequest, handler: UpstreamHandler): UpstreamControl;
   close(): Promise<void>;
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'ECONNRESET_CONNECT']);
 
 /** Maps socket / undici / http2 errors to Envoy's failure kinds. */
 export function classifyError(err: unknown): UpstreamError {

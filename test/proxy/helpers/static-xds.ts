@@ -8,6 +8,7 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../..
 import { adsServiceDefinition, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from '../../../src/proxy/xds-client-service.js';
 import { resourceName } from '../../../src/proxy/xds-client.js';
 import { structToJson } from '../../../src/xds/struct.js';
+import { lookupType } from '../../../src/xds/proto-root.js';
 
 export interface XdsEvent {
   typeUrl: string;
@@ -96,7 +97,9 @@ export class StaticXds {
     this.requests.push(req);
     if (req.node) {
       const n = req.node as { metadata?: unknown };
-      this.nodes.push({ ...n, metadata: structToJson(n.metadata) });
+      // decoded messages carry prototype defaults; go through toObject before reading the Struct
+      const md = n.metadata ? lookupType('google.protobuf.Struct').toObject(n.metadata as never) : undefined;
+      this.nodes.push({ ...n, metadata: structToJson(md) });
     }
     const t = req.type_url;
     const names = WILDCARD.has(t) ? undefined : [...(req.resource_names ?? [])].sort();

@@ -196,3 +196,32 @@ test('promtool rejects what our parser rejects: a broken line is caught', () => 
   assert.notEqual(r.status, 0);
   assert.throws(() => parseProm('foo{a="b} 1\n'));
 });
+
+test('cluster stats handles: Envoy names in /stats, Istio tags in prometheus', async () => {
+  const { ClusterStats } = await import('../../../src/proxy/telemetry/stats-cluster.js');
+  const s = new StatsStore();
+  const cs = new ClusterStats(s, CLUSTER);
+  assert.equal(new ClusterStats(s, CLUSTER).upstream_rq_pending_overflow, cs.upstream_rq_pending_overflow, 'same handles');
+  cs.upstream_rq_total.inc(3);
+  cs.response(200, 4);
+  cs.response(200, 6);
+  cs.response(503);
+  cs.upstream_rq_pending_overflow.inc();
+  cs.cb_rq_pending_open.set(1);
+  const text = envoyStatsText(s);
+  for (const line of [
+    `cluster.${CLUSTER}.upstream_rq_200: 2`,
+    `cluster.${CLUSTER}.upstream_rq_2xx: 2`,
+    `cluster.${CLUSTER}.upstream_rq_503: 1`,
+    `cluster.${CLUSTER}.upstream_rq_5xx: 1`,
+    `cluster.${CLUSTER}.upstream_rq_completed: 3`,
+    `cluster.${CLUSTER}.upstream_rq_pending_overflow: 1`,
+    `cluster.${CLUSTER}.upstream_rq_pending_active: 0`,
+    `cluster.${CLUSTER}.circuit_breakers.default.rq_pending_open: 1`,
+  ]) {
+    assert.ok(text.split('\n').includes(line), line);
+  }
+  const prom = parseProm(prometheusText(s)).samples;
+  assert.equal(prom.find((x) => x.name === 'envoy_cluster_upstream_rq' && x.labels.response_code_class === '5xx')?.value, 1);
+  assert.equal(prom.find((x) => x.name === 'envoy_cluster_upstream_rq_time_count')?.value, 2);
+});

@@ -4,6 +4,7 @@
  * attempts with per-try and global timeouts, retries with jittered backoff, mirroring, and the
  * response (headers, body, trailers) back downstream.
  */
+import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import { ROUTER_TYPE } from '../../../xds/type-urls.js';
@@ -15,31 +16,33 @@ import type { Route } from '../../router/route-config.js';
 import { backoffMs, retriableFailure, retriableResponse } from '../../router/retry-policy.js';
 import type { Cluster } from '../../upstream/cluster.js';
 import type { Host } from '../../upstream/host.js';
-import { UpstreamError, type OutHeaders, type UpstreamResponse } from '../../upstream/pool.js';
+import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure } from '../../upstream/pool.js';
 import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+import { Attempt, type AttemptOwner } from './router-attempt.js';
 import { pickWeighted, redirectLocation, requestHash, rewritePath, upstreamHeaders } from './router-helpers.js';
 import { sendMirror } from './router-mirror.js';
 
-class RouterFilter implements HttpFilter {
+type Downstream = (http.ServerResponse | http2.Http2ServerResponse) & { write(c: Buffer): boolean };
+
+class RouterFilter implements HttpFilter, AttemptOwner {
   private s!: ActiveStream;
   private route!: Route;
   private cluster!: Cluster;
   private headers!: OutHeaders;
   private path = '/';
   private body: Buffer | Readable | null = null;
-  private attempt = 0;
+  private attempts = 0;
+  private current: Attempt | undefined;
   private host: Host | undefined;
-  private controller: AbortController | undefined;
   private globalTimer: NodeJS.Timeout | undefined;
   private tryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private attemptActive = false;
   private holdingRetry = false;
   private finished = false;
-  private attemptStart = 0;
   private hash: number | undefined;
   private pendingAdmit: (() => void) | undefined;
-  private perTryTimedOut = false;
+  private waitingAdmission = false;
+  private responseHeaders: InHeaders | undefined;
 
   decodeHeaders(s: ActiveStream): boolean {
     this.s = s;
@@ -74,7 +77,7 @@ class RouterFilter implements HttpFilter {
     const cluster = slot?.cluster;
     s.info.upstreamCluster = slot?.name;
     if (!cluster) {
-      s.sendLocalReply(503, LOCAL_REPLY.noCluster || undefined, 'NC');
+      s.sendLocalReply(503, undefined, 'NC');
       return false;
     }
     this.cluster = cluster;
@@ -86,11 +89,10 @@ class RouterFilter implements HttpFilter {
     applyHeaderOps(h, route.requestOps);
     if (s.weightedTarget) applyHeaderOps(h, s.weightedTarget.requestOps);
     this.path = route.prefixRewrite !== undefined || route.regexRewrite ? rewritePath(route, s.path) : s.path;
-    const authority = hostRewrite ?? s.authority;
     if (route.timeoutMs > 0) h['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
-    this.headers = upstreamHeaders(h, authority);
+    this.headers = upstreamHeaders(h, hostRewrite ?? s.authority);
     if (route.hashPolicies.length > 0) this.hash = requestHash(route.hashPolicies, h, s.path, s.conn.remoteAddress);
-    s.onDownstreamReset = () => this.onDownstreamReset();
+    s.onDownstreamReset = this;
 
     const req = s.req;
     const hasBody = s.isHttp2
@@ -119,7 +121,7 @@ class RouterFilter implements HttpFilter {
     for (const m of route.mirrors) {
       if (m.fraction >= 1 || Math.random() < m.fraction) sendMirror(m.slot, this.s, this.headers, this.path, this.body);
     }
-    if (route.timeoutMs > 0) this.globalTimer = setTimeout(() => this.onGlobalTimeout(), route.timeoutMs);
+    if (route.timeoutMs > 0) this.globalTimer = setTimeout(onGlobalTimeout, route.timeoutMs, this);
     this.startAttempt();
   }
 
@@ -138,53 +140,48 @@ class RouterFilter implements HttpFilter {
       return;
     }
     this.host = host;
-    const admission = cluster.breaker.admit((this.pendingAdmit ??= () => this.sendAttempt()));
+    const admission = cluster.breaker.admit((this.pendingAdmit ??= () => this.onAdmitted()));
     if (admission === 'overflow') {
       this.finish();
       s.sendLocalReply(503, LOCAL_REPLY.overflow, 'UO');
       return;
     }
-    if (admission === 'ok') this.sendAttempt();
+    if (admission === 'pending') this.waitingAdmission = true;
+    else this.sendAttempt();
+  }
+
+  private onAdmitted(): void {
+    this.waitingAdmission = false;
+    if (this.finished) this.cluster.breaker.release();
+    else this.sendAttempt();
   }
 
   private sendAttempt(): void {
-    if (this.finished) {
-      this.cluster.breaker.release();
-      return;
-    }
     const host = this.host!;
     const stats = this.cluster.stats;
-    this.attempt++;
-    this.attemptActive = true;
+    this.attempts++;
     host.rqActive++;
     host.rqTotal++;
     stats.upstream_rq_total++;
     stats.upstream_rq_active++;
     const s = this.s;
     s.info.upstreamHost = host.key;
-    s.info.attemptCount = this.attempt;
-    this.headers['x-envoy-attempt-count'] = String(this.attempt);
-    const controller = new AbortController();
-    this.controller = controller;
-    this.perTryTimedOut = false;
+    s.info.attemptCount = this.attempts;
+    this.headers['x-envoy-attempt-count'] = String(this.attempts);
+    const a = new Attempt(this, host);
+    this.current = a;
     const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
-    if (perTry > 0) this.tryTimer = setTimeout(() => this.onPerTryTimeout(controller), perTry);
-    this.attemptStart = performance.now();
-    const body = this.body;
-    this.cluster
+    if (perTry > 0) this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, a);
+    a.control = this.cluster
       .pool(host)
-      .request({ method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body, signal: controller.signal })
-      .then(
-        (res) => this.onResponse(res, controller),
-        (err: UpstreamError) => this.onError(err, controller),
-      );
+      .send({ method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body }, a);
   }
 
-  private endAttempt(): void {
-    if (!this.attemptActive) return;
-    this.attemptActive = false;
-    clearTimeout(this.tryTimer);
-    this.host!.rqActive--;
+  private endAttempt(a: Attempt): void {
+    if (!a.active) return;
+    a.active = false;
+    if (a === this.current) clearTimeout(this.tryTimer);
+    a.host.rqActive--;
     this.cluster.stats.upstream_rq_active--;
     this.cluster.breaker.release();
     if (this.holdingRetry) {
@@ -195,128 +192,123 @@ class RouterFilter implements HttpFilter {
 
   private canRetry(): boolean {
     const p = this.route.retry;
-    if (!p || this.finished || this.attempt > p.numRetries) return false;
-    if (this.body !== null && !Buffer.isBuffer(this.body)) return false;
-    return true;
+    if (!p || this.finished || this.attempts > p.numRetries) return false;
+    return this.body === null || Buffer.isBuffer(this.body);
   }
 
   private scheduleRetry(): boolean {
     if (!this.cluster.breaker.tryRetry()) return false;
     this.cluster.stats.upstream_rq_retry++;
-    const delay = backoffMs(this.route.retry!, this.attempt);
-    this.retryTimer = setTimeout(() => {
-      this.holdingRetry = true;
-      this.startAttempt();
-    }, delay);
+    this.retryTimer = setTimeout(onRetryTimer, backoffMs(this.route.retry!, this.attempts), this);
     return true;
   }
 
-  private onResponse(res: UpstreamResponse, controller: AbortController): void {
-    if (controller !== this.controller || this.finished) {
-      res.body.resume();
-      return;
-    }
-    const host = this.host!;
-    const status = res.status;
-    const gs = res.headers['grpc-status'];
-    const grpcStatus = gs !== undefined ? Number(gs) : undefined;
-    const stats = this.cluster.stats;
-    stats.countResponse(status);
-    this.cluster.reportResult(host, status >= 500 ? 'error_response' : 'success', status);
-    const p = this.route.retry;
-    if (p && retriableResponse(p, status, grpcStatus) && this.canRetry()) {
-      const retrying = this.attemptActive;
-      this.endAttempt();
-      if (retrying && this.scheduleRetry()) {
-        res.body.resume();
-        return;
-      }
-    }
-    if (this.attempt > 1 && status < 500) stats.upstream_rq_retry_success++;
-    this.finish();
-    const s = this.s;
-    const headers = res.headers;
-    headers['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - this.attemptStart));
-    s.info.responseTrailers = res.trailers;
-    if (res.endedWithHeaders) {
-      this.endAttempt();
-      s.encodeHeaders(status, headers, true);
-      if (!s.isHttp2) s.res.end();
-      return;
-    }
-    s.encodeHeaders(status, headers, false);
-    const down = s.res as import('node:stream').Writable & { addTrailers(t: Record<string, string>): void };
-    const body = res.body;
-    body.on('data', (c: Buffer) => {
-      s.info.bytesSent += c.length;
-      if (!down.write(c)) {
-        body.pause();
-        down.once('drain', () => body.resume());
-      }
-    });
-    body.on('end', () => {
-      this.endAttempt();
-      const t = res.trailers;
-      let hasTrailers = false;
-      for (const _ in t) {
-        hasTrailers = true;
-        break;
-      }
-      if (hasTrailers && (s.isHttp2 || headers['content-length'] === undefined)) {
-        s.info.responseTrailers = t;
-        if (t['grpc-status'] !== undefined) s.info.grpcStatus = Number(t['grpc-status']);
-        down.addTrailers(t as Record<string, string>);
-      }
-      down.end();
-    });
-    body.on('error', () => {
-      this.endAttempt();
-      stats.upstream_rq_rx_reset++;
-      s.addFlag('UR');
-      s.resetDownstream();
-    });
+  retryNow(): void {
+    this.holdingRetry = true;
+    this.startAttempt();
   }
 
-  private onError(err: UpstreamError, controller: AbortController): void {
-    if (controller !== this.controller) return;
-    const kind = err.kind;
-    const host = this.host!;
-    this.endAttempt();
-    if (this.finished || kind === 'aborted' && !this.perTryTimedOut) return;
-    const failure = this.perTryTimedOut ? 'timeout' : kind === 'aborted' ? 'reset' : kind;
-    this.cluster.reportResult(host, failure === 'connect' ? 'connect_failure' : failure === 'timeout' ? 'timeout' : 'reset');
+  // ---- upstream callbacks
+  onUpstreamHeaders(a: Attempt, status: number, headers: InHeaders, endStream: boolean): void {
+    if (a !== this.current || this.finished) return;
+    clearTimeout(this.tryTimer);
+    const stats = this.cluster.stats;
+    stats.countResponse(status);
+    this.cluster.reportResult(a.host, status >= 500 ? 'error_response' : 'success', status);
+    const p = this.route.retry;
+    if (p !== undefined) {
+      const gs = headers['grpc-status'];
+      if (retriableResponse(p, status, gs !== undefined ? Number(gs) : undefined) && this.canRetry() && this.cluster.breaker.tryRetry()) {
+        this.cluster.breaker.retryDone();
+        a.discard = true;
+        this.endAttempt(a);
+        this.current = undefined;
+        if (this.scheduleRetry()) return;
+      }
+      if (this.attempts > 1 && status < 500) stats.upstream_rq_retry_success++;
+    }
+    this.finish();
+    const s = this.s;
+    headers['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - a.start));
+    this.responseHeaders = headers;
+    s.encodeHeaders(status, headers, endStream);
+    if (endStream) {
+      this.endAttempt(a);
+      if (!s.isHttp2) s.res.end();
+    }
+  }
+
+  onUpstreamData(a: Attempt, chunk: Buffer): boolean {
+    if (a !== this.current) return true;
+    this.s.info.bytesSent += chunk.length;
+    const down = this.s.res as Downstream;
+    if (down.write(chunk)) return true;
+    down.once('drain', () => a.control?.resume());
+    return false;
+  }
+
+  onUpstreamEnd(a: Attempt, trailers: InHeaders | undefined): void {
+    if (a !== this.current) return;
+    this.endAttempt(a);
+    const s = this.s;
+    const down = s.res as Downstream;
+    if (trailers !== undefined && (s.isHttp2 || this.responseHeaders?.['content-length'] === undefined)) {
+      s.info.responseTrailers = trailers;
+      if (trailers['grpc-status'] !== undefined) s.info.grpcStatus = Number(trailers['grpc-status']);
+      down.addTrailers(trailers as Record<string, string>);
+    }
+    down.end();
+  }
+
+  onUpstreamError(a: Attempt, err: UpstreamError): void {
+    if (a !== this.current) return;
+    this.endAttempt(a);
+    if (this.s.responseStarted) {
+      this.finish();
+      this.cluster.stats.upstream_rq_rx_reset++;
+      this.s.addFlag('UR');
+      this.s.resetDownstream();
+      return;
+    }
+    if (err.kind === 'aborted') return;
+    this.onAttemptFailure(a, err.kind);
+  }
+
+  private onAttemptFailure(a: Attempt, failure: UpstreamFailure): void {
+    this.current = undefined;
+    this.cluster.reportResult(a.host, failure === 'connect' ? 'connect_failure' : failure === 'timeout' ? 'timeout' : 'reset');
     if (failure === 'reset' || failure === 'refused') this.cluster.stats.upstream_rq_rx_reset++;
     const p = this.route.retry;
-    if (p && retriableFailure(p, failure) && this.canRetry() && this.scheduleRetry()) {
+    if (p && retriableFailure(p, failure === 'aborted' ? 'reset' : failure) && this.canRetry() && this.scheduleRetry()) {
       if (failure === 'connect') this.s.addFlag('UF');
       return;
     }
     this.finish();
     const s = this.s;
-    if (this.attempt > 1 && p) s.addFlag('URX');
-    if (failure === 'timeout') {
-      s.sendLocalReply(504, LOCAL_REPLY.timeout, 'UT');
-    } else if (failure === 'connect') {
-      s.sendLocalReply(503, LOCAL_REPLY.connectFailure, 'UF');
-    } else {
-      s.sendLocalReply(503, LOCAL_REPLY.reset, 'UC');
-    }
+    if (this.attempts > 1 && p) s.addFlag('URX');
+    if (failure === 'timeout') s.sendLocalReply(504, LOCAL_REPLY.timeout, 'UT');
+    else if (failure === 'connect') s.sendLocalReply(503, LOCAL_REPLY.connectFailure, 'UF');
+    else s.sendLocalReply(503, LOCAL_REPLY.reset, 'UC');
   }
 
-  private onPerTryTimeout(controller: AbortController): void {
-    if (controller !== this.controller) return;
+  perTryTimeout(a: Attempt): void {
+    if (a !== this.current || this.finished) return;
     this.cluster.stats.upstream_rq_per_try_timeout++;
-    this.perTryTimedOut = true;
-    controller.abort();
+    a.control?.abort();
+    this.endAttempt(a);
+    this.onAttemptFailure(a, 'timeout');
   }
 
-  private onGlobalTimeout(): void {
+  globalTimeout(): void {
     if (this.finished) return;
     this.cluster.stats.upstream_rq_timeout++;
     this.finish();
-    this.controller?.abort();
-    this.endAttempt();
-    if (this.pendingAdmit) this.cluster.breaker.cancel(this.pendingAdmit);
+    const a = this.current;
+    if (a) {
+      a.control?.abort();
+      this.endAttempt(a);
+    }
+    if (this.waitingAdmission && this.pendingAdmit) this.cluster.breaker.cancel(this.pendingAdmit);
     this.s.sendLocalReply(504, LOCAL_REPLY.timeout, 'UT');
   }
 
@@ -327,13 +319,17 @@ class RouterFilter implements HttpFilter {
     clearTimeout(this.retryTimer);
   }
 
-  private onDownstreamReset(): void {
-    if (this.pendingAdmit && !this.attemptActive && !this.finished) this.cluster.breaker.cancel(this.pendingAdmit);
-    const wasFinished = this.finished;
+  /** The downstream stream closed (complete or reset). */
+  onDownstreamClose(): void {
+    if (this.waitingAdmission && this.pendingAdmit) {
+      this.waitingAdmission = false;
+      this.cluster.breaker.cancel(this.pendingAdmit);
+    }
     this.finish();
-    if (this.attemptActive) {
-      if (!wasFinished || !this.s.res.writableFinished) this.controller?.abort();
-      this.endAttempt();
+    const a = this.current;
+    if (a && a.active) {
+      a.control?.abort();
+      this.endAttempt(a);
     }
     if (this.holdingRetry) {
       this.holdingRetry = false;
@@ -344,6 +340,17 @@ class RouterFilter implements HttpFilter {
   onDestroy(): void {
     clearTimeout(this.tryTimer);
   }
+}
+
+// Timer callbacks as plain functions with arguments: no closure per request.
+function onGlobalTimeout(r: RouterFilter): void {
+  r.globalTimeout();
+}
+function onPerTryTimeout(r: RouterFilter, a: Attempt): void {
+  r.perTryTimeout(a);
+}
+function onRetryTimer(r: RouterFilter): void {
+  r.retryNow();
 }
 
 class RouterConfig implements HttpFilterConfig {

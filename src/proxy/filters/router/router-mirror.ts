@@ -20,15 +20,11 @@ export function sendMirror(slot: ClusterSlot, s: ActiveStream, headers: OutHeade
   const h: OutHeaders = { ...headers, host: shadow };
   cluster.stats.upstream_rq_total++;
   setImmediate(() => {
-    cluster
-      .pool(host)
-      .request({ method: s.method, path, authority: shadow, headers: h, body, signal: undefined })
-      .then(
-        (res) => {
-          cluster.stats.countResponse(res.status);
-          res.body.resume();
-        },
-        () => undefined,
-      );
+    cluster.pool(host).send({ method: s.method, path, authority: shadow, headers: h, body }, {
+      onHeaders: (status) => cluster.stats.countResponse(status),
+      onData: () => true,
+      onEnd: () => undefined,
+      onError: () => undefined,
+    });
   });
 }

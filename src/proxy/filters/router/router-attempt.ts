@@ -1,0 +1,34 @@
+/** One upstream try of the router: forwards pool callbacks to the router, tagged with the try. */
+import type { Host } from '../../upstream/host.js';
+import type { InHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../upstream/pool.js';
+
+export interface AttemptOwner {
+  onUpstreamHeaders(a: Attempt, status: number, headers: InHeaders, endStream: boolean): void;
+  onUpstreamData(a: Attempt, chunk: Buffer): boolean;
+  onUpstreamEnd(a: Attempt, trailers: InHeaders | undefined): void;
+  onUpstreamError(a: Attempt, err: UpstreamError): void;
+}
+
+export class Attempt implements UpstreamHandler {
+  control: UpstreamControl | undefined;
+  /** counted in host/cluster active gauges and holding a breaker slot */
+  active = true;
+  /** a retried response whose body is being drained and ignored */
+  discard = false;
+  readonly start = performance.now();
+
+  constructor(readonly owner: AttemptOwner, readonly host: Host) {}
+
+  onHeaders(status: number, headers: InHeaders, endStream: boolean): void {
+    if (!this.discard) this.owner.onUpstreamHeaders(this, status, headers, endStream);
+  }
+  onData(chunk: Buffer): boolean {
+    return this.discard || this.owner.onUpstreamData(this, chunk);
+  }
+  onEnd(trailers: InHeaders | undefined): void {
+    if (!this.discard) this.owner.onUpstreamEnd(this, trailers);
+  }
+  onError(err: UpstreamError): void {
+    if (!this.discard) this.owner.onUpstreamError(this, err);
+  }
+}

@@ -94,7 +94,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
-      // Local mode: several proxies share the machine; wildcard listeners bind the workload address.
+      // Local mode: several proxies (sidecars and gateways) share the machine; wildcard listeners bind
+      // the proxy's own --address instead.
       const remapped = options.remapPorts?.[port];
       if (remapped !== undefined) port = remapped;
       // Local mode: several proxies share the machine; wildcard listeners bind the proxy's own

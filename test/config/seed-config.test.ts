@@ -5,9 +5,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { formatMessage, parseConfigText, validateResources, type ConfigResource } from '../../src/config/index.js';
 
-const SEED = process.env.CLEW_SEED_DOC ?? '/work/shared/seed/service-mesh-istio.md';
+// shared/ sits beside the repository, for developers and CI alike
+const SEED = process.env.CLEW_SEED_DOC ?? path.join(REPO_ROOT, '..', 'shared', 'seed', 'service-mesh-istio.md');
 const blocks = [...readFileSync(SEED, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
 const isObjectBlock = (b: string) => /^kind: /m.test(b);
 

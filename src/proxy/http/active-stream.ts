@@ -143,7 +143,7 @@ export class ActiveStream {
       const rc = this.hcm.routes.config;
       if (rc) applyHeaderOps(headers, rc.responseOps);
     }
-    for (const k of HOP_BY_HOP) delete headers[k];
+    for (let i = 0; i < HOP_BY_HOP.length; i++) if (headers[HOP_BY_HOP[i]] !== undefined) delete headers[HOP_BY_HOP[i]];
     this.info.responseCode = status;
     this.info.responseHeaders = headers;
     const gs = headers['grpc-status'];

@@ -11,6 +11,8 @@ import type { ConnPool } from './pool.js';
 import { Http1Pool } from './pool-http1.js';
 import { Http2Pool } from './pool-http2.js';
 
+const MAX_POOLS = 1024;
+
 export class Cluster {
   hosts: Host[] = [];
   private lb: LoadBalancer;
@@ -99,6 +101,12 @@ export class Cluster {
         stats.upstream_cx_connect_fail++;
       },
     };
+    if (this.pools.size >= MAX_POOLS) {
+      // ORIGINAL_DST clusters see arbitrary destinations: retire the oldest pool (it closes once idle).
+      const [oldKey, oldPool] = this.pools.entries().next().value as [string, ConnPool];
+      this.pools.delete(oldKey);
+      void oldPool.close();
+    }
     p = this.config.http2
       ? new Http2Pool(host.address, host.port, { connectTimeoutMs: this.config.connectTimeoutMs }, ev)
       : new Http1Pool(host.address, host.port, { maxConnections: Math.min(this.config.circuitBreakers.maxConnections, 1024), connectTimeoutMs: this.config.connectTimeoutMs }, ev);

@@ -176,3 +176,15 @@ test('mirroring: shadow gets a copy with -shadow authority; main response unaffe
   assert.equal(m.headers.host, 'svc-shadow:9080');
   assert.equal(m.body, 'hello');
 });
+
+test('a downstream disconnect cancels the upstream request and frees its slot (flag DR)', async () => {
+  const stats = h.proxy.stats.clusterStats(MAIN);
+  const net = await import('node:net');
+  const s = net.connect(h.outbound, '127.0.0.1');
+  s.write('GET http://svc:9080/gone2/delay/3000 HTTP/1.1\r\nHost: svc:9080\r\n\r\n');
+  await waitFor(() => stats.upstream_rq_active === 1, 2000, 'upstream active');
+  s.destroy();
+  await waitFor(() => stats.upstream_rq_active === 0, 2000, 'slot freed');
+  await waitFor(() => lastInfo('/gone2/delay/3000') !== undefined, 2000, 'stream info');
+  assert.ok(lastInfo('/gone2/delay/3000')!.responseFlags.has('DR'));
+});

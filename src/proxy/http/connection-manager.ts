@@ -21,6 +21,8 @@ export interface HcmEnv {
   observer: RequestObserver;
 }
 
+function ignore(): void {}
+
 const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
 
 export class HttpConnectionManager {
@@ -54,7 +56,12 @@ export class HttpConnectionManager {
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
-    const sock = req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket;
+    let sock: unknown = req.socket;
+    if (req.httpVersionMajor === 2) {
+      const stream = (req as http2.Http2ServerRequest).stream;
+      stream.on('error', ignore);
+      sock = stream.session?.socket;
+    }
     const ctx = contextOf(sock) ?? contextOf((req as http2.Http2ServerRequest).stream?.session);
     if (!ctx) {
       res.writeHead(500).end();

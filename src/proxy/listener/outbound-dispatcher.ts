@@ -25,6 +25,8 @@ export interface DispatchTarget {
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void;
 }
 
+function ignore(): void {}
+
 export function destinationFromRequest(req: DownstreamRequest): Destination | undefined {
   const url = req.url ?? '';
   if (/^https?:\/\//i.test(url)) {
@@ -64,7 +66,12 @@ export class OutboundDispatcher {
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
-    const sock = req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket;
+    let sock: unknown = req.socket;
+    if (req.httpVersionMajor === 2) {
+      const stream = (req as http2.Http2ServerRequest).stream;
+      stream.on('error', ignore);
+      sock = stream.session?.socket;
+    }
     const ctx = contextOf(sock);
     const dest = destinationFromRequest(req);
     const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;

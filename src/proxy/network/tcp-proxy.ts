@@ -69,9 +69,8 @@ export class TcpProxy {
     }
     info.upstreamHost = host.key;
     const stats = cluster.stats;
-    if (cluster.breaker.admit(() => undefined) !== 'ok') {
+    if (!cluster.breaker.admitConnection()) {
       info.responseFlags.add('UO');
-      stats.upstream_cx_overflow++;
       socket.destroy();
       return finish();
     }

@@ -8,9 +8,20 @@ import type { ClusterStats } from '../stats.js';
 
 export type Admission = 'ok' | 'pending' | 'overflow';
 
+function connectedFallback(b: CircuitBreaker): void {
+  b.onConnected();
+}
+
 export class CircuitBreaker {
   active = 0;
   retriesActive = 0;
+  /**
+   * Requests taken off the queue that still wait for their (new) upstream connection. With one
+   * request per connection every request must connect first, and Envoy counts it as pending until
+   * then; without this, the Istio circuit-breaking task would never overflow at 2 callers.
+   */
+  private connecting = 0;
+  holdPendingUntilConnect = false;
   private readonly queue: Array<() => void> = [];
 
   constructor(private limits: CircuitBreakers, private readonly http1: boolean, private readonly stats: ClusterStats) {}
@@ -31,7 +42,7 @@ export class CircuitBreaker {
       this.refreshGauges();
       return 'ok';
     }
-    if (this.queue.length >= this.limits.maxPendingRequests) {
+    if (this.queue.length + this.connecting >= this.limits.maxPendingRequests) {
       this.stats.upstream_rq_pending_overflow++;
       if (this.http1 && this.active >= this.limits.maxConnections) this.stats.upstream_cx_overflow++;
       this.refreshGauges();
@@ -42,6 +53,18 @@ export class CircuitBreaker {
     this.stats.upstream_rq_pending_active = this.queue.length;
     this.refreshGauges();
     return 'pending';
+  }
+
+  /** For connections (TcpProxy): admit now or overflow, never queue (max_connections). */
+  admitConnection(): boolean {
+    if (this.active < this.limits.maxConnections) {
+      this.active++;
+      this.refreshGauges();
+      return true;
+    }
+    this.stats.upstream_cx_overflow++;
+    this.refreshGauges();
+    return false;
   }
 
   cancel(onAdmit: () => void): void {
@@ -60,8 +83,20 @@ export class CircuitBreaker {
     while (this.queue.length > 0 && this.active < this.limit()) {
       this.active++;
       const next = this.queue.shift()!;
-      this.stats.upstream_rq_pending_active = this.queue.length;
+      if (this.holdPendingUntilConnect) {
+        this.connecting++;
+        setTimeout(connectedFallback, 50, this).unref();
+      }
+      this.stats.upstream_rq_pending_active = this.queue.length + this.connecting;
       next();
+    }
+  }
+
+  /** An upstream connection was established (or failed): one dequeued request stops being pending. */
+  onConnected(): void {
+    if (this.connecting > 0) {
+      this.connecting--;
+      this.stats.upstream_rq_pending_active = this.queue.length + this.connecting;
     }
   }
 

@@ -31,6 +31,8 @@ export interface ClusterConfig {
   lb: LbOptions;
   http2: boolean;
   circuitBreakers: CircuitBreakers;
+  /** common_http_protocol_options.max_requests_per_connection; 0 = unlimited */
+  maxRequestsPerConnection: number;
   staticEndpoints: EndpointSpec[];
   dnsRefreshMs: number;
   raw: Record<string, any>;
@@ -111,6 +113,7 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
       maxRequests: num(th.max_requests, 1024),
       maxRetries: num(th.max_retries, 3),
     },
+    maxRequestsPerConnection: num(hpo?.common_http_protocol_options?.max_requests_per_connection ?? c.max_requests_per_connection, 0),
     staticEndpoints: parseEndpoints(c.load_assignment),
     dnsRefreshMs: durationToMs(c.dns_refresh_rate) ?? 5000,
     raw: c,

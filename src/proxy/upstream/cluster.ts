@@ -13,6 +13,10 @@ import { Http2Pool } from './pool-http2.js';
 
 const MAX_POOLS = 1024;
 
+function releaseFallback(c: Cluster): void {
+  c.releaseDeferred();
+}
+
 export class Cluster {
   hosts: Host[] = [];
   private lb: LoadBalancer;
@@ -22,10 +26,15 @@ export class Cluster {
   /** EDS/DNS clusters become initialized when their first membership arrives */
   initialized: boolean;
   versionInfo = '';
+  /** HTTP/1.1 with one request per connection: a slot frees when its connection is gone */
+  private readonly connPerRequest: boolean;
+  private deferredReleases = 0;
   lastUpdated = new Date();
 
   constructor(readonly config: ClusterConfig, readonly stats: ClusterStats) {
     this.breaker = new CircuitBreaker(config.circuitBreakers, !config.http2, stats);
+    this.connPerRequest = !config.http2 && config.maxRequestsPerConnection === 1;
+    this.breaker.holdPendingUntilConnect = this.connPerRequest;
     this.lb = createLoadBalancer(config.lb, []);
     this.initialized = config.type !== 'EDS' && config.type !== 'STRICT_DNS' && config.type !== 'LOGICAL_DNS';
     if (config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
@@ -88,6 +97,7 @@ export class Cluster {
     const stats = this.stats;
     const ev = {
       onConnect: () => {
+        this.breaker.onConnected();
         stats.upstream_cx_total++;
         stats.upstream_cx_active++;
         host.cxActive++;
@@ -96,9 +106,12 @@ export class Cluster {
         stats.upstream_cx_active--;
         stats.upstream_cx_destroy++;
         host.cxActive--;
+        this.releaseDeferred();
       },
       onConnectFail: () => {
         stats.upstream_cx_connect_fail++;
+        this.breaker.onConnected();
+        this.releaseDeferred();
       },
     };
     if (this.pools.size >= MAX_POOLS) {
@@ -109,9 +122,39 @@ export class Cluster {
     }
     p = this.config.http2
       ? new Http2Pool(host.address, host.port, { connectTimeoutMs: this.config.connectTimeoutMs }, ev)
-      : new Http1Pool(host.address, host.port, { maxConnections: Math.min(this.config.circuitBreakers.maxConnections, 1024), connectTimeoutMs: this.config.connectTimeoutMs }, ev);
+      : new Http1Pool(
+          host.address,
+          host.port,
+          {
+            maxConnections: Math.min(this.config.circuitBreakers.maxConnections, 1024),
+            connectTimeoutMs: this.config.connectTimeoutMs,
+            maxRequestsPerConnection: this.config.maxRequestsPerConnection,
+          },
+          ev,
+        );
     this.pools.set(host.key, p);
     return p;
+  }
+
+  /**
+   * A request is done with its upstream slot. With one request per connection (Envoy:
+   * max_requests_per_connection 1) the slot frees when that connection is torn down, so waiting
+   * requests stay pending through the reconnect, as in Envoy (bounded by a short fallback).
+   */
+  releaseRequestSlot(): void {
+    if (!this.connPerRequest) {
+      this.breaker.release();
+      return;
+    }
+    this.deferredReleases++;
+    setTimeout(releaseFallback, 50, this).unref();
+  }
+
+  releaseDeferred(): void {
+    if (this.deferredReleases > 0) {
+      this.deferredReleases--;
+      this.breaker.release();
+    }
   }
 
   reportResult(host: Host, result: RequestResult, status?: number): void {

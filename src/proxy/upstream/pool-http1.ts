@@ -66,9 +66,11 @@ class Http1Exchange implements UpstreamControl {
 
 export class Http1Pool implements ConnPool {
   private readonly pool: Pool;
+  private readonly reset: boolean;
 
-  constructor(host: string, port: number, opts: { maxConnections: number; connectTimeoutMs: number }, ev: ConnPoolEvents) {
+  constructor(host: string, port: number, opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number }, ev: ConnPoolEvents) {
     const h = host.includes(':') ? `[${host}]` : host;
+    this.reset = opts.maxRequestsPerConnection === 1;
     this.pool = new Pool(`http://${h}:${port}`, {
       connections: opts.maxConnections,
       pipelining: 1,
@@ -77,6 +79,8 @@ export class Http1Pool implements ConnPool {
       headersTimeout: 0,
       bodyTimeout: 0,
       maxHeaderSize: 96 * 1024,
+      // undici closes after maxRequestsPerClient + 1 requests; one request per connection uses `reset`.
+      ...(opts.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: opts.maxRequestsPerConnection - 1 } : {}),
     });
     this.pool.on('connect', () => ev.onConnect());
     this.pool.on('disconnect', () => ev.onDisconnect());
@@ -87,7 +91,7 @@ export class Http1Pool implements ConnPool {
     const x = new Http1Exchange(handler);
     try {
       this.pool.dispatch(
-        { method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body as Buffer | Readable | null },
+        { method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body as Buffer | Readable | null, reset: this.reset },
         x as unknown as Parameters<Pool['dispatch']>[1],
       );
     } catch (err) {

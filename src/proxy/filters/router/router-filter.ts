@@ -152,7 +152,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
   private onAdmitted(): void {
     this.waitingAdmission = false;
-    if (this.finished) this.cluster.breaker.release();
+    if (this.finished) this.cluster.releaseRequestSlot();
     else this.sendAttempt();
   }
 
@@ -183,7 +183,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (a === this.current) clearTimeout(this.tryTimer);
     a.host.rqActive--;
     this.cluster.stats.upstream_rq_active--;
-    this.cluster.breaker.release();
+    this.cluster.releaseRequestSlot();
     if (this.holdingRetry) {
       this.holdingRetry = false;
       this.cluster.breaker.retryDone();

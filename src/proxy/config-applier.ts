@@ -70,9 +70,11 @@ export class ConfigApplier implements XdsApplier {
           break;
         case LISTENER_TYPE: {
           const ctx = this.parseContext();
-          const configs = [...resources.values()].map((l) => parseListener(l, ctx));
+          // api_listeners are for proxyless gRPC clients; a proxy has nothing to bind for them.
+          const socketListeners = [...resources.values()].filter((l) => !l.api_listener);
+          const configs = socketListeners.map((l) => parseListener(l, ctx));
           const names = new Set<string>();
-          for (const l of resources.values()) collectRdsNames(l, names);
+          for (const l of socketListeners) collectRdsNames(l, names);
           this.deps.listeners.apply(configs, version);
           this.referencedRoutes = names;
           this.received.lds = true;
@@ -135,6 +137,4 @@ function collectRdsNames(l: EnvoyResource, out: Set<string>): void {
       if (name) out.add(String(name));
     }
   }
-  const api = l.api_listener?.api_listener?.rds?.route_config_name;
-  if (api) out.add(String(api));
 }

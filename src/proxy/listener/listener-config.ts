@@ -80,7 +80,8 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
   if (!sa && !l.api_listener) fail(`listener ${name}: no socket address`);
   let address = String(sa?.address ?? '0.0.0.0');
   let port = Number(sa?.port_value ?? 0);
-  ({ address, port } = ctx.bindOverride(name, address, port));
+  const bindToPort = l.bind_to_port?.value !== false && !l.api_listener;
+  if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
   const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name));
   const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name) : undefined;
   let direction: 'inbound' | 'outbound' = 'outbound';
@@ -92,7 +93,7 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     name,
     address,
     port,
-    bindToPort: l.bind_to_port?.value !== false && !l.api_listener,
+    bindToPort,
     useOriginalDst: l.use_original_dst?.value === true,
     direction,
     chains,

@@ -37,6 +37,8 @@ export interface ProxyOptions {
   xdsBackoffBaseMs?: number;
   /** xDS reconnect backoff ceiling (ms) */
   xdsBackoffMaxMs?: number;
+  /** Envoy's initial_fetch_timeout for EDS/RDS before readiness stops waiting (ms, default 15000) */
+  initialFetchTimeoutMs?: number;
   /** called after POST /quitquitquit has closed the proxy (the CLI exits the process) */
   onQuit?: () => void;
 }

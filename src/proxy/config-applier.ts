@@ -30,6 +30,8 @@ export class ConfigApplier implements XdsApplier {
   readonly routes = new Map<string, RouteProvider>();
   received = { cds: false, lds: false, eds: false, rds: false };
   versions: Record<string, string> = {};
+  /** Envoy's initial_fetch_timeout: after it, missing EDS/RDS no longer hold readiness back */
+  initialFetchTimedOut = false;
   /** RDS names referenced by the current listeners */
   private referencedRoutes = new Set<string>();
 
@@ -123,6 +125,7 @@ export class ConfigApplier implements XdsApplier {
   /** Envoy's init manager: first CDS, every EDS cluster's assignment, LDS and every referenced RDS. */
   isComplete(): boolean {
     if (!this.received.cds || !this.received.lds) return false;
+    if (this.initialFetchTimedOut) return true;
     if (!this.deps.clusters.allInitialized()) return false;
     for (const name of this.referencedRoutes) if (!this.routes.get(name)?.config) return false;
     return true;

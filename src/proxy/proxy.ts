@@ -94,8 +94,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
-      // Local mode: several proxies (sidecars and gateways) share the machine; wildcard listeners bind
-      // the proxy's own --address instead.
       const remapped = options.remapPorts?.[port];
       if (remapped !== undefined) port = remapped;
       // Local mode: several proxies share the machine; wildcard listeners bind the proxy's own
@@ -120,10 +118,12 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const host = options.address ?? '127.0.0.1';
   const startTime = Date.now();
   let closing: Promise<void> | undefined;
+  let fetchTimer: NodeJS.Timeout | undefined;
   const servers: http.Server[] = [];
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       xds.close();
+      clearTimeout(fetchTimer);
       for (const s of servers) s.closeAllConnections?.();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await listeners.close();
@@ -159,6 +159,13 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const readySrv = await listenHttp(createAdminHandler(backend, 'ready'), host, options.readyPort ?? 15021);
   servers.push(readySrv.server);
   xds.start();
+  // Envoy's initial_fetch_timeout (15 s): an EDS/RDS resource the server never sends does not keep
+  // the proxy unready forever once clusters and listeners are in.
+  fetchTimer = setTimeout(() => {
+    applier.initialFetchTimedOut = true;
+    applier.onMembershipChange();
+  }, options.initialFetchTimeoutMs ?? 15_000);
+  fetchTimer.unref();
   log('info', `proxy ${node.id} started; xDS ${options.xdsAddress}, admin ${host}:${admin.port}`);
 
   return {

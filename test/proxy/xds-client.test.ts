@@ -116,3 +116,18 @@ test('control plane restart: proxy keeps serving, reconnects and resyncs its ver
     await echo.close();
   }
 });
+
+test('initial fetch timeout: a route the server never sends does not keep the proxy unready forever', async () => {
+  const echo = await startEcho('svc');
+  const m = mesh(echo.port);
+  const h = await startHarness({ clusters: m.clusters, endpoints: m.endpoints, listeners: m.listeners }, { initialFetchTimeoutMs: 300 }, false);
+  try {
+    await waitFor(() => h.xds.acks.some((a) => a.typeUrl === LISTENER_TYPE));
+    assert.equal(h.proxy.isReady(), false);
+    await withTimeout(h.proxy.ready, 3000, 'ready after the fetch timeout');
+    assert.equal((await httpRequest({ port: h.proxy.ports.ready, path: '/healthz/ready' })).status, 200);
+  } finally {
+    await h.close();
+    await echo.close();
+  }
+});

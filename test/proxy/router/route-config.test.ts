@@ -1,0 +1,60 @@
+/** RouteConfig compiled once: domain precedence, match order, retry policy parsing, validation. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RouteConfig } from '../../../src/proxy/router/route-config.js';
+import { compileRetryPolicy, retriableResponse, RETRY_5XX, RETRY_CONNECT_FAILURE } from '../../../src/proxy/router/retry-policy.js';
+import { parsePerRouteFilterConfig } from '../../../src/proxy/filters/registry.js';
+import { ProxyConfigError } from '../../../src/proxy/errors.js';
+import { FAULT_TYPE } from '../../../src/xds/type-urls.js';
+
+const slot = (name: string) => ({ name, cluster: undefined });
+const rc = (vhs: Array<[string, string[]]>) =>
+  new RouteConfig({ name: 'r', virtual_hosts: vhs.map(([name, domains]) => ({ name, domains, routes: [{ match: { prefix: '/' }, route: { cluster: name } }] })) }, slot, parsePerRouteFilterConfig);
+
+test('domain precedence: exact, then longest *.suffix, then longest prefix*, then *', () => {
+  const r = rc([['star', ['*']], ['suf', ['*.example.com']], ['longsuf', ['*.api.example.com']], ['pre', ['foo.*']], ['exact', ['foo.example.com', 'FOO.example.com:80']]]);
+  assert.equal(r.findVirtualHost('foo.example.com')?.name, 'exact');
+  assert.equal(r.findVirtualHost('foo.example.com:80')?.name, 'exact');
+  assert.equal(r.findVirtualHost('x.api.example.com')?.name, 'longsuf');
+  assert.equal(r.findVirtualHost('x.example.com')?.name, 'suf');
+  assert.equal(r.findVirtualHost('foo.bar')?.name, 'pre');
+  assert.equal(r.findVirtualHost('other')?.name, 'star');
+  assert.equal(r.findVirtualHost('X.EXAMPLE.COM')?.name, 'suf');
+});
+
+test('first matching route wins; typed_per_filter_config parsed once', () => {
+  const r = new RouteConfig({
+    name: 'r',
+    virtual_hosts: [{
+      name: 'v', domains: ['*'], routes: [
+        { name: 'a', match: { prefix: '/a' }, route: { cluster: 'A' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT_TYPE, abort: { http_status: 503, percentage: { numerator: 100 } } } } },
+        { name: 'b', match: { prefix: '/' }, route: { cluster: 'B' } },
+      ],
+    }],
+  }, slot, parsePerRouteFilterConfig);
+  const a = r.route('x', { path: '/a/1', query: '', headers: {} })!;
+  assert.equal(a.name, 'a');
+  assert.equal((a.perFilter.get('envoy.filters.http.fault') as { abortStatus: number }).abortStatus, 503);
+  assert.equal(r.route('x', { path: '/b', query: '', headers: {} })!.name, 'b');
+});
+
+test('invalid route configs throw ProxyConfigError (NACK)', () => {
+  assert.throws(() => rc([['a', ['*']], ['b', ['*']]]), ProxyConfigError);
+  assert.throws(() => new RouteConfig({ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'a', weight: { value: 0 } }] } } }] }] }, slot, parsePerRouteFilterConfig), /total weight 0/);
+  assert.throws(() => new RouteConfig({ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'a' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT_TYPE, abort: { http_status: 999 } } } }] }] }, slot, parsePerRouteFilterConfig), ProxyConfigError);
+});
+
+test('retry policy: retry_on bits, counts, backoff, status codes and gRPC statuses', () => {
+  const p = compileRetryPolicy({ retry_on: '5xx,connect-failure,retriable-status-codes,unavailable', num_retries: { value: 4 }, retriable_status_codes: [409], per_try_timeout: { seconds: 1 } })!;
+  assert.equal(p.retryOn & RETRY_5XX, RETRY_5XX);
+  assert.equal(p.retryOn & RETRY_CONNECT_FAILURE, RETRY_CONNECT_FAILURE);
+  assert.equal(p.numRetries, 4);
+  assert.equal(p.perTryTimeoutMs, 1000);
+  assert.equal(p.baseMs, 25);
+  assert.equal(p.maxMs, 250);
+  assert.ok(retriableResponse(p, 503, undefined));
+  assert.ok(retriableResponse(p, 409, undefined));
+  assert.ok(!retriableResponse(p, 404, undefined));
+  assert.ok(retriableResponse(p, 200, 14));
+  assert.ok(!retriableResponse(p, 200, 5));
+});

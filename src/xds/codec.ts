@@ -56,23 +56,48 @@ export interface ProtoDuration {
   nanos?: number;
 }
 
-/** Parses Istio/Go duration strings ("1.5s", "100ms", "1m", "2h45m") into milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const m of text.matchAll(re)) {
-    const n = Number(m[1]);
-    switch (m[2]) {
-      case 'ns': total += n / 1e6; break;
-      case 'us': case 'µs': total += n / 1e3; break;
-      case 'ms': total += n; break;
-      case 's': total += n * 1e3; break;
-      case 'm': total += n * 60e3; break;
-      case 'h': total += n * 3600e3; break;
-    }
+const UNIT_NANOS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  'µs': 1e3,
+  'μs': 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
+
+const TERM = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+
+/**
+ * Go duration syntax (`1s`, `100ms`, `1m30s`, `1.5h`, `0`), as Istio's YAML writes durations:
+ * nanoseconds, or undefined when the text is not a Go duration. The one parser shared by
+ * validation, builders and the CLI, so what validates always builds.
+ */
+export function parseGoDuration(text: string): number | undefined {
+  let s = text;
+  let sign = 1;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    if (s[0] === '-') sign = -1;
+    s = s.slice(1);
   }
-  return total;
+  if (s === '0') return 0;
+  if (s === '') return undefined;
+  let total = 0;
+  TERM.lastIndex = 0;
+  while (TERM.lastIndex < s.length) {
+    const start = TERM.lastIndex;
+    const m = TERM.exec(s);
+    if (!m || m.index !== start) return undefined;
+    total += Number(m[1]) * UNIT_NANOS[m[2]];
+  }
+  return sign * total;
+}
+
+/** Go duration text → milliseconds, or undefined when invalid. */
+export function parseDurationMs(text: string): number | undefined {
+  const ns = parseGoDuration(text);
+  return ns === undefined ? undefined : ns / 1e6;
 }
 
 export function msToDuration(ms: number): ProtoDuration {

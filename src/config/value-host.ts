@@ -1,5 +1,9 @@
 /** Host names, namespaces and protocol names as Istio validates them. */
 import { isIP } from 'node:net';
+import { hostMatches } from '../registry/registry-hosts.js';
+
+// one host-pattern matcher for validation and the control plane
+export { hostMatches };
 
 const DNS_LABEL = /^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -69,14 +73,4 @@ export function followsPortNameConvention(name: string): boolean {
 export function resolveHost(host: string, namespace: string, domain = 'cluster.local'): string {
   if (host.includes('.') || host.startsWith('*') || isIP(host)) return host;
   return `${host}.${namespace}.svc.${domain}`;
-}
-
-/** Whether `pattern` (possibly `*.x`) covers `host` (possibly wildcard too). */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*' || pattern === host) return true;
-  if (pattern.startsWith('*.')) {
-    const suffix = pattern.slice(1);
-    return host.endsWith(suffix) && (!host.startsWith('*') || host.length >= pattern.length);
-  }
-  return false;
 }

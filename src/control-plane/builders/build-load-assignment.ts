@@ -1,5 +1,6 @@
 /** ClusterLoadAssignment for one outbound cluster: registry instances grouped by locality. */
 import type { EnvoyResource } from '../../xds/codec.js';
+import { jsonToStruct } from '../../xds/struct.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { EndpointInfo, MeshService } from '../../registry/types.js';
 import { labelsMatch } from '../../registry/registry-labels.js';
@@ -9,27 +10,17 @@ import { localityFromString, socketAddress } from './build-common.js';
 import { effectiveTrafficPolicy, localityLbActive } from './build-cluster-traffic-policy.js';
 import { applyDistribute, applyFailover, type LocalityGroup } from './build-locality.js';
 
-// google.protobuf.Struct comes from protobufjs' bundled well-known types, whose field names are
-// camelCase (stringValue, structValue), unlike Envoy's own snake_case messages.
-function str(v: string): EnvoyResource {
-  return { stringValue: v };
-}
-
 /** Istio-style endpoint metadata: the workload descriptor used by telemetry, plus the labels. */
 function endpointMetadata(ep: EndpointInfo): EnvoyResource | undefined {
   if (!ep.workloadName) return undefined;
-  const labelFields: Record<string, EnvoyResource> = {};
-  for (const [k, v] of Object.entries(ep.labels)) labelFields[k] = str(v);
   const app = ep.labels['service.istio.io/canonical-name'] ?? ep.labels.app ?? ep.workloadName;
   const version = ep.labels['service.istio.io/canonical-revision'] ?? ep.labels.version ?? 'latest';
   return {
     filter_metadata: {
-      istio: {
-        fields: {
-          workload: str(`${ep.workloadName};${ep.namespace ?? ''};${app};${version};Kubernetes`),
-          labels: { structValue: { fields: labelFields } },
-        },
-      },
+      istio: jsonToStruct({
+        workload: `${ep.workloadName};${ep.namespace ?? ''};${app};${version};Kubernetes`,
+        labels: ep.labels,
+      }),
     },
   };
 }

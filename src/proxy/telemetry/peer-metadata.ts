@@ -17,6 +17,7 @@
  */
 import type protobuf from 'protobufjs';
 import { lookupType } from '../../xds/proto-root.js';
+import { jsonToStruct, structToJson } from '../../xds/struct.js';
 import { nodeId, type ProxyIdentity } from '../../xds/node-metadata.js';
 import type { PeerInfo } from '../stream-info.js';
 import {
@@ -32,22 +33,8 @@ export const PEER_METADATA_HEADER = 'x-envoy-peer-metadata';
 export const PEER_METADATA_ID_HEADER = 'x-envoy-peer-metadata-id';
 
 let structType: protobuf.Type | undefined;
-/** Value's field names: protobufjs ships its own struct.proto with camelCase names */
-let K = { str: 'stringValue', struct: 'structValue', num: 'numberValue', bool: 'boolValue', list: 'listValue' };
 function struct(): protobuf.Type {
-  if (!structType) {
-    structType = lookupType('google.protobuf.Struct');
-    if (lookupType('google.protobuf.Value').fields.string_value) {
-      K = { str: 'string_value', struct: 'struct_value', num: 'number_value', bool: 'bool_value', list: 'list_value' };
-    }
-  }
-  return structType;
-}
-
-type StructValue = Record<string, unknown>;
-
-function str(v: string): StructValue {
-  return { [K.str]: v };
+  return (structType ??= lookupType('google.protobuf.Struct'));
 }
 
 export interface PeerMetadataOptions {
@@ -59,42 +46,21 @@ export interface PeerMetadataOptions {
 /** The header pair for a node. Computed once per identity; callers keep the result. */
 export function encodePeerMetadata(id: ProxyIdentity, opts: PeerMetadataOptions = {}): Record<string, string> {
   const t = struct();
-  const labels: Record<string, StructValue> = {};
-  for (const [k, v] of Object.entries(id.labels)) labels[k] = str(v);
-  const fields: Record<string, StructValue> = {
-    NAME: str(id.name),
-    NAMESPACE: str(id.namespace),
-    LABELS: { [K.struct]: { fields: labels } },
-    WORKLOAD_NAME: str(workloadName(id)),
-    CLUSTER_ID: str(opts.clusterId ?? DEFAULT_CLUSTER_ID),
-    SERVICE_ACCOUNT: str(id.serviceAccount || 'default'),
-    MESH_ID: str(opts.meshId ?? opts.trustDomain ?? DEFAULT_TRUST_DOMAIN),
+  const fields: Record<string, unknown> = {
+    NAME: id.name,
+    NAMESPACE: id.namespace,
+    LABELS: id.labels,
+    WORKLOAD_NAME: workloadName(id),
+    CLUSTER_ID: opts.clusterId ?? DEFAULT_CLUSTER_ID,
+    SERVICE_ACCOUNT: id.serviceAccount || 'default',
+    MESH_ID: opts.meshId ?? opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
   };
-  if (id.address) fields.INSTANCE_IPS = str(id.address);
-  const bytes = t.encode(t.fromObject({ fields })).finish();
+  if (id.address) fields.INSTANCE_IPS = id.address;
+  const bytes = t.encode(t.fromObject(jsonToStruct(fields))).finish();
   return {
     [PEER_METADATA_HEADER]: Buffer.from(bytes).toString('base64'),
     [PEER_METADATA_ID_HEADER]: nodeId(id),
   };
-}
-
-function plain(v: unknown): unknown {
-  // Struct.toObject gives { fields: { KEY: { stringValue | structValue ... } } }
-  if (!v || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
-  if (typeof o[K.str] === 'string') return o[K.str];
-  if (typeof o[K.num] === 'number') return o[K.num];
-  if (typeof o[K.bool] === 'boolean') return o[K.bool];
-  if (o[K.struct]) return plainStruct(o[K.struct]);
-  if (o[K.list]) return ((o[K.list] as { values?: unknown[] }).values ?? []).map(plain);
-  return undefined;
-}
-
-function plainStruct(s: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const fields = (s as { fields?: Record<string, unknown> })?.fields ?? {};
-  for (const [k, v] of Object.entries(fields)) out[k] = plain(v);
-  return out;
 }
 
 /** Raw key/value view of a header value; undefined when it is not a valid Struct. */
@@ -102,7 +68,7 @@ export function decodePeerMetadataStruct(header: string): Record<string, unknown
   try {
     const t = struct();
     const msg = t.decode(Buffer.from(header, 'base64'));
-    return plainStruct(t.toObject(msg, { defaults: false }));
+    return structToJson(t.toObject(msg, { defaults: false }));
   } catch {
     return undefined;
   }

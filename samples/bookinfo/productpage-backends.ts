@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { sampleGetJson } from '../common/sample-http-client.js';
-import type { ProxyConfig } from '../common/sample-proxy-env.js';
+import type { ProxyConfig } from '../../src/load/load-proxy-env.js';
 
 export interface ProductpageConfig {
   detailsBaseUrl: string;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { safeHandler, sendJson } from '../common/sample-server.js';
 import { sampleGetJson } from '../common/sample-http-client.js';
 import { forwardedHeaders } from '../common/sample-headers.js';
-import type { ProxyConfig } from '../common/sample-proxy-env.js';
+import type { ProxyConfig } from '../../src/load/load-proxy-env.js';
 
 export interface ReviewsConfig {
   version: string;

@@ -4,7 +4,7 @@
  * HTTP_PROXY is set. Without a proxy it connects directly.
  */
 import http from 'node:http';
-import { bypassesProxy, proxyFromEnv, type ProxyConfig } from './sample-proxy-env.js';
+import { bypassesProxy, proxyFromEnv, type ProxyConfig } from '../../src/load/load-proxy-env.js';
 
 export interface SampleResponse {
   status: number;

@@ -10,7 +10,7 @@ import { runLoad } from '../load/load-runner.js';
 import { formatLoadText, loadResultJson } from '../load/load-report.js';
 import { curlOnce } from '../load/load-curl.js';
 import { createProgressBar, expectedRunMs } from '../load/load-progress.js';
-import { bypassesProxy, proxyFromEnv } from '../../samples/common/sample-proxy-env.js';
+import { bypassesProxy, proxyFromEnv } from '../load/load-proxy-env.js';
 
 class LoadCommand extends Command {
   override parseOptions(argv: string[]): ParseOptionsResult {

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { sampleRequest, closeSampleAgents, SampleHttpError } from '../../samples/common/sample-http-client.js';
-import { bypassesProxy, proxyFromEnv } from '../../samples/common/sample-proxy-env.js';
+import { bypassesProxy, proxyFromEnv } from '../../src/load/load-proxy-env.js';
 import { forwardedHeaders } from '../../samples/common/sample-headers.js';
 import { close, listen, startTestMesh } from './sample-test-mesh.js';
 

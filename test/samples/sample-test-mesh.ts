@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ProxyConfig } from '../../samples/common/sample-proxy-env.js';
+import type { ProxyConfig } from '../../src/load/load-proxy-env.js';
 
 export interface SeenCall {
   service: string;

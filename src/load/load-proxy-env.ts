@@ -1,6 +1,7 @@
 /**
- * HTTP_PROXY / NO_PROXY handling for the sample apps. In local mode the sidecar is reached as an
- * HTTP forward proxy (absolute-form requests), so the apps read the usual proxy variables.
+ * HTTP_PROXY / NO_PROXY handling, for `clew load` and the sample apps. In local mode the sidecar
+ * is reached as an HTTP forward proxy (absolute-form requests), so clients read the usual proxy
+ * variables. It lives in src/ so that Clew's own code never depends on samples/.
  */
 
 export interface ProxyConfig {

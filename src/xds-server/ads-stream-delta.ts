@@ -11,11 +11,11 @@ import { performance } from 'node:perf_hooks';
 import type { DeltaDiscoveryRequest } from './ads-messages.js';
 import { deltaResponse, type EncodedEntry } from './ads-resource-cache.js';
 import { AdsStream, WILDCARD_TYPES, byTypeOrder, shortType } from './ads-stream.js';
-import type { TypeStatus } from './ads-types.js';
+import type { TypeProgress, TypeStatus } from './ads-types.js';
 
 const MAX_PENDING_NONCES = 32;
 
-interface DeltaTypeState {
+interface DeltaTypeState extends TypeProgress {
   typeUrl: string;
   wildcard: boolean;
   names: Set<string>;
@@ -23,13 +23,6 @@ interface DeltaTypeState {
   client: Map<string, string>;
   /** responses sent and not yet ACKed/NACKed, in send order */
   pending: Map<string, { version: string; mono: number }>;
-  sentVersion?: string;
-  sentNonce?: string;
-  sentAt?: number;
-  ackedVersion?: string;
-  ackedNonce?: string;
-  ackedAt?: number;
-  nack?: { version: string; nonce: string; message: string; at: number };
 }
 
 export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {

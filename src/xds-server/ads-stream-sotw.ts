@@ -12,21 +12,14 @@ import { performance } from 'node:perf_hooks';
 import type { DiscoveryRequest } from './ads-messages.js';
 import { sotwResponse } from './ads-resource-cache.js';
 import { AdsStream, WILDCARD_TYPES, byTypeOrder, shortType } from './ads-stream.js';
-import type { TypeStatus } from './ads-types.js';
+import type { TypeProgress, TypeStatus } from './ads-types.js';
 
-interface SotwTypeState {
+interface SotwTypeState extends TypeProgress {
   typeUrl: string;
   wildcard: boolean;
   /** sorted, unique; empty when wildcard */
   names: string[];
-  sentVersion?: string;
-  sentNonce?: string;
-  sentAt?: number;
   sentMono?: number;
-  ackedVersion?: string;
-  ackedNonce?: string;
-  ackedAt?: number;
-  nack?: { version: string; nonce: string; message: string; at: number };
   resourceCount: number;
 }
 

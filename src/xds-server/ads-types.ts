@@ -48,6 +48,9 @@ export interface TypeStatus {
   resourceCount: number;
 }
 
+/** The send/ACK/NACK progress both stream kinds keep per type (the part of TypeStatus they own). */
+export type TypeProgress = Pick<TypeStatus, 'sentVersion' | 'sentNonce' | 'sentAt' | 'ackedVersion' | 'ackedNonce' | 'ackedAt' | 'nack'>;
+
 export interface StreamStatus {
   stream: XdsStreamInfo;
   types: TypeStatus[];

@@ -13,7 +13,7 @@ import type { Destination } from '../listener/destination.js';
 import { sniffProtocol } from '../listener/protocol-sniffer.js';
 import type { RequestObserver } from '../observer.js';
 import { ActiveStream, type DownstreamRequest, type DownstreamResponse } from './active-stream.js';
-import { CONN_CTX, contextOf, type ConnectionContext } from './connection-context.js';
+import { CONN_CTX, contextOf, requestSocket, type ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { proxyUpgrade } from './upgrade.js';
 
@@ -21,7 +21,6 @@ export interface HcmEnv {
   observer: RequestObserver;
 }
 
-function ignore(): void {}
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
 
@@ -56,12 +55,7 @@ export class HttpConnectionManager {
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
-    let sock: unknown = req.socket;
-    if (req.httpVersionMajor === 2) {
-      const stream = (req as http2.Http2ServerRequest).stream;
-      stream.on('error', ignore);
-      sock = stream.session?.socket;
-    }
+    const sock = requestSocket(req);
     const ctx = contextOf(sock) ?? contextOf((req as http2.Http2ServerRequest).stream?.session);
     if (!ctx) {
       res.writeHead(500).end();

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CONN_CTX, contextOf, type ConnectionContext } from '../http/connection-context.js';
+import { CONN_CTX, contextOf, requestSocket, type ConnectionContext } from '../http/connection-context.js';
 import { onClientError, type HttpConnectionManager } from '../http/connection-manager.js';
 import type { DownstreamRequest, DownstreamResponse } from '../http/active-stream.js';
 import type { RequestObserver } from '../observer.js';
@@ -25,7 +25,6 @@ export interface DispatchTarget {
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void;
 }
 
-function ignore(): void {}
 
 export function destinationFromRequest(req: DownstreamRequest): Destination | undefined {
   const url = req.url ?? '';
@@ -66,12 +65,7 @@ export class OutboundDispatcher {
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
-    let sock: unknown = req.socket;
-    if (req.httpVersionMajor === 2) {
-      const stream = (req as http2.Http2ServerRequest).stream;
-      stream.on('error', ignore);
-      sock = stream.session?.socket;
-    }
+    const sock = requestSocket(req);
     const ctx = contextOf(sock);
     const dest = destinationFromRequest(req);
     const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;

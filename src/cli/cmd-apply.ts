@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError } from './errors.js';
 import { qualifiedName } from './kinds.js';
-import { collect, readInputs } from './read-inputs.js';
+import { readInputs } from './read-inputs.js';
+import { collect } from './cli-options.js';
 
 interface ResultRow { kind: string; name: string; namespace: string; action: string }
 

@@ -2,12 +2,9 @@
 import type { Command } from 'commander';
 import { ControlPlane } from '../control-plane/control-plane.js';
 import { UsageError } from './errors.js';
+import { parsePort } from './cli-options.js';
 
-function port(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid port ${JSON.stringify(v)}`);
-  return n;
-}
+const port = (v: string): number => parsePort(v, 'port');
 
 export function register(program: Command): void {
   program

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError, UsageError } from './errors.js';
 import { qualifiedName, resolveKind } from './kinds.js';
-import { collect } from './read-inputs.js';
+import { collect } from './cli-options.js';
 import { sendFiles } from './cmd-apply.js';
 
 export function register(program: Command): void {

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { CliError, UsageError } from './errors.js';
-import { parsePort } from '../local/local-cli-options.js';
+import { parsePort } from './cli-options.js';
 import { detachDemo } from '../local/local-demo-detach.js';
 import { runDemo } from '../local/local-demo-run.js';
 import { stopDemo } from '../local/local-demo-stop.js';

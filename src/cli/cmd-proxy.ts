@@ -1,21 +1,12 @@
 /** `clew proxy`: runs the data plane (Envoy's role) against an xDS server. */
 import type { Command } from 'commander';
-import { parseLabels, type LogLevel } from '../proxy/bootstrap.js';
+import type { LogLevel } from '../proxy/bootstrap.js';
 import { startProxy } from '../proxy/proxy.js';
 import { UsageError } from './errors.js';
-
-function collect(value: string, prev: string[]): string[] {
-  return [...prev, value];
-}
-
-function port(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: invalid port ${JSON.stringify(v)}`);
-  return n;
-}
+import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('proxy')
     .description('run the Clew sidecar/gateway proxy (xDS-driven, Envoy-compatible)')
     .requiredOption('--xds-address <host:port>', 'control plane ADS address')
@@ -26,12 +17,8 @@ export function register(program: Command): void {
     .option('--address <ip>', "workload address (admin/stats/ready bind here too)")
     .option('--port <n>', 'workload port (repeatable)', collect, [])
     .option('--app-port <port=host:port>', 'where the app listens for a workload port (repeatable)', collect, [])
-    .option('--interception-mode <mode>', 'NONE (local mode) or REDIRECT (iptables)', 'NONE')
-    .option('--outbound-port <n>', 'port of the virtualOutbound listener', '15001')
-    .option('--inbound-port <n>', 'port of the virtualInbound listener', '15006')
-    .option('--admin-port <n>', 'admin port', '15000')
-    .option('--stats-port <n>', 'Prometheus stats port', '15090')
-    .option('--ready-port <n>', 'readiness port (/healthz/ready)', '15021')
+    .option('--interception-mode <mode>', 'NONE (local mode) or REDIRECT (iptables)', 'NONE');
+  addSidecarPortOptions(cmd)
     .option('--concurrency <n>', 'worker count (1 supported)', '1')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off', 'info')
     .option('--remap-port <from=to>', 'bind listener port FROM on port TO instead, e.g. 80=8080 without root (repeatable)', collect, [])

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { CliError, UsageError } from './errors.js';
-import { collectPort, parseHostPort, parseLabels, parsePort } from '../local/local-cli-options.js';
+import { addSidecarPortOptions, collectPort, parseHostPort, parseLabels, parsePort } from './cli-options.js';
 import { LocalError } from '../local/local-errors.js';
 import { runPod } from '../local/local-run.js';
 
@@ -25,7 +25,7 @@ interface RunFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .description('run COMMAND as a mesh workload with its own sidecar, on its own loopback address')
     .usage('--name NAME [options] -- COMMAND [ARGS...]')
@@ -35,12 +35,8 @@ export function register(program: Command): void {
     .option('--service-account <sa>', 'service account (default: the name)')
     .option('--port <port>', 'a workload port the sidecar serves (repeatable); the app gets a free port for each', collectPort)
     .option('--xds-address <host:port>', 'control plane xDS address', '127.0.0.1:15010')
-    .option('--address <ip>', 'pod address (default: lease a free 127.0.x.y)')
-    .option('--outbound-port <port>', 'sidecar outbound listener port', '15001')
-    .option('--inbound-port <port>', 'sidecar inbound capture port', '15006')
-    .option('--admin-port <port>', 'sidecar admin port', '15000')
-    .option('--stats-port <port>', 'sidecar Prometheus port', '15090')
-    .option('--ready-port <port>', 'sidecar readiness port', '15021')
+    .option('--address <ip>', 'pod address (default: lease a free 127.0.x.y)');
+  addSidecarPortOptions(cmd)
     .option('--ready-timeout <seconds>', 'how long to wait for the sidecar', '60')
     .argument('[command...]', 'the app to run (after --); none: sidecar only')
     .action(async (command: string[], flags: RunFlags) => {
@@ -48,14 +44,14 @@ export function register(program: Command): void {
         parseHostPort(flags.xdsAddress);
         const labels = parseLabels(flags.labels);
         if (Object.keys(labels).length === 0) labels.app = flags.name;
-        const [cmd, ...args] = command;
+        const [app, ...args] = command;
         const code = await runPod({
           name: flags.name,
           namespace: flags.namespace,
           labels,
           serviceAccount: flags.serviceAccount ?? flags.name,
           ports: flags.port ?? [],
-          app: cmd ? { command: cmd, args } : undefined,
+          app: app ? { command: app, args } : undefined,
           xdsAddress: flags.xdsAddress,
           address: flags.address,
           proxyPorts: {

@@ -14,6 +14,7 @@ import {
   type ValidationMessage,
 } from '../config/index.js';
 import { CliError, UsageError } from './errors.js';
+import { collect } from './cli-options.js';
 
 interface ValidateOptions {
   filename: string[];
@@ -21,7 +22,6 @@ interface ValidateOptions {
   namespace: string;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function register(program: Command): void {

@@ -35,7 +35,3 @@ export function readInputs(paths: string[] | undefined): InputFile[] {
   }
   return out;
 }
-
-export function collect(value: string, previous: string[] = []): string[] {
-  return previous.concat([value]);
-}

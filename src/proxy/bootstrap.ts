@@ -65,11 +65,3 @@ export function identityFromOptions(o: ProxyOptions): ProxyIdentity {
 }
 
 /** "k=v,k2=v2" -> record */
-export function parseLabels(text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (text ?? '').split(',')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
-  return out;
-}

@@ -1,4 +1,5 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
+import { serve } from './load-test-servers.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,20 +8,6 @@ import { fileURLToPath } from 'node:url';
 
 const DRIVER = fileURLToPath(new URL('./fixtures/load-cli-driver.js', import.meta.url));
 
-const servers: http.Server[] = [];
-after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
-  }
-});
-
-async function serve(handler: http.RequestListener): Promise<number> {
-  const s = http.createServer(handler);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return (s.address() as AddressInfo).port;
-}
 
 function clew(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

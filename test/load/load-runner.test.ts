@@ -1,4 +1,5 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
+import { serve } from './load-test-servers.js';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,20 +8,6 @@ import { buildLoadOptions } from '../../src/load/load-options.js';
 import { formatLoadText, loadResultJson } from '../../src/load/load-report.js';
 import { percentile } from '../../src/load/load-stats.js';
 
-const servers: http.Server[] = [];
-after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
-  }
-});
-
-async function serve(handler: http.RequestListener): Promise<number> {
-  const s = http.createServer(handler);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return (s.address() as AddressInfo).port;
-}
 
 test('-n is exact and status codes are counted per code, sorted, fortio-style', async () => {
   let n = 0;

@@ -82,7 +82,7 @@ export class ControlPlane {
       this.scheduler.enqueue(typesForKinds(change.kinds), `config: ${change.keys.join(', ')}`);
     });
     this.store.on('rejected', (file: string, messages) => {
-      this.metrics.configRejects.inc({ source: 'file' });
+      this.metrics.configRejected('file');
       for (const m of messages) this.log(`config rejected, keeping the last good version: ${formatMessage(m)}`);
     });
     this.registry.onChange((ev) => {
@@ -92,11 +92,11 @@ export class ControlPlane {
     this.ads.on('connect', (s: XdsStreamInfo) => this.onConnect(s));
     this.ads.on('disconnect', (s: XdsStreamInfo) => this.onDisconnect(s));
     this.ads.on('nack', (s: XdsStreamInfo, typeUrl: string, _version: string, message: string) => {
-      this.metrics.rejects.inc({ type: SHORT_TYPE_NAME[typeUrl] ?? typeUrl });
+      this.metrics.rejected(SHORT_TYPE_NAME[typeUrl] ?? typeUrl);
       this.log(`NACK from ${s.node?.id ?? s.peer} for ${SHORT_TYPE_NAME[typeUrl] ?? typeUrl}: ${message}`);
     });
     this.ads.on('ack', (_s: XdsStreamInfo, typeUrl: string, _v: string, latencyMs: number) => {
-      this.metrics.ackLatency.observe(latencyMs / 1000, { type: SHORT_TYPE_NAME[typeUrl] ?? typeUrl });
+      this.metrics.ackLatency(SHORT_TYPE_NAME[typeUrl] ?? typeUrl, latencyMs / 1000);
     });
     this.metrics.gauge('pilot_xds', 'Connected xDS clients.', () => this.ads.streams().length);
     this.metrics.gauge('pilot_services', 'Services known to the registry.', () => this.registry.services().length);
@@ -146,9 +146,9 @@ export class ControlPlane {
     }
     const t1 = performance.now();
     const types = req.typeUrls ? req.typeUrls.map((t) => SHORT_TYPE_NAME[t] ?? t) : ['CDS', 'EDS', 'LDS', 'RDS'];
-    for (const t of types) this.metrics.pushes.inc({ type: t });
-    this.metrics.pushTime.observe((t1 - t0) / 1000);
-    this.metrics.convergence.observe((t1 - req.firstChangeAt) / 1000);
+    for (const t of types) this.metrics.pushed(t);
+    this.metrics.pushTime((t1 - t0) / 1000);
+    this.metrics.convergence((t1 - req.firstChangeAt) / 1000);
   }
 
   /** Starts everything; resolves once the ADS and debug ports are listening. */

@@ -9,6 +9,7 @@ import { proxyStatusRows, findStream } from './proxy-status.js';
 import { configDumpFor } from './config-dump.js';
 import { formatMessage, resourceKey } from '../config/index.js';
 import { SHORT_TYPE_NAME } from '../xds/type-urls.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../stats/stats-prometheus.js';
 
 export interface DebugServer {
   port: number;
@@ -66,7 +67,7 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
   if (req.method === 'GET' && p === '/ready') {
     return cp.isReady() ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, 'not ready\n', 'text/plain');
   }
-  if (req.method === 'GET' && p === '/metrics') return send(res, 200, cp.metrics.render(), 'text/plain; version=0.0.4');
+  if (req.method === 'GET' && p === '/metrics') return send(res, 200, cp.metrics.render(), PROMETHEUS_CONTENT_TYPE);
   if (req.method === 'GET' && p === '/debug/syncz') {
     return send(res, 200, cp.ads.streams().map((s) => ({
       proxy: s.stream.node?.id ?? `stream-${s.stream.id}`,
@@ -112,7 +113,7 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
       return send(res, 200, { results });
     } catch (err) {
       if (err instanceof ConfigRejectedError) {
-        cp.metrics.configRejects.inc({ source: 'api' });
+        cp.metrics.configRejected('api');
         return send(res, 422, {
           error: err.message,
           code: err.code,

@@ -5,7 +5,7 @@
  * so a stalled disk or pipe never slows requests down.
  */
 import * as fs from 'node:fs';
-import type { Counter } from './stats-store.js';
+import type { Counter } from '../../stats/stats-store.js';
 
 export interface AccessLogSink {
   write(data: string, cb: (err?: Error | null) => void): void;

@@ -9,7 +9,7 @@ import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { formatResponseFlags, type PeerInfo, type StreamInfo } from '../stream-info.js';
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN, peerInfoFromIdentity } from './istio-identity.js';
 import { applyOverrides, buildLabels, type LabelInputs, type Reporter, type TagOverrides } from './istio-metrics-labels.js';
-import { ENVOY_DEFAULT_BUCKETS, type Counter, type Histogram, type StatsStore } from './stats-store.js';
+import { ENVOY_DEFAULT_BUCKETS, type Counter, type Histogram, type StatsStore } from '../../stats/stats-store.js';
 
 export const ISTIO_REQUESTS_TOTAL = 'istio_requests_total';
 export const ISTIO_REQUEST_DURATION = 'istio_request_duration_milliseconds';

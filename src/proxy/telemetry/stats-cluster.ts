@@ -4,7 +4,7 @@
  * reads upstream_rq_pending_overflow, upstream_rq_pending_active, upstream_rq_pending_total,
  * upstream_rq_pending_failure_eject and circuit_breakers.default.rq_pending_open.
  */
-import type { Counter, Gauge, Histogram, Scope, StatsStore } from './stats-store.js';
+import type { Counter, Gauge, Histogram, Scope, StatsStore } from '../../stats/stats-store.js';
 
 export class ClusterStats {
   readonly scope: Scope;

@@ -2,7 +2,7 @@
  * Envoy's admin `/stats` forms of a StatsStore: the text form (`<flat name>: <value>`, sorted,
  * histograms as quantile summaries) and `?format=json`.
  */
-import type { Histogram, Series, StatsStore } from './stats-store.js';
+import type { Histogram, Series, StatsStore } from '../../stats/stats-store.js';
 
 const QUANTILES = [0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1];
 const QUANTILE_NAMES = ['P0', 'P25', 'P50', 'P75', 'P90', 'P95', 'P99', 'P99.5', 'P99.9', 'P100'];

@@ -6,7 +6,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Counter } from './stats-store.js';
+import type { Counter } from '../../stats/stats-store.js';
 import type { FinishedSpan, SpanSink } from './tracing-tracer.js';
 
 export interface BatchExporterOptions {

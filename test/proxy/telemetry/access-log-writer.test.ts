@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessLogWriter, openAccessLogSink, type AccessLogSink } from '../../../src/proxy/telemetry/access-log-writer.js';
-import { StatsStore } from '../../../src/proxy/telemetry/stats-store.js';
+import { StatsStore } from '../../../src/stats/stats-store.js';
 import { waitFor } from './telemetry-fixtures.js';
 
 test('writes lines to a real file asynchronously, batched, in order', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatsStore } from '../../../src/proxy/telemetry/stats-store.js';
-import { prometheusText } from '../../../src/proxy/telemetry/stats-prometheus.js';
+import { StatsStore } from '../../../src/stats/stats-store.js';
+import { prometheusText } from '../../../src/stats/stats-prometheus.js';
 import { IstioMetrics, destinationServiceOf } from '../../../src/proxy/telemetry/istio-metrics.js';
 import { HTTP_LABEL_NAMES, TCP_LABEL_NAMES } from '../../../src/proxy/telemetry/istio-metrics-labels.js';
 import { encodePeerMetadata, PeerMetadataDecoder } from '../../../src/proxy/telemetry/peer-metadata.js';

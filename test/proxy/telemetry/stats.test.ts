@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { StatsStore, ENVOY_DEFAULT_BUCKETS, StatsError } from '../../../src/proxy/telemetry/stats-store.js';
-import { prometheusText, escapeLabelValue } from '../../../src/proxy/telemetry/stats-prometheus.js';
+import { StatsStore, ENVOY_DEFAULT_BUCKETS, StatsError } from '../../../src/stats/stats-store.js';
+import { prometheusText, escapeLabelValue } from '../../../src/stats/stats-prometheus.js';
 import { envoyStatsText, envoyStatsJson } from '../../../src/proxy/telemetry/stats-envoy-text.js';
-import { extractTags, ISTIO_TAG_EXTRACTORS, ENVOY_TAG_EXTRACTORS } from '../../../src/proxy/telemetry/stats-tag-extract.js';
+import { extractTags, ISTIO_TAG_EXTRACTORS, ENVOY_TAG_EXTRACTORS } from '../../../src/stats/stats-tag-extract.js';
 import { IstioMetrics } from '../../../src/proxy/telemetry/istio-metrics.js';
 import { REVIEWS, httpInfo, parseProm } from './telemetry-fixtures.js';
 

@@ -154,11 +154,9 @@ export class ControlPlane {
   /** Starts everything; resolves once the ADS and debug ports are listening. */
   async start(): Promise<void> {
     const host = this.options.listenAddress ?? '127.0.0.1';
+    // the store's events do the rest: 'change' gives the registry its Services and entries,
+    // 'rejected' logs each invalid file once
     this.store.reload();
-    this.registry.setConfig(this.store.all());
-    for (const r of this.store.rejectedFiles()) {
-      for (const m of r.messages) if (m.severity === 'error') this.log(`config rejected: ${formatMessage(m)}`);
-    }
     this.pc = createPushContext({ config: this.store.all(), registry: this.registry, version: String(++this.pushSeq) });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);

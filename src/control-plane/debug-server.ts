@@ -103,7 +103,7 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
   }
   if (p === '/apis/v1/resources' && req.method === 'GET') {
     const items = cp.store.list(q.get('kind') ?? undefined, q.get('namespace') ?? undefined, q.get('name') ?? undefined);
-    return send(res, 200, { items: items.map(({ source, ...r }) => ({ ...r, source })) });
+    return send(res, 200, { items });
   }
   if ((p === '/apis/v1/apply' || p === '/apis/v1/delete') && req.method === 'POST') {
     const file = q.get('file') ?? 'stdin';

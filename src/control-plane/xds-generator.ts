@@ -62,10 +62,7 @@ export class XdsGenerator implements XdsResourceSource {
   }
 
   resources(stream: XdsStreamInfo, typeUrl: string, names: string[] | undefined): Map<string, EnvoyResource> {
-    const build = BUILDERS[typeUrl];
-    if (!build) return new Map();
-    const proxy = this.identity(stream);
-    return this.generate(typeUrl, proxy, names);
+    return this.generate(typeUrl, this.identity(stream), names);
   }
 
   generate(typeUrl: string, proxy: ProxyIdentity, names: string[] | undefined): Map<string, EnvoyResource> {

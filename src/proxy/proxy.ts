@@ -15,7 +15,8 @@ import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
-import { StatsStore } from './stats.js';
+import { StatsStore } from '../stats/stats-store.js';
+import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsClient } from './xds-client.js';
 
@@ -30,6 +31,8 @@ export interface ProxyHandle {
   /** the port a listener is bound to (ephemeral ports included), by listener name */
   listenerPort(name: string): number | undefined;
   readonly stats: StatsStore;
+  /** the `cluster.<name>.*` stats handles of a cluster */
+  clusterStats(name: string): ClusterStats;
   readonly nodeId: string;
   close(): Promise<void>;
 }
@@ -46,6 +49,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     if (LEVELS[lvl] >= level) process.stderr.write(`${new Date().toISOString()} [${lvl}] clew-proxy: ${msg}\n`);
   };
   const stats = new StatsStore();
+  const root = stats.scope('');
+  const serverGauges = {
+    live: root.gauge('server.live'),
+    state: root.gauge('server.state'),
+    uptime: root.gauge('server.uptime'),
+    connected: root.gauge('control_plane.connected_state'),
+    listeners: root.gauge('listener_manager.total_listeners_active'),
+    clusters: root.gauge('cluster_manager.active_clusters'),
+  };
   let applier!: ConfigApplier;
   const clusters = new ClusterManager(stats, () => applier?.onMembershipChange());
   const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
@@ -144,12 +156,12 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     },
     quit: () => void close().then(() => options.onQuit?.()),
     refreshServerStats: () => {
-      stats.set('server.live', isReady ? 1 : 0);
-      stats.set('server.state', isReady ? 0 : 2);
-      stats.set('server.uptime', Math.floor((Date.now() - startTime) / 1000));
-      stats.set('control_plane.connected_state', xds.connected ? 1 : 0);
-      stats.set('listener_manager.total_listeners_active', listeners.listeners.size);
-      stats.set('cluster_manager.active_clusters', clusters.clusters.size);
+      serverGauges.live.set(isReady ? 1 : 0);
+      serverGauges.state.set(isReady ? 0 : 2);
+      serverGauges.uptime.set(Math.floor((Date.now() - startTime) / 1000));
+      serverGauges.connected.set(xds.connected ? 1 : 0);
+      serverGauges.listeners.set(listeners.listeners.size);
+      serverGauges.clusters.set(clusters.clusters.size);
     },
   });
   const admin = await listenHttp(createAdminHandler(backend, 'admin'), host, options.adminPort ?? 15000);
@@ -177,6 +189,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       return l ? (l.boundPort ?? (l.config.bindToPort ? undefined : l.config.port)) : undefined;
     },
     stats,
+    clusterStats: (name) => clusters.clusterStats(name),
     nodeId: node.id,
     close,
   };

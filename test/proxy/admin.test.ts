@@ -81,7 +81,7 @@ test('/stats and /stats/prometheus use Envoy names', async () => {
   assert.ok(stats.includes(`cluster.${C}.upstream_rq_5xx: 1\n`));
   assert.ok(stats.includes(`cluster.${C}.upstream_cx_total: 1\n`));
   const prom = (await h.admin('/stats/prometheus')).body;
-  assert.ok(prom.includes(`envoy_cluster_upstream_rq_total{envoy_cluster_name="${C}"} 4`), prom);
+  assert.ok(prom.includes(`envoy_cluster_upstream_rq_total{cluster_name="${C}"} 4`), prom);
   assert.ok(prom.includes('# TYPE envoy_cluster_upstream_rq_total counter'));
   assert.ok(prom.includes('# TYPE envoy_cluster_upstream_cx_active gauge'));
   const onStatsPort = await httpRequest({ port: h.proxy.ports.stats, path: '/stats/prometheus' });

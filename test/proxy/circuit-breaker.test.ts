@@ -39,9 +39,9 @@ test('maxConnections 1 + http1MaxPendingRequests 1 + maxRequestsPerConnection 1:
     const uo = codes.filter((c) => c === 503).length;
     assert.equal(ok + uo, 45);
     assert.ok(ok > 0 && uo > 0, `200: ${ok}, 503: ${uo}`);
-    assert.equal(h.proxy.stats.clusterStats(C).upstream_rq_pending_overflow, uo);
+    assert.equal(h.proxy.clusterStats(C).upstream_rq_pending_overflow.value, uo);
     // every connection carried one request
-    assert.equal(h.proxy.stats.clusterStats(C).upstream_cx_total, ok);
+    assert.equal(h.proxy.clusterStats(C).upstream_cx_total.value, ok);
   } finally {
     await h.close();
     await echo.close();

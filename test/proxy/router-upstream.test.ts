@@ -82,7 +82,7 @@ test('route timeout: 504 "upstream request timeout", flag UT, upstream_rq_timeou
   assert.equal(r.body, 'upstream request timeout');
   await waitFor(() => lastInfo('/timeout/delay/1000') !== undefined);
   assert.ok(lastInfo('/timeout/delay/1000')!.responseFlags.has('UT'));
-  assert.equal(h.proxy.stats.clusterStats(MAIN).upstream_rq_timeout, 1);
+  assert.equal(h.proxy.clusterStats(MAIN).upstream_rq_timeout.value, 1);
 });
 
 test('retries: upstream failing twice then succeeding gives 200 with attempt count 3', async () => {
@@ -92,7 +92,7 @@ test('retries: upstream failing twice then succeeding gives 200 with attempt cou
   assert.equal(r.status, 200);
   assert.equal(flaky.requests.length - before, 3);
   assert.equal(JSON.parse(r.body).headers['x-envoy-attempt-count'], '3');
-  assert.ok(h.proxy.stats.clusterStats(FLAKY).upstream_rq_retry >= 2);
+  assert.ok(h.proxy.clusterStats(FLAKY).upstream_rq_retry.value >= 2);
 });
 
 test('retries exhausted: the last upstream response is returned', async () => {
@@ -123,7 +123,7 @@ test('per_try_timeout retries a slow attempt', async () => {
   assert.equal(r.status, 504);
   await waitFor(() => lastInfo('/pertry/delay/300') !== undefined);
   assert.equal(lastInfo('/pertry/delay/300')!.attemptCount, 2);
-  assert.ok(h.proxy.stats.clusterStats(MAIN).upstream_rq_per_try_timeout >= 2);
+  assert.ok(h.proxy.clusterStats(MAIN).upstream_rq_per_try_timeout.value >= 2);
 });
 
 test('connection failure: 503 UF; with retries exhausted: URX', async () => {
@@ -163,7 +163,7 @@ test('circuit breaker overflow: 503 UO at once, upstream_rq_pending_overflow', a
   assert.deepEqual(codes, [200, 200, 503, 503]);
   const uo = results.find((r) => r.status === 503)!;
   assert.equal(uo.body, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
-  assert.equal(h.proxy.stats.clusterStats(LIMITED).upstream_rq_pending_overflow, 2);
+  assert.equal(h.proxy.clusterStats(LIMITED).upstream_rq_pending_overflow.value, 2);
 });
 
 test('mirroring: shadow gets a copy with -shadow authority; main response unaffected', async () => {
@@ -178,13 +178,13 @@ test('mirroring: shadow gets a copy with -shadow authority; main response unaffe
 });
 
 test('a downstream disconnect cancels the upstream request and frees its slot (flag DR)', async () => {
-  const stats = h.proxy.stats.clusterStats(MAIN);
+  const stats = h.proxy.clusterStats(MAIN);
   const net = await import('node:net');
   const s = net.connect(h.outbound, '127.0.0.1');
   s.write('GET http://svc:9080/gone2/delay/3000 HTTP/1.1\r\nHost: svc:9080\r\n\r\n');
-  await waitFor(() => stats.upstream_rq_active === 1, 2000, 'upstream active');
+  await waitFor(() => stats.upstream_rq_active.value === 1, 2000, 'upstream active');
   s.destroy();
-  await waitFor(() => stats.upstream_rq_active === 0, 2000, 'slot freed');
+  await waitFor(() => stats.upstream_rq_active.value === 0, 2000, 'slot freed');
   await waitFor(() => lastInfo('/gone2/delay/3000') !== undefined, 2000, 'stream info');
   assert.ok(lastInfo('/gone2/delay/3000')!.responseFlags.has('DR'));
 });

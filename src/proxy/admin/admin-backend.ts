@@ -2,11 +2,12 @@
 import type { XdsNode } from '../../xds/node-metadata.js';
 import type { ConfigApplier } from '../config-applier.js';
 import type { ListenerManager } from '../listener/listener-manager.js';
-import type { StatsStore } from '../stats.js';
+import type { StatsStore } from '../../stats/stats-store.js';
+import { prometheusText } from '../../stats/stats-prometheus.js';
+import { envoyStatsText } from '../telemetry/stats-envoy-text.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { AdminBackend } from './admin-server.js';
 import { buildConfigDump } from './config-dump.js';
-import { statsPrometheus, statsText } from './stats-format.js';
 
 export interface BackendDeps {
   node: XdsNode;
@@ -94,11 +95,11 @@ export function createAdminBackend(d: BackendDeps): AdminBackend {
     }),
     statsText: () => {
       d.refreshServerStats();
-      return statsText(d.stats);
+      return envoyStatsText(d.stats);
     },
     statsPrometheus: () => {
       d.refreshServerStats();
-      return statsPrometheus(d.stats);
+      return prometheusText(d.stats);
     },
     setLogLevel: d.setLogLevel,
     drainListeners: () => d.listeners.drainAll(),

@@ -78,11 +78,11 @@ export function proxyUpgrade(
     for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
   }
   headText += '\r\n';
-  cluster.stats.upstream_rq_total++;
+  cluster.stats.upstream_rq_total.inc();
   const upstream = net.connect({ host: host.address, port: host.port });
   upstream.setNoDelay(true);
   upstream.once('connect', () => {
-    cluster.stats.upstream_cx_total++;
+    cluster.stats.upstream_cx_total.inc();
     upstream.write(headText);
     if (head.length) upstream.write(head);
     upstream.pipe(socket);

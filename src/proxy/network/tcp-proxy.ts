@@ -80,8 +80,8 @@ export class TcpProxy {
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
-      stats.upstream_cx_total++;
-      stats.upstream_cx_active++;
+      stats.upstream_cx_total.inc();
+      stats.upstream_cx_active.inc();
       host.cxActive++;
       upstream.on('data', (c: Buffer) => (info.bytesSent += c.length));
       socket.on('data', (c: Buffer) => (info.bytesReceived += c.length));
@@ -93,7 +93,7 @@ export class TcpProxy {
     upstream.once('error', () => {
       if (!connected) {
         info.responseFlags.add('UF');
-        stats.upstream_cx_connect_fail++;
+        stats.upstream_cx_connect_fail.inc();
       }
     });
     socket.once('error', () => upstream.destroy());
@@ -101,8 +101,8 @@ export class TcpProxy {
       host.rqActive--;
       cluster.breaker.release();
       if (connected) {
-        stats.upstream_cx_active--;
-        stats.upstream_cx_destroy++;
+        stats.upstream_cx_active.dec();
+        stats.upstream_cx_destroy.inc();
         host.cxActive--;
       }
       socket.end();

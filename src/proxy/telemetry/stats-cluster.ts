@@ -18,6 +18,7 @@ export class ClusterStats {
   readonly upstream_rq_timeout: Counter;
   readonly upstream_rq_per_try_timeout: Counter;
   readonly upstream_rq_retry: Counter;
+  readonly upstream_rq_retry_success: Counter;
   readonly upstream_rq_retry_overflow: Counter;
   readonly upstream_rq_rx_reset: Counter;
   readonly upstream_rq_tx_reset: Counter;
@@ -55,6 +56,7 @@ export class ClusterStats {
     this.upstream_rq_timeout = s.counter('upstream_rq_timeout');
     this.upstream_rq_per_try_timeout = s.counter('upstream_rq_per_try_timeout');
     this.upstream_rq_retry = s.counter('upstream_rq_retry');
+    this.upstream_rq_retry_success = s.counter('upstream_rq_retry_success');
     this.upstream_rq_retry_overflow = s.counter('upstream_rq_retry_overflow');
     this.upstream_rq_rx_reset = s.counter('upstream_rq_rx_reset');
     this.upstream_rq_tx_reset = s.counter('upstream_rq_tx_reset');

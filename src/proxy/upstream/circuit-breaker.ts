@@ -4,7 +4,7 @@
  * queue bounded by max_pending_requests; beyond that they overflow at once (503 UO).
  */
 import type { CircuitBreakers } from './cluster-config.js';
-import type { ClusterStats } from '../stats.js';
+import type { ClusterStats } from '../telemetry/stats-cluster.js';
 
 export type Admission = 'ok' | 'pending' | 'overflow';
 
@@ -43,14 +43,14 @@ export class CircuitBreaker {
       return 'ok';
     }
     if (this.queue.length + this.connecting >= this.limits.maxPendingRequests) {
-      this.stats.upstream_rq_pending_overflow++;
-      if (this.http1 && this.active >= this.limits.maxConnections) this.stats.upstream_cx_overflow++;
+      this.stats.upstream_rq_pending_overflow.inc();
+      if (this.http1 && this.active >= this.limits.maxConnections) this.stats.upstream_cx_overflow.inc();
       this.refreshGauges();
       return 'overflow';
     }
     this.queue.push(onAdmit);
-    this.stats.upstream_rq_pending_total++;
-    this.stats.upstream_rq_pending_active = this.queue.length;
+    this.stats.upstream_rq_pending_total.inc();
+    this.stats.upstream_rq_pending_active.set(this.queue.length);
     this.refreshGauges();
     return 'pending';
   }
@@ -62,7 +62,7 @@ export class CircuitBreaker {
       this.refreshGauges();
       return true;
     }
-    this.stats.upstream_cx_overflow++;
+    this.stats.upstream_cx_overflow.inc();
     this.refreshGauges();
     return false;
   }
@@ -70,7 +70,7 @@ export class CircuitBreaker {
   cancel(onAdmit: () => void): void {
     const i = this.queue.indexOf(onAdmit);
     if (i >= 0) this.queue.splice(i, 1);
-    this.stats.upstream_rq_pending_active = this.queue.length;
+    this.stats.upstream_rq_pending_active.set(this.queue.length);
   }
 
   release(): void {
@@ -87,7 +87,7 @@ export class CircuitBreaker {
         this.connecting++;
         setTimeout(connectedFallback, 50, this).unref();
       }
-      this.stats.upstream_rq_pending_active = this.queue.length + this.connecting;
+      this.stats.upstream_rq_pending_active.set(this.queue.length + this.connecting);
       next();
     }
   }
@@ -96,14 +96,14 @@ export class CircuitBreaker {
   onConnected(): void {
     if (this.connecting > 0) {
       this.connecting--;
-      this.stats.upstream_rq_pending_active = this.queue.length + this.connecting;
+      this.stats.upstream_rq_pending_active.set(this.queue.length + this.connecting);
     }
   }
 
   tryRetry(): boolean {
     if (this.retriesActive >= this.limits.maxRetries) {
-      this.stats.upstream_rq_retry_overflow++;
-      this.stats['circuit_breakers.default.rq_retry_open'] = 1;
+      this.stats.upstream_rq_retry_overflow.inc();
+      this.stats.cb_rq_retry_open.set(1);
       return false;
     }
     this.retriesActive++;
@@ -112,13 +112,13 @@ export class CircuitBreaker {
 
   retryDone(): void {
     this.retriesActive--;
-    this.stats['circuit_breakers.default.rq_retry_open'] = this.retriesActive >= this.limits.maxRetries ? 1 : 0;
+    this.stats.cb_rq_retry_open.set(this.retriesActive >= this.limits.maxRetries ? 1 : 0);
   }
 
   private refreshGauges(): void {
     const s = this.stats;
-    s['circuit_breakers.default.rq_pending_open'] = this.queue.length >= this.limits.maxPendingRequests ? 1 : 0;
-    s['circuit_breakers.default.rq_open'] = this.active >= this.limits.maxRequests ? 1 : 0;
-    s['circuit_breakers.default.cx_open'] = this.http1 && this.active >= this.limits.maxConnections ? 1 : 0;
+    s.cb_rq_pending_open.set(this.queue.length >= this.limits.maxPendingRequests ? 1 : 0);
+    s.cb_rq_open.set(this.active >= this.limits.maxRequests ? 1 : 0);
+    s.cb_cx_open.set(this.http1 && this.active >= this.limits.maxConnections ? 1 : 0);
   }
 }

@@ -4,7 +4,8 @@
  */
 import * as dns from 'node:dns';
 import type { EnvoyResource } from '../../xds/codec.js';
-import type { StatsStore } from '../stats.js';
+import type { StatsStore } from '../../stats/stats-store.js';
+import { ClusterStats } from '../telemetry/stats-cluster.js';
 import { Cluster } from './cluster.js';
 import { parseCluster, parseEndpoints, type ClusterConfig, type EndpointSpec } from './cluster-config.js';
 import type { ClusterSlot } from './cluster-slot.js';
@@ -22,9 +23,17 @@ export class ClusterManager {
   readonly assignments = new Map<string, DynamicResource>();
   private readonly dnsTimers = new Map<string, NodeJS.Timeout>();
   edsReceived = false;
+  /** per-cluster stats by name; they outlive cluster updates like Envoy's */
+  private readonly statsByName = new Map<string, ClusterStats>();
 
   /** onMembership: a DNS cluster got its first (or a new) membership; readiness re-checks */
   constructor(private readonly stats: StatsStore, private readonly onMembership: () => void = () => undefined) {}
+
+  clusterStats(name: string): ClusterStats {
+    let s = this.statsByName.get(name);
+    if (!s) this.statsByName.set(name, (s = new ClusterStats(this.stats, name)));
+    return s;
+  }
 
   slot(name: string): ClusterSlot {
     let s = this.slots.get(name);
@@ -46,7 +55,7 @@ export class ClusterManager {
       seen.add(cfg.name);
       const old = this.clusters.get(cfg.name);
       if (old && JSON.stringify(old.config.raw) === JSON.stringify(cfg.raw)) continue;
-      const c = new Cluster(cfg, this.stats.clusterStats(cfg.name));
+      const c = new Cluster(cfg, this.clusterStats(cfg.name));
       c.versionInfo = version;
       if (cfg.type === 'EDS') {
         const a = this.assignments.get(cfg.edsName);

@@ -2,7 +2,7 @@
  * One upstream cluster: its hosts (from EDS, static or DNS), the load balancer over the available
  * hosts of the best priority, per-host connection pools, circuit breaker and stats.
  */
-import type { ClusterStats } from '../stats.js';
+import type { ClusterStats } from '../telemetry/stats-cluster.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ClusterConfig, EndpointSpec } from './cluster-config.js';
 import { Host, type HostResultObserver, type RequestResult } from './host.js';
@@ -72,8 +72,8 @@ export class Cluster {
   refreshHosts(): void {
     const avail = selectHosts(this.hosts);
     this.lb = createLoadBalancer(this.config.lb, avail);
-    this.stats.membership_total = this.hosts.length;
-    this.stats.membership_healthy = this.hosts.reduce((n, h) => n + (h.available ? 1 : 0), 0);
+    this.stats.membership_total.set(this.hosts.length);
+    this.stats.membership_healthy.set(this.hosts.reduce((n, h) => n + (h.available ? 1 : 0), 0));
   }
 
   chooseHost(ctx: LbContext | undefined): Host | undefined {
@@ -98,18 +98,18 @@ export class Cluster {
     const ev = {
       onConnect: () => {
         this.breaker.onConnected();
-        stats.upstream_cx_total++;
-        stats.upstream_cx_active++;
+        stats.upstream_cx_total.inc();
+        stats.upstream_cx_active.inc();
         host.cxActive++;
       },
       onDisconnect: () => {
-        stats.upstream_cx_active--;
-        stats.upstream_cx_destroy++;
+        stats.upstream_cx_active.dec();
+        stats.upstream_cx_destroy.inc();
         host.cxActive--;
         this.releaseDeferred();
       },
       onConnectFail: () => {
-        stats.upstream_cx_connect_fail++;
+        stats.upstream_cx_connect_fail.inc();
         this.breaker.onConnected();
         this.releaseDeferred();
       },

@@ -162,8 +162,8 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.attempts++;
     host.rqActive++;
     host.rqTotal++;
-    stats.upstream_rq_total++;
-    stats.upstream_rq_active++;
+    stats.upstream_rq_total.inc();
+    stats.upstream_rq_active.inc();
     const s = this.s;
     s.info.upstreamHost = host.key;
     s.info.attemptCount = this.attempts;
@@ -182,7 +182,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     a.active = false;
     if (a === this.current) clearTimeout(this.tryTimer);
     a.host.rqActive--;
-    this.cluster.stats.upstream_rq_active--;
+    this.cluster.stats.upstream_rq_active.dec();
     this.cluster.releaseRequestSlot();
     if (this.holdingRetry) {
       this.holdingRetry = false;
@@ -198,7 +198,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
   private scheduleRetry(): boolean {
     if (!this.cluster.breaker.tryRetry()) return false;
-    this.cluster.stats.upstream_rq_retry++;
+    this.cluster.stats.upstream_rq_retry.inc();
     this.retryTimer = setTimeout(onRetryTimer, backoffMs(this.route.retry!, this.attempts), this);
     return true;
   }
@@ -213,7 +213,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (a !== this.current || this.finished) return;
     clearTimeout(this.tryTimer);
     const stats = this.cluster.stats;
-    stats.countResponse(status);
+    stats.response(status);
     this.cluster.reportResult(a.host, status >= 500 ? 'error_response' : 'success', status);
     const p = this.route.retry;
     if (p !== undefined) {
@@ -225,7 +225,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
         this.current = undefined;
         if (this.scheduleRetry()) return;
       }
-      if (this.attempts > 1 && status < 500) stats.upstream_rq_retry_success++;
+      if (this.attempts > 1 && status < 500) stats.upstream_rq_retry_success.inc();
     }
     this.finish();
     const s = this.s;
@@ -265,7 +265,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.endAttempt(a);
     if (this.s.responseStarted) {
       this.finish();
-      this.cluster.stats.upstream_rq_rx_reset++;
+      this.cluster.stats.upstream_rq_rx_reset.inc();
       this.s.addFlag('UR');
       this.s.resetDownstream();
       return;
@@ -277,7 +277,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
   private onAttemptFailure(a: Attempt, failure: UpstreamFailure): void {
     this.current = undefined;
     this.cluster.reportResult(a.host, failure === 'connect' ? 'connect_failure' : failure === 'timeout' ? 'timeout' : 'reset');
-    if (failure === 'reset' || failure === 'refused') this.cluster.stats.upstream_rq_rx_reset++;
+    if (failure === 'reset' || failure === 'refused') this.cluster.stats.upstream_rq_rx_reset.inc();
     const p = this.route.retry;
     if (p && retriableFailure(p, failure === 'aborted' ? 'reset' : failure) && this.canRetry() && this.scheduleRetry()) {
       if (failure === 'connect') this.s.addFlag('UF');
@@ -293,7 +293,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
   perTryTimeout(a: Attempt): void {
     if (a !== this.current || this.finished) return;
-    this.cluster.stats.upstream_rq_per_try_timeout++;
+    this.cluster.stats.upstream_rq_per_try_timeout.inc();
     a.control?.abort();
     this.endAttempt(a);
     this.onAttemptFailure(a, 'timeout');
@@ -301,7 +301,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
   globalTimeout(): void {
     if (this.finished) return;
-    this.cluster.stats.upstream_rq_timeout++;
+    this.cluster.stats.upstream_rq_timeout.inc();
     this.finish();
     const a = this.current;
     if (a) {

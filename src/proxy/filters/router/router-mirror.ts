@@ -18,10 +18,10 @@ export function sendMirror(slot: ClusterSlot, s: ActiveStream, headers: OutHeade
   const colon = host0.lastIndexOf(':');
   const shadow = colon > 0 && !host0.endsWith(']') ? `${host0.slice(0, colon)}-shadow${host0.slice(colon)}` : `${host0}-shadow`;
   const h: OutHeaders = { ...headers, host: shadow };
-  cluster.stats.upstream_rq_total++;
+  cluster.stats.upstream_rq_total.inc();
   setImmediate(() => {
     cluster.pool(host).send({ method: s.method, path, authority: shadow, headers: h, body }, {
-      onHeaders: (status) => cluster.stats.countResponse(status),
+      onHeaders: (status) => cluster.stats.response(status),
       onData: () => true,
       onEnd: () => undefined,
       onError: () => undefined,

@@ -1,7 +1,16 @@
-/** `clew proxy`: runs the data plane (Envoy's role) against an xDS server. */
+/**
+ * `clew proxy`: runs the data plane (Envoy's role) against an xDS server. SIGTERM drains
+ * gracefully then exits, SIGINT exits at once; with --hot-restart the command is an agent that
+ * keeps the listening sockets and runs the proxy in a child, and SIGHUP restarts that child
+ * without refusing connections (src/proxy/agent, src/proxy/drain).
+ */
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import type { LogLevel } from '../proxy/bootstrap.js';
+import type { LogLevel, ProxyOptions } from '../proxy/bootstrap.js';
 import { startProxy } from '../proxy/proxy.js';
+import { ProxyAgent } from '../proxy/agent/proxy-agent.js';
+import { restartEpochFromEnv, serveAgent } from '../proxy/agent/proxy-child.js';
+import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
 import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
 
@@ -22,6 +31,9 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'worker count (1 supported)', '1')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off', 'info')
     .option('--remap-port <from=to>', 'bind listener port FROM on port TO instead, e.g. 80=8080 without root (repeatable)', collect, [])
+    .option('--drain-duration <duration>', 'drain period (SIGTERM, hot restart, listener updates): connections are told to close, listeners close after it; e.g. 45s (a bare number is seconds)', '45s')
+    .option('--parent-shutdown-duration <duration>', 'a drain ends by then, closing whatever is still open; e.g. 60s', '60s')
+    .option('--hot-restart', 'run under an agent that owns the listening sockets: SIGHUP starts a new proxy process that takes them over while the old one drains')
     .action(async (o: Record<string, any>) => {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
       if (!type) throw new UsageError(`--type must be sidecar or router`);
@@ -39,7 +51,10 @@ export function register(program: Command): void {
         if (!from || !to) throw new UsageError(`--remap-port: expected FROM=TO, got ${JSON.stringify(r)}`);
         remapPorts[port(from, '--remap-port')] = port(to, '--remap-port');
       }
-      const handle = await startProxy({
+      const drainMs = durationFlag(o.drainDuration, '--drain-duration');
+      const parentShutdownMs = durationFlag(o.parentShutdownDuration, '--parent-shutdown-duration');
+      if (parentShutdownMs < drainMs) throw new UsageError('--parent-shutdown-duration must not be shorter than --drain-duration');
+      const options: ProxyOptions = {
         remapPorts,
         xdsAddress: String(o.xdsAddress),
         id: String(o.id),
@@ -57,11 +72,38 @@ export function register(program: Command): void {
         readyPort: port(o.readyPort, '--ready-port'),
         concurrency: Number(o.concurrency),
         logLevel: o.logLevel as LogLevel,
+        drainTimeMs: drainMs,
+        parentShutdownMs,
         onQuit: () => process.exit(0),
-      });
-      const stop = (): void => void handle.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      };
+      if (o.hotRestart && cluster.isPrimary) {
+        const verbose = ['trace', 'debug', 'info'].includes(String(o.logLevel));
+        const agent = new ProxyAgent({
+          readyTimeoutMs: 60_000,
+          exitTimeoutMs: parentShutdownMs + 5000,
+          log: (msg) => {
+            if (verbose) process.stderr.write(`${new Date().toISOString()} [info] clew-agent: ${msg}\n`);
+          },
+        });
+        agent.handleSignals();
+        agent.start();
+        process.exit(await agent.done);
+      }
+      const child = cluster.isWorker;
+      const epoch = child ? restartEpochFromEnv() : undefined;
+      const handle = await startProxy({ ...options, restartEpoch: epoch, holdUntilReady: child && epoch! > 0 });
+      if (child) serveAgent(handle, (code) => process.exit(code));
+      // on, not once: a supervisor signalling the process group and the agent may both send it
+      process.on('SIGTERM', () => void handle.drain('graceful').then(() => process.exit(0)));
+      process.on('SIGINT', () => void handle.close().then(() => process.exit(0)));
       await new Promise<never>(() => undefined);
     });
+}
+
+/** A Go-style duration (45s, 1m30s, 500ms) or a bare number of seconds (Envoy's --drain-time-s). */
+function durationFlag(v: string, flag: string): number {
+  const t = String(v).trim();
+  const ms = /^\d+(\.\d+)?$/.test(t) ? Number(t) * 1000 : parseDurationMs(t);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) throw new UsageError(`${flag}: invalid duration ${JSON.stringify(v)} (e.g. 45s, 500ms, 1m)`);
+  return ms;
 }

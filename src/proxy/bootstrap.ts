@@ -31,8 +31,25 @@ export interface ProxyOptions {
   observer?: RequestObserver;
   /** connection destination source; defaults to request-based (local mode) */
   resolver?: DestinationResolver;
-  /** how long a replaced listener's connections may live on (ms) */
+  /**
+   * Envoy's --drain-time-s: how long a replaced listener's connections may live on, and the
+   * drain period of a whole-proxy drain (SIGTERM, hot restart) before listeners close (ms)
+   */
   drainTimeMs?: number;
+  /** Envoy's --parent-shutdown-time-s: a whole-proxy drain ends by then, whatever is left (ms, default 60000) */
+  parentShutdownMs?: number;
+  /**
+   * a graceful drain is over once no downstream connection was open, opened or closed for this
+   * long; a draining HTTP/1.1 connection idle this long is closed (ms, default 1000)
+   */
+  drainQuietMs?: number;
+  /** hot restart generation of this process (0 for the first), shown in /server_info */
+  restartEpoch?: number;
+  /**
+   * hot restart child: connections and admin requests that arrive before the proxy is ready wait
+   * for it (it shares its listening sockets with the process it replaces)
+   */
+  holdUntilReady?: boolean;
   /** xDS reconnect backoff base (ms) */
   xdsBackoffBaseMs?: number;
   /** xDS reconnect backoff ceiling (ms) */

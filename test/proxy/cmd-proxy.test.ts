@@ -55,3 +55,12 @@ test('clew proxy rejects bad flags with the usage exit code', async () => {
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   assert.equal(code, 2);
 });
+
+test('clew proxy rejects bad drain durations with the usage exit code', async () => {
+  const run = (extra: string[]): Promise<number | null> => {
+    const child = spawn(process.execPath, [CLEW, 'proxy', '--xds-address', '127.0.0.1:1', '--id', 'a.b', ...extra], { stdio: 'ignore' });
+    return new Promise((r) => child.on('exit', (c) => r(c)));
+  };
+  assert.equal(await run(['--drain-duration', 'soon']), 2);
+  assert.equal(await run(['--drain-duration', '30s', '--parent-shutdown-duration', '10s']), 2);
+});

@@ -18,7 +18,8 @@ export interface AdminBackend {
   statsText(): string;
   statsPrometheus(): string;
   setLogLevel(level: string): boolean;
-  drainListeners(): void;
+  /** Envoy's query flags: inboundonly, graceful, skip_exit */
+  drainListeners(opts: { inboundOnly: boolean; graceful: boolean; skipExit: boolean }): void;
   quit(): void;
 }
 
@@ -33,7 +34,7 @@ const HELP: Array<[string, string]> = [
   ['/stats', 'print server stats'],
   ['/stats/prometheus', 'print server stats in prometheus format'],
   ['/logging', 'query/change logging levels'],
-  ['/drain_listeners', 'drain listeners (POST)'],
+  ['/drain_listeners', 'drain listeners (POST; ?inboundonly, ?graceful, ?skip_exit)'],
   ['/quitquitquit', 'exit the server (POST)'],
 ];
 
@@ -78,7 +79,11 @@ export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestLis
       }
       case '/drain_listeners':
         if (req.method !== 'POST') return send(res, 405, 'This endpoint requires POST\n');
-        b.drainListeners();
+        b.drainListeners({
+          inboundOnly: url.searchParams.has('inboundonly'),
+          graceful: url.searchParams.has('graceful'),
+          skipExit: url.searchParams.has('skip_exit'),
+        });
         return send(res, 200, 'OK\n');
       case '/quitquitquit':
         if (req.method !== 'POST') return send(res, 405, 'This endpoint requires POST\n');
@@ -91,8 +96,9 @@ export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestLis
   };
 }
 
-export async function listenHttp(handler: http.RequestListener, host: string, port: number): Promise<{ server: http.Server; port: number }> {
-  const server = http.createServer(handler);
+/** `hold`: requests that arrive before it settles wait for it (a hot-restarted proxy not yet ready). */
+export async function listenHttp(handler: http.RequestListener, host: string, port: number, hold?: Promise<void>): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer(hold ? (req, res) => void hold.then(() => handler(req, res)) : handler);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

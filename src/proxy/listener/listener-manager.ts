@@ -3,11 +3,15 @@
  * keeps the address), indexes bind_to_port=false listeners by port for dispatch, and drains:
  * a replaced or removed listener stops accepting, its connections keep being served by the old
  * config but lose keep-alive (HTTP/1.1 `connection: close`, HTTP/2 GOAWAY), and whatever is left
- * after the drain time is closed.
+ * after the drain time is closed. Whole-proxy drains (SIGTERM, hot restart, /drain_listeners)
+ * discourage every connection the same way, optionally keep accepting (graceful), close HTTP/1.1
+ * connections that stay idle while draining, and report open connections so the proxy can tell
+ * when it is quiescent.
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CONN_CTX, type ConnectionContext } from '../http/connection-context.js';
+import { drainIdleMs, markDraining, markOpaque, trackConnection } from '../drain/connection-activity.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import type { RequestObserver } from '../observer.js';
 import type { DestinationResolver } from './destination.js';
@@ -18,6 +22,13 @@ export interface ListenerManagerOptions {
   observer: RequestObserver;
   resolver: DestinationResolver;
   drainTimeMs: number;
+  /** a draining HTTP/1.1 connection idle this long is closed (default 1000 ms) */
+  drainIdleMs?: number;
+  /**
+   * connections accepted before this settles wait for it (a hot-restarted proxy accepts from the
+   * shared sockets before its configuration is complete: Envoy's listener warming)
+   */
+  hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
 }
@@ -30,6 +41,15 @@ export interface ActiveListener {
   boundPort: number | undefined;
   bindError: string | undefined;
   bound: Promise<void>;
+  /** connections accepted from now on are discouraged (drain_listeners, SIGTERM, hot restart) */
+  draining: boolean;
+}
+
+export interface DrainListenersOptions {
+  /** only listeners whose traffic direction is inbound */
+  inboundOnly?: boolean;
+  /** keep accepting (new connections are discouraged too); otherwise stop accepting now */
+  accept: boolean;
 }
 
 type Conn = net.Socket | Duplex;
@@ -40,8 +60,21 @@ export class ListenerManager {
   private readonly conns = new Map<ListenerConfig, Set<Conn>>();
   private readonly dispatcher: OutboundDispatcher;
   private readonly drainTimers = new Set<NodeJS.Timeout>();
+  /** every downstream connection still open, on any listener */
+  private readonly open = new Set<Conn>();
+  private readonly bytesSeen = new WeakMap<Conn, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** last time a downstream connection was accepted or closed (ms since epoch) */
+  lastActivityAt = 0;
+  private holding = false;
+  /** a drain of every listener is under way: listeners added by later LDS updates drain too */
+  private drainingAll: 'accepting' | 'stopped' | undefined;
 
   constructor(private readonly opts: ListenerManagerOptions) {
+    if (opts.hold) {
+      this.holding = true;
+      void opts.hold.then(() => (this.holding = false));
+    }
     this.dispatcher = new OutboundDispatcher(
       {
         chainFor: (ctx, dest) => this.chainFor(ctx, dest),
@@ -66,7 +99,7 @@ export class ListenerManager {
     }
     for (const c of configs) {
       if (this.listeners.has(c.name)) continue;
-      const al: ActiveListener = { config: c, version, lastUpdated: new Date(), server: undefined, boundPort: undefined, bindError: undefined, bound: Promise.resolve() };
+      const al: ActiveListener = { config: c, version, lastUpdated: new Date(), server: undefined, boundPort: undefined, bindError: undefined, bound: Promise.resolve(), draining: !!this.drainingAll };
       this.listeners.set(c.name, al);
       if (!c.bindToPort) {
         this.portIndex.set(c.port, c);
@@ -79,7 +112,7 @@ export class ListenerManager {
         al.boundPort = reuse.boundPort;
         al.server!.removeAllListeners('connection');
         al.server!.on('connection', (s: net.Socket) => this.onConnection(al, s));
-      } else this.bind(al);
+      } else if (this.drainingAll !== 'stopped') this.bind(al);
     }
     for (const al of freeServers.values()) al.server?.close();
   }
@@ -110,6 +143,13 @@ export class ListenerManager {
     if (!set) this.conns.set(cfg, (set = new Set()));
     set.add(socket);
     socket.once('close', () => set!.delete(socket));
+    if (!this.open.has(socket)) {
+      this.open.add(socket);
+      socket.once('close', () => {
+        this.open.delete(socket);
+        this.lastActivityAt = Date.now();
+      });
+    }
   }
 
   private drainConfig(cfg: ListenerConfig): void {
@@ -119,10 +159,12 @@ export class ListenerManager {
       this.conns.delete(cfg);
       return;
     }
+    const now = Date.now();
     for (const s of set) {
-      const ctx = (s as unknown as Record<symbol, ConnectionContext | undefined>)[CONN_CTX];
-      if (ctx) ctx.draining = true;
+      const ctx = ctxOf(s);
+      if (ctx) markDraining(ctx, now);
     }
+    this.startSweep();
     const t = setTimeout(() => {
       this.drainTimers.delete(t);
       for (const s of set) s.destroy();
@@ -133,6 +175,14 @@ export class ListenerManager {
   }
 
   private onConnection(al: ActiveListener, socket: net.Socket): void {
+    if (this.holding) {
+      // bytes that arrive meanwhile stay buffered in the socket
+      socket.on('error', () => undefined);
+      void this.opts.hold!.then(() => {
+        if (!socket.destroyed) this.onConnection(al, socket);
+      });
+      return;
+    }
     const cfg = al.config;
     socket.on('error', () => undefined);
     const ctx: ConnectionContext = {
@@ -143,9 +193,11 @@ export class ListenerManager {
       localAddress: socket.localAddress ?? '',
       localPort: socket.localPort ?? 0,
       destination: undefined,
-      draining: false,
+      draining: al.draining,
     };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+    trackConnection(ctx);
+    this.lastActivityAt = Date.now();
     this.track(cfg, socket);
     if (cfg.useOriginalDst) {
       const dest = this.opts.resolver.resolveConnection(socket);
@@ -179,7 +231,10 @@ export class ListenerManager {
     const go = (chain: FilterChain | undefined): void => {
       if (!chain) socket.destroy();
       else if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
-      else chain.tcp!.handle(socket, ctx);
+      else {
+        markOpaque(ctx);
+        chain.tcp!.handle(socket, ctx);
+      }
     };
     if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined, host));
     socket.once('data', (chunk: Buffer) => {
@@ -200,23 +255,104 @@ export class ListenerManager {
     await Promise.all([...this.listeners.values()].map((l) => l.bound));
   }
 
-  /** POST /drain_listeners: stop accepting everywhere, drain connections. */
-  drainAll(): void {
-    for (const al of this.listeners.values()) {
-      al.server?.close();
-      this.drainConfig(al.config);
+  /**
+   * Drains listeners (Envoy's drain_listeners): their connections, and those accepted from now
+   * on, are discouraged (HTTP/1.1 `connection: close`, HTTP/2 GOAWAY, idle HTTP/1.1 closed);
+   * without `accept` the listeners stop accepting now.
+   */
+  drainListeners(opts: DrainListenersOptions): void {
+    const now = Date.now();
+    if (!opts.inboundOnly && this.drainingAll !== 'stopped') this.drainingAll = opts.accept ? 'accepting' : 'stopped';
+    for (const al of this.selected(opts.inboundOnly)) {
+      al.draining = true;
+      if (!opts.accept) this.stopListener(al);
+      const cfg = al.config;
+      for (const ch of [...cfg.chains, ...(cfg.defaultChain ? [cfg.defaultChain] : [])]) ch.hcm?.drain();
+      for (const s of this.conns.get(cfg) ?? []) {
+        const ctx = ctxOf(s);
+        if (ctx) markDraining(ctx, now);
+      }
+    }
+    this.startSweep();
+  }
+
+  /**
+   * POST /drain_listeners[?inboundonly][&graceful][&skip_exit]: without `graceful` the listeners
+   * stop accepting now; with it they keep accepting (discouraged) for the drain time, then stop,
+   * unless `skip_exit`. Either way their connections are drained; the process keeps running.
+   */
+  drainAll(opts: { inboundOnly?: boolean; graceful?: boolean; skipExit?: boolean } = {}): void {
+    this.drainListeners({ inboundOnly: opts.inboundOnly, accept: !!opts.graceful });
+    if (!opts.graceful || opts.skipExit) return;
+    const t = setTimeout(() => {
+      this.drainTimers.delete(t);
+      this.stopAccepting(opts.inboundOnly);
+    }, this.opts.drainTimeMs);
+    t.unref();
+    this.drainTimers.add(t);
+  }
+
+  /** Drained listeners close their listening sockets (a graceful drain period ended). */
+  stopAccepting(inboundOnly?: boolean): void {
+    if (!inboundOnly && this.drainingAll) this.drainingAll = 'stopped';
+    for (const al of this.selected(inboundOnly)) this.stopListener(al);
+  }
+
+  /** Open downstream connections on every listener (admin ports excluded). */
+  get openConnections(): number {
+    return this.open.size;
+  }
+
+  /** Ends every downstream connection now (the end of a drain). */
+  destroyConnections(): void {
+    for (const s of this.open) s.destroy();
+  }
+
+  private selected(inboundOnly: boolean | undefined): ActiveListener[] {
+    return [...this.listeners.values()].filter((al) => !inboundOnly || al.config.direction === 'inbound');
+  }
+
+  private stopListener(al: ActiveListener): void {
+    const s = al.server;
+    if (s?.listening) s.close();
+  }
+
+  private startSweep(): void {
+    if (this.sweepTimer) return;
+    const idleMs = this.opts.drainIdleMs ?? 1000;
+    this.sweepTimer = setInterval(() => this.closeIdle(idleMs), Math.max(20, Math.min(200, idleMs / 4)));
+    this.sweepTimer.unref();
+  }
+
+  /** Closes draining HTTP/1.1 connections that stayed idle (no request, no byte) for idleMs. */
+  private closeIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const s of this.open) {
+      const read = (s as net.Socket).bytesRead ?? 0;
+      if (this.bytesSeen.get(s) !== read) {
+        // bytes arrived since the last sweep: a request may be on its way in
+        this.bytesSeen.set(s, read);
+        continue;
+      }
+      const idle = drainIdleMs(ctxOf(s), now);
+      if (idle !== undefined && idle >= idleMs) s.destroy();
     }
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
     for (const t of this.drainTimers) clearTimeout(t);
     const closing: Array<Promise<void>> = [];
     for (const al of this.listeners.values()) {
       const s = al.server;
-      if (s) closing.push(new Promise((r) => s.close(() => r())));
+      if (s?.listening) closing.push(new Promise((r) => s.close(() => r())));
     }
     for (const set of this.conns.values()) for (const s of set) s.destroy();
     this.listeners.clear();
     await Promise.all(closing);
   }
+}
+
+function ctxOf(s: Conn): ConnectionContext | undefined {
+  return (s as unknown as Record<symbol, ConnectionContext | undefined>)[CONN_CTX];
 }

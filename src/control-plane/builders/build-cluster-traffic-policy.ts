@@ -84,14 +84,19 @@ function applyLoadBalancer(c: EnvoyResource, lb: LoadBalancerSettings | undefine
   }
 }
 
+/** A configured limit, or Istio's "unlimited" default (MaxUint32) when unset or 0 (Istio treats 0 as unset). */
+function limit(v: number | undefined): number {
+  return v !== undefined && v > 0 ? v : MAX_UINT32;
+}
+
 /** Istio's circuit-breaker defaults are "unlimited" (MaxUint32), so only configured limits bite. */
 export function circuitBreakers(cp: ConnectionPoolSettings | undefined): EnvoyResource {
   return {
     thresholds: [{
-      max_connections: { value: cp?.tcp?.maxConnections ?? MAX_UINT32 },
-      max_pending_requests: { value: cp?.http?.http1MaxPendingRequests ?? MAX_UINT32 },
-      max_requests: { value: cp?.http?.http2MaxRequests ?? MAX_UINT32 },
-      max_retries: { value: cp?.http?.maxRetries ?? MAX_UINT32 },
+      max_connections: { value: limit(cp?.tcp?.maxConnections) },
+      max_pending_requests: { value: limit(cp?.http?.http1MaxPendingRequests) },
+      max_requests: { value: limit(cp?.http?.http2MaxRequests) },
+      max_retries: { value: limit(cp?.http?.maxRetries) },
       track_remaining: true,
     }],
   };
@@ -120,9 +125,12 @@ function httpProtocolOptions(cp: ConnectionPoolSettings | undefined, protocol: P
 }
 
 export function outlierDetection(o: OutlierDetection): EnvoyResource {
-  // Success-rate ejection is off in Istio; only the consecutive-error detectors are used.
+  // Success-rate ejection is off in Istio; only the consecutive-error detectors are used. Fields
+  // left unset (interval, base_ejection_time, max_ejection_percent) take Envoy's defaults 10 s,
+  // 30 s and 10 %, which is what Istio documents; Istio does not send them either.
   const out: EnvoyResource = { enforcing_success_rate: { value: 0 } };
-  const fiveXx = o.consecutive5xxErrors ?? o.consecutiveErrors;
+  // consecutiveErrors: deprecated alias (validation warns), used only without consecutive5xxErrors.
+  const fiveXx = o.consecutive5xxErrors ?? (o.consecutiveErrors !== undefined && o.consecutiveErrors > 0 ? o.consecutiveErrors : undefined);
   if (fiveXx !== undefined) {
     out.consecutive_5xx = { value: fiveXx };
     out.enforcing_consecutive_5xx = { value: fiveXx > 0 ? 100 : 0 };

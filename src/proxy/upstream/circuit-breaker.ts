@@ -1,7 +1,12 @@
 /**
- * Per-cluster circuit breaking (thresholds[DEFAULT]). Requests beyond max_requests (or, for
- * HTTP/1.1 where each busy connection carries one request, max_connections) wait in a pending
- * queue bounded by max_pending_requests; beyond that they overflow at once (503 UO).
+ * Per-cluster circuit breaking (thresholds[DEFAULT]), Envoy's semantics:
+ * - max_requests: a request that gets a connection (an idle or new HTTP/1.1 one, an HTTP/2
+ *   stream) beyond it overflows at once (503 UO; Envoy counts it in upstream_rq_pending_overflow)
+ * - max_connections (HTTP/1.1, one request per busy connection): a request that would need one
+ *   more connection counts upstream_cx_overflow and waits in the pending queue, bounded by
+ *   max_pending_requests; beyond that it overflows at once (503 UO, upstream_rq_pending_overflow)
+ * - max_retries: concurrent retries; one more is not attempted (upstream_rq_retry_overflow, UO)
+ * Gauges circuit_breakers.default.{cx,rq_pending,rq,rq_retry}_open and remaining_*.
  */
 import type { CircuitBreakers } from './cluster-config.js';
 import type { ClusterStats } from '../telemetry/stats-cluster.js';
@@ -24,7 +29,10 @@ export class CircuitBreaker {
   holdPendingUntilConnect = false;
   private readonly queue: Array<() => void> = [];
 
-  constructor(private limits: CircuitBreakers, private readonly http1: boolean, private readonly stats: ClusterStats) {}
+  constructor(private limits: CircuitBreakers, private readonly http1: boolean, private readonly stats: ClusterStats) {
+    this.refreshGauges();
+    this.refreshRetryGauges();
+  }
 
   update(limits: CircuitBreakers): void {
     this.limits = limits;
@@ -37,17 +45,26 @@ export class CircuitBreaker {
 
   /** Tries to admit a request; 'pending' calls `onAdmit` later (or never if `cancel` is called). */
   admit(onAdmit: () => void): Admission {
-    if (this.active < this.limit() && this.queue.length === 0) {
+    // A request that gets a connection now (idle, new or an HTTP/2 stream) is checked against
+    // max_requests when it attaches; HTTP/1.1 with every allowed connection busy waits instead.
+    if (!this.http1 || (this.active < this.limits.maxConnections && this.queue.length === 0)) {
+      if (this.active >= this.limits.maxRequests) {
+        this.stats.upstream_rq_pending_overflow.inc();
+        this.refreshGauges();
+        return 'overflow';
+      }
       this.active++;
       this.refreshGauges();
       return 'ok';
     }
+    // HTTP/1.1 with every allowed connection busy: wait if the pending queue has room (Envoy then
+    // fails to create one more connection: upstream_cx_overflow), else overflow.
     if (this.queue.length + this.connecting >= this.limits.maxPendingRequests) {
       this.stats.upstream_rq_pending_overflow.inc();
-      if (this.http1 && this.active >= this.limits.maxConnections) this.stats.upstream_cx_overflow.inc();
       this.refreshGauges();
       return 'overflow';
     }
+    this.stats.upstream_cx_overflow.inc();
     this.queue.push(onAdmit);
     this.stats.upstream_rq_pending_total.inc();
     this.stats.upstream_rq_pending_active.set(this.queue.length);
@@ -100,25 +117,46 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Can one more retry run now? `holding`: the asking request holds a slot it gives back first
+   * (Envoy's resetRetry). Counts upstream_rq_retry_overflow when not.
+   */
+  canRetry(holding = false): boolean {
+    if (this.retriesActive - (holding ? 1 : 0) < this.limits.maxRetries) return true;
+    this.stats.upstream_rq_retry_overflow.inc();
+    this.refreshRetryGauges();
+    return false;
+  }
+
+  /** Takes a retry slot (held until retryDone). */
   tryRetry(): boolean {
-    if (this.retriesActive >= this.limits.maxRetries) {
-      this.stats.upstream_rq_retry_overflow.inc();
-      this.stats.cb_rq_retry_open.set(1);
-      return false;
-    }
+    if (!this.canRetry()) return false;
     this.retriesActive++;
+    this.refreshRetryGauges();
     return true;
   }
 
   retryDone(): void {
     this.retriesActive--;
-    this.stats.cb_rq_retry_open.set(this.retriesActive >= this.limits.maxRetries ? 1 : 0);
+    this.refreshRetryGauges();
+  }
+
+  private refreshRetryGauges(): void {
+    const max = this.limits.maxRetries;
+    this.stats.cb_rq_retry_open.set(this.retriesActive >= max ? 1 : 0);
+    this.stats.cb_remaining_retries.set(Math.max(0, max - this.retriesActive));
   }
 
   private refreshGauges(): void {
     const s = this.stats;
-    s.cb_rq_pending_open.set(this.queue.length >= this.limits.maxPendingRequests ? 1 : 0);
-    s.cb_rq_open.set(this.active >= this.limits.maxRequests ? 1 : 0);
-    s.cb_cx_open.set(this.http1 && this.active >= this.limits.maxConnections ? 1 : 0);
+    const l = this.limits;
+    const pending = this.queue.length + this.connecting;
+    s.cb_rq_pending_open.set(pending >= l.maxPendingRequests ? 1 : 0);
+    s.cb_rq_open.set(this.active >= l.maxRequests ? 1 : 0);
+    const cx = this.http1 ? this.active : s.upstream_cx_active.value;
+    s.cb_cx_open.set(cx >= l.maxConnections ? 1 : 0);
+    s.cb_remaining_cx.set(Math.max(0, l.maxConnections - cx));
+    s.cb_remaining_pending.set(Math.max(0, l.maxPendingRequests - pending));
+    s.cb_remaining_rq.set(Math.max(0, l.maxRequests - this.active));
   }
 }

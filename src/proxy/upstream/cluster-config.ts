@@ -1,7 +1,10 @@
 /** Cluster resource -> validated ClusterConfig (once per CDS update; failures NACK). */
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
+import { parseHealthChecks, type HealthCheckConfig } from './health-check-config.js';
+import type { EdsHealth } from './host.js';
 import type { LbOptions, LbPolicy } from './load-balancer.js';
+import { parseOutlierDetection, type OutlierConfig } from './outlier-config.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
 
@@ -19,7 +22,14 @@ export interface EndpointSpec {
   priority: number;
   locality: string;
   localityWeight: number;
-  healthy: boolean;
+  health: EdsHealth;
+}
+
+export interface TcpKeepalive {
+  /** seconds of idleness before the first probe; undefined = OS default */
+  timeS: number | undefined;
+  intervalS: number | undefined;
+  probes: number | undefined;
 }
 
 export interface ClusterConfig {
@@ -33,10 +43,22 @@ export interface ClusterConfig {
   circuitBreakers: CircuitBreakers;
   /** common_http_protocol_options.max_requests_per_connection; 0 = unlimited */
   maxRequestsPerConnection: number;
+  /** common_http_protocol_options.idle_timeout (Envoy default 1 h); 0 = never */
+  idleTimeoutMs: number;
+  /** upstream_connection_options.tcp_keepalive */
+  tcpKeepalive: TcpKeepalive | undefined;
+  /** outlier_detection; undefined = none */
+  outlier: OutlierConfig | undefined;
+  /** health_checks[0]; undefined = none */
+  healthCheck: HealthCheckConfig | undefined;
+  /** common_lb_config.healthy_panic_threshold (percent, Envoy default 50; 0 disables panic) */
+  panicThresholdPct: number;
   staticEndpoints: EndpointSpec[];
   dnsRefreshMs: number;
   raw: Record<string, any>;
 }
+
+const EDS_HEALTH = new Set(['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED']);
 
 const LB_POLICIES = new Set(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED']);
 
@@ -54,7 +76,7 @@ export function parseEndpoints(cla: Record<string, any> | undefined): EndpointSp
     for (const ep of (le.lb_endpoints ?? []) as Array<Record<string, any>>) {
       const sa = ep.endpoint?.address?.socket_address;
       if (!sa) continue;
-      const hs = ep.health_status ?? 'UNKNOWN';
+      const hs = String(ep.health_status ?? 'UNKNOWN');
       out.push({
         address: String(sa.address),
         port: Number(sa.port_value ?? 0),
@@ -62,7 +84,7 @@ export function parseEndpoints(cla: Record<string, any> | undefined): EndpointSp
         priority: Number(le.priority ?? 0),
         locality,
         localityWeight: num(le.load_balancing_weight, 0),
-        healthy: hs === 'UNKNOWN' || hs === 'HEALTHY' || hs === 'DEGRADED',
+        health: (EDS_HEALTH.has(hs) ? hs : 'UNKNOWN') as EdsHealth,
       });
     }
   }
@@ -114,8 +136,26 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
       maxRetries: num(th.max_retries, 3),
     },
     maxRequestsPerConnection: num(hpo?.common_http_protocol_options?.max_requests_per_connection ?? c.max_requests_per_connection, 0),
+    idleTimeoutMs: durationToMs(hpo?.common_http_protocol_options?.idle_timeout ?? c.common_http_protocol_options?.idle_timeout) ?? 3_600_000,
+    tcpKeepalive: keepalive(c.upstream_connection_options?.tcp_keepalive),
+    outlier: parseOutlierDetection(name, c.outlier_detection),
+    healthCheck: parseHealthChecks(name, c.health_checks),
+    panicThresholdPct: panicThreshold(name, c.common_lb_config?.healthy_panic_threshold),
     staticEndpoints: parseEndpoints(c.load_assignment),
     dnsRefreshMs: durationToMs(c.dns_refresh_rate) ?? 5000,
     raw: c,
   };
+}
+
+function keepalive(k: Record<string, any> | undefined): TcpKeepalive | undefined {
+  if (!k) return undefined;
+  const opt = (v: unknown): number | undefined => (v === undefined || v === null ? undefined : num(v, 0));
+  return { timeS: opt(k.keepalive_time), intervalS: opt(k.keepalive_interval), probes: opt(k.keepalive_probes) };
+}
+
+function panicThreshold(name: string, p: { value?: number } | undefined): number {
+  if (!p) return 50;
+  const v = Number(p.value ?? 0);
+  if (!(v >= 0 && v <= 100)) fail(`cluster ${name}: healthy_panic_threshold must be within [0, 100], got ${v}`);
+  return v;
 }

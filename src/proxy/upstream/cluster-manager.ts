@@ -9,6 +9,7 @@ import { ClusterStats } from '../telemetry/stats-cluster.js';
 import { Cluster } from './cluster.js';
 import { parseCluster, parseEndpoints, type ClusterConfig, type EndpointSpec } from './cluster-config.js';
 import type { ClusterSlot } from './cluster-slot.js';
+import type { Host } from './host.js';
 
 export interface DynamicResource {
   version: string;
@@ -55,7 +56,7 @@ export class ClusterManager {
       seen.add(cfg.name);
       const old = this.clusters.get(cfg.name);
       if (old && JSON.stringify(old.config.raw) === JSON.stringify(cfg.raw)) continue;
-      const c = new Cluster(cfg, this.clusterStats(cfg.name));
+      const c = new Cluster(cfg, this.clusterStats(cfg.name), { onInitialized: () => this.onMembership() });
       c.versionInfo = version;
       if (cfg.type === 'EDS') {
         const a = this.assignments.get(cfg.edsName);
@@ -67,13 +68,17 @@ export class ClusterManager {
       this.stopDns(cfg.name);
       if (cfg.type === 'STRICT_DNS' || cfg.type === 'LOGICAL_DNS') this.startDns(c);
       // In-flight requests keep their pools; undici/http2 close gracefully once idle.
-      if (old) setTimeout(() => void old.close(), 5000).unref();
+      if (old) {
+        old.retire();
+        setTimeout(() => void old.close(), 5000).unref();
+      }
     }
     for (const [name, c] of this.clusters) {
       if (seen.has(name)) continue;
       this.clusters.delete(name);
       this.slot(name).cluster = undefined;
       this.stopDns(name);
+      c.retire();
       setTimeout(() => void c.close(), 5000).unref();
     }
   }
@@ -142,6 +147,6 @@ export class ClusterManager {
   }
 }
 
-function hostSpec(h: { address: string; port: number; weight: number; priority: number; locality: string; localityWeight: number; healthy: boolean }): EndpointSpec {
-  return { address: h.address, port: h.port, weight: h.weight, priority: h.priority, locality: h.locality, localityWeight: h.localityWeight, healthy: h.healthy };
+function hostSpec(h: Host): EndpointSpec {
+  return { address: h.address, port: h.port, weight: h.weight, priority: h.priority, locality: h.locality, localityWeight: h.localityWeight, health: h.edsHealth };
 }

@@ -1,12 +1,16 @@
 /**
- * One upstream cluster: its hosts (from EDS, static or DNS), the load balancer over the available
- * hosts of the best priority, per-host connection pools, circuit breaker and stats.
+ * One upstream cluster: its hosts (from EDS, static or DNS), the priority levels and balancers
+ * over the available hosts (panic aware), per-host connection pools, circuit breaker, outlier
+ * detection, active health checking and stats.
  */
 import type { ClusterStats } from '../telemetry/stats-cluster.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ClusterConfig, EndpointSpec } from './cluster-config.js';
+import { HealthChecker } from './health-checker.js';
 import { Host, type HostResultObserver, type RequestResult } from './host.js';
-import { createLoadBalancer, selectHosts, type LbContext, type LoadBalancer } from './load-balancer.js';
+import type { LbContext } from './load-balancer.js';
+import { buildPrioritySet, type PrioritySet } from './load-balancer-priority.js';
+import { OutlierDetector } from './outlier-detector.js';
 import type { ConnPool } from './pool.js';
 import { Http1Pool } from './pool-http1.js';
 import { Http2Pool } from './pool-http2.js';
@@ -17,27 +21,57 @@ function releaseFallback(c: Cluster): void {
   c.releaseDeferred();
 }
 
+export interface ClusterEvents {
+  /** the cluster finished warming after construction (first active health check round) */
+  onInitialized?(): void;
+}
+
 export class Cluster {
   hosts: Host[] = [];
-  private lb: LoadBalancer;
+  private lb: PrioritySet;
   private readonly pools = new Map<string, ConnPool>();
   readonly breaker: CircuitBreaker;
   readonly resultObservers: HostResultObserver[] = [];
-  /** EDS/DNS clusters become initialized when their first membership arrives */
-  initialized: boolean;
+  readonly outlier: OutlierDetector | undefined;
+  readonly healthChecker: HealthChecker | undefined;
+  /** EDS/DNS clusters get their membership later */
+  private membershipReady: boolean;
+  private retired = false;
   versionInfo = '';
   /** HTTP/1.1 with one request per connection: a slot frees when its connection is gone */
   private readonly connPerRequest: boolean;
   private deferredReleases = 0;
   lastUpdated = new Date();
 
-  constructor(readonly config: ClusterConfig, readonly stats: ClusterStats) {
+  constructor(readonly config: ClusterConfig, readonly stats: ClusterStats, events: ClusterEvents = {}) {
     this.breaker = new CircuitBreaker(config.circuitBreakers, !config.http2, stats);
     this.connPerRequest = !config.http2 && config.maxRequestsPerConnection === 1;
     this.breaker.holdPendingUntilConnect = this.connPerRequest;
-    this.lb = createLoadBalancer(config.lb, []);
-    this.initialized = config.type !== 'EDS' && config.type !== 'STRICT_DNS' && config.type !== 'LOGICAL_DNS';
+    this.lb = buildPrioritySet([], config.lb, config.panicThresholdPct);
+    this.membershipReady = config.type !== 'EDS' && config.type !== 'STRICT_DNS' && config.type !== 'LOGICAL_DNS';
+    if (config.outlier) {
+      const od = new OutlierDetector(config.outlier, stats.outlier(), { onChange: () => this.refreshHosts() });
+      this.outlier = od;
+      this.resultObservers.push(od);
+      od.start();
+    }
+    if (config.healthCheck && config.type !== 'ORIGINAL_DST') {
+      this.healthChecker = new HealthChecker(config.healthCheck, stats.healthCheck(), {
+        authority: config.name,
+        hasTraffic: () => stats.upstream_cx_total.value > 0,
+        onChange: () => this.refreshHosts(),
+        onSuccess: (h) => this.outlier?.onSuccessfulHealthCheck(h),
+        onInitialRound: () => {
+          if (!this.retired) events.onInitialized?.();
+        },
+      });
+    }
     if (config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
+  }
+
+  /** Ready for traffic: membership known and the first health check round done (Envoy's warming). */
+  get initialized(): boolean {
+    return this.membershipReady && !(this.healthChecker?.warming ?? false);
   }
 
   get name(): string {
@@ -52,7 +86,7 @@ export class Cluster {
       const h0 = new Host(e.address, e.port, e.weight, e.priority, e.locality, e.localityWeight);
       const id = `${h0.key}|${h0.priority}|${h0.weight}|${h0.locality}|${h0.localityWeight}`;
       const h = old.get(id) ?? h0;
-      h.healthy = e.healthy;
+      h.edsHealth = e.health;
       next.push(h);
     }
     const keep = new Set(next.map((h) => h.key));
@@ -63,21 +97,31 @@ export class Cluster {
       }
     }
     this.hosts = next;
-    this.initialized = true;
+    this.membershipReady = true;
     this.lastUpdated = new Date();
+    if (!this.retired) {
+      this.outlier?.setHosts(next);
+      this.healthChecker?.setHosts(next);
+    }
     this.refreshHosts();
   }
 
-  /** Rebuilds the balancer after membership or health changes (health checks call this too). */
+  /** Rebuilds the balancers after membership or health changes (health checks and ejections too). */
   refreshHosts(): void {
-    const avail = selectHosts(this.hosts);
-    this.lb = createLoadBalancer(this.config.lb, avail);
+    this.lb = buildPrioritySet(this.hosts, this.config.lb, this.config.panicThresholdPct, this.stats.lb_healthy_panic);
     this.stats.membership_total.set(this.hosts.length);
     this.stats.membership_healthy.set(this.hosts.reduce((n, h) => n + (h.available ? 1 : 0), 0));
   }
 
   chooseHost(ctx: LbContext | undefined): Host | undefined {
-    return this.lb.pick(ctx);
+    const h = this.lb.pick(ctx);
+    if (!h) this.stats.upstream_cx_none_healthy.inc();
+    return h;
+  }
+
+  /** The priority levels as the balancers see them (admin, tests). */
+  get prioritySet(): PrioritySet {
+    return this.lb;
   }
 
   /** A host for ORIGINAL_DST clusters: the request's own destination. */
@@ -101,6 +145,7 @@ export class Cluster {
         stats.upstream_cx_total.inc();
         stats.upstream_cx_active.inc();
         host.cxActive++;
+        host.cxTotal++;
       },
       onDisconnect: () => {
         stats.upstream_cx_active.dec();
@@ -110,6 +155,7 @@ export class Cluster {
       },
       onConnectFail: () => {
         stats.upstream_cx_connect_fail.inc();
+        host.cxConnectFail++;
         this.breaker.onConnected();
         this.releaseDeferred();
       },
@@ -120,15 +166,19 @@ export class Cluster {
       this.pools.delete(oldKey);
       void oldPool.close();
     }
-    p = this.config.http2
-      ? new Http2Pool(host.address, host.port, { connectTimeoutMs: this.config.connectTimeoutMs }, ev)
+    const cfg = this.config;
+    const keepaliveMs = cfg.tcpKeepalive ? (cfg.tcpKeepalive.timeS ?? 0) * 1000 : undefined;
+    p = cfg.http2
+      ? new Http2Pool(host.address, host.port, { connectTimeoutMs: cfg.connectTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, keepaliveMs, maxRequestsPerConnection: cfg.maxRequestsPerConnection }, ev)
       : new Http1Pool(
           host.address,
           host.port,
           {
-            maxConnections: Math.min(this.config.circuitBreakers.maxConnections, 1024),
-            connectTimeoutMs: this.config.connectTimeoutMs,
-            maxRequestsPerConnection: this.config.maxRequestsPerConnection,
+            maxConnections: Math.min(cfg.circuitBreakers.maxConnections, 1024),
+            connectTimeoutMs: cfg.connectTimeoutMs,
+            maxRequestsPerConnection: cfg.maxRequestsPerConnection,
+            idleTimeoutMs: cfg.idleTimeoutMs,
+            keepaliveMs,
           },
           ev,
         );
@@ -157,13 +207,27 @@ export class Cluster {
     }
   }
 
+  /** An upstream attempt's outcome: host counters, then outlier detection and other observers. */
   reportResult(host: Host, result: RequestResult, status?: number): void {
-    if (result === 'success') host.rqSuccess++;
-    else host.rqError++;
+    if (result === 'response') {
+      if ((status ?? 200) >= 500) host.rqError++;
+      else host.rqSuccess++;
+    } else if (result !== 'connect_success' && result !== 'connect_success_final') {
+      host.rqError++;
+      if (result === 'timeout') host.rqTimeout++;
+    }
     for (const o of this.resultObservers) o.onResult(host, result, status);
   }
 
+  /** Replaced or removed by CDS: stop timers now (pools close later, once in-flight requests end). */
+  retire(): void {
+    this.retired = true;
+    this.outlier?.stop();
+    this.healthChecker?.stop();
+  }
+
   async close(): Promise<void> {
+    this.retire();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close()));

@@ -23,7 +23,7 @@ export interface LbOptions {
   choiceCount: number;
 }
 
-/** Builds the balancer over the hosts of the chosen priority (already filtered to available). */
+/** Builds the balancer over one priority's hosts (available ones, or all of them in panic). */
 export function createLoadBalancer(opts: LbOptions, hosts: Host[]): LoadBalancer {
   switch (opts.policy) {
     case 'LEAST_REQUEST':
@@ -36,15 +36,4 @@ export function createLoadBalancer(opts: LbOptions, hosts: Host[]): LoadBalancer
     default:
       return new RoundRobinLb(hosts);
   }
-}
-
-/**
- * Envoy's priority + locality selection, simplified: the lowest priority that has available hosts
- * serves; within it, a locality's load_balancing_weight scales its hosts' weights.
- */
-export function selectHosts(all: readonly Host[]): Host[] {
-  let best = Infinity;
-  for (const h of all) if (h.available && h.priority < best) best = h.priority;
-  if (best === Infinity) return [];
-  return all.filter((h) => h.available && h.priority === best);
 }

@@ -68,14 +68,24 @@ export class Http1Pool implements ConnPool {
   private readonly pool: Pool;
   private readonly reset: boolean;
 
-  constructor(host: string, port: number, opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number }, ev: ConnPoolEvents) {
+  constructor(
+    host: string,
+    port: number,
+    opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number; idleTimeoutMs?: number; keepaliveMs?: number },
+    ev: ConnPoolEvents,
+  ) {
     const h = host.includes(':') ? `[${host}]` : host;
     this.reset = opts.maxRequestsPerConnection === 1;
+    const idle = opts.idleTimeoutMs && opts.idleTimeoutMs > 0 ? opts.idleTimeoutMs : 3_600_000;
     this.pool = new Pool(`http://${h}:${port}`, {
       connections: opts.maxConnections,
       pipelining: 1,
       connectTimeout: opts.connectTimeoutMs,
-      keepAliveTimeout: 60_000,
+      // common_http_protocol_options.idle_timeout (Envoy default 1 h); a server's Keep-Alive hint may shorten it.
+      keepAliveTimeout: idle,
+      keepAliveMaxTimeout: idle,
+      // upstream_connection_options.tcp_keepalive.keepalive_time (probes/interval stay the OS's: Node has no knob)
+      ...(opts.keepaliveMs !== undefined ? { connect: { keepAlive: true, keepAliveInitialDelay: opts.keepaliveMs } } : {}),
       headersTimeout: 0,
       bodyTimeout: 0,
       maxHeaderSize: 96 * 1024,

@@ -1,5 +1,6 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
@@ -65,10 +66,16 @@ class Http2Exchange implements UpstreamControl {
 
 export class Http2Pool implements ConnPool {
   private session: http2.ClientHttp2Session | undefined;
+  private streams = 0;
   private readonly origin: string;
   private closed = false;
 
-  constructor(host: string, port: number, private readonly opts: { connectTimeoutMs: number }, private readonly ev: ConnPoolEvents) {
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly opts: { connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number },
+    private readonly ev: ConnPoolEvents,
+  ) {
     const h = host.includes(':') ? `[${host}]` : host;
     this.origin = `http://${h}:${port}`;
   }
@@ -76,9 +83,18 @@ export class Http2Pool implements ConnPool {
   private getSession(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
-    const session = http2.connect(this.origin);
+    const ka = this.opts.keepaliveMs;
+    // upstream_connection_options.tcp_keepalive: the socket is made here (the session's socket can't be changed).
+    const session =
+      ka === undefined
+        ? http2.connect(this.origin)
+        : http2.connect(this.origin, { createConnection: () => net.connect({ host: this.host, port: this.port, keepAlive: true, keepAliveInitialDelay: ka }) });
     this.session = session;
+    this.streams = 0;
     let connected = false;
+    const idle = this.opts.idleTimeoutMs;
+    // common_http_protocol_options.idle_timeout: close (gracefully) after that long without activity.
+    if (idle !== undefined && idle > 0) session.setTimeout(idle, () => session.close());
     const timer = setTimeout(() => {
       if (!connected) session.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
     }, this.opts.connectTimeoutMs);
@@ -115,7 +131,15 @@ export class Http2Pool implements ConnPool {
     const body = req.body;
     const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
     try {
-      const stream = this.getSession().request(headers, { endStream });
+      const session = this.getSession();
+      const stream = session.request(headers, { endStream });
+      // max_requests_per_connection: the session drains once it has carried that many streams.
+      const max = this.opts.maxRequestsPerConnection ?? 0;
+      if (max > 0 && ++this.streams >= max) {
+        // No new streams on it; close once this last one is done (closing now would refuse it).
+        if (this.session === session) this.session = undefined;
+        stream.once('close', () => session.close());
+      }
       x.attach(stream);
       if (!endStream) {
         if (Buffer.isBuffer(body)) stream.end(body);

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Host } from '../../../src/proxy/upstream/host.js';
-import { createLoadBalancer, selectHosts, type LbPolicy } from '../../../src/proxy/upstream/load-balancer.js';
+import { createLoadBalancer, type LbPolicy } from '../../../src/proxy/upstream/load-balancer.js';
+import { buildPrioritySet } from '../../../src/proxy/upstream/load-balancer-priority.js';
 import { RingHashLb } from '../../../src/proxy/upstream/load-balancer-ring-hash.js';
 import { murmur3 } from '../../../src/proxy/upstream/hash.js';
 
@@ -62,10 +63,66 @@ test('murmur3 is stable (known vectors)', () => {
 test('priorities: lowest priority with available hosts serves; unhealthy/ejected hosts are skipped', () => {
   const p0 = new Host('p0', 1, 1, 0);
   const p1 = new Host('p1', 1, 1, 1);
-  assert.deepEqual(selectHosts([p0, p1]), [p0]);
+  const pick = () => buildPrioritySet([p0, p1], opts('ROUND_ROBIN'), 0).pick(undefined);
+  assert.equal(pick(), p0);
   p0.healthy = false;
-  assert.deepEqual(selectHosts([p0, p1]), [p1]);
+  assert.equal(pick(), p1);
   p0.healthy = true;
   p0.ejected = true;
-  assert.deepEqual(selectHosts([p0, p1]), [p1]);
+  assert.equal(pick(), p1);
+});
+
+test('priority spillover: P0 at 1.4 × healthy share, the rest goes to P1 (Envoy priority load)', () => {
+  const p0 = [new Host('a', 1, 1, 0), new Host('b', 1, 1, 0), new Host('c', 1, 1, 0), new Host('d', 1, 1, 0)];
+  const p1 = [new Host('x', 1, 1, 1), new Host('y', 1, 1, 1)];
+  p0[0].ejected = true;
+  p0[1].ejected = true;
+  const ps = buildPrioritySet([...p0, ...p1], opts('ROUND_ROBIN'), 0);
+  assert.deepEqual(ps.levels.map((l) => [l.health, l.load]), [[70, 70], [100, 30]]);
+  let toP1 = 0;
+  for (let i = 0; i < 2000; i++) if (ps.pick(undefined)!.priority === 1) toP1++;
+  assert.ok(toP1 > 480 && toP1 < 720, `P1 got ${toP1} of 2000 (expected ~600)`);
+});
+
+test('panic threshold: below it the priority uses all its hosts (lb_healthy_panic); 0 disables panic', () => {
+  const hs = hosts(4);
+  hs[0].ejected = true;
+  hs[1].healthy = false;
+  hs[2].failedActiveHc = true;
+  let panics = 0;
+  const counter = { inc: () => panics++ };
+  // 1 of 4 healthy = 25 % < 50 %: panic, every host is picked
+  const panic = buildPrioritySet(hs, opts('ROUND_ROBIN'), 50, counter);
+  assert.equal(panic.levels[0].panic, true);
+  const seen = new Set(Array.from({ length: 8 }, () => panic.pick(undefined)!.key));
+  assert.equal(seen.size, 4);
+  assert.equal(panics, 8);
+  // 25 % >= 20 %: no panic, only the healthy host
+  const calm = buildPrioritySet(hs, opts('ROUND_ROBIN'), 20, counter);
+  assert.equal(calm.levels[0].panic, false);
+  for (let i = 0; i < 5; i++) assert.equal(calm.pick(undefined), hs[3]);
+  // nothing healthy: threshold 0 picks nothing (UH), threshold > 0 is total panic over all hosts
+  hs[3].ejected = true;
+  assert.equal(buildPrioritySet(hs, opts('ROUND_ROBIN'), 0).pick(undefined), undefined);
+  const total = buildPrioritySet(hs, opts('ROUND_ROBIN'), 1);
+  assert.ok(total.pick(undefined));
+  assert.deepEqual(total.levels.map((l) => l.load), [100]);
+});
+
+test('EDS health: HEALTHY, UNKNOWN and DEGRADED are used; UNHEALTHY, DRAINING, TIMEOUT are not; flags as Envoy prints them', () => {
+  const statuses = ['HEALTHY', 'UNKNOWN', 'DEGRADED', 'UNHEALTHY', 'DRAINING', 'TIMEOUT'] as const;
+  const hs = statuses.map((s, i) => {
+    const h = new Host('10.0.1.' + i, 80);
+    h.edsHealth = s;
+    return h;
+  });
+  const ps = buildPrioritySet(hs, opts('ROUND_ROBIN'), 0);
+  const used = new Set(Array.from({ length: 12 }, () => ps.pick(undefined)!.edsHealth));
+  assert.deepEqual([...used].sort(), ['DEGRADED', 'HEALTHY', 'UNKNOWN']);
+  assert.deepEqual(hs.map((h) => h.healthFlags()), ['healthy', 'healthy', '/degraded_eds_health', '/failed_eds_health', '/eds_status_draining', '/failed_eds_health']);
+  const h = new Host('h', 1);
+  h.failedActiveHc = true;
+  h.pendingActiveHc = true;
+  h.ejected = true;
+  assert.equal(h.healthFlags(), '/failed_active_hc/failed_outlier_check/pending_active_hc');
 });

@@ -1,7 +1,8 @@
 /** `clew control-plane`: run the control plane (istiod's role) in the foreground. */
 import type { Command } from 'commander';
 import { ControlPlane } from '../control-plane/control-plane.js';
-import { UsageError } from './errors.js';
+import { ConfigPathError, formatMessage, MeshConfigError } from '../config/index.js';
+import { CliError, UsageError } from './errors.js';
 import { parsePort } from './cli-options.js';
 
 const port = (v: string): number => parsePort(v, 'port');
@@ -11,6 +12,7 @@ export function register(program: Command): void {
     .command('control-plane')
     .description('run the control plane: config store and validation, registry, xDS (ADS) server, debug API')
     .requiredOption('--config-dir <dir>', 'directory of Istio YAML; applied config is written here')
+    .option('--mesh-config <file>', "Istio MeshConfig YAML (or the istio ConfigMap): access logs, tracing, extensionProviders; default: Istio's defaults")
     .option('--xds-port <port>', 'ADS gRPC port', port, 15010)
     .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
     .option('--listen-address <ip>', 'address to listen on', '127.0.0.1')
@@ -19,6 +21,7 @@ export function register(program: Command): void {
     .action(async (opts) => {
       const cp = new ControlPlane({
         configDir: opts.configDir,
+        meshConfigFile: opts.meshConfig,
         xdsPort: opts.xdsPort,
         debugPort: opts.debugPort,
         listenAddress: opts.listenAddress,
@@ -28,6 +31,11 @@ export function register(program: Command): void {
       try {
         await cp.start();
       } catch (err) {
+        if (err instanceof MeshConfigError) {
+          const lines = err.messages.map((m) => `  ${formatMessage(m)}`).join('\n');
+          throw new CliError(`${err.message}; not starting:\n${lines}`, 1, err.code);
+        }
+        if (err instanceof ConfigPathError) throw new CliError(`mesh config ${err.message}`, 1, err.code);
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'EADDRINUSE') throw new UsageError(`port in use: ${e.message}`);
         throw err;

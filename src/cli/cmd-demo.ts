@@ -2,6 +2,7 @@
  * `clew demo [--detach]` and `clew demo stop`: Bookinfo + httpbin in the mesh, on this machine,
  * without root. See src/local/local-demo*.ts.
  */
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CliError, UsageError } from './errors.js';
 import { parsePort } from './cli-options.js';
@@ -17,6 +18,7 @@ interface DemoFlags {
   xdsPort: string;
   debugPort: string;
   configDir?: string;
+  meshConfig?: string;
   readyTimeout: string;
   logFile?: string;
 }
@@ -36,6 +38,7 @@ export function register(program: Command): void {
     .option('--xds-port <port>', 'control-plane xDS port', '15010')
     .option('--debug-port <port>', 'control-plane debug port (clew apply/get/delete talk to it)', '15014')
     .option('--config-dir <dir>', 'control-plane config dir (default: a temporary one seeded with the samples)')
+    .option('--mesh-config <file>', 'Istio MeshConfig YAML for the control plane (access logs, tracing, extensionProviders)')
     .option('--ready-timeout <seconds>', 'how long to wait for everything to be ready', '90')
     .addOption(new Option('--supervise', 'internal: the background supervisor of --detach').hideHelp())
     .addOption(new Option('--log-file <file>', 'internal').hideHelp())
@@ -46,6 +49,7 @@ export function register(program: Command): void {
           xdsPort: parsePort(flags.xdsPort, '--xds-port'),
           debugPort: parsePort(flags.debugPort, '--debug-port'),
           configDir: flags.configDir,
+          meshConfig: flags.meshConfig ? resolve(flags.meshConfig) : undefined,
           readyTimeoutMs: Number(flags.readyTimeout) * 1000,
           detached: Boolean(flags.detach || flags.supervise),
           logFile: flags.logFile,

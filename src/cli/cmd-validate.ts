@@ -8,9 +8,11 @@ import {
   ConfigPathError,
   formatMessage,
   loadConfigPaths,
+  loadMeshConfigFile,
   resourceKey,
   validateResources,
   type LoadResult,
+  type MeshConfigLoad,
   type ValidationMessage,
 } from '../config/index.js';
 import { CliError, UsageError } from './errors.js';
@@ -20,6 +22,7 @@ interface ValidateOptions {
   filename: string[];
   output: string;
   namespace: string;
+  meshConfig?: string;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -31,6 +34,7 @@ export function register(program: Command): void {
     .option('-f, --filename <path>', 'file or directory (recursive *.yaml/*.yml); repeatable', collect, [])
     .option('-o, --output <format>', 'output format: text or json', 'text')
     .option('-n, --namespace <ns>', 'namespace for resources that do not set one', 'default')
+    .option('--mesh-config <file>', 'also validate this Istio MeshConfig and check Telemetry providers against it')
     .action(async (opts: ValidateOptions) => {
       if (opts.filename.length === 0) throw new UsageError('validate: at least one -f/--filename is required');
       if (opts.output !== 'text' && opts.output !== 'json') throw new UsageError(`validate: unknown output format "${opts.output}" (text or json)`);
@@ -41,8 +45,16 @@ export function register(program: Command): void {
         if (err instanceof ConfigPathError) throw new UsageError(`validate: ${err.message}`);
         throw err;
       }
-      const files = loaded.files ?? [];
-      const messages = sortByFile([...loaded.messages, ...validateResources(loaded.resources)], files);
+      let mesh: MeshConfigLoad | undefined;
+      try {
+        mesh = opts.meshConfig ? await loadMeshConfigFile(opts.meshConfig) : undefined;
+      } catch (err) {
+        if (err instanceof ConfigPathError) throw new UsageError(`validate: ${err.message}`);
+        throw err;
+      }
+      const files = [...(opts.meshConfig ? [opts.meshConfig] : []), ...(loaded.files ?? [])];
+      const cross = validateResources(loaded.resources, { meshConfig: mesh?.meshConfig });
+      const messages = sortByFile([...(mesh?.messages ?? []), ...loaded.messages, ...cross], files);
       const errors = messages.filter((m) => m.severity === 'error').length;
       const warnings = messages.length - errors;
 

@@ -8,3 +8,10 @@ export { resourceKey, toYaml } from './resource-yaml.js';
 export { parseGoDuration } from './value-duration.js';
 export { resolveHost, hostMatches, followsPortNameConvention } from './value-host.js';
 export * from './types.js';
+export {
+  applyMeshConfig, defaultMeshConfig, findExtensionProvider, providerKind, DEFAULT_TRACE_SAMPLING, DEFAULT_ZIPKIN_ADDRESS,
+  type MeshConfig, type ExtensionProvider, type DefaultProviders, type MeshTracing, type AccessLogEncoding,
+} from './mesh-config.js';
+export {
+  loadMeshConfigFile, parseMeshConfigText, parseConfigMapMesh, isMeshConfigMap, MeshConfigError, type MeshConfigLoad,
+} from './load-mesh-config.js';

@@ -1,6 +1,5 @@
-/** Kubernetes v1 Service and telemetry.istio.io Telemetry schemas (the parts Clew reads). */
+/** Kubernetes v1 Service schema (the parts Clew reads). */
 import { any, enm, int, intOrStr, list, obj, str, strList, strMap, type Schema } from './schema-dsl.js';
-import { labelSelector } from './schema-common.js';
 
 const servicePort = obj(
   {
@@ -29,17 +28,4 @@ export const kubeServiceSchema: Schema = obj({
   publishNotReadyAddresses: any(),
   loadBalancerIP: str(),
   externalIPs: strList(),
-});
-
-const targetRef = obj({ group: str(), kind: str(), name: str(), namespace: str() }, { required: ['kind', 'name'] });
-const providers = list(obj({ name: str() }, { required: ['name'] }));
-
-// Light schema: the top-level structure is checked, provider-specific details pass through.
-export const telemetrySchema: Schema = obj({
-  selector: labelSelector,
-  targetRef,
-  targetRefs: list(targetRef),
-  tracing: list(obj({ match: any(), providers, randomSamplingPercentage: any(), disableSpanReporting: any(), customTags: any(), useRequestIdForTraceSampling: any() })),
-  metrics: list(obj({ providers, overrides: any(), reportingInterval: any() })),
-  accessLogging: list(obj({ match: any(), providers, disabled: any(), filter: any() })),
 });

@@ -399,6 +399,69 @@ export interface KubeServiceSpec {
   type?: string;
 }
 
+// ---------------------------------------------------------------- Telemetry (telemetry.istio.io)
+export type WorkloadMode = 'CLIENT_AND_SERVER' | 'CLIENT' | 'SERVER';
+
+export type IstioMetricName =
+  | 'ALL_METRICS' | 'REQUEST_COUNT' | 'REQUEST_DURATION' | 'REQUEST_SIZE' | 'RESPONSE_SIZE'
+  | 'TCP_OPENED_CONNECTIONS' | 'TCP_CLOSED_CONNECTIONS' | 'TCP_SENT_BYTES' | 'TCP_RECEIVED_BYTES'
+  | 'GRPC_REQUEST_MESSAGES' | 'GRPC_RESPONSE_MESSAGES';
+
+export interface ProviderRef {
+  name: string;
+}
+
+export interface PolicyTargetReference {
+  group?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface TracingCustomTag {
+  literal?: { value: string };
+  environment?: { name: string; defaultValue?: string };
+  header?: { name: string; defaultValue?: string };
+  formatter?: { value: string };
+}
+
+export interface TelemetryTracing {
+  match?: { mode?: WorkloadMode };
+  providers?: ProviderRef[];
+  randomSamplingPercentage?: number;
+  disableSpanReporting?: boolean;
+  customTags?: Record<string, TracingCustomTag>;
+  useRequestIdForTraceSampling?: boolean;
+}
+
+export interface MetricsOverride {
+  match?: { metric?: IstioMetricName; customMetric?: string; mode?: WorkloadMode };
+  disabled?: boolean;
+  tagOverrides?: Record<string, { operation?: 'UPSERT' | 'REMOVE'; value?: string }>;
+}
+
+export interface TelemetryMetrics {
+  providers?: ProviderRef[];
+  overrides?: MetricsOverride[];
+  reportingInterval?: string;
+}
+
+export interface TelemetryAccessLogging {
+  match?: { mode?: WorkloadMode };
+  providers?: ProviderRef[];
+  disabled?: boolean;
+  filter?: { expression?: string };
+}
+
+export interface TelemetrySpec {
+  selector?: { matchLabels?: Record<string, string> };
+  targetRef?: PolicyTargetReference;
+  targetRefs?: PolicyTargetReference[];
+  tracing?: TelemetryTracing[];
+  metrics?: TelemetryMetrics[];
+  accessLogging?: TelemetryAccessLogging[];
+}
+
 export type VirtualService = ConfigResource<VirtualServiceSpec>;
 export type DestinationRule = ConfigResource<DestinationRuleSpec>;
 export type Gateway = ConfigResource<GatewaySpec>;
@@ -406,6 +469,7 @@ export type ServiceEntry = ConfigResource<ServiceEntrySpec>;
 export type WorkloadEntry = ConfigResource<WorkloadEntrySpec>;
 export type Sidecar = ConfigResource<SidecarSpec>;
 export type KubeService = ConfigResource<KubeServiceSpec>;
+export type Telemetry = ConfigResource<TelemetrySpec>;
 
 /** The API groups and versions Clew accepts, per kind. */
 export const ACCEPTED_VERSIONS: Record<IstioKind, string[]> = {

@@ -11,10 +11,14 @@ import { asList, asObj, asObjList, asStr, type Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import { Reporter } from './validate-reporter.js';
 import { hostMatches, resolveHost } from './value-host.js';
+import type { MeshConfig } from './mesh-config.js';
+import { crossCheckTelemetry } from './validate-telemetry-cross.js';
 
 export interface CrossOptions {
   /** FQDNs the registry knows (`reviews.default.svc.cluster.local`); enables unknown-host checks. */
   knownHosts?: Set<string>;
+  /** the mesh config in force; enables the check that Telemetry providers exist */
+  meshConfig?: MeshConfig;
 }
 
 interface DestinationRef {
@@ -133,6 +137,8 @@ export function validateResources(all: ConfigResource[], opts: CrossOptions = {}
     }
     flush();
   }
+
+  crossCheckTelemetry(ofKind('Telemetry'), reporterFor, opts.meshConfig);
 
   if (opts.knownHosts) {
     for (const dr of ofKind('DestinationRule')) {

@@ -3,15 +3,17 @@ import { Codes, type ValidationMessage } from './messages.js';
 import { checkSchema, isPlainObject, type Schema } from './schema-dsl.js';
 import { destinationRuleSchema } from './schema-destination-rule.js';
 import { gatewaySchema } from './schema-gateway.js';
-import { kubeServiceSchema, telemetrySchema } from './schema-kube.js';
+import { kubeServiceSchema } from './schema-kube.js';
 import { serviceEntrySchema, workloadEntrySchema } from './schema-service-entry.js';
 import { sidecarSchema } from './schema-sidecar.js';
+import { telemetrySchema } from './schema-telemetry.js';
 import { virtualServiceSchema } from './schema-virtual-service.js';
 import { validateDestinationRule } from './semantic-destination-rule.js';
 import { validateGateway } from './semantic-gateway.js';
 import { validateKubeService } from './semantic-kube-service.js';
 import { validateServiceEntry, validateWorkloadEntry } from './semantic-service-entry.js';
 import { validateSidecar } from './semantic-sidecar.js';
+import { validateTelemetry } from './semantic-telemetry.js';
 import { validateVirtualService } from './semantic-virtual-service.js';
 import type { Obj } from './semantic-util.js';
 import type { ConfigResource, IstioKind } from './types.js';
@@ -31,7 +33,7 @@ const RULES: Record<IstioKind, KindRules> = {
   WorkloadEntry: { schema: workloadEntrySchema, semantic: (s, r) => validateWorkloadEntry(s, 'spec', r) },
   Sidecar: { schema: sidecarSchema, semantic: validateSidecar },
   Service: { schema: kubeServiceSchema, semantic: validateKubeService },
-  Telemetry: { schema: telemetrySchema },
+  Telemetry: { schema: telemetrySchema, semantic: validateTelemetry },
 };
 
 /** Schema and semantic validation of one resource (no cross-resource checks). */

@@ -16,18 +16,28 @@ import { createPushContext, type PushContext } from './builders/index.js';
 import { LocalRegistry } from '../registry/index.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
-import { formatMessage } from '../config/index.js';
+import { formatMessage, validateResources, type MeshConfig, type ValidationMessage } from '../config/index.js';
+import { MeshConfigSource } from './mesh-config-source.js';
+import type { ProxyIdentity } from '../xds/node-metadata.js';
+import { ProxyWorkloadFile } from './proxy-workload-file.js';
 
 const REGISTRY_KINDS = new Set(['Service', 'ServiceEntry', 'WorkloadEntry']);
 
 export interface ControlPlaneOptions {
   configDir: string;
+  /** Istio MeshConfig YAML (or the istio ConfigMap); default: Istio's default mesh config */
+  meshConfigFile?: string;
   xdsPort?: number;
   debugPort?: number;
   listenAddress?: string;
   debounceMs?: number;
   /** how long a disconnected proxy's workload stays registered */
   workloadGraceMs?: number;
+  /**
+   * after a restart, how long a proxy's workload (saved in the config dir) stays registered
+   * before its proxy reconnects (default 30 s: a proxy's reconnect backoff reaches 30 s)
+   */
+  restoredWorkloadGraceMs?: number;
   /** how often the config dir is re-scanned in addition to fs.watch */
   pollMs?: number;
   log?: (line: string) => void;
@@ -39,6 +49,7 @@ export class ControlPlane {
   readonly metrics = new ControlPlaneMetrics();
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
+  readonly mesh: MeshConfigSource;
   private pc: PushContext;
   private scheduler: PushScheduler;
   private debug: DebugServer | undefined;
@@ -46,6 +57,10 @@ export class ControlPlane {
   private poller: NodeJS.Timeout | undefined;
   private graceTimers = new Map<string, NodeJS.Timeout>();
   private streamsByNode = new Map<string, Set<number>>();
+  /** proxy-registered workloads by node id, saved so a restart starts with them */
+  private proxyWorkloads = new Map<string, ProxyIdentity>();
+  private readonly workloadFile: ProxyWorkloadFile;
+  private stopped = false;
   private ready = false;
   private pushSeq = 0;
   xdsPort = 0;
@@ -55,6 +70,8 @@ export class ControlPlane {
   constructor(readonly options: ControlPlaneOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.store = new ConfigStore(options.configDir);
+    this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
+    this.mesh = new MeshConfigSource(options.meshConfigFile);
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.generator = new XdsGenerator(() => this.pc);
     this.ads = new AdsServer(this.generator, {
@@ -74,12 +91,28 @@ export class ControlPlane {
     return this.ready;
   }
 
+  meshConfig(): MeshConfig {
+    return this.mesh.current();
+  }
+
+  /** Warnings that need the mesh config (Telemetry providers that do not exist) for these resources. */
+  meshWarnings(keys?: Set<string>): ValidationMessage[] {
+    const telemetries = this.store.all().filter((r) => r.kind === 'Telemetry');
+    if (telemetries.length === 0) return [];
+    return validateResources(telemetries, { meshConfig: this.meshConfig() })
+      .filter((m) => m.severity === 'warning' && m.kind === 'Telemetry' && m.code === 'IST0101')
+      .filter((m) => !keys || keys.has(`${m.kind}/${m.namespace}/${m.name}`));
+  }
+
   private wire(): void {
     this.store.on('change', (change: ConfigChange) => {
       // only registry kinds can change services or endpoints; rebuilding the registry for a
       // routing change would cost a full re-index
       if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) this.registry.setConfig(this.store.all());
       this.scheduler.enqueue(typesForKinds(change.kinds), `config: ${change.keys.join(', ')}`);
+      if (change.kinds.has('Telemetry')) {
+        for (const m of this.meshWarnings(new Set(change.keys))) this.log(`config warning: ${formatMessage(m)}`);
+      }
     });
     this.store.on('rejected', (file: string, messages) => {
       this.metrics.configRejected('file');
@@ -114,7 +147,15 @@ export class ControlPlane {
       clearTimeout(t);
       this.graceTimers.delete(nodeId);
     }
-    if (id.address) this.registry.upsertProxyWorkload(nodeId, id);
+    if (id.address) {
+      // a disconnected workload whose address another proxy now has is gone for good
+      for (const [other, w] of this.proxyWorkloads) {
+        if (other !== nodeId && w.address === id.address && !this.streamsByNode.has(other)) this.forgetWorkload(other);
+      }
+      this.registry.upsertProxyWorkload(nodeId, id);
+      this.proxyWorkloads.set(nodeId, id);
+      this.workloadFile.save(this.proxyWorkloads);
+    }
     this.log(`proxy connected: ${nodeId}`);
   }
 
@@ -125,18 +166,30 @@ export class ControlPlane {
     if (set && set.size > 0) return;
     this.streamsByNode.delete(nodeId);
     this.log(`proxy disconnected: ${nodeId}`);
-    const grace = this.options.workloadGraceMs ?? 10_000;
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(nodeId);
-      this.registry.removeProxyWorkload(nodeId);
-    }, grace);
+    this.startGrace(nodeId, this.options.workloadGraceMs ?? 10_000);
+  }
+
+  private startGrace(nodeId: string, ms: number): void {
+    clearTimeout(this.graceTimers.get(nodeId));
+    // streams closed by stop() keep their workloads (saved for the next start)
+    if (this.stopped) return;
+    const timer = setTimeout(() => this.forgetWorkload(nodeId), ms);
     timer.unref();
     this.graceTimers.set(nodeId, timer);
   }
 
+  private forgetWorkload(nodeId: string): void {
+    clearTimeout(this.graceTimers.get(nodeId));
+    this.graceTimers.delete(nodeId);
+    this.registry.removeProxyWorkload(nodeId);
+    if (this.proxyWorkloads.delete(nodeId)) this.workloadFile.save(this.proxyWorkloads);
+  }
+
   private async push(req: PushRequest): Promise<void> {
     const t0 = performance.now();
-    this.pc = createPushContext({ config: this.store.all(), registry: this.registry, version: String(++this.pushSeq) });
+    this.pc = createPushContext({
+      config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
+    });
     this.generator.invalidate();
     try {
       await this.ads.push({ typeUrls: req.typeUrls, reason: req.reasons.join('; ') });
@@ -154,17 +207,27 @@ export class ControlPlane {
   /** Starts everything; resolves once the ADS and debug ports are listening. */
   async start(): Promise<void> {
     const host = this.options.listenAddress ?? '127.0.0.1';
+    // a bad mesh config refuses the start (MeshConfigError carries every message)
+    for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();
-    this.pc = createPushContext({ config: this.store.all(), registry: this.registry, version: String(++this.pushSeq) });
+    // the workloads of the proxies connected before a restart, until they reconnect (or their grace ends)
+    for (const [nodeId, id] of this.workloadFile.load()) {
+      this.registry.upsertProxyWorkload(nodeId, id);
+      this.proxyWorkloads.set(nodeId, id);
+      this.startGrace(nodeId, this.options.restoredWorkloadGraceMs ?? 30_000);
+    }
+    this.pc = createPushContext({
+      config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
+    });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     this.debug = await startDebugServer(this, host, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
     this.watchConfigDir();
     this.ready = true;
-    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on http://${host}:${this.debugPort}, config dir ${this.options.configDir}`);
+    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on http://${host}:${this.debugPort}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
   }
 
   private watchConfigDir(): void {
@@ -174,6 +237,7 @@ export class ControlPlane {
       } catch (err) {
         this.log(`config dir scan failed: ${(err as Error).message}`);
       }
+      void this.pollMeshConfig();
     };
     let pending: NodeJS.Timeout | undefined;
     try {
@@ -188,8 +252,21 @@ export class ControlPlane {
     this.poller.unref();
   }
 
+  /** Picks up an edited --mesh-config file; an edit with errors keeps the last good one. */
+  async pollMeshConfig(): Promise<void> {
+    const r = await this.mesh.poll();
+    if (!r) return;
+    const what = r.applied ? 'mesh config' : 'mesh config rejected, keeping the last good version';
+    for (const m of r.messages) this.log(`${what}: ${formatMessage(m)}`);
+    if (r.applied) {
+      this.log(`mesh config reloaded from ${this.mesh.file}`);
+      this.scheduler.enqueue(undefined, 'mesh config');
+    }
+  }
+
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopped = true;
     this.scheduler.stop();
     this.watcher?.close();
     if (this.poller) clearInterval(this.poller);

@@ -85,6 +85,7 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
     if (!stream) return send(res, 404, { error: `proxy ${id} is not connected` });
     return send(res, 200, configDumpFor(cp, stream));
   }
+  if (req.method === 'GET' && p === '/debug/mesh') return send(res, 200, cp.meshConfig());
   if (req.method === 'GET' && p === '/debug/registryz') {
     return send(res, 200, cp.registry.services().map((svc) => ({
       ...svc,
@@ -110,6 +111,9 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
     const text = await readBody(req);
     try {
       const results = p.endsWith('apply') ? cp.store.apply(text, file) : cp.store.deleteText(text, file);
+      const telemetry = p.endsWith('apply') && results.some((r) => r.kind === 'Telemetry');
+      const warnings = telemetry ? cp.meshWarnings(new Set(results.map((r) => r.key))) : [];
+      if (warnings.length) return send(res, 200, { results, warnings: warnings.map((m) => ({ ...m, text: formatMessage(m) })) });
       return send(res, 200, { results });
     } catch (err) {
       if (err instanceof ConfigRejectedError) {
@@ -135,6 +139,6 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
   send(res, 404, {
     error: `no such endpoint: ${req.method} ${p}`,
     endpoints: ['/ready', '/metrics', '/debug/syncz', '/debug/proxy_status', '/debug/config_dump?proxyID=',
-      '/debug/registryz', '/debug/configz', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
+      '/debug/registryz', '/debug/configz', '/debug/mesh', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
   });
 }

@@ -4,8 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import type {
-  ConfigResource, DestinationRule, DestinationRuleSpec, Gateway, Sidecar, Subset, VirtualService,
+  ConfigResource, DestinationRule, DestinationRuleSpec, Gateway, Sidecar, Subset, Telemetry, VirtualService,
 } from '../config/types.js';
+import { defaultMeshConfig, type MeshConfig } from '../config/mesh-config.js';
 import type { MeshService, ServiceInstance, ServiceRegistry, Workload } from '../registry/types.js';
 import { hostMatches, resolveHostname } from '../registry/registry-hosts.js';
 import { labelsMatch } from '../registry/registry-labels.js';
@@ -43,6 +44,10 @@ export interface PushContext {
   readonly destinationRules: readonly DestinationRule[];
   readonly gateways: readonly Gateway[];
   readonly sidecars: readonly Sidecar[];
+  /** Telemetry resources in config order (the resolution per proxy is in builders/build-telemetry-policy.ts). */
+  readonly telemetries: readonly Telemetry[];
+  /** The mesh config in force: Istio's defaults with --mesh-config (and the istio ConfigMap) applied. */
+  readonly meshConfig: Readonly<MeshConfig>;
   /** Mesh-bound VirtualServices by resolved host (wildcard hosts are under their pattern). */
   readonly vsByHost: Readonly<Record<string, readonly IndexedVirtualService[]>>;
   /** Gateway-bound VirtualServices by gateway `ns/name`. */
@@ -64,6 +69,8 @@ export interface PushContextInput {
   config: ConfigResource[];
   registry: ServiceRegistry;
   version?: string;
+  /** default: Istio's default mesh config */
+  meshConfig?: MeshConfig;
 }
 
 /** exportTo: absent or `*` = everywhere, `.` = own namespace, else the listed namespaces. */
@@ -143,6 +150,8 @@ export function createPushContext(input: PushContextInput): PushContext {
   const drByHost = new Map<string, DestinationRule[]>();
   const gateways: Gateway[] = [];
   const sidecars: Sidecar[] = [];
+  const telemetries: Telemetry[] = [];
+  const meshConfig = input.meshConfig ?? defaultMeshConfig();
   for (const res of config) {
     const ns = res.metadata.namespace;
     if (res.kind === 'VirtualService') {
@@ -166,6 +175,8 @@ export function createPushContext(input: PushContextInput): PushContext {
       gateways.push(res as Gateway);
     } else if (res.kind === 'Sidecar') {
       sidecars.push(res as Sidecar);
+    } else if (res.kind === 'Telemetry') {
+      telemetries.push(res as Telemetry);
     }
   }
   const frozenVsByHost = freezeIndex(vsByHost);
@@ -177,6 +188,7 @@ export function createPushContext(input: PushContextInput): PushContext {
 
   const version = input.version ?? createHash('sha1')
     .update(JSON.stringify(config.map((c) => [c.kind, c.metadata, c.spec])))
+    .update(JSON.stringify(meshConfig))
     .update(JSON.stringify([...instancesIndex].map(([h, m]) => [h, [...m].map(([p, l]) => [p, l.map((i) => i.endpoint)])])))
     .digest('hex').slice(0, 12);
 
@@ -189,6 +201,8 @@ export function createPushContext(input: PushContextInput): PushContext {
     destinationRules: Object.freeze(destinationRules),
     gateways: Object.freeze(gateways),
     sidecars: Object.freeze(sidecars),
+    telemetries: Object.freeze(telemetries),
+    meshConfig: Object.freeze(meshConfig),
     vsByHost: frozenVsByHost,
     vsByGateway: frozenVsByGateway,
     drByHost: frozenDrByHost,

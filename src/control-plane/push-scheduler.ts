@@ -32,6 +32,10 @@ export function typesForKinds(kinds: Iterable<string>): string[] | undefined {
         types.add(LISTENER_TYPE);
         types.add(ROUTE_TYPE);
         break;
+      case 'Telemetry':
+        types.add(LISTENER_TYPE); // access_log, tracing, istio.stats live in listeners
+        types.add(CLUSTER_TYPE); // tracing collectors outside the registry get a cluster
+        break;
       default:
         return undefined; // Services, ServiceEntries, Sidecars...: everything
     }

@@ -23,6 +23,7 @@ export async function detachDemo(opts: DemoOptions, con = new LocalConsole()): P
     '--ready-timeout', String(Math.round(opts.readyTimeoutMs / 1000)),
     '--log-file', logFile,
     ...(opts.configDir ? ['--config-dir', opts.configDir] : []),
+    ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
   ];
   const cmd = clewCommand(args);
   const child = spawn(cmd.command, cmd.args, {

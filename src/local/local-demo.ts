@@ -20,6 +20,8 @@ export interface DemoOptions {
   xdsPort: number;
   debugPort: number;
   configDir?: string;
+  /** --mesh-config for the control plane (an absolute path) */
+  meshConfig?: string;
   stateDir?: string;
   readyTimeoutMs: number;
   detached: boolean;
@@ -99,6 +101,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
     const cpCmd = clewCommand([
       'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
+      ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
     ]);
     const cp = sup.spawn({ name: 'control-plane', command: cpCmd.command, args: cpCmd.args });
     await waitReady([{ label: 'control plane', check: () => httpReady(`${debugUrl}/ready`) }], {

@@ -30,3 +30,11 @@ export const HTTP_PROTOCOL_OPTIONS_TYPE =
   'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const ORIGINAL_DST_LISTENER_FILTER_TYPE =
   'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+/** udpa TypedStruct (and its xds.type.v3 twin): a filter config as a Struct plus the real type URL */
+export const TYPED_STRUCT_TYPE = 'type.googleapis.com/udpa.type.v1.TypedStruct';
+export const XDS_TYPED_STRUCT_TYPE = 'type.googleapis.com/xds.type.v3.TypedStruct';
+/** Istio's stats filter (istio.stats) config, carried inside a TypedStruct */
+export const ISTIO_STATS_TYPE = 'type.googleapis.com/stats.PluginConfig';
+export const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
+export const ZIPKIN_CONFIG_TYPE = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
+export const OPENTELEMETRY_CONFIG_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';

@@ -68,3 +68,30 @@ test('usage errors exit 2', () => {
   const format = clew('-f', `${F}/valid`, '-o', 'xml');
   assert.equal(format.code, 2);
 });
+
+test('--mesh-config: the mesh config is validated too and Telemetry providers are checked against it', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'clew-validate-mesh-'));
+  try {
+    const mesh = join(dir, 'mesh.yaml');
+    const tel = join(dir, 'telemetry.yaml');
+    writeFileSync(mesh, 'accessLogEncoding: XML\nextensionProviders:\n- name: zipkin\n  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}\n');
+    writeFileSync(tel, 'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, namespace: istio-system}\nspec:\n  tracing:\n  - providers: [{name: jaeger}]\n');
+    const r = clew('-f', tel, '--mesh-config', mesh);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stdout,
+      `${mesh}:1: accessLogEncoding: must be one of TEXT, JSON; got "XML"\n` +
+        `${tel}:6: warning: Telemetry istio-system/t: spec.tracing[0].providers[0].name: provider "jaeger" is not defined in the mesh config's extensionProviders (prometheus, stackdriver, envoy); it is ignored\n` +
+        'validated 1 resource in 2 files: 1 error, 1 warning\n',
+    );
+    writeFileSync(mesh, 'extensionProviders:\n- name: jaeger\n  zipkin: {service: jaeger.istio-system.svc.cluster.local, port: 9411}\n');
+    const ok = clew('-f', tel, '--mesh-config', mesh);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.equal(ok.stdout, 'validated 1 resource in 2 files: no errors\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

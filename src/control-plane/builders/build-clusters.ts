@@ -13,6 +13,9 @@ import {
 import { applyTrafficPolicy, effectiveTrafficPolicy } from './build-cluster-traffic-policy.js';
 import { buildLoadAssignment } from './build-load-assignment.js';
 import { inboundPorts } from './build-inbound-ports.js';
+import { collectorClusters } from './build-telemetry-clusters.js';
+import { isHttp2Protocol } from '../../registry/registry-protocol.js';
+import { HTTP_PROTOCOL_OPTIONS_TYPE } from '../../xds/type-urls.js';
 
 function outboundCluster(
   pc: PushContext, proxy: ProxyIdentity, svc: MeshService, sp: ServicePortInfo, subset: string | undefined,
@@ -69,7 +72,7 @@ function outboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[
 function inboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
   return inboundPorts(pc, proxy).map((p) => {
     const name = inboundClusterName(p.port);
-    return {
+    const c: EnvoyResource = {
       name,
       type: 'STATIC',
       connect_timeout: { ...DEFAULT_CONNECT_TIMEOUT },
@@ -79,6 +82,13 @@ function inboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[]
         endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(p.appAddress, p.appPort) } }] }],
       },
     };
+    // Like Istio, the app of an http2/grpc port is spoken to in HTTP/2 (a gRPC server accepts nothing else).
+    if (isHttp2Protocol(p.protocol)) {
+      c.typed_extension_protocol_options = {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': HTTP_PROTOCOL_OPTIONS_TYPE, explicit_http_config: { http2_protocol_options: {} } },
+      };
+    }
+    return c;
   });
 }
 
@@ -100,7 +110,7 @@ function fixedClusters(): EnvoyResource[] {
 
 /** Every cluster for the proxy, or only those in `names` when given (non-empty). */
 export function buildClusters(pc: PushContext, proxy: ProxyIdentity, names?: string[]): EnvoyResource[] {
-  const all = [...outboundClusters(pc, proxy), ...inboundClusters(pc, proxy), ...fixedClusters()];
+  const all = [...outboundClusters(pc, proxy), ...inboundClusters(pc, proxy), ...fixedClusters(), ...collectorClusters(pc, proxy)];
   if (!names || names.length === 0) return all;
   const wanted = new Set(names);
   return all.filter((c) => wanted.has(c.name as string));

@@ -4,7 +4,8 @@ import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { GatewayServer } from '../../config/types.js';
 import type { PushContext } from '../push-context.js';
 import { socketAddress } from './build-common.js';
-import { hcmFilter, outboundHttpFilters, tcpProxyFilter } from './build-http-filters.js';
+import { hcmFilter, outboundHttpFilters, tcpFilters } from './build-http-filters.js';
+import { listenerTelemetry } from './build-telemetry-filters.js';
 import { resolveDestination } from './build-route-action.js';
 import { matchApplies } from './build-route-match.js';
 import { isGatewayHttpServer } from './build-routes.js';
@@ -40,19 +41,20 @@ export function gatewayListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
     }
   }
   const out: EnvoyResource[] = [];
+  const telemetry = listenerTelemetry(pc, proxy, 'gateway');
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const { servers, keys } = byPort.get(port)!;
     const name = `0.0.0.0_${port}`;
     let filters: EnvoyResource[];
     if (servers.some(isGatewayHttpServer)) {
       filters = [hcmFilter({
-        statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: outboundHttpFilters(), useRemoteAddress: true,
+        statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: outboundHttpFilters(), useRemoteAddress: true, telemetry,
       })];
     } else {
       const clusters = gatewayTcpClusters(pc, proxy, keys, port);
       // TLS termination needs certificates (SDS), which Clew does not serve yet.
       if (clusters.length === 0) continue;
-      filters = [tcpProxyFilter(clusters.length === 1 ? clusters[0].name : name, clusters)];
+      filters = tcpFilters(clusters.length === 1 ? clusters[0].name : name, clusters, telemetry);
     }
     out.push({
       name,

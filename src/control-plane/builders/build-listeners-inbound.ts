@@ -8,7 +8,8 @@ import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, socketAddress } from './build-common.js';
-import { hcmFilter, routerFilter, tcpProxyFilter } from './build-http-filters.js';
+import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
+import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
 
 export const VIRTUAL_INBOUND_PORT = 15006;
@@ -31,19 +32,20 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function inboundFilters(p: InboundPort): EnvoyResource[] {
+function inboundFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
   if (isHttpProtocol(p.protocol)) {
     return [hcmFilter({
       statPrefix: `inbound_0.0.0.0_${p.port}`,
       routeConfig: inboundRouteConfig(p.port),
       httpFilters: [routerFilter()],
+      telemetry,
     })];
   }
-  return [tcpProxyFilter(cluster, [{ name: cluster, weight: 1 }])];
+  return tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
 }
 
-export function inboundListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const ports = inboundPorts(pc, proxy);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
@@ -51,7 +53,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: [{ filters: inboundFilters(p) }],
+      filter_chains: [{ filters: inboundFilters(p, telemetry) }],
     }));
   }
   return [{
@@ -66,11 +68,11 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
       ...ports.map((p) => ({
         name: `0.0.0.0_${p.port}`,
         filter_chain_match: { destination_port: { value: p.port } },
-        filters: inboundFilters(p),
+        filters: inboundFilters(p, telemetry),
       })),
       {
         name: 'virtualInbound-catchall-tcp',
-        filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }])],
+        filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry),
       },
     ],
   }];

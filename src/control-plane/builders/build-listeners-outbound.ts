@@ -5,13 +5,14 @@ import type { MeshService } from '../../registry/types.js';
 import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import type { PushContext } from '../push-context.js';
 import { outboundClusterName, PASSTHROUGH_CLUSTER, socketAddress } from './build-common.js';
-import { hcmFilter, outboundHttpFilters, tcpProxyFilter } from './build-http-filters.js';
+import { hcmFilter, outboundHttpFilters, tcpFilters } from './build-http-filters.js';
+import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { resolveDestination } from './build-route-action.js';
 import { matchApplies } from './build-route-match.js';
 
 export const VIRTUAL_OUTBOUND_PORT = 15001;
 
-export function virtualOutboundListener(): EnvoyResource {
+export function virtualOutboundListener(telemetry: ListenerTelemetry): EnvoyResource {
   return {
     name: 'virtualOutbound',
     address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
@@ -19,7 +20,7 @@ export function virtualOutboundListener(): EnvoyResource {
     traffic_direction: 'OUTBOUND',
     filter_chains: [{
       name: 'virtualOutbound-catchall-tcp',
-      filters: [tcpProxyFilter(PASSTHROUGH_CLUSTER, [{ name: PASSTHROUGH_CLUSTER, weight: 1 }])],
+      filters: tcpFilters(PASSTHROUGH_CLUSTER, [{ name: PASSTHROUGH_CLUSTER, weight: 1 }], telemetry),
     }],
   };
 }
@@ -41,28 +42,28 @@ export function tcpDestinations(pc: PushContext, proxy: ProxyIdentity, svc: Mesh
   return [{ name: outboundClusterName(port, undefined, svc.hostname), weight: 100 }];
 }
 
-function tcpChains(pc: PushContext, proxy: ProxyIdentity, services: MeshService[], port: number): EnvoyResource[] {
+function tcpChains(pc: PushContext, proxy: ProxyIdentity, services: MeshService[], port: number, telemetry: ListenerTelemetry): EnvoyResource[] {
   const chains: EnvoyResource[] = [];
   let fallback: EnvoyResource | undefined;
   for (const svc of services) {
     const dests = tcpDestinations(pc, proxy, svc, port);
-    const filter = tcpProxyFilter(dests.length === 1 ? dests[0].name : `${svc.hostname}:${port}`, dests);
+    const filters = tcpFilters(dests.length === 1 ? dests[0].name : `${svc.hostname}:${port}`, dests, telemetry);
     const ips = svc.addresses.filter((a) => /^[\d.]+$/.test(a));
     if (ips.length) {
       chains.push({
         filter_chain_match: { prefix_ranges: ips.map((ip) => ({ address_prefix: ip, prefix_len: { value: 32 } })) },
-        filters: [filter],
+        filters,
       });
     } else {
       // Without an address to tell services apart the first one owns the port.
-      fallback ??= { filters: [filter] };
+      fallback ??= { filters };
     }
   }
   if (fallback) chains.push(fallback);
   return chains;
 }
 
-export function outboundListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+export function outboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const byPort = new Map<number, MeshService[]>();
   for (const svc of [...pc.services].sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
     for (const sp of svc.ports) {
@@ -79,8 +80,8 @@ export function outboundListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyR
     const http = services.some((s) => isHttpProtocol(s.ports.find((p) => p.port === port)!.protocol));
     const name = `0.0.0.0_${port}`;
     const chains = http
-      ? [{ filters: [hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters() })] }]
-      : tcpChains(pc, proxy, services, port);
+      ? [{ filters: [hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry })] }]
+      : tcpChains(pc, proxy, services, port, telemetry);
     out.push({
       name,
       address: socketAddress('0.0.0.0', port),

@@ -12,6 +12,7 @@ import { gatewayListeners } from './build-listeners-gateway.js';
 import { inboundListeners } from './build-listeners-inbound.js';
 import { outboundListeners, virtualOutboundListener } from './build-listeners-outbound.js';
 import { parseHostPortName } from './build-routes.js';
+import { listenerTelemetry } from './build-telemetry-filters.js';
 
 /** The Listener a proxyless gRPC client asks for when dialing `xds:///<name>`. */
 export function apiListener(name: string): EnvoyResource {
@@ -30,7 +31,9 @@ export function apiListener(name: string): EnvoyResource {
 
 function proxyListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
   if (proxy.type === 'router') return gatewayListeners(pc, proxy);
-  return [virtualOutboundListener(), ...outboundListeners(pc, proxy), ...inboundListeners(pc, proxy)];
+  const outbound = listenerTelemetry(pc, proxy, 'outbound');
+  const inbound = listenerTelemetry(pc, proxy, 'inbound');
+  return [virtualOutboundListener(outbound), ...outboundListeners(pc, proxy, outbound), ...inboundListeners(pc, proxy, inbound)];
 }
 
 export function buildListeners(pc: PushContext, proxy: ProxyIdentity, names?: string[]): EnvoyResource[] {

@@ -249,3 +249,15 @@ test('exportTo "." hides a DestinationRule from other namespaces', () => {
   assert.equal(byName(buildClusters(pc, proxy()), `outbound|9080||${REVIEWS}`).lb_policy, 'RANDOM');
   assert.equal(byName(buildClusters(pc, proxy({ namespace: 'shop' })), `outbound|9080||${REVIEWS}`).lb_policy, 'ROUND_ROBIN');
 });
+
+test('inbound clusters of grpc/http2 ports speak HTTP/2 to the app; http ports do not set it', () => {
+  const pc = makePc([kubeService('echo', [{ name: 'grpc-echo', port: 7070 }, { name: 'http2-h2c', port: 8081 }, { name: 'http-web', port: 8080 }], { app: 'productpage' })]);
+  const p = proxy({ podPorts: [7070, 8081, 8080].map((containerPort) => ({ containerPort, protocol: 'TCP' })) });
+  const clusters = buildClusters(pc, p);
+  for (const port of [7070, 8081]) {
+    const c = byName(clusters, `inbound|${port}||`);
+    assert.deepEqual(c.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config, { http2_protocol_options: {} });
+    assertRoundTrip(CLUSTER_TYPE, c);
+  }
+  assert.equal(byName(clusters, 'inbound|8080||').typed_extension_protocol_options, undefined);
+});

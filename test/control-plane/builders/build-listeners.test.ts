@@ -4,7 +4,8 @@ import { buildListeners } from '../../../src/control-plane/builders/index.js';
 import { LISTENER_TYPE, HCM_TYPE, TCP_PROXY_TYPE } from '../../../src/xds/type-urls.js';
 import { assertRoundTrip, BOOKINFO_SERVICES, byName, kubeService, makePc, proxy, res, subsetsRule, vs } from './fixtures.js';
 
-const FILTER_NAMES = ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router'];
+// Istio's stats filter sits right before the router on every sidecar and gateway HCM.
+const FILTER_NAMES = ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router'];
 
 test('sidecar: virtualOutbound on 15001 with use_original_dst and a passthrough chain', () => {
   const ls = buildListeners(makePc(BOOKINFO_SERVICES), proxy());
@@ -12,10 +13,12 @@ test('sidecar: virtualOutbound on 15001 with use_original_dst and a passthrough 
   const vo = byName(ls, 'virtualOutbound');
   assert.deepEqual(vo.address, { socket_address: { address: '0.0.0.0', port_value: 15001 } });
   assert.deepEqual(vo.use_original_dst, { value: true });
-  assert.equal(vo.filter_chains[0].filters[0].typed_config.cluster, 'PassthroughCluster');
+  // istio.stats (network) first, then the tcp_proxy to PassthroughCluster
+  assert.deepEqual(vo.filter_chains[0].filters.map((f: any) => f.name), ['istio.stats', 'envoy.filters.network.tcp_proxy']);
+  assert.equal(vo.filter_chains[0].filters[1].typed_config.cluster, 'PassthroughCluster');
 });
 
-test('sidecar: HTTP service port → 0.0.0.0_<port>, bind_to_port false, HCM with RDS <port> and fault, cors, router', () => {
+test('sidecar: HTTP service port → 0.0.0.0_<port>, bind_to_port false, HCM with RDS <port> and fault, cors, istio.stats, router', () => {
   const ls = buildListeners(makePc(BOOKINFO_SERVICES), proxy());
   const l = byName(ls, '0.0.0.0_9080');
   assert.deepEqual(l.bind_to_port, { value: false });
@@ -38,12 +41,14 @@ test('sidecar: TCP service port → TcpProxy to the service cluster, or the weig
   ];
   const ls = buildListeners(makePc(config), proxy());
   for (const l of ls) assertRoundTrip(LISTENER_TYPE, l);
-  const mongo = byName(ls, '0.0.0.0_27017').filter_chains[0].filters[0];
+  const mongoFilters = byName(ls, '0.0.0.0_27017').filter_chains[0].filters;
+  assert.equal(mongoFilters[0].name, 'istio.stats');
+  const mongo = mongoFilters[1];
   assert.equal(mongo.name, 'envoy.filters.network.tcp_proxy');
   assert.deepEqual(mongo.typed_config, {
     '@type': TCP_PROXY_TYPE, stat_prefix: 'outbound|27017||mongo.default.svc.cluster.local', cluster: 'outbound|27017||mongo.default.svc.cluster.local',
   });
-  const db = byName(ls, '0.0.0.0_3306').filter_chains[0].filters[0].typed_config;
+  const db = byName(ls, '0.0.0.0_3306').filter_chains[0].filters[1].typed_config;
   assert.deepEqual(db.weighted_clusters, {
     clusters: [
       { name: 'outbound|3306|v1|db.default.svc.cluster.local', weight: 80 },
@@ -65,8 +70,8 @@ test('inbound INTERCEPTION_MODE NONE: <address>_<port> bound to the workload add
   assert.equal(hcm.route_config.name, 'inbound|9080||');
   assert.deepEqual(hcm.route_config.virtual_hosts[0].domains, ['*']);
   assert.equal(hcm.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
-  assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.router']);
-  const tcp = byName(ls, '127.0.10.1_7000').filter_chains[0].filters[0].typed_config;
+  assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['istio.stats', 'envoy.filters.http.router']);
+  const tcp = byName(ls, '127.0.10.1_7000').filter_chains[0].filters[1].typed_config;
   assert.equal(tcp.cluster, 'inbound|7000||');
   assert.ok(!ls.some((x) => x.name === 'virtualInbound'));
 });
@@ -78,7 +83,7 @@ test('inbound REDIRECT: virtualInbound on 15006 with a filter chain per port and
   assert.deepEqual(vi.address, { socket_address: { address: '0.0.0.0', port_value: 15006 } });
   assert.deepEqual(vi.filter_chains[0].filter_chain_match, { destination_port: { value: 9080 } });
   assert.equal(vi.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
-  assert.equal(vi.filter_chains.at(-1).filters[0].typed_config.cluster, 'InboundPassthroughCluster');
+  assert.equal(vi.filter_chains.at(-1).filters.at(-1).typed_config.cluster, 'InboundPassthroughCluster');
   assert.ok(!ls.some((x) => x.name === '127.0.10.1_9080'));
 });
 

@@ -4,9 +4,10 @@ import type { ConfigResource, IstioKind } from '../../../src/config/types.js';
 import type { ProxyIdentity } from '../../../src/xds/node-metadata.js';
 import { createLocalRegistry } from '../../../src/registry/index.js';
 import { createPushContext, type PushContext } from '../../../src/control-plane/builders/index.js';
+import type { MeshConfig } from '../../../src/config/mesh-config.js';
 import { decodeResource, encodeResource, type EnvoyResource } from '../../../src/xds/codec.js';
 
-const API: Record<string, string> = { Service: 'v1' };
+const API: Record<string, string> = { Service: 'v1', Telemetry: 'telemetry.istio.io/v1' };
 
 export function res<S>(kind: IstioKind, name: string, spec: S, namespace = 'default', labels?: Record<string, string>): ConfigResource<S> {
   return {
@@ -43,12 +44,12 @@ export function workloadProxy(name: string, app: string, version: string, addres
   });
 }
 
-/** Builds a push context from config plus proxies registered as workloads. */
-export function makePc(config: ConfigResource[], proxies: ProxyIdentity[] = []): PushContext {
+/** Builds a push context from config plus proxies registered as workloads (and a mesh config). */
+export function makePc(config: ConfigResource[], proxies: ProxyIdentity[] = [], meshConfig?: MeshConfig): PushContext {
   const reg = createLocalRegistry();
   reg.setConfig(config);
   for (const p of proxies) reg.upsertProxyWorkload(`${p.type}~${p.address}~${p.name}.${p.namespace}~x`, p);
-  return createPushContext({ config, registry: reg, version: 'test' });
+  return createPushContext({ config, registry: reg, version: 'test', meshConfig });
 }
 
 /** Encodes and decodes; asserts nothing was silently dropped (misspelled field names). */

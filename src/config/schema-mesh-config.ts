@@ -1,0 +1,91 @@
+/**
+ * MeshConfig schema. Fields Clew reads are typed; the rest of Istio's MeshConfig and ProxyConfig
+ * fields are accepted as they are (a real istio ConfigMap loads), anything else is an unknown field.
+ */
+import { any, bool, dur, enm, int, list, map, num, obj, str, strList, type Schema } from './schema-dsl.js';
+
+const anyFields = (names: string): Record<string, Schema> =>
+  Object.fromEntries(names.split(/\s+/).filter(Boolean).map((n) => [n, any()]));
+
+const port = (): Schema => int(1, 65535);
+const uint32 = (): Schema => int(0, 4294967295);
+
+const meshTracing = obj(
+  {
+    zipkin: obj({ address: str() }),
+    sampling: num(0, 100),
+    maxPathTagLength: uint32(),
+    customTags: any(),
+    ...anyFields('lightstep datadog stackdriver openCensusAgent tlsSettings enableIstioTags'),
+  },
+  { exclusive: [['zipkin', 'lightstep', 'datadog', 'stackdriver', 'openCensusAgent']] },
+);
+
+const proxyConfig = obj({
+  tracing: meshTracing,
+  ...anyFields(`configPath binaryPath serviceCluster tracingServiceName drainDuration discoveryAddress
+    discoveryRefreshDelay zipkinAddress statsdUdpAddress envoyMetricsServiceAddress proxyAdminPort availabilityZone
+    controlPlaneAuthPolicy customConfigFile statNameLength concurrency proxyBootstrapTemplatePath interceptionMode
+    sds envoyAccessLogService envoyMetricsService proxyMetadata runtimeValues statusPort extraStatTags
+    gatewayTopology terminationDrainDuration meshId readinessProbe proxyStatsMatcher holdApplicationUntilProxyStarts
+    caCertificatesPem image privateKeyProvider proxyHeaders fileFlushInterval fileFlushMinSizeKb statsCompression
+    connectionSettings`),
+});
+
+const httpHeaders = list(any());
+
+/** The provider kinds of ExtensionProvider; exactly one per provider. */
+export const PROVIDER_KINDS = [
+  'envoyExtAuthzHttp', 'envoyExtAuthzGrpc', 'zipkin', 'lightstep', 'datadog', 'stackdriver', 'opencensus',
+  'skywalking', 'opentelemetry', 'prometheus', 'envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls', 'sds',
+] as const;
+
+const extensionProvider = obj(
+  {
+    name: str(),
+    zipkin: obj(
+      {
+        service: str(), port: port(), maxTagLength: uint32(), enable64bitTraceId: bool(), path: str(),
+        traceContextOption: enm('USE_B3', 'USE_B3_WITH_W3C_PROPAGATION'), timeout: dur(), headers: httpHeaders,
+      },
+      { required: ['service', 'port'] },
+    ),
+    opentelemetry: obj(
+      {
+        service: str(), port: port(), maxTagLength: uint32(),
+        http: obj({ path: str(), timeout: dur(), headers: httpHeaders }),
+        grpc: obj({ timeout: dur(), initialMetadata: httpHeaders }),
+        ...anyFields('resourceDetectors dynatraceSampler serviceAttributeEnrichment'),
+      },
+      { required: ['service', 'port'], exclusive: [['http', 'grpc']] },
+    ),
+    envoyFileAccessLog: obj({
+      path: str(),
+      logFormat: obj({ text: str(), labels: map(any()) }, { exclusive: [['text', 'labels']] }),
+      omitEmptyValues: bool(),
+    }),
+    prometheus: obj({}),
+    ...anyFields('envoyExtAuthzHttp envoyExtAuthzGrpc lightstep datadog stackdriver opencensus skywalking envoyHttpAls envoyTcpAls envoyOtelAls sds'),
+  },
+  { required: ['name'], exclusive: [PROVIDER_KINDS] },
+);
+
+export const meshConfigSchema: Schema = obj({
+  enableTracing: bool(),
+  accessLogFile: str(),
+  accessLogFormat: str(),
+  accessLogEncoding: enm('TEXT', 'JSON'),
+  defaultConfig: proxyConfig,
+  extensionProviders: list(extensionProvider),
+  defaultProviders: obj({ tracing: strList(), metrics: strList(), accessLogging: strList() }),
+  trustDomain: str(),
+  rootNamespace: str(),
+  ...anyFields(`proxyListenPort proxyInboundListenPort proxyHttpPort connectTimeout hboneIdleTimeout
+    protocolDetectionTimeout tcpKeepalive ingressClass ingressService ingressControllerMode ingressSelector
+    enableEnvoyAccessLogService disableEnvoyListenerLog outboundTrafficPolicy inboundTrafficPolicy configSources
+    enableAutoMtls trustDomainAliases caCertificates defaultServiceExportTo defaultVirtualServiceExportTo
+    defaultDestinationRuleExportTo localityLbSetting dnsRefreshRate h2UpgradePolicy inboundClusterStatName
+    outboundClusterStatName certificates serviceSettings serviceScopeConfigs enablePrometheusMerge
+    verifyCertificateAtClient ca discoverySelectors pathNormalization defaultHttpRetryPolicy tlsDefaults
+    defaultTrafficPolicy serviceEntryVisibility`),
+});

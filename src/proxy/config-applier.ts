@@ -12,6 +12,7 @@ import type { HcmParseContext, RouteProvider } from './http/hcm-config.js';
 import { parseListener, type ListenerParseContext } from './listener/listener-config.js';
 import type { ListenerManager } from './listener/listener-manager.js';
 import type { RequestObserver } from './observer.js';
+import type { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { RouteConfig } from './router/route-config.js';
 import type { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsRejectError, type XdsApplier } from './xds-client.js';
@@ -20,6 +21,8 @@ export interface ApplierDeps {
   clusters: ClusterManager;
   listeners: ListenerManager;
   observer: RequestObserver;
+  /** the proxy's telemetry: listeners take their metrics/logs/tracing from it */
+  telemetry?: TelemetryRuntime;
   setNames(typeUrl: string, names: string[]): void;
   bindOverride: ListenerParseContext['bindOverride'];
   proxyAddress: string;
@@ -42,6 +45,7 @@ export class ConfigApplier implements XdsApplier {
       rdsProvider: (name) => this.provider(name),
       resolveCluster: (name) => this.deps.clusters.slot(name),
       perFilterParser: parsePerRouteFilterConfig,
+      telemetry: this.deps.telemetry,
     };
     return { ...ctx, observer: this.deps.observer, bindOverride: this.deps.bindOverride, proxyAddress: this.deps.proxyAddress };
   }

@@ -1,6 +1,8 @@
 /**
- * The hook between the data plane and telemetry (src/proxy/telemetry/): the connection manager
- * fills a StreamInfo per request (or TCP connection) and hands it here when the stream is done.
+ * An embedder's view of finished streams: the connection manager and the TCP proxy hand every
+ * completed StreamInfo (one per request or TCP connection) here, after the listener's own
+ * telemetry (Istio metrics, access logs, spans: src/proxy/telemetry/, configured per listener by
+ * xDS) has recorded it. Tests and tools use it; the proxy needs none (default: no-op).
  */
 import type { StreamInfo } from './stream-info.js';
 

@@ -10,6 +10,7 @@ import { createAdminBackend } from './admin/admin-backend.js';
 import { createAdminHandler, listenHttp } from './admin/admin-server.js';
 import { identityFromOptions, type LogLevel, type ProxyOptions } from './bootstrap.js';
 import { ConfigApplier } from './config-applier.js';
+import { DRAIN_DEFAULTS, runDrain, type DrainMode, type DrainResult } from './drain/drain-sequence.js';
 import { HttpConnectionManager } from './http/connection-manager.js';
 import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
@@ -17,6 +18,7 @@ import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
 import { StatsStore } from '../stats/stats-store.js';
 import type { ClusterStats } from './telemetry/stats-cluster.js';
+import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsClient } from './xds-client.js';
 
@@ -34,6 +36,11 @@ export interface ProxyHandle {
   /** the `cluster.<name>.*` stats handles of a cluster */
   clusterStats(name: string): ClusterStats;
   readonly nodeId: string;
+  /**
+   * Whole-proxy drain (see drain/drain-sequence.ts): `graceful` on SIGTERM, `handover` when a
+   * hot-restarted process has taken over the sockets. Resolves once drained; the proxy is closed.
+   */
+  drain(mode: DrainMode): Promise<DrainResult>;
   close(): Promise<void>;
 }
 
@@ -60,12 +67,26 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   };
   let applier!: ConfigApplier;
   const clusters = new ClusterManager(stats, () => applier?.onMembershipChange());
+  // Istio metrics, access logs and tracing per listener from xDS; span collectors are clusters
+  const telemetry = new TelemetryRuntime({
+    identity,
+    stats,
+    resolveCluster: (name) => {
+      const h = clusters.slot(name).cluster?.chooseHost(undefined);
+      return h ? { host: h.address, port: h.port } : undefined;
+    },
+  });
   const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
   const passthrough = new Map<string, HttpConnectionManager>();
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const hold = options.holdUntilReady ? ready : undefined;
   const listeners = new ListenerManager({
     observer,
     resolver: options.resolver ?? REQUEST_DESTINATION_RESOLVER,
-    drainTimeMs: options.drainTimeMs ?? 600_000,
+    drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
+    drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
+    hold,
     log,
     passthroughHcm: (clusterName) => {
       let h = passthrough.get(clusterName);
@@ -85,8 +106,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     },
   });
 
-  let readyResolve!: () => void;
-  const ready = new Promise<void>((r) => (readyResolve = r));
+  let draining: Promise<DrainResult> | undefined;
   let isReady = false;
   let checking = false;
   const xds = new XdsClient({
@@ -101,6 +121,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     clusters,
     listeners,
     observer,
+    telemetry,
     setNames: (t, names) => xds.setNames(t, names),
     proxyAddress: identity.address,
     bindOverride: (name, address, port) => {
@@ -140,6 +161,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await listeners.close();
       await clusters.close();
+      await telemetry.close();
     })());
   const backend = createAdminBackend({
     node,
@@ -148,7 +170,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     listeners,
     stats,
     startTime,
-    isReady: () => isReady,
+    isReady: () => isReady && !draining,
+    isDraining: () => !!draining,
+    restartEpoch: options.restartEpoch,
     setLogLevel: (l) => {
       if (!(l in LEVELS)) return false;
       level = LEVELS[l as LogLevel];
@@ -157,18 +181,18 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     quit: () => void close().then(() => options.onQuit?.()),
     refreshServerStats: () => {
       serverGauges.live.set(isReady ? 1 : 0);
-      serverGauges.state.set(isReady ? 0 : 2);
+      serverGauges.state.set(draining ? 1 : isReady ? 0 : 2);
       serverGauges.uptime.set(Math.floor((Date.now() - startTime) / 1000));
       serverGauges.connected.set(xds.connected ? 1 : 0);
       serverGauges.listeners.set(listeners.listeners.size);
       serverGauges.clusters.set(clusters.clusters.size);
     },
   });
-  const admin = await listenHttp(createAdminHandler(backend, 'admin'), host, options.adminPort ?? 15000);
+  const admin = await listenHttp(createAdminHandler(backend, 'admin'), host, options.adminPort ?? 15000, hold);
   servers.push(admin.server);
-  const statsSrv = await listenHttp(createAdminHandler(backend, 'stats'), host, options.statsPort ?? 15090);
+  const statsSrv = await listenHttp(createAdminHandler(backend, 'stats'), host, options.statsPort ?? 15090, hold);
   servers.push(statsSrv.server);
-  const readySrv = await listenHttp(createAdminHandler(backend, 'ready'), host, options.readyPort ?? 15021);
+  const readySrv = await listenHttp(createAdminHandler(backend, 'ready'), host, options.readyPort ?? 15021, hold);
   servers.push(readySrv.server);
   xds.start();
   // Envoy's initial_fetch_timeout (15 s): an EDS/RDS resource the server never sends does not keep
@@ -191,6 +215,39 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     stats,
     clusterStats: (name) => clusters.clusterStats(name),
     nodeId: node.id,
+    drain: (mode) =>
+      (draining ??= (async () => {
+        if (mode === 'handover') {
+          // the new process answers on the admin ports and talks to the control plane now
+          xds.close();
+          for (const s of servers) {
+            s.close();
+            s.closeIdleConnections?.();
+          }
+        }
+        const result = await runDrain(
+          {
+            drainListeners: (accept) => {
+              listeners.drainListeners({ accept });
+              for (const h of passthrough.values()) h.drain();
+            },
+            stopAccepting: () => listeners.stopAccepting(),
+            openConnections: () => listeners.openConnections,
+            lastActivityAt: () => listeners.lastActivityAt,
+            destroyConnections: () => listeners.destroyConnections(),
+          },
+          mode,
+          {
+            drainMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
+            parentShutdownMs: options.parentShutdownMs ?? DRAIN_DEFAULTS.parentShutdownMs,
+            quietMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
+          },
+          (msg) => log('info', msg),
+        );
+        log('info', `drained (${result.reason}) after ${result.elapsedMs} ms${result.closedAtDeadline ? `, ${result.closedAtDeadline} connection(s) closed at the deadline` : ''}`);
+        await close();
+        return result;
+      })()),
     close,
   };
 }

@@ -72,6 +72,9 @@ export class XdsClient {
     this.client = new ClientCtor(this.opts.address, grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 30000,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      // the channel's own reconnect backoff (grpc-js: 1 s up to 120 s) must not outlast ours
+      'grpc.initial_reconnect_backoff_ms': this.opts.backoffBaseMs ?? 250,
+      'grpc.max_reconnect_backoff_ms': this.opts.backoffMaxMs ?? 30000,
     });
     this.openStream();
   }

@@ -3,6 +3,13 @@
  * manager): normalizes the request (absolute-form, request id, XFF), resolves the route once,
  * runs the decoder filters in order and the encoder hooks in reverse, sends local replies, and
  * hands the finished StreamInfo to the observer.
+ *
+ * Telemetry hooks (all resolved per HCM at config time, nothing looked up per request):
+ * - start: x-request-id, trace context (extract, sample, inject B3/W3C upstream), peer metadata
+ *   exchange: inbound reads and strips the caller's x-envoy-peer-metadata(-id) before the app;
+ *   outbound adds this proxy's pair to the upstream request (mesh clusters only);
+ * - response headers: outbound reads and strips the server's pair; inbound answers with ours;
+ * - completion: HCM stats, Istio metrics, access logs, span.
  */
 import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
@@ -18,11 +25,27 @@ import type { ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { httpToGrpcStatus } from './local-reply.js';
 import type { RequestObserver } from '../observer.js';
+import { clusterServiceHost } from '../telemetry/istio-identity.js';
+import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../telemetry/peer-metadata.js';
+import type { TraceContext } from '../telemetry/tracing-tracer.js';
 
 export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** %RESPONSE_CODE_DETAILS% of local replies, by response flag (Envoy's strings) */
+const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
+  NR: 'route_not_found',
+  NC: 'cluster_not_found',
+  UH: 'no_healthy_upstream',
+  UO: 'upstream_reset_before_response_started{overflow}',
+  UF: 'upstream_reset_before_response_started{connection_failure}',
+  UC: 'upstream_reset_before_response_started{connection_termination}',
+  UT: 'upstream_response_timeout',
+  FI: 'fault_filter_abort',
+  DPE: 'codec_error',
+};
 
 export class ActiveStream {
   readonly info: StreamInfo;
@@ -43,6 +66,10 @@ export class ActiveStream {
   private done = false;
   /** set by the router: told when the downstream stream closes (aborts a pending upstream) */
   onDownstreamReset: { onDownstreamClose(): void } | undefined;
+  /** this hop's trace context when the HCM traces; becomes a span at completion */
+  trace: TraceContext | undefined;
+  /** inbound: the caller sent peer metadata, so the response carries ours */
+  private answerPeer = false;
 
   constructor(
     readonly hcm: HcmConfig,
@@ -95,6 +122,19 @@ export class ActiveStream {
       h['x-forwarded-for'] = xff ? `${xff}, ${this.conn.remoteAddress}` : this.conn.remoteAddress;
     }
     if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = 'http';
+    hcm.stats?.requestStarted(this.isHttp2);
+    const peers = hcm.peers;
+    const inbound = this.conn.direction === 'inbound';
+    if (peers && inbound && (h[PEER_METADATA_HEADER] !== undefined || h[PEER_METADATA_ID_HEADER] !== undefined)) {
+      this.info.peer = peers.takePeer(h);
+      this.answerPeer = true;
+    }
+    const tracer = hcm.telemetry?.tracer;
+    if (tracer) {
+      const t = (this.trace = tracer.start(h, this.conn.direction));
+      const th = t.headers;
+      for (const k in th) h[k] = th[k];
+    }
     const rc = hcm.routes.config;
     if (rc) {
       const q = this.path.indexOf('?');
@@ -104,13 +144,34 @@ export class ActiveStream {
         headers: h,
       };
       this.route = rc.route(this.authority, input);
-      if (this.route) this.info.routeName = this.route.name;
+      if (this.route) {
+        this.info.routeName = this.route.name;
+        if (this.route.decorator !== undefined) this.info.operationName = this.route.decorator;
+      }
     }
+    if (peers && !inbound) this.sendPeerMetadata(peers.peerMetadata, peers.peerMetadataId);
     const cfgs = hcm.filters;
     const filters = new Array<HttpFilter>(cfgs.length);
     for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
     this.filters = filters;
     this.continueDecoding();
+  }
+
+  /**
+   * Outbound: tell the server sidecar who we are, unless the request leaves the mesh (an
+   * ORIGINAL_DST cluster such as PassthroughCluster), where the headers are removed instead.
+   */
+  private sendPeerMetadata(value: string, id: string): void {
+    const h = this.headers;
+    const r = this.route;
+    const c = r?.kind === 'route' ? (r.slot ?? r.weighted?.targets[0].slot)?.cluster : undefined;
+    if (r?.kind === 'route' && c?.config.type !== 'ORIGINAL_DST') {
+      h[PEER_METADATA_HEADER] = value;
+      h[PEER_METADATA_ID_HEADER] = id;
+    } else if (h[PEER_METADATA_HEADER] !== undefined || h[PEER_METADATA_ID_HEADER] !== undefined) {
+      delete h[PEER_METADATA_HEADER];
+      delete h[PEER_METADATA_ID_HEADER];
+    }
   }
 
   /** Runs the remaining decoder filters; a filter that stopped calls this to resume. */
@@ -135,6 +196,17 @@ export class ActiveStream {
   /** Runs encoder hooks (reverse order), route/vhost/route-config response header ops, then sends the headers. */
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     for (let i = this.filters.length - 1; i >= 0; i--) this.filters[i].encodeHeaders?.(this, status, headers);
+    const peers = this.hcm.peers;
+    if (peers) {
+      if (this.answerPeer) {
+        headers[PEER_METADATA_HEADER] = peers.peerMetadata;
+        headers[PEER_METADATA_ID_HEADER] = peers.peerMetadataId;
+      } else if (headers[PEER_METADATA_HEADER] !== undefined || headers[PEER_METADATA_ID_HEADER] !== undefined) {
+        // outbound: the server sidecar's identity, kept for metrics and not passed to the app
+        const peer = peers.takePeer(headers);
+        if (this.conn.direction === 'outbound') this.info.peer = peer;
+      }
+    }
     const r = this.route;
     if (r) {
       if (this.weightedTarget) applyHeaderOps(headers, this.weightedTarget.responseOps);
@@ -170,6 +242,7 @@ export class ActiveStream {
   /** Envoy's local reply: text/plain body (or gRPC trailers-only), response flag. */
   sendLocalReply(status: number, body: string | undefined, flag: ResponseFlag | undefined, grpcStatus?: number): void {
     if (flag) this.info.responseFlags.add(flag);
+    this.info.responseCodeDetails ??= flag ? (LOCAL_DETAILS[flag] ?? 'local_reply') : 'direct_response';
     if (this.done) return;
     if (this.res.headersSent) {
       this.resetDownstream();
@@ -207,9 +280,21 @@ export class ActiveStream {
     if (!this.res.writableFinished && !(this.isHttp2 && (this.res as http2.Http2ServerResponse).stream.endAfterHeaders)) {
       if (!this.res.headersSent || !this.res.writableEnded) info.responseFlags.add('DR');
     }
-    info.durationMs = performance.now() - info.startMono;
+    const duration = (info.durationMs = performance.now() - info.startMono);
     for (const f of this.filters) f.onDestroy?.();
     this.onDownstreamReset?.onDownstreamClose();
+    if (info.responseCodeDetails === undefined && info.responseCode !== undefined) info.responseCodeDetails = 'via_upstream';
+    const hcm = this.hcm;
+    hcm.stats?.requestDone(info.responseCode, duration);
+    const tel = hcm.telemetry;
+    if (tel) {
+      if (tel.metrics && info.destinationService === undefined) {
+        // inbound clusters name their service in Istio's cluster metadata
+        const svc = clusterServiceHost((this.weightedTarget?.slot ?? this.route?.slot)?.cluster?.config.raw);
+        if (svc !== undefined) info.destinationService = svc;
+      }
+      tel.onRequestComplete(info, this.trace);
+    }
     this.observer.onRequestComplete(info);
   }
 }

@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { markOpaque, streamEnded, streamStarted } from '../drain/connection-activity.js';
 import { newStreamInfo } from '../stream-info.js';
 import type { Destination } from '../listener/destination.js';
 import { sniffProtocol } from '../listener/protocol-sniffer.js';
@@ -36,22 +37,39 @@ export class HttpConnectionManager {
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
     sniffProtocol(socket, (proto, stream) => {
       (stream as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
-      if (proto === 'h2') this.h2Server().emit('connection', stream);
-      else this.h1Server().emit('connection', stream);
+      if (proto === 'h2') {
+        markOpaque(ctx);
+        this.h2Server().emit('connection', stream);
+      } else this.h1Server().emit('connection', stream);
     });
   }
 
   handleRequest(req: DownstreamRequest, res: DownstreamResponse, ctx: ConnectionContext, dest: Destination | undefined): void {
+    streamStarted(ctx);
+    res.once('close', () => streamEnded(ctx));
+    if (req.httpVersionMajor === 2) {
+      // HTTP/2 sessions reached through the outbound dispatcher are drained here too; a session
+      // of a draining connection gets GOAWAY once this stream is in (it still completes)
+      const session = (req as http2.Http2ServerRequest).stream?.session;
+      if (session && !this.sessions.has(session)) this.trackSession(session);
+      if (ctx.draining && session && !session.closed) session.close();
+    }
     new ActiveStream(this.config, req, res, ctx, this.env.observer, dest).start();
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: net.Socket | Duplex, head: Buffer, ctx: ConnectionContext, dest: Destination | undefined): void {
+    markOpaque(ctx);
     proxyUpgrade(this.config, req, socket, head, ctx, dest, this.env.observer);
   }
 
   /** Stop keep-alive on existing connections: h1 closes after the next response, h2 gets GOAWAY. */
   drain(): void {
     for (const s of this.sessions) if (!s.closed) s.close();
+  }
+
+  private trackSession(session: http2.Http2Session): void {
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
@@ -92,8 +110,7 @@ export class HttpConnectionManager {
     const server = http2.createServer({ maxSessionMemory: 64 }, this.onRequest);
     server.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
+      this.trackSession(session);
     });
     server.on('sessionError', () => undefined);
     this.h2 = server;

@@ -1,12 +1,19 @@
 /**
  * HttpConnectionManager typed_config -> HcmConfig, parsed once per LDS update: route source (RDS
  * provider or inline), the HTTP filter chain (factories from the explicit registry; unknown
- * non-optional types reject the listener), request-id/XFF/limits options.
+ * non-optional types reject the listener), request-id/XFF/limits options, and telemetry: the
+ * HCM's access_log and tracing plus the istio.stats filter's metrics, resolved into one
+ * HttpTelemetry (none of them: no telemetry work per request).
  */
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
 import type { HttpFilterConfig } from '../filters/filter.js';
-import { findFilterFactory } from '../filters/registry.js';
+import { filterConfigOf, filterTypeUrl, findFilterFactory } from '../filters/registry.js';
+import { IstioStatsFilterConfig } from '../filters/stats/stats-filter.js';
+import { HcmStats } from '../telemetry/stats-hcm.js';
+import type { MetricsConfig } from '../telemetry/telemetry-config.js';
+import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
+import type { HttpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
 import type { ClusterResolver } from '../upstream/cluster-slot.js';
 
@@ -33,12 +40,20 @@ export interface HcmConfig {
   http2: boolean;
   /** for cluster_header routes */
   resolveCluster: ClusterResolver;
+  /** Istio metrics (istio.stats filter), access logs, tracing; undefined when none is configured */
+  telemetry: HttpTelemetry | undefined;
+  /** peer metadata exchange (always on in a proxy; undefined without a telemetry runtime) */
+  peers: TelemetryRuntime | undefined;
+  /** http.<stat_prefix>.* */
+  stats: HcmStats | undefined;
 }
 
 export interface HcmParseContext {
   rdsProvider(name: string): RouteProvider;
   resolveCluster: ClusterResolver;
   perFilterParser: PerFilterParser;
+  /** the proxy's telemetry (stats store, peer identity, shared log writers and exporters) */
+  telemetry?: TelemetryRuntime;
 }
 
 export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConfig {
@@ -59,25 +74,31 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     fail('HttpConnectionManager without rds or route_config');
   }
   const filters: HttpFilterConfig[] = [];
+  let metrics: MetricsConfig | undefined;
   const list = (tc.http_filters ?? []) as Array<Record<string, any>>;
   list.forEach((f, i) => {
     const name = String(f.name ?? '');
     if (f.disabled === true) return;
     const typed = f.typed_config as Record<string, any> | undefined;
-    const typeUrl = String(typed?.['@type'] ?? '');
+    const typeUrl = filterTypeUrl(typed);
     const factory = findFilterFactory(typeUrl);
     if (!factory) {
       if (f.is_optional === true) return;
       fail(`Didn't find a registered implementation for '${name}' with type URL: '${typeUrl.replace('type.googleapis.com/', '')}'`);
     }
     if (factory.typeUrls[0].endsWith('router.v3.Router') && i !== list.length - 1) fail('the router filter must be the last HTTP filter');
-    filters.push(factory.parse(typed ?? {}, name));
+    const cfg = factory.parse(filterConfigOf(typed), name);
+    // istio.stats records when the stream completes: it lives in the HCM's telemetry, not per request
+    if (cfg instanceof IstioStatsFilterConfig) metrics = cfg.metrics;
+    else filters.push(cfg);
   });
   if (filters.length === 0 || !list.some((f) => String(f.typed_config?.['@type'] ?? '').endsWith('router.v3.Router'))) {
     fail('HttpConnectionManager without a router filter');
   }
+  const rt = ctx.telemetry;
+  const statPrefix = String(tc.stat_prefix ?? '');
   return {
-    statPrefix: String(tc.stat_prefix ?? ''),
+    statPrefix,
     routes,
     filters,
     generateRequestId: tc.generate_request_id?.value !== false,
@@ -89,5 +110,8 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
     http2: tc.codec_type === 'HTTP2',
     resolveCluster: ctx.resolveCluster,
+    telemetry: rt?.httpFromXds(tc, metrics),
+    peers: rt,
+    stats: rt ? new HcmStats(rt.stats, statPrefix) : undefined,
   };
 }

@@ -3,6 +3,7 @@
  * connect to the chosen host, replay the request head and splice the two sockets.
  */
 import type * as http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { newStreamInfo } from '../stream-info.js';
@@ -43,8 +44,17 @@ export function proxyUpgrade(
     info.durationMs = performance.now() - info.startMono;
     observer.onRequestComplete(info);
   };
+  // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
+  const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
+  if (headers['x-request-id'] === undefined && hcm.generateRequestId) headers['x-request-id'] = randomUUID();
+  info.requestId = headers['x-request-id'] as string | undefined;
+  if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
+    const xff = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff ? `${xff}, ${ctx.remoteAddress}` : ctx.remoteAddress;
+  }
+  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
   const q = url.indexOf('?');
-  const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: req.headers });
+  const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headers as http.IncomingHttpHeaders });
   if (!route || route.kind !== 'route') {
     info.responseFlags.add('NR');
     reject(socket, 404, '');
@@ -69,7 +79,6 @@ export function proxyUpgrade(
     return done(503);
   }
   info.upstreamHost = host.key;
-  const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
   applyHeaderOps(headers, route.requestOps);
   headers.host = route.hostRewrite ?? authority;
   let headText = `${req.method} ${url} HTTP/1.1\r\n`;

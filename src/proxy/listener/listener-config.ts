@@ -66,7 +66,7 @@ function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listener
   for (const f of (fc.filters ?? []) as Array<Record<string, any>>) {
     const t = String(f.typed_config?.['@type'] ?? '');
     if (t === HCM_TYPE) chain.hcm = new HttpConnectionManager(parseHcm(f.typed_config, ctx), { observer: ctx.observer });
-    else if (t === TCP_PROXY_TYPE) chain.tcp = new TcpProxy(parseTcpProxy(f.typed_config, ctx.resolveCluster), ctx.observer);
+    else if (t === TCP_PROXY_TYPE) chain.tcp = new TcpProxy(parseTcpProxy(f.typed_config, ctx.resolveCluster, ctx.telemetry, fc.filters ?? []), ctx.observer);
     // Other network filters (metadata exchange, RBAC ...) are not terminal; not implemented yet.
   }
   if (!chain.hcm && !chain.tcp) fail(`listener ${listenerName}: filter chain ${chain.name} has no HttpConnectionManager or TcpProxy`);

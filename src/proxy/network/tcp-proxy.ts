@@ -1,12 +1,18 @@
 /**
  * envoy.filters.network.tcp_proxy: picks a cluster (single or weighted), a host (the original
- * destination for ORIGINAL_DST clusters) and splices the downstream socket to it.
+ * destination for ORIGINAL_DST clusters) and splices the downstream socket to it. Telemetry: an
+ * istio.stats network filter before it in the chain gives Istio's TCP metrics (opened, closed,
+ * bytes, reported periodically while open), its access_log one line per connection.
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
+import { networkStatsConfig } from '../filters/registry.js';
 import type { ConnectionContext } from '../http/connection-context.js';
+import { clusterServiceHost } from '../telemetry/istio-identity.js';
+import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
+import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
 import type { RequestObserver } from '../observer.js';
 import { newStreamInfo } from '../stream-info.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
@@ -16,9 +22,20 @@ export interface TcpProxyConfig {
   targets: Array<{ slot: ClusterSlot; weight: number }>;
   total: number;
   idleTimeoutMs: number;
+  /** Istio TCP metrics and access logs; undefined when the chain configures neither */
+  telemetry: TcpTelemetry | undefined;
 }
 
-export function parseTcpProxy(tc: Record<string, any>, resolve: ClusterResolver): TcpProxyConfig {
+/**
+ * `chainFilters`: the filter chain's network filters, where an istio.stats filter turns TCP
+ * metrics on for this proxy.
+ */
+export function parseTcpProxy(
+  tc: Record<string, any>,
+  resolve: ClusterResolver,
+  runtime?: TelemetryRuntime,
+  chainFilters: ReadonlyArray<Record<string, any>> = [],
+): TcpProxyConfig {
   let targets: TcpProxyConfig['targets'];
   if (tc.cluster) targets = [{ slot: resolve(String(tc.cluster)), weight: 1 }];
   else if (tc.weighted_clusters) {
@@ -26,7 +43,8 @@ export function parseTcpProxy(tc: Record<string, any>, resolve: ClusterResolver)
   } else fail('TcpProxy without cluster or weighted_clusters');
   const total = targets.reduce((s, t) => s + t.weight, 0);
   if (total <= 0) fail('TcpProxy weighted_clusters with total weight 0');
-  return { statPrefix: String(tc.stat_prefix ?? ''), targets, total, idleTimeoutMs: durationToMs(tc.idle_timeout) ?? 3_600_000 };
+  const telemetry = runtime?.tcpFromXds(tc, networkStatsConfig(chainFilters));
+  return { statPrefix: String(tc.stat_prefix ?? ''), targets, total, idleTimeoutMs: durationToMs(tc.idle_timeout) ?? 3_600_000, telemetry };
 }
 
 export class TcpProxy {
@@ -45,14 +63,22 @@ export class TcpProxy {
     const info = newStreamInfo(ctx.direction, 'TCP');
     info.listenerName = ctx.listenerName;
     info.downstreamRemoteAddress = `${ctx.remoteAddress}:${ctx.remotePort}`;
+    info.downstreamLocalAddress = `${ctx.localAddress}:${ctx.localPort}`;
     const slot = this.pickSlot();
     info.upstreamCluster = slot.name;
     const cluster = slot.cluster;
+    const telemetry = this.config.telemetry;
+    if (telemetry) {
+      const svc = clusterServiceHost(cluster?.config.raw);
+      if (svc !== undefined) info.destinationService = svc;
+      telemetry.onConnectionOpen(info);
+    }
     let closed = false;
     const finish = (): void => {
       if (closed) return;
       closed = true;
       info.durationMs = performance.now() - info.startMono;
+      telemetry?.onConnectionClose(info);
       this.observer.onRequestComplete(info);
     };
     if (!cluster) {
@@ -80,9 +106,11 @@ export class TcpProxy {
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
+      info.upstreamLocalAddress = `${upstream.localAddress}:${upstream.localPort}`;
       stats.upstream_cx_total.inc();
       stats.upstream_cx_active.inc();
       host.cxActive++;
+      cluster.reportResult(host, 'connect_success_final');
       upstream.on('data', (c: Buffer) => (info.bytesSent += c.length));
       socket.on('data', (c: Buffer) => (info.bytesReceived += c.length));
       socket.pipe(upstream);
@@ -94,6 +122,7 @@ export class TcpProxy {
       if (!connected) {
         info.responseFlags.add('UF');
         stats.upstream_cx_connect_fail.inc();
+        cluster.reportResult(host, 'connect_failure');
       }
     });
     socket.once('error', () => upstream.destroy());

@@ -72,6 +72,8 @@ export interface Route {
   requestOps: HeaderOps;
   responseOps: HeaderOps;
   perFilter: Map<string, unknown>;
+  /** decorator.operation: the span name of requests on this route */
+  decorator?: string;
 }
 
 const REDIRECT_CODES: Record<string, number> = {
@@ -111,6 +113,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     responseOps: compileHeaderOps(r.response_headers_to_add, r.response_headers_to_remove),
     perFilter: parsePerFilter(r.typed_per_filter_config, parse),
   };
+  if (typeof r.decorator?.operation === 'string' && r.decorator.operation !== '') route.decorator = r.decorator.operation;
   if (r.route) {
     const a = r.route as Record<string, any>;
     if (a.cluster) route.slot = resolve(String(a.cluster));

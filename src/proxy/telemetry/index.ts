@@ -1,6 +1,8 @@
 /**
- * The telemetry facade the proxy engine calls. One instance per proxy (per telemetry config);
- * on a config change build a new one over the same StatsStore and close the old one.
+ * The telemetry library's entry points. The engine uses TelemetryRuntime (one per proxy) and the
+ * HttpTelemetry / TcpTelemetry it builds per listener from xDS (http/hcm-config.ts,
+ * network/tcp-proxy.ts). `createTelemetry()` is the same machinery behind one config, for tools
+ * and tests:
  *
  *   const t = createTelemetry(config, identity);
  *   // request headers in:
@@ -15,21 +17,22 @@
 import { randomUUID } from 'node:crypto';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { PeerInfo, StreamInfo } from '../stream-info.js';
-import { compileJsonFormat, compileTextFormat, ISTIO_DEFAULT_FORMAT, type Formatter } from './access-log-format.js';
-import { AccessLogWriter, openAccessLogSink, type AccessLogSink } from './access-log-writer.js';
-import { IstioMetrics } from './istio-metrics.js';
-import { encodePeerMetadata, PeerMetadataDecoder } from './peer-metadata.js';
+import type { AccessLogSink } from './access-log-writer.js';
+import type { IstioMetrics } from './istio-metrics.js';
+import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from './peer-metadata.js';
 import { envoyStatsText, type EnvoyStatsOptions } from './stats-envoy-text.js';
 import { prometheusText, type PrometheusOptions } from '../../stats/stats-prometheus.js';
-import { StatsStore } from '../../stats/stats-store.js';
-import type { AccessLogConfig, TelemetryConfig } from './telemetry-config.js';
-import { HttpBatchExporter } from './tracing-exporter.js';
-import { encodeOtlp, OTLP_DEFAULT_PATH } from './tracing-otlp.js';
+import type { StatsStore } from '../../stats/stats-store.js';
+import type { TelemetryConfig } from './telemetry-config.js';
+import { TelemetryRuntime } from './telemetry-runtime.js';
+import type { HttpTelemetry, TcpTelemetry } from './telemetry-stream.js';
+import type { HttpBatchExporter } from './tracing-exporter.js';
 import type { HeaderBag } from './tracing-propagation.js';
-import { Tracer, type TraceContext } from './tracing-tracer.js';
-import { encodeZipkin, ZIPKIN_DEFAULT_PATH } from './tracing-zipkin.js';
+import type { Tracer, TraceContext } from './tracing-tracer.js';
 
-export type { TelemetryConfig, AccessLogConfig, TracingConfig, MetricsConfig } from './telemetry-config.js';
+export type { TelemetryConfig, AccessLogConfig, TracingConfig, MetricsConfig, CollectorConfig } from './telemetry-config.js';
+export { TelemetryRuntime, type TelemetryRuntimeOptions } from './telemetry-runtime.js';
+export { HttpTelemetry, TcpTelemetry } from './telemetry-stream.js';
 export { telemetryConfigFromXds } from './telemetry-config.js';
 export type { TraceContext, FinishedSpan } from './tracing-tracer.js';
 export { StatsStore, Scope, Counter, Gauge, Histogram, ENVOY_DEFAULT_BUCKETS } from '../../stats/stats-store.js';
@@ -55,90 +58,50 @@ export interface TelemetryDeps {
   accessLogSink?: (path: string) => AccessLogSink;
 }
 
-interface ActiveLog {
-  format: Formatter;
-  writer: AccessLogWriter;
-}
-
+/** One telemetry config for both directions: metrics (on unless `metrics.enabled: false`), logs, tracing. */
 export class Telemetry {
-  readonly stats: StatsStore;
-  readonly metrics?: IstioMetrics;
-  readonly tracer?: Tracer;
-  readonly exporters: HttpBatchExporter[] = [];
-  private readonly logs: ActiveLog[] = [];
+  readonly runtime: TelemetryRuntime;
+  private readonly http: HttpTelemetry | undefined;
+  private readonly tcp: TcpTelemetry | undefined;
   private readonly peerHeaders: Readonly<Record<string, string>>;
-  private readonly peerDecoder: PeerMetadataDecoder;
 
   constructor(
     readonly config: TelemetryConfig,
     readonly identity: ProxyIdentity,
     deps: TelemetryDeps = {},
   ) {
-    this.stats = deps.stats ?? new StatsStore();
-    const trustDomain = config.trustDomain;
-    if (config.metrics?.enabled !== false) {
-      this.metrics = new IstioMetrics(this.stats, identity, {
-        trustDomain,
-        clusterId: config.clusterId,
-        tagOverrides: config.metrics?.tagOverrides,
-      });
-    }
-    const logs = config.accessLog === undefined ? [] : Array.isArray(config.accessLog) ? config.accessLog : [config.accessLog];
-    for (const l of logs) this.logs.push(this.openLog(l, deps));
-    const t = config.tracing;
-    if (t) {
-      const scope = this.stats.scope('tracing.');
-      const common = { maxQueue: t.maxQueue, batchSize: t.batchSize, flushIntervalMs: t.flushIntervalMs };
-      if (t.zipkin) {
-        const z = scope.scope('zipkin.');
-        this.exporters.push(
-          new HttpBatchExporter({
-            ...common,
-            url: t.zipkin.url,
-            defaultPath: ZIPKIN_DEFAULT_PATH,
-            encode: encodeZipkin,
-            counters: { sent: z.counter('spans_sent'), dropped: z.counter('spans_dropped'), failed: z.counter('reports_failed') },
-          }),
-        );
-      }
-      if (t.otlp) {
-        const o = scope.scope('opentelemetry.');
-        this.exporters.push(
-          new HttpBatchExporter({
-            ...common,
-            url: t.otlp.url,
-            defaultPath: OTLP_DEFAULT_PATH,
-            encode: encodeOtlp,
-            counters: { sent: o.counter('spans_sent'), dropped: o.counter('spans_dropped'), failed: o.counter('reports_failed') },
-          }),
-        );
-      }
-      this.tracer = new Tracer(identity, this.exporters, {
-        samplingPercent: t.samplingPercent,
-        propagation: t.propagation,
-        sharedSpanContext: t.sharedSpanContext ?? (!!t.zipkin && !t.otlp),
-        meshId: config.meshId ?? trustDomain,
-        random: deps.random,
-      });
-    }
-    this.peerHeaders = Object.freeze(
-      encodePeerMetadata(identity, { clusterId: config.clusterId, meshId: config.meshId, trustDomain }),
-    );
-    this.peerDecoder = new PeerMetadataDecoder(trustDomain);
+    this.runtime = new TelemetryRuntime({
+      identity,
+      stats: deps.stats,
+      trustDomain: config.trustDomain,
+      clusterId: config.clusterId,
+      meshId: config.meshId,
+      accessLogSink: deps.accessLogSink,
+      random: deps.random,
+    });
+    const cfg: TelemetryConfig = { ...config, metrics: { ...config.metrics, enabled: config.metrics?.enabled !== false } };
+    this.http = this.runtime.http(cfg);
+    this.tcp = this.runtime.tcp({ ...cfg, metrics: { ...cfg.metrics!, tcpReportingMs: 0 } });
+    this.peerHeaders = Object.freeze({
+      [PEER_METADATA_HEADER]: this.runtime.peerMetadata,
+      [PEER_METADATA_ID_HEADER]: this.runtime.peerMetadataId,
+    });
   }
 
-  private openLog(l: AccessLogConfig, deps: TelemetryDeps): ActiveLog {
-    const format = l.json
-      ? compileJsonFormat(l.json === true ? undefined : l.json)
-      : compileTextFormat(l.format ?? ISTIO_DEFAULT_FORMAT);
-    const sink = deps.accessLogSink ? deps.accessLogSink(l.path) : openAccessLogSink(l.path);
-    const scope = this.stats.scope('access_logs.file.');
-    const writer = new AccessLogWriter(sink, {
-      maxBufferBytes: l.maxBufferBytes,
-      flushIntervalMs: l.flushIntervalMs,
-      counters: { written: scope.counter('write_completed'), dropped: scope.counter('write_dropped'), failed: scope.counter('write_failed') },
-    });
-    return { format, writer };
+  get stats(): StatsStore {
+    return this.runtime.stats;
+  }
+
+  get metrics(): IstioMetrics | undefined {
+    return this.http?.metrics;
+  }
+
+  get tracer(): Tracer | undefined {
+    return this.http?.tracer;
+  }
+
+  get exporters(): HttpBatchExporter[] {
+    return this.runtime.exporters;
   }
 
   /**
@@ -163,26 +126,22 @@ export class Telemetry {
 
   /** The request is done (last byte sent downstream, or reset). */
   onRequestComplete(info: StreamInfo, trace?: TraceContext): void {
-    if (info.durationMs === undefined) info.durationMs = performance.now() - info.startMono;
-    if (info.requestId === undefined && trace) info.requestId = trace.requestId;
-    this.metrics?.recordRequest(info);
-    for (const l of this.logs) l.writer.log(l.format(info));
-    if (trace && this.tracer) this.tracer.finish(info, trace);
+    if (this.http) this.http.onRequestComplete(info, trace);
+    else if (info.durationMs === undefined) info.durationMs = performance.now() - info.startMono;
   }
 
   onTcpConnectionOpen(info: StreamInfo): void {
-    this.metrics?.tcpOpened(info);
+    this.tcp?.onConnectionOpen(info);
   }
 
   /** Optional periodic call for long-lived connections: reports bytes moved so far. */
   onTcpConnectionProgress(info: StreamInfo): void {
-    this.metrics?.tcpProgress(info);
+    this.tcp?.metrics?.tcpProgress(info);
   }
 
   onTcpConnectionClose(info: StreamInfo): void {
-    if (info.durationMs === undefined) info.durationMs = performance.now() - info.startMono;
-    this.metrics?.tcpClosed(info);
-    for (const l of this.logs) l.writer.log(l.format(info));
+    if (this.tcp) this.tcp.onConnectionClose(info);
+    else if (info.durationMs === undefined) info.durationMs = performance.now() - info.startMono;
   }
 
   /** x-envoy-peer-metadata + x-envoy-peer-metadata-id of this proxy (computed once). */
@@ -192,12 +151,12 @@ export class Telemetry {
 
   /** Reads the peer's identity from request/response headers and strips the exchange headers. */
   takePeer(headers: Record<string, string | string[] | undefined>): PeerInfo | undefined {
-    return this.peerDecoder.takeFrom(headers);
+    return this.runtime.takePeer(headers);
   }
 
   /** Decodes an x-envoy-peer-metadata value (cached; the same peer gives the same object). */
   decodePeer(value: string | string[] | undefined): PeerInfo | undefined {
-    return this.peerDecoder.decode(value);
+    return this.runtime.decodePeer(value);
   }
 
   prometheusText(opts?: PrometheusOptions): string {
@@ -210,7 +169,7 @@ export class Telemetry {
 
   /** Flushes logs and spans (bounded in time) and stops timers. */
   async close(timeoutMs = 2000): Promise<void> {
-    await Promise.all([...this.logs.map((l) => l.writer.close(timeoutMs)), ...this.exporters.map((e) => e.close(timeoutMs))]);
+    await this.runtime.close(timeoutMs);
   }
 }
 

@@ -3,6 +3,7 @@
  * SPIFFE principal. Shared by metrics, metadata exchange and tracing so they cannot disagree.
  */
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
+import { structToJson } from '../../xds/struct.js';
 import type { PeerInfo } from '../stream-info.js';
 
 export const UNKNOWN = 'unknown';
@@ -45,4 +46,24 @@ export function peerInfoFromIdentity(id: ProxyIdentity, trustDomain = DEFAULT_TR
     principal: spiffePrincipal(id.namespace, id.serviceAccount || 'default', trustDomain),
     cluster,
   };
+}
+
+const SERVICE_OF = new WeakMap<object, string | null>();
+
+/**
+ * The service host Istio records in a cluster's metadata (`filter_metadata.istio.services[0]
+ * .host`, which inbound clusters carry), cached per cluster resource; undefined without it.
+ */
+export function clusterServiceHost(raw: Record<string, any> | undefined): string | undefined {
+  if (!raw) return undefined;
+  let v = SERVICE_OF.get(raw);
+  if (v === undefined) {
+    const istio = raw.metadata?.filter_metadata?.istio;
+    const md = istio && typeof istio === 'object' && istio.fields ? structToJson(istio) : istio;
+    const services = (md as { services?: Array<{ host?: unknown }> } | undefined)?.services;
+    const host = Array.isArray(services) ? services[0]?.host : undefined;
+    v = typeof host === 'string' && host !== '' ? host : null;
+    SERVICE_OF.set(raw, v);
+  }
+  return v ?? undefined;
 }

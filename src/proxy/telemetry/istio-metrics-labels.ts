@@ -2,7 +2,7 @@
  * The label set of Istio's standard metrics, computed from the local proxy (as a PeerInfo),
  * the peer and the facts of one stream. Pure; the caller caches the result (istio-metrics.ts).
  */
-import type { PeerInfo } from '../stream-info.js';
+import type { PeerInfo, StreamInfo } from '../stream-info.js';
 import { UNKNOWN } from './istio-identity.js';
 
 export type Reporter = 'source' | 'destination';
@@ -56,9 +56,13 @@ export interface LabelInputs {
 }
 
 export interface TagOverride {
-  /** UPSERT (default) sets `value`; REMOVE drops the label */
+  /** UPSERT (default) sets `value` (or what `expr` gives for the stream); REMOVE drops the label */
   operation?: 'UPSERT' | 'REMOVE';
   value?: string;
+  /** a per-stream value (an attribute expression of the stats filter); part of the series key */
+  expr?: (info: StreamInfo) => string;
+  /** the expression's source text (config identity) */
+  expression?: string;
 }
 
 /** metric name (e.g. `istio_requests_total`, or `*` for all) -> label -> override */
@@ -135,8 +139,16 @@ export function buildLabels(inp: LabelInputs): Record<string, string> {
   return out;
 }
 
-/** Applies the Telemetry API's static tag overrides for one metric (copy, caller's object kept). */
-export function applyOverrides(metric: string, labels: Record<string, string>, overrides: TagOverrides | undefined): Record<string, string> {
+/**
+ * Applies the Telemetry API's tag overrides for one metric (copy, caller's object kept);
+ * expression overrides are evaluated on `info`.
+ */
+export function applyOverrides(
+  metric: string,
+  labels: Record<string, string>,
+  overrides: TagOverrides | undefined,
+  info?: StreamInfo,
+): Record<string, string> {
   if (!overrides) return labels;
   const specific = overrides[metric];
   const all = overrides['*'];
@@ -146,7 +158,7 @@ export function applyOverrides(metric: string, labels: Record<string, string>, o
     if (!ov) continue;
     for (const [k, o] of Object.entries(ov)) {
       if (o.operation === 'REMOVE') delete out[k];
-      else out[k] = o.value ?? UNKNOWN;
+      else out[k] = o.expr && info ? o.expr(info) : (o.value ?? UNKNOWN);
     }
   }
   return out;

@@ -4,12 +4,13 @@
  * Hot path: a request resolves its label set through nested Map lookups keyed by the peer object,
  * the destination string and one number packing (code, grpc status, protocol, mTLS); response
  * flags add a string key only when some are set. Labels are formatted once per distinct set.
+ * Expression tag overrides (the stats filter's dimensions) add their values to the key.
  */
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { formatResponseFlags, type PeerInfo, type StreamInfo } from '../stream-info.js';
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN, peerInfoFromIdentity } from './istio-identity.js';
 import { applyOverrides, buildLabels, type LabelInputs, type Reporter, type TagOverrides } from './istio-metrics-labels.js';
-import { ENVOY_DEFAULT_BUCKETS, type Counter, type Histogram, type StatsStore } from '../../stats/stats-store.js';
+import { Counter, ENVOY_DEFAULT_BUCKETS, Histogram, type StatsStore } from '../../stats/stats-store.js';
 
 export const ISTIO_REQUESTS_TOTAL = 'istio_requests_total';
 export const ISTIO_REQUEST_DURATION = 'istio_request_duration_milliseconds';
@@ -38,6 +39,10 @@ export interface IstioMetricsOptions {
   bytesBuckets?: readonly number[];
   /** distinct label sets kept in the lookup cache before it is reset (memory bound) */
   maxCachedSets?: number;
+  /** destination_service stays `unknown` instead of falling back to `:authority` */
+  disableHostHeaderFallback?: boolean;
+  /** metric names not recorded (their handles are detached from the store) */
+  dropped?: readonly string[];
 }
 
 interface HttpHandles {
@@ -71,18 +76,27 @@ export function isGrpcRequest(info: StreamInfo): boolean {
   return ct !== undefined && ct.startsWith('application/grpc');
 }
 
-/** destination service host for a stream: explicit, else from an outbound cluster name, else :authority */
-export function destinationServiceOf(info: StreamInfo): string {
+/**
+ * destination service host for a stream: explicit, else from an outbound cluster name, else
+ * :authority (unless `noHostFallback`). On the server side a short name (`reviews:9080`) is
+ * read as a service of the local namespace, as Kubernetes DNS would resolve it.
+ */
+export function destinationServiceOf(info: StreamInfo, localNamespace?: string, noHostFallback = false): string {
   if (info.destinationService) return info.destinationService;
   const c = info.upstreamCluster;
   if (c && c.startsWith('outbound|')) {
     const fqdn = c.slice(c.lastIndexOf('|') + 1);
     if (fqdn) return fqdn;
   }
+  if (noHostFallback) return '';
   const a = info.authority ?? header(info.requestHeaders, ':authority') ?? header(info.requestHeaders, 'host');
   if (!a) return '';
   const colon = a.lastIndexOf(':');
-  return colon > 0 && !a.endsWith(']') ? a.slice(0, colon) : a;
+  const host = colon > 0 && !a.endsWith(']') ? a.slice(0, colon) : a;
+  if (info.direction === 'inbound' && localNamespace && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(host)) {
+    return `${host}.${localNamespace}.svc.cluster.local`;
+  }
+  return host;
 }
 
 export class IstioMetrics {
@@ -94,6 +108,9 @@ export class IstioMetrics {
   private readonly maxCachedSets: number;
   private readonly durationBuckets: readonly number[];
   private readonly bytesBuckets: readonly number[];
+  /** expression overrides, evaluated per stream for the series key */
+  private readonly dynamic: ReadonlyArray<(info: StreamInfo) => string>;
+  private readonly dropped: ReadonlySet<string>;
 
   constructor(
     private readonly store: StatsStore,
@@ -104,6 +121,12 @@ export class IstioMetrics {
     this.maxCachedSets = opts.maxCachedSets ?? 10000;
     this.durationBuckets = opts.durationBuckets ?? ISTIO_DURATION_BUCKETS;
     this.bytesBuckets = opts.bytesBuckets ?? ISTIO_BYTES_BUCKETS;
+    const dyn = new Set<(info: StreamInfo) => string>();
+    for (const byTag of Object.values(opts.tagOverrides ?? {})) {
+      for (const o of Object.values(byTag)) if (o.expr && o.operation !== 'REMOVE') dyn.add(o.expr);
+    }
+    this.dynamic = [...dyn];
+    this.dropped = new Set(opts.dropped ?? []);
     store.help(ISTIO_REQUESTS_TOTAL, 'Total requests handled by an Istio proxy');
     store.help(ISTIO_REQUEST_DURATION, 'Request duration in milliseconds');
     store.help(ISTIO_REQUEST_BYTES, 'Request body size in bytes');
@@ -152,15 +175,39 @@ export class IstioMetrics {
     return info.direction === 'outbound' ? 'source' : 'destination';
   }
 
+  /** mTLS policy (3 values) and reporter (2) packed: 0..5 */
   private mtlsIndex(info: StreamInfo): number {
     const p = info.connectionSecurityPolicy;
-    return p === 'mutual_tls' ? 2 : p === 'none' ? 1 : 0;
+    return (p === 'mutual_tls' ? 2 : p === 'none' ? 1 : 0) * 2 + (info.direction === 'inbound' ? 1 : 0);
   }
 
   /**
    * The label-set map for this stream's peer and destination. Keyed by the raw field the
    * destination comes from, so no string is derived on a hit.
    */
+  /** the packed key plus response flags and expression values, when there are any */
+  private fullKey(key: number, info: StreamInfo): number | string {
+    let k: number | string = key;
+    if (info.responseFlags.size > 0) k = `${k}|${formatResponseFlags(info.responseFlags)}`;
+    const d = this.dynamic;
+    if (d.length > 0) {
+      let v = '';
+      for (let i = 0; i < d.length; i++) v += '\u0001' + d[i](info);
+      k = `${k}|${v}`;
+    }
+    return k;
+  }
+
+  private counter(name: string, labels: Record<string, string>, info: StreamInfo): Counter {
+    const l = applyOverrides(name, labels, this.opts.tagOverrides, info);
+    return this.dropped.has(name) ? new Counter(name, [], name) : this.store.counter(name, l);
+  }
+
+  private histogram(name: string, labels: Record<string, string>, info: StreamInfo, buckets: readonly number[]): Histogram {
+    const l = applyOverrides(name, labels, this.opts.tagOverrides, info);
+    return this.dropped.has(name) ? new Histogram(name, [], name, buckets) : this.store.histogram(name, l, buckets);
+  }
+
   private bucket<T>(map: WeakMap<PeerInfo, SetCache<T>>, info: StreamInfo): Map<number | string, T> {
     const peer = info.peer ?? NO_PEER;
     let byDest = map.get(peer);
@@ -176,7 +223,9 @@ export class IstioMetrics {
       raw = c;
     } else {
       kind = 2;
-      raw = info.authority ?? header(info.requestHeaders, ':authority') ?? header(info.requestHeaders, 'host') ?? '';
+      raw = this.opts.disableHostHeaderFallback
+        ? ''
+        : (info.authority ?? header(info.requestHeaders, ':authority') ?? header(info.requestHeaders, 'host') ?? '');
     }
     let sets = byDest[kind].get(raw);
     if (!sets) byDest[kind].set(raw, (sets = new Map()));
@@ -197,24 +246,22 @@ export class IstioMetrics {
     const code = info.responseCode ?? 0;
     const st = info.grpcStatus;
     const g = grpc ? (st ?? -1) + 2 : 0;
-    let key: number | string = ((code * 32 + g) * 2 + (grpc ? 1 : 0)) * 3 + this.mtlsIndex(info);
+    const packed = ((code * 32 + g) * 2 + (grpc ? 1 : 0)) * 6 + this.mtlsIndex(info);
+    let key = this.fullKey(packed, info);
     // rare shapes get a string key so the packed number never collides
     if (g > 31 || g < 0) key = `${key}|g${st}`;
-    if (info.responseFlags.size > 0) key = `${key}|${formatResponseFlags(info.responseFlags)}`;
     const hit = sets.get(key);
     if (hit) return hit;
-    const labels = buildLabels(this.inputs(info, destinationServiceOf(info), grpc ? 'grpc' : 'http', grpc));
-    const ov = this.opts.tagOverrides;
-    const s = this.store;
+    const labels = buildLabels(this.inputs(info, this.destinationService(info), grpc ? 'grpc' : 'http', grpc));
     const h: HttpHandles = {
-      requests: s.counter(ISTIO_REQUESTS_TOTAL, applyOverrides(ISTIO_REQUESTS_TOTAL, labels, ov)),
-      duration: s.histogram(ISTIO_REQUEST_DURATION, applyOverrides(ISTIO_REQUEST_DURATION, labels, ov), this.durationBuckets),
-      requestBytes: s.histogram(ISTIO_REQUEST_BYTES, applyOverrides(ISTIO_REQUEST_BYTES, labels, ov), this.bytesBuckets),
-      responseBytes: s.histogram(ISTIO_RESPONSE_BYTES, applyOverrides(ISTIO_RESPONSE_BYTES, labels, ov), this.bytesBuckets),
+      requests: this.counter(ISTIO_REQUESTS_TOTAL, labels, info),
+      duration: this.histogram(ISTIO_REQUEST_DURATION, labels, info, this.durationBuckets),
+      requestBytes: this.histogram(ISTIO_REQUEST_BYTES, labels, info, this.bytesBuckets),
+      responseBytes: this.histogram(ISTIO_RESPONSE_BYTES, labels, info, this.bytesBuckets),
     };
     if (grpc) {
-      h.requestMessages = s.counter(ISTIO_REQUEST_MESSAGES, applyOverrides(ISTIO_REQUEST_MESSAGES, labels, ov));
-      h.responseMessages = s.counter(ISTIO_RESPONSE_MESSAGES, applyOverrides(ISTIO_RESPONSE_MESSAGES, labels, ov));
+      h.requestMessages = this.counter(ISTIO_REQUEST_MESSAGES, labels, info);
+      h.responseMessages = this.counter(ISTIO_RESPONSE_MESSAGES, labels, info);
     }
     sets.set(key, h);
     this.noteNewSet();
@@ -223,22 +270,23 @@ export class IstioMetrics {
 
   private tcpHandles(info: StreamInfo): TcpHandles {
     const sets = this.bucket(this.tcp, info);
-    let key: number | string = this.mtlsIndex(info);
-    if (info.responseFlags.size > 0) key = `${key}|${formatResponseFlags(info.responseFlags)}`;
+    const key = this.fullKey(this.mtlsIndex(info), info);
     const hit = sets.get(key);
     if (hit) return hit;
-    const labels = buildLabels(this.inputs(info, destinationServiceOf(info), 'tcp', false));
-    const ov = this.opts.tagOverrides;
-    const s = this.store;
+    const labels = buildLabels(this.inputs(info, this.destinationService(info), 'tcp', false));
     const h: TcpHandles = {
-      opened: s.counter(ISTIO_TCP_OPENED, applyOverrides(ISTIO_TCP_OPENED, labels, ov)),
-      closed: s.counter(ISTIO_TCP_CLOSED, applyOverrides(ISTIO_TCP_CLOSED, labels, ov)),
-      sent: s.counter(ISTIO_TCP_SENT, applyOverrides(ISTIO_TCP_SENT, labels, ov)),
-      received: s.counter(ISTIO_TCP_RECEIVED, applyOverrides(ISTIO_TCP_RECEIVED, labels, ov)),
+      opened: this.counter(ISTIO_TCP_OPENED, labels, info),
+      closed: this.counter(ISTIO_TCP_CLOSED, labels, info),
+      sent: this.counter(ISTIO_TCP_SENT, labels, info),
+      received: this.counter(ISTIO_TCP_RECEIVED, labels, info),
     };
     sets.set(key, h);
     this.noteNewSet();
     return h;
+  }
+
+  private destinationService(info: StreamInfo): string {
+    return destinationServiceOf(info, this.local.namespace, this.opts.disableHostHeaderFallback);
   }
 
   private inputs(info: StreamInfo, dest: string, protocol: 'http' | 'grpc' | 'tcp', grpc: boolean): LabelInputs {

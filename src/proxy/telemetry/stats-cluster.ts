@@ -41,6 +41,15 @@ export class ClusterStats {
   readonly cb_rq_pending_open: Gauge;
   readonly cb_rq_open: Gauge;
   readonly cb_rq_retry_open: Gauge;
+  /** circuit_breakers.default.remaining_* gauges (track_remaining) */
+  readonly cb_remaining_cx: Gauge;
+  readonly cb_remaining_pending: Gauge;
+  readonly cb_remaining_rq: Gauge;
+  readonly cb_remaining_retries: Gauge;
+  /** a host was chosen while its priority was in panic (all hosts used) */
+  readonly lb_healthy_panic: Counter;
+  private outlierStats: OutlierDetectionStats | undefined;
+  private hcStats: HealthCheckStats | undefined;
   private readonly byCode = new Map<number, Counter>();
   private readonly byClass: Counter[] = [];
 
@@ -79,6 +88,21 @@ export class ClusterStats {
     this.cb_rq_pending_open = cb.gauge('rq_pending_open');
     this.cb_rq_open = cb.gauge('rq_open');
     this.cb_rq_retry_open = cb.gauge('rq_retry_open');
+    this.cb_remaining_cx = cb.gauge('remaining_cx');
+    this.cb_remaining_pending = cb.gauge('remaining_pending');
+    this.cb_remaining_rq = cb.gauge('remaining_rq');
+    this.cb_remaining_retries = cb.gauge('remaining_retries');
+    this.lb_healthy_panic = s.counter('lb_healthy_panic');
+  }
+
+  /** outlier_detection.* (created with the cluster's first detector, as in Envoy) */
+  outlier(): OutlierDetectionStats {
+    return (this.outlierStats ??= new OutlierDetectionStats(this.scope, this));
+  }
+
+  /** health_check.* (created with the cluster's first health checker) */
+  healthCheck(): HealthCheckStats {
+    return (this.hcStats ??= new HealthCheckStats(this.scope.scope('health_check.')));
   }
 
   /** Counts a response: upstream_rq_<code>, upstream_rq_<class>xx, upstream_rq_completed, upstream_rq_time. */
@@ -94,5 +118,73 @@ export class ClusterStats {
     }
     this.upstream_rq_completed.inc();
     if (elapsedMs !== undefined) this.upstream_rq_time.record(elapsedMs);
+  }
+}
+
+/** Envoy's outlier detection stats (`cluster.<name>.outlier_detection.*`); ejections_active and
+ * ejections_enforced_total are the ClusterStats handles. */
+export class OutlierDetectionStats {
+  readonly ejections_active: Gauge;
+  readonly ejections_enforced_total: Counter;
+  readonly ejections_overflow: Counter;
+  /** deprecated Envoy counters, still emitted */
+  readonly ejections_total: Counter;
+  readonly ejections_consecutive_5xx: Counter;
+  readonly ejections_success_rate: Counter;
+  /** per ejection type: ejections_detected_<type> and ejections_enforced_<type> */
+  readonly detected: Readonly<Record<OutlierEjectionType, Counter>>;
+  readonly enforced: Readonly<Record<OutlierEjectionType, Counter>>;
+
+  constructor(scope: Scope, c: ClusterStats) {
+    const s = scope.scope('outlier_detection.');
+    this.ejections_active = c.outlier_detection_ejections_active;
+    this.ejections_enforced_total = c.outlier_detection_ejections_enforced_total;
+    this.ejections_overflow = s.counter('ejections_overflow');
+    this.ejections_total = s.counter('ejections_total');
+    this.ejections_consecutive_5xx = s.counter('ejections_consecutive_5xx');
+    this.ejections_success_rate = s.counter('ejections_success_rate');
+    const detected = {} as Record<OutlierEjectionType, Counter>;
+    const enforced = {} as Record<OutlierEjectionType, Counter>;
+    for (const t of OUTLIER_EJECTION_TYPES) {
+      detected[t] = s.counter(`ejections_detected_${t}`);
+      enforced[t] = s.counter(`ejections_enforced_${t}`);
+    }
+    this.detected = detected;
+    this.enforced = enforced;
+  }
+}
+
+/** Envoy's OutlierEjectionType names as they appear in stat names. */
+export const OUTLIER_EJECTION_TYPES = [
+  'consecutive_5xx',
+  'success_rate',
+  'consecutive_gateway_failure',
+  'consecutive_local_origin_failure',
+  'local_origin_success_rate',
+  'failure_percentage',
+  'local_origin_failure_percentage',
+] as const;
+export type OutlierEjectionType = (typeof OUTLIER_EJECTION_TYPES)[number];
+
+/** Envoy's active health check stats (`cluster.<name>.health_check.*`). */
+export class HealthCheckStats {
+  readonly attempt: Counter;
+  readonly success: Counter;
+  readonly failure: Counter;
+  readonly passive_failure: Counter;
+  readonly network_failure: Counter;
+  readonly verify_cluster: Counter;
+  readonly healthy: Gauge;
+  readonly degraded: Gauge;
+
+  constructor(s: Scope) {
+    this.attempt = s.counter('attempt');
+    this.success = s.counter('success');
+    this.failure = s.counter('failure');
+    this.passive_failure = s.counter('passive_failure');
+    this.network_failure = s.counter('network_failure');
+    this.verify_cluster = s.counter('verify_cluster');
+    this.healthy = s.gauge('healthy');
+    this.degraded = s.gauge('degraded');
   }
 }

@@ -2,7 +2,8 @@
  * Batched span export over HTTP (JSON). `export(span)` only appends to a bounded queue; batches
  * are POSTed when `batchSize` spans are waiting or every `flushIntervalMs`, with one request in
  * flight at a time. A full queue drops new spans and counts them: a slow or dead collector costs
- * memory up to `maxQueue` spans and nothing else.
+ * memory up to `maxQueue` spans and nothing else. With `resolveAddress` (a collector cluster) each
+ * POST goes to the address it returns at that moment, with the URL's authority as Host.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -20,6 +21,8 @@ export interface BatchExporterOptions {
   /** per-POST timeout, default 5000 ms */
   timeoutMs?: number;
   counters?: { sent?: Counter; dropped?: Counter; failed?: Counter };
+  /** where to connect for each POST (a host of the collector cluster); undefined fails the batch */
+  resolveAddress?: () => { host: string; port: number } | undefined;
 }
 
 export class HttpBatchExporter implements SpanSink {
@@ -87,6 +90,17 @@ export class HttpBatchExporter implements SpanSink {
       this.fail(batch.length);
       return;
     }
+    let target: http.RequestOptions = {};
+    if (this.opts.resolveAddress) {
+      const addr = this.opts.resolveAddress();
+      if (!addr) {
+        // no collector host: this batch is lost; the rest goes the same way (and wakes flush())
+        this.fail(batch.length);
+        this.flushNow();
+        return;
+      }
+      target = { hostname: addr.host, port: addr.port };
+    }
     this.inFlight = true;
     this.requests++;
     const mod = this.url.protocol === 'https:' ? https : http;
@@ -107,9 +121,10 @@ export class HttpBatchExporter implements SpanSink {
     const req = mod.request(
       this.url,
       {
+        ...target,
         method: 'POST',
         agent: this.agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { host: this.url.host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: this.opts.timeoutMs ?? 5000,
       },
       (res) => {

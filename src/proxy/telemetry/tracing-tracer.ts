@@ -62,6 +62,17 @@ export interface SpanSink {
   export(span: FinishedSpan): void;
 }
 
+/** Envoy's tracing custom_tags: a literal, an environment variable or a request header. */
+export interface CustomTag {
+  tag: string;
+  literal?: string;
+  environment?: { name: string; defaultValue?: string };
+  requestHeader?: { name: string; defaultValue?: string };
+}
+
+/** Envoy's default max_path_tag_length */
+export const DEFAULT_MAX_PATH_TAG_LENGTH = 256;
+
 export interface TracerOptions {
   /** 0..100, default 1 */
   samplingPercent?: number;
@@ -71,6 +82,9 @@ export interface TracerOptions {
   meshId?: string;
   /** [0,1) random source, injectable for tests */
   random?: () => number;
+  customTags?: readonly CustomTag[];
+  /** http.url is cut to this many characters (Envoy: 256) */
+  maxPathTagLength?: number;
 }
 
 function one(h: HeaderBag, name: string): string | undefined {
@@ -96,6 +110,9 @@ export class Tracer {
   private readonly propagation: readonly PropagationFormat[];
   private readonly random: () => number;
   private readonly staticTags: Record<string, string>;
+  /** request-header custom tags: [tag, header, default] */
+  private readonly headerTags: ReadonlyArray<readonly [string, string, string | undefined]>;
+  private readonly maxPathTagLength: number;
   readonly serviceName: string;
   private readonly localIp: string;
 
@@ -116,6 +133,16 @@ export class Tracer {
       node_id: nodeId(identity),
       component: 'proxy',
     };
+    const headerTags: Array<readonly [string, string, string | undefined]> = [];
+    for (const c of opts.customTags ?? []) {
+      if (c.literal !== undefined) this.staticTags[c.tag] = c.literal;
+      else if (c.environment) {
+        const v = process.env[c.environment.name] ?? c.environment.defaultValue;
+        if (v !== undefined) this.staticTags[c.tag] = v;
+      } else if (c.requestHeader) headerTags.push([c.tag, c.requestHeader.name.toLowerCase(), c.requestHeader.defaultValue]);
+    }
+    this.headerTags = headerTags;
+    this.maxPathTagLength = opts.maxPathTagLength ?? DEFAULT_MAX_PATH_TAG_LENGTH;
     this.serviceName = `${identity.labels.app || wl}.${identity.namespace}`;
     this.localIp = identity.address;
   }
@@ -187,7 +214,7 @@ export class Tracer {
     const error = code >= 500 || code === 0;
     const tags: Record<string, string> = {
       ...this.staticTags,
-      'http.url': `${one(req, ':scheme') ?? 'http'}://${authority}${info.path ?? one(req, ':path') ?? ''}`,
+      'http.url': `${one(req, ':scheme') ?? 'http'}://${authority}${info.path ?? one(req, ':path') ?? ''}`.slice(0, this.maxPathTagLength),
       'http.method': info.method ?? one(req, ':method') ?? '',
       'http.protocol': info.protocol,
       'http.status_code': String(code),
@@ -203,6 +230,10 @@ export class Tracer {
     const peer = ipOf(info.downstreamRemoteAddress);
     if (peer) tags['peer.address'] = peer;
     if (ctx.clientTraceId) tags['guid:x-client-trace-id'] = ctx.clientTraceId;
+    for (const [tag, header, dflt] of this.headerTags) {
+      const v = one(req, header) ?? dflt;
+      if (v !== undefined) tags[tag] = v;
+    }
     if (error) tags.error = 'true';
     const durMs = info.durationMs ?? performance.now() - info.startMono;
     return {

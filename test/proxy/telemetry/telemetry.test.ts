@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTelemetry, telemetryConfigFromXds, PEER_METADATA_HEADER } from '../../../src/proxy/telemetry/index.js';
-import { AccessLogFormatError } from '../../../src/proxy/telemetry/access-log-format.js';
+import { AccessLogFormatError, ENVOY_DEFAULT_FORMAT } from '../../../src/proxy/telemetry/access-log-format.js';
 import type { AccessLogSink } from '../../../src/proxy/telemetry/access-log-writer.js';
 import { PRODUCTPAGE, REVIEWS, httpInfo, parseProm, startReceiver, waitFor } from './telemetry-fixtures.js';
 
@@ -136,8 +136,8 @@ test('telemetry config from an xDS HttpConnectionManager', () => {
     },
   };
   const cfg = telemetryConfigFromXds(hcm, (c) => (c === 'zipkin' ? '127.0.0.1:9411' : undefined));
+  // Istio metrics are not the HCM's business: they come from the istio.stats filter
   assert.deepEqual(cfg, {
-    metrics: { enabled: true },
     accessLog: [
       { path: '/dev/stdout', format: '%RESPONSE_CODE%\n' },
       { path: '/dev/stderr', json: { code: '%RESPONSE_CODE%' } },
@@ -159,4 +159,28 @@ test('telemetry config from an xDS HttpConnectionManager', () => {
   );
   assert.deepEqual(otel.tracing, { samplingPercent: 1, otlp: { url: 'http://127.0.0.1:4318/v1/traces' } });
   assert.equal(telemetryConfigFromXds({}, () => undefined).tracing, undefined);
+  // a file logger without log_format writes Envoy's default format
+  const plain = telemetryConfigFromXds({ access_log: [{ typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: '/tmp/x.log' } }] });
+  assert.deepEqual(plain.accessLog, [{ path: '/tmp/x.log', format: ENVOY_DEFAULT_FORMAT }]);
+  // without a resolver the collector stays a cluster, resolved when spans are sent; the URL
+  // carries the path and the Host (Istio's cluster name gives the service authority)
+  const lazy = telemetryConfigFromXds({ tracing: { ...hcm.tracing, provider: { ...hcm.tracing.provider, typed_config: { ...hcm.tracing.provider.typed_config, collector_cluster: 'outbound|9411||zipkin.istio-system.svc.cluster.local' } } } });
+  assert.deepEqual(lazy.tracing?.zipkin, {
+    url: 'http://zipkin.istio-system.svc.cluster.local:9411/api/v2/spans',
+    cluster: 'outbound|9411||zipkin.istio-system.svc.cluster.local',
+  });
+  const otlpUri = telemetryConfigFromXds({
+    tracing: {
+      provider: {
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+          http_service: { http_uri: { cluster: 'outbound|4318||otel.observability.svc.cluster.local', uri: 'http://otel.observability.svc.cluster.local:4318/v1/traces' } },
+        },
+      },
+    },
+  });
+  assert.deepEqual(otlpUri.tracing?.otlp, {
+    url: 'http://otel.observability.svc.cluster.local:4318/v1/traces',
+    cluster: 'outbound|4318||otel.observability.svc.cluster.local',
+  });
 });

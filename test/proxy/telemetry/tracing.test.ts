@@ -202,3 +202,34 @@ test('unsampled requests export nothing', () => {
   assert.equal(tr.finish(httpInfo({ direction: 'inbound' }), ctx), undefined);
   assert.equal(spans.length, 0);
 });
+
+test('custom tags from xDS (literal, environment, request header) and max_path_tag_length', async () => {
+  const { telemetryConfigFromXds } = await import('../../../src/proxy/telemetry/telemetry-config.js');
+  process.env.CLEW_TEST_POD_ZONE = 'zone-a';
+  const cfg = telemetryConfigFromXds({
+    tracing: {
+      max_path_tag_length: { value: 24 },
+      custom_tags: [
+        { tag: 'team', literal: { value: 'bookinfo' } },
+        { tag: 'zone', environment: { name: 'CLEW_TEST_POD_ZONE' } },
+        { tag: 'missing_env', environment: { name: 'CLEW_TEST_NOT_SET', default_value: 'none' } },
+        { tag: 'user', request_header: { name: 'End-User', default_value: 'anonymous' } },
+        { tag: 'bad' },
+      ],
+      provider: { typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig', collector_cluster: 'z' } },
+    },
+  }).tracing!;
+  assert.equal(cfg.customTags?.length, 4);
+  const spans: FinishedSpan[] = [];
+  const tracer = new Tracer(PRODUCTPAGE, [{ export: (s) => spans.push(s) }], { samplingPercent: 100, customTags: cfg.customTags, maxPathTagLength: cfg.maxPathTagLength });
+  const withUser = httpInfo({ direction: 'outbound', requestHeaders: { 'end-user': 'jason' }, path: '/reviews/0?very=long&query=string' });
+  tracer.finish(withUser, tracer.start(withUser.requestHeaders!, 'outbound'));
+  const anon = httpInfo({ direction: 'outbound', requestHeaders: {} });
+  tracer.finish(anon, tracer.start(anon.requestHeaders!, 'outbound'));
+  assert.equal(spans[0].tags.team, 'bookinfo');
+  assert.equal(spans[0].tags.zone, 'zone-a');
+  assert.equal(spans[0].tags.missing_env, 'none');
+  assert.equal(spans[0].tags.user, 'jason');
+  assert.equal(spans[1].tags.user, 'anonymous');
+  assert.equal(spans[0].tags['http.url'], 'http://reviews:9080/revi', 'cut to max_path_tag_length (24)');
+});

@@ -196,15 +196,19 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     return this.body === null || Buffer.isBuffer(this.body);
   }
 
+  /** Takes a retry slot (max_retries) until the retried attempt ends; false = overflow (UO). */
   private scheduleRetry(): boolean {
-    if (!this.cluster.breaker.tryRetry()) return false;
+    if (!this.cluster.breaker.tryRetry()) {
+      this.s.addFlag('UO');
+      return false;
+    }
+    this.holdingRetry = true;
     this.cluster.stats.upstream_rq_retry.inc();
     this.retryTimer = setTimeout(onRetryTimer, backoffMs(this.route.retry!, this.attempts), this);
     return true;
   }
 
   retryNow(): void {
-    this.holdingRetry = true;
     this.startAttempt();
   }
 
@@ -214,16 +218,18 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     clearTimeout(this.tryTimer);
     const stats = this.cluster.stats;
     stats.response(status);
-    this.cluster.reportResult(a.host, status >= 500 ? 'error_response' : 'success', status);
+    this.cluster.reportResult(a.host, 'response', status);
     const p = this.route.retry;
     if (p !== undefined) {
       const gs = headers['grpc-status'];
-      if (retriableResponse(p, status, gs !== undefined ? Number(gs) : undefined) && this.canRetry() && this.cluster.breaker.tryRetry()) {
-        this.cluster.breaker.retryDone();
-        a.discard = true;
-        this.endAttempt(a);
-        this.current = undefined;
-        if (this.scheduleRetry()) return;
+      // Envoy frees this request's own retry slot before asking for the next (resetRetry).
+      if (retriableResponse(p, status, gs !== undefined ? Number(gs) : undefined) && this.canRetry()) {
+        if (this.cluster.breaker.canRetry(this.holdingRetry)) {
+          a.discard = true;
+          this.endAttempt(a);
+          this.current = undefined;
+          if (this.scheduleRetry()) return;
+        } else this.s.addFlag('UO');
       }
       if (this.attempts > 1 && status < 500) stats.upstream_rq_retry_success.inc();
     }
@@ -307,6 +313,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (a) {
       a.control?.abort();
       this.endAttempt(a);
+      this.cluster.reportResult(a.host, 'timeout');
     }
     if (this.waitingAdmission && this.pendingAdmit) this.cluster.breaker.cancel(this.pendingAdmit);
     this.s.sendLocalReply(504, LOCAL_REPLY.timeout, 'UT');

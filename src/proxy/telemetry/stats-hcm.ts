@@ -1,0 +1,42 @@
+/**
+ * Envoy's HTTP connection manager stats (`http.<stat_prefix>.*`) as pre-resolved handles: the
+ * active stream bumps fields, nothing is looked up per request. Listeners that share a
+ * stat_prefix share the handles (the store resolves a name once).
+ */
+import type { Counter, Gauge, Histogram, StatsStore } from '../../stats/stats-store.js';
+
+export class HcmStats {
+  readonly downstream_rq_total: Counter;
+  readonly downstream_rq_active: Gauge;
+  readonly downstream_rq_completed: Counter;
+  readonly downstream_rq_http1_total: Counter;
+  readonly downstream_rq_http2_total: Counter;
+  readonly downstream_rq_time: Histogram;
+  /** downstream_rq_1xx .. downstream_rq_5xx, by class */
+  private readonly byClass: Counter[];
+
+  constructor(store: StatsStore, statPrefix: string) {
+    const s = store.scope(`http.${statPrefix}.`);
+    this.downstream_rq_total = s.counter('downstream_rq_total');
+    this.downstream_rq_active = s.gauge('downstream_rq_active');
+    this.downstream_rq_completed = s.counter('downstream_rq_completed');
+    this.downstream_rq_http1_total = s.counter('downstream_rq_http1_total');
+    this.downstream_rq_http2_total = s.counter('downstream_rq_http2_total');
+    this.downstream_rq_time = s.histogram('downstream_rq_time');
+    this.byClass = [1, 2, 3, 4, 5].map((c) => s.counter(`downstream_rq_${c}xx`));
+  }
+
+  requestStarted(http2: boolean): void {
+    this.downstream_rq_total.inc();
+    this.downstream_rq_active.inc();
+    (http2 ? this.downstream_rq_http2_total : this.downstream_rq_http1_total).inc();
+  }
+
+  requestDone(code: number | undefined, durationMs: number): void {
+    this.downstream_rq_active.dec();
+    this.downstream_rq_completed.inc();
+    this.downstream_rq_time.record(durationMs);
+    const cls = code === undefined ? 0 : Math.floor(code / 100);
+    if (cls >= 1 && cls <= 5) this.byClass[cls - 1].inc();
+  }
+}

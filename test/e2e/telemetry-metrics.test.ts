@@ -97,7 +97,8 @@ test('a real Prometheus scrapes both sidecars; istio_requests_total by destinati
   for (const r of result) assert.deepEqual(Object.keys(r.metric).sort(), ['destination_workload', 'response_code']);
 
   // both reporters, with the peer learned through metadata exchange
-  const bySource = await prom.query('sum(istio_requests_total{reporter="source"}) by (source_workload, destination_workload, destination_service, source_app, destination_version)');
+  // (the readiness probe's early calls, answered locally by the client sidecar with no peer, carry a response flag)
+  const bySource = await prom.query('sum(istio_requests_total{reporter="source",response_flags="-"}) by (source_workload, destination_workload, destination_service, source_app, destination_version)');
   assert.equal(bySource.length, 1, JSON.stringify(bySource));
   assert.deepEqual(bySource[0].metric, {
     source_workload: 'productpage-v1',
@@ -106,8 +107,12 @@ test('a real Prometheus scrapes both sidecars; istio_requests_total by destinati
     source_app: 'productpage',
     destination_version: 'v2',
   });
-  const dst = await prom.query('sum(istio_requests_total{reporter="destination"}) by (source_workload, source_version, connection_security_policy, job)');
-  assert.deepEqual(dst.map((r) => r.metric), [{ source_workload: 'productpage-v1', source_version: 'v1', connection_security_policy: 'none', job: 'envoy-stats' }]);
+  const dst = await prom.query('sum(istio_requests_total{reporter="destination"}) by (source_workload, source_version, connection_security_policy, destination_service, job)');
+  // destination_service on the server side comes from the inbound cluster's istio metadata
+  assert.deepEqual(dst.map((r) => r.metric), [{
+    source_workload: 'productpage-v1', source_version: 'v1', connection_security_policy: 'none',
+    destination_service: 'reviews.default.svc.cluster.local', job: 'envoy-stats',
+  }]);
   // Istio's duration histogram with its buckets, Envoy cluster/server stats beside it
   const le = await prom.query('count(istio_request_duration_milliseconds_bucket{reporter="destination",response_code="200"}) by (le)');
   assert.equal(le.length, 20, 'Envoy default buckets + Inf');

@@ -4,6 +4,7 @@
  */
 import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
+import { jsonToStruct } from '../../xds/struct.js';
 import type { MeshService, ServicePortInfo } from '../../registry/types.js';
 import type { PushContext } from '../push-context.js';
 import {
@@ -82,6 +83,9 @@ function inboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[]
         endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(p.appAddress, p.appPort) } }] }],
       },
     };
+    // Istio names the services behind an inbound port in the cluster's metadata; the proxy's
+    // telemetry reads destination_service from it when the Host header is not trusted.
+    if (p.services.length) c.metadata = { filter_metadata: { istio: jsonToStruct({ services: p.services }) } };
     // Like Istio, the app of an http2/grpc port is spoken to in HTTP/2 (a gRPC server accepts nothing else).
     if (isHttp2Protocol(p.protocol)) {
       c.typed_extension_protocol_options = {

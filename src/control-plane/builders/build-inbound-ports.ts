@@ -13,6 +13,8 @@ export interface InboundPort {
   /** Where the app listens for this port. */
   appAddress: string;
   appPort: number;
+  /** the services whose ports target this one (Istio records them in the inbound cluster's metadata) */
+  services: Array<{ host: string; name: string; namespace: string }>;
 }
 
 export function inboundPorts(pc: PushContext, proxy: ProxyIdentity): InboundPort[] {
@@ -24,12 +26,17 @@ export function inboundPorts(pc: PushContext, proxy: ProxyIdentity): InboundPort
     address: proxy.address, namedPorts, origin: 'proxy', ports: proxy.podPorts.map((p) => p.containerPort),
   };
   const found = new Map<number, Protocol>();
+  const servicesOf = new Map<number, InboundPort['services']>();
   for (const svc of pc.services) {
     if (svc.namespace !== proxy.namespace || !svc.selector || Object.keys(svc.selector).length === 0) continue;
     if (!labelsMatch(svc.selector, proxy.labels)) continue;
     for (const sp of svc.ports) {
       const port = workloadPortFor(self, sp);
-      if (port !== undefined && !found.has(port) && sp.protocol !== 'UDP') found.set(port, sp.protocol);
+      if (port === undefined || sp.protocol === 'UDP') continue;
+      if (!found.has(port)) found.set(port, sp.protocol);
+      const list = servicesOf.get(port) ?? [];
+      if (!list.some((s) => s.host === svc.hostname)) list.push({ host: svc.hostname, name: svc.name, namespace: svc.namespace });
+      servicesOf.set(port, list);
     }
   }
   for (const p of proxy.podPorts) {
@@ -37,6 +44,6 @@ export function inboundPorts(pc: PushContext, proxy: ProxyIdentity): InboundPort
   }
   return [...found].sort((a, b) => a[0] - b[0]).map(([port, protocol]) => {
     const app = splitHostPort(proxy.appPorts?.[String(port)] ?? '');
-    return { port, protocol, appAddress: app?.host ?? '127.0.0.1', appPort: app?.port ?? port };
+    return { port, protocol, appAddress: app?.host ?? '127.0.0.1', appPort: app?.port ?? port, services: servicesOf.get(port) ?? [] };
   });
 }

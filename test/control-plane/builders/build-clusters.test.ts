@@ -1,3 +1,4 @@
+import { structToJson } from '../../../src/xds/struct.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildClusters } from '../../../src/control-plane/builders/index.js';
@@ -62,6 +63,18 @@ test('inbound clusters point at the app: CLEW_APP_PORTS address, else 127.0.0.1:
   assert.deepEqual(byName(clusters, 'inbound|9090||').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address,
     { address: '127.0.0.1', port_value: 9090 });
   assertRoundTrip(CLUSTER_TYPE, c);
+});
+
+test('inbound clusters name the services behind the port in istio metadata (destination_service on the server side)', () => {
+  const pc = makePc([kubeService('productpage', [{ name: 'http', port: 9080 }])]);
+  const p = proxy({ podPorts: [{ name: 'http', containerPort: 9080 }, { name: 'metrics', containerPort: 9999 }] });
+  const clusters = buildClusters(pc, p);
+  assert.deepEqual(structToJson(byName(clusters, 'inbound|9080||').metadata.filter_metadata.istio), {
+    services: [{ host: 'productpage.default.svc.cluster.local', name: 'productpage', namespace: 'default' }],
+  });
+  // a pod port no service targets carries no service metadata
+  assert.equal(byName(clusters, 'inbound|9999||').metadata, undefined);
+  assertRoundTrip(CLUSTER_TYPE, byName(clusters, 'inbound|9080||'));
 });
 
 test('router proxies get no inbound clusters; names filter the output', () => {

@@ -1,0 +1,220 @@
+/**
+ * The suite's results: per-target raw runs, the summary (means over rounds, ratios, latency
+ * added over direct) and the pass/fail checks against the benchmarks issue's targets.
+ */
+import type { H2Result, RateResult, WrkResult } from './bench-load.js';
+import { mean, round } from './bench-util.js';
+
+export type TargetKind = 'baseline' | 'clew' | 'peer' | 'reference';
+
+export interface WrkRun extends WrkResult {
+  round: number;
+  /** CPU used by processes outside the benchmark during the run, % of all CPUs */
+  foreignCpuPct: number;
+  /** proxy CPU seconds during the run (all of the target's processes) */
+  cpuSeconds: number;
+  cpuUsPerRequest: number;
+  rssPeakMb: number;
+}
+
+export interface RateRun extends RateResult {
+  round: number;
+  foreignCpuPct: number;
+  seconds: number;
+  cpuSeconds: number;
+  /** proxy vCPU per 1000 rps at this rate */
+  vcpuPer1000Rps: number;
+}
+
+export interface TargetRuns {
+  id: string;
+  label: string;
+  kind: TargetKind;
+  /** proxy processes in the path (sidecars count one each) */
+  proxies: number;
+  rssIdleMb: number;
+  /** RSS after all runs, idle again */
+  rssAfterMb?: number;
+  wrk: WrkRun[];
+  fixedRate: RateRun[];
+  hey: RateRun[];
+}
+
+export interface H2Run extends H2Result {
+  round: number;
+  foreignCpuPct: number;
+  cpuSeconds: number;
+  cpuUsPerRequest: number;
+}
+
+export interface H2Target {
+  id: string;
+  label: string;
+  protocol: 'h2' | 'grpc';
+  viaSidecar: boolean;
+  runs: H2Run[];
+}
+
+export interface Latency { p50: number; p90: number; p99: number }
+
+export interface TargetSummary {
+  id: string;
+  label: string;
+  kind: TargetKind;
+  proxies: number;
+  rps: number;
+  /** wrk's p99 latency, ms (mean of the rounds) */
+  wrkP99Ms: number;
+  rpsVsDirect: number;
+  rpsVsHaproxy: number;
+  cpuUsPerRequest: number;
+  /** per proxy process (mesh: the two sidecars' average) */
+  cpuUsPerRequestPerProxy: number;
+  /** hey's run (the issue's method; hey's workers fire together, so requests come in bursts of 16) */
+  vcpuPer1000Rps: number;
+  vcpuPer1000RpsPerProxy: number;
+  /** fixed-rate-load's run (requests evenly spaced: no batching, a stricter figure) */
+  vcpuPer1000RpsEven: number;
+  rssIdleMb: number;
+  rssPeakMb: number;
+  rssAfterMb?: number;
+  /** fixed-rate-load, µs */
+  latency: Latency;
+  addedLatency: Latency;
+  /** hey, µs (0.1 ms resolution) */
+  heyLatency?: Latency;
+  heyAddedLatency?: Latency;
+  errors: number;
+}
+
+export interface Check {
+  id: string;
+  target: string;
+  measured: string;
+  pass: boolean | undefined;
+  note?: string;
+}
+
+export interface ControlPlaneResult {
+  services: number;
+  endpoints: number;
+  clients: number;
+  config_load_ms: number;
+  first_full_push_ms: number;
+  apply_to_all_acked_ms: { p50: number; p99: number; max: number };
+  rss_mb: { idle_loaded: number; clients_connected: number; after_applies: number };
+  targets?: { p99_ms: number; rss_mb: number };
+  /** added by the suite: CPU used by other processes during the run, % of all CPUs */
+  foreignCpuPct?: number;
+}
+
+export interface Results {
+  date: string;
+  quick: boolean;
+  machine: Record<string, string | number>;
+  tools: Record<string, string>;
+  settings: Record<string, string | number>;
+  /** CPU used by other processes on the machine during the measurements, % of all CPUs */
+  foreignCpu: { meanPct: number; maxPct: number; runsOver5Pct: number; runs: number };
+  notes: string[];
+  targets: TargetRuns[];
+  summary: TargetSummary[];
+  h2: H2Target[];
+  controlPlane?: ControlPlaneResult | { error: string };
+  checks: Check[];
+}
+
+function latencyOf(runs: RateRun[]): Latency {
+  return { p50: mean(runs.map((r) => r.p50)), p90: mean(runs.map((r) => r.p90)), p99: mean(runs.map((r) => r.p99)) };
+}
+
+/** Per-round difference to the direct run of the same round, averaged. */
+function addedOver(runs: RateRun[], direct: RateRun[]): Latency {
+  const diff = (k: keyof Latency) => mean(runs.map((r) => {
+    const d = direct.find((x) => x.round === r.round);
+    return d ? r[k] - d[k] : NaN;
+  }));
+  return { p50: diff('p50'), p90: diff('p90'), p99: diff('p99') };
+}
+
+export function summarize(targets: TargetRuns[]): TargetSummary[] {
+  const direct = targets.find((t) => t.id === 'direct');
+  const haproxy = targets.find((t) => t.id === 'haproxy');
+  const rpsOf = (t: TargetRuns | undefined) => (t ? mean(t.wrk.map((r) => r.rps)) : NaN);
+  return targets.map((t) => {
+    const rps = rpsOf(t);
+    const cpu = mean(t.wrk.map((r) => r.cpuUsPerRequest));
+    const vcpuEven = mean(t.fixedRate.map((r) => r.vcpuPer1000Rps));
+    const vcpu = t.hey.length ? mean(t.hey.map((r) => r.vcpuPer1000Rps)) : vcpuEven;
+    const per = Math.max(1, t.proxies);
+    const s: TargetSummary = {
+      id: t.id,
+      label: t.label,
+      kind: t.kind,
+      proxies: t.proxies,
+      rps,
+      wrkP99Ms: mean(t.wrk.map((r) => r.latencyMs.p99)),
+      rpsVsDirect: rps / rpsOf(direct),
+      rpsVsHaproxy: rps / rpsOf(haproxy),
+      cpuUsPerRequest: t.proxies ? cpu : NaN,
+      cpuUsPerRequestPerProxy: t.proxies ? cpu / per : NaN,
+      vcpuPer1000Rps: t.proxies ? vcpu : NaN,
+      vcpuPer1000RpsPerProxy: t.proxies ? vcpu / per : NaN,
+      vcpuPer1000RpsEven: t.proxies ? vcpuEven : NaN,
+      rssIdleMb: t.rssIdleMb,
+      rssPeakMb: Math.max(...t.wrk.map((r) => r.rssPeakMb), 0),
+      rssAfterMb: t.rssAfterMb,
+      latency: latencyOf(t.fixedRate),
+      addedLatency: direct ? addedOver(t.fixedRate, direct.fixedRate) : { p50: NaN, p90: NaN, p99: NaN },
+      errors: [...t.wrk.map((r) => r.non2xx + r.socketErrors), ...t.fixedRate.map((r) => r.errors), ...t.hey.map((r) => r.errors)].reduce((a, b) => a + b, 0),
+    };
+    if (t.hey.length) {
+      s.heyLatency = latencyOf(t.hey);
+      if (direct?.hey.length) s.heyAddedLatency = addedOver(t.hey, direct.hey);
+    }
+    return s;
+  });
+}
+
+const us = (v: number) => `${round(v, 1)} µs`;
+
+export function evaluate(summary: TargetSummary[], cp: Results['controlPlane']): Check[] {
+  const by = (id: string) => summary.find((s) => s.id === id);
+  const sc = by('clew-sidecar');
+  const mesh = by('clew-mesh');
+  const ha = by('haproxy');
+  const checks: Check[] = [];
+  const num = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : undefined);
+  const add = (id: string, target: string, measured: string, v: number | undefined, ok: (v: number) => boolean, note?: string) => {
+    checks.push({ id, target, measured: v === undefined ? 'not measured' : measured, pass: v === undefined ? undefined : ok(v), note });
+  };
+  const cpu = num(sc?.cpuUsPerRequest);
+  add('sidecar-cpu-per-request', 'one sidecar ≤ 50 µs CPU per request (wrk)', cpu !== undefined ? us(cpu) : '', cpu, (v) => v <= 50);
+  const vsHa = num(sc && ha ? sc.rps / ha.rps : undefined);
+  add('sidecar-vs-haproxy', 'one sidecar ≥ 0.7 × HAProxy wrk throughput', vsHa !== undefined ? `${round(vsHa, 2)} ×` : '', vsHa, (v) => v >= 0.7);
+  for (const peer of ['http-proxy', 'fastify-http-proxy']) {
+    const p = by(peer);
+    const r = num(sc && p ? sc.rps / p.rps : undefined);
+    add(`sidecar-vs-${peer}`, `one sidecar ≥ 1.4 × ${peer} wrk throughput`, r !== undefined ? `${round(r, 2)} ×` : '', r, (v) => v >= 1.4);
+  }
+  const meshP90 = num(mesh?.addedLatency.p90);
+  const haP90 = num(ha?.addedLatency.p90);
+  if (meshP90 !== undefined && haP90 !== undefined) {
+    const limit = 2 * Math.max(haP90, 0);
+    add('mesh-added-p90', 'mesh path (2 sidecars) adds ≤ 2 × one HAProxy hop at p90, 1000 rps',
+      `${us(meshP90)} vs limit ${us(limit)} (HAProxy adds ${us(haP90)}); p99 adds ${us(mesh!.addedLatency.p99)}`, meshP90, (v) => v <= limit,
+      'Istio 1.20 publishes 228 µs p90 / 298 µs p99 for its two Envoys');
+  } else add('mesh-added-p90', 'mesh path (2 sidecars) adds ≤ 2 × one HAProxy hop at p90, 1000 rps', '', undefined, () => false);
+  const vcpu = num(sc?.vcpuPer1000Rps);
+  const even = num(sc?.vcpuPer1000RpsEven);
+  add('sidecar-vcpu', 'one sidecar ≤ 0.12 vCPU per 1000 rps (hey, 16 connections)', vcpu !== undefined ? `${round(vcpu, 3)} vCPU${even !== undefined ? ` (evenly paced: ${round(even, 3)})` : ''}` : '', vcpu, (v) => v <= 0.12, 'Istio 1.24 publishes 0.20');
+  const rss = num(sc?.rssIdleMb);
+  add('sidecar-rss-idle', 'sidecar ≤ 40 MB RSS idle, xDS client loaded', rss !== undefined ? `${round(rss, 1)} MB` : '', rss, (v) => v <= 40, 'Istio 60 MB, Linkerd about 20 MB');
+  if (cp && !('error' in cp)) {
+    const t = cp.targets ?? { p99_ms: 500, rss_mb: 500 };
+    add('control-plane-p99', `control plane: apply → all ${cp.clients} clients ACKed p99 ≤ ${t.p99_ms} ms (${cp.services} services, ${cp.endpoints} endpoints)`, `${round(cp.apply_to_all_acked_ms.p99, 1)} ms`, cp.apply_to_all_acked_ms.p99, (v) => v <= t.p99_ms);
+    const peak = Math.max(cp.rss_mb.idle_loaded, cp.rss_mb.clients_connected, cp.rss_mb.after_applies);
+    add('control-plane-rss', `control plane RSS ≤ ${t.rss_mb} MB`, `${peak} MB peak`, peak, (v) => v <= t.rss_mb);
+  }
+  return checks;
+}

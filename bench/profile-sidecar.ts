@@ -1,0 +1,153 @@
+/**
+ * Where the sidecar's CPU goes: runs the one-sidecar path (wrk → client sidecar → upstream) with
+ * the client sidecar under `node --cpu-prof`, then lists the top self-time functions and files.
+ * Writes bench/out/sidecar-profile.md (and the raw .cpuprofile next to it).
+ *
+ *   node dist/bench/profile-sidecar.js [--seconds 10] [--mesh]
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startClew, type ClewSetup } from './bench-clew.js';
+import { runWrk } from './bench-load.js';
+import { startUpstream } from './bench-peers.js';
+import type { Pinned } from './bench-proc.js';
+import { which } from './bench-tools.js';
+import { repoRoot, round } from './bench-util.js';
+
+interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+interface CpuProfile { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+
+export interface ProfileEntry { name: string; where: string; selfMs: number; percent: number }
+
+function shortUrl(url: string): string {
+  if (!url) return '';
+  const root = `file://${repoRoot()}/`;
+  if (url.startsWith(root)) return url.slice(root.length);
+  if (url.startsWith('node:')) return url;
+  const nm = url.indexOf('/node_modules/');
+  return nm >= 0 ? url.slice(nm + 1) : url;
+}
+
+/** Coarse owner of a frame: Clew's code, undici, other packages, Node's JS, native code, GC. */
+function areaOf(url: string, name: string): string {
+  if (url.startsWith('dist/src/')) return 'Clew (dist/src)';
+  if (url.startsWith('node_modules/undici/')) return 'undici';
+  if (url.startsWith('node_modules/')) return `other packages (${url.split('/')[1]})`;
+  if (url.startsWith('node:')) return 'Node.js core (JS)';
+  if (name === '(garbage collector)') return 'garbage collector';
+  if (name === '(program)') return 'V8 / native, unattributed (program)';
+  if (url.startsWith('wasm:')) return 'wasm (llhttp in undici)';
+  if (!url) return 'native calls (socket writes, string encoding, ...)';
+  return 'other';
+}
+
+/** Self time per function, per file and per area, from a .cpuprofile. */
+export function summarizeProfile(p: CpuProfile, top = 30, window?: { fromUs: number; toUs: number }): { functions: ProfileEntry[]; files: ProfileEntry[]; areas: ProfileEntry[]; totalMs: number; windowed: boolean } {
+  // sample timestamps are CLOCK_MONOTONIC µs, like process.hrtime in any process on the machine
+  const collect = (from: number, to: number) => {
+    const self = new Map<number, number>();
+    let t = p.startTime;
+    for (let i = 0; i < p.samples.length; i++) {
+      t += p.timeDeltas[i] ?? 0;
+      if (t < from || t > to) continue;
+      self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+    }
+    return self;
+  };
+  let self = window ? collect(window.fromUs, window.toUs) : new Map<number, number>();
+  const windowed = self.size > 0;
+  if (!windowed) self = collect(-Infinity, Infinity);
+  const byFn = new Map<string, ProfileEntry>();
+  const byFile = new Map<string, ProfileEntry>();
+  const byArea = new Map<string, ProfileEntry>();
+  let total = 0;
+  for (const n of p.nodes) {
+    const us = self.get(n.id) ?? 0;
+    if (n.callFrame.functionName === '(idle)') continue;
+    total += us;
+    const where = shortUrl(n.callFrame.url);
+    const name = n.callFrame.functionName || '(anonymous)';
+    const key = `${name}@${where}:${n.callFrame.lineNumber}`;
+    const e = byFn.get(key) ?? { name, where: where ? `${where}:${n.callFrame.lineNumber + 1}` : '', selfMs: 0, percent: 0 };
+    e.selfMs += us / 1000;
+    byFn.set(key, e);
+    const fileKey = where || name;
+    const f = byFile.get(fileKey) ?? { name: fileKey, where: '', selfMs: 0, percent: 0 };
+    f.selfMs += us / 1000;
+    byFile.set(fileKey, f);
+    const areaKey = areaOf(where, name);
+    const a = byArea.get(areaKey) ?? { name: areaKey, where: '', selfMs: 0, percent: 0 };
+    a.selfMs += us / 1000;
+    byArea.set(areaKey, a);
+  }
+  const finish = (m: Map<string, ProfileEntry>) => [...m.values()]
+    .map((e) => ({ ...e, selfMs: round(e.selfMs, 1), percent: round((e.selfMs * 1000 * 100) / Math.max(1, total), 1) }))
+    .filter((e) => e.selfMs > 0)
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, top);
+  return { functions: finish(byFn), files: finish(byFile), areas: finish(byArea), totalMs: round(total / 1000, 1), windowed };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const seconds = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 10;
+  const mesh = argv.includes('--mesh');
+  const wrk = which('wrk');
+  if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
+  const pin = which('taskset') && os.cpus().length > 1;
+  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-profile-'));
+  const profDir = path.join(workDir, 'prof');
+  const started: Pinned[] = [];
+  let clew: ClewSetup | undefined;
+  try {
+    const up = await startUpstream(workDir, pin ? 1 : undefined);
+    started.push(up.proc);
+    const profArgs = ['--cpu-prof', '--cpu-prof-dir', profDir];
+    clew = await startClew({ workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, nodeArgs: { client: profArgs, server: mesh ? profArgs : [] } });
+    const ep = { url: clew.outboundUrl, host: mesh ? clew.hosts.mesh : clew.hosts.sidecar };
+    await runWrk(wrk, ep, { cpu: pin ? 1 : undefined, seconds: 3, connections: 64 });
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const res = await runWrk(wrk, ep, { cpu: pin ? 1 : undefined, seconds, connections: 64 });
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    process.stderr.write(`wrk under profiling: ${round(res.rps, 0)} rps\n`);
+    await clew.stop();
+    clew = undefined;
+    const files = fs.existsSync(profDir) ? fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+    if (!files.length) throw new Error('no .cpuprofile written (did the sidecar exit cleanly?)');
+    const outDir = path.join(repoRoot(), 'bench', 'out');
+    fs.mkdirSync(outDir, { recursive: true });
+    const L: string[] = ['# Sidecar CPU profile', '', `${mesh ? 'Mesh path (client and server sidecars)' : 'One sidecar (client sidecar outbound)'}, wrk -t1 -c64 -d${seconds}s after a 3 s warm-up, \`node --cpu-prof\`; ${round(res.rps, 0)} rps under the profiler. ${new Date().toISOString()}.`, ''];
+    for (const f of files) {
+      const prof = JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile;
+      const s = summarizeProfile(prof, 30, { fromUs, toUs });
+      fs.copyFileSync(path.join(profDir, f), path.join(outDir, `sidecar-${files.length > 1 ? f.replace(/\.cpuprofile$/, '') : 'client'}.cpuprofile`));
+      L.push(`## ${f} (${s.totalMs} ms of non-idle samples, ${s.windowed ? 'during the measured wrk run' : 'whole process, start-up included'})`, '', '### Self time by area', '', '| % | self ms | area |', '| --- | --- | --- |');
+      for (const e of s.areas) L.push(`| ${e.percent} | ${e.selfMs} | ${e.name} |`);
+      L.push('', '### Top self time by function', '', '| % | self ms | function | where |', '| --- | --- | --- | --- |');
+      for (const e of s.functions) L.push(`| ${e.percent} | ${e.selfMs} | ${e.name} | ${e.where} |`);
+      L.push('', '### Self time by file', '', '| % | self ms | file |', '| --- | --- | --- |');
+      for (const e of s.files) L.push(`| ${e.percent} | ${e.selfMs} | ${e.name} |`);
+      L.push('');
+    }
+    fs.writeFileSync(path.join(outDir, 'sidecar-profile.md'), L.join('\n'));
+    process.stdout.write(L.join('\n') + '\n');
+  } finally {
+    if (clew) await clew.stop();
+    for (const p of started.reverse()) await p.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

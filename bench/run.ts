@@ -1,0 +1,415 @@
+/**
+ * The benchmark suite (`npm run bench`, `npm run bench -- --quick`): Clew's sidecar against
+ * direct, HAProxy, nginx and the Node proxies, on one machine in one run. Every proxy is pinned to
+ * CPU 0, the load generators, the upstream and the control plane to CPU 1; targets are
+ * interleaved, each measured `rounds` times. Then HTTP/2 and gRPC through the sidecar, then the
+ * control-plane benchmark (bench/control-plane.ts). Writes bench/RESULTS.md and
+ * bench/results.json (quick: bench/out/RESULTS-quick.md and results-quick.json).
+ *
+ *   node dist/bench/run.js [--quick] [--rounds N] [--wrk-seconds S] [--rate-seconds S] [--hey-seconds S]
+ *     [--h2-seconds S] [--only direct,clew-sidecar,clew-mesh,haproxy,nginx,http-proxy,...]
+ *     [--no-install] [--no-control-plane] [--no-hey] [--retries N] [--wait-quiet-minutes M]
+ *     [--deadline-minutes M]
+ *   node dist/bench/run.js --render bench/results.json   (RESULTS.md again from the JSON)
+ * On a machine shared with other jobs, runs disturbed by them (over 5 % of the CPU) are repeated.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { request } from 'undici';
+import { clewTelemetryState, collectorCounts, startClew, type ClewSetup } from './bench-clew.js';
+import { runFixedRate, runH2load, runHey, runWrk, type Endpoint } from './bench-load.js';
+import { startHaproxy, startNginx, startNodeProxy, startUpstream, type NodeProxyKind, type Upstream } from './bench-peers.js';
+import { cpuSeconds, foreignCpuWatch, killActiveTools, processTree, rssMb, rssSampler, runTool, type Pinned } from './bench-proc.js';
+import { renderResults } from './bench-report.js';
+import { evaluate, summarize, type ControlPlaneResult, type H2Target, type RateRun, type Results, type TargetKind, type TargetRuns } from './bench-results.js';
+import { foreignSummary, measureClean, settle, waitQuiet, type QuietPolicy } from './bench-quiet.js';
+import { ensureTools, toolVersions, type ToolStatus } from './bench-tools.js';
+import { repoRoot, round, sleep } from './bench-util.js';
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  wrkSeconds: number;
+  rateSeconds: number;
+  heySeconds: number;
+  h2Seconds: number;
+  warmupSeconds: number;
+  rps: number;
+  only?: Set<string>;
+  install: boolean;
+  controlPlane: boolean;
+  hey: boolean;
+  deadlineMinutes: number;
+  waitQuietMinutes: number;
+  retries: number;
+}
+
+const PROXY_CPU = 0;
+const LOAD_CPU = 1;
+
+function parseOptions(argv: string[]): Options {
+  const has = (f: string) => argv.includes(f);
+  const val = (f: string) => {
+    const i = argv.indexOf(f);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const num = (f: string, d: number) => (val(f) !== undefined ? Number(val(f)) : d);
+  const quick = has('--quick');
+  return {
+    quick,
+    rounds: num('--rounds', quick ? 1 : 2),
+    wrkSeconds: num('--wrk-seconds', quick ? 3 : 10),
+    rateSeconds: num('--rate-seconds', quick ? 3 : 10),
+    heySeconds: num('--hey-seconds', quick ? 3 : 10),
+    h2Seconds: num('--h2-seconds', quick ? 3 : 8),
+    warmupSeconds: num('--warmup-seconds', quick ? 1 : 3),
+    rps: num('--rps', 1000),
+    only: val('--only') ? new Set(val('--only')!.split(',')) : undefined,
+    install: !has('--no-install'),
+    controlPlane: !has('--no-control-plane'),
+    hey: !has('--no-hey'),
+    deadlineMinutes: num('--deadline-minutes', quick ? 8 : 40),
+    waitQuietMinutes: num('--wait-quiet-minutes', quick ? 0 : 10),
+    retries: num('--retries', quick ? 0 : 3),
+  };
+}
+
+interface Live {
+  id: string;
+  label: string;
+  kind: TargetKind;
+  proxies: number;
+  ep: Endpoint;
+  pids: () => number[];
+}
+
+const started: Pinned[] = [];
+let clew: ClewSetup | undefined;
+/** a second setup with telemetry off, for the on/off comparison */
+let clewOff: ClewSetup | undefined;
+const t0 = Date.now();
+
+function log(line: string): void {
+  process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+}
+
+async function stopAll(): Promise<void> {
+  killActiveTools();
+  if (clew) await clew.stop();
+  clew = undefined;
+  if (clewOff) await clewOff.stop();
+  clewOff = undefined;
+  for (const p of started.splice(0).reverse()) await p.stop();
+}
+
+function quiet(opts: Options): QuietPolicy {
+  return { retries: opts.retries, retryUntil: t0 + opts.deadlineMinutes * 60_000 * 0.7, log };
+}
+
+function pinSelf(tools: ToolStatus, notes: string[]): boolean {
+  if (!tools.found.taskset || os.cpus().length < 2) {
+    notes.push(`no CPU pinning (${tools.found.taskset ? `${os.cpus().length} CPU` : 'taskset missing'}): figures are not comparable with pinned runs`);
+    return false;
+  }
+  // the orchestrator (and what it spawns unpinned) stays off the proxies' CPU
+  execFileSync('taskset', ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
+  return true;
+}
+
+async function warmRequests(t: Live, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const r = await request(t.ep.url, { headers: t.ep.host ? { host: t.ep.host } : {} });
+    await r.body.dump();
+    if (r.statusCode !== 200) throw new Error(`${t.id}: HTTP ${r.statusCode}`);
+  }
+}
+
+async function startTargets(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ live: Live[]; upstream: Upstream }> {
+  const pcpu = pinned ? PROXY_CPU : undefined;
+  const lcpu = pinned ? LOAD_CPU : undefined;
+  const want = (id: string) => !opts.only || opts.only.has(id);
+  const up = await startUpstream(workDir, lcpu);
+  started.push(up.proc);
+  const live: Live[] = [{ id: 'direct', label: 'direct', kind: 'baseline', proxies: 0, ep: { url: `http://127.0.0.1:${up.http}/` }, pids: () => [] }];
+  if (want('clew-sidecar') || want('clew-mesh')) {
+    log('starting the Clew control plane and sidecars');
+    try {
+      clew = await startClew({ workDir, upstreams: up, proxyCpu: pcpu, cpCpu: lcpu });
+      const c = clew;
+      if (want('clew-sidecar')) live.push({ id: 'clew-sidecar', label: 'Clew, one sidecar (telemetry on)', kind: 'clew', proxies: 1, ep: { url: c.outboundUrl, host: c.hosts.sidecar }, pids: () => [c.client.pid] });
+      if (want('clew-mesh')) live.push({ id: 'clew-mesh', label: 'Clew, mesh path (2 sidecars)', kind: 'clew', proxies: 2, ep: { url: c.outboundUrl, host: c.hosts.mesh }, pids: () => [c.client.pid, c.server.pid] });
+    } catch (err) {
+      notes.push(`Clew not measured: ${(err as Error).message}`);
+      log(`Clew failed to start: ${(err as Error).message}`);
+    }
+  }
+  if (want('clew-sidecar-notel')) {
+    log('starting a second Clew setup with telemetry off');
+    try {
+      const offDir = path.join(workDir, 'telemetry-off');
+      fs.mkdirSync(offDir, { recursive: true });
+      clewOff = await startClew({ workDir: offDir, upstreams: up, proxyCpu: pcpu, cpCpu: lcpu, telemetry: 'off' });
+      const c = clewOff;
+      live.push({ id: 'clew-sidecar-notel', label: 'Clew, one sidecar, telemetry off', kind: 'clew', proxies: 1, ep: { url: c.outboundUrl, host: c.hosts.sidecar }, pids: () => [c.client.pid] });
+    } catch (err) {
+      notes.push(`Clew with telemetry off not measured: ${(err as Error).message}`);
+    }
+  }
+  const peer = async (id: string, label: string, kind: TargetKind, start: () => Promise<{ proc: Pinned; url: string }>, tree: boolean) => {
+    if (!want(id)) return;
+    try {
+      const p = await start();
+      started.push(p.proc);
+      live.push({ id, label, kind, proxies: 1, ep: { url: p.url }, pids: () => (tree ? processTree(p.proc.pid) : [p.proc.pid]) });
+    } catch (err) {
+      notes.push(`${label} not measured: ${(err as Error).message}`);
+    }
+  };
+  if (tools.found.haproxy) await peer('haproxy', 'HAProxy (nbthread 1)', 'peer', () => startHaproxy(tools.found.haproxy!, workDir, up.http, pcpu), false);
+  else if (want('haproxy')) notes.push('HAProxy not measured: haproxy missing');
+  if (tools.found.nginx) await peer('nginx', 'nginx (1 worker)', 'peer', () => startNginx(tools.found.nginx!, workDir, up.http, pcpu), true);
+  else if (want('nginx')) notes.push('nginx not measured: nginx missing');
+  const nodeKinds: Array<[NodeProxyKind, string, TargetKind]> = [
+    ['http-proxy', 'http-proxy', 'peer'],
+    ['fastify-http-proxy', '@fastify/http-proxy', 'peer'],
+    ['node-minimal', 'node:http + undici.Pool (reference)', 'reference'],
+  ];
+  for (const [k, label, kind] of nodeKinds) await peer(k, label, kind, () => startNodeProxy(k, workDir, up.http, pcpu), false);
+  return { live, upstream: up };
+}
+
+function emptyRuns(t: Live): TargetRuns {
+  return { id: t.id, label: t.label, kind: t.kind, proxies: t.proxies, rssIdleMb: NaN, wrk: [], fixedRate: [], hey: [] };
+}
+
+async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ runs: TargetRuns[]; h2: H2Target[] }> {
+  const lcpu = pinned ? LOAD_CPU : undefined;
+  const { live, upstream } = await startTargets(opts, tools, workDir, notes, pinned);
+  const runs = new Map(live.map((t) => [t.id, emptyRuns(t)]));
+  // idle RSS: started, configured, a few requests served, settled
+  for (const t of live) await warmRequests(t, 20);
+  await sleep(2000);
+  for (const t of live) runs.get(t.id)!.rssIdleMb = t.proxies ? round(rssMb(t.pids()), 1) : NaN;
+  if (!tools.found.wrk) notes.push('wrk missing: no throughput figures');
+  else {
+    log(`warm-up: wrk ${opts.warmupSeconds}s per target`);
+    for (const t of live) await runWrk(tools.found.wrk, t.ep, { cpu: lcpu, seconds: opts.warmupSeconds, connections: 64 });
+  }
+  for (let r = 0; r < opts.rounds; r++) {
+    const order = r % 2 === 0 ? live : [...live].reverse();
+    if (tools.found.wrk) {
+      for (const t of order) {
+        const w = await measureClean(quiet(opts), `round ${r + 1} wrk ${t.id}`, async () => {
+          const pids = t.pids();
+          const c0 = cpuSeconds(pids);
+          const sampler = rssSampler(() => pids);
+          const foreign = foreignCpuWatch();
+          const res = await runWrk(tools.found.wrk!, t.ep, { cpu: lcpu, seconds: opts.wrkSeconds, connections: 64 });
+          const cpu = cpuSeconds(pids) - c0;
+          const peak = sampler.stop();
+          return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu, cpuUsPerRequest: t.proxies ? (cpu * 1e6) / res.requests : NaN, rssPeakMb: round(peak, 1) };
+        });
+        runs.get(t.id)!.wrk.push(w);
+        log(`round ${r + 1} wrk ${t.id}: ${round(w.rps, 0)} rps${t.proxies ? `, ${round(w.cpuUsPerRequest, 1)} µs CPU/request` : ''}${w.non2xx + w.socketErrors ? `, ${w.non2xx + w.socketErrors} errors` : ''}${w.foreignCpuPct > 5 ? ` [other processes: ${w.foreignCpuPct} % CPU]` : ''}`);
+      }
+    }
+    for (const t of order) {
+      const rate = async (tool: 'fixed' | 'hey'): Promise<RateRun> => {
+        const pids = t.pids();
+        const c0 = cpuSeconds(pids);
+        const foreign = foreignCpuWatch();
+        const seconds = tool === 'hey' ? opts.heySeconds : opts.rateSeconds;
+        const res = tool === 'hey'
+          ? await runHey(tools.found.hey!, t.ep, { cpu: lcpu, seconds, rps: opts.rps, connections: 16 })
+          : await runFixedRate(t.ep, { cpu: lcpu, seconds, rps: opts.rps, connections: 16 });
+        const cpu = cpuSeconds(pids) - c0;
+        return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), seconds, cpuSeconds: cpu, vcpuPer1000Rps: t.proxies ? cpu / seconds / (res.rps / 1000) : NaN };
+      };
+      const fr = await measureClean(quiet(opts), `round ${r + 1} ${opts.rps} rps ${t.id}`, () => rate('fixed'));
+      runs.get(t.id)!.fixedRate.push(fr);
+      log(`round ${r + 1} ${opts.rps} rps ${t.id}: p50 ${fr.p50} µs, p90 ${fr.p90} µs, p99 ${fr.p99} µs${t.proxies ? `, ${round(fr.vcpuPer1000Rps, 3)} vCPU/1000 rps` : ''}${fr.foreignCpuPct > 5 ? ` [other processes: ${fr.foreignCpuPct} % CPU]` : ''}`);
+      if (opts.hey && tools.found.hey) {
+        const h = await measureClean(quiet(opts), `round ${r + 1} hey ${t.id}`, () => rate('hey'));
+        runs.get(t.id)!.hey.push(h);
+        log(`round ${r + 1} hey ${t.id}: p50 ${round(h.p50, 0)} µs, p90 ${round(h.p90, 0)} µs, p99 ${round(h.p99, 0)} µs${t.proxies ? `, ${round(h.vcpuPer1000Rps, 3)} vCPU/1000 rps` : ''}${h.foreignCpuPct > 5 ? ` [other processes: ${h.foreignCpuPct} % CPU]` : ''}`);
+      }
+    }
+  }
+  const h2 = clew && tools.found.h2load ? await runH2Bench(opts, tools.found.h2load, workDir, upstream, lcpu) : [];
+  if (!tools.found.h2load) notes.push('h2load missing: no HTTP/2 / gRPC figures');
+  await sleep(1000);
+  for (const t of live) runs.get(t.id)!.rssAfterMb = t.proxies ? round(rssMb(t.pids()), 1) : undefined;
+  if (clew) {
+    const tel = await clewTelemetryState(clew.statsUrls.client);
+    const telServer = await clewTelemetryState(clew.statsUrls.server);
+    const spans = await collectorCounts(upstream.collector);
+    const handled = tel.istioRequests + telServer.istioRequests;
+    const tracing = spans && spans.spans > 0
+      ? `on: the collector stand-in received ${spans.spans} spans in ${spans.posts} posts${handled ? ` for ${handled} requests counted in both sidecars' istio_requests_total (${round((spans.spans * 100) / handled, 2)} %)` : ''}`
+      : 'off: no span reached the collector stand-in registered as zipkin.istio-system:9411 (this build does not trace with the default mesh config)';
+    notes.push(`Clew sidecar features in the path: routing (RDS); stats (${tel.statLines} series in /stats/prometheus); Istio standard metrics (istio_requests_total) ${tel.istioMetrics ? 'on' : 'not exposed by this build'}; tracing ${tracing}`);
+  }
+  return { runs: live.map((t) => runs.get(t.id)!), h2 };
+}
+
+async function runH2Bench(opts: Options, h2load: string, workDir: string, up: { h2: number; grpc: number }, lcpu: number | undefined): Promise<H2Target[]> {
+  const c = clew!;
+  const body = path.join(workDir, 'grpc-request.bin');
+  fs.writeFileSync(body, Buffer.from([0, 0, 0, 0, 5, 0x0a, 0x03, 0x61, 0x62, 0x63]));
+  const grpcPath = '/bench.Echo/Echo';
+  const targets: Array<H2Target & { ep: Endpoint; grpc: boolean }> = [
+    { id: 'h2-direct', label: 'HTTP/2 direct', protocol: 'h2', viaSidecar: false, runs: [], ep: { url: `http://127.0.0.1:${up.h2}/` }, grpc: false },
+    { id: 'h2-sidecar', label: 'HTTP/2 via Clew sidecar', protocol: 'h2', viaSidecar: true, runs: [], ep: { url: c.outboundUrl, host: c.hosts.h2 }, grpc: false },
+    { id: 'grpc-direct', label: 'gRPC direct', protocol: 'grpc', viaSidecar: false, runs: [], ep: { url: `http://127.0.0.1:${up.grpc}/` }, grpc: true },
+    { id: 'grpc-sidecar', label: 'gRPC via Clew sidecar', protocol: 'grpc', viaSidecar: true, runs: [], ep: { url: c.outboundUrl, host: c.hosts.grpc }, grpc: true },
+  ];
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
+      const pids = t.viaSidecar ? [c.client.pid] : [];
+      try {
+        const run = await measureClean(quiet(opts), `round ${r + 1} h2load ${t.id}`, async () => {
+          const c0 = cpuSeconds(pids);
+          const foreign = foreignCpuWatch();
+          const res = await runH2load(h2load, t.ep, { cpu: lcpu, seconds: opts.h2Seconds, connections: 16, streams: 10, grpcBodyFile: t.grpc ? body : undefined, path: t.grpc ? grpcPath : undefined });
+          const cpu = cpuSeconds(pids) - c0;
+          // the CPU delta includes h2load's 1 s warm-up; count its requests at the measured rate
+          const reqs = res.requests + res.rps;
+          return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu, cpuUsPerRequest: t.viaSidecar ? (cpu * 1e6) / reqs : NaN };
+        });
+        t.runs.push(run);
+        log(`round ${r + 1} h2load ${t.id}: ${round(run.rps, 0)} req/s, mean ${round(run.meanMs, 2)} ms${run.failed ? `, ${run.failed} failed` : ''}${t.viaSidecar ? `, ${round(run.cpuUsPerRequest, 1)} µs CPU/request` : ''}${run.foreignCpuPct > 5 ? ` [other processes: ${run.foreignCpuPct} % CPU]` : ''}`);
+      } catch (err) {
+        log(`h2load ${t.id} failed: ${(err as Error).message}`);
+        t.runs.push({ requests: 0, succeeded: 0, failed: -1, rps: NaN, meanMs: NaN, round: r, foreignCpuPct: NaN, cpuSeconds: NaN, cpuUsPerRequest: NaN });
+      }
+    }
+  }
+  return targets.map(({ ep: _ep, grpc: _g, ...t }) => t);
+}
+
+async function runControlPlaneBench(opts: Options): Promise<ControlPlaneResult | { error: string }> {
+  const script = path.join(repoRoot(), 'dist', 'bench', 'control-plane.js');
+  const args = opts.quick ? ['--services', '100', '--endpoints-per-service', '10', '--clients', '10', '--applies', '5'] : [];
+  // it writes bench/out/control-plane.json itself: a quick run puts the previous file back
+  const saved = path.join(repoRoot(), 'bench', 'out', 'control-plane.json');
+  const before = opts.quick && fs.existsSync(saved) ? fs.readFileSync(saved) : undefined;
+  log(`control-plane benchmark${opts.quick ? ' (quick sizes)' : ''}`);
+  const cpus = os.cpus().length > 1 ? `0-${os.cpus().length - 1}` : '0';
+  await settle(quiet(opts));
+  const foreign = foreignCpuWatch();
+  const r = await runTool('taskset', ['-c', cpus, process.execPath, script, ...args], { timeoutMs: (opts.quick ? 3 : 10) * 60_000 });
+  const busy = round(foreign.stop(), 1);
+  log(`control-plane benchmark done${busy > 5 ? ` [other processes: ${busy} % CPU]` : ''}`);
+  if (before) fs.writeFileSync(saved, before);
+  if (r.timedOut) return { error: 'exceeded its time bound' };
+  if (r.code !== 0) return { error: `exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}` };
+  try {
+    return { ...(JSON.parse(r.stdout) as ControlPlaneResult), foreignCpuPct: busy };
+  } catch {
+    return { error: `unparsable output: ${r.stdout.slice(0, 200)}` };
+  }
+}
+
+function machineInfo(): Record<string, string | number> {
+  const cpus = os.cpus();
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: repoRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const commit = git(['rev-parse', '--short', 'HEAD']) || process.env.CLEW_BENCH_COMMIT || '';
+  const dirty = git(['status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : '';
+  return {
+    cpu: `${cpus[0]?.model ?? 'unknown'}, ${cpus.length} CPUs`,
+    memory: `${round(os.totalmem() / 2 ** 30, 1)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    commit: commit ? `${commit}${dirty}` : 'unknown',
+  };
+}
+
+/** `--render FILE`: renders RESULTS.md again from a results JSON (after a change of the report's format). */
+function renderOnly(file: string): void {
+  const results = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v) => (v === null ? NaN : v)) as Results;
+  const md = renderResults(results);
+  const out = results.quick ? path.join(repoRoot(), 'bench', 'out', 'RESULTS-quick.md') : path.join(repoRoot(), 'bench', 'RESULTS.md');
+  fs.writeFileSync(out, md);
+  log(`wrote ${path.relative(repoRoot(), out)} from ${file}`);
+}
+
+async function main(): Promise<void> {
+  const render = process.argv.indexOf('--render');
+  if (render >= 0) {
+    renderOnly(process.argv[render + 1]);
+    return;
+  }
+  const opts = parseOptions(process.argv.slice(2));
+  const deadline = setTimeout(() => {
+    log(`time bound of ${opts.deadlineMinutes} min reached: stopping`);
+    void stopAll().finally(() => process.exit(2));
+  }, opts.deadlineMinutes * 60_000);
+  deadline.unref();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().finally(() => process.exit(130)));
+  const notes: string[] = [];
+  const tools = ensureTools(log, opts.install);
+  const pinned = pinSelf(tools, notes);
+  const busyBefore = await waitQuiet(opts.waitQuietMinutes, quiet(opts), notes);
+  log(`other processes use ${busyBefore} % of the CPU`);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-bench-'));
+  log(`work dir ${workDir}${opts.quick ? ' (quick run)' : ''}`);
+  let proxy: { runs: TargetRuns[]; h2: H2Target[] };
+  try {
+    proxy = await runProxyBench(opts, tools, workDir, notes, pinned);
+  } finally {
+    await stopAll();
+  }
+  const controlPlane = opts.controlPlane ? await runControlPlaneBench(opts) : undefined;
+  const summary = summarize(proxy.runs);
+  const foreignCpu = foreignSummary(proxy.runs, proxy.h2);
+  if (foreignCpu.runsOver5Pct) notes.push(`other processes used over 5 % of the machine's CPU during ${foreignCpu.runsOver5Pct} of ${foreignCpu.runs} measurements (max ${foreignCpu.maxPct} %): those figures are disturbed (per run: foreignCpuPct in the JSON)`);
+  const results: Results = {
+    date: new Date().toISOString(),
+    quick: opts.quick,
+    machine: machineInfo(),
+    tools: toolVersions(tools),
+    settings: {
+      pinning: pinned ? `proxies on CPU ${PROXY_CPU} (taskset -c ${PROXY_CPU}); load generators, upstream and control plane on CPU ${LOAD_CPU}` : 'none',
+      upstream: 'Node http server answering a fixed 1 KiB body (bench/bench-upstream.ts), HTTP/1.1 keep-alive; h2c for HTTP/2 and gRPC',
+      rounds: `${opts.rounds}, targets interleaved (order reversed every other round); warm-up ${opts.warmupSeconds} s of wrk per target first`,
+      throughput: `wrk -t1 -c64 -d${opts.wrkSeconds}s --latency`,
+      latency: `${opts.rps} rps over 16 connections for ${opts.rateSeconds} s (bench/fixed-rate-load.ts)${opts.hey && tools.found.hey ? `; hey -c 16 -q ${opts.rps / 16} -z ${opts.heySeconds}s` : ''}`,
+      h2load: `-t1 -c16 -m10 -D ${opts.h2Seconds} --warm-up-time 1`,
+      'Clew sidecar': 'clew proxy, INTERCEPTION_MODE=NONE, configured over ADS by clew control-plane; wrk sends origin-form requests to the client sidecar\'s virtualOutbound listener with Host: bench-direct:8000 (one sidecar) or bench-mesh:8000 (client sidecar → server sidecar → upstream)',
+      peers: 'HAProxy nbthread 1 and nginx 1 worker with upstream keep-alive and no access log; http-proxy with a keep-alive Agent; @fastify/http-proxy (undici); all pinned like the sidecar',
+    },
+    foreignCpu,
+    notes,
+    targets: proxy.runs,
+    summary,
+    h2: proxy.h2,
+    controlPlane,
+    checks: evaluate(summary, controlPlane),
+  };
+  const outDir = path.join(repoRoot(), 'bench', 'out');
+  fs.mkdirSync(outDir, { recursive: true });
+  // a full run's results sit next to RESULTS.md (committed); quick runs' in bench/out (ignored)
+  const jsonFile = opts.quick ? path.join(outDir, 'results-quick.json') : path.join(repoRoot(), 'bench', 'results.json');
+  const mdFile = opts.quick ? path.join(outDir, 'RESULTS-quick.md') : path.join(repoRoot(), 'bench', 'RESULTS.md');
+  fs.writeFileSync(jsonFile, JSON.stringify(results, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  const md = renderResults(results);
+  fs.writeFileSync(mdFile, md);
+  log(`wrote ${path.relative(repoRoot(), mdFile)} and ${path.relative(repoRoot(), jsonFile)}`);
+  process.stdout.write(md);
+  if (notes.some((n) => n.includes('not measured'))) log(`kept ${workDir} (generated configs and logs) for the failures above`);
+  else fs.rmSync(workDir, { recursive: true, force: true });
+}
+
+main().catch(async (err) => {
+  log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+  await stopAll();
+  process.exit(1);
+});

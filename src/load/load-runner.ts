@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, buildConnector } from 'undici';
 import type { LoadOptions } from './load-options.js';
 import { LoadStats } from './load-stats.js';
+import { setMaxListeners } from 'node:events';
 
 export interface LoadResult {
   options: LoadOptions;
@@ -91,6 +92,8 @@ export async function runLoad(options: LoadOptions, hooks: LoadRunHooks = {}): P
     }
   };
 
+  // every waiting worker listens on the signal: more than Node's default 10 is expected, not a leak
+  if (hooks.signal) setMaxListeners(options.connections + 10, hooks.signal);
   const progress = hooks.onProgress
     ? setInterval(() => hooks.onProgress!(stats.count, performance.now() - start), 200)
     : undefined;

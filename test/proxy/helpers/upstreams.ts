@@ -92,11 +92,22 @@ export async function startTcpEcho(prefix = ''): Promise<{ port: number; close()
   };
 }
 
-/** A free TCP port on 127.0.0.1 nobody listens on (connection refused). */
+/**
+ * A free TCP port on 127.0.0.1 nobody listens on (connection refused), also handed to spawned
+ * proxies as a fixed port. It is drawn below the kernel's ephemeral range (32768+ here), so a
+ * port-0 listener or client socket of a test running in parallel cannot take it in the time
+ * between this check and the proxy's bind.
+ */
 export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
+  for (;;) {
+    const p = 20000 + Math.floor(Math.random() * 12000);
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(p, '127.0.0.1', () => r(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    return p;
+  }
 }

@@ -2,28 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { assignment, edsCluster, outboundHttpListener, passthroughCluster, route, routeConfig, virtualOutbound, vhost } from './helpers/resources.js';
-import { StaticXds } from './helpers/static-xds.js';
-import { setAll, httpRequest, viaProxy, waitFor } from './helpers/harness.js';
-import { closedPort, startEcho } from './helpers/upstreams.js';
+import { httpRequest, viaProxy, waitFor } from './helpers/harness.js';
+import { startInventoryXds } from './helpers/proxy-process.js';
+import { CLEW_BIN as CLEW } from '../helpers/paths.js';
 
-const CLEW = new URL('../../../bin/clew.js', import.meta.url).pathname;
 
 test('clew proxy serves the control plane config and quits on POST /quitquitquit', async () => {
-  const echo = await startEcho('inventory');
-  const C = 'outbound|9080||inventory.default.svc.cluster.local';
-  const xds = new StaticXds();
-  const [outbound, admin, stats, ready] = [await closedPort(), await closedPort(), await closedPort(), await closedPort()];
-  setAll(xds, {
-    clusters: [edsCluster(C), passthroughCluster()],
-    endpoints: [assignment(C, [['127.0.0.1', echo.port]])],
-    listeners: [virtualOutbound(15001, '0.0.0.0'), outboundHttpListener(9080)],
-    routes: [routeConfig('9080', [vhost('inventory', ['inventory:9080'], [route({ prefix: '/' }, C)])])],
-  }, false);
-  await xds.start();
-  const child = spawn(process.execPath, [CLEW, 'proxy', '--xds-address', xds.address, '--id', 'client.default', '--labels', 'app=client,version=v1',
-    '--address', '127.0.0.1', '--port', '9080', '--app-port', '9080=127.0.0.1:19080',
-    '--outbound-port', String(outbound), '--admin-port', String(admin), '--stats-port', String(stats), '--ready-port', String(ready), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { echo, xds, ports: { outbound, admin, ready }, proxyArgs } = await startInventoryXds();
+  const child = spawn(process.execPath, [CLEW, 'proxy', ...proxyArgs, '--id', 'client.default', '--labels', 'app=client,version=v1',
+    '--address', '127.0.0.1', '--port', '9080', '--app-port', '9080=127.0.0.1:19080', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -7,27 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { runLoad } from '../../src/load/load-runner.js';
-import { assignment, edsCluster, outboundHttpListener, passthroughCluster, route, routeConfig, virtualOutbound, vhost } from './helpers/resources.js';
-import { StaticXds } from './helpers/static-xds.js';
-import { httpRequest, setAll, waitFor } from './helpers/harness.js';
-import { closedPort, startEcho, type EchoServer } from './helpers/upstreams.js';
-import { spawnProxy, type ProxyProcess } from './helpers/proxy-process.js';
-
-const C = 'outbound|9080||inventory.default.svc.cluster.local';
+import type { StaticXds } from './helpers/static-xds.js';
+import { httpRequest, waitFor } from './helpers/harness.js';
+import type { EchoServer } from './helpers/upstreams.js';
+import { spawnProxy, startInventoryXds, type ProxyProcess } from './helpers/proxy-process.js';
 
 async function setup(drain: string, parentShutdown: string): Promise<{ echo: EchoServer; xds: StaticXds; proxy: ProxyProcess; outbound: number; ready: number }> {
-  const echo = await startEcho('inventory');
-  const xds = new StaticXds();
-  const [outbound, admin, stats, ready] = [await closedPort(), await closedPort(), await closedPort(), await closedPort()];
-  setAll(xds, {
-    clusters: [edsCluster(C), passthroughCluster()],
-    endpoints: [assignment(C, [['127.0.0.1', echo.port]])],
-    listeners: [virtualOutbound(15001, '0.0.0.0'), outboundHttpListener(9080)],
-    routes: [routeConfig('9080', [vhost('inventory', ['inventory:9080'], [route({ prefix: '/' }, C)])])],
-  }, false);
-  await xds.start();
-  const proxy = spawnProxy(['--xds-address', xds.address, '--id', 'client.default', '--address', '127.0.0.1',
-    '--outbound-port', String(outbound), '--admin-port', String(admin), '--stats-port', String(stats), '--ready-port', String(ready),
+  const { echo, xds, ports: { outbound, ready }, proxyArgs } = await startInventoryXds();
+  const proxy = spawnProxy([...proxyArgs, '--id', 'client.default', '--address', '127.0.0.1',
     '--drain-duration', drain, '--parent-shutdown-duration', parentShutdown, '--log-level', 'warn']);
   await proxy.waitReady(ready, 30_000);
   return { echo, xds, proxy, outbound, ready };

@@ -7,13 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setMaxListeners } from 'node:events';
 import { runLoad } from '../../src/load/load-runner.js';
-import { assignment, edsCluster, outboundHttpListener, passthroughCluster, route, routeConfig, virtualOutbound, vhost } from './helpers/resources.js';
-import { StaticXds } from './helpers/static-xds.js';
-import { httpRequest, setAll } from './helpers/harness.js';
-import { closedPort, startEcho } from './helpers/upstreams.js';
-import { spawnProxy } from './helpers/proxy-process.js';
-
-const C = 'outbound|9080||inventory.default.svc.cluster.local';
+import { httpRequest } from './helpers/harness.js';
+import { spawnProxy, startInventoryXds } from './helpers/proxy-process.js';
 
 function alive(pid: number): boolean {
   try {
@@ -25,18 +20,8 @@ function alive(pid: number): boolean {
 }
 
 test('hot restart under 200 rps: the new process takes the ports, the old one drains; nothing fails or is refused', async (t) => {
-  const echo = await startEcho('inventory');
-  const xds = new StaticXds();
-  const [outbound, admin, stats, ready] = [await closedPort(), await closedPort(), await closedPort(), await closedPort()];
-  setAll(xds, {
-    clusters: [edsCluster(C), passthroughCluster()],
-    endpoints: [assignment(C, [['127.0.0.1', echo.port]])],
-    listeners: [virtualOutbound(15001, '0.0.0.0'), outboundHttpListener(9080)],
-    routes: [routeConfig('9080', [vhost('inventory', ['inventory:9080'], [route({ prefix: '/' }, C)])])],
-  }, false);
-  await xds.start();
-  const proxy = spawnProxy(['--hot-restart', '--xds-address', xds.address, '--id', 'client.default', '--address', '127.0.0.1',
-    '--outbound-port', String(outbound), '--admin-port', String(admin), '--stats-port', String(stats), '--ready-port', String(ready),
+  const { echo, xds, ports: { outbound, admin, ready }, proxyArgs } = await startInventoryXds();
+  const proxy = spawnProxy(['--hot-restart', ...proxyArgs, '--id', 'client.default', '--address', '127.0.0.1',
     '--drain-duration', '5s', '--parent-shutdown-duration', '10s', '--log-level', 'info']);
   try {
     await proxy.waitReady(ready, 30_000);

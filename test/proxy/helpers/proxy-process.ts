@@ -1,7 +1,10 @@
 /** `clew proxy` as a real child process: spawn with flags, collect stderr, await readiness and exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLEW_BIN } from '../../helpers/paths.js';
-import { httpRequest, waitFor } from './harness.js';
+import { httpRequest, setAll, waitFor } from './harness.js';
+import { assignment, edsCluster, outboundHttpListener, passthroughCluster, route, routeConfig, virtualOutbound, vhost } from './resources.js';
+import { StaticXds } from './static-xds.js';
+import { closedPort, startEcho, type EchoServer } from './upstreams.js';
 
 export interface ProxyProcess {
   child: ChildProcess;
@@ -45,4 +48,35 @@ export function spawnProxy(args: string[]): ProxyProcess {
       }, ms, `ready (${stderr})`);
     },
   };
+}
+
+/**
+ * What the process tests share: an `inventory` echo upstream behind a static xDS server that
+ * serves an outbound HTTP listener on 9080 routing to it, and four fixed sidecar ports for the
+ * spawned `clew proxy`.
+ */
+export const INVENTORY_CLUSTER = 'outbound|9080||inventory.default.svc.cluster.local';
+
+export interface InventoryXds {
+  echo: EchoServer;
+  xds: StaticXds;
+  ports: { outbound: number; admin: number; stats: number; ready: number };
+  /** the `clew proxy` flags naming the xDS server and the four ports */
+  proxyArgs: string[];
+}
+
+export async function startInventoryXds(): Promise<InventoryXds> {
+  const echo = await startEcho('inventory');
+  const xds = new StaticXds();
+  const ports = { outbound: await closedPort(), admin: await closedPort(), stats: await closedPort(), ready: await closedPort() };
+  setAll(xds, {
+    clusters: [edsCluster(INVENTORY_CLUSTER), passthroughCluster()],
+    endpoints: [assignment(INVENTORY_CLUSTER, [['127.0.0.1', echo.port]])],
+    listeners: [virtualOutbound(15001, '0.0.0.0'), outboundHttpListener(9080)],
+    routes: [routeConfig('9080', [vhost('inventory', ['inventory:9080'], [route({ prefix: '/' }, INVENTORY_CLUSTER)])])],
+  }, false);
+  await xds.start();
+  const proxyArgs = ['--xds-address', xds.address, '--outbound-port', String(ports.outbound), '--admin-port', String(ports.admin),
+    '--stats-port', String(ports.stats), '--ready-port', String(ports.ready)];
+  return { echo, xds, ports, proxyArgs };
 }

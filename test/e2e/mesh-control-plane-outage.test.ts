@@ -13,28 +13,13 @@ import { ProxyAgent, request } from 'undici';
 import { runClew } from '../helpers/run-clew.js';
 import {
   planSidecar, startControlPlane, startSidecar, tempDir, waitFor, type ControlPlaneProc, type Sidecar,
+  webV1V2Platform,
 } from './mesh-stack.js';
 
 process.env.CLEW_LOCAL_FIRST_BLOCK = '63';
 
 const PORT = 8080;
-const PLATFORM = `apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http-web, port: ${PORT}, targetPort: ${PORT}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web, namespace: default}
-spec:
-  host: web
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
+const PLATFORM = webV1V2Platform(PORT);
 
 function allTo(subset: string): string {
   return `apiVersion: networking.istio.io/v1

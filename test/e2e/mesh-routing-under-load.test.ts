@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import {
   applyConfig, planSidecar, startControlPlane, startSidecar, tempDir, waitFor, type ControlPlaneProc, type Sidecar,
+  webV1V2Platform,
 } from './mesh-stack.js';
 
 process.env.CLEW_LOCAL_FIRST_BLOCK = '62';
@@ -25,23 +26,7 @@ const SECONDS = 10;
 /** v1 weight per second (v2 gets the rest); second 0 is in force before the load starts */
 const V1_WEIGHTS = [100, 0, 50, 80, 20, 100, 30, 0, 70, 50];
 
-const PLATFORM = `apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http-web, port: ${PORT}, targetPort: ${PORT}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web, namespace: default}
-spec:
-  host: web
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
+const PLATFORM = webV1V2Platform(PORT);
 
 /** the VirtualService version `gen` (its responses carry x-route-gen: gen) */
 function virtualService(gen: number, v1 = V1_WEIGHTS[gen]): string {

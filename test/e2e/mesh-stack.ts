@@ -83,10 +83,14 @@ export interface ControlPlaneProc extends Proc {
   debugUrl: string;
 }
 
-/** `clew control-plane` on fixed (or fresh) ports; resolves once /ready answers. */
-export async function startControlPlane(configDir: string, ports?: { xds: number; debug: number }): Promise<ControlPlaneProc> {
+/**
+ * `clew control-plane` on fixed (or fresh) ports, with `--mesh-config` when a mesh config file is
+ * given; resolves once /ready answers.
+ */
+export async function startControlPlane(configDir: string, ports?: { xds: number; debug: number }, meshConfigFile?: string): Promise<ControlPlaneProc> {
   const [xds, debug] = ports ? [ports.xds, ports.debug] : await freePorts('127.0.0.1', 2);
-  const p = spawnClew(['control-plane', '--config-dir', configDir, '--xds-port', String(xds), '--debug-port', String(debug)]);
+  const mesh = meshConfigFile ? ['--mesh-config', meshConfigFile] : [];
+  const p = spawnClew(['control-plane', '--config-dir', configDir, ...mesh, '--xds-port', String(xds), '--debug-port', String(debug)]);
   const cp: ControlPlaneProc = {
     ...p,
     configDir,
@@ -183,4 +187,25 @@ export async function startSidecar(plan: PodPlan, appPorts: Record<number, numbe
     adminUrl,
     stat: (name: string) => adminStat(adminUrl, name),
   };
+}
+
+/** Service `web` (an http port) whose pods are labelled version v1 / v2, with a DestinationRule naming both subsets. */
+export function webV1V2Platform(port: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http-web, port: ${port}, targetPort: ${port}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { freePorts } from '../../src/local/local-ports.js';
 import { httpReady } from '../../src/local/local-readiness.js';
-import { spawnClew, tempDir, waitFor, type ControlPlaneProc } from './mesh-stack.js';
+import { startControlPlane, tempDir, waitFor, type ControlPlaneProc } from './mesh-stack.js';
 
 const children = new Set<ChildProcess>();
 after(async () => {
@@ -28,16 +28,7 @@ after(async () => {
 export async function startControlPlaneWithMesh(configDir: string, meshYaml: string): Promise<ControlPlaneProc> {
   const meshFile = path.join(tempDir('clew-e2e-mesh-'), 'mesh.yaml');
   fs.writeFileSync(meshFile, meshYaml);
-  const [xds, debug] = await freePorts('127.0.0.1', 2);
-  const p = spawnClew(['control-plane', '--config-dir', configDir, '--mesh-config', meshFile, '--xds-port', String(xds), '--debug-port', String(debug)]);
-  const cp: ControlPlaneProc = { ...p, configDir, xdsPort: xds, debugPort: debug, xdsAddress: `127.0.0.1:${xds}`, debugUrl: `http://127.0.0.1:${debug}` };
-  let dead = false;
-  void p.exited.then(() => (dead = true));
-  await waitFor(async () => {
-    if (dead) throw new Error(`control plane exited: ${p.output()}`);
-    return httpReady(`${cp.debugUrl}/ready`, 500);
-  }, 20_000, () => `the control plane: ${p.output()}`);
-  return cp;
+  return startControlPlane(configDir, undefined, meshFile);
 }
 
 export interface HttpResult {

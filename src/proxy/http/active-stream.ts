@@ -12,8 +12,10 @@
  * - completion: HCM stats, Istio metrics, access logs, span.
  */
 import { randomUUID } from 'node:crypto';
-import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { H1Request } from '../codec/codec-http1-request.js';
+import type { H1Response } from '../codec/codec-http1-response.js';
 import { constants as H2_CONSTANTS } from 'node:http2';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
 import type { HttpFilter } from '../filters/filter.js';
@@ -29,8 +31,20 @@ import { clusterServiceHost } from '../telemetry/istio-identity.js';
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../telemetry/peer-metadata.js';
 import type { TraceContext } from '../telemetry/tracing-tracer.js';
 
-export type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
-export type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+export type DownstreamRequest = H1Request | http2.Http2ServerRequest;
+export type DownstreamResponse = H1Response | http2.Http2ServerResponse;
+
+/** The response surface shared by Clew's HTTP/1.1 codec and node:http2's compat response. */
+export interface DownstreamSink {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers?: Record<string, string | string[] | number | undefined>): unknown;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer | string): unknown;
+  addTrailers(trailers: Record<string, string | string[] | undefined>): void;
+  once(event: 'close' | 'drain', fn: () => void): unknown;
+}
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
 
@@ -50,6 +64,8 @@ const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
 export class ActiveStream {
   readonly info: StreamInfo;
   readonly headers: HeaderMap;
+  /** the downstream response (HTTP/1.1 codec or HTTP/2 compat) */
+  readonly res: DownstreamSink;
   readonly method: string;
   authority: string;
   /** path with query, after rewrites */
@@ -74,13 +90,14 @@ export class ActiveStream {
   constructor(
     readonly hcm: HcmConfig,
     readonly req: DownstreamRequest,
-    readonly res: DownstreamResponse,
+    res: DownstreamResponse,
     readonly conn: ConnectionContext,
     readonly observer: RequestObserver,
     destination: Destination | undefined,
   ) {
     const h = req.headers as HeaderMap;
     this.headers = h;
+    this.res = res as unknown as DownstreamSink;
     this.isHttp2 = req.httpVersionMajor === 2;
     this.info = newStreamInfo(conn.direction, this.isHttp2 ? 'HTTP/2' : 'HTTP/1.1');
     this.info.listenerName = conn.listenerName;
@@ -108,7 +125,14 @@ export class ActiveStream {
     this.info.method = this.method;
     this.info.path = url;
     this.info.authority = authority;
-    res.once('close', () => this.onClose());
+    this.res.once('close', () => this.onClose());
+  }
+
+  /** The request body to stream or buffer; null when the request has none. */
+  requestBody(): Readable | null {
+    if (!this.isHttp2) return (this.req as H1Request).body;
+    const r = this.req as http2.Http2ServerRequest;
+    return r.stream.endAfterHeaders ? null : r;
   }
 
   start(): void {
@@ -221,17 +245,17 @@ export class ActiveStream {
     const gs = headers['grpc-status'];
     if (gs !== undefined) this.info.grpcStatus = Number(gs);
     const res = this.res;
-    if (this.conn.draining && !this.isHttp2) (res as http.ServerResponse).shouldKeepAlive = false;
+    if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
     if (this.isHttp2 && endStream) {
       // trailers-only / header-only response in one HEADERS frame with END_STREAM
-      const stream = (res as http2.Http2ServerResponse).stream;
+      const stream = (res as unknown as http2.Http2ServerResponse).stream;
       if (!stream.destroyed && !stream.headersSent) {
         const out: http2.OutgoingHttpHeaders = { ...(headers as http2.OutgoingHttpHeaders), ':status': status };
         stream.respond(out, { endStream: true });
       }
       return;
     }
-    res.writeHead(status, headers as http.OutgoingHttpHeaders);
+    res.writeHead(status, headers);
     if (endStream) res.end();
   }
 
@@ -264,20 +288,20 @@ export class ActiveStream {
     } else headers['content-length'] = '0';
     this.encodeHeaders(status, headers, false);
     this.info.bytesSent += body ? Buffer.byteLength(body) : 0;
-    (this.res as http.ServerResponse).end(body);
+    this.res.end(body);
   }
 
   resetDownstream(): void {
     const res = this.res;
-    if (this.isHttp2) (res as http2.Http2ServerResponse).stream.close(H2_CONSTANTS.NGHTTP2_INTERNAL_ERROR);
-    else res.socket?.destroy();
+    if (this.isHttp2) (res as unknown as http2.Http2ServerResponse).stream.close(H2_CONSTANTS.NGHTTP2_INTERNAL_ERROR);
+    else (res as unknown as H1Response).socket.destroy();
   }
 
   private onClose(): void {
     if (this.done) return;
     this.done = true;
     const info = this.info;
-    if (!this.res.writableFinished && !(this.isHttp2 && (this.res as http2.Http2ServerResponse).stream.endAfterHeaders)) {
+    if (!this.res.writableFinished && !(this.isHttp2 && (this.res as unknown as http2.Http2ServerResponse).stream.endAfterHeaders)) {
       if (!this.res.headersSent || !this.res.writableEnded) info.responseFlags.add('DR');
     }
     const duration = (info.durationMs = performance.now() - info.startMono);

@@ -1,13 +1,15 @@
 /**
- * The HTTP connection manager of one filter chain: owns its HTTP/1.1 (llhttp via node:http) and
- * HTTP/2 (node:http2) codecs, turns codec errors into 400/431 (request smuggling shapes, header
- * limits), and runs each request as an ActiveStream. Requests parsed elsewhere (the outbound
- * dispatcher) enter through handleRequest().
+ * The HTTP connection manager of one filter chain: runs Clew's HTTP/1.1 codec (llhttp, see
+ * src/proxy/codec) or node:http2 on each connection, turns codec errors into 400/431 (request
+ * smuggling shapes, header limits), and runs each request as an ActiveStream. Requests parsed
+ * elsewhere (the outbound dispatcher) enter through handleRequest().
  */
-import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { H1Request } from '../codec/codec-http1-request.js';
+import type { H1Response } from '../codec/codec-http1-response.js';
+import { serveHttp1, type CodecError, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
 import { markOpaque, streamEnded, streamStarted } from '../drain/connection-activity.js';
 import { newStreamInfo } from '../stream-info.js';
 import type { Destination } from '../listener/destination.js';
@@ -26,7 +28,7 @@ export interface HcmEnv {
 const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
 
 export class HttpConnectionManager {
-  private h1: http.Server | undefined;
+  private h1: { opts: H1ServerOptions; handler: H1ServerHandler } | undefined;
   private h2: http2.Http2Server | undefined;
   private readonly sessions = new Set<http2.Http2Session>();
 
@@ -40,7 +42,10 @@ export class HttpConnectionManager {
       if (proto === 'h2') {
         markOpaque(ctx);
         this.h2Server().emit('connection', stream);
-      } else this.h1Server().emit('connection', stream);
+      } else {
+        const h1 = this.h1Codec();
+        serveHttp1(stream, h1.opts, h1.handler);
+      }
     });
   }
 
@@ -57,7 +62,7 @@ export class HttpConnectionManager {
     new ActiveStream(this.config, req, res, ctx, this.env.observer, dest).start();
   }
 
-  handleUpgrade(req: http.IncomingMessage, socket: net.Socket | Duplex, head: Buffer, ctx: ConnectionContext, dest: Destination | undefined): void {
+  handleUpgrade(req: H1Request, socket: net.Socket | Duplex, head: Buffer, ctx: ConnectionContext, dest: Destination | undefined): void {
     markOpaque(ctx);
     proxyUpgrade(this.config, req, socket, head, ctx, dest, this.env.observer);
   }
@@ -82,27 +87,29 @@ export class HttpConnectionManager {
     this.handleRequest(req, res, ctx, ctx.destination);
   };
 
-  h1Server(): http.Server {
+  private h1Codec(): { opts: H1ServerOptions; handler: H1ServerHandler } {
     if (this.h1) return this.h1;
-    const server = http.createServer(
-      {
-        maxHeaderSize: this.config.maxRequestHeadersKb * 1024,
-        requireHostHeader: true,
-        keepAliveTimeout: 60_000,
-        requestTimeout: 0,
-        headersTimeout: 60_000,
-        noDelay: true,
+    const handler: H1ServerHandler = {
+      onRequest: (req: H1Request, res: H1Response) => {
+        const ctx = contextOf(req.socket);
+        if (!ctx) {
+          res.writeHead(500, { 'content-length': '0' }).end();
+          return;
+        }
+        this.handleRequest(req, res, ctx, ctx.destination);
       },
-      this.onRequest,
-    );
-    server.on('clientError', (err: Error & { code?: string }, socket: net.Socket) => onClientError(err, socket, this.env.observer));
-    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      const ctx = contextOf(socket);
-      if (ctx) this.handleUpgrade(req, socket, head, ctx, ctx.destination);
-      else socket.destroy();
-    });
-    this.h1 = server;
-    return server;
+      onUpgrade: (req: H1Request, socket: Duplex, head: Buffer) => {
+        const ctx = contextOf(socket);
+        if (ctx) this.handleUpgrade(req, socket, head, ctx, ctx.destination);
+        else socket.destroy();
+      },
+      onCodecError: (err: CodecError, socket: Duplex) => onClientError(err, socket, this.env.observer),
+    };
+    this.h1 = {
+      opts: { maxHeaderBytes: this.config.maxRequestHeadersKb * 1024, requireHost: true, idleTimeoutMs: 60_000 },
+      handler,
+    };
+    return this.h1;
   }
 
   h2Server(): http2.Http2Server {
@@ -118,10 +125,10 @@ export class HttpConnectionManager {
   }
 }
 
-/** Codec-level errors (llhttp): smuggling shapes and bad syntax -> 400, header overflow -> 431. */
-export function onClientError(err: Error & { code?: string }, socket: net.Socket | Duplex, observer: RequestObserver): void {
+/** Codec-level errors (llhttp): smuggling shapes, bad syntax, no Host -> 400, header overflow -> 431. */
+export function onClientError(err: { code?: string }, socket: net.Socket | Duplex, observer: RequestObserver): void {
   const code = err.code ?? '';
-  if (!code.startsWith('HPE_') || !socket.writable) {
+  if (!(code.startsWith('HPE_') || code === 'CLEW_HTTP1_MISSING_HOST') || !socket.writable) {
     socket.destroy();
     return;
   }

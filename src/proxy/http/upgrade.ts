@@ -2,7 +2,7 @@
  * HTTP/1.1 Upgrade (WebSocket) pass-through: route the upgrade request like any other, then
  * connect to the chosen host, replay the request head and splice the two sockets.
  */
-import type * as http from 'node:http';
+import type { H1Request } from '../codec/codec-http1-request.js';
 import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -20,7 +20,7 @@ function reject(socket: net.Socket | Duplex, status: number, body: string): void
 
 export function proxyUpgrade(
   hcm: HcmConfig,
-  req: http.IncomingMessage,
+  req: H1Request,
   socket: net.Socket | Duplex,
   head: Buffer,
   ctx: ConnectionContext,
@@ -30,7 +30,7 @@ export function proxyUpgrade(
   const info = newStreamInfo(ctx.direction, 'HTTP/1.1');
   info.listenerName = ctx.listenerName;
   let url = req.url ?? '/';
-  let authority = req.headers.host ?? '';
+  let authority = (req.headers.host as string | undefined) ?? '';
   const abs = /^https?:\/\/([^/?]+)(.*)$/i.exec(url);
   if (abs) {
     authority = abs[1];
@@ -54,7 +54,7 @@ export function proxyUpgrade(
   }
   if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
   const q = url.indexOf('?');
-  const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headers as http.IncomingHttpHeaders });
+  const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers });
   if (!route || route.kind !== 'route') {
     info.responseFlags.add('NR');
     reject(socket, 404, '');

@@ -4,10 +4,11 @@
  * absolute-form URL (HTTP_PROXY clients), else the Host header (port 80 by default). CONNECT
  * host:port answers 200 and re-enters the tunnelled bytes as a new connection to host:port.
  */
-import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { H1Request } from '../codec/codec-http1-request.js';
+import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
 import { CONN_CTX, contextOf, requestSocket, type ConnectionContext } from '../http/connection-context.js';
 import { onClientError, type HttpConnectionManager } from '../http/connection-manager.js';
 import type { DownstreamRequest, DownstreamResponse } from '../http/active-stream.js';
@@ -40,12 +41,19 @@ export function destinationFromRequest(req: DownstreamRequest): Destination | un
     }
     return parseAuthority(url.slice(start, end), url[4] === 's' || url[4] === 'S' ? 443 : 80);
   }
-  const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  const host = (req.headers[':authority'] as string | undefined) ?? (req.headers.host as string | undefined);
   return host ? parseAuthority(host, 80) : undefined;
 }
 
+const H1_OPTIONS: H1ServerOptions = { requireHost: false, idleTimeoutMs: 60_000, maxHeaderBytes: 60 * 1024 };
+
 export class OutboundDispatcher {
-  private h1: http.Server | undefined;
+  private readonly h1: H1ServerHandler = {
+    onRequest: (req, res) => this.onRequest(req, res),
+    onConnect: (req, socket, head) => this.onConnect(req, socket, head),
+    onUpgrade: (req, socket, head) => this.onUpgrade(req, socket, head),
+    onCodecError: (err, socket) => onClientError(err, socket, this.observer),
+  };
   private h2: http2.Http2Server | undefined;
 
   constructor(private readonly target: DispatchTarget, private readonly observer: RequestObserver) {}
@@ -54,7 +62,8 @@ export class OutboundDispatcher {
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
     sniffProtocol(socket, (proto, stream) => {
       (stream as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
-      (proto === 'h2' ? this.h2Server() : this.h1Server()).emit('connection', stream);
+      if (proto === 'h2') this.h2Server().emit('connection', stream);
+      else serveHttp1(stream, H1_OPTIONS, this.h1);
     });
   }
 
@@ -77,7 +86,7 @@ export class OutboundDispatcher {
     hcm.handleRequest(req, res, ctx, dest);
   };
 
-  private onConnect = (req: http.IncomingMessage, socket: net.Socket, head: Buffer): void => {
+  private onConnect = (req: H1Request, socket: Duplex, head: Buffer): void => {
     const ctx = contextOf(socket);
     const dest = parseAuthority(req.url ?? '', 443);
     if (!ctx || !dest.host || !dest.port) {
@@ -88,10 +97,10 @@ export class OutboundDispatcher {
     if (head.length > 0) socket.unshift(head);
     const tunnelCtx: ConnectionContext = { ...ctx, destination: dest };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = tunnelCtx;
-    this.target.dispatchConnection(socket, tunnelCtx);
+    this.target.dispatchConnection(socket as net.Socket, tunnelCtx);
   };
 
-  private onUpgrade = (req: http.IncomingMessage, socket: net.Socket | Duplex, head: Buffer): void => {
+  private onUpgrade = (req: H1Request, socket: Duplex, head: Buffer): void => {
     const ctx = contextOf(socket);
     const dest = destinationFromRequest(req);
     const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
@@ -101,16 +110,6 @@ export class OutboundDispatcher {
     }
     hcm.handleUpgrade(req, socket, head, ctx, dest);
   };
-
-  private h1Server(): http.Server {
-    if (this.h1) return this.h1;
-    const s = http.createServer({ requireHostHeader: false, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true, maxHeaderSize: 60 * 1024 }, this.onRequest);
-    s.on('connect', this.onConnect);
-    s.on('upgrade', this.onUpgrade);
-    s.on('clientError', (err: Error & { code?: string }, socket: net.Socket) => onClientError(err, socket, this.observer));
-    this.h1 = s;
-    return s;
-  }
 
   private h2Server(): http2.Http2Server {
     if (this.h2) return this.h2;

@@ -1,7 +1,7 @@
 /**
  * Asynchronous access-log writer: `log(line)` only appends to an in-memory buffer; the buffer is
- * flushed on setImmediate (and by an interval timer as a backstop) with at most one write in
- * flight. When the sink is slow and the buffer reaches its bound, lines are dropped and counted,
+ * written once 64 KiB are waiting or at the flush interval (default 1 s, Envoy's
+ * file_flush_interval), with at most one write in flight. When the sink is slow and the buffer reaches its bound, lines are dropped and counted,
  * so a stalled disk or pipe never slows requests down.
  */
 import * as fs from 'node:fs';
@@ -41,6 +41,9 @@ export interface AccessLogWriterOptions {
   counters?: { written?: Counter; dropped?: Counter; failed?: Counter };
 }
 
+/** Envoy's minimum flush size of file access logs */
+const MIN_FLUSH_BYTES = 64 * 1024;
+
 export class AccessLogWriter {
   private pending: string[] = [];
   private pendingBytes = 0;
@@ -75,7 +78,8 @@ export class AccessLogWriter {
     }
     this.pending.push(line);
     this.pendingBytes += line.length;
-    if (!this.scheduled && !this.inFlight) {
+    // Envoy's file logger: write when 64 KiB are waiting, else at the flush interval
+    if (this.pendingBytes >= MIN_FLUSH_BYTES && !this.scheduled && !this.inFlight) {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;

@@ -110,3 +110,21 @@ test('a real stalled pipe (FIFO nobody reads): the event loop stays free, overfl
   fs.closeSync(readerFd);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('lines wait for 64 KiB or the flush interval (Envoy file logger), so a busy proxy writes rarely', async () => {
+  const calls: string[] = [];
+  const sink: AccessLogSink = { write: (data, cb) => { calls.push(data); setImmediate(() => cb(null)); } };
+  const w = new AccessLogWriter(sink, { flushIntervalMs: 300 });
+  const line = 'y'.repeat(1023) + '\n'; // 1 KiB
+  for (let i = 0; i < 10; i++) w.log(line);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(calls.length, 0, '10 KiB waits for the interval');
+  await waitFor(() => calls.length === 1);
+  assert.equal(calls[0], line.repeat(10), 'the interval wrote everything waiting in one write');
+  for (let i = 0; i < 64; i++) w.log(line);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls.length, 2, '64 KiB waiting is written at once, before the interval');
+  assert.equal(calls[1].length, 64 * 1024);
+  await w.close();
+});

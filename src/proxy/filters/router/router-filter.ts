@@ -4,8 +4,6 @@
  * attempts with per-try and global timeouts, retries with jittered backoff, mirroring, and the
  * response (headers, body, trailers) back downstream.
  */
-import type * as http from 'node:http';
-import type * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import { ROUTER_TYPE } from '../../../xds/type-urls.js';
 import type { ActiveStream } from '../../http/active-stream.js';
@@ -22,7 +20,6 @@ import { Attempt, type AttemptOwner } from './router-attempt.js';
 import { pickWeighted, redirectLocation, requestHash, rewritePath, upstreamHeaders } from './router-helpers.js';
 import { sendMirror } from './router-mirror.js';
 
-type Downstream = (http.ServerResponse | http2.Http2ServerResponse) & { write(c: Buffer): boolean };
 
 class RouterFilter implements HttpFilter, AttemptOwner {
   private s!: ActiveStream;
@@ -94,11 +91,9 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (route.hashPolicies.length > 0) this.hash = requestHash(route.hashPolicies, h, s.path, s.conn.remoteAddress);
     s.onDownstreamReset = this;
 
-    const req = s.req;
-    const hasBody = s.isHttp2
-      ? !(req as http2.Http2ServerRequest).stream.endAfterHeaders
-      : (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
-    if (hasBody && (route.retry || route.mirrors.length > 0)) {
+    const req = s.requestBody();
+    const hasBody = req !== null;
+    if (req !== null && (route.retry || route.mirrors.length > 0)) {
       // Retries and mirrors need the whole body; buffer it (Envoy buffers too).
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -108,7 +103,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
         this.begin();
       });
     } else {
-      this.body = hasBody ? (req as Readable) : null;
+      this.body = req;
       if (hasBody) s.info.bytesReceived = Number(h['content-length'] ?? 0);
       this.begin();
     }
@@ -247,7 +242,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
   onUpstreamData(a: Attempt, chunk: Buffer): boolean {
     if (a !== this.current) return true;
     this.s.info.bytesSent += chunk.length;
-    const down = this.s.res as Downstream;
+    const down = this.s.res;
     if (down.write(chunk)) return true;
     down.once('drain', () => a.control?.resume());
     return false;
@@ -257,7 +252,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (a !== this.current) return;
     this.endAttempt(a);
     const s = this.s;
-    const down = s.res as Downstream;
+    const down = s.res;
     if (trailers !== undefined && (s.isHttp2 || this.responseHeaders?.['content-length'] === undefined)) {
       s.info.responseTrailers = trailers;
       if (trailers['grpc-status'] !== undefined) s.info.grpcStatus = Number(trailers['grpc-status']);

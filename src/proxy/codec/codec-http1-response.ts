@@ -1,0 +1,170 @@
+/**
+ * The response side of Clew's HTTP/1.1 server codec. It has the small ServerResponse surface the
+ * HCM and filters use (writeHead, write, end, addTrailers, headersSent, writableEnded,
+ * writableFinished, shouldKeepAlive, once('close' | 'drain')), and it frames the response itself:
+ * the status line and headers are one latin1 string, corked with the body so a response that is
+ * ready at once goes out in one writev. Header values are not re-validated here: they come from
+ * llhttp-parsed messages or from config validated when it arrived.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { H1Request } from './codec-http1-request.js';
+
+type OutValue = string | number | readonly string[] | undefined;
+
+/** What the connection learns from a response. */
+export interface H1ResponseOwner {
+  readonly socket: Duplex;
+  responseDone(res: H1Response): void;
+}
+
+let dateSecond = 0;
+let dateText = '';
+/** RFC 9110 IMF-fixdate, recomputed at most once a second */
+function httpDate(): string {
+  const now = Date.now();
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateText = new Date(s * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+function uncorkResponse(res: H1Response): void {
+  res.uncork();
+}
+
+function finishResponse(res: H1Response): void {
+  res.emitClose();
+  res.owner.responseDone(res);
+}
+
+export class H1Response {
+  headersSent = false;
+  writableEnded = false;
+  writableFinished = false;
+  /** false closes the connection after this response (drain, or the client asked) */
+  shouldKeepAlive = true;
+  statusCode = 200;
+  /** decided by writeHead: the connection stays open after this response */
+  keepAlive = false;
+  private chunked = false;
+  private noBody = false;
+  private corked = false;
+  private closed = false;
+  private trailers: Record<string, OutValue> | undefined;
+  private closeFns: Array<() => void> | undefined;
+
+  constructor(readonly owner: H1ResponseOwner, readonly req: H1Request) {}
+
+  get socket(): Duplex {
+    return this.owner.socket;
+  }
+
+  writeHead(status: number, headers?: Record<string, OutValue>): this {
+    if (this.headersSent) return this;
+    this.headersSent = true;
+    this.statusCode = status;
+    const req = this.req;
+    const noBody = (this.noBody = req.method === 'HEAD' || status === 204 || status === 304 || status < 200);
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let hasLength = false;
+    let hasDate = false;
+    if (headers) {
+      for (const k in headers) {
+        const v = headers[k];
+        if (v === undefined) continue;
+        if (k === 'content-length') hasLength = true;
+        else if (k === 'date') hasDate = true;
+        else if (k === 'transfer-encoding' || k === 'connection') continue; // framing is ours
+        if (typeof v === 'string') head += `${k}: ${v}\r\n`;
+        else if (typeof v === 'number') head += `${k}: ${v}\r\n`;
+        else for (let i = 0; i < v.length; i++) head += `${k}: ${v[i]}\r\n`;
+      }
+    }
+    let keepAlive = this.shouldKeepAlive && req.keepAlive;
+    if (!noBody && !hasLength) {
+      if (req.httpVersionMinor >= 1) {
+        this.chunked = true;
+        head += 'transfer-encoding: chunked\r\n';
+      } else keepAlive = false; // HTTP/1.0: the body ends at close
+    }
+    this.keepAlive = keepAlive;
+    if (!keepAlive) head += 'connection: close\r\n';
+    else if (req.httpVersionMinor === 0) head += 'connection: keep-alive\r\n';
+    if (!hasDate) head += `date: ${httpDate()}\r\n`;
+    const socket = this.owner.socket;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncorkResponse, this);
+    }
+    socket.write(`${head}\r\n`, 'latin1');
+    return this;
+  }
+
+  /** Body bytes; false: the socket buffer is full (wait for 'drain'). */
+  write(chunk: Buffer | string): boolean {
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    const socket = this.owner.socket;
+    if (this.noBody || this.writableEnded) return true;
+    if (!this.chunked) return socket.write(chunk);
+    const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    if (len === 0) return true;
+    socket.write(`${len.toString(16)}\r\n`, 'latin1');
+    socket.write(chunk);
+    return socket.write('\r\n', 'latin1');
+  }
+
+  addTrailers(trailers: Record<string, OutValue>): void {
+    this.trailers = trailers;
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.writableEnded) return this;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (chunk !== undefined && chunk.length > 0) this.write(chunk);
+    this.writableEnded = true;
+    if (this.chunked) {
+      let tail = '0\r\n';
+      const t = this.trailers;
+      if (t) {
+        for (const k in t) {
+          const v = t[k];
+          if (v === undefined) continue;
+          if (typeof v === 'string' || typeof v === 'number') tail += `${k}: ${v}\r\n`;
+          else for (let i = 0; i < v.length; i++) tail += `${k}: ${v[i]}\r\n`;
+        }
+      }
+      this.owner.socket.write(`${tail}\r\n`, 'latin1');
+    }
+    this.uncork();
+    // Envoy counts a response complete when its codec has encoded the end of it
+    this.writableFinished = !this.owner.socket.destroyed;
+    process.nextTick(finishResponse, this);
+    return this;
+  }
+
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.owner.socket.uncork();
+  }
+
+  once(event: 'close' | 'drain', fn: () => void): this {
+    if (event === 'drain') this.owner.socket.once('drain', fn);
+    else if (this.closed) queueMicrotask(fn);
+    else (this.closeFns ??= []).push(fn);
+    return this;
+  }
+
+  /** 'close': the response finished, or the connection went away first (downstream reset). */
+  emitClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const fns = this.closeFns;
+    this.closeFns = undefined;
+    if (fns) for (const fn of fns) fn();
+  }
+}

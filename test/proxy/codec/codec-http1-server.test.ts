@@ -1,0 +1,263 @@
+/** Clew's HTTP/1.1 server codec on real sockets: framing, keep-alive, pipelining, bodies, errors, hand-over. */
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { test } from 'node:test';
+import type { H1Request } from '../../../src/proxy/codec/codec-http1-request.js';
+import type { H1Response } from '../../../src/proxy/codec/codec-http1-response.js';
+import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../../../src/proxy/codec/codec-http1-server.js';
+
+const OPTS: H1ServerOptions = { maxHeaderBytes: 8192, requireHost: true, idleTimeoutMs: 60_000 };
+
+async function server(handler: Partial<H1ServerHandler>, opts: H1ServerOptions = OPTS): Promise<{ port: number; close(): Promise<void> }> {
+  const full: H1ServerHandler = {
+    onRequest: handler.onRequest ?? ((_q, s) => s.writeHead(200, { 'content-length': '2' }).end('ok')),
+    onUpgrade: handler.onUpgrade,
+    onConnect: handler.onConnect,
+    onCodecError: handler.onCodecError ?? ((err, socket) => socket.end(`HTTP/1.1 400 Bad Request\r\nx-code: ${err.code}\r\ncontent-length: 0\r\n\r\n`)),
+  };
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    serveHttp1(s, opts, full);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => srv.close(r));
+    },
+  };
+}
+
+/** Sends raw bytes, collects everything until the server closes or `until` matches. */
+function exchange(port: number, data: string | string[], until?: (text: string) => boolean, gapMs = 20): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    const timer = setTimeout(() => finish(), 2000);
+    const finish = (): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ text, closed });
+    };
+    s.on('data', (c) => {
+      text += c.toString('latin1');
+      if (until?.(text)) finish();
+    });
+    s.on('end', () => {
+      closed = true;
+      finish();
+    });
+    s.on('error', reject);
+    const parts = Array.isArray(data) ? data : [data];
+    let i = 0;
+    const next = (): void => {
+      if (i < parts.length) s.write(parts[i++]);
+      if (i < parts.length) setTimeout(next, gapMs);
+    };
+    s.on('connect', next);
+  });
+}
+
+const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
+
+test('keep-alive: two requests on one connection, no Connection header; the response carries a date', async () => {
+  const srv = await server({});
+  try {
+    const r = await exchange(srv.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n', (t) => count(t, /ok/g) === 2);
+    assert.equal(count(r.text, /HTTP\/1\.1 200 OK\r\n/g), 2);
+    assert.equal(r.closed, false);
+    assert.doesNotMatch(r.text, /connection:/i);
+    assert.match(r.text, /date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('pipelined requests are answered in order even when the first answers last', async () => {
+  const srv = await server({
+    onRequest: (q, s) => {
+      const delay = q.url === '/slow' ? 60 : 0;
+      setTimeout(() => s.writeHead(200, { 'content-length': String(q.url.length) }).end(q.url), delay);
+    },
+  });
+  try {
+    const r = await exchange(srv.port, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /f HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.endsWith('/f'));
+    assert.ok(r.text.indexOf('/slow') < r.text.indexOf('/f'), r.text);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('no content-length: chunked for HTTP/1.1 (with trailers), close-delimited for HTTP/1.0', async () => {
+  const srv = await server({
+    onRequest: (_q, s) => {
+      s.writeHead(200, { 'content-type': 'text/plain' });
+      s.write(Buffer.from('hello '));
+      setTimeout(() => {
+        s.addTrailers({ 'x-checksum': 'abc' });
+        s.end(Buffer.from('world'));
+      }, 10);
+    },
+  });
+  try {
+    const r11 = await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.endsWith('\r\n\r\n') && t.includes('0\r\n'));
+    assert.match(r11.text, /transfer-encoding: chunked\r\n/);
+    assert.ok(r11.text.endsWith('6\r\nhello \r\n5\r\nworld\r\n0\r\nx-checksum: abc\r\n\r\n'), JSON.stringify(r11.text));
+    const r10 = await exchange(srv.port, 'GET / HTTP/1.0\r\n\r\n');
+    assert.equal(r10.closed, true, 'HTTP/1.0 body ends at close');
+    assert.match(r10.text, /connection: close\r\n/);
+    assert.ok(r10.text.endsWith('\r\n\r\nhello world'), JSON.stringify(r10.text));
+  } finally {
+    await srv.close();
+  }
+});
+
+test('HEAD and 204 carry no body; Connection: close from the client closes after the response', async () => {
+  const srv = await server({
+    onRequest: (q, s) => {
+      if (q.url === '/204') s.writeHead(204, {}).end();
+      else s.writeHead(200, { 'content-length': '5' }).end('hello');
+    },
+  });
+  try {
+    const r = await exchange(srv.port, 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(r.closed, true);
+    assert.doesNotMatch(r.text, /hello/);
+    assert.match(r.text, /content-length: 5\r\n/, 'HEAD keeps the length of the GET');
+    assert.match(r.text, /HTTP\/1\.1 204 No Content\r\n(?:(?!transfer-encoding).)*connection: close\r\n/s);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('request bodies: content-length and chunked reach the handler; an unread body is discarded and the connection goes on', async () => {
+  const bodies: string[] = [];
+  const srv = await server({
+    onRequest: (q, s) => {
+      if (q.url === '/ignore') {
+        s.writeHead(404, { 'content-length': '0' }).end();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      q.body!.on('data', (c: Buffer) => chunks.push(c));
+      q.body!.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString());
+        s.writeHead(200, { 'content-length': '2' }).end('ok');
+      });
+    },
+  });
+  try {
+    const r = await exchange(
+      srv.port,
+      [
+        'POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab',
+        'cdef',
+        'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello',
+        'POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n',
+        '2\r\nde\r\n0\r\n\r\n',
+      ],
+      (t) => count(t, /ok/g) === 2,
+    );
+    assert.match(r.text, /^HTTP\/1\.1 404 Not Found/);
+    assert.deepEqual(bodies, ['hello', 'abcde']);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('Expect: 100-continue is answered by the codec and not passed on', async () => {
+  let seen: H1Request | undefined;
+  const srv = await server({
+    onRequest: (q, s) => {
+      seen = q;
+      q.body!.resume();
+      q.body!.on('end', () => s.writeHead(200, { 'content-length': '2' }).end('ok'));
+    },
+  });
+  try {
+    const r = await exchange(srv.port, ['POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n', 'abc'], (t) => t.endsWith('ok'));
+    assert.match(r.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
+    assert.equal(seen?.headers.expect, undefined);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('codec errors: smuggling shape and missing Host go to onCodecError with their codes; header overflow too', async () => {
+  const srv = await server({});
+  try {
+    const te = await exchange(srv.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    assert.match(te.text, /^HTTP\/1\.1 400 .*x-code: HPE_INVALID_TRANSFER_ENCODING/s);
+    const noHost = await exchange(srv.port, 'GET / HTTP/1.1\r\n\r\n');
+    assert.match(noHost.text, /x-code: CLEW_HTTP1_MISSING_HOST/);
+    const big = await exchange(srv.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(9000)}\r\n\r\n`);
+    assert.match(big.text, /x-code: HPE_HEADER_OVERFLOW/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('repeated headers: joined with a comma, cookies with "; ", a second Host is dropped', async () => {
+  let seen: H1Request | undefined;
+  const srv = await server({ onRequest: (q, s) => { seen = q; s.writeHead(200, { 'content-length': '0' }).end(); } });
+  try {
+    await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nX-A: 1\r\nx-a: 2\r\nCookie: c=1\r\nCookie: d=2\r\n\r\n', (t) => t.includes('200'));
+    assert.equal(seen?.headers.host, 'a');
+    assert.equal(seen?.headers['x-a'], '1, 2');
+    assert.equal(seen?.headers.cookie, 'c=1; d=2');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('Upgrade hands the socket and the bytes after the head to onUpgrade', async () => {
+  const srv = await server({
+    onUpgrade: (q, socket, head) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\n\r\n${q.headers.upgrade}:${head.toString()}`);
+      socket.on('data', (c: Buffer) => socket.write(c));
+    },
+  });
+  try {
+    const r = await exchange(srv.port, ['GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfirst', 'echo'], (t) => t.endsWith('echo'));
+    assert.match(r.text, /101 Switching Protocols\r\n\r\nwebsocket:firstecho$/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a client that goes away mid-response: the response reports close without finishing', async () => {
+  let res: H1Response | undefined;
+  let closedUnfinished: boolean | undefined;
+  const srv = await server({
+    onRequest: (_q, s) => {
+      res = s;
+      s.writeHead(200, { 'content-length': '100' });
+      s.write(Buffer.from('partial'));
+      s.once('close', () => (closedUnfinished = !s.writableFinished));
+    },
+  });
+  try {
+    await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.includes('partial'));
+    for (let i = 0; i < 50 && closedUnfinished === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(res);
+    assert.equal(closedUnfinished, true);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('an idle keep-alive connection closes after idleTimeoutMs', async () => {
+  const srv = await server({}, { ...OPTS, idleTimeoutMs: 100 });
+  try {
+    const t0 = Date.now();
+    const r = await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(r.closed, true);
+    assert.ok(Date.now() - t0 >= 90 && Date.now() - t0 < 1500, `closed after ${Date.now() - t0} ms`);
+  } finally {
+    await srv.close();
+  }
+});

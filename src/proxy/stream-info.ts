@@ -78,14 +78,44 @@ export interface StreamInfo {
 }
 
 export function newStreamInfo(direction: 'inbound' | 'outbound', protocol: string): StreamInfo {
+  // every field present from the start: one object shape for all requests (no hidden-class
+  // transitions or property-store growth as the stream fills them in)
   return {
     startTime: Date.now(),
     startMono: performance.now(),
+    durationMs: undefined,
     protocol,
     direction,
+    requestHeaders: undefined,
+    responseHeaders: undefined,
+    responseTrailers: undefined,
+    method: undefined,
+    path: undefined,
+    authority: undefined,
+    responseCode: undefined,
+    grpcStatus: undefined,
     responseFlags: new Set(),
     bytesReceived: 0,
     bytesSent: 0,
+    downstreamRemoteAddress: undefined,
+    downstreamLocalAddress: undefined,
+    upstreamHost: undefined,
+    upstreamCluster: undefined,
+    routeName: undefined,
+    listenerName: undefined,
+    requestId: undefined,
+    attemptCount: undefined,
+    peer: undefined,
+    destinationService: undefined,
+    connectionSecurityPolicy: undefined,
+    grpcRequestMessages: undefined,
+    grpcResponseMessages: undefined,
+    responseCodeDetails: undefined,
+    connectionTerminationDetails: undefined,
+    upstreamLocalAddress: undefined,
+    requestedServerName: undefined,
+    upstreamTransportFailureReason: undefined,
+    operationName: undefined,
   };
 }
 

@@ -12,10 +12,10 @@
  * - completion: HCM stats, Istio metrics, access logs, span.
  */
 import { randomUUID } from 'node:crypto';
-import type * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
+import type { H2Request, H2Response } from '../codec/codec-http2-server.js';
 import { constants as H2_CONSTANTS } from 'node:http2';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
 import type { HttpFilter } from '../filters/filter.js';
@@ -31,10 +31,10 @@ import { clusterServiceHost } from '../telemetry/istio-identity.js';
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../telemetry/peer-metadata.js';
 import type { TraceContext } from '../telemetry/tracing-tracer.js';
 
-export type DownstreamRequest = H1Request | http2.Http2ServerRequest;
-export type DownstreamResponse = H1Response | http2.Http2ServerResponse;
+export type DownstreamRequest = H1Request | H2Request;
+export type DownstreamResponse = H1Response | H2Response;
 
-/** The response surface shared by Clew's HTTP/1.1 codec and node:http2's compat response. */
+/** The response surface shared by Clew's HTTP/1.1 codec and its HTTP/2 stream adapter. */
 export interface DownstreamSink {
   readonly headersSent: boolean;
   readonly writableEnded: boolean;
@@ -130,9 +130,7 @@ export class ActiveStream {
 
   /** The request body to stream or buffer; null when the request has none. */
   requestBody(): Readable | null {
-    if (!this.isHttp2) return (this.req as H1Request).body;
-    const r = this.req as http2.Http2ServerRequest;
-    return r.stream.endAfterHeaders ? null : r;
+    return this.req.body;
   }
 
   start(): void {
@@ -248,11 +246,7 @@ export class ActiveStream {
     if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
     if (this.isHttp2 && endStream) {
       // trailers-only / header-only response in one HEADERS frame with END_STREAM
-      const stream = (res as unknown as http2.Http2ServerResponse).stream;
-      if (!stream.destroyed && !stream.headersSent) {
-        const out: http2.OutgoingHttpHeaders = { ...(headers as http2.OutgoingHttpHeaders), ':status': status };
-        stream.respond(out, { endStream: true });
-      }
+      (res as unknown as H2Response).respondOnly(status, headers);
       return;
     }
     res.writeHead(status, headers);
@@ -293,7 +287,7 @@ export class ActiveStream {
 
   resetDownstream(): void {
     const res = this.res;
-    if (this.isHttp2) (res as unknown as http2.Http2ServerResponse).stream.close(H2_CONSTANTS.NGHTTP2_INTERNAL_ERROR);
+    if (this.isHttp2) (this.req as H2Request).stream.close(H2_CONSTANTS.NGHTTP2_INTERNAL_ERROR);
     else (res as unknown as H1Response).socket.destroy();
   }
 
@@ -301,7 +295,7 @@ export class ActiveStream {
     if (this.done) return;
     this.done = true;
     const info = this.info;
-    if (!this.res.writableFinished && !(this.isHttp2 && (this.res as unknown as http2.Http2ServerResponse).stream.endAfterHeaders)) {
+    if (!this.res.writableFinished && !(this.isHttp2 && (this.req as H2Request).stream.endAfterHeaders)) {
       if (!this.res.headersSent || !this.res.writableEnded) info.responseFlags.add('DR');
     }
     const duration = (info.durationMs = performance.now() - info.startMono);

@@ -1,5 +1,4 @@
 /** Per-connection facts the HCM and TcpProxy need, attached to the downstream socket. */
-import type * as http2 from 'node:http2';
 import type { Destination } from '../listener/destination.js';
 
 export interface ConnectionContext {
@@ -23,17 +22,4 @@ type Carrier = { [CONN_CTX]?: ConnectionContext; stream?: Carrier } | undefined;
 export function contextOf(socket: unknown): ConnectionContext | undefined {
   const s = socket as Carrier;
   return s?.[CONN_CTX] ?? s?.stream?.[CONN_CTX];
-}
-
-function ignore(): void {}
-
-/**
- * The transport socket under a downstream request: the HTTP/1 socket, or the session socket of an
- * HTTP/2 stream (whose stream errors are then swallowed: the stream's own handlers report them).
- */
-export function requestSocket(req: { httpVersionMajor: number; socket: unknown }): unknown {
-  if (req.httpVersionMajor !== 2) return req.socket;
-  const stream = (req as unknown as http2.Http2ServerRequest).stream;
-  stream.on('error', ignore);
-  return stream.session?.socket;
 }

@@ -9,6 +9,7 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
+import { http2StreamListener, type H2Request } from '../codec/codec-http2-server.js';
 import { serveHttp1, type CodecError, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
 import { markOpaque, streamEnded, streamStarted } from '../drain/connection-activity.js';
 import { newStreamInfo } from '../stream-info.js';
@@ -16,7 +17,7 @@ import type { Destination } from '../listener/destination.js';
 import { sniffProtocol } from '../listener/protocol-sniffer.js';
 import type { RequestObserver } from '../observer.js';
 import { ActiveStream, type DownstreamRequest, type DownstreamResponse } from './active-stream.js';
-import { CONN_CTX, contextOf, requestSocket, type ConnectionContext } from './connection-context.js';
+import { CONN_CTX, contextOf, type ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { proxyUpgrade } from './upgrade.js';
 
@@ -55,7 +56,7 @@ export class HttpConnectionManager {
     if (req.httpVersionMajor === 2) {
       // HTTP/2 sessions reached through the outbound dispatcher are drained here too; a session
       // of a draining connection gets GOAWAY once this stream is in (it still completes)
-      const session = (req as http2.Http2ServerRequest).stream?.session;
+      const session = (req as H2Request).stream.session;
       if (session && !this.sessions.has(session)) this.trackSession(session);
       if (ctx.draining && session && !session.closed) session.close();
     }
@@ -78,10 +79,9 @@ export class HttpConnectionManager {
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
-    const sock = requestSocket(req);
-    const ctx = contextOf(sock) ?? contextOf((req as http2.Http2ServerRequest).stream?.session);
+    const ctx = contextOf(req.socket) ?? contextOf((req as H2Request).stream.session);
     if (!ctx) {
-      res.writeHead(500).end();
+      res.writeHead(500, { 'content-length': '0' }).end();
       return;
     }
     this.handleRequest(req, res, ctx, ctx.destination);
@@ -114,7 +114,8 @@ export class HttpConnectionManager {
 
   h2Server(): http2.Http2Server {
     if (this.h2) return this.h2;
-    const server = http2.createServer({ maxSessionMemory: 64 }, this.onRequest);
+    const server = http2.createServer({ maxSessionMemory: 64 });
+    server.on('stream', http2StreamListener(this.onRequest));
     server.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
       this.trackSession(session);

@@ -9,7 +9,8 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
-import { CONN_CTX, contextOf, requestSocket, type ConnectionContext } from '../http/connection-context.js';
+import { http2StreamListener } from '../codec/codec-http2-server.js';
+import { CONN_CTX, contextOf, type ConnectionContext } from '../http/connection-context.js';
 import { onClientError, type HttpConnectionManager } from '../http/connection-manager.js';
 import type { DownstreamRequest, DownstreamResponse } from '../http/active-stream.js';
 import type { RequestObserver } from '../observer.js';
@@ -74,8 +75,7 @@ export class OutboundDispatcher {
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
-    const sock = requestSocket(req);
-    const ctx = contextOf(sock);
+    const ctx = contextOf(req.socket);
     const dest = destinationFromRequest(req);
     const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
     if (!ctx || !dest || !hcm) {
@@ -113,7 +113,8 @@ export class OutboundDispatcher {
 
   private h2Server(): http2.Http2Server {
     if (this.h2) return this.h2;
-    const s = http2.createServer({ maxSessionMemory: 64 }, this.onRequest);
+    const s = http2.createServer({ maxSessionMemory: 64 });
+    s.on('stream', http2StreamListener(this.onRequest));
     s.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
     });

@@ -62,6 +62,8 @@ export interface ProxyWorkerHooks {
   configSource?(a: XdsApplier): ProxyConfigSource;
   /** false: no admin, stats or readiness server (worker 0 has them) */
   admin?: boolean;
+  /** worker 0: whether the other workers are ready too (the readiness probe answers for all) */
+  othersReady?(): boolean;
 }
 
 const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, off: 5 };
@@ -192,7 +194,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     listeners,
     stats,
     startTime,
-    isReady: () => isReady && !draining,
+    isReady: () => isReady && !draining && (worker.othersReady?.() ?? true),
     isDraining: () => !!draining,
     restartEpoch: options.restartEpoch,
     setLogLevel: (l) => {

@@ -24,7 +24,13 @@ export interface StatsPush {
 }
 
 /** agent -> worker */
-export type AgentMessage = { clew: 'drain'; mode: DrainMode } | { clew: 'quit' } | ConfigUpdate | StatsPush;
+export type AgentMessage =
+  | { clew: 'drain'; mode: DrainMode }
+  | { clew: 'quit' }
+  /** to worker 0: every worker of its generation is ready */
+  | { clew: 'all-ready' }
+  | ConfigUpdate
+  | StatsPush;
 
 /** worker -> agent */
 export type ChildMessage =
@@ -44,7 +50,7 @@ export const WORKER_INDEX_ENV = 'CLEW_WORKER_INDEX';
 /** the generation's worker count */
 export const CONCURRENCY_ENV = 'CLEW_CONCURRENCY';
 
-const AGENT_KINDS = new Set(['drain', 'quit', 'config', 'stats']);
+const AGENT_KINDS = new Set(['drain', 'quit', 'all-ready', 'config', 'stats']);
 const CHILD_KINDS = new Set(['ready', 'hello', 'apply-failed', 'config', 'stats']);
 
 function kind(m: unknown): unknown {

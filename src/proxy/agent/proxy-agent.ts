@@ -68,6 +68,8 @@ export class ProxyAgent {
   private readonly live = new Set<Child>();
   private stopping: 'graceful' | 'quit' | undefined;
   private exitCode = 0;
+  /** the exit code is that of the worker whose own exit stopped the proxy */
+  private exitCodeFixed = false;
   private readonly concurrency: number;
   private resolveDone!: (code: number) => void;
   /** resolves with the exit code once every worker has exited after a stop */
@@ -124,7 +126,10 @@ export class ProxyAgent {
     switch (m.clew) {
       case 'ready':
         child.ready = true;
-        if (gen.children.every((c) => c.ready)) gen.settle('ready');
+        if (gen.children.every((c) => c.ready)) {
+          gen.settle('ready');
+          if (this.concurrency > 1) send(gen.children[0], { clew: 'all-ready' });
+        }
         break;
       case 'config':
         if (child.index !== 0) return;
@@ -156,11 +161,12 @@ export class ProxyAgent {
     const gen = child.gen;
     gen.settle('exited'); // no-op once the generation was ready
     if (gen === this.active) {
-      if (c !== 0 && this.exitCode === 0) this.exitCode = c;
       if (!this.stopping) {
         this.o.log(`${this.name(child)} exited with code ${c}; stopping`);
+        this.exitCode = c;
+        this.exitCodeFixed = true;
         this.stop('quit');
-      }
+      } else if (!this.exitCodeFixed && c !== 0 && this.exitCode === 0) this.exitCode = c;
     } else if (gen !== this.pending) this.o.log(`${this.name(child)} exited (code ${c})`);
     if (this.stopping && this.live.size === 0) this.resolveDone(this.exitCode);
   }

@@ -45,7 +45,13 @@ function sendToAgent(m: ChildMessage): void {
 /** startProxy's hooks for this worker's role (none for a lone worker). */
 export function workerHooks(role: WorkerRole): ProxyWorkerHooks {
   if (role.concurrency <= 1) return {};
-  if (role.index === 0) return { stats: new WorkerStatsStore(), wrapApplier: (a) => forwardingApplier(a, sendToAgent) };
+  if (role.index === 0) {
+    let othersReady = false;
+    process.on('message', (m: unknown) => {
+      if (isAgentMessage(m) && m.clew === 'all-ready') othersReady = true;
+    });
+    return { stats: new WorkerStatsStore(), wrapApplier: (a) => forwardingApplier(a, sendToAgent), othersReady: () => othersReady };
+  }
   const log = (msg: string): void => void process.stderr.write(`${new Date().toISOString()} [warn] clew-proxy: ${msg}\n`);
   return { admin: false, configSource: (a) => new FollowerConfigSource(a, sendToAgent, log) };
 }

@@ -87,3 +87,30 @@ test('--concurrency 2: both workers serve, one ADS stream, updates reach both, s
     await v2.close();
   }
 });
+
+test('--concurrency 2: POST /quitquitquit on the admin port stops every worker and the agent (exit 0)', async () => {
+  const { echo, xds, ports: { admin, ready }, proxyArgs } = await startInventoryXds();
+  const proxy = spawnProxy(['--concurrency', '2', ...proxyArgs, '--id', 'client.default', '--address', '127.0.0.1', '--log-level', 'info']);
+  try {
+    const m = await proxy.waitLog(/proxy epoch 0 starting \(pids (\d+),(\d+)\)/, 10_000);
+    const pids = [Number(m[1]), Number(m[2])];
+    await proxy.waitReady(ready, 30_000);
+    assert.equal((await httpRequest({ port: admin, path: '/quitquitquit', method: 'POST' })).status, 200);
+    const exit = await proxy.exited;
+    assert.equal(exit.code, 0, proxy.stderr);
+    for (const p of pids) assert.ok(!alive(p), `worker ${p} is gone`);
+  } finally {
+    proxy.child.kill('SIGKILL');
+    await xds.stop();
+    await echo.close();
+  }
+});
+
+test('clew proxy --concurrency takes a whole number from 1 (usage exit code otherwise)', async () => {
+  for (const bad of ['0', '1.5', 'many']) {
+    const proxy = spawnProxy(['--xds-address', '127.0.0.1:1', '--id', 'a.b', '--concurrency', bad]);
+    const exit = await proxy.exited;
+    assert.equal(exit.code, 2, `--concurrency ${bad}: ${proxy.stderr}`);
+    assert.match(proxy.stderr, /--concurrency/);
+  }
+});

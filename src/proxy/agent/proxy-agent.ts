@@ -11,7 +11,7 @@
  *   worker closing its listener declines and the connection goes to another). The kernel's
  *   spread across processes blocked on one socket is lopsided; Envoy's workers likewise take
  *   turns by default. After the hand-off the connection is the worker's: no data passes through
- *   the agent.
+ *   the agent. NODE_CLUSTER_SCHED_POLICY=none|rr (node's own variable) overrides either choice.
  * Worker 0 of a generation holds the ADS stream and the admin/stats/readiness ports; the agent
  * relays its accepted config to the others and their stats to it (worker-config-feed.ts,
  * worker-stats.ts).
@@ -77,7 +77,9 @@ export class ProxyAgent {
 
   constructor(private readonly o: AgentOptions) {
     this.concurrency = Math.max(1, Math.floor(o.concurrency ?? 1));
-    cluster.schedulingPolicy = this.concurrency > 1 ? cluster.SCHED_RR : cluster.SCHED_NONE;
+    // NODE_CLUSTER_SCHED_POLICY (none|rr), node's own knob, overrides the choice
+    const env = process.env.NODE_CLUSTER_SCHED_POLICY;
+    if (env !== 'none' && env !== 'rr') cluster.schedulingPolicy = this.concurrency > 1 ? cluster.SCHED_RR : cluster.SCHED_NONE;
     cluster.setupPrimary({ silent: false });
   }
 

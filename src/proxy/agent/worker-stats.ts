@@ -37,9 +37,14 @@ export function isPerProcessGauge(flatName: string): boolean {
   return PER_PROCESS_GAUGE.test(flatName);
 }
 
+/**
+ * A worker's series for worker 0. Zero-valued ones are left out: they add nothing to a sum, and
+ * worker 0, configured the same, has the series itself (what only traffic creates is not zero).
+ */
 export function snapshotStats(store: StatsStore): SeriesSnapshot[] {
   const out: SeriesSnapshot[] = [];
   for (const s of store.all()) {
+    if (s.type === 'histogram' ? s.count === 0 : s.value === 0) continue;
     const base = { t: s.type, p: s.promName, l: s.labels.map(([k, v]) => [k, v] as [string, string]), f: s.flatName };
     if (s.type === 'histogram') out.push({ ...base, b: [...s.buckets], c: [...s.counts], s: s.sum, n: s.count });
     else out.push({ ...base, v: s.value });

@@ -37,7 +37,10 @@ test('worker 0 shows counters, traffic gauges and histograms summed, per-process
 
   const w1 = worker(7, 4, 3, [3, 40]);
   w1.counter('only_on_worker_1_total').inc(2);
-  w0.setRemote(1, snapshotStats(w1));
+  w1.counter('never_incremented_total');
+  const snap1 = snapshotStats(w1);
+  assert.ok(!snap1.some((r) => r.p === 'never_incremented_total'), 'zero-valued series are not pushed');
+  w0.setRemote(1, snap1);
   w0.setRemote(2, snapshotStats(worker(1, 1, 3, [])));
 
   const flat = envoyStatsText(w0);

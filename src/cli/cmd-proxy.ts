@@ -1,15 +1,16 @@
 /**
  * `clew proxy`: runs the data plane (Envoy's role) against an xDS server. SIGTERM drains
- * gracefully then exits, SIGINT exits at once; with --hot-restart the command is an agent that
- * keeps the listening sockets and runs the proxy in a child, and SIGHUP restarts that child
- * without refusing connections (src/proxy/agent, src/proxy/drain).
+ * gracefully then exits, SIGINT exits at once; with --hot-restart or --concurrency N > 1 the
+ * command is an agent that keeps the listening sockets and runs the proxy in N workers (worker 0
+ * holds the one ADS stream and the admin ports), and SIGHUP restarts them without refusing
+ * connections (src/proxy/agent, src/proxy/drain).
  */
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { LogLevel, ProxyOptions } from '../proxy/bootstrap.js';
 import { startProxy } from '../proxy/proxy.js';
 import { ProxyAgent } from '../proxy/agent/proxy-agent.js';
-import { restartEpochFromEnv, serveAgent } from '../proxy/agent/proxy-child.js';
+import { serveAgent, workerHooks, workerRoleFromEnv } from '../proxy/agent/proxy-child.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
 import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
@@ -28,12 +29,12 @@ export function register(program: Command): void {
     .option('--app-port <port=host:port>', 'where the app listens for a workload port (repeatable)', collect, [])
     .option('--interception-mode <mode>', 'NONE (local mode) or REDIRECT (iptables)', 'NONE');
   addSidecarPortOptions(cmd)
-    .option('--concurrency <n>', 'worker count (1 supported)', '1')
+    .option('--concurrency <n>', 'worker processes sharing the listeners (connections handed out round robin); N > 1 runs the agent as with --hot-restart: worker 0 holds the one xDS stream and the admin/stats/ready ports (stats summed over the workers), SIGHUP restarts all N', '1')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off', 'info')
     .option('--remap-port <from=to>', 'bind listener port FROM on port TO instead, e.g. 80=8080 without root (repeatable)', collect, [])
     .option('--drain-duration <duration>', 'drain period (SIGTERM, hot restart, listener updates): connections are told to close, listeners close after it; e.g. 45s (a bare number is seconds)', '45s')
     .option('--parent-shutdown-duration <duration>', 'a drain ends by then, closing whatever is still open; e.g. 60s', '60s')
-    .option('--hot-restart', 'run under an agent that owns the listening sockets: SIGHUP starts a new proxy process that takes them over while the old one drains')
+    .option('--hot-restart', 'run under an agent that owns the listening sockets: SIGHUP starts a new proxy process (N with --concurrency) that takes them over while the old one drains')
     .action(async (o: Record<string, any>) => {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
       if (!type) throw new UsageError(`--type must be sidecar or router`);
@@ -53,6 +54,8 @@ export function register(program: Command): void {
       }
       const drainMs = durationFlag(o.drainDuration, '--drain-duration');
       const parentShutdownMs = durationFlag(o.parentShutdownDuration, '--parent-shutdown-duration');
+      const concurrency = Number(o.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency: expected a whole number from 1 to 256, got ${JSON.stringify(o.concurrency)}`);
       if (parentShutdownMs < drainMs) throw new UsageError('--parent-shutdown-duration must not be shorter than --drain-duration');
       const options: ProxyOptions = {
         remapPorts,
@@ -70,15 +73,16 @@ export function register(program: Command): void {
         adminPort: port(o.adminPort, '--admin-port'),
         statsPort: port(o.statsPort, '--stats-port'),
         readyPort: port(o.readyPort, '--ready-port'),
-        concurrency: Number(o.concurrency),
+        concurrency,
         logLevel: o.logLevel as LogLevel,
         drainTimeMs: drainMs,
         parentShutdownMs,
         onQuit: () => process.exit(0),
       };
-      if (o.hotRestart && cluster.isPrimary) {
+      if ((o.hotRestart || concurrency > 1) && cluster.isPrimary) {
         const verbose = ['trace', 'debug', 'info'].includes(String(o.logLevel));
         const agent = new ProxyAgent({
+          concurrency,
           readyTimeoutMs: 60_000,
           exitTimeoutMs: parentShutdownMs + 5000,
           log: (msg) => {
@@ -90,9 +94,11 @@ export function register(program: Command): void {
         process.exit(await agent.done);
       }
       const child = cluster.isWorker;
-      const epoch = child ? restartEpochFromEnv() : undefined;
-      const handle = await startProxy({ ...options, restartEpoch: epoch, holdUntilReady: child && epoch! > 0 });
-      if (child) serveAgent(handle, (code) => process.exit(code));
+      const role = child ? workerRoleFromEnv() : undefined;
+      // a later generation, or a worker besides 0, holds connections until its configuration is in
+      const hold = !!role && (role.epoch > 0 || role.index > 0);
+      const handle = await startProxy({ ...options, restartEpoch: role?.epoch, holdUntilReady: hold }, role ? workerHooks(role) : {});
+      if (role) serveAgent(handle, role, (code) => process.exit(code));
       // on, not once: a supervisor signalling the process group and the agent may both send it
       process.on('SIGTERM', () => void handle.drain('graceful').then(() => process.exit(0)));
       process.on('SIGINT', () => void handle.close().then(() => process.exit(0)));

@@ -20,7 +20,7 @@ import { StatsStore } from '../stats/stats-store.js';
 import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
-import { XdsClient } from './xds-client.js';
+import { XdsClient, type XdsApplier } from './xds-client.js';
 
 export type { ProxyOptions } from './bootstrap.js';
 
@@ -44,9 +44,31 @@ export interface ProxyHandle {
   close(): Promise<void>;
 }
 
+/** Where a proxy's xDS configuration comes from: its ADS client, or (a --concurrency worker) worker 0. */
+export interface ProxyConfigSource {
+  start(): void;
+  close(): void;
+  setNames(typeUrl: string, names: string[]): void;
+  readonly connected: boolean;
+}
+
+/** How one worker of `clew proxy --concurrency N` differs (src/proxy/agent/proxy-child.ts). */
+export interface ProxyWorkerHooks {
+  /** the stats store (worker 0: one that also shows the other workers' stats) */
+  stats?: StatsStore;
+  /** wraps what applies xDS updates (worker 0 forwards what it accepted) */
+  wrapApplier?(a: XdsApplier): XdsApplier;
+  /** replaces the ADS client (workers 1..N-1 take worker 0's configuration) */
+  configSource?(a: XdsApplier): ProxyConfigSource;
+  /** false: no admin, stats or readiness server (worker 0 has them) */
+  admin?: boolean;
+  /** worker 0: whether the other workers are ready too (the readiness probe answers for all) */
+  othersReady?(): boolean;
+}
+
 const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, off: 5 };
 
-export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
+export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks = {}): Promise<ProxyHandle> {
   protoRoot();
   const identity = identityFromOptions(options);
   const node = buildNode(identity);
@@ -55,7 +77,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const log = (lvl: 'debug' | 'info' | 'warn', msg: string): void => {
     if (LEVELS[lvl] >= level) process.stderr.write(`${new Date().toISOString()} [${lvl}] clew-proxy: ${msg}\n`);
   };
-  const stats = new StatsStore();
+  const stats = worker.stats ?? new StatsStore();
   const root = stats.scope('');
   const serverGauges = {
     live: root.gauge('server.live'),
@@ -109,13 +131,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   let draining: Promise<DrainResult> | undefined;
   let isReady = false;
   let checking = false;
-  const xds = new XdsClient({
+  const applyXds: XdsApplier = { apply: (t, r, v) => applier.apply(t, r, v) };
+  const xdsApplier = worker.wrapApplier?.(applyXds) ?? applyXds;
+  const xds: ProxyConfigSource = worker.configSource?.(xdsApplier) ?? new XdsClient({
     address: options.xdsAddress,
     node,
     log,
     backoffBaseMs: options.xdsBackoffBaseMs,
     backoffMaxMs: options.xdsBackoffMaxMs,
-    applier: { apply: (t, r, v) => applier.apply(t, r, v) },
+    applier: xdsApplier,
   });
   applier = new ConfigApplier({
     clusters,
@@ -170,7 +194,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     listeners,
     stats,
     startTime,
-    isReady: () => isReady && !draining,
+    isReady: () => isReady && !draining && (worker.othersReady?.() ?? true),
     isDraining: () => !!draining,
     restartEpoch: options.restartEpoch,
     setLogLevel: (l) => {
@@ -188,12 +212,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       serverGauges.clusters.set(clusters.clusters.size);
     },
   });
-  const admin = await listenHttp(createAdminHandler(backend, 'admin'), host, options.adminPort ?? 15000, hold);
-  servers.push(admin.server);
-  const statsSrv = await listenHttp(createAdminHandler(backend, 'stats'), host, options.statsPort ?? 15090, hold);
-  servers.push(statsSrv.server);
-  const readySrv = await listenHttp(createAdminHandler(backend, 'ready'), host, options.readyPort ?? 15021, hold);
-  servers.push(readySrv.server);
+  const serve = async (kind: 'admin' | 'stats' | 'ready', port: number): Promise<{ port: number }> => {
+    if (worker.admin === false) return { port: 0 };
+    const srv = await listenHttp(createAdminHandler(backend, kind), host, port, hold);
+    servers.push(srv.server);
+    return srv;
+  };
+  const admin = await serve('admin', options.adminPort ?? 15000);
+  const statsSrv = await serve('stats', options.statsPort ?? 15090);
+  const readySrv = await serve('ready', options.readyPort ?? 15021);
   xds.start();
   // Envoy's initial_fetch_timeout (15 s): an EDS/RDS resource the server never sends does not keep
   // the proxy unready forever once clusters and listeners are in.

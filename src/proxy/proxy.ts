@@ -197,6 +197,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     isReady: () => isReady && !draining && (worker.othersReady?.() ?? true),
     isDraining: () => !!draining,
     restartEpoch: options.restartEpoch,
+    concurrency: options.concurrency,
     setLogLevel: (l) => {
       if (!(l in LEVELS)) return false;
       level = LEVELS[l as LogLevel];

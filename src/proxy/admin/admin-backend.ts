@@ -22,6 +22,8 @@ export interface BackendDeps {
   isDraining?(): boolean;
   /** hot restart generation (`clew proxy --hot-restart`), undefined without hot restart */
   restartEpoch?: number;
+  /** worker processes of this proxy (`--concurrency`) */
+  concurrency?: number;
   setLogLevel(level: string): boolean;
   quit(): void;
   refreshServerStats(): void;
@@ -36,7 +38,7 @@ export function createAdminBackend(d: BackendDeps): AdminBackend {
       version: 'clew/0.1.0',
       state: state(),
       hot_restart_version: d.restartEpoch === undefined ? 'disabled' : 'clew.1',
-      command_line_options: { concurrency: 1, restart_epoch: d.restartEpoch ?? 0 },
+      command_line_options: { concurrency: d.concurrency ?? 1, restart_epoch: d.restartEpoch ?? 0 },
       node: d.node,
       uptime_current_epoch: `${Math.floor((Date.now() - d.startTime) / 1000)}s`,
       uptime_all_epochs: `${Math.floor((Date.now() - d.startTime) / 1000)}s`,

@@ -14,7 +14,7 @@ import { startEcho } from '../helpers/upstreams.js';
 import { alive, keptConnection, servedBy, type KeptConnection } from './socket-owner.js';
 
 test('--concurrency 2: both workers serve, one ADS stream, updates reach both, stats summed, SIGTERM drains both', async (t) => {
-  const { echo, xds, ports: { outbound, stats, ready }, proxyArgs } = await startInventoryXds();
+  const { echo, xds, ports: { outbound, stats, ready, admin }, proxyArgs } = await startInventoryXds();
   const v2 = await startEcho('inventory-v2');
   const proxy = spawnProxy(['--concurrency', '2', ...proxyArgs, '--id', 'client.default', '--address', '127.0.0.1',
     '--drain-duration', '2s', '--parent-shutdown-duration', '5s', '--log-level', 'info']);
@@ -71,6 +71,9 @@ test('--concurrency 2: both workers serve, one ADS stream, updates reach both, s
     let seen = -1;
     await waitFor(async () => (seen = await total()) === sent, 5000, `summed upstream_rq_total ${sent} (seen ${seen})`);
     for (let i = 0; i < 4; i++) assert.equal(await total(), sent, 'every fresh connection to the stats port gets the summed value');
+
+    const info = JSON.parse((await httpRequest({ port: admin, path: '/server_info' })).body);
+    assert.equal(info.command_line_options.concurrency, 2, '/server_info reports the workers');
 
     // SIGTERM: both workers drain and exit, then the agent exits 0
     for (const c of conns) c.close();

@@ -3,14 +3,15 @@
  * the client sidecar under `node --cpu-prof`, then lists the top self-time functions and files.
  * Writes bench/out/sidecar-profile.md (and the raw .cpuprofile next to it).
  *
- *   node dist/bench/profile-sidecar.js [--seconds 10] [--mesh]
+ *   node dist/bench/profile-sidecar.js [--seconds 10] [--mesh | --h2]
+ * (--h2: h2load -c16 -m10 over h2c through the client sidecar instead of wrk)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startClew, type ClewSetup } from './bench-clew.js';
-import { runWrk } from './bench-load.js';
+import { runH2load, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { Pinned } from './bench-proc.js';
 import { which } from './bench-tools.js';
@@ -100,8 +101,11 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const seconds = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 10;
   const mesh = argv.includes('--mesh');
+  const h2 = argv.includes('--h2');
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
+  const h2load = h2 ? which('h2load') : undefined;
+  if (h2 && !h2load) throw new Error('h2load missing (apt-get install nghttp2-client)');
   const pin = which('taskset') && os.cpus().length > 1;
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-profile-'));
@@ -113,10 +117,14 @@ async function main(): Promise<void> {
     started.push(up.proc);
     const profArgs = ['--cpu-prof', '--cpu-prof-dir', profDir];
     clew = await startClew({ workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, nodeArgs: { client: profArgs, server: mesh ? profArgs : [] } });
-    const ep = { url: clew.outboundUrl, host: mesh ? clew.hosts.mesh : clew.hosts.sidecar };
-    await runWrk(wrk, ep, { cpu: pin ? 1 : undefined, seconds: 3, connections: 64 });
+    const ep = { url: clew.outboundUrl, host: h2 ? clew.hosts.h2 : mesh ? clew.hosts.mesh : clew.hosts.sidecar };
+    const load = (secs: number): Promise<{ rps: number }> =>
+      h2load
+        ? runH2load(h2load, ep, { cpu: pin ? 1 : undefined, seconds: secs, connections: 16, streams: 10 })
+        : runWrk(wrk, ep, { cpu: pin ? 1 : undefined, seconds: secs, connections: 64 });
+    await load(3);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const res = await runWrk(wrk, ep, { cpu: pin ? 1 : undefined, seconds, connections: 64 });
+    const res = await load(seconds);
     const toUs = Number(process.hrtime.bigint() / 1000n);
     process.stderr.write(`wrk under profiling: ${round(res.rps, 0)} rps\n`);
     await clew.stop();
@@ -125,7 +133,7 @@ async function main(): Promise<void> {
     if (!files.length) throw new Error('no .cpuprofile written (did the sidecar exit cleanly?)');
     const outDir = path.join(repoRoot(), 'bench', 'out');
     fs.mkdirSync(outDir, { recursive: true });
-    const L: string[] = ['# Sidecar CPU profile', '', `${mesh ? 'Mesh path (client and server sidecars)' : 'One sidecar (client sidecar outbound)'}, wrk -t1 -c64 -d${seconds}s after a 3 s warm-up, \`node --cpu-prof\`; ${round(res.rps, 0)} rps under the profiler. ${new Date().toISOString()}.`, ''];
+    const L: string[] = ['# Sidecar CPU profile', '', `${mesh ? 'Mesh path (client and server sidecars)' : 'One sidecar (client sidecar outbound)'}, ${h2 ? 'h2load -c16 -m10 (h2c)' : 'wrk -t1 -c64'} for ${seconds} s after a 3 s warm-up, \`node --cpu-prof\`; ${round(res.rps, 0)} rps under the profiler. ${new Date().toISOString()}.`, ''];
     for (const f of files) {
       const prof = JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile;
       const s = summarizeProfile(prof, 30, { fromUs, toUs });

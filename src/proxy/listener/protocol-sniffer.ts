@@ -1,7 +1,9 @@
 /**
- * Detects HTTP/2 prior knowledge from the first bytes of a connection. HTTP/1 sockets get the
- * bytes unshifted (node:http reads them back); node:http2 consumes the raw handle, so an h2
- * socket is wrapped in a Duplex that replays the first chunk. TLS/ALPN would branch here too.
+ * Detects HTTP/2 prior knowledge from the first bytes of a connection. The bytes are unshifted
+ * back onto the socket: the HTTP/1.1 codec reads them as data, and node:http2 hands bytes
+ * buffered on the socket to the new session before it consumes the native handle. Only a socket
+ * without a native handle is wrapped in a Duplex that replays the first chunk (http2 then runs
+ * on its slower JSStreamSocket). TLS/ALPN would branch here too.
  */
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
@@ -20,6 +22,13 @@ export function sniffProtocol(socket: net.Socket, cb: (proto: SniffResult, strea
   socket.once('data', (chunk: Buffer) => {
     socket.pause();
     if (looksLikeH2(chunk)) {
+      if (hasNativeHandle(socket)) {
+        // node:http2 feeds bytes already buffered on the socket to the session before reading
+        // the handle natively (Node >= 20), so the preface can simply be put back
+        socket.unshift(chunk);
+        cb('h2', socket);
+        return;
+      }
       cb('h2', replaying(socket, chunk));
     } else {
       socket.unshift(chunk);
@@ -29,6 +38,12 @@ export function sniffProtocol(socket: net.Socket, cb: (proto: SniffResult, strea
   });
 }
 
+function hasNativeHandle(socket: net.Socket): boolean {
+  const h = (socket as unknown as { _handle?: { isStreamBase?: boolean } | null })._handle;
+  return !!h?.isStreamBase;
+}
+
+/** A Duplex replaying the first chunk, for sockets without a native handle (node:http2 then runs on JSStreamSocket: slower) */
 function replaying(socket: net.Socket, first: Buffer): Duplex {
   const d = new Duplex({
     read() {

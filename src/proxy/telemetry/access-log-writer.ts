@@ -112,8 +112,9 @@ export class AccessLogWriter {
         this.written += n;
         this.opts.counters?.written?.inc(n);
       }
-      if (this.pending.length) this.flushNow();
-      else this.wakeIdle();
+      // what came in meanwhile waits for 64 KiB or the interval, unless flush() is waiting
+      if (this.pending.length && (this.pendingBytes >= MIN_FLUSH_BYTES || this.idleWaiters.length > 0)) this.flushNow();
+      else if (!this.pending.length) this.wakeIdle();
     });
   }
 

@@ -1,4 +1,5 @@
 /** Header add/set/remove lists (route, virtual host, route config, weighted cluster), compiled once. */
+import { fail } from '../errors.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -14,6 +15,16 @@ export interface HeaderOps {
   remove: string[];
 }
 
+/** RFC 9110 token (header names) and field value (HTAB, visible ASCII, latin1: what the codecs write) */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** A header value from config: rejected (NACK) when it could split an HTTP/1.1 message. */
+export function checkHeaderValue(field: string, value: string): string {
+  if (!FIELD_VALUE.test(value)) fail(`${field}: value contains a control character (CR, LF or NUL)`);
+  return value;
+}
+
 export const EMPTY_OPS: HeaderOps = { add: [], remove: [] };
 
 export function compileHeaderOps(toAdd: unknown, toRemove: unknown): HeaderOps {
@@ -22,6 +33,9 @@ export function compileHeaderOps(toAdd: unknown, toRemove: unknown): HeaderOps {
     const key = String(o.header?.key ?? '').toLowerCase();
     if (!key) continue;
     const value = String(o.header?.value ?? '');
+    // the HTTP/1.1 codecs write header values as they are: reject what could split a message here
+    if (!TOKEN.test(key) && !(key.startsWith(':') && TOKEN.test(key.slice(1)))) fail(`headers_to_add: invalid header name ${JSON.stringify(key)}`);
+    checkHeaderValue(`headers_to_add: header ${key}`, value);
     let action = Action.Append;
     switch (o.append_action) {
       case 'ADD_IF_ABSENT': action = Action.AddIfAbsent; break;

@@ -5,7 +5,7 @@
 import { durationToMs } from '../../xds/codec.js';
 import { compileSearchRegex, fail } from '../errors.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
-import { compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
+import { checkHeaderValue, compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
 import { CompiledMatch, type MatchInput } from './route-match.js';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
@@ -123,7 +123,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
         weight: Number(c.weight?.value ?? c.weight ?? 0),
         requestOps: compileHeaderOps(c.request_headers_to_add, c.request_headers_to_remove),
         responseOps: compileHeaderOps(c.response_headers_to_add, c.response_headers_to_remove),
-        hostRewrite: c.host_rewrite_literal,
+        hostRewrite: c.host_rewrite_literal === undefined ? undefined : checkHeaderValue('weighted_clusters.host_rewrite_literal', String(c.host_rewrite_literal)),
       }));
       const total = targets.reduce((s, t) => s + t.weight, 0);
       if (targets.length === 0 || total <= 0) fail(`route ${route.name}: weighted_clusters with total weight 0`);
@@ -132,7 +132,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     else fail(`route ${route.name}: route action without cluster`);
     if (a.prefix_rewrite !== undefined) route.prefixRewrite = String(a.prefix_rewrite);
     if (a.regex_rewrite) route.regexRewrite = { re: compileSearchRegex(a.regex_rewrite.pattern?.regex), sub: String(a.regex_rewrite.substitution ?? '') };
-    if (a.host_rewrite_literal) route.hostRewrite = String(a.host_rewrite_literal);
+    if (a.host_rewrite_literal) route.hostRewrite = checkHeaderValue('route.host_rewrite_literal', String(a.host_rewrite_literal));
     route.autoHostRewrite = a.auto_host_rewrite?.value === true;
     if (a.timeout !== undefined) route.timeoutMs = durationToMs(a.timeout) ?? 15000;
     if (a.max_stream_duration?.grpc_timeout_header_max !== undefined && a.timeout === undefined) route.timeoutMs = 0;

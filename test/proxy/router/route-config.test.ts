@@ -44,6 +44,15 @@ test('invalid route configs throw ProxyConfigError (NACK)', () => {
   assert.throws(() => new RouteConfig({ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'a' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT_TYPE, abort: { http_status: 999 } } } }] }] }, slot, parsePerRouteFilterConfig), ProxyConfigError);
 });
 
+test('header values that could split an HTTP/1.1 message are rejected when config arrives (NACK)', () => {
+  const withRoute = (r: Record<string, unknown>) =>
+    new RouteConfig({ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'a' }, ...r }] }] }, slot, parsePerRouteFilterConfig);
+  assert.throws(() => withRoute({ request_headers_to_add: [{ header: { key: 'x-a', value: 'ok\r\nx-evil: 1' } }] }), /headers_to_add: header x-a: value contains a control character/);
+  assert.throws(() => withRoute({ response_headers_to_add: [{ header: { key: 'bad name', value: 'v' } }] }), /invalid header name "bad name"/);
+  assert.throws(() => withRoute({ route: { cluster: 'a', host_rewrite_literal: 'h\n' } }), /host_rewrite_literal/);
+  assert.doesNotThrow(() => withRoute({ request_headers_to_add: [{ header: { key: 'x-a', value: 'tab\tand ünïcode' } }] }));
+});
+
 test('retry policy: retry_on bits, counts, backoff, status codes and gRPC statuses', () => {
   const p = compileRetryPolicy({ retry_on: '5xx,connect-failure,retriable-status-codes,unavailable', num_retries: { value: 4 }, retriable_status_codes: [409], per_try_timeout: { seconds: 1 } })!;
   assert.equal(p.retryOn & RETRY_5XX, RETRY_5XX);

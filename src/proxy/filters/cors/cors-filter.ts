@@ -2,6 +2,7 @@
  * envoy.filters.http.cors: per-route CorsPolicy (typed_per_filter_config). Answers preflight
  * requests locally and adds access-control-* headers to responses for allowed origins.
  */
+import { checkHeaderValue } from '../../router/header-ops.js';
 import { CORS_POLICY_TYPE, CORS_TYPE } from '../../../xds/type-urls.js';
 import type { ActiveStream } from '../../http/active-stream.js';
 import type { HeaderMap } from '../../router/header-ops.js';
@@ -17,13 +18,17 @@ interface CorsPolicy {
   credentials: boolean;
 }
 
+function optValue(field: string, v: unknown): string | undefined {
+  return v === undefined || v === null ? undefined : checkHeaderValue(field, String(v));
+}
+
 function parsePolicy(c: Record<string, any>): CorsPolicy {
   return {
     origins: ((c.allow_origin_string_match ?? []) as Array<Record<string, any>>).map(compileStringMatcher),
-    methods: c.allow_methods,
-    headers: c.allow_headers,
-    expose: c.expose_headers,
-    maxAge: c.max_age,
+    methods: optValue('cors.allow_methods', c.allow_methods),
+    headers: optValue('cors.allow_headers', c.allow_headers),
+    expose: optValue('cors.expose_headers', c.expose_headers),
+    maxAge: optValue('cors.max_age', c.max_age),
     credentials: c.allow_credentials?.value === true,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * HTTP/1.1 client codec: one upstream TCP connection carrying one exchange at a time (keep-alive,
  * no pipelining). Requests are written as one latin1 head (+ a Buffer body in the same writev);
- * responses are parsed by node's llhttp binding straight from the socket's 'data' chunks.
+ * responses are parsed by node's llhttp binding straight from the socket's reads (net's `onread`).
  *
  * The owner (the pool) hears about the connection's life: connected, free again, closed, or
  * failed to connect. Handler calls stop once the exchange ends or is aborted.
@@ -14,6 +14,13 @@ import { classifyError, UpstreamError, type InHeaders, type UpstreamControl, typ
 
 /** response head limit (undici's setting before: 96 KiB) */
 const MAX_HEADER_SIZE = 96 * 1024;
+
+/**
+ * One read buffer for every upstream connection (net's `onread`: no Readable machinery per
+ * read). Safe because each read is parsed synchronously and llhttp's binding copies what it
+ * keeps: header strings are made (or saved) before execute() returns, body chunks are copies.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export interface Http1ClientOwner {
   /** the TCP connection is up and has no exchange yet */
@@ -111,10 +118,12 @@ export class Http1ClientConn {
       onMessageComplete: () => this.onMessageComplete(),
     });
     const ka = opts.keepaliveMs;
-    const s = (this.socket = net.connect(ka === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: ka }));
+    const onread = { buffer: READ_BUFFER, callback: (n: number, buf: Buffer): boolean => this.onSocketData(buf.subarray(0, n)) };
+    const s = (this.socket = net.connect(
+      ka === undefined ? { host, port, noDelay: true, onread } : { host, port, noDelay: true, onread, keepAlive: true, keepAliveInitialDelay: ka },
+    ));
     s.setTimeout(opts.connectTimeoutMs);
     s.on('connect', () => this.onConnect());
-    s.on('data', (d: Buffer) => this.onSocketData(d));
     s.on('end', () => this.onSocketEnd());
     s.on('error', (err) => {
       this.sockErr ??= err;
@@ -271,17 +280,19 @@ export class Http1ClientConn {
     } else if (this.exchange === null) this.destroy();
   }
 
-  private onSocketData(d: Buffer): void {
+  /** Parses one read; false (from a paused exchange) stops reading until resume. */
+  private onSocketData(d: Buffer): boolean {
     if (this.exchange === null) {
       // bytes nobody asked for (a late response to an aborted exchange is impossible: that socket is gone)
       this.destroy();
-      return;
+      return true;
     }
     this.executing = true;
     const r = this.parser.execute(d);
     this.executing = false;
     if (typeof r !== 'number') this.protocolError(`malformed upstream response (${r.code})`);
     else if (this.freeParser) this.releaseParser();
+    return true;
   }
 
   private onSocketEnd(): void {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { heads, newPool, rawServer, send, sleep, waitFor } from '../upstream/pool-http1-helpers.js';
 
 test('a Buffer body: content-length from its length (caller framing headers dropped), head and body in one write', async () => {
@@ -332,5 +333,57 @@ test('read backpressure: onData returning false stops reading the socket until r
       server.closeAllConnections();
       server.close(() => r());
     });
+  }
+});
+
+test('bodies stay intact when several connections read at once (one shared read buffer, llhttp copies)', async () => {
+  const bodies = [0, 1, 2].map((i) => createHash('sha256').update(String(i)).digest().toString('hex').repeat(20_000));
+  const server = http.createServer((req, res) => {
+    const b = bodies[Number(req.url?.slice(1))];
+    res.writeHead(200, { 'content-length': String(b.length) });
+    // small writes, interleaved between the connections
+    let off = 0;
+    const step = () => {
+      if (off >= b.length) return void res.end();
+      res.write(b.slice(off, (off += 7919)));
+      setImmediate(step);
+    };
+    step();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { pool } = newPool((server.address() as AddressInfo).port);
+  try {
+    const rs = await Promise.all([0, 1, 2].map((i) => send(pool, { path: `/${i}` }).done));
+    rs.forEach((r, i) => assert.ok(r.body.toString() === bodies[i], `body ${i} intact`));
+  } finally {
+    await pool.close();
+    await new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  }
+});
+
+test('a response head split across reads survives other connections reading in between', async () => {
+  const up = await rawServer((sock, soFar, i) => {
+    if (!soFar.endsWith('\r\n\r\n')) return;
+    if (i === 0) {
+      sock.write('HTTP/1.1 200 OK\r\nx-split-header: first-ha');
+      setTimeout(() => sock.write('lf-second-half\r\ncontent-length: 3\r\n\r\none'), 60);
+    } else sock.write('HTTP/1.1 200 OK\r\nx-other: zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\r\ncontent-length: 3\r\n\r\ntwo');
+  });
+  const { pool } = newPool(up.port);
+  try {
+    const a = send(pool, { path: '/a' });
+    await waitFor(() => up.sockets.length === 1, 2000, 'first connection');
+    await sleep(20);
+    const b = await send(pool, { path: '/b' }).done;
+    assert.equal(b.body.toString(), 'two');
+    const r = await a.done;
+    assert.equal(r.headers?.['x-split-header'], 'first-half-second-half');
+    assert.equal(r.body.toString(), 'one');
+  } finally {
+    await pool.close();
+    await up.close();
   }
 });

@@ -12,6 +12,9 @@ import { newParser, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import { classifyError, UpstreamError, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from '../upstream/pool.js';
 
+/** undici's margin under a server's `keep-alive: timeout=N` hint */
+const KEEPALIVE_HINT_MARGIN_MS = 2000;
+
 /** response head limit (undici's setting before: 96 KiB) */
 const MAX_HEADER_SIZE = 96 * 1024;
 
@@ -31,6 +34,8 @@ export interface Http1ClientOwner {
   onFree(c: Http1ClientConn): void;
   /** a connection that was up has closed (its exchange, if any, has been told) */
   onClosed(c: Http1ClientConn): void;
+  /** an exchange to send again, first in line (its reused connection closed before answering) */
+  requeue(x: Http1ClientExchange): void;
 }
 
 export interface Http1ClientOptions {
@@ -49,6 +54,8 @@ export class Http1ClientExchange implements UpstreamControl {
   conn: Http1ClientConn | null = null;
   /** ended, failed or aborted: no more handler calls */
   done = false;
+  /** already sent again after a reused connection closed before answering */
+  replayed = false;
 
   constructor(
     readonly req: UpstreamRequest,
@@ -67,6 +74,13 @@ export class Http1ClientExchange implements UpstreamControl {
   resume(): void {
     const c = this.conn;
     if (c !== null && c.exchange === this) c.resumeReading();
+  }
+
+  /** Safe to send again when a reused connection closed before any response byte (Go's rule). */
+  replayable(): boolean {
+    if (this.replayed || this.done) return false;
+    const m = this.req.method;
+    return (m === 'GET' || m === 'HEAD' || m === 'OPTIONS' || m === 'TRACE') && (this.req.body === null || Buffer.isBuffer(this.req.body));
   }
 
   fail(err: UpstreamError): void {
@@ -91,7 +105,10 @@ export class Http1ClientConn {
   private sockErr: Error | undefined;
   private connectTimedOut = false;
   private refd = true;
+  /** the socket's inactivity timeout now (the configured idle timeout, or less after a server's hint) */
+  private idleMs: number;
   // ---- the current exchange
+  private responseStarted = false;  // ---- the current exchange
   private isHead = false;
   private informational = false;
   private headersDone = false;
@@ -111,6 +128,7 @@ export class Http1ClientConn {
     private readonly opts: Http1ClientOptions,
     private readonly owner: Http1ClientOwner,
   ) {
+    this.idleMs = opts.idleTimeoutMs;
     this.parser = newParser('response', MAX_HEADER_SIZE, {
       onHeaders: (fields) => this.onParserHeaders(fields),
       onHeadersComplete: (_maj, _min, headers, _m, _u, status, _msg, _upg, keepAlive) => this.onHeadersComplete(headers, status ?? 0, keepAlive),
@@ -146,6 +164,7 @@ export class Http1ClientConn {
     const max = this.opts.maxRequestsPerConnection;
     this.lastRequest = max > 0 && this.requests >= max;
     this.isHead = req.method === 'HEAD';
+    this.responseStarted = false;
     this.informational = false;
     this.headersDone = false;
     this.keepAlive = true;
@@ -204,6 +223,9 @@ export class Http1ClientConn {
     body.on('end', this.onBodyEnd);
     body.on('error', this.onBodyError);
     body.on('close', this.onBodyClose);
+    if (body.destroyed && !body.readableEnded) queueMicrotask(this.onBodyError);
+    // even if somebody paused it before: it flows now (paused again only for socket backpressure)
+    else body.resume();
   }
 
   private detachBody(): void {
@@ -242,7 +264,7 @@ export class Http1ClientConn {
   };
 
   private readonly onBodyError = (): void => {
-    this.bodyFailed();
+    if (!this.reqDone) this.bodyFailed();
   };
 
   private readonly onBodyClose = (): void => {
@@ -269,7 +291,7 @@ export class Http1ClientConn {
     if (this.closed) return;
     this.connected = true;
     // From now on the timeout is the idle timeout (inactivity; ignored while an exchange runs).
-    this.socket.setTimeout(this.opts.idleTimeoutMs);
+    this.socket.setTimeout(this.idleMs);
     this.owner.onConnected(this);
   }
 
@@ -287,10 +309,18 @@ export class Http1ClientConn {
       this.destroy();
       return true;
     }
+    this.responseStarted = true;
+    let r: number | Error;
     this.executing = true;
-    const r = this.parser.execute(d);
-    this.executing = false;
-    if (typeof r !== 'number') this.protocolError(`malformed upstream response (${r.code})`);
+    try {
+      r = this.parser.execute(d);
+    } catch (err) {
+      // a handler threw inside a parser callback: this exchange is broken, the process is not
+      r = err as Error;
+    } finally {
+      this.executing = false;
+    }
+    if (typeof r !== 'number') this.protocolError(`malformed upstream response (${(r as { code?: string }).code ?? r.message})`);
     else if (this.freeParser) this.releaseParser();
     return true;
   }
@@ -298,11 +328,17 @@ export class Http1ClientConn {
   private onSocketEnd(): void {
     if (this.exchange !== null) {
       // EOF-delimited bodies complete here; anything else unfinished is a reset.
+      let r: Error | undefined;
       this.executing = true;
-      const r = this.parser.finish();
-      this.executing = false;
+      try {
+        r = this.parser.finish();
+      } catch (err) {
+        r = err as Error;
+      } finally {
+        this.executing = false;
+      }
       if (r !== undefined && this.exchange !== null) {
-        this.protocolError(`upstream closed mid-response (${r.code})`);
+        this.protocolError(`upstream closed mid-response (${(r as { code?: string }).code ?? r.message})`);
         return;
       }
     }
@@ -325,6 +361,13 @@ export class Http1ClientConn {
     const x = this.exchange;
     this.exchange = null;
     this.owner.onClosed(this);
+    if (x !== null && !this.responseStarted && this.requests > 1 && x.replayable()) {
+      // the server closed this keep-alive connection as our request went out: send it again
+      x.replayed = true;
+      x.conn = null;
+      this.owner.requeue(x);
+      return;
+    }
     if (x !== null && !x.done) {
       const e = this.sockErr;
       x.fail(new UpstreamError('reset', e ? `upstream connection error: ${e.message}` : 'upstream connection closed before the response completed'));
@@ -371,9 +414,23 @@ export class Http1ClientConn {
     this.keepAlive = keepAlive;
     if (x === null || x.done) return this.isHead ? 1 : 0;
     const out = decodeHeaders(raw, {});
+    const hint = out['keep-alive'];
+    if (hint !== undefined && keepAlive) this.keepAliveHint(hint);
     const endStream = this.isHead || status === 204 || status === 304 || out['content-length'] === '0';
     x.handler.onHeaders(status, out, endStream);
     return this.isHead ? 1 : 0;
+  }
+
+  /** `keep-alive: timeout=N` from the server: go idle for less than that (undici's rule), or not at all. */
+  private keepAliveHint(v: string | string[]): void {
+    const m = /timeout=\s*(\d+)/i.exec(typeof v === 'string' ? v : v.join(','));
+    if (m === null) return;
+    const ms = Math.min(Number(m[1]) * 1000 - KEEPALIVE_HINT_MARGIN_MS, this.opts.idleTimeoutMs);
+    if (ms <= 0) this.keepAlive = false;
+    else if (ms !== this.idleMs) {
+      this.idleMs = ms;
+      this.socket.setTimeout(ms);
+    }
   }
 
   private onBody(chunk: Buffer): void {

@@ -43,8 +43,9 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
       queueMicrotask(() => x.fail(new UpstreamError('connect', 'upstream pool closed')));
       return x;
     }
-    const c = this.idle.pop();
-    if (c !== undefined) {
+    for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
+      // closed by the server or the idle timer, its 'close' event still to come
+      if (c.closed) continue;
       c.dispatch(x);
       return x;
     }
@@ -92,6 +93,13 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
     const i = this.idle.lastIndexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
     this.ev.onDisconnect();
+    this.maybeConnect();
+    this.checkClosed();
+  }
+
+  requeue(x: Http1ClientExchange): void {
+    if (this.queueHead > 0) this.queue[--this.queueHead] = x;
+    else this.queue.unshift(x);
     this.maybeConnect();
     this.checkClosed();
   }

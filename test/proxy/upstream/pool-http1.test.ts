@@ -328,3 +328,71 @@ test('close(): idle connections close at once, a busy one after its exchange; la
     await up.close();
   }
 });
+
+test('a server closing right after its response (no connection: close): a GET that went out on the dying connection is sent again on a fresh one', async () => {
+  const up = await rawServer((sock, soFar) => {
+    if (soFar.endsWith('\r\n\r\n')) sock.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const { pool } = newPool(up.port);
+  try {
+    for (let i = 0; i < 5; i++) {
+      await send(pool, {}).done;
+      // after the FIN has been read (end) but before the close callback phase
+      const r = await new Promise<Awaited<ReturnType<typeof send>['done']>>((resolve) => setImmediate(() => resolve(send(pool, {}).done)));
+      assert.equal(r.status, 200, `round ${i}: ${r.error?.message}`);
+    }
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+});
+
+test('a handler throwing inside a parser callback fails that exchange (kind reset) without crashing the process', async () => {
+  const up = await rawServer((sock, soFar) => {
+    if (soFar.endsWith('\r\n\r\n')) sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const { pool } = newPool(up.port);
+  try {
+    const err = await new Promise<string>((resolve) => {
+      pool.send({ method: 'GET', path: '/', authority: 'up', headers: { host: 'up' }, body: null }, {
+        onHeaders() {
+          throw new Error('handler bug');
+        },
+        onData: () => true,
+        onEnd: () => resolve('end'),
+        onError: (e) => resolve(`${e.kind}: ${e.message}`),
+      });
+    });
+    assert.match(err, /^reset: .*handler bug/);
+    assert.equal((await send(pool, {}).done).status, 200);
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+});
+
+test("a server's keep-alive: timeout=N hint: idle connections close 2 s before it (undici's rule), or are not reused at all", async () => {
+  const up = await httpUp(ok, 3000); // node answers `Keep-Alive: timeout=3`
+  const { pool, ev } = newPool(up.port);
+  try {
+    const r = await send(pool, {}).done;
+    assert.equal(r.headers?.['keep-alive'], 'timeout=3');
+    const t0 = Date.now();
+    await waitFor(() => ev.disconnect === 1, 2500, 'the pool closing the idle connection');
+    const idle = Date.now() - t0;
+    assert.ok(idle >= 800 && idle < 2000, `closed after ${idle} ms (hint 3 s - 2 s)`);
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+  const short = await httpUp(ok, 2000);
+  const p2 = newPool(short.port);
+  try {
+    await send(p2.pool, {}).done;
+    await send(p2.pool, {}).done;
+    assert.equal(short.connections.length, 2, 'a 2 s hint leaves no time to reuse');
+  } finally {
+    await p2.pool.close();
+    await short.close();
+  }
+});

@@ -8,9 +8,10 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { newParser, type LlhttpParser } from './llhttp.js';
+import { newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
-import { classifyError, UpstreamError, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from '../upstream/pool.js';
+import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
+import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
 const KEEPALIVE_HINT_MARGIN_MS = 2000;
@@ -48,49 +49,6 @@ export interface Http1ClientOptions {
   maxRequestsPerConnection: number;
 }
 
-/** One request/response on an upstream connection; the router's UpstreamControl. */
-export class Http1ClientExchange implements UpstreamControl {
-  /** the connection carrying it, null while queued and after it ends */
-  conn: Http1ClientConn | null = null;
-  /** ended, failed or aborted: no more handler calls */
-  done = false;
-  /** already sent again after a reused connection closed before answering */
-  replayed = false;
-
-  constructor(
-    readonly req: UpstreamRequest,
-    readonly handler: UpstreamHandler,
-  ) {}
-
-  abort(): void {
-    if (this.done) return;
-    this.done = true;
-    const c = this.conn;
-    this.conn = null;
-    // A queued exchange is skipped by the pool when its turn comes.
-    if (c !== null) c.destroy();
-  }
-
-  resume(): void {
-    const c = this.conn;
-    if (c !== null && c.exchange === this) c.resumeReading();
-  }
-
-  /** Safe to send again when a reused connection closed before any response byte (Go's rule). */
-  replayable(): boolean {
-    if (this.replayed || this.done) return false;
-    const m = this.req.method;
-    return (m === 'GET' || m === 'HEAD' || m === 'OPTIONS' || m === 'TRACE') && (this.req.body === null || Buffer.isBuffer(this.req.body));
-  }
-
-  fail(err: UpstreamError): void {
-    if (this.done) return;
-    this.done = true;
-    this.conn = null;
-    this.handler.onError(err);
-  }
-}
-
 export class Http1ClientConn {
   readonly socket: net.Socket;
   exchange: Http1ClientExchange | null = null;
@@ -108,7 +66,8 @@ export class Http1ClientConn {
   /** the socket's inactivity timeout now (the configured idle timeout, or less after a server's hint) */
   private idleMs: number;
   // ---- the current exchange
-  private responseStarted = false;  // ---- the current exchange
+  /** response bytes have arrived (else a close on a reused connection may resend) */
+  private responseStarted = false;
   private isHead = false;
   private informational = false;
   private headersDone = false;
@@ -302,7 +261,7 @@ export class Http1ClientConn {
     } else if (this.exchange === null) this.destroy();
   }
 
-  /** Parses one read; false (from a paused exchange) stops reading until resume. */
+  /** Parses one read (net's onread callback; reading pauses through socket.pause(), not the return value). */
   private onSocketData(d: Buffer): boolean {
     if (this.exchange === null) {
       // bytes nobody asked for (a late response to an aborted exchange is impossible: that socket is gone)
@@ -310,17 +269,18 @@ export class Http1ClientConn {
       return true;
     }
     this.responseStarted = true;
-    let r: number | Error;
+    let r: number | LlhttpError;
     this.executing = true;
     try {
       r = this.parser.execute(d);
     } catch (err) {
       // a handler threw inside a parser callback: this exchange is broken, the process is not
-      r = err as Error;
-    } finally {
       this.executing = false;
+      this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
+      return true;
     }
-    if (typeof r !== 'number') this.protocolError(`malformed upstream response (${(r as { code?: string }).code ?? r.message})`);
+    this.executing = false;
+    if (typeof r !== 'number') this.protocolError(`malformed upstream response (${r.code})`);
     else if (this.freeParser) this.releaseParser();
     return true;
   }
@@ -328,17 +288,18 @@ export class Http1ClientConn {
   private onSocketEnd(): void {
     if (this.exchange !== null) {
       // EOF-delimited bodies complete here; anything else unfinished is a reset.
-      let r: Error | undefined;
+      let r: LlhttpError | undefined;
       this.executing = true;
       try {
         r = this.parser.finish();
       } catch (err) {
-        r = err as Error;
-      } finally {
         this.executing = false;
+        this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
+        return;
       }
+      this.executing = false;
       if (r !== undefined && this.exchange !== null) {
-        this.protocolError(`upstream closed mid-response (${(r as { code?: string }).code ?? r.message})`);
+        this.protocolError(`upstream closed mid-response (${r.code})`);
         return;
       }
     }

@@ -3,7 +3,8 @@
  * llhttp): at most `maxConnections` connections, one exchange per connection at a time, idle
  * connections reused last-in first-out, requests beyond the limit queued first-in first-out.
  */
-import { Http1ClientConn, Http1ClientExchange, type Http1ClientOptions, type Http1ClientOwner } from '../codec/codec-http1-client.js';
+import { Http1ClientConn, type Http1ClientOptions, type Http1ClientOwner } from '../codec/codec-http1-client.js';
+import { Http1ClientExchange } from '../codec/codec-http1-client-exchange.js';
 import { UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
 /** Envoy's default common_http_protocol_options.idle_timeout */

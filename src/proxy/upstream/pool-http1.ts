@@ -9,6 +9,7 @@ import { UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamControl
 
 /** Envoy's default common_http_protocol_options.idle_timeout */
 const DEFAULT_IDLE_MS = 3_600_000;
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class Http1Pool implements ConnPool, Http1ClientOwner {
   private readonly idle: Http1ClientConn[] = [];
@@ -31,8 +32,9 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
   ) {
     this.max = Math.max(1, opts.maxConnections);
     this.connOpts = {
-      connectTimeoutMs: opts.connectTimeoutMs,
-      idleTimeoutMs: opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0 ? opts.idleTimeoutMs : DEFAULT_IDLE_MS,
+      // node timers hold at most 2^31-1 ms (beyond that they fire after 1 ms)
+      idleTimeoutMs: opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0 ? Math.min(opts.idleTimeoutMs, MAX_TIMER_MS) : DEFAULT_IDLE_MS,
+      connectTimeoutMs: Math.min(opts.connectTimeoutMs, MAX_TIMER_MS),
       keepaliveMs: opts.keepaliveMs,
       maxRequestsPerConnection: opts.maxRequestsPerConnection > 0 ? opts.maxRequestsPerConnection : 0,
     };

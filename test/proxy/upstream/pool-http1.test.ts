@@ -396,3 +396,18 @@ test("a server's keep-alive: timeout=N hint: idle connections close 2 s before i
     await short.close();
   }
 });
+
+test('an idle timeout beyond what node timers hold (30 days) keeps connections open instead of firing at once', async () => {
+  const up = await httpUp(ok);
+  const { pool, ev } = newPool(up.port, { idleTimeoutMs: 30 * 86_400_000 });
+  try {
+    await send(pool, {}).done;
+    await sleep(100);
+    assert.equal(ev.disconnect, 0);
+    await send(pool, {}).done;
+    assert.equal(up.connections.length, 1);
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+});

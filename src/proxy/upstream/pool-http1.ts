@@ -1,116 +1,149 @@
 /**
- * HTTP/1.1 keep-alive pool for one upstream host: an undici Pool driven through dispatch() with
- * a small handler object (no BodyReadable, no AbortSignal per request).
+ * HTTP/1.1 keep-alive pool for one upstream host, on Clew's own client codec (raw net sockets,
+ * llhttp): at most `maxConnections` connections, one exchange per connection at a time, idle
+ * connections reused last-in first-out, requests beyond the limit queued first-in first-out.
  */
-import { Pool } from 'undici';
-import type { Readable } from 'node:stream';
-import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
+import { Http1ClientConn, type Http1ClientOptions, type Http1ClientOwner } from '../codec/codec-http1-client.js';
+import { Http1ClientExchange } from '../codec/codec-http1-client-exchange.js';
+import { UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
-/** raw [name, value, ...] buffers -> lower-case header object (repeated names become arrays) */
-function parseRaw(raw: Buffer[] | string[] | null | undefined): InHeaders {
-  const out: InHeaders = {};
-  if (!raw) return out;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toString().toLowerCase();
-    const v = raw[i + 1].toString('latin1' as BufferEncoding);
-    const cur = out[k];
-    if (cur === undefined) out[k] = v;
-    else if (Array.isArray(cur)) cur.push(v);
-    else out[k] = [cur, v];
-  }
-  return out;
-}
+/** Envoy's default common_http_protocol_options.idle_timeout */
+const DEFAULT_IDLE_MS = 3_600_000;
+const MAX_TIMER_MS = 2_147_483_647;
 
-class Http1Exchange implements UpstreamControl {
-  private abortFn: ((err: Error) => void) | undefined;
-  private resumeFn: (() => void) | undefined;
-  private aborted = false;
-  private done = false;
-
-  constructor(private readonly h: UpstreamHandler) {}
-
-  // ---- undici (legacy) dispatch handler
-  onConnect(abort: (err: Error) => void): void {
-    this.abortFn = abort;
-    if (this.aborted) abort(new UpstreamError('aborted', 'aborted'));
-  }
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-    if (status < 200) return true;
-    this.resumeFn = resume;
-    this.h.onHeaders(status, parseRaw(raw), false);
-    return true;
-  }
-  onData(chunk: Buffer): boolean {
-    return this.aborted || this.h.onData(chunk);
-  }
-  onComplete(rawTrailers: Buffer[] | null): void {
-    this.done = true;
-    if (!this.aborted) this.h.onEnd(rawTrailers && rawTrailers.length > 0 ? parseRaw(rawTrailers) : undefined);
-  }
-  onError(err: Error): void {
-    this.done = true;
-    if (!this.aborted) this.h.onError(classifyError(err));
-  }
-  onUpgrade(): void {}
-
-  // ---- control
-  abort(): void {
-    if (this.aborted || this.done) return;
-    this.aborted = true;
-    this.abortFn?.(new UpstreamError('aborted', 'aborted'));
-  }
-  resume(): void {
-    this.resumeFn?.();
-  }
-}
-
-export class Http1Pool implements ConnPool {
-  private readonly pool: Pool;
-  private readonly reset: boolean;
+export class Http1Pool implements ConnPool, Http1ClientOwner {
+  private readonly idle: Http1ClientConn[] = [];
+  /** waiting exchanges; aborted ones stay until their turn and are skipped */
+  private queue: Http1ClientExchange[] = [];
+  private queueHead = 0;
+  /** connections open or connecting */
+  private total = 0;
+  private connecting = 0;
+  private readonly max: number;
+  private readonly connOpts: Http1ClientOptions;
+  private closing = false;
+  private closeWaiters: Array<() => void> = [];
 
   constructor(
-    host: string,
-    port: number,
+    private readonly host: string,
+    private readonly port: number,
     opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number; idleTimeoutMs?: number; keepaliveMs?: number },
-    ev: ConnPoolEvents,
+    private readonly ev: ConnPoolEvents,
   ) {
-    const h = host.includes(':') ? `[${host}]` : host;
-    this.reset = opts.maxRequestsPerConnection === 1;
-    const idle = opts.idleTimeoutMs && opts.idleTimeoutMs > 0 ? opts.idleTimeoutMs : 3_600_000;
-    this.pool = new Pool(`http://${h}:${port}`, {
-      connections: opts.maxConnections,
-      pipelining: 1,
-      connectTimeout: opts.connectTimeoutMs,
-      // common_http_protocol_options.idle_timeout (Envoy default 1 h); a server's Keep-Alive hint may shorten it.
-      keepAliveTimeout: idle,
-      keepAliveMaxTimeout: idle,
-      // upstream_connection_options.tcp_keepalive.keepalive_time (probes/interval stay the OS's: Node has no knob)
-      ...(opts.keepaliveMs !== undefined ? { connect: { keepAlive: true, keepAliveInitialDelay: opts.keepaliveMs } } : {}),
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      maxHeaderSize: 96 * 1024,
-      // undici closes after maxRequestsPerClient + 1 requests; one request per connection uses `reset`.
-      ...(opts.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: opts.maxRequestsPerConnection - 1 } : {}),
-    });
-    this.pool.on('connect', () => ev.onConnect());
-    this.pool.on('disconnect', () => ev.onDisconnect());
-    this.pool.on('connectionError', () => ev.onConnectFail());
+    this.max = Math.max(1, opts.maxConnections);
+    this.connOpts = {
+      // node timers hold at most 2^31-1 ms (beyond that they fire after 1 ms)
+      idleTimeoutMs: opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0 ? Math.min(opts.idleTimeoutMs, MAX_TIMER_MS) : DEFAULT_IDLE_MS,
+      connectTimeoutMs: Math.min(opts.connectTimeoutMs, MAX_TIMER_MS),
+      keepaliveMs: opts.keepaliveMs,
+      maxRequestsPerConnection: opts.maxRequestsPerConnection > 0 ? opts.maxRequestsPerConnection : 0,
+    };
   }
 
   send(req: UpstreamRequest, handler: UpstreamHandler): UpstreamControl {
-    const x = new Http1Exchange(handler);
-    try {
-      this.pool.dispatch(
-        { method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body as Buffer | Readable | null, reset: this.reset },
-        x as unknown as Parameters<Pool['dispatch']>[1],
-      );
-    } catch (err) {
-      queueMicrotask(() => x.onError(err as Error));
+    const x = new Http1ClientExchange(req, handler);
+    if (this.closing) {
+      queueMicrotask(() => x.fail(new UpstreamError('connect', 'upstream pool closed')));
+      return x;
     }
+    for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
+      // closed by the server or the idle timer, its 'close' event still to come
+      if (c.closed) continue;
+      c.dispatch(x);
+      return x;
+    }
+    this.queue.push(x);
+    this.maybeConnect();
     return x;
   }
 
-  async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
+  close(): Promise<void> {
+    this.closing = true;
+    for (const c of this.idle.splice(0)) c.destroy();
+    if (this.total === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+  }
+
+  // ---- connection events (Http1ClientOwner)
+  onConnected(c: Http1ClientConn): void {
+    this.connecting--;
+    this.ev.onConnect();
+    this.onFree(c);
+  }
+
+  onConnectFailed(_c: Http1ClientConn, err: UpstreamError): void {
+    this.connecting--;
+    this.total--;
+    this.ev.onConnectFail();
+    // Each failed connection attempt fails the oldest waiting request.
+    this.next()?.fail(err);
+    this.maybeConnect();
+    this.checkClosed();
+  }
+
+  onFree(c: Http1ClientConn): void {
+    const x = this.next();
+    if (x !== undefined) c.dispatch(x);
+    else if (this.closing) c.destroy();
+    else {
+      c.setIdle();
+      this.idle.push(c);
+    }
+  }
+
+  onClosed(c: Http1ClientConn): void {
+    this.total--;
+    const i = this.idle.lastIndexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.ev.onDisconnect();
+    this.maybeConnect();
+    this.checkClosed();
+  }
+
+  requeue(x: Http1ClientExchange): void {
+    if (this.queueHead > 0) this.queue[--this.queueHead] = x;
+    else this.queue.unshift(x);
+    this.maybeConnect();
+    this.checkClosed();
+  }
+
+  // ---- internals
+  private waiting(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** the oldest exchange still waiting (aborted ones dropped) */
+  private next(): Http1ClientExchange | undefined {
+    for (;;) {
+      const q = this.queue;
+      if (this.queueHead >= q.length) return undefined;
+      const x = q[this.queueHead++];
+      if (this.queueHead === q.length) {
+        this.queue = [];
+        this.queueHead = 0;
+      } else if (this.queueHead >= 1024) {
+        this.queue = q.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (!x.done) return x;
+    }
+  }
+
+  /** Opens connections while requests wait beyond those already connecting, up to the limit. */
+  private maybeConnect(): void {
+    while (this.total < this.max && this.waiting() > this.connecting) {
+      this.total++;
+      this.connecting++;
+      new Http1ClientConn(this.host, this.port, this.connOpts, this);
+    }
+  }
+
+  private checkClosed(): void {
+    if (!this.closing || this.total > 0) return;
+    // Nothing can serve what is still queued.
+    for (let x = this.next(); x !== undefined; x = this.next()) x.fail(new UpstreamError('connect', 'upstream pool closed'));
+    const w = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const r of w) r();
   }
 }

@@ -1,0 +1,431 @@
+/**
+ * HTTP/1.1 client codec: one upstream TCP connection carrying one exchange at a time (keep-alive,
+ * no pipelining). Requests are written as one latin1 head (+ a Buffer body in the same writev);
+ * responses are parsed by node's llhttp binding straight from the socket's reads (net's `onread`).
+ *
+ * The owner (the pool) hears about the connection's life: connected, free again, closed, or
+ * failed to connect. Handler calls stop once the exchange ends or is aborted.
+ */
+import * as net from 'node:net';
+import type { Readable } from 'node:stream';
+import { newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
+import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
+import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
+
+/** undici's margin under a server's `keep-alive: timeout=N` hint */
+const KEEPALIVE_HINT_MARGIN_MS = 2000;
+
+/** response head limit (undici's setting before: 96 KiB) */
+const MAX_HEADER_SIZE = 96 * 1024;
+
+/**
+ * One read buffer for every upstream connection (net's `onread`: no Readable machinery per
+ * read). Safe because each read is parsed synchronously and llhttp's binding copies what it
+ * keeps: header strings are made (or saved) before execute() returns, body chunks are copies.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+export interface Http1ClientOwner {
+  /** the TCP connection is up and has no exchange yet */
+  onConnected(c: Http1ClientConn): void;
+  /** the connection never came up (error or connect timeout); it is closed */
+  onConnectFailed(c: Http1ClientConn, err: UpstreamError): void;
+  /** the exchange is done and the connection may carry another */
+  onFree(c: Http1ClientConn): void;
+  /** a connection that was up has closed (its exchange, if any, has been told) */
+  onClosed(c: Http1ClientConn): void;
+  /** an exchange to send again, first in line (its reused connection closed before answering) */
+  requeue(x: Http1ClientExchange): void;
+}
+
+export interface Http1ClientOptions {
+  connectTimeoutMs: number;
+  /** close after this long without a request (socket inactivity while idle) */
+  idleTimeoutMs: number;
+  /** TCP keepalive initial delay; undefined = no keepalive */
+  keepaliveMs?: number;
+  /** 0 = unlimited */
+  maxRequestsPerConnection: number;
+}
+
+export class Http1ClientConn {
+  readonly socket: net.Socket;
+  exchange: Http1ClientExchange | null = null;
+  connected = false;
+  closed = false;
+  /** requests started on this connection */
+  requests = 0;
+
+  private readonly parser: LlhttpParser;
+  private executing = false;
+  private freeParser = false;
+  private sockErr: Error | undefined;
+  private connectTimedOut = false;
+  private refd = true;
+  /** the socket's inactivity timeout now (the configured idle timeout, or less after a server's hint) */
+  private idleMs: number;
+  // ---- the current exchange
+  /** response bytes have arrived (else a close on a reused connection may resend) */
+  private responseStarted = false;
+  private isHead = false;
+  private informational = false;
+  private headersDone = false;
+  private keepAlive = true;
+  private lastRequest = false;
+  private reqDone = true;
+  private readPaused = false;
+  private pendingHeaders: string[] | null = null;
+  private trailers: string[] | null = null;
+  private body: Readable | null = null;
+  private chunked = false;
+  private bodyPaused = false;
+
+  constructor(
+    host: string,
+    port: number,
+    private readonly opts: Http1ClientOptions,
+    private readonly owner: Http1ClientOwner,
+  ) {
+    this.idleMs = opts.idleTimeoutMs;
+    this.parser = newParser('response', MAX_HEADER_SIZE, {
+      onHeaders: (fields) => this.onParserHeaders(fields),
+      onHeadersComplete: (_maj, _min, headers, _m, _u, status, _msg, _upg, keepAlive) => this.onHeadersComplete(headers, status ?? 0, keepAlive),
+      onBody: (chunk) => this.onBody(chunk),
+      onMessageComplete: () => this.onMessageComplete(),
+    });
+    const ka = opts.keepaliveMs;
+    const onread = { buffer: READ_BUFFER, callback: (n: number, buf: Buffer): boolean => this.onSocketData(buf.subarray(0, n)) };
+    const s = (this.socket = net.connect(
+      ka === undefined ? { host, port, noDelay: true, onread } : { host, port, noDelay: true, onread, keepAlive: true, keepAliveInitialDelay: ka },
+    ));
+    s.setTimeout(opts.connectTimeoutMs);
+    s.on('connect', () => this.onConnect());
+    s.on('end', () => this.onSocketEnd());
+    s.on('error', (err) => {
+      this.sockErr ??= err;
+    });
+    s.on('timeout', () => this.onTimeout());
+    s.on('close', () => this.onSocketClose());
+    s.on('drain', () => this.onDrain());
+  }
+
+  /** Starts an exchange on this (connected, free) connection: the head (and a Buffer body) in one write. */
+  dispatch(x: Http1ClientExchange): void {
+    this.exchange = x;
+    x.conn = this;
+    this.requests++;
+    if (!this.refd) {
+      this.refd = true;
+      this.socket.ref();
+    }
+    const req = x.req;
+    const max = this.opts.maxRequestsPerConnection;
+    this.lastRequest = max > 0 && this.requests >= max;
+    this.isHead = req.method === 'HEAD';
+    this.responseStarted = false;
+    this.informational = false;
+    this.headersDone = false;
+    this.keepAlive = true;
+    this.pendingHeaders = null;
+    this.trailers = null;
+    const body = req.body;
+    const s = this.socket;
+    if (body === null) {
+      this.reqDone = true;
+      s.write(encodeRequestHead(req.method, req.path, req.authority, req.headers, BodyFraming.None, 0, this.lastRequest), 'latin1');
+    } else if (Buffer.isBuffer(body)) {
+      this.reqDone = true;
+      const head = encodeRequestHead(req.method, req.path, req.authority, req.headers, BodyFraming.Length, body.length, this.lastRequest);
+      if (body.length === 0) s.write(head, 'latin1');
+      else {
+        s.cork();
+        s.write(head, 'latin1');
+        s.write(body);
+        s.uncork();
+      }
+    } else {
+      this.reqDone = false;
+      this.chunked = req.headers['content-length'] === undefined;
+      s.write(encodeRequestHead(req.method, req.path, req.authority, req.headers, this.chunked ? BodyFraming.Chunked : BodyFraming.Raw, 0, this.lastRequest), 'latin1');
+      this.attachBody(body);
+    }
+  }
+
+  /** Idle in the pool: the socket no longer keeps the process alive. */
+  setIdle(): void {
+    if (this.refd) {
+      this.refd = false;
+      this.socket.unref();
+    }
+  }
+
+  resumeReading(): void {
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.detachBody();
+    this.socket.destroy();
+  }
+
+  // ---- request body (a stream): written as it comes, paused while the socket is full
+  private attachBody(body: Readable): void {
+    this.body = body;
+    this.bodyPaused = false;
+    body.on('data', this.onBodyData);
+    body.on('end', this.onBodyEnd);
+    body.on('error', this.onBodyError);
+    body.on('close', this.onBodyClose);
+    if (body.destroyed && !body.readableEnded) queueMicrotask(this.onBodyError);
+    // even if somebody paused it before: it flows now (paused again only for socket backpressure)
+    else body.resume();
+  }
+
+  private detachBody(): void {
+    const b = this.body;
+    if (b === null) return;
+    this.body = null;
+    b.off('data', this.onBodyData);
+    b.off('end', this.onBodyEnd);
+    b.off('error', this.onBodyError);
+    b.off('close', this.onBodyClose);
+    // Nobody reads the rest: let it flow away so the downstream connection is not stuck.
+    if (!b.readableEnded && !b.destroyed) b.resume();
+  }
+
+  private readonly onBodyData = (chunk: Buffer): void => {
+    const s = this.socket;
+    let ok: boolean;
+    if (this.chunked) {
+      if (chunk.length === 0) return;
+      s.cork();
+      s.write(chunkHeader(chunk.length), 'latin1');
+      s.write(chunk);
+      ok = s.write('\r\n', 'latin1');
+      s.uncork();
+    } else ok = s.write(chunk);
+    if (!ok && this.body !== null) {
+      this.bodyPaused = true;
+      this.body.pause();
+    }
+  };
+
+  private readonly onBodyEnd = (): void => {
+    if (this.chunked) this.socket.write('0\r\n\r\n', 'latin1');
+    this.reqDone = true;
+    this.detachBody();
+  };
+
+  private readonly onBodyError = (): void => {
+    if (!this.reqDone) this.bodyFailed();
+  };
+
+  private readonly onBodyClose = (): void => {
+    // 'close' without 'end': the downstream request went away mid-body.
+    if (!this.reqDone) this.bodyFailed();
+  };
+
+  private bodyFailed(): void {
+    const x = this.exchange;
+    this.exchange = null;
+    this.destroy();
+    x?.fail(new UpstreamError('reset', 'request body aborted'));
+  }
+
+  private onDrain(): void {
+    if (this.bodyPaused && this.body !== null) {
+      this.bodyPaused = false;
+      this.body.resume();
+    }
+  }
+
+  // ---- socket
+  private onConnect(): void {
+    if (this.closed) return;
+    this.connected = true;
+    // From now on the timeout is the idle timeout (inactivity; ignored while an exchange runs).
+    this.socket.setTimeout(this.idleMs);
+    this.owner.onConnected(this);
+  }
+
+  private onTimeout(): void {
+    if (!this.connected) {
+      this.connectTimedOut = true;
+      this.destroy();
+    } else if (this.exchange === null) this.destroy();
+  }
+
+  /** Parses one read (net's onread callback; reading pauses through socket.pause(), not the return value). */
+  private onSocketData(d: Buffer): boolean {
+    if (this.exchange === null) {
+      // bytes nobody asked for (a late response to an aborted exchange is impossible: that socket is gone)
+      this.destroy();
+      return true;
+    }
+    this.responseStarted = true;
+    let r: number | LlhttpError;
+    this.executing = true;
+    try {
+      r = this.parser.execute(d);
+    } catch (err) {
+      // a handler threw inside a parser callback: this exchange is broken, the process is not
+      this.executing = false;
+      this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
+      return true;
+    }
+    this.executing = false;
+    if (typeof r !== 'number') this.protocolError(`malformed upstream response (${r.code})`);
+    else if (this.freeParser) this.releaseParser();
+    return true;
+  }
+
+  private onSocketEnd(): void {
+    if (this.exchange !== null) {
+      // EOF-delimited bodies complete here; anything else unfinished is a reset.
+      let r: LlhttpError | undefined;
+      this.executing = true;
+      try {
+        r = this.parser.finish();
+      } catch (err) {
+        this.executing = false;
+        this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
+        return;
+      }
+      this.executing = false;
+      if (r !== undefined && this.exchange !== null) {
+        this.protocolError(`upstream closed mid-response (${r.code})`);
+        return;
+      }
+    }
+    this.destroy();
+  }
+
+  private onSocketClose(): void {
+    this.closed = true;
+    this.detachBody();
+    if (this.executing) this.freeParser = true;
+    else this.releaseParser();
+    if (!this.connected) {
+      const e = this.sockErr;
+      const err = this.connectTimedOut
+        ? new UpstreamError('connect', 'upstream connect timeout')
+        : new UpstreamError('connect', e ? classifyError(e).message : 'connection closed before connect');
+      this.owner.onConnectFailed(this, err);
+      return;
+    }
+    const x = this.exchange;
+    this.exchange = null;
+    this.owner.onClosed(this);
+    if (x !== null && !this.responseStarted && this.requests > 1 && x.replayable()) {
+      // the server closed this keep-alive connection as our request went out: send it again
+      x.replayed = true;
+      x.conn = null;
+      this.owner.requeue(x);
+      return;
+    }
+    if (x !== null && !x.done) {
+      const e = this.sockErr;
+      x.fail(new UpstreamError('reset', e ? `upstream connection error: ${e.message}` : 'upstream connection closed before the response completed'));
+    }
+  }
+
+  private protocolError(message: string): void {
+    const x = this.exchange;
+    this.exchange = null;
+    this.destroy();
+    x?.fail(new UpstreamError('reset', message));
+  }
+
+  private releaseParser(): void {
+    this.freeParser = false;
+    this.parser.free();
+  }
+
+  // ---- llhttp callbacks
+  private onParserHeaders(fields: string[]): void {
+    if (!this.headersDone) this.pendingHeaders = this.pendingHeaders === null ? fields : this.pendingHeaders.concat(fields);
+    else this.trailers = this.trailers === null ? fields : this.trailers.concat(fields);
+  }
+
+  private onHeadersComplete(headers: string[] | undefined, status: number, keepAlive: boolean): number {
+    const x = this.exchange;
+    let raw = headers;
+    const pending = this.pendingHeaders;
+    if (pending !== null) {
+      raw = headers === undefined ? pending : pending.concat(headers);
+      this.pendingHeaders = null;
+    }
+    if (status < 200) {
+      if (status === 101) {
+        // no upgrades through the pool (the router drops `upgrade`): a broken exchange
+        this.protocolError('unexpected 101 from upstream');
+        return 1;
+      }
+      // 100-continue, 103 early hints: skipped, the final response follows
+      this.informational = true;
+      return 1;
+    }
+    this.headersDone = true;
+    this.keepAlive = keepAlive;
+    if (x === null || x.done) return this.isHead ? 1 : 0;
+    const out = decodeHeaders(raw, {});
+    const hint = out['keep-alive'];
+    if (hint !== undefined && keepAlive) this.keepAliveHint(hint);
+    const endStream = this.isHead || status === 204 || status === 304 || out['content-length'] === '0';
+    x.handler.onHeaders(status, out, endStream);
+    return this.isHead ? 1 : 0;
+  }
+
+  /** `keep-alive: timeout=N` from the server: go idle for less than that (undici's rule), or not at all. */
+  private keepAliveHint(v: string | string[]): void {
+    const m = /timeout=\s*(\d+)/i.exec(typeof v === 'string' ? v : v.join(','));
+    if (m === null) return;
+    const ms = Math.min(Number(m[1]) * 1000 - KEEPALIVE_HINT_MARGIN_MS, this.opts.idleTimeoutMs);
+    if (ms <= 0) this.keepAlive = false;
+    else if (ms !== this.idleMs) {
+      this.idleMs = ms;
+      this.socket.setTimeout(ms);
+    }
+  }
+
+  private onBody(chunk: Buffer): void {
+    const x = this.exchange;
+    if (x === null || x.done) return;
+    if (!x.handler.onData(chunk) && !this.readPaused && this.exchange === x) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  private onMessageComplete(): void {
+    if (this.informational) {
+      this.informational = false;
+      this.trailers = null;
+      return;
+    }
+    const x = this.exchange;
+    if (x === null) return;
+    this.exchange = null;
+    const reuse = this.keepAlive && this.reqDone && !this.lastRequest && !this.closed;
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    const t = this.trailers;
+    this.trailers = null;
+    if (!x.done) {
+      x.done = true;
+      x.conn = null;
+      x.handler.onEnd(t !== null && t.length > 0 ? decodeHeaders(t, {} as InHeaders) : undefined);
+    }
+    if (this.closed) return;
+    if (reuse) this.owner.onFree(this);
+    else this.destroy();
+  }
+}

@@ -5,6 +5,9 @@
  *
  *   node dist/bench/profile-sidecar.js [--seconds 10] [--mesh | --h2]
  * (--h2: h2load -c16 -m10 over h2c through the client sidecar instead of wrk)
+ *   node dist/bench/profile-sidecar.js --alloc [--seconds 10]
+ * (--alloc: V8's sampling heap profiler instead: bytes allocated per request by function, written
+ *  to bench/out/sidecar-alloc.md)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -97,11 +100,33 @@ export function summarizeProfile(p: CpuProfile, top = 30, window?: { fromUs: num
   return { functions: finish(byFn), files: finish(byFile), areas: finish(byArea), totalMs: round(total / 1000, 1), windowed };
 }
 
+interface HeapNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: HeapNode[] }
+interface HeapProfile { head: HeapNode }
+
+/** Sampled allocations (collected ones included) by allocating function, and bytes per request. */
+function allocReport(p: HeapProfile, requests: number, seconds: number): string {
+  const byFn = new Map<string, number>();
+  let total = 0;
+  const walk = (n: HeapNode): void => {
+    if (n.selfSize > 0) {
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+      byFn.set(key, (byFn.get(key) ?? 0) + n.selfSize);
+      total += n.selfSize;
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(p.head);
+  const L = ['# Sidecar allocation profile', '', `One sidecar, wrk -c64 for ${seconds} s after a warm-up, ~${round(requests, 0)} measured requests; sampled bytes by allocating function over the whole process life (start-up and warm-up included), so bytes per request is an upper bound: ${round(total / Math.max(1, requests), 0)} B.`, '', '| % | sampled KiB | B / request | function |', '| --- | --- | --- | --- |'];
+  for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 40)) L.push(`| ${round((v * 100) / Math.max(1, total), 1)} | ${round(v / 1024, 0)} | ${round(v / Math.max(1, requests), 0)} | ${k} |`);
+  return L.join('\n') + '\n';
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const seconds = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 10;
   const mesh = argv.includes('--mesh');
   const h2 = argv.includes('--h2');
+  const alloc = argv.includes('--alloc');
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
   const h2load = h2 ? which('h2load') : undefined;
@@ -115,7 +140,11 @@ async function main(): Promise<void> {
   try {
     const up = await startUpstream(workDir, pin ? 1 : undefined);
     started.push(up.proc);
-    const profArgs = ['--cpu-prof', '--cpu-prof-dir', profDir];
+    fs.mkdirSync(profDir, { recursive: true });
+    const allocFile = path.join(profDir, 'sidecar.heapprofile');
+    if (alloc) process.env.CLEW_ALLOC_PROFILE = allocFile;
+    const preload = path.join(repoRoot(), 'dist', 'bench', 'alloc-profile-preload.js');
+    const profArgs = alloc ? ['--import', preload] : ['--cpu-prof', '--cpu-prof-dir', profDir];
     clew = await startClew({ workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, nodeArgs: { client: profArgs, server: mesh ? profArgs : [] } });
     const ep = { url: clew.outboundUrl, host: h2 ? clew.hosts.h2 : mesh ? clew.hosts.mesh : clew.hosts.sidecar };
     const load = (secs: number): Promise<{ rps: number }> =>
@@ -129,10 +158,17 @@ async function main(): Promise<void> {
     process.stderr.write(`wrk under profiling: ${round(res.rps, 0)} rps\n`);
     await clew.stop();
     clew = undefined;
-    const files = fs.existsSync(profDir) ? fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')) : [];
-    if (!files.length) throw new Error('no .cpuprofile written (did the sidecar exit cleanly?)');
     const outDir = path.join(repoRoot(), 'bench', 'out');
     fs.mkdirSync(outDir, { recursive: true });
+    if (alloc) {
+      if (!fs.existsSync(allocFile)) throw new Error('no allocation profile written (did the sidecar exit on SIGTERM?)');
+      const text = allocReport(JSON.parse(fs.readFileSync(allocFile, 'utf8')) as HeapProfile, res.rps * seconds, seconds);
+      fs.writeFileSync(path.join(outDir, 'sidecar-alloc.md'), text);
+      process.stdout.write(text);
+      return;
+    }
+    const files = fs.existsSync(profDir) ? fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+    if (!files.length) throw new Error('no .cpuprofile written (did the sidecar exit cleanly?)');
     const L: string[] = ['# Sidecar CPU profile', '', `${mesh ? 'Mesh path (client and server sidecars)' : 'One sidecar (client sidecar outbound)'}, ${h2 ? 'h2load -c16 -m10 (h2c)' : 'wrk -t1 -c64'} for ${seconds} s after a 3 s warm-up, \`node --cpu-prof\`; ${round(res.rps, 0)} rps under the profiler. ${new Date().toISOString()}.`, ''];
     for (const f of files) {
       const prof = JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile;

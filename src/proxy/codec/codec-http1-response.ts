@@ -31,13 +31,15 @@ function httpDate(): string {
   return dateText;
 }
 
-function uncorkResponse(res: H1Response): void {
+/** One tick per response at most: flush what writeHead corked, and report an ended response. */
+function responseTick(res: H1Response): void {
+  res.tickScheduled = false;
   res.uncork();
-}
-
-function finishResponse(res: H1Response): void {
-  res.emitClose();
-  res.owner.responseDone(res);
+  if (res.writableEnded && !res.reported) {
+    res.reported = true;
+    res.emitClose();
+    res.owner.responseDone(res);
+  }
 }
 
 export class H1Response {
@@ -49,6 +51,10 @@ export class H1Response {
   statusCode = 200;
   /** decided by writeHead: the connection stays open after this response */
   keepAlive = false;
+  /** a responseTick is pending */
+  tickScheduled = false;
+  /** the end was reported to the owner and the 'close' listeners */
+  reported = false;
   private chunked = false;
   private noBody = false;
   private corked = false;
@@ -98,7 +104,7 @@ export class H1Response {
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(uncorkResponse, this);
+      this.schedule();
     }
     socket.write(`${head}\r\n`, 'latin1');
     return this;
@@ -142,8 +148,14 @@ export class H1Response {
     this.uncork();
     // Envoy counts a response complete when its codec has encoded the end of it
     this.writableFinished = !this.owner.socket.destroyed;
-    process.nextTick(finishResponse, this);
+    this.schedule();
     return this;
+  }
+
+  private schedule(): void {
+    if (this.tickScheduled) return;
+    this.tickScheduled = true;
+    process.nextTick(responseTick, this);
   }
 
   uncork(): void {

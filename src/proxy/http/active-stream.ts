@@ -11,7 +11,7 @@
  * - response headers: outbound reads and strips the server's pair; inbound answers with ours;
  * - completion: HCM stats, Istio metrics, access logs, span.
  */
-import { randomUUID } from 'node:crypto';
+import { newUuid } from '../random-ids.js';
 import type { Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
@@ -24,6 +24,7 @@ import type { Route, WeightedTarget } from '../router/route-config.js';
 import type { MatchInput } from '../router/route-match.js';
 import type { Destination } from '../listener/destination.js';
 import type { ConnectionContext } from './connection-context.js';
+import { streamEnded } from '../drain/connection-activity.js';
 import type { HcmConfig } from './hcm-config.js';
 import { httpToGrpcStatus } from './local-reply.js';
 import type { RequestObserver } from '../observer.js';
@@ -137,7 +138,7 @@ export class ActiveStream {
     const h = this.headers;
     const hcm = this.hcm;
     let rid = h['x-request-id'];
-    if (rid === undefined && hcm.generateRequestId) h['x-request-id'] = rid = randomUUID();
+    if (rid === undefined && hcm.generateRequestId) h['x-request-id'] = rid = newUuid();
     this.info.requestId = rid as string | undefined;
     if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
       const xff = h['x-forwarded-for'];
@@ -294,6 +295,7 @@ export class ActiveStream {
   private onClose(): void {
     if (this.done) return;
     this.done = true;
+    streamEnded(this.conn);
     const info = this.info;
     if (!this.res.writableFinished && !(this.isHttp2 && (this.req as H2Request).stream.endAfterHeaders)) {
       if (!this.res.headersSent || !this.res.writableEnded) info.responseFlags.add('DR');

@@ -11,7 +11,7 @@ import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
 import { http2StreamListener, type H2Request } from '../codec/codec-http2-server.js';
 import { serveHttp1, type CodecError, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
-import { markOpaque, streamEnded, streamStarted } from '../drain/connection-activity.js';
+import { markOpaque, streamStarted } from '../drain/connection-activity.js';
 import { newStreamInfo } from '../stream-info.js';
 import type { Destination } from '../listener/destination.js';
 import { sniffProtocol } from '../listener/protocol-sniffer.js';
@@ -51,8 +51,7 @@ export class HttpConnectionManager {
   }
 
   handleRequest(req: DownstreamRequest, res: DownstreamResponse, ctx: ConnectionContext, dest: Destination | undefined): void {
-    streamStarted(ctx);
-    res.once('close', () => streamEnded(ctx));
+    streamStarted(ctx); // the stream's close calls streamEnded
     if (req.httpVersionMajor === 2) {
       // HTTP/2 sessions reached through the outbound dispatcher are drained here too; a session
       // of a draining connection gets GOAWAY once this stream is in (it still completes)

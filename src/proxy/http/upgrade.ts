@@ -3,7 +3,7 @@
  * connect to the chosen host, replay the request head and splice the two sockets.
  */
 import type { H1Request } from '../codec/codec-http1-request.js';
-import { randomUUID } from 'node:crypto';
+import { newUuid } from '../random-ids.js';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { newStreamInfo } from '../stream-info.js';
@@ -46,7 +46,7 @@ export function proxyUpgrade(
   };
   // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
   const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
-  if (headers['x-request-id'] === undefined && hcm.generateRequestId) headers['x-request-id'] = randomUUID();
+  if (headers['x-request-id'] === undefined && hcm.generateRequestId) headers['x-request-id'] = newUuid();
   info.requestId = headers['x-request-id'] as string | undefined;
   if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
     const xff = headers['x-forwarded-for'];

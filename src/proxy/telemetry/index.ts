@@ -14,7 +14,7 @@
  *   t.onRequestComplete(info, trace);                       // metrics + access log + span
  *   // TCP: onTcpConnectionOpen(info) ... onTcpConnectionProgress(info) ... onTcpConnectionClose(info)
  */
-import { randomUUID } from 'node:crypto';
+import { newUuid } from '../random-ids.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { PeerInfo, StreamInfo } from '../stream-info.js';
 import type { AccessLogSink } from './access-log-writer.js';
@@ -111,7 +111,7 @@ export class Telemetry {
   onRequestStart(headers: HeaderBag, direction: 'inbound' | 'outbound'): TraceContext | undefined {
     if (this.tracer) return this.tracer.start(headers, direction);
     if (headers['x-request-id']) return undefined;
-    const requestId = randomUUID();
+    const requestId = newUuid();
     return {
       traceId: '',
       spanId: '',

@@ -3,7 +3,7 @@
  * tracestate. Extraction looks at B3 multi, then B3 single, then W3C; injection writes the
  * formats the tracer is configured for.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from '../random-ids.js';
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
@@ -137,20 +137,6 @@ export function injectContext(ctx: InjectContext, formats: readonly PropagationF
 export const PROPAGATION_HEADERS = [
   'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'traceparent', 'tracestate',
 ];
-
-// Random ids from a refilled pool: one randomFillSync per 256 ids instead of one per id.
-const POOL = Buffer.alloc(4096);
-let poolPos = POOL.length;
-
-function randomHex(bytes: number): string {
-  if (poolPos + bytes > POOL.length) {
-    randomFillSync(POOL);
-    poolPos = 0;
-  }
-  const s = POOL.toString('hex', poolPos, poolPos + bytes);
-  poolPos += bytes;
-  return s;
-}
 
 export function newTraceId(): string {
   let id = randomHex(16);

@@ -10,7 +10,7 @@
  * Sampling, first match wins: x-envoy-force-trace or x-client-trace-id present -> sampled; B3
  * debug -> sampled; a decision in the incoming headers -> kept; else random at samplingPercent.
  */
-import { randomUUID } from 'node:crypto';
+import { newUuid } from '../random-ids.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { nodeId } from '../../xds/node-metadata.js';
 import { formatResponseFlags, type StreamInfo } from '../stream-info.js';
@@ -152,7 +152,7 @@ export class Tracer {
     const out: Record<string, string> = {};
     let requestId = one(headers, 'x-request-id');
     if (!requestId) {
-      requestId = randomUUID();
+      requestId = newUuid();
       out['x-request-id'] = requestId;
     }
     const clientTraceId = one(headers, 'x-client-trace-id');

@@ -39,17 +39,19 @@ export interface ClewSetup {
 export const BENCH_NAMESPACE = 'default';
 
 /**
- * Telemetry of a bench setup. `on` = Istio's standard metrics (istio.stats), an access log to a
- * file (Envoy's default format) and Zipkin tracing at 1 % to the collector stand-in: the full
- * feature set the issue measures. `off` = no istio.stats filter (Telemetry disables every metric),
- * no access log, no tracing: what the proxy costs without telemetry.
+ * Telemetry of a bench setup.
+ * - `on`: the issue's "full features on" and Istio's default profile: Istio's standard metrics
+ *   (istio.stats) and Zipkin tracing at 1 % to the collector stand-in; no access log (Istio's
+ *   default `accessLogFile` is empty).
+ * - `log`: `on` plus an access log to a file in Envoy's default format (Istio's demo profile logs
+ *   to /dev/stdout), to show what access logging costs on top.
+ * - `off`: no istio.stats filter (Telemetry disables every metric), no access log, no tracing.
  */
-export type BenchTelemetry = 'on' | 'off';
+export type BenchTelemetry = 'on' | 'log' | 'off';
 
 function meshConfigYaml(telemetry: BenchTelemetry, workDir: string): string {
   if (telemetry === 'off') return 'enableTracing: false\n';
-  return `accessLogFile: ${path.join(workDir, 'access.log')}
-enableTracing: true
+  return `${telemetry === 'log' ? `accessLogFile: ${path.join(workDir, 'access.log')}\n` : ''}enableTracing: true
 defaultConfig:
   tracing:
     sampling: 1

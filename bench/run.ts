@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { request } from 'undici';
-import { clewTelemetryState, collectorCounts, startClew, type ClewSetup } from './bench-clew.js';
+import { clewTelemetryState, collectorCounts, startClew, type BenchTelemetry, type ClewSetup } from './bench-clew.js';
 import { runFixedRate, runH2load, runHey, runWrk, type Endpoint } from './bench-load.js';
 import { startHaproxy, startNginx, startNodeProxy, startUpstream, type NodeProxyKind, type Upstream } from './bench-peers.js';
 import { cpuSeconds, foreignCpuWatch, killActiveTools, processTree, rssMb, rssSampler, runTool, type Pinned } from './bench-proc.js';
@@ -87,8 +87,8 @@ interface Live {
 
 const started: Pinned[] = [];
 let clew: ClewSetup | undefined;
-/** a second setup with telemetry off, for the on/off comparison */
-let clewOff: ClewSetup | undefined;
+/** more setups (telemetry off, access log on) for the telemetry comparison */
+const clewVariants: ClewSetup[] = [];
 const t0 = Date.now();
 
 function log(line: string): void {
@@ -99,8 +99,7 @@ async function stopAll(): Promise<void> {
   killActiveTools();
   if (clew) await clew.stop();
   clew = undefined;
-  if (clewOff) await clewOff.stop();
-  clewOff = undefined;
+  for (const c of clewVariants.splice(0)) await c.stop();
   for (const p of started.splice(0).reverse()) await p.stop();
 }
 
@@ -145,16 +144,21 @@ async function startTargets(opts: Options, tools: ToolStatus, workDir: string, n
       log(`Clew failed to start: ${(err as Error).message}`);
     }
   }
-  if (want('clew-sidecar-notel')) {
-    log('starting a second Clew setup with telemetry off');
+  const variants: Array<{ id: string; label: string; telemetry: BenchTelemetry }> = [
+    { id: 'clew-sidecar-notel', label: 'Clew, one sidecar, telemetry off', telemetry: 'off' },
+    { id: 'clew-sidecar-log', label: 'Clew, one sidecar, telemetry on + access log', telemetry: 'log' },
+  ];
+  for (const v of variants) {
+    if (!want(v.id)) continue;
+    log(`starting another Clew setup: ${v.label}`);
     try {
-      const offDir = path.join(workDir, 'telemetry-off');
-      fs.mkdirSync(offDir, { recursive: true });
-      clewOff = await startClew({ workDir: offDir, upstreams: up, proxyCpu: pcpu, cpCpu: lcpu, telemetry: 'off' });
-      const c = clewOff;
-      live.push({ id: 'clew-sidecar-notel', label: 'Clew, one sidecar, telemetry off', kind: 'clew', proxies: 1, ep: { url: c.outboundUrl, host: c.hosts.sidecar }, pids: () => [c.client.pid] });
+      const dir = path.join(workDir, v.id);
+      fs.mkdirSync(dir, { recursive: true });
+      const c = await startClew({ workDir: dir, upstreams: up, proxyCpu: pcpu, cpCpu: lcpu, telemetry: v.telemetry });
+      clewVariants.push(c);
+      live.push({ id: v.id, label: v.label, kind: 'clew', proxies: 1, ep: { url: c.outboundUrl, host: c.hosts.sidecar }, pids: () => [c.client.pid] });
     } catch (err) {
-      notes.push(`Clew with telemetry off not measured: ${(err as Error).message}`);
+      notes.push(`${v.label} not measured: ${(err as Error).message}`);
     }
   }
   const peer = async (id: string, label: string, kind: TargetKind, start: () => Promise<{ proc: Pinned; url: string }>, tree: boolean) => {

@@ -192,8 +192,8 @@ export class ActiveStream {
       h[PEER_METADATA_HEADER] = value;
       h[PEER_METADATA_ID_HEADER] = id;
     } else if (h[PEER_METADATA_HEADER] !== undefined || h[PEER_METADATA_ID_HEADER] !== undefined) {
-      delete h[PEER_METADATA_HEADER];
-      delete h[PEER_METADATA_ID_HEADER];
+      h[PEER_METADATA_HEADER] = undefined;
+      h[PEER_METADATA_ID_HEADER] = undefined;
     }
   }
 
@@ -238,7 +238,8 @@ export class ActiveStream {
       const rc = this.hcm.routes.config;
       if (rc) applyHeaderOps(headers, rc.responseOps);
     }
-    for (let i = 0; i < HOP_BY_HOP.length; i++) if (headers[HOP_BY_HOP[i]] !== undefined) delete headers[HOP_BY_HOP[i]];
+    // undefined rather than delete: the object keeps its fast shape; the codecs skip undefined
+    for (let i = 0; i < HOP_BY_HOP.length; i++) if (headers[HOP_BY_HOP[i]] !== undefined) headers[HOP_BY_HOP[i]] = undefined;
     this.info.responseCode = status;
     this.info.responseHeaders = headers;
     const gs = headers['grpc-status'];

@@ -126,8 +126,9 @@ export class PeerMetadataDecoder {
   /** Reads the peer from a header object and removes both headers from it. */
   takeFrom(headers: Record<string, string | string[] | undefined>): PeerInfo | undefined {
     const info = this.decode(headers[PEER_METADATA_HEADER]);
-    delete headers[PEER_METADATA_HEADER];
-    delete headers[PEER_METADATA_ID_HEADER];
+    // undefined rather than delete: the header object keeps its fast shape (codecs skip undefined)
+    if (headers[PEER_METADATA_HEADER] !== undefined) headers[PEER_METADATA_HEADER] = undefined;
+    if (headers[PEER_METADATA_ID_HEADER] !== undefined) headers[PEER_METADATA_ID_HEADER] = undefined;
     return info;
   }
 }

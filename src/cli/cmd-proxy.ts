@@ -12,7 +12,11 @@ import { ProxyAgent } from '../proxy/agent/proxy-agent.js';
 import { restartEpochFromEnv, serveAgent } from '../proxy/agent/proxy-child.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
+import { releaseYoungGeneration } from './proxy-heap.js';
 import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
+
+/** the young generation grows normally after this even if the proxy never becomes ready */
+const YOUNG_GENERATION_RELEASE_MS = 30_000;
 
 export function register(program: Command): void {
   const cmd = program
@@ -85,6 +89,7 @@ export function register(program: Command): void {
             if (verbose) process.stderr.write(`${new Date().toISOString()} [info] clew-agent: ${msg}\n`);
           },
         });
+        releaseYoungGeneration();
         agent.handleSignals();
         agent.start();
         process.exit(await agent.done);
@@ -92,6 +97,13 @@ export function register(program: Command): void {
       const child = cluster.isWorker;
       const epoch = child ? restartEpochFromEnv() : undefined;
       const handle = await startProxy({ ...options, restartEpoch: epoch, holdUntilReady: child && epoch! > 0 });
+      // start-up is over once the first config is applied (or, without one, after a while)
+      const release = setTimeout(releaseYoungGeneration, YOUNG_GENERATION_RELEASE_MS);
+      release.unref();
+      void handle.ready.then(() => {
+        clearTimeout(release);
+        releaseYoungGeneration();
+      });
       if (child) serveAgent(handle, (code) => process.exit(code));
       // on, not once: a supervisor signalling the process group and the agent may both send it
       process.on('SIGTERM', () => void handle.drain('graceful').then(() => process.exit(0)));

@@ -7,7 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+// the light build: no .proto parser (the descriptor is JSON), same classes as the full one
+import protobuf from 'protobufjs/light.js';
 
 /** src/xds/envoy-descriptor.json, from dist/src/xds (compiled) as from src/xds */
 export const DESCRIPTOR_FILE = fileURLToPath(new URL('../../../src/xds/envoy-descriptor.json', import.meta.url));

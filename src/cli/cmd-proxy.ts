@@ -12,11 +12,11 @@ import { ProxyAgent } from '../proxy/agent/proxy-agent.js';
 import { restartEpochFromEnv, serveAgent } from '../proxy/agent/proxy-child.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
-import { releaseYoungGeneration } from './proxy-heap.js';
+import { releaseUnderLoad, releaseYoungGeneration } from './proxy-heap.js';
 import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
 
-/** the young generation grows normally after this even if the proxy never becomes ready */
-const YOUNG_GENERATION_RELEASE_MS = 30_000;
+/** traffic restores the young generation's growth after this even if the proxy is never ready */
+const YOUNG_GENERATION_WATCH_MS = 30_000;
 
 export function register(program: Command): void {
   const cmd = program
@@ -97,12 +97,19 @@ export function register(program: Command): void {
       const child = cluster.isWorker;
       const epoch = child ? restartEpochFromEnv() : undefined;
       const handle = await startProxy({ ...options, restartEpoch: epoch, holdUntilReady: child && epoch! > 0 });
-      // start-up is over once the first config is applied (or, without one, after a while)
-      const release = setTimeout(releaseYoungGeneration, YOUNG_GENERATION_RELEASE_MS);
-      release.unref();
+      // start-up is over once the first config is applied (or, without one, after a while):
+      // from then on traffic restores V8's young-generation growth (proxy-heap.ts)
+      let watching = false;
+      const watch = (): void => {
+        if (watching) return;
+        watching = true;
+        releaseUnderLoad();
+      };
+      const fallback = setTimeout(watch, YOUNG_GENERATION_WATCH_MS);
+      fallback.unref();
       void handle.ready.then(() => {
-        clearTimeout(release);
-        releaseYoungGeneration();
+        clearTimeout(fallback);
+        watch();
       });
       if (child) serveAgent(handle, (code) => process.exit(code));
       // on, not once: a supervisor signalling the process group and the agent may both send it

@@ -13,7 +13,11 @@ import { ProxyAgent } from '../proxy/agent/proxy-agent.js';
 import { serveAgent, workerHooks, workerRoleFromEnv } from '../proxy/agent/proxy-child.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
+import { releaseUnderLoad, releaseYoungGeneration } from './proxy-heap.js';
 import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
+
+/** traffic restores the young generation's growth after this even if the proxy is never ready */
+const YOUNG_GENERATION_WATCH_MS = 30_000;
 
 export function register(program: Command): void {
   const cmd = program
@@ -89,6 +93,7 @@ export function register(program: Command): void {
             if (verbose) process.stderr.write(`${new Date().toISOString()} [info] clew-agent: ${msg}\n`);
           },
         });
+        releaseYoungGeneration();
         agent.handleSignals();
         agent.start();
         process.exit(await agent.done);
@@ -98,6 +103,20 @@ export function register(program: Command): void {
       // a later generation, or a worker besides 0, holds connections until its configuration is in
       const hold = !!role && (role.epoch > 0 || role.index > 0);
       const handle = await startProxy({ ...options, restartEpoch: role?.epoch, holdUntilReady: hold }, role ? workerHooks(role) : {});
+      // start-up is over once the first config is applied (or, without one, after a while):
+      // from then on traffic restores V8's young-generation growth (proxy-heap.ts)
+      let watching = false;
+      const watch = (): void => {
+        if (watching) return;
+        watching = true;
+        releaseUnderLoad();
+      };
+      const fallback = setTimeout(watch, YOUNG_GENERATION_WATCH_MS);
+      fallback.unref();
+      void handle.ready.then(() => {
+        clearTimeout(fallback);
+        watch();
+      });
       if (role) serveAgent(handle, role, (code) => process.exit(code));
       // on, not once: a supervisor signalling the process group and the agent may both send it
       process.on('SIGTERM', () => void handle.drain('graceful').then(() => process.exit(0)));

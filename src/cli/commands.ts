@@ -1,29 +1,37 @@
-/** The explicit list of `clew` commands, in help order. */
+/**
+ * The explicit list of `clew` commands, in help order. Each command module is imported only when
+ * needed: `clew proxy ...` loads cmd-proxy alone (the sidecar then carries none of the control
+ * plane, config validation or demo code), help and unknown commands load them all.
+ */
 import type { Command } from 'commander';
-import { register as demo } from './cmd-demo.js';
-import { register as controlPlane } from './cmd-control-plane.js';
-import { register as proxy } from './cmd-proxy.js';
-import { register as run } from './cmd-run.js';
-import { register as validate } from './cmd-validate.js';
-import { register as apply } from './cmd-apply.js';
-import { register as del } from './cmd-delete.js';
-import { register as get } from './cmd-get.js';
-import { register as proxyStatus } from './cmd-proxy-status.js';
-import { register as proxyConfig } from './cmd-proxy-config.js';
-import { register as load } from './cmd-load.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [
-  demo,
-  controlPlane,
-  proxy,
-  run,
-  validate,
-  apply,
-  del,
-  get,
-  proxyStatus,
-  proxyConfig,
-  load,
+export interface CommandEntry {
+  /** the word after `clew` */
+  name: string;
+  load: () => Promise<{ register: RegisterCommand }>;
+}
+
+export const COMMANDS: CommandEntry[] = [
+  { name: 'demo', load: () => import('./cmd-demo.js') },
+  { name: 'control-plane', load: () => import('./cmd-control-plane.js') },
+  { name: 'proxy', load: () => import('./cmd-proxy.js') },
+  { name: 'run', load: () => import('./cmd-run.js') },
+  { name: 'validate', load: () => import('./cmd-validate.js') },
+  { name: 'apply', load: () => import('./cmd-apply.js') },
+  { name: 'delete', load: () => import('./cmd-delete.js') },
+  { name: 'get', load: () => import('./cmd-get.js') },
+  { name: 'proxy-status', load: () => import('./cmd-proxy-status.js') },
+  { name: 'proxy-config', load: () => import('./cmd-proxy-config.js') },
+  { name: 'load', load: () => import('./cmd-load.js') },
 ];
+
+/**
+ * The commands to register for `argv` (process.argv form): the named one alone when the first
+ * argument names a command, otherwise every command (help, version, a typo to report).
+ */
+export function commandsFor(argv: string[]): CommandEntry[] {
+  const one = COMMANDS.find((c) => c.name === argv[2]);
+  return one ? [one] : COMMANDS;
+}

@@ -1,8 +1,9 @@
 /**
- * The ADS service definition for @grpc/grpc-js, hand-built on the shared protobufjs Root (no
- * proto-loader pass at start-up). Also used by the tests' static ADS server.
+ * DiscoveryRequest/Response coding on the shared protobufjs Root for the proxy's ADS call
+ * (xds-client-transport.ts), and the same as an @grpc/grpc-js service definition for the tests'
+ * static ADS server (only grpc's types are imported: the proxy does not load @grpc/grpc-js).
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { lookupType } from '../xds/proto-root.js';
 
 export const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
@@ -36,6 +37,13 @@ function codec<T>(typeName: string) {
       return msg as T;
     },
   };
+}
+
+/** DiscoveryRequest encoder and DiscoveryResponse decoder of the proxy's ADS call. */
+export function adsClientCodec(): { encode: (req: DiscoveryRequestMsg) => Uint8Array; decode: (bytes: Uint8Array) => DiscoveryResponseMsg } {
+  const req = codec<DiscoveryRequestMsg>('envoy.service.discovery.v3.DiscoveryRequest');
+  const res = codec<DiscoveryResponseMsg>('envoy.service.discovery.v3.DiscoveryResponse');
+  return { encode: req.serialize, decode: (bytes) => res.deserialize(bytes as Buffer) };
 }
 
 export function adsServiceDefinition(): grpc.ServiceDefinition {

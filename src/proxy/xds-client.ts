@@ -5,12 +5,12 @@
  * error_detail code 3). A lost stream reconnects with exponential backoff + jitter and resends
  * the known versions and subscriptions.
  */
-import * as grpc from '@grpc/grpc-js';
 import { decodeResource, type EnvoyResource } from '../xds/codec.js';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { jsonToStruct } from '../xds/struct.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
-import { adsServiceDefinition, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
+import { ADS_PATH, adsClientCodec, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
+import { AdsChannel, type AdsCall } from './xds-client-transport.js';
 
 /** Thrown by an applier when a response cannot be applied; its message becomes the NACK detail. */
 export class XdsRejectError extends Error {
@@ -47,11 +47,13 @@ export function resourceName(typeUrl: string, r: EnvoyResource): string {
   return typeUrl === ENDPOINT_TYPE ? String(r.cluster_name ?? '') : String(r.name ?? '');
 }
 
-const ClientCtor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
+/** the largest response accepted (the control plane's whole config for this proxy) */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const KEEPALIVE_MS = 30_000;
 
 export class XdsClient {
-  private client: grpc.Client | undefined;
-  private call: grpc.ClientDuplexStream<DiscoveryRequestMsg, DiscoveryResponseMsg> | undefined;
+  private client: AdsChannel | undefined;
+  private call: AdsCall<DiscoveryRequestMsg, DiscoveryResponseMsg> | undefined;
   private readonly types = new Map<string, TypeState>();
   private closed = false;
   private attempt = 0;
@@ -69,13 +71,8 @@ export class XdsClient {
   }
 
   start(): void {
-    this.client = new ClientCtor(this.opts.address, grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 30000,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      // the channel's own reconnect backoff (grpc-js: 1 s up to 120 s) must not outlast ours
-      'grpc.initial_reconnect_backoff_ms': this.opts.backoffBaseMs ?? 250,
-      'grpc.max_reconnect_backoff_ms': this.opts.backoffMaxMs ?? 30000,
-    });
+    // reconnects are ours (openStream after a backoff): the channel just dials when asked
+    this.client = new AdsChannel({ address: this.opts.address, keepaliveMs: KEEPALIVE_MS, maxMessageBytes: MAX_RESPONSE_BYTES });
     this.openStream();
   }
 
@@ -105,8 +102,8 @@ export class XdsClient {
 
   private openStream(): void {
     if (this.closed || !this.client) return;
-    const method = (this.client as unknown as Record<string, () => typeof this.call>).StreamAggregatedResources;
-    const call = method.call(this.client)!;
+    const { encode, decode } = adsClientCodec();
+    const call = this.client.open(ADS_PATH, encode, decode);
     this.call = call;
     this.firstOnStream = true;
     for (const st of this.types.values()) st.nonce = '';

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { adsServiceDefinition, adsTypes, type DeltaDiscoveryRequest, type DiscoveryRequest } from './ads-messages.js';
 import { ResourceCache } from './ads-resource-cache.js';
+import { WriteBudget } from './ads-write-budget.js';
 import { AdsStream, type StreamContext } from './ads-stream.js';
 import { DeltaStream } from './ads-stream-delta.js';
 import { SotwStream } from './ads-stream-sotw.js';
@@ -29,6 +30,8 @@ const SHUTDOWN_GRACE_MS = 1000;
 export class AdsServer extends EventEmitter {
   /** Shared encoded-bytes caches; exposed for diagnostics (encodeCount) and tests. */
   readonly cache = new ResourceCache();
+  /** response bytes in flight across streams; exposed for diagnostics and tests */
+  readonly budget: WriteBudget;
   private server: grpc.Server | undefined;
   private readonly live = new Map<number, AdsStream<any>>();
   private readonly log: AdsLogger;
@@ -41,9 +44,11 @@ export class AdsServer extends EventEmitter {
   constructor(source: XdsResourceSource, options: AdsServerOptions = {}) {
     super();
     this.log = options.logger ?? (() => {});
+    this.budget = new WriteBudget(options.writeBudgetBytes);
     this.ctx = {
       source,
       cache: this.cache,
+      budget: this.budget,
       log: this.log,
       emit: (event, ...args) => {
         try {

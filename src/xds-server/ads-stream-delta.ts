@@ -117,6 +117,13 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
     const removed = [...st.client.keys()].filter((n) => !present.has(n));
     for (const n of added) if (!present.has(n) && !st.client.has(n)) removed.push(n);
     if (!force && changed.length === 0 && removed.length === 0) return undefined;
+    let bytes = 0;
+    for (const e of changed) bytes += e.bytes.length + e.name.length + e.hash.length;
+    const release = await this.ctx.budget.acquire(bytes);
+    if (this.closed) {
+      release();
+      return undefined;
+    }
     for (const e of changed) st.client.set(e.name, e.hash);
     for (const n of removed) st.client.delete(n);
     const nonce = this.ctx.nextNonce();
@@ -126,7 +133,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
     st.pending.set(nonce, { version: set.version, mono: performance.now() });
     if (st.pending.size > MAX_PENDING_NONCES) st.pending.delete(st.pending.keys().next().value!);
     this.ctx.log('debug', `xds delta stream ${this.info.id}: send ${shortType(st.typeUrl)} ${set.version} nonce ${nonce} (+${changed.length} -${removed.length})`);
-    return { written: this.write(deltaResponse(st.typeUrl, set.version, nonce, changed, removed)) };
+    return { written: this.write(deltaResponse(st.typeUrl, set.version, nonce, changed, removed), release) };
   }
 
   async push(typeUrls: string[] | undefined): Promise<Promise<void>[]> {

@@ -100,6 +100,12 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     const set = this.ctx.cache.encodeSet(st.typeUrl, map, st.wildcard ? undefined : new Set(st.names));
     if (!force && set.version === st.sentVersion) return undefined;
     const block = this.ctx.cache.sotwResourcesBlock(st.typeUrl, set);
+    // this stream's copy of the block is made once the server's write budget has room for it
+    const release = await this.ctx.budget.acquire(block.length);
+    if (this.closed) {
+      release();
+      return undefined;
+    }
     const nonce = this.ctx.nextNonce();
     st.sentVersion = set.version;
     st.sentNonce = nonce;
@@ -107,7 +113,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     st.sentMono = performance.now();
     st.resourceCount = set.entries.length;
     this.ctx.log('debug', `xds stream ${this.info.id}: send ${shortType(st.typeUrl)} version ${set.version} nonce ${nonce} (${set.entries.length} resources)`);
-    return { written: this.write(sotwResponse(block, st.typeUrl, set.version, nonce)) };
+    return { written: this.write(sotwResponse(block, st.typeUrl, set.version, nonce), release) };
   }
 
   async push(typeUrls: string[] | undefined): Promise<Promise<void>[]> {

@@ -8,11 +8,14 @@ import type { XdsNode } from '../xds/node-metadata.js';
 import { CLUSTER_TYPE, LISTENER_TYPE, SHORT_TYPE_NAME, XDS_TYPES_IN_ORDER } from '../xds/type-urls.js';
 import type { ResourceCache } from './ads-resource-cache.js';
 import type { AdsLogger, TypeStatus, XdsResourceSource, XdsStreamInfo } from './ads-types.js';
+import type { ReleaseBudget, WriteBudget } from './ads-write-budget.js';
 
 /** What a stream needs from its server. */
 export interface StreamContext {
   source: XdsResourceSource;
   cache: ResourceCache;
+  /** response bytes in flight across the server's streams */
+  budget: WriteBudget;
   log: AdsLogger;
   emit(event: string, ...args: unknown[]): void;
   nextNonce(): string;
@@ -72,15 +75,22 @@ export abstract class AdsStream<Req> {
     }
   }
 
-  /** Resolves when grpc has taken the bytes (or the stream is gone). */
-  protected write(buf: Buffer): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  /**
+   * Resolves when grpc has written the bytes (or the stream is gone); `release` (the write
+   * budget of the response) is called then.
+   */
+  protected write(buf: Buffer, release: ReleaseBudget = () => {}): Promise<void> {
+    if (this.closed) {
+      release();
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       let done = false;
       const finish = (): void => {
         if (done) return;
         done = true;
         this.call.off('close', finish);
+        release();
         resolve();
       };
       this.call.once('close', finish);

@@ -69,6 +69,8 @@ export type AdsLogger = (level: 'debug' | 'info' | 'warn', msg: string) => void;
 
 export interface AdsServerOptions {
   logger?: AdsLogger;
+  /** cap on response bytes in flight across streams (ads-write-budget.ts; default 64 MiB) */
+  writeBudgetBytes?: number;
 }
 
 export type XdsServerErrorCode = 'XDS_SERVER_CLOSED' | 'XDS_ENCODE_FAILED' | 'XDS_SOURCE_FAILED' | 'XDS_LISTEN_FAILED';

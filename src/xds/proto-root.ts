@@ -1,82 +1,24 @@
 /**
- * Loads Envoy's v3 protos (shipped by @grpc/grpc-js-xds under deps/) into one protobufjs Root.
- * Every type that can appear inside an `Any` we produce or consume must be listed here so that
- * the Root can encode and decode it; the list is explicit on purpose.
+ * The protobufjs Root with the Envoy v3 types Clew puts on (or reads off) the wire, loaded from
+ * the compact descriptor src/xds/envoy-descriptor.json (generated from Envoy's .proto files, see
+ * proto-descriptor.ts and proto-files.ts). Every type that can appear inside an `Any` we produce
+ * or consume is in it; an `Any` of any other type stays undecoded (`type_url` and `value`), which
+ * the proxy rejects by type URL.
  */
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
 import * as fs from 'node:fs';
-import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+// the light build: no .proto parser (the descriptor is JSON), same classes as the full one
+import protobuf from 'protobufjs/light.js';
 
-const require = createRequire(import.meta.url);
-
-function depsDir(): string {
-  const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
-  return path.join(path.dirname(pkg), 'deps');
-}
-
-export const INCLUDE_DIRS = (() => {
-  const d = depsDir();
-  return [
-    path.join(d, 'envoy-api'),
-    path.join(d, 'xds'),
-    path.join(d, 'googleapis'),
-    path.join(d, 'protoc-gen-validate'),
-    // google/protobuf/descriptor.proto and friends ship with protobufjs itself
-    path.dirname(require.resolve('protobufjs/package.json')),
-  ];
-})();
-
-/** The proto files whose messages Clew puts on (or reads off) the wire. */
-export const PROTO_FILES = [
-  'envoy/service/discovery/v3/ads.proto',
-  'envoy/service/discovery/v3/discovery.proto',
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/fault/v3/fault.proto',
-  'envoy/extensions/filters/http/cors/v3/cors.proto',
-  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
-  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/access_loggers/file/v3/file.proto',
-  'envoy/extensions/access_loggers/stream/v3/stream.proto',
-  'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
-  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
-  'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
-  'envoy/extensions/load_balancing_policies/random/v3/random.proto',
-  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
-  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/config/core/v3/health_check.proto',
-  'envoy/config/trace/v3/zipkin.proto',
-  'envoy/config/trace/v3/opentelemetry.proto',
-  'udpa/type/v1/typed_struct.proto',
-  'google/protobuf/struct.proto',
-  'google/protobuf/wrappers.proto',
-  'google/protobuf/duration.proto',
-  'google/rpc/status.proto',
-];
+/** src/xds/envoy-descriptor.json, from dist/src/xds (compiled) as from src/xds */
+export const DESCRIPTOR_FILE = fileURLToPath(new URL('../../../src/xds/envoy-descriptor.json', import.meta.url));
 
 let cached: protobuf.Root | undefined;
 
-/** The shared Root, loaded once per process (about 0.5 s; callers should load it at start-up). */
+/** The shared Root, loaded once per process (callers load it at start-up). */
 export function protoRoot(): protobuf.Root {
   if (cached) return cached;
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin: string, target: string): string => {
-    if (path.isAbsolute(target) && fs.existsSync(target)) return target;
-    for (const dir of INCLUDE_DIRS) {
-      const full = path.join(dir, target);
-      if (fs.existsSync(full)) return full;
-    }
-    return target;
-  };
-  root.loadSync(PROTO_FILES, { keepCase: true, alternateCommentMode: false });
+  const root = protobuf.Root.fromJSON(JSON.parse(fs.readFileSync(DESCRIPTOR_FILE, 'utf8')));
   root.resolveAll();
   cached = root;
   return root;

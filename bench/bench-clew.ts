@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { request } from 'undici';
+import { PROXY_NODE_FLAGS } from '../src/cli/proxy-heap.js';
 import { spawnPinned, type Pinned } from './bench-proc.js';
 import { freePortOn, repoRoot, sleep, waitForHttp } from './bench-util.js';
 
@@ -202,11 +203,13 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
     const sp = await sidecarPorts(serverAddr);
     const xds = `127.0.0.1:${xdsPort}`;
     const server = spawnPinned('clew-server-sidecar', opts.proxyCpu, node, [
+      ...PROXY_NODE_FLAGS,
       ...(opts.nodeArgs?.server ?? []),
       ...sidecarArgs(xds, 'bench-server', serverAddr, sp, ['--labels', 'app=bench-mesh', '--port', '8080', '--app-port', `8080=127.0.0.1:${opts.upstreams.http}`]),
     ], log('clew-server-sidecar'));
     started.push(server);
     const client = spawnPinned('clew-client-sidecar', opts.proxyCpu, node, [
+      ...PROXY_NODE_FLAGS,
       ...(opts.nodeArgs?.client ?? []),
       ...sidecarArgs(xds, 'bench-client', clientAddr, cp, ['--labels', 'app=bench-client']),
     ], log('clew-client-sidecar'));

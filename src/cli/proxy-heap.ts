@@ -8,14 +8,20 @@
  * 1, so those objects are promoted from a small young generation. Once the proxy is ready, the
  * default is restored as soon as traffic makes scavenges frequent (releaseUnderLoad), and from
  * then on the young generation grows exactly as before; a proxy that stays idle keeps it small.
- * (A smaller maximum, `--max-semi-space-size`, cost 30-60 % more CPU per request in the
- * benchmark, so the maximum is left alone; it can only be set on node's command line anyway.)
+ * The maximum (`--max-semi-space-size`) can only be set on node's command line: sidecars are
+ * started with PROXY_NODE_FLAGS (bin/clew.js's shebang, local mode, the bench). A smaller maximum
+ * cost 30-60 % more CPU per request; V8's default (16 MiB semi-spaces) left scavenges at ~13 % of
+ * a busy proxy's CPU, and 32 MiB halves their frequency (about 5 % less CPU per request, for up to
+ * 32 MiB more RSS under load; idle RSS is unchanged).
  *
  * An explicit `--semi-space-growth-factor` on node's command line or in NODE_OPTIONS wins: then
  * nothing is changed.
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import v8 from 'node:v8';
+
+/** node flags for a sidecar process (see above) */
+export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
 /** V8's default semi-space growth factor */
 export const DEFAULT_SEMI_SPACE_GROWTH_FACTOR = 2;

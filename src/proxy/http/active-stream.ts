@@ -102,8 +102,8 @@ export class ActiveStream {
     this.isHttp2 = req.httpVersionMajor === 2;
     this.info = newStreamInfo(conn.direction, this.isHttp2 ? 'HTTP/2' : 'HTTP/1.1');
     this.info.listenerName = conn.listenerName;
-    this.info.downstreamRemoteAddress = `${conn.remoteAddress}:${conn.remotePort}`;
-    this.info.downstreamLocalAddress = `${conn.localAddress}:${conn.localPort}`;
+    this.info.downstreamRemoteAddress = conn.remote;
+    this.info.downstreamLocalAddress = conn.local;
     this.method = req.method ?? 'GET';
     let url = req.url ?? '/';
     let authority = (h[':authority'] as string | undefined) ?? (h.host as string | undefined) ?? '';

@@ -12,6 +12,9 @@ export interface ConnectionContext {
   destination: Destination | undefined;
   /** set when the listener that owns this connection is draining */
   draining: boolean;
+  /** `address:port` of each end, formatted once per connection (access logs, StreamInfo) */
+  remote: string;
+  local: string;
 }
 
 export const CONN_CTX = Symbol('clew.connectionContext');

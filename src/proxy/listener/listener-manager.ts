@@ -194,6 +194,8 @@ export class ListenerManager {
       localPort: socket.localPort ?? 0,
       destination: undefined,
       draining: al.draining,
+      remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
+      local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
     };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
     trackConnection(ctx);

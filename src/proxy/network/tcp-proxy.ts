@@ -62,8 +62,8 @@ export class TcpProxy {
   handle(socket: net.Socket | Duplex, ctx: ConnectionContext): void {
     const info = newStreamInfo(ctx.direction, 'TCP');
     info.listenerName = ctx.listenerName;
-    info.downstreamRemoteAddress = `${ctx.remoteAddress}:${ctx.remotePort}`;
-    info.downstreamLocalAddress = `${ctx.localAddress}:${ctx.localPort}`;
+    info.downstreamRemoteAddress = ctx.remote;
+    info.downstreamLocalAddress = ctx.local;
     const slot = this.pickSlot();
     info.upstreamCluster = slot.name;
     const cluster = slot.cluster;

@@ -8,7 +8,7 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { HTTPParser, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
@@ -25,6 +25,19 @@ const MAX_HEADER_SIZE = 96 * 1024;
  * keeps: header strings are made (or saved) before execute() returns, body chunks are copies.
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** llhttp's message-begin callback slot: armed only between a completed response and the end of its read */
+const K_ON_MESSAGE_BEGIN = HTTPParser.kOnMessageBegin;
+
+/** what becomes of the connection once the read that completed its response has been parsed */
+const enum AfterRead {
+  /** no response completed in this read */
+  Nothing,
+  /** back to the pool (which may hand it the next request) */
+  Free,
+  /** not reusable (connection: close, last request, request body still going) */
+  Close,
+}
 
 export interface Http1ClientOwner {
   /** the TCP connection is up and has no exchange yet */
@@ -60,6 +73,10 @@ export class Http1ClientConn {
   private readonly parser: LlhttpParser;
   private executing = false;
   private freeParser = false;
+  /** set when a response completes inside execute(): the owner hears of it only after execute() returns */
+  private afterRead = AfterRead.Nothing;
+  /** another response began in the same read after the one completed: nobody asked for it */
+  private unsolicited = false;
   private sockErr: Error | undefined;
   private connectTimedOut = false;
   private refd = true;
@@ -276,13 +293,36 @@ export class Http1ClientConn {
     } catch (err) {
       // a handler threw inside a parser callback: this exchange is broken, the process is not
       this.executing = false;
+      this.endRead();
       this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
       return true;
     }
     this.executing = false;
+    const after = this.endRead();
     if (typeof r !== 'number') this.protocolError(`malformed upstream response (${r.code})`);
-    else if (this.freeParser) this.releaseParser();
+    else if (after !== AfterRead.Nothing) this.afterResponse(after);
+    if (this.freeParser) this.releaseParser();
     return true;
+  }
+
+  /** Closes the read that execute() (or finish()) parsed: what its completed response left to do. */
+  private endRead(): AfterRead {
+    const after = this.afterRead;
+    if (after === AfterRead.Nothing) return after;
+    this.afterRead = AfterRead.Nothing;
+    this.parser[K_ON_MESSAGE_BEGIN] = undefined;
+    if (!this.unsolicited) return after;
+    this.unsolicited = false;
+    // Bytes after a complete response with no request outstanding: a protocol error (Envoy's rule).
+    // They were parsed for nobody; the connection is never reused.
+    return AfterRead.Close;
+  }
+
+  /** A response completed in the read just parsed: the connection goes back to the owner, or closes. */
+  private afterResponse(after: AfterRead): void {
+    if (this.closed) return;
+    if (after === AfterRead.Free) this.owner.onFree(this);
+    else this.destroy();
   }
 
   private onSocketEnd(): void {
@@ -294,10 +334,13 @@ export class Http1ClientConn {
         r = this.parser.finish();
       } catch (err) {
         this.executing = false;
+        this.endRead();
         this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
         return;
       }
       this.executing = false;
+      // an EOF-delimited response that completed here is never reused: the destroy below closes it
+      this.endRead();
       if (r !== undefined && this.exchange !== null) {
         this.protocolError(`upstream closed mid-response (${r.code})`);
         return;
@@ -419,13 +462,19 @@ export class Http1ClientConn {
     }
     const t = this.trailers;
     this.trailers = null;
+    // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
+    // exchange, so the owner hears that the connection is free only once execute() has returned.
+    this.afterRead = reuse ? AfterRead.Free : AfterRead.Close;
+    this.parser[K_ON_MESSAGE_BEGIN] = this.onUnsolicited;
     if (!x.done) {
       x.done = true;
       x.conn = null;
       x.handler.onEnd(t !== null && t.length > 0 ? decodeHeaders(t, {} as InHeaders) : undefined);
     }
-    if (this.closed) return;
-    if (reuse) this.owner.onFree(this);
-    else this.destroy();
   }
+
+  /** llhttp began another message in the read that completed the response (armed only then). */
+  private readonly onUnsolicited = (): void => {
+    this.unsolicited = true;
+  };
 }

@@ -455,13 +455,14 @@ export class Http1ClientConn {
     const x = this.exchange;
     if (x === null) return;
     this.exchange = null;
-    const reuse = this.keepAlive && this.reqDone && !this.lastRequest && !this.closed;
+    const t = this.trailers;
+    this.trailers = null;
+    // llhttp reads `connection: close` in trailers too and then refuses more data on this connection
+    const reuse = this.keepAlive && this.reqDone && !this.lastRequest && !this.closed && (t === null || !closeInTrailers(t));
     if (this.readPaused) {
       this.readPaused = false;
       this.socket.resume();
     }
-    const t = this.trailers;
-    this.trailers = null;
     // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
     // exchange, so the owner hears that the connection is free only once execute() has returned.
     this.afterRead = reuse ? AfterRead.Free : AfterRead.Close;
@@ -477,4 +478,10 @@ export class Http1ClientConn {
   private readonly onUnsolicited = (): void => {
     this.unsolicited = true;
   };
+}
+
+/** a `connection` trailer naming `close` (flat [name, value, ...] list) */
+function closeInTrailers(t: readonly string[]): boolean {
+  for (let i = 0; i + 1 < t.length; i += 2) if (t[i].toLowerCase() === 'connection' && /(^|,)\s*close\s*(,|$)/i.test(t[i + 1])) return true;
+  return false;
 }

@@ -54,6 +54,8 @@ export class H1Request {
   body: H1RequestBody | null = null;
   /** the codec saw the end of this request's message */
   complete = false;
+  /** Expect: 100-continue on a pipelined request: answered when it becomes the active one */
+  expectContinue = false;
 
   constructor(
     readonly method: string,

@@ -138,7 +138,8 @@ export class H1Response {
       if (t) {
         for (const k in t) {
           const v = t[k];
-          if (v === undefined) continue;
+          // framing and connection fields have no place in trailers (RFC 9110 6.5.1)
+          if (v === undefined || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding' || k === 'content-length' || k === 'te' || k === 'host') continue;
           if (typeof v === 'string' || typeof v === 'number') tail += `${k}: ${v}\r\n`;
           else for (let i = 0; i < v.length; i++) tail += `${k}: ${v[i]}\r\n`;
         }

@@ -13,7 +13,7 @@ import { H1Response, type H1ResponseOwner } from './codec-http1-response.js';
 
 export interface H1ServerHandler {
   onRequest(req: H1Request, res: H1Response): void;
-  /** an Upgrade request (WebSocket): the socket and any bytes after the head are the handler's */
+  /** an Upgrade request (WebSocket): the socket (paused: resume it to read) and any bytes after the head are the handler's */
   onUpgrade?(req: H1Request, socket: Duplex, head: Buffer): void;
   /** CONNECT host:port */
   onConnect?(req: H1Request, socket: Duplex, head: Buffer): void;
@@ -27,13 +27,21 @@ export interface H1ServerOptions {
   requireHost: boolean;
   /** an idle keep-alive connection (no request under way) closes after this long */
   idleTimeoutMs: number;
+  /** a request head must be complete this long after its first byte (default HEADERS_TIMEOUT_MS) */
+  headersTimeoutMs?: number;
 }
 
 export interface CodecError {
-  /** llhttp's HPE_* code, or CLEW_HTTP1_MISSING_HOST */
+  /** llhttp's HPE_* code, CLEW_HTTP1_MISSING_HOST or CLEW_HTTP1_HEADERS_TIMEOUT */
   code: string;
   message: string;
 }
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** a request head must arrive within this time of its first byte (node:http's headersTimeout) */
+export const HEADERS_TIMEOUT_MS = 60_000;
+/** Envoy's default stream_idle_timeout */
+const STREAM_IDLE_TIMEOUT_MS = 300_000;
 
 /** Requests waiting behind the active one before reading pauses. */
 const MAX_PIPELINED = 16;
@@ -50,6 +58,11 @@ class H1ServerConnection implements H1ResponseOwner {
   private closeAfter = false;
   private gone = false;
   private missingHost = false;
+  /** Date.now() at the first byte of the request head being read (0: none under way) */
+  private headStart = 0;
+  /** idle-timer firings in a row without a byte moved while a request is under way */
+  private idleStrikes = 0;
+  private movedAtTimeout = -1;
 
   constructor(readonly socket: Duplex, private readonly opts: H1ServerOptions, private readonly handler: H1ServerHandler) {
     this.parser = newParser('request', opts.maxHeaderBytes, {
@@ -66,13 +79,24 @@ class H1ServerConnection implements H1ResponseOwner {
   }
 
   private onData = (chunk: Buffer): void => {
+    if (this.receiving === undefined) {
+      // bytes of a request head: it must be complete within HEADERS_TIMEOUT_MS of its first byte
+      // (the idle timer alone would let a client drip one byte a minute forever)
+      const now = Date.now();
+      if (this.headStart === 0) this.headStart = now;
+      else if (now - this.headStart > (this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS)) {
+        this.codecError({ code: 'CLEW_HTTP1_HEADERS_TIMEOUT', message: 'request headers not received in time' });
+        return;
+      }
+    }
     const ret = this.parser.execute(chunk);
-    if (ret instanceof Error) {
-      this.codecError(ret as LlhttpError);
+    if (this.missingHost) {
+      // onHeadersComplete stopped the parser (-1): nothing after this request is read
+      this.codecError({ code: 'CLEW_HTTP1_MISSING_HOST', message: 'HTTP/1.1 request without Host' });
       return;
     }
-    if (this.missingHost) {
-      this.codecError({ code: 'CLEW_HTTP1_MISSING_HOST', message: 'HTTP/1.1 request without Host' });
+    if (ret instanceof Error) {
+      this.codecError(ret as LlhttpError);
       return;
     }
     const up = this.upgrade;
@@ -106,21 +130,25 @@ class H1ServerConnection implements H1ResponseOwner {
     const headers = headersFromRaw(raw);
     const m = METHODS[method ?? 1] ?? 'GET';
     const req = new H1Request(m, url, headers, minor, this.socket, keepAlive);
+    this.headStart = 0;
     if (this.opts.requireHost && minor >= 1 && headers.host === undefined && m !== 'CONNECT') {
       this.receiving = undefined;
       this.missingHost = true;
-      return 0;
+      return -1; // stop parsing: a pipelined request after it must not be answered in its place
     }
     if (upgrade) {
       this.upgrade = req;
-      return 0;
+      return 2; // as node:http: no body is parsed; what follows the head belongs to the upgrade
     }
     const cl = headers['content-length'];
     if ((cl !== undefined && cl !== '0') || headers['transfer-encoding'] !== undefined) req.body = new H1RequestBody(this.socket);
     if (headers.expect !== undefined && (headers.expect as string).toLowerCase() === '100-continue') {
       // Envoy answers 100-continue itself and does not pass Expect on
       delete headers.expect;
-      if (minor >= 1 && this.active === undefined) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+      if (minor >= 1) {
+        if (this.active === undefined) this.socket.write(CONTINUE, 'latin1');
+        else req.expectContinue = true; // pipelined: answered when its turn comes
+      }
     }
     this.receiving = req;
     const res = new H1Response(this, req);
@@ -148,12 +176,21 @@ class H1ServerConnection implements H1ResponseOwner {
 
   private codecError(err: LlhttpError | CodecError): void {
     this.socket.removeListener('data', this.onData);
-    if (this.active === undefined && !this.gone) this.handler.onCodecError(err, this.socket);
-    else this.closeAfter = true;
+    const r = this.receiving;
+    this.receiving = undefined;
+    if (r?.body && !r.body.destroyed) r.body.destroy(Object.assign(new Error(err.message), { code: err.code }));
+    if (this.gone) return;
+    if (this.active === undefined) this.handler.onCodecError(err, this.socket);
+    else if (r === this.active.req) {
+      // the request under way is broken (e.g. a bad chunk in its body): reset it, as Envoy does
+      this.socket.destroy();
+    } else this.closeAfter = true; // answer the requests before the bad one, then close
   }
 
   /** Upgrade/CONNECT: the socket leaves the codec (only when nothing else is under way). */
   private handOver(req: H1Request, head: Buffer): void {
+    // bytes arriving before the handler reads them stay buffered in the socket (node:http does the same)
+    this.socket.pause();
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('close', this.onClose);
@@ -183,6 +220,7 @@ class H1ServerConnection implements H1ResponseOwner {
     if (next) {
       if (this.queue.length === MAX_PIPELINED - 1) this.socket.resume();
       this.active = next;
+      if (next.req.expectContinue) this.socket.write(CONTINUE, 'latin1');
       this.handler.onRequest(next.req, next);
     }
   }
@@ -194,7 +232,17 @@ class H1ServerConnection implements H1ResponseOwner {
   };
 
   private onTimeout = (): void => {
-    if (this.active === undefined && this.receiving === undefined) this.socket.destroy();
+    if (this.active === undefined && this.receiving === undefined) {
+      this.socket.destroy();
+      return;
+    }
+    // a request under way: Envoy's stream_idle_timeout (5 min) with no byte either way resets it
+    const s = this.socket as net.Socket;
+    const moved = s.bytesRead + s.bytesWritten;
+    if (moved !== this.movedAtTimeout) {
+      this.movedAtTimeout = moved;
+      this.idleStrikes = 0;
+    } else if (++this.idleStrikes * this.opts.idleTimeoutMs >= STREAM_IDLE_TIMEOUT_MS) s.destroy();
   };
 
   private onClose = (): void => {

@@ -4,7 +4,7 @@
  * request headers (pseudo-headers included) and the stream as the body; H2Response gives the
  * ServerHttp2Stream the response surface the HCM and filters use.
  */
-import type * as http2 from 'node:http2';
+import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { HeaderMap } from '../router/header-ops.js';
 
@@ -32,8 +32,40 @@ export class H2Request {
 
 type OutValue = string | number | readonly string[] | undefined;
 
+/** connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2); node:http2 throws on them */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'http2-settings']);
+/** names node:http2 accepts only once (it throws on a list) */
+const H2_SINGLE = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age',
+  'authorization', 'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5',
+  'content-range', 'content-type', 'date', 'dnt', 'etag', 'expires', 'from', 'if-match', 'if-modified-since',
+  'if-none-match', 'if-range', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'range', 'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent',
+  'x-content-type-options',
+]);
+
+/**
+ * Header fields from an HTTP/1.1 upstream (or config) as node:http2 accepts them: no
+ * connection-specific or pseudo fields, one value for single-value names (the first, as a
+ * receiver of duplicates would keep), nothing undefined.
+ */
+function h2Fields(out: http2.OutgoingHttpHeaders, headers: Record<string, OutValue> | undefined): http2.OutgoingHttpHeaders {
+  if (!headers) return out;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || H2_FORBIDDEN.has(k) || k.charCodeAt(0) === 58 /* ':' */) continue;
+    out[k] = typeof v !== 'string' && typeof v !== 'number' && H2_SINGLE.has(k) ? v[0] : (v as string);
+  }
+  return out;
+}
+
 function sendTrailers(this: http2.ServerHttp2Stream, res: H2Response): void {
-  if (!this.destroyed) this.sendTrailers((res.trailers ?? {}) as http2.OutgoingHttpHeaders);
+  if (this.destroyed) return;
+  try {
+    this.sendTrailers(h2Fields({}, res.trailers));
+  } catch {
+    this.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
 }
 
 export class H2Response {
@@ -51,14 +83,22 @@ export class H2Response {
   get writableFinished(): boolean {
     return this.stream.writableFinished;
   }
+  /** this side ended the response (Envoy counts it complete once its codec encoded the end) */
+  get completed(): boolean {
+    return this.ended;
+  }
 
   /** HEADERS; the stream waits for trailers after the body so upstream trailers (gRPC status) can follow */
   writeHead(status: number, headers?: Record<string, OutValue>): this {
     const s = this.stream;
     if (s.headersSent || s.destroyed) return this;
-    const out: http2.OutgoingHttpHeaders = { ':status': status };
-    if (headers) for (const k in headers) if (headers[k] !== undefined && k !== 'host') out[k] = headers[k] as string;
-    s.respond(out, { waitForTrailers: true });
+    try {
+      s.respond(h2Fields({ ':status': status }, headers), { waitForTrailers: true });
+    } catch {
+      // a field node:http2 still refuses: reset the stream rather than fail the process
+      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      return this;
+    }
     s.once('wantTrailers', () => sendTrailers.call(s, this));
     return this;
   }
@@ -67,10 +107,12 @@ export class H2Response {
   respondOnly(status: number, headers: Record<string, OutValue>): void {
     const s = this.stream;
     if (s.headersSent || s.destroyed) return;
-    const out: http2.OutgoingHttpHeaders = { ':status': status };
-    for (const k in headers) if (headers[k] !== undefined && k !== 'host') out[k] = headers[k] as string;
     this.ended = true;
-    s.respond(out, { endStream: true });
+    try {
+      s.respond(h2Fields({ ':status': status }, headers), { endStream: true });
+    } catch {
+      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
   }
 
   write(chunk: Buffer | string): boolean {

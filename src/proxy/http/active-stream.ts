@@ -298,9 +298,10 @@ export class ActiveStream {
     this.done = true;
     streamEnded(this.conn);
     const info = this.info;
-    if (!this.res.writableFinished && !(this.isHttp2 && (this.req as H2Request).stream.endAfterHeaders)) {
-      if (!this.res.headersSent || !this.res.writableEnded) info.responseFlags.add('DR');
-    }
+    // DR: the downstream went away before the response was complete
+    const res = this.res;
+    const complete = this.isHttp2 ? (res as unknown as H2Response).completed : res.writableFinished || (res.headersSent && res.writableEnded);
+    if (!complete) info.responseFlags.add('DR');
     const duration = (info.durationMs = performance.now() - info.startMono);
     for (const f of this.filters) f.onDestroy?.();
     this.onDownstreamReset?.onDownstreamClose();

@@ -26,7 +26,7 @@ export interface HcmEnv {
 }
 
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export class HttpConnectionManager {
   private h1: { opts: H1ServerOptions; handler: H1ServerHandler } | undefined;
@@ -125,14 +125,14 @@ export class HttpConnectionManager {
   }
 }
 
-/** Codec-level errors (llhttp): smuggling shapes, bad syntax, no Host -> 400, header overflow -> 431. */
+/** Codec-level errors (llhttp): smuggling shapes, bad syntax, no Host -> 400, header overflow -> 431, slow head -> 408. */
 export function onClientError(err: { code?: string }, socket: net.Socket | Duplex, observer: RequestObserver): void {
   const code = err.code ?? '';
-  if (!(code.startsWith('HPE_') || code === 'CLEW_HTTP1_MISSING_HOST') || !socket.writable) {
+  if (!(code.startsWith('HPE_') || code.startsWith('CLEW_HTTP1_')) || !socket.writable) {
     socket.destroy();
     return;
   }
-  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'CLEW_HTTP1_HEADERS_TIMEOUT' ? 408 : 400;
   const ctx = contextOf(socket);
   const info = newStreamInfo(ctx?.direction ?? 'outbound', 'HTTP/1.1');
   info.responseCode = status;

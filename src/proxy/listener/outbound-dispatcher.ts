@@ -98,6 +98,7 @@ export class OutboundDispatcher {
     const tunnelCtx: ConnectionContext = { ...ctx, destination: dest };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = tunnelCtx;
     this.target.dispatchConnection(socket as net.Socket, tunnelCtx);
+    socket.resume(); // the codec paused it for the hand-over
   };
 
   private onUpgrade = (req: H1Request, socket: Duplex, head: Buffer): void => {

@@ -219,6 +219,7 @@ test('Upgrade hands the socket and the bytes after the head to onUpgrade', async
     onUpgrade: (q, socket, head) => {
       socket.write(`HTTP/1.1 101 Switching Protocols\r\n\r\n${q.headers.upgrade}:${head.toString()}`);
       socket.on('data', (c: Buffer) => socket.write(c));
+      socket.resume(); // handed over paused
     },
   });
   try {
@@ -257,6 +258,98 @@ test('an idle keep-alive connection closes after idleTimeoutMs', async () => {
     const r = await exchange(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(r.closed, true);
     assert.ok(Date.now() - t0 >= 90 && Date.now() - t0 < 1500, `closed after ${Date.now() - t0} ms`);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a malformed chunk in the body of the request under way resets the connection and fails the body stream', async () => {
+  let bodyError: string | undefined;
+  const srv = await server({
+    onRequest: (q) => {
+      q.body!.on('data', () => undefined);
+      q.body!.on('error', (e: Error & { code?: string }) => (bodyError = e.code));
+    },
+  });
+  try {
+    const r = await exchange(srv.port, ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', 'ZZ\r\n']);
+    assert.equal(r.closed, true, 'the client sees the connection end');
+    assert.equal(r.text, '');
+    assert.match(String(bodyError), /^HPE_/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('pipelined request without Host: the request before it is answered, nothing after it is dispatched', async () => {
+  const urls: string[] = [];
+  const srv = await server({
+    onRequest: (q, s) => {
+      urls.push(q.url);
+      s.writeHead(200, { 'content-length': String(q.url.length) }).end(q.url);
+    },
+  });
+  try {
+    const r = await exchange(srv.port, 'GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /nohost HTTP/1.1\r\n\r\nGET /third HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.deepEqual(urls, ['/first']);
+    assert.match(r.text, /\/first$/);
+    assert.equal(r.closed, true);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('Upgrade with a body: the codec does not eat the body; bytes sent during the hand-over are kept', async () => {
+  let head = '';
+  let later = '';
+  const srv = await server({
+    onUpgrade: (_q, socket, h) => {
+      head = h.toString();
+      // read only after a while: what the client sent meanwhile waits in the paused socket
+      setTimeout(() => {
+        socket.on('data', (c: Buffer) => {
+          later += c.toString();
+          if (later.endsWith('LATE')) socket.end('done');
+        });
+        socket.resume();
+      }, 50);
+    },
+  });
+  try {
+    const r = await exchange(srv.port, ['GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 4\r\n\r\nBODY', 'EARLY', 'LATE'], (t) => t === 'done', 10);
+    assert.equal(r.text, 'done');
+    assert.equal(head + later, 'BODYEARLYLATE');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('Expect: 100-continue on a pipelined request is answered when its turn comes', async () => {
+  const srv = await server({
+    onRequest: (q, s) => {
+      const done = () => s.writeHead(200, { 'content-length': String(q.url.length) }).end(q.url);
+      if (q.body) {
+        q.body.resume();
+        q.body.on('end', done);
+      } else setTimeout(done, 30);
+    },
+  });
+  try {
+    const r = await exchange(srv.port, ['GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n'], (t) => t.includes('100 Continue'));
+    assert.match(r.text, /\/aHTTP\/1\.1 100 Continue\r\n\r\n$/, 'the 100 follows the first response');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a request head dripped slower than headersTimeoutMs gets 408 and the connection closes', async () => {
+  const srv = await server({
+    onCodecError: (err, socket) => socket.end(`HTTP/1.1 ${err.code === 'CLEW_HTTP1_HEADERS_TIMEOUT' ? 408 : 400} X\r\ncontent-length: 0\r\n\r\n`),
+  }, { ...OPTS, headersTimeoutMs: 100 });
+  try {
+    const r = await exchange(srv.port, ['GET / HTTP/1.1\r\n', 'Host: x\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', '\r\n'], undefined, 60);
+    assert.match(r.text, /^HTTP\/1\.1 408/);
+    assert.equal(r.closed, true);
   } finally {
     await srv.close();
   }

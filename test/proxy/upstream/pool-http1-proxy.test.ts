@@ -114,3 +114,70 @@ test('trailers of a chunked upstream response reach the caller; a chunked reques
     await up.close();
   }
 });
+
+/** An HTTP/1.1 upstream written by hand: a duplicated single-value header and a `connection` trailer. */
+async function rawUpstream() {
+  const net = await import('node:net');
+  const server = net.createServer((s) => {
+    s.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (text.includes('/slow')) {
+        s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000));
+        return; // the rest never comes
+      }
+      s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nconnection: close\r\nx-sum: 1\r\n\r\n');
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('HTTP/2 callers: HTTP/1.1-only fields from the upstream (duplicate content-type, a connection trailer) are dropped, not fatal', async () => {
+  const up = await rawUpstream();
+  const h = await harness(up.port);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await h2Request(h.outbound, { ':method': 'GET', ':path': '/dup', te: 'trailers' });
+      assert.deepEqual([i, r.status, r.body, r.headers["content-type"]], [i, 200, "hello", "text/plain"]);
+    }
+    const again = await viaProxy(h.outbound, 'http://up:8000/dup');
+    assert.equal(again.status, 200, 'the proxy is still up');
+  } finally {
+    await h.close();
+    await up.close();
+  }
+});
+
+test('an HTTP/2 caller that resets mid-response is logged DR, as an HTTP/1.1 caller is', async () => {
+  const up = await rawUpstream();
+  const infos: Array<{ path?: string; flags: string[] }> = [];
+  const h = await startHarness(
+    {
+      clusters: [staticCluster(C, [['127.0.0.1', up.port]]), passthroughCluster()],
+      endpoints: [],
+      listeners: [virtualOutbound(0), outboundHttpListener(8000)],
+      routes: [routeConfig('8000', [vhost('up', ['up:8000'], [route({ prefix: '/' }, C)])])],
+    },
+    { observer: { onRequestComplete: (i) => infos.push({ path: i.path, flags: [...i.responseFlags] }) } },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${h.outbound}`);
+      session.on('error', reject);
+      const s = session.request({ ':authority': 'up:8000', ':path': '/slow', ':method': 'GET' });
+      s.on('data', () => {
+        s.close(http2.constants.NGHTTP2_CANCEL);
+        session.close();
+        resolve();
+      });
+      s.on('error', () => undefined);
+    });
+    const { waitFor } = await import('../helpers/harness.js');
+    await waitFor(() => infos.some((i) => i.path === '/slow'), 3000, 'the stream completes');
+    assert.ok(infos.find((i) => i.path === '/slow')!.flags.includes('DR'));
+  } finally {
+    await h.close();
+    await up.close();
+  }
+});

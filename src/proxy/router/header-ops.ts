@@ -18,10 +18,17 @@ export interface HeaderOps {
 /** RFC 9110 token (header names) and field value (HTAB, visible ASCII, latin1: what the codecs write) */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const PATH_VALUE = /^[\x21-\x7e\x80-\xff]*$/;
 
 /** A header value from config: rejected (NACK) when it could split an HTTP/1.1 message. */
 export function checkHeaderValue(field: string, value: string): string {
   if (!FIELD_VALUE.test(value)) fail(`${field}: value contains a control character (CR, LF or NUL)`);
+  return value;
+}
+
+/** A path, host or scheme from config that goes into a request line or Location: no space or control character. */
+export function checkPathValue(field: string, value: string): string {
+  if (!PATH_VALUE.test(value)) fail(`${field}: value contains a space or a control character`);
   return value;
 }
 

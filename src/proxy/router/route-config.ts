@@ -5,7 +5,7 @@
 import { durationToMs } from '../../xds/codec.js';
 import { compileSearchRegex, fail } from '../errors.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
-import { checkHeaderValue, compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
+import { checkHeaderValue, checkPathValue, compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
 import { CompiledMatch, type MatchInput } from './route-match.js';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
@@ -130,8 +130,8 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
       route.weighted = { targets, total };
     } else if (a.cluster_header) route.clusterHeader = String(a.cluster_header).toLowerCase();
     else fail(`route ${route.name}: route action without cluster`);
-    if (a.prefix_rewrite !== undefined) route.prefixRewrite = String(a.prefix_rewrite);
-    if (a.regex_rewrite) route.regexRewrite = { re: compileSearchRegex(a.regex_rewrite.pattern?.regex), sub: String(a.regex_rewrite.substitution ?? '') };
+    if (a.prefix_rewrite !== undefined) route.prefixRewrite = checkPathValue('route.prefix_rewrite', String(a.prefix_rewrite));
+    if (a.regex_rewrite) route.regexRewrite = { re: compileSearchRegex(a.regex_rewrite.pattern?.regex), sub: checkPathValue('route.regex_rewrite.substitution', String(a.regex_rewrite.substitution ?? '')) };
     if (a.host_rewrite_literal) route.hostRewrite = checkHeaderValue('route.host_rewrite_literal', String(a.host_rewrite_literal));
     route.autoHostRewrite = a.auto_host_rewrite?.value === true;
     if (a.timeout !== undefined) route.timeoutMs = durationToMs(a.timeout) ?? 15000;
@@ -153,11 +153,11 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     const d = r.redirect as Record<string, any>;
     route.kind = 'redirect';
     route.redirect = {
-      scheme: d.https_redirect ? 'https' : d.scheme_redirect,
-      host: d.host_redirect,
+      scheme: d.https_redirect ? 'https' : optional(d.scheme_redirect, (v) => checkPathValue('redirect.scheme_redirect', v)),
+      host: optional(d.host_redirect, (v) => checkPathValue('redirect.host_redirect', v)),
       port: d.port_redirect !== undefined ? Number(d.port_redirect) : undefined,
-      path: d.path_redirect,
-      prefixRewrite: d.prefix_rewrite,
+      path: optional(d.path_redirect, (v) => checkPathValue('redirect.path_redirect', v)),
+      prefixRewrite: optional(d.prefix_rewrite, (v) => checkPathValue('redirect.prefix_rewrite', v)),
       stripQuery: d.strip_query === true,
       status: REDIRECT_CODES[d.response_code ?? 'MOVED_PERMANENTLY'] ?? 301,
     };
@@ -241,3 +241,7 @@ export class RouteConfig {
 }
 
 export const EMPTY_HEADER_OPS = EMPTY_OPS;
+
+function optional(v: unknown, check: (v: string) => string): string | undefined {
+  return v === undefined || v === null ? undefined : check(String(v));
+}

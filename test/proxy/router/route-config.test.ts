@@ -50,6 +50,11 @@ test('header values that could split an HTTP/1.1 message are rejected when confi
   assert.throws(() => withRoute({ request_headers_to_add: [{ header: { key: 'x-a', value: 'ok\r\nx-evil: 1' } }] }), /headers_to_add: header x-a: value contains a control character/);
   assert.throws(() => withRoute({ response_headers_to_add: [{ header: { key: 'bad name', value: 'v' } }] }), /invalid header name "bad name"/);
   assert.throws(() => withRoute({ route: { cluster: 'a', host_rewrite_literal: 'h\n' } }), /host_rewrite_literal/);
+  assert.throws(() => withRoute({ route: { cluster: 'a', prefix_rewrite: '/new HTTP/1.1\r\nx-injected: yes\r\nx-rest:' } }), /route.prefix_rewrite: value contains a space or a control character/);
+  assert.throws(() => withRoute({ route: { cluster: 'a', regex_rewrite: { pattern: { regex: '^/a' }, substitution: '/b\n' } } }), /regex_rewrite.substitution/);
+  assert.throws(() => withRoute({ route: undefined, redirect: { host_redirect: 'up:8000/x\r\nset-cookie: injected=1' } }), /redirect.host_redirect/);
+  assert.throws(() => withRoute({ route: undefined, redirect: { path_redirect: '/x y' } }), /redirect.path_redirect/);
+  assert.doesNotThrow(() => withRoute({ route: { cluster: 'a', prefix_rewrite: '/v2/%C3%A9?x=1' } }));
   assert.doesNotThrow(() => withRoute({ request_headers_to_add: [{ header: { key: 'x-a', value: 'tab\tand ünïcode' } }] }));
 });
 

@@ -97,8 +97,10 @@ export class OutboundDispatcher {
     if (head.length > 0) socket.unshift(head);
     const tunnelCtx: ConnectionContext = { ...ctx, destination: dest };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = tunnelCtx;
+    // the codec paused it for the hand-over: flowing again from the next tick, by which time the
+    // chain below has attached its reader (or paused it again, as the TCP proxy does until connected)
+    socket.resume();
     this.target.dispatchConnection(socket as net.Socket, tunnelCtx);
-    socket.resume(); // the codec paused it for the hand-over
   };
 
   private onUpgrade = (req: H1Request, socket: Duplex, head: Buffer): void => {

@@ -195,8 +195,7 @@ function tunnelAfter101(
         upstream.pause();
         socket.once('drain', () => upstream.resume());
       }
-    }
-    else pending.push(chunk);
+    } else pending.push(chunk);
     const n = parser.execute(chunk);
     if (typeof n !== 'number') {
       if (state === 'head') return failLocally('UPE', PROTOCOL_ERROR, 502);
@@ -240,8 +239,9 @@ function tunnelAfter101(
   });
   upstream.on('data', onUpstreamData);
   upstream.on('end', onUpstreamEnd);
-  upstream.once('error', () => {
+  upstream.on('error', () => {
     clearTimeout(connectTimer);
+    if (state === 'done') return; // the answer is complete (or a local reply is on its way): let it flush
     if (state !== 'head') return socket.destroy();
     if (!connected) {
       stats.upstream_cx_connect_fail.inc();
@@ -255,7 +255,7 @@ function tunnelAfter101(
     else if (state === 'tunnel') socket.destroy();
     else if (state === 'relay') finishRelay();
   });
-  socket.once('error', () => upstream.destroy());
+  socket.on('error', () => upstream.destroy());
   socket.once('close', () => {
     clearTimeout(connectTimer);
     upstream.destroy();

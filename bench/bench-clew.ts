@@ -47,11 +47,13 @@ export const BENCH_NAMESPACE = 'default';
  * - `log`: `on` plus an access log to a file in Envoy's default format (Istio's demo profile logs
  *   to /dev/stdout), to show what access logging costs on top.
  * - `off`: no istio.stats filter (Telemetry disables every metric), no access log, no tracing.
+ * - `metrics`: `on` without tracing (profiling aid: what tracing costs).
  */
-export type BenchTelemetry = 'on' | 'log' | 'off';
+export type BenchTelemetry = 'on' | 'log' | 'off' | 'metrics';
 
 function meshConfigYaml(telemetry: BenchTelemetry, workDir: string): string {
-  if (telemetry === 'off') return 'enableTracing: false\n';
+  // `metrics`: Istio's metrics and peer exchange without tracing (for profiling what tracing costs)
+  if (telemetry === 'off' || telemetry === 'metrics') return 'enableTracing: false\n';
   return `${telemetry === 'log' ? `accessLogFile: ${path.join(workDir, 'access.log')}\n` : ''}enableTracing: true
 defaultConfig:
   tracing:

@@ -66,8 +66,4 @@ export class H1Request {
     /** llhttp's keep-alive verdict (version and Connection header) */
     readonly keepAlive: boolean,
   ) {}
-
-  get httpVersion(): string {
-    return this.httpVersionMinor === 0 ? '1.0' : '1.1';
-  }
 }

@@ -11,7 +11,7 @@
  * - response headers: outbound reads and strips the server's pair; inbound answers with ours;
  * - completion: HCM stats, Istio metrics, access logs, span.
  */
-import { newUuid } from '../random-ids.js';
+import { applyHcmRequestHeaders } from './request-headers.js';
 import type { Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
@@ -137,14 +137,7 @@ export class ActiveStream {
   start(): void {
     const h = this.headers;
     const hcm = this.hcm;
-    let rid = h['x-request-id'];
-    if (rid === undefined && hcm.generateRequestId) h['x-request-id'] = rid = newUuid();
-    this.info.requestId = rid as string | undefined;
-    if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
-      const xff = h['x-forwarded-for'];
-      h['x-forwarded-for'] = xff ? `${xff}, ${this.conn.remoteAddress}` : this.conn.remoteAddress;
-    }
-    if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = 'http';
+    this.info.requestId = applyHcmRequestHeaders(hcm, h, this.conn.remoteAddress);
     hcm.stats?.requestStarted(this.isHttp2);
     const peers = hcm.peers;
     const inbound = this.conn.direction === 'inbound';

@@ -3,7 +3,7 @@
  * connect to the chosen host, replay the request head and splice the two sockets.
  */
 import type { H1Request } from '../codec/codec-http1-request.js';
-import { newUuid } from '../random-ids.js';
+import { applyHcmRequestHeaders } from './request-headers.js';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
@@ -66,13 +66,7 @@ export function proxyUpgrade(
   };
   // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
   const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
-  if (headers['x-request-id'] === undefined && hcm.generateRequestId) headers['x-request-id'] = newUuid();
-  info.requestId = headers['x-request-id'] as string | undefined;
-  if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
-    const xff = headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = xff ? `${xff}, ${ctx.remoteAddress}` : ctx.remoteAddress;
-  }
-  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+  info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress);
   const q = url.indexOf('?');
   const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers });
   if (!route || route.kind !== 'route') {

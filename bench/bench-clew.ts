@@ -176,7 +176,7 @@ async function waitRoute(url: string, host: string, timeoutMs: number): Promise<
  * Starts the control plane (on `cpCpu`) and both sidecars (on `proxyCpu`). Sidecar addresses are
  * 127.0.<n>.1 (client) and 127.0.<n>.2 (server), each sidecar's ports free on its address.
  */
-export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry }): Promise<ClewSetup> {
+export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number }): Promise<ClewSetup> {
   const telemetry = opts.telemetry ?? 'on';
   const cfgDir = path.join(opts.workDir, 'clew-config');
   fs.mkdirSync(cfgDir, { recursive: true });
@@ -210,18 +210,22 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
       ...sidecarArgs(xds, 'bench-server', serverAddr, sp, ['--labels', 'app=bench-mesh', '--port', '8080', '--app-port', `8080=127.0.0.1:${opts.upstreams.http}`]),
     ], log('clew-server-sidecar'));
     started.push(server);
-    const client = spawnPinned('clew-client-sidecar', opts.proxyCpu, node, [
+    // wrapClient: a command the client sidecar runs under (valgrind, for bench/instructions.ts)
+    const wrap = opts.wrapClient ?? [];
+    const client = spawnPinned('clew-client-sidecar', opts.proxyCpu, wrap[0] ?? node, [
+      ...wrap.slice(1),
+      ...(wrap.length > 0 ? [node] : []),
       ...PROXY_NODE_FLAGS,
       ...(opts.nodeArgs?.client ?? []),
       ...sidecarArgs(xds, 'bench-client', clientAddr, cp, ['--labels', 'app=bench-client']),
     ], log('clew-client-sidecar'));
     started.push(client);
-    await waitForHttp(`http://${clientAddr}:${cp.ready}/healthz/ready`, 60_000);
+    await waitForHttp(`http://${clientAddr}:${cp.ready}/healthz/ready`, opts.readyTimeoutMs ?? 60_000);
     await waitForHttp(`http://${serverAddr}:${sp.ready}/healthz/ready`, 60_000);
     const outboundUrl = `http://${clientAddr}:${cp.outbound}/`;
     const hosts = { sidecar: 'bench-direct:8000', mesh: 'bench-mesh:8000', h2: 'bench-h2:8001', grpc: 'bench-h2:9000' };
-    await waitRoute(outboundUrl, hosts.sidecar, 30_000);
-    await waitRoute(outboundUrl, hosts.mesh, 30_000);
+    await waitRoute(outboundUrl, hosts.sidecar, opts.readyTimeoutMs ?? 30_000);
+    await waitRoute(outboundUrl, hosts.mesh, opts.readyTimeoutMs ?? 30_000);
     return {
       controlPlane, client, server, outboundUrl, hosts,
       statsUrls: { client: `http://${clientAddr}:${cp.stats}/stats/prometheus`, server: `http://${serverAddr}:${sp.stats}/stats/prometheus` },

@@ -1,0 +1,177 @@
+/**
+ * User-space instructions per request of the client sidecar, counted by valgrind (callgrind): the
+ * one figure of the sidecar's cost that does not move with the host. Time-based figures on these
+ * VMs drift by ±15 % between minutes, so a change of a few µs is judged here first and confirmed
+ * with bench/ab.ts. Kernel work (the socket syscalls themselves) is not counted.
+ *
+ *   node dist/bench/instructions.js [--dir DIR] [--flags '...'] [--telemetry on|off|log|metrics]
+ *     [--warmup 10000] [--requests 4000] [--connections 16] [--mesh] [--by-object] [--keep FILE]
+ *
+ * DIR is a checkout with a built dist/ (default: this one). The client sidecar runs under
+ * `valgrind --tool=callgrind` (about 70 × slower); after the warm-up requests its counters are
+ * zeroed (callgrind_control -z), then exactly --requests requests go through it on keep-alive
+ * connections, and the dump's total Ir ÷ requests is printed (JSON on stdout). --keep saves the
+ * dump (for callgrind_annotate: node's binary has symbols, V8's builtins included).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BenchTelemetry } from './bench-clew.js';
+import { startUpstream } from './bench-peers.js';
+import { which } from './bench-tools.js';
+import { repoRoot, round, sleep } from './bench-util.js';
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** `total` GET requests over `conns` keep-alive connections, each sent when the last answer is complete. */
+export async function closedLoop(url: string, host: string, total: number, conns: number): Promise<{ ok: number; failed: number }> {
+  const u = new URL(url);
+  const req = Buffer.from(`GET ${u.pathname} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: clew-bench\r\nAccept: */*\r\n\r\n`);
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const s = net.connect(Number(u.port), u.hostname);
+      s.setNoDelay(true);
+      let buf = '';
+      let need = -1;
+      const next = (): void => {
+        if (sent >= total) {
+          s.end();
+          resolve();
+          return;
+        }
+        sent++;
+        buf = '';
+        need = -1;
+        s.write(req);
+      };
+      s.on('connect', next);
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (need < 0) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const m = /\r\ncontent-length:\s*(\d+)/i.exec(buf.slice(0, end));
+          if (!m) {
+            failed++;
+            s.destroy();
+            resolve();
+            return;
+          }
+          need = end + 4 + Number(m[1]);
+          if (!buf.startsWith('HTTP/1.1 200')) failed++;
+          else ok++;
+        }
+        if (buf.length >= need) next();
+      });
+      s.on('error', () => {
+        failed++;
+        resolve();
+      });
+    });
+  await Promise.all(Array.from({ length: conns }, one));
+  return { ok, failed };
+}
+
+/** Total Ir of a callgrind dump ("summary:" or "totals:" line). */
+export function callgrindTotal(file: string): number {
+  const text = fs.readFileSync(file, 'utf8');
+  const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
+  if (!m) throw new Error(`no totals in ${file}`);
+  return Number(m[1]);
+}
+
+/** Ir by object file (ob=) in a callgrind dump: node binary, JIT code (unknown), libc... */
+export function callgrindByObject(file: string): Array<[string, number]> {
+  const names = new Map<string, string>();
+  const by = new Map<string, number>();
+  let ob = '?';
+  let callCost = false;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (line.startsWith('calls=')) {
+      // the next cost line is the inclusive cost of that call, not self cost
+      callCost = true;
+    } else if (line.startsWith('ob=')) {
+      const m = /^ob=\((\d+)\)(?: (.*))?$/.exec(line);
+      if (m) {
+        if (m[2]) names.set(m[1], m[2]);
+        ob = names.get(m[1]) ?? m[1];
+      } else ob = line.slice(3);
+    } else if (/^(?:[+-]?\d|\*)/.test(line)) {
+      if (callCost) {
+        callCost = false;
+        continue;
+      }
+      const ir = Number(line.split(' ')[1]);
+      if (Number.isFinite(ir)) by.set(ob, (by.get(ob) ?? 0) + ir);
+    }
+  }
+  return [...by].sort((a, b) => b[1] - a[1]);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const root = path.resolve(arg(argv, '--dir') ?? repoRoot());
+  const flags = (arg(argv, '--flags') ?? '').split(' ').filter(Boolean);
+  const telemetry = (arg(argv, '--telemetry') ?? 'on') as BenchTelemetry;
+  const warmup = Number(arg(argv, '--warmup') ?? 10000);
+  const requests = Number(arg(argv, '--requests') ?? 4000);
+  const conns = Number(arg(argv, '--connections') ?? 16);
+  const mesh = argv.includes('--mesh');
+  if (!which('valgrind') || !which('callgrind_control')) throw new Error('valgrind missing (apt-get install valgrind)');
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-instr-'));
+  const pin = which('taskset') !== undefined && os.cpus().length > 1;
+  const up = await startUpstream(workDir, pin ? 1 : undefined);
+  const mod = (await import(path.join(root, 'dist', 'bench', 'bench-clew.js'))) as typeof import('./bench-clew.js');
+  const out = path.join(workDir, 'cg.out');
+  const setup = await mod.startClew({
+    workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, telemetry,
+    nodeArgs: { client: flags, server: flags },
+    wrapClient: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-instr=no', '--compress-strings=no', '--compress-pos=no'],
+    readyTimeoutMs: 600_000,
+  });
+  try {
+    const host = mesh ? setup.hosts.mesh : setup.hosts.sidecar;
+    const w = await closedLoop(setup.outboundUrl, host, warmup, conns);
+    if (w.failed > 0) throw new Error(`${w.failed} warm-up requests failed`);
+    await sleep(500);
+    execFileSync('callgrind_control', ['-z', String(setup.client.pid)], { stdio: 'ignore' });
+    const t0 = Date.now();
+    const r = await closedLoop(setup.outboundUrl, host, requests, conns);
+    const secs = (Date.now() - t0) / 1000;
+    execFileSync('callgrind_control', ['-d', String(setup.client.pid)], { stdio: 'ignore' });
+    await sleep(500);
+    const dumps = fs.readdirSync(workDir).filter((f) => f.startsWith('cg.out')).sort();
+    const last = path.join(workDir, dumps[dumps.length - 1]);
+    const ir = callgrindTotal(last);
+    const result: Record<string, unknown> = {
+      dir: root, flags, telemetry, mesh, warmup, requests: r.ok, failed: r.failed,
+      instructionsPerRequest: Math.round(ir / Math.max(1, r.ok)),
+      underValgrindRps: round(r.ok / secs, 0),
+    };
+    const keep = arg(argv, '--keep');
+    if (keep) fs.copyFileSync(last, keep);
+    if (argv.includes('--by-object')) {
+      result.byObject = callgrindByObject(last).slice(0, 8).map(([o, n]) => [o, Math.round(n / Math.max(1, r.ok))]);
+    }
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    await setup.stop();
+    await up.proc.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+  main().catch((err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

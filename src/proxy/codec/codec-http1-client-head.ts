@@ -7,6 +7,7 @@
  * validated config.
  */
 import type { InHeaders, OutHeaders } from '../upstream/pool.js';
+import { lowerHeaderName } from './header-names.js';
 
 /** How the request body is framed on the wire. */
 export const enum BodyFraming {
@@ -56,7 +57,7 @@ export function encodeRequestHead(method: string, path: string, authority: strin
 export function decodeHeaders(raw: readonly string[] | null | undefined, out: InHeaders): InHeaders {
   if (!raw) return out;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i].toLowerCase();
+    const k = lowerHeaderName(raw[i]);
     if (k === '__proto__') continue;
     const v = raw[i + 1];
     const cur = out[k];

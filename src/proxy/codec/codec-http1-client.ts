@@ -427,9 +427,9 @@ export class Http1ClientConn {
 
   /** `keep-alive: timeout=N` from the server: go idle for less than that (undici's rule), or not at all. */
   private keepAliveHint(v: string | string[]): void {
-    const m = /timeout=\s*(\d+)/i.exec(typeof v === 'string' ? v : v.join(','));
-    if (m === null) return;
-    const ms = Math.min(Number(m[1]) * 1000 - KEEPALIVE_HINT_MARGIN_MS, this.opts.idleTimeoutMs);
+    const secs = hintSeconds(typeof v === 'string' ? v : v.join(','));
+    if (secs < 0) return;
+    const ms = Math.min(secs * 1000 - KEEPALIVE_HINT_MARGIN_MS, this.opts.idleTimeoutMs);
     if (ms <= 0) this.keepAlive = false;
     else if (ms !== this.idleMs) {
       this.idleMs = ms;
@@ -478,6 +478,18 @@ export class Http1ClientConn {
   private readonly onUnsolicited = (): void => {
     this.unsolicited = true;
   };
+}
+
+let lastHint = '';
+let lastHintSeconds = -1;
+
+/** N of `timeout=N` in a keep-alive header (-1: none); a server sends the same value every time. */
+function hintSeconds(v: string): number {
+  if (v === lastHint) return lastHintSeconds;
+  const m = /timeout=\s*(\d+)/i.exec(v);
+  lastHint = v;
+  lastHintSeconds = m === null ? -1 : Number(m[1]);
+  return lastHintSeconds;
 }
 
 /** a `connection` trailer naming `close` (flat [name, value, ...] list) */

@@ -5,6 +5,7 @@
  */
 import { Readable, type Duplex } from 'node:stream';
 import type { HeaderMap } from '../router/header-ops.js';
+import { lowerHeaderName } from './header-names.js';
 
 /** Names whose repeats node:http drops (a second Host or Content-Length must not win silently). */
 const SINGLE = new Set([
@@ -17,7 +18,7 @@ const SINGLE = new Set([
 export function headersFromRaw(raw: string[]): HeaderMap {
   const h: HeaderMap = {};
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toLowerCase();
+    const k = lowerHeaderName(raw[i]);
     const v = raw[i + 1];
     const cur = h[k];
     if (cur === undefined) h[k] = k === 'set-cookie' ? [v] : v;

@@ -47,8 +47,6 @@ export interface DownstreamSink {
   once(event: 'close' | 'drain', fn: () => void): unknown;
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
-
 /** %RESPONSE_CODE_DETAILS% of local replies, by response flag (Envoy's strings) */
 const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
   NR: 'route_not_found',
@@ -146,11 +144,8 @@ export class ActiveStream {
       this.answerPeer = true;
     }
     const tracer = hcm.telemetry?.tracer;
-    if (tracer) {
-      const t = (this.trace = tracer.start(h, this.conn.direction));
-      const th = t.headers;
-      for (const k in th) h[k] = th[k];
-    }
+    // the trace headers go straight onto the request (named stores, no per-request copy)
+    if (tracer) this.trace = tracer.start(h, this.conn.direction, h);
     const rc = hcm.routes.config;
     if (rc) {
       const q = this.path.indexOf('?');
@@ -231,8 +226,13 @@ export class ActiveStream {
       const rc = this.hcm.routes.config;
       if (rc) applyHeaderOps(headers, rc.responseOps);
     }
-    // undefined rather than delete: the object keeps its fast shape; the codecs skip undefined
-    for (let i = 0; i < HOP_BY_HOP.length; i++) if (headers[HOP_BY_HOP[i]] !== undefined) headers[HOP_BY_HOP[i]] = undefined;
+    // undefined rather than delete: the object keeps its fast shape; the codecs skip undefined.
+    // Named loads, not a loop over a name list (that would be one megamorphic keyed load each).
+    if (headers.connection !== undefined) headers.connection = undefined;
+    if (headers['keep-alive'] !== undefined) headers['keep-alive'] = undefined;
+    if (headers['proxy-connection'] !== undefined) headers['proxy-connection'] = undefined;
+    if (headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = undefined;
+    if (headers.upgrade !== undefined) headers.upgrade = undefined;
     this.info.responseCode = status;
     this.info.responseHeaders = headers;
     const gs = headers['grpc-status'];

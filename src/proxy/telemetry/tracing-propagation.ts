@@ -36,8 +36,12 @@ const HEX16_32 = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
 const ZERO32 = '0'.repeat(32);
 const ZERO16 = '0'.repeat(16);
 
-function one(h: HeaderBag, name: string): string | undefined {
-  const v = h[name];
+/**
+ * The first value of a header, trimmed. Callers read the header by name at the call site
+ * (`first(h['x-b3-traceid'])`): a named load there stays monomorphic, where a shared
+ * `get(h, name)` helper would make every header read one megamorphic keyed load.
+ */
+function first(v: string | string[] | undefined): string | undefined {
   return (Array.isArray(v) ? v[0] : v)?.trim();
 }
 
@@ -52,12 +56,12 @@ function sampledOf(v: string | undefined): boolean | undefined {
 }
 
 export function extractB3Multi(h: HeaderBag): ExtractedContext | undefined {
-  const trace = one(h, 'x-b3-traceid')?.toLowerCase();
-  const span = one(h, 'x-b3-spanid')?.toLowerCase();
-  const sampled = sampledOf(one(h, 'x-b3-sampled'));
-  const debug = one(h, 'x-b3-flags') === '1';
+  const trace = first(h['x-b3-traceid'])?.toLowerCase();
+  const span = first(h['x-b3-spanid'])?.toLowerCase();
+  const sampled = sampledOf(first(h['x-b3-sampled']));
+  const debug = first(h['x-b3-flags']) === '1';
   if (trace && span && HEX16_32.test(trace) && HEX16.test(span)) {
-    const parent = one(h, 'x-b3-parentspanid')?.toLowerCase();
+    const parent = first(h['x-b3-parentspanid'])?.toLowerCase();
     return {
       traceId: padTrace(trace),
       spanId: span,
@@ -72,7 +76,7 @@ export function extractB3Multi(h: HeaderBag): ExtractedContext | undefined {
 }
 
 export function extractB3Single(h: HeaderBag): ExtractedContext | undefined {
-  const v = one(h, 'b3')?.toLowerCase();
+  const v = first(h.b3)?.toLowerCase();
   if (!v) return undefined;
   const parts = v.split('-');
   if (parts.length === 1) {
@@ -94,7 +98,7 @@ export function extractB3Single(h: HeaderBag): ExtractedContext | undefined {
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 
 export function extractW3C(h: HeaderBag): ExtractedContext | undefined {
-  const v = one(h, 'traceparent')?.toLowerCase();
+  const v = first(h.traceparent)?.toLowerCase();
   if (!v) return undefined;
   const m = TRACEPARENT.exec(v);
   if (!m || m[1] === 'ff' || m[2] === ZERO32 || m[3] === ZERO16) return undefined;
@@ -104,7 +108,7 @@ export function extractW3C(h: HeaderBag): ExtractedContext | undefined {
     traceId: m[2],
     spanId: m[3],
     sampled: (parseInt(m[4], 16) & 1) === 1,
-    tracestate: one(h, 'tracestate'),
+    tracestate: first(h.tracestate),
     format: 'w3c',
   };
 }

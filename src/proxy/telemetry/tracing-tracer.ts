@@ -87,9 +87,12 @@ export interface TracerOptions {
   maxPathTagLength?: number;
 }
 
-function one(h: HeaderBag, name: string): string | undefined {
-  const v = h[name];
+function firstValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+function one(h: HeaderBag, name: string): string | undefined {
+  return firstValue(h[name]);
 }
 
 function hostPort(a: string): [string, string | undefined] {
@@ -147,18 +150,21 @@ export class Tracer {
     this.localIp = identity.address;
   }
 
-  /** Called when request headers arrive. `headers` are lower-case request headers. */
-  start(headers: HeaderBag, direction: 'inbound' | 'outbound'): TraceContext {
-    const out: Record<string, string> = {};
-    let requestId = one(headers, 'x-request-id');
+  /**
+   * Called when request headers arrive. `headers` are lower-case request headers. The headers
+   * for the forwarded request (a generated x-request-id, the trace context) are set on `out`,
+   * which is also the context's `headers`; the proxy passes the request's own header map.
+   */
+  start(headers: HeaderBag, direction: 'inbound' | 'outbound', out: Record<string, string | string[] | undefined> = {}): TraceContext {
+    let requestId = firstValue(headers['x-request-id']);
     if (!requestId) {
       requestId = newUuid();
       out['x-request-id'] = requestId;
     }
-    const clientTraceId = one(headers, 'x-client-trace-id');
+    const clientTraceId = firstValue(headers['x-client-trace-id']);
     const incoming = extractContext(headers);
     let sampled: boolean;
-    if (one(headers, 'x-envoy-force-trace') !== undefined || clientTraceId) sampled = true;
+    if (headers['x-envoy-force-trace'] !== undefined || clientTraceId) sampled = true;
     else if (incoming?.debug) sampled = true;
     else if (incoming?.sampled !== undefined) sampled = incoming.sampled;
     else sampled = this.samplingPercent > 0 && this.random() * 100 < this.samplingPercent;
@@ -187,13 +193,13 @@ export class Tracer {
       requestId,
       clientTraceId,
       tracestate: incoming?.tracestate,
-      headers: out,
+      headers: out as Record<string, string>,
     };
     const formats =
       incoming?.format === 'b3-single' && !this.propagation.includes('b3-single')
         ? [...this.propagation, 'b3-single' as const]
         : this.propagation;
-    injectContext(ctx, formats, out);
+    injectContext(ctx, formats, out as Record<string, string>);
     return ctx;
   }
 

@@ -36,7 +36,7 @@ export function encodeRequestHead(method: string, path: string, authority: strin
   let hasHost = false;
   for (const k in h) {
     const v = h[k];
-    if (v === undefined) continue;
+    if (v === undefined || k.charCodeAt(0) === 58 /* ':' pseudo header of an HTTP/2 request */) continue;
     if (k === 'content-length') {
       hadLength = true;
       if (framing !== BodyFraming.Raw) continue;

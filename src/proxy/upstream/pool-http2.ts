@@ -122,8 +122,12 @@ export class Http2Pool implements ConnPool {
       queueMicrotask(() => x.fail(new UpstreamError('connect', 'pool closed')));
       return x;
     }
-    const headers: http2.OutgoingHttpHeaders = { ...req.headers };
-    delete headers.host;
+    const headers: http2.OutgoingHttpHeaders = {};
+    const rh = req.headers;
+    for (const k in rh) {
+      const v = rh[k];
+      if (v !== undefined && k.charCodeAt(0) !== 58 /* ':' */ && k !== 'host') headers[k] = v;
+    }
     headers[':method'] = req.method;
     headers[':path'] = req.path;
     headers[':authority'] = req.authority;

@@ -4,7 +4,8 @@
  */
 import type { Readable } from 'node:stream';
 
-export type OutHeaders = Record<string, string | string[]>;
+/** headers to send; undefined values and ':'-prefixed (HTTP/2 pseudo) names are not sent */
+export type OutHeaders = Record<string, string | string[] | undefined>;
 export type InHeaders = Record<string, string | string[] | undefined>;
 
 export interface UpstreamRequest {

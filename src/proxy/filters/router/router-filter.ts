@@ -17,7 +17,7 @@ import type { Host } from '../../upstream/host.js';
 import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure } from '../../upstream/pool.js';
 import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
 import { Attempt, type AttemptOwner } from './router-attempt.js';
-import { pickWeighted, redirectLocation, requestHash, rewritePath, upstreamHeaders } from './router-helpers.js';
+import { pickWeighted, prepareUpstreamHeaders, redirectLocation, requestHash, rewritePath } from './router-helpers.js';
 import { sendMirror } from './router-mirror.js';
 
 
@@ -87,7 +87,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (s.weightedTarget) applyHeaderOps(h, s.weightedTarget.requestOps);
     this.path = route.prefixRewrite !== undefined || route.regexRewrite ? rewritePath(route, s.path) : s.path;
     if (route.timeoutMs > 0) h['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
-    this.headers = upstreamHeaders(h, hostRewrite ?? s.authority);
+    this.headers = prepareUpstreamHeaders(h, hostRewrite ?? s.authority);
     if (route.hashPolicies.length > 0) this.hash = requestHash(route.hashPolicies, h, s.path, s.conn.remoteAddress);
     s.onDownstreamReset = this;
 

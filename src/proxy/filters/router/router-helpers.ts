@@ -100,18 +100,24 @@ export function requestHash(policies: HashPolicy[], headers: HeaderMap, path: st
   return hash;
 }
 
-const DROP_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'expect', 'http2-settings', 'host']);
-
-/** Downstream request headers -> upstream headers (hop-by-hop and pseudo headers dropped). */
-export function upstreamHeaders(h: HeaderMap, authority: string): OutHeaders {
-  const out: OutHeaders = {};
-  for (const k in h) {
-    const v = h[k];
-    if (v === undefined || k.charCodeAt(0) === 58 /* ':' */ || DROP_REQUEST.has(k)) continue;
-    out[k] = v;
-  }
-  const te = h.te;
-  if (te === 'trailers') out.te = 'trailers';
-  out.host = authority;
-  return out;
+/**
+ * The downstream request headers become the upstream ones in place (Envoy's router forwards the
+ * request's own header map, connection-specific fields removed): connection, keep-alive,
+ * proxy-connection, transfer-encoding (the client codec frames the body itself), upgrade,
+ * expect, http2-settings, and te unless it is `trailers`; host is the (possibly rewritten)
+ * authority. Pseudo headers of an HTTP/2 request stay in the map: the upstream codecs skip names
+ * starting with ':'. Fields are cleared to undefined (skipped by the codecs), not deleted, and
+ * by name, so the map keeps its shape and no field is read through a keyed load.
+ */
+export function prepareUpstreamHeaders(h: HeaderMap, authority: string): OutHeaders {
+  if (h.connection !== undefined) h.connection = undefined;
+  if (h['keep-alive'] !== undefined) h['keep-alive'] = undefined;
+  if (h['proxy-connection'] !== undefined) h['proxy-connection'] = undefined;
+  if (h['transfer-encoding'] !== undefined) h['transfer-encoding'] = undefined;
+  if (h.upgrade !== undefined) h.upgrade = undefined;
+  if (h.expect !== undefined) h.expect = undefined;
+  if (h['http2-settings'] !== undefined) h['http2-settings'] = undefined;
+  if (h.te !== undefined && h.te !== 'trailers') h.te = undefined;
+  h.host = authority;
+  return h as OutHeaders;
 }

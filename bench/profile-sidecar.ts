@@ -7,7 +7,7 @@
  * (--h2: h2load -c16 -m10 over h2c through the client sidecar instead of wrk)
  *   node dist/bench/profile-sidecar.js --alloc [--seconds 10]
  * (--alloc: V8's sampling heap profiler instead: bytes allocated per request by function, written
- *  to bench/out/sidecar-alloc.md)
+ *  to bench/out/sidecar-alloc.md, the raw profile to bench/out/sidecar.heapprofile)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(outDir, { recursive: true });
     if (alloc) {
       if (!fs.existsSync(allocFile)) throw new Error('no allocation profile written (did the sidecar exit on SIGTERM?)');
+      fs.copyFileSync(allocFile, path.join(outDir, 'sidecar.heapprofile'));
       const text = allocReport(JSON.parse(fs.readFileSync(allocFile, 'utf8')) as HeapProfile, res.rps * seconds, seconds);
       fs.writeFileSync(path.join(outDir, 'sidecar-alloc.md'), text);
       process.stdout.write(text);

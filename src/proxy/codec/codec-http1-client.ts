@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { HTTPParser, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
+import { directConnectOptions, setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
@@ -18,13 +19,6 @@ const KEEPALIVE_HINT_MARGIN_MS = 2000;
 
 /** response head limit (undici's setting before: 96 KiB) */
 const MAX_HEADER_SIZE = 96 * 1024;
-
-/**
- * One read buffer for every upstream connection (net's `onread`: no Readable machinery per
- * read). Safe because each read is parsed synchronously and llhttp's binding copies what it
- * keeps: header strings are made (or saved) before execute() returns, body chunks are copies.
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** llhttp's message-begin callback slot: armed only between a completed response and the end of its read */
 const K_ON_MESSAGE_BEGIN = HTTPParser.kOnMessageBegin;
@@ -112,10 +106,11 @@ export class Http1ClientConn {
       onMessageComplete: () => this.onMessageComplete(),
     });
     const ka = opts.keepaliveMs;
-    const onread = { buffer: READ_BUFFER, callback: (n: number, buf: Buffer): boolean => this.onSocketData(buf.subarray(0, n)) };
+    const direct = directConnectOptions();
     const s = (this.socket = net.connect(
-      ka === undefined ? { host, port, noDelay: true, onread } : { host, port, noDelay: true, onread, keepAlive: true, keepAliveInitialDelay: ka },
+      ka === undefined ? { host, port, noDelay: true, ...direct } : { host, port, noDelay: true, ...direct, keepAlive: true, keepAliveInitialDelay: ka },
     ));
+    setDirectReader(s, (d) => this.onSocketData(d));
     s.setTimeout(opts.connectTimeoutMs);
     s.on('connect', () => this.onConnect());
     s.on('end', () => this.onSocketEnd());
@@ -150,17 +145,12 @@ export class Http1ClientConn {
     const s = this.socket;
     if (body === null) {
       this.reqDone = true;
-      s.write(encodeRequestHead(req.method, req.path, req.authority, req.headers, BodyFraming.None, 0, this.lastRequest), 'latin1');
+      writeDirect(s, encodeRequestHead(req.method, req.path, req.authority, req.headers, BodyFraming.None, 0, this.lastRequest));
     } else if (Buffer.isBuffer(body)) {
       this.reqDone = true;
       const head = encodeRequestHead(req.method, req.path, req.authority, req.headers, BodyFraming.Length, body.length, this.lastRequest);
-      if (body.length === 0) s.write(head, 'latin1');
-      else {
-        s.cork();
-        s.write(head, 'latin1');
-        s.write(body);
-        s.uncork();
-      }
+      if (body.length === 0) writeDirect(s, head);
+      else writeDirectJoined(s, head, body);
     } else {
       this.reqDone = false;
       this.chunked = req.headers['content-length'] === undefined;
@@ -278,7 +268,12 @@ export class Http1ClientConn {
     } else if (this.exchange === null) this.destroy();
   }
 
-  /** Parses one read (net's onread callback; reading pauses through socket.pause(), not the return value). */
+  /**
+   * Parses one read (socket-direct.ts: the shared read buffer, one I/O turn; reading pauses
+   * through socket.pause()). Safe with a shared buffer because each read is parsed
+   * synchronously and llhttp's binding copies what it keeps: header strings are made before
+   * execute() returns, body chunks are copies.
+   */
   private onSocketData(d: Buffer): boolean {
     if (this.exchange === null) {
       // bytes nobody asked for (a late response to an aborted exchange is impossible: that socket is gone)

@@ -2,13 +2,17 @@
  * The response side of Clew's HTTP/1.1 server codec. It has the small ServerResponse surface the
  * HCM and filters use (writeHead, write, end, addTrailers, headersSent, writableEnded,
  * writableFinished, shouldKeepAlive, once('close' | 'drain')), and it frames the response itself:
- * the status line and headers are one latin1 string, corked with the body so a response that is
- * ready at once goes out in one writev. Header values are not re-validated here: they come from
- * llhttp-parsed messages or from config validated when it arrived.
+ * the status line and headers are one latin1 string, held with the body until end() or the end
+ * of the I/O turn (io-turn.ts), so a response that is ready at once goes out in one write
+ * (socket-direct.ts: straight to the handle). Header values are not re-validated here: they come
+ * from llhttp-parsed messages or from config validated when it arrived.
  */
 import { STATUS_CODES } from 'node:http';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { H1Request } from './codec-http1-request.js';
+import { deferToTurnEnd } from './io-turn.js';
+import { writeDirect, writeDirectJoined } from './socket-direct.js';
 
 type OutValue = string | number | readonly string[] | undefined;
 
@@ -31,10 +35,13 @@ function httpDate(): string {
   return dateText;
 }
 
-/** One tick per response at most: flush what writeHead corked, and report an ended response. */
-function responseTick(res: H1Response): void {
-  res.tickScheduled = false;
-  res.uncork();
+/** Pending bytes past this are written at once rather than at the end of the turn. */
+const FLUSH_AT = 16 * 1024;
+
+/** End of the I/O turn (or the next tick outside one): write what is pending, report an ended response. */
+function turnEnd(res: H1Response): void {
+  res.turnEndScheduled = false;
+  res.flush();
   if (res.writableEnded && !res.reported) {
     res.reported = true;
     res.emitClose();
@@ -51,16 +58,22 @@ export class H1Response {
   statusCode = 200;
   /** decided by writeHead: the connection stays open after this response */
   keepAlive = false;
-  /** a responseTick is pending */
-  tickScheduled = false;
+  /** a turnEnd is pending */
+  turnEndScheduled = false;
   /** the end was reported to the owner and the 'close' listeners */
   reported = false;
   private chunked = false;
   private noBody = false;
-  private corked = false;
   private closed = false;
   private trailers: Record<string, OutValue> | undefined;
   private closeFns: Array<() => void> | undefined;
+  /**
+   * What is written but not yet on the socket, in order: latin1 text (head, chunk framing,
+   * last chunk) and body Buffers. A response produced within one turn (head, body, end) goes out
+   * as one write.
+   */
+  private parts: Array<string | Buffer> = [];
+  private pendingBytes = 0;
 
   constructor(readonly owner: H1ResponseOwner, readonly req: H1Request) {}
 
@@ -100,27 +113,23 @@ export class H1Response {
     if (!keepAlive) head += 'connection: close\r\n';
     else if (req.httpVersionMinor === 0) head += 'connection: keep-alive\r\n';
     if (!hasDate) head += `date: ${httpDate()}\r\n`;
-    const socket = this.owner.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      this.schedule();
-    }
-    socket.write(`${head}\r\n`, 'latin1');
+    this.queue(`${head}\r\n`);
+    this.schedule();
     return this;
   }
 
   /** Body bytes; false: the socket buffer is full (wait for 'drain'). */
   write(chunk: Buffer | string): boolean {
     if (!this.headersSent) this.writeHead(this.statusCode);
-    const socket = this.owner.socket;
     if (this.noBody || this.writableEnded) return true;
-    if (!this.chunked) return socket.write(chunk);
-    const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    if (len === 0) return true;
-    socket.write(`${len.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    return socket.write('\r\n', 'latin1');
+    const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (body.length === 0) return true;
+    if (this.chunked) {
+      this.queue(`${body.length.toString(16)}\r\n`);
+      this.queue(body);
+      this.queue('\r\n');
+    } else this.queue(body);
+    return this.pendingBytes < FLUSH_AT || this.flush();
   }
 
   addTrailers(trailers: Record<string, OutValue>): void {
@@ -144,25 +153,46 @@ export class H1Response {
           else for (let i = 0; i < v.length; i++) tail += `${k}: ${v[i]}\r\n`;
         }
       }
-      this.owner.socket.write(`${tail}\r\n`, 'latin1');
+      this.queue(`${tail}\r\n`);
     }
-    this.uncork();
+    this.flush();
     // Envoy counts a response complete when its codec has encoded the end of it
     this.writableFinished = !this.owner.socket.destroyed;
     this.schedule();
     return this;
   }
 
-  private schedule(): void {
-    if (this.tickScheduled) return;
-    this.tickScheduled = true;
-    process.nextTick(responseTick, this);
+  private queue(p: string | Buffer): void {
+    const parts = this.parts;
+    const n = parts.length;
+    // adjacent text joins into one string (head + chunk-size line, CRLF + last chunk)
+    if (typeof p === 'string' && n > 0 && typeof parts[n - 1] === 'string') parts[n - 1] = (parts[n - 1] as string) + p;
+    else parts.push(p);
+    this.pendingBytes += p.length;
   }
 
-  uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.owner.socket.uncork();
+  /** Writes what is pending; false: the socket did not take it all ('drain' follows). */
+  flush(): boolean {
+    const parts = this.parts;
+    const n = parts.length;
+    if (n === 0) return true;
+    const socket = this.owner.socket as net.Socket;
+    let ok: boolean;
+    if (n === 1) ok = writeDirect(socket, parts[0]);
+    else if (n === 2 && typeof parts[0] === 'string' && this.pendingBytes <= FLUSH_AT * 4) ok = writeDirectJoined(socket, parts[0], parts[1] as Buffer);
+    else {
+      ok = true;
+      for (let i = 0; i < n; i++) ok = writeDirect(socket, parts[i]) && ok;
+    }
+    this.parts = [];
+    this.pendingBytes = 0;
+    return ok;
+  }
+
+  private schedule(): void {
+    if (this.turnEndScheduled) return;
+    this.turnEndScheduled = true;
+    deferToTurnEnd(turnEnd, this);
   }
 
   once(event: 'close' | 'drain', fn: () => void): this {

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { METHODS, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { H1Request, H1RequestBody, headersFromRaw } from './codec-http1-request.js';
 import { H1Response, type H1ResponseOwner } from './codec-http1-response.js';
+import { deliverBuffered, readDirect, releaseDirect, setDirectReader } from './socket-direct.js';
 
 export interface H1ServerHandler {
   onRequest(req: H1Request, res: H1Response): void;
@@ -71,11 +72,22 @@ class H1ServerConnection implements H1ResponseOwner {
       onMessageComplete: this.onMessageComplete,
       onHeaders: this.onHeaders,
     });
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', ignore);
     if (opts.idleTimeoutMs > 0 && 'setTimeout' in socket) (socket as net.Socket).setTimeout(opts.idleTimeoutMs, this.onTimeout);
+    this.direct = readDirect(socket as net.Socket, this.onData);
+    if (!this.direct) socket.on('data', this.onData);
+    // last: bytes already buffered (the sniffed first chunk) are parsed right here
+    else deliverBuffered(socket as net.Socket);
+  }
+
+  /** reads come straight from the handle (socket-direct.ts): a chunk is valid only during onData */
+  private direct = false;
+
+  private stopReading(): void {
+    if (this.direct) setDirectReader(this.socket as net.Socket, ignore);
+    else this.socket.removeListener('data', this.onData);
   }
 
   private onData = (chunk: Buffer): void => {
@@ -100,7 +112,8 @@ class H1ServerConnection implements H1ResponseOwner {
       return;
     }
     const up = this.upgrade;
-    if (up) this.handOver(up, chunk.subarray(ret));
+    // the hand-over keeps what follows the head: a copy, the read buffer is reused
+    if (up) this.handOver(up, Buffer.from(chunk.subarray(ret)));
   };
 
   private onHeaders = (raw: string[], url: string): void => {
@@ -175,7 +188,7 @@ class H1ServerConnection implements H1ResponseOwner {
   };
 
   private codecError(err: LlhttpError | CodecError): void {
-    this.socket.removeListener('data', this.onData);
+    this.stopReading();
     const r = this.receiving;
     this.receiving = undefined;
     if (r?.body && !r.body.destroyed) r.body.destroy(Object.assign(new Error(err.message), { code: err.code }));
@@ -191,7 +204,8 @@ class H1ServerConnection implements H1ResponseOwner {
   private handOver(req: H1Request, head: Buffer): void {
     // bytes arriving before the handler reads them stay buffered in the socket (node:http does the same)
     this.socket.pause();
-    this.socket.removeListener('data', this.onData);
+    if (this.direct) releaseDirect(this.socket);
+    else this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('close', this.onClose);
     if ('setTimeout' in this.socket) (this.socket as net.Socket).setTimeout(0);

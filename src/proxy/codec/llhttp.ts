@@ -3,9 +3,9 @@
  * so requests and responses are parsed by the same strict C parser without node:http's
  * IncomingMessage/ServerResponse stream machinery per request.
  *
- * `process.binding('http_parser')` is on Node's allow-list of legacy bindings; reading it prints
- * DEP0111 once, which is silenced here (the binding is pinned by the engines field: Node 20).
+ * `process.binding('http_parser')` is loaded through legacy-binding.ts (DEP0111 silenced).
  */
+import { legacyBinding } from './legacy-binding.js';
 
 export interface LlhttpParser {
   initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
@@ -39,17 +39,7 @@ interface LlhttpBinding {
   methods: string[];
 }
 
-function load(): LlhttpBinding {
-  const emit = process.emitWarning;
-  process.emitWarning = (() => undefined) as typeof process.emitWarning;
-  try {
-    return (process as unknown as { binding(name: string): LlhttpBinding }).binding('http_parser');
-  } finally {
-    process.emitWarning = emit;
-  }
-}
-
-const binding = load();
+const binding = legacyBinding<LlhttpBinding>('http_parser');
 
 export const HTTPParser = binding.HTTPParser;
 /** method names by llhttp's method index (onHeadersComplete's `method` argument) */

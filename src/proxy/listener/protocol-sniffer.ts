@@ -30,11 +30,15 @@ export function sniffProtocol(socket: net.Socket, cb: (proto: SniffResult, strea
         return;
       }
       cb('h2', replaying(socket, chunk));
+      socket.resume();
     } else {
       socket.unshift(chunk);
+      // flowing again before the codec starts: a codec reading directly parses the chunk inside
+      // cb and may pause the socket there (an Upgrade or CONNECT hand-over); resuming after cb
+      // would undo that pause
+      socket.resume();
       cb('h1', socket);
     }
-    socket.resume();
   });
 }
 

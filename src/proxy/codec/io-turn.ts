@@ -1,0 +1,64 @@
+/**
+ * The end of an I/O turn: work that must wait until the callback that delivered a read has done
+ * its synchronous part (report a finished response, flush what a response batched), run once that
+ * callback returns, before control goes back to libuv. Envoy runs such work as deferred deletion
+ * after the current dispatcher event. Doing it here instead of with process.nextTick keeps the
+ * tick queue empty on the request path: every tick-queue drain costs node a
+ * processTicksAndRejections pass (and, in Node 20, a new Map in processPromiseRejections).
+ *
+ * Reads delivered by socket-direct.ts are turns. Work deferred outside a turn (a timer, an
+ * HTTP/2 stream event, a body stream) falls back to process.nextTick, which runs at the same
+ * point for those callers.
+ */
+
+type Job = (arg: never) => void;
+
+let depth = 0;
+const jobs: Job[] = [];
+const args: unknown[] = [];
+
+export function enterTurn(): void {
+  depth++;
+}
+
+/** Leaves a turn; the outermost one runs what was deferred during it (and what that defers). */
+export function leaveTurn(): void {
+  if (depth > 1) {
+    depth--;
+    return;
+  }
+  // still "inside" while the jobs run, so what they defer joins this drain
+  for (let i = 0; i < jobs.length; i++) {
+    const fn = jobs[i];
+    const arg = args[i];
+    jobs[i] = noop;
+    args[i] = undefined;
+    try {
+      fn(arg as never);
+    } catch (err) {
+      // one job's failure must not skip the others; surface it as an uncaught error would be
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+  jobs.length = 0;
+  args.length = 0;
+  depth = 0;
+}
+
+/** Runs `fn(arg)` at the end of the current turn, or on the next tick when there is none. */
+export function deferToTurnEnd<T>(fn: (arg: T) => void, arg: T): void {
+  if (depth === 0) {
+    process.nextTick(fn, arg);
+    return;
+  }
+  jobs.push(fn as Job);
+  args.push(arg);
+}
+
+export function inTurn(): boolean {
+  return depth > 0;
+}
+
+function noop(): void {}

@@ -63,7 +63,8 @@ export function cpuMeter(pids: number[]): { stop(): CpuUse } {
   return {
     stop() {
       const b = sample(pids);
-      const tickSeconds = b.ticks - a.ticks;
+      // whole ticks: rounding drops the float noise of the division by USER_HZ
+      const tickSeconds = Math.round((b.ticks - a.ticks) * clkTck()) / clkTck();
       const slack = (2 * pids.length) / clkTck();
       if (a.sched !== undefined && b.sched !== undefined && b.sched - a.sched >= tickSeconds - slack) return { seconds: b.sched - a.sched, tickSeconds, source: 'schedstat' };
       return { seconds: tickSeconds, tickSeconds, source: 'ticks' };

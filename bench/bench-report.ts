@@ -1,25 +1,7 @@
 /** Renders the suite's results as bench/RESULTS.md. */
 import type { Results, TargetSummary } from './bench-results.js';
-import { round } from './bench-util.js';
-
-function f(v: number | undefined, digits = 1, unit = ''): string {
-  if (v === undefined || !Number.isFinite(v)) return '–';
-  return `${round(v, digits)}${unit}`;
-}
-
-function signed(v: number | undefined, digits = 0): string {
-  if (v === undefined || !Number.isFinite(v)) return '–';
-  const r = round(v, digits);
-  return r > 0 ? `+${r}` : `${r}`;
-}
-
-function row(cells: string[]): string {
-  return `| ${cells.join(' | ')} |`;
-}
-
-function table(head: string[], rows: string[][]): string[] {
-  return [row(head), row(head.map(() => '---')), ...rows.map(row)];
-}
+import { floorSection, memoryTable } from './bench-report-floor.js';
+import { f, signed, table } from './bench-md.js';
 
 function throughputTable(r: Results): string[] {
   const perRound = (id: string, pick: (w: Results['targets'][number]['wrk'][number]) => number, digits: number) =>
@@ -71,6 +53,22 @@ function telemetryTable(s: TargetSummary[]): string[] {
   ];
 }
 
+/** How the proxies' CPU time was read (results from before schedstat have no cpuAccounting: ticks). */
+export function cpuSourceText(r: Results): string {
+  const a = r.cpuAccounting;
+  if (!a || a.schedstatRuns === 0) return 'utime+stime (/proc/<pid>/stat, in clock ticks)';
+  const ticks = a.tickRuns ? `; ${a.tickRuns} runs without it fell back to utime+stime ticks` : '';
+  return `run time of all threads (/proc/<pid>/task/*/schedstat, ns)${ticks}`;
+}
+
+/** The method's line on CPU accounting: schedstat, with the tick figures read alongside as a check. */
+export function cpuAccountingLine(r: Results): string | undefined {
+  const a = r.cpuAccounting;
+  if (!a) return undefined;
+  if (a.schedstatRuns === 0) return `- CPU accounting: utime+stime from /proc/<pid>/stat in clock ticks (no schedstat on this kernel), ${a.tickRuns} runs`;
+  return `- CPU accounting: proxy CPU is the run time of all of a target's threads from /proc/<pid>/task/*/schedstat (ns), read before and after each run; the kernel scales utime+stime to the same run time, so /proc/<pid>/stat gives the same figure in 10 ms ticks. Over the ${a.schedstatRuns} runs here the tick figures sum to ${f(a.ticksOverSchedstat, 4)} × the schedstat ones (largest difference in one run ${f(a.maxDiffSeconds * 1000, 1)} ms)${a.tickRuns ? `; ${a.tickRuns} runs fell back to ticks (schedstat unreadable, or a thread exited)` : ''}`;
+}
+
 export function renderResults(r: Results): string {
   const L: string[] = [];
   L.push('# Clew benchmarks', '');
@@ -81,12 +79,14 @@ export function renderResults(r: Results): string {
   L.push(`- CPU used by other processes during the measurements: mean ${r.foreignCpu.meanPct} %, max ${r.foreignCpu.maxPct} % of the machine (${r.foreignCpu.runsOver5Pct} of ${r.foreignCpu.runs} runs over 5 %)`, '');
   L.push('## Method', '');
   for (const [k, v] of Object.entries(r.settings)) L.push(`- ${k}: ${v}`);
+  const cpuLine = cpuAccountingLine(r);
+  if (cpuLine) L.push(cpuLine);
   L.push('');
   L.push('## Targets (pass/fail)', '');
   L.push(...table(['check', 'measured', 'result', 'note'], r.checks.map((c) => [c.target, c.measured, c.pass === undefined ? 'not measured' : c.pass ? '**pass**' : '**FAIL**', c.note ?? ''])));
   L.push('');
   L.push('## Throughput and CPU (wrk -t1 -c64, HTTP/1.1 keep-alive)', '');
-  L.push('CPU per request: the proxy processes\' utime+stime (/proc/<pid>/stat) during the wrk run ÷ requests; mean of the rounds. Peers\' figures in the issue (same method): HAProxy ~35 µs, nginx 31, minimal http+undici.Pool proxy 63, http-proxy 90, @fastify/http-proxy 92.', '');
+  L.push(`CPU per request: the proxy processes' ${cpuSourceText(r)} during the wrk run ÷ requests; mean of the rounds. Peers\' figures in the issue (same method): HAProxy ~35 µs, nginx 31, minimal http+undici.Pool proxy 63, http-proxy 90, @fastify/http-proxy 92.`, '');
   L.push(...throughputTable(r), '');
   L.push(...telemetryTable(r.summary));
   L.push('## Latency at a fixed rate (1000 rps over 16 connections)', '');
@@ -95,6 +95,8 @@ export function renderResults(r: Results): string {
   L.push('## Resources', '');
   L.push('RSS: idle = after start-up (xDS config applied for the sidecars) and a few requests, before any load; peak = highest sample (every 250 ms) during the wrk runs. vCPU per 1000 rps = proxy CPU seconds ÷ run seconds ÷ (achieved rps / 1000) during a 1000 rps run: with hey (its 16 workers tick together, so requests arrive in bursts that a proxy handles in one wake-up) and with fixed-rate-load (one request every millisecond, no batching: a stricter figure).', '');
   L.push(...resourceTable(r.summary), '');
+  L.push(...memoryTable(r));
+  L.push(...floorSection(r));
   if (r.h2.length) {
     L.push('## HTTP/2 and gRPC (h2load)', '');
     L.push(`h2load ${r.settings['h2load'] ?? ''}; 1 KiB GET over h2c for HTTP/2, unary gRPC POST (5-byte message) for gRPC; through the client sidecar (h2c both sides) versus direct.`, '');

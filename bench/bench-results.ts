@@ -2,10 +2,17 @@
  * The suite's results: per-target raw runs, the summary (means over rounds, ratios, latency
  * added over direct) and the pass/fail checks against the benchmarks issue's targets.
  */
+import type { CpuSource } from './bench-cpu.js';
 import type { H2Result, RateResult, WrkResult } from './bench-load.js';
+import type { MemBreakdown } from './bench-mem.js';
 import { mean, round } from './bench-util.js';
 
-export type TargetKind = 'baseline' | 'clew' | 'peer' | 'reference';
+/** floor: Node's own floor (raw TCP relays, bench-floor.ts), not a proxy anyone would deploy */
+export type TargetKind = 'baseline' | 'clew' | 'peer' | 'reference' | 'floor';
+
+/** ids of the floor targets */
+export const FLOOR_ONE_HOP = 'node-tcp-relay';
+export const FLOOR_MESH = 'node-tcp-relay-x2';
 
 export interface WrkRun extends WrkResult {
   round: number;
@@ -13,6 +20,9 @@ export interface WrkRun extends WrkResult {
   foreignCpuPct: number;
   /** proxy CPU seconds during the run (all of the target's processes) */
   cpuSeconds: number;
+  /** the same from utime+stime ticks (when cpuSeconds is from schedstat) */
+  cpuTickSeconds?: number;
+  cpuSource?: CpuSource;
   cpuUsPerRequest: number;
   rssPeakMb: number;
 }
@@ -22,6 +32,8 @@ export interface RateRun extends RateResult {
   foreignCpuPct: number;
   seconds: number;
   cpuSeconds: number;
+  cpuTickSeconds?: number;
+  cpuSource?: CpuSource;
   /** proxy vCPU per 1000 rps at this rate */
   vcpuPer1000Rps: number;
 }
@@ -35,6 +47,9 @@ export interface TargetRuns {
   rssIdleMb: number;
   /** RSS after all runs, idle again */
   rssAfterMb?: number;
+  /** smaps_rollup: anonymous and file-backed pages, idle and after all runs */
+  memIdle?: MemBreakdown;
+  memAfter?: MemBreakdown;
   wrk: WrkRun[];
   fixedRate: RateRun[];
   hey: RateRun[];
@@ -78,6 +93,8 @@ export interface TargetSummary {
   rssIdleMb: number;
   rssPeakMb: number;
   rssAfterMb?: number;
+  memIdle?: MemBreakdown;
+  memAfter?: MemBreakdown;
   /** fixed-rate-load, µs */
   latency: Latency;
   addedLatency: Latency;
@@ -121,7 +138,40 @@ export interface Results {
   summary: TargetSummary[];
   h2: H2Target[];
   controlPlane?: ControlPlaneResult | { error: string };
+  /** a node process that only idles, with the sidecar's node flags (bench-floor.ts) */
+  bareNode?: BareNode;
+  /** how the proxies' CPU time was read */
+  cpuAccounting?: CpuAccounting;
   checks: Check[];
+}
+
+export interface BareNode {
+  command: string;
+  idle?: MemBreakdown;
+  after?: MemBreakdown;
+}
+
+export interface CpuAccounting {
+  /** runs whose CPU came from schedstat, and from ticks */
+  schedstatRuns: number;
+  tickRuns: number;
+  /** over the schedstat runs: sum of the tick figures ÷ sum of the schedstat figures */
+  ticksOverSchedstat: number;
+  /** the largest difference of one run's tick figure from its schedstat figure, CPU seconds */
+  maxDiffSeconds: number;
+}
+
+/** How the runs' proxy CPU was measured, and how the tick figures compare with schedstat's. */
+export function cpuAccounting(targets: TargetRuns[]): CpuAccounting {
+  const runs = targets.filter((t) => t.proxies > 0).flatMap((t) => [...t.wrk, ...t.fixedRate, ...t.hey]);
+  const sched = runs.filter((r) => r.cpuSource === 'schedstat' && r.cpuTickSeconds !== undefined && Number.isFinite(r.cpuSeconds));
+  const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+  return {
+    schedstatRuns: sched.length,
+    tickRuns: runs.length - sched.length,
+    ticksOverSchedstat: sum(sched.map((r) => r.cpuTickSeconds!)) / sum(sched.map((r) => r.cpuSeconds)),
+    maxDiffSeconds: Math.max(0, ...sched.map((r) => Math.abs(r.cpuTickSeconds! - r.cpuSeconds))),
+  };
 }
 
 function latencyOf(runs: RateRun[]): Latency {
@@ -164,6 +214,8 @@ export function summarize(targets: TargetRuns[]): TargetSummary[] {
       rssIdleMb: t.rssIdleMb,
       rssPeakMb: Math.max(...t.wrk.map((r) => r.rssPeakMb), 0),
       rssAfterMb: t.rssAfterMb,
+      memIdle: t.memIdle,
+      memAfter: t.memAfter,
       latency: latencyOf(t.fixedRate),
       addedLatency: direct ? addedOver(t.fixedRate, direct.fixedRate) : { p50: NaN, p90: NaN, p99: NaN },
       errors: [...t.wrk.map((r) => r.non2xx + r.socketErrors), ...t.fixedRate.map((r) => r.errors), ...t.hey.map((r) => r.errors)].reduce((a, b) => a + b, 0),
@@ -177,8 +229,28 @@ export function summarize(targets: TargetRuns[]): TargetSummary[] {
 }
 
 const us = (v: number) => `${round(v, 1)} µs`;
+const mb = (v: number) => `${round(v, 1)} MB`;
 
-export function evaluate(summary: TargetSummary[], cp: Results['controlPlane']): Check[] {
+/** What two chained Node TCP relays add at p90 in the same run, and Clew's mesh addition in multiples of it. */
+export function meshFloorText(meshP90: number, floor: TargetSummary | undefined, limit: number): string | undefined {
+  const f = floor?.addedLatency.p90;
+  if (f === undefined || !Number.isFinite(f)) return undefined;
+  const share = limit > 0 ? ` (${round((f * 100) / limit, 0)} % of the limit)` : '';
+  const ratio = f > 0 ? `Clew's mesh path adds ${round(meshP90 / f, 2)} × that` : 'too little to compare Clew with';
+  return `Node's floor in this run: two chained TCP relays add ${us(f)} at p90${share}; ${ratio}`;
+}
+
+/** What Clew's sidecar adds, idle, over a bare node process with the same flags (smaps_rollup figures of both). */
+export function bareNodeText(sidecar: TargetSummary | undefined, bare: BareNode | undefined): string | undefined {
+  const b = bare?.idle;
+  if (!b) return undefined;
+  const base = `bare node (\`${bare!.command}\`) idles at ${mb(b.rssMb)} RSS (${mb(b.anonMb)} anonymous, ${mb(b.fileMb)} file-backed)`;
+  const s = sidecar?.memIdle;
+  if (!s) return base;
+  return `${base}; Clew's sidecar adds ${mb(s.rssMb - b.rssMb)} RSS over it, ${mb(s.anonMb - b.anonMb)} of it anonymous (sidecar: ${mb(s.anonMb)} anonymous, ${mb(s.fileMb)} file-backed)`;
+}
+
+export function evaluate(summary: TargetSummary[], cp: Results['controlPlane'], bareNode?: BareNode): Check[] {
   const by = (id: string) => summary.find((s) => s.id === id);
   const sc = by('clew-sidecar');
   const mesh = by('clew-mesh');
@@ -201,15 +273,17 @@ export function evaluate(summary: TargetSummary[], cp: Results['controlPlane']):
   const haP90 = num(ha?.addedLatency.p90);
   if (meshP90 !== undefined && haP90 !== undefined) {
     const limit = 2 * Math.max(haP90, 0);
+    const floor = meshFloorText(meshP90, by(FLOOR_MESH), limit);
     add('mesh-added-p90', 'mesh path (2 sidecars) adds ≤ 2 × one HAProxy hop at p90, 1000 rps',
-      `${us(meshP90)} vs limit ${us(limit)} (HAProxy adds ${us(haP90)}); p99 adds ${us(mesh!.addedLatency.p99)}`, meshP90, (v) => v <= limit,
+      `${us(meshP90)} vs limit ${us(limit)} (HAProxy adds ${us(haP90)}); p99 adds ${us(mesh!.addedLatency.p99)}${floor ? `. ${floor}` : ''}`, meshP90, (v) => v <= limit,
       'Istio 1.20 publishes 228 µs p90 / 298 µs p99 for its two Envoys');
   } else add('mesh-added-p90', 'mesh path (2 sidecars) adds ≤ 2 × one HAProxy hop at p90, 1000 rps', '', undefined, () => false);
   const vcpu = num(sc?.vcpuPer1000Rps);
   const even = num(sc?.vcpuPer1000RpsEven);
   add('sidecar-vcpu', 'one sidecar ≤ 0.12 vCPU per 1000 rps (hey, 16 connections)', vcpu !== undefined ? `${round(vcpu, 3)} vCPU${even !== undefined ? ` (evenly paced: ${round(even, 3)})` : ''}` : '', vcpu, (v) => v <= 0.12, 'Istio 1.24 publishes 0.20');
   const rss = num(sc?.rssIdleMb);
-  add('sidecar-rss-idle', 'sidecar ≤ 40 MB RSS idle, xDS client loaded', rss !== undefined ? `${round(rss, 1)} MB` : '', rss, (v) => v <= 40, 'Istio 60 MB, Linkerd about 20 MB');
+  const bare = bareNodeText(sc, bareNode);
+  add('sidecar-rss-idle', 'sidecar ≤ 40 MB RSS idle, xDS client loaded', rss !== undefined ? `${round(rss, 1)} MB` : '', rss, (v) => v <= 40, `Istio 60 MB, Linkerd about 20 MB${bare ? `; ${bare}` : ''}`);
   if (cp && !('error' in cp)) {
     const t = cp.targets ?? { p99_ms: 500, rss_mb: 500 };
     add('control-plane-p99', `control plane: apply → all ${cp.clients} clients ACKed p99 ≤ ${t.p99_ms} ms (${cp.services} services, ${cp.endpoints} endpoints)`, `${round(cp.apply_to_all_acked_ms.p99, 1)} ms`, cp.apply_to_all_acked_ms.p99, (v) => v <= t.p99_ms);

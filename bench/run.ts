@@ -1,13 +1,14 @@
 /**
  * The benchmark suite (`npm run bench`, `npm run bench -- --quick`): Clew's sidecar against
- * direct, HAProxy, nginx and the Node proxies, on one machine in one run. Every proxy is pinned to
+ * direct, HAProxy, nginx, the Node proxies and Node's own floor (raw TCP relays, a bare node
+ * process: bench-floor.ts), on one machine in one run. Every proxy is pinned to
  * CPU 0, the load generators, the upstream and the control plane to CPU 1; targets are
  * interleaved, each measured `rounds` times. Then HTTP/2 and gRPC through the sidecar, then the
  * control-plane benchmark (bench/control-plane.ts). Writes bench/RESULTS.md and
  * bench/results.json (quick: bench/out/RESULTS-quick.md and results-quick.json).
  *
  *   node dist/bench/run.js [--quick] [--rounds N] [--wrk-seconds S] [--rate-seconds S] [--hey-seconds S]
- *     [--h2-seconds S] [--only direct,clew-sidecar,clew-mesh,haproxy,nginx,http-proxy,...]
+ *     [--h2-seconds S] [--only direct,clew-sidecar,clew-mesh,haproxy,nginx,http-proxy,node-tcp-relay,...]
  *     [--no-install] [--no-control-plane] [--no-hey] [--retries N] [--wait-quiet-minutes M]
  *     [--deadline-minutes M]
  *   node dist/bench/run.js --render bench/results.json   (RESULTS.md again from the JSON)
@@ -20,10 +21,13 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { clewTelemetryState, collectorCounts, startClew, type BenchTelemetry, type ClewSetup } from './bench-clew.js';
 import { runFixedRate, runH2load, runHey, runWrk, type Endpoint } from './bench-load.js';
+import { cpuMeter } from './bench-cpu.js';
+import { bareNodeCommand, startBareNode, startRelayChain } from './bench-floor.js';
+import { memBreakdown, roundMem } from './bench-mem.js';
 import { startHaproxy, startNginx, startNodeProxy, startUpstream, type NodeProxyKind, type Upstream } from './bench-peers.js';
-import { cpuSeconds, foreignCpuWatch, killActiveTools, processTree, rssMb, rssSampler, runTool, type Pinned } from './bench-proc.js';
+import { foreignCpuWatch, killActiveTools, processTree, rssMb, rssSampler, runTool, type Pinned } from './bench-proc.js';
 import { renderResults } from './bench-report.js';
-import { evaluate, summarize, type ControlPlaneResult, type H2Target, type RateRun, type Results, type TargetKind, type TargetRuns } from './bench-results.js';
+import { cpuAccounting, evaluate, FLOOR_MESH, FLOOR_ONE_HOP, summarize, type BareNode, type ControlPlaneResult, type H2Target, type RateRun, type Results, type TargetKind, type TargetRuns } from './bench-results.js';
 import { foreignSummary, measureClean, settle, waitQuiet, type QuietPolicy } from './bench-quiet.js';
 import { ensureTools, toolVersions, type ToolStatus } from './bench-tools.js';
 import { repoRoot, round, sleep } from './bench-util.js';
@@ -125,12 +129,15 @@ async function warmRequests(t: Live, n: number): Promise<void> {
   }
 }
 
-async function startTargets(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ live: Live[]; upstream: Upstream }> {
+async function startTargets(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ live: Live[]; upstream: Upstream; bareNode: Pinned }> {
   const pcpu = pinned ? PROXY_CPU : undefined;
   const lcpu = pinned ? LOAD_CPU : undefined;
   const want = (id: string) => !opts.only || opts.only.has(id);
   const up = await startUpstream(workDir, lcpu);
   started.push(up.proc);
+  // idles from now on, like the targets; its RSS is read with theirs
+  const bareNode = startBareNode(workDir, pcpu);
+  started.push(bareNode);
   const live: Live[] = [{ id: 'direct', label: 'direct', kind: 'baseline', proxies: 0, ep: { url: `http://127.0.0.1:${up.http}/` }, pids: () => [] }];
   if (want('clew-sidecar') || want('clew-mesh')) {
     log('starting the Clew control plane and sidecars');
@@ -181,21 +188,39 @@ async function startTargets(opts: Options, tools: ToolStatus, workDir: string, n
     ['node-minimal', 'node:http + undici.Pool (reference)', 'reference'],
   ];
   for (const [k, label, kind] of nodeKinds) await peer(k, label, kind, () => startNodeProxy(k, workDir, up.http, pcpu), false);
-  return { live, upstream: up };
+  const floors: Array<[string, string, number]> = [[FLOOR_ONE_HOP, 'Node TCP relay (floor)', 1], [FLOOR_MESH, 'Node TCP relay ×2 (mesh floor)', 2]];
+  for (const [id, label, hops] of floors) {
+    if (!want(id)) continue;
+    try {
+      const chain = await startRelayChain(hops, workDir, up.http, pcpu);
+      started.push(...chain.procs);
+      const pids = chain.procs.map((p) => p.pid);
+      live.push({ id, label, kind: 'floor', proxies: hops, ep: { url: chain.url }, pids: () => pids });
+    } catch (err) {
+      notes.push(`${label} not measured: ${(err as Error).message}`);
+    }
+  }
+  return { live, upstream: up, bareNode };
 }
 
 function emptyRuns(t: Live): TargetRuns {
   return { id: t.id, label: t.label, kind: t.kind, proxies: t.proxies, rssIdleMb: NaN, wrk: [], fixedRate: [], hey: [] };
 }
 
-async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ runs: TargetRuns[]; h2: H2Target[] }> {
+async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ runs: TargetRuns[]; h2: H2Target[]; bareNode: BareNode }> {
   const lcpu = pinned ? LOAD_CPU : undefined;
-  const { live, upstream } = await startTargets(opts, tools, workDir, notes, pinned);
+  const { live, upstream, bareNode: bareProc } = await startTargets(opts, tools, workDir, notes, pinned);
   const runs = new Map(live.map((t) => [t.id, emptyRuns(t)]));
   // idle RSS: started, configured, a few requests served, settled
   for (const t of live) await warmRequests(t, 20);
   await sleep(2000);
-  for (const t of live) runs.get(t.id)!.rssIdleMb = t.proxies ? round(rssMb(t.pids()), 1) : NaN;
+  for (const t of live) {
+    const tr = runs.get(t.id)!;
+    tr.rssIdleMb = t.proxies ? round(rssMb(t.pids()), 1) : NaN;
+    if (t.proxies) tr.memIdle = roundMem(memBreakdown(t.pids()));
+  }
+  const bareNode: BareNode = { command: bareNodeCommand(), idle: roundMem(memBreakdown([bareProc.pid])) };
+  if (!bareNode.idle) notes.push(`bare node not measured: no /proc/${bareProc.pid}/smaps_rollup (exited: ${bareProc.child.exitCode ?? bareProc.child.signalCode ?? 'no'})`);
   if (!tools.found.wrk) notes.push('wrk missing: no throughput figures');
   else {
     log(`warm-up: wrk ${opts.warmupSeconds}s per target`);
@@ -207,13 +232,13 @@ async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, 
       for (const t of order) {
         const w = await measureClean(quiet(opts), `round ${r + 1} wrk ${t.id}`, async () => {
           const pids = t.pids();
-          const c0 = cpuSeconds(pids);
+          const meter = cpuMeter(pids);
           const sampler = rssSampler(() => pids);
           const foreign = foreignCpuWatch();
           const res = await runWrk(tools.found.wrk!, t.ep, { cpu: lcpu, seconds: opts.wrkSeconds, connections: 64 });
-          const cpu = cpuSeconds(pids) - c0;
+          const cpu = meter.stop();
           const peak = sampler.stop();
-          return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu, cpuUsPerRequest: t.proxies ? (cpu * 1e6) / res.requests : NaN, rssPeakMb: round(peak, 1) };
+          return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu.seconds, cpuTickSeconds: cpu.tickSeconds, cpuSource: cpu.source, cpuUsPerRequest: t.proxies ? (cpu.seconds * 1e6) / res.requests : NaN, rssPeakMb: round(peak, 1) };
         });
         runs.get(t.id)!.wrk.push(w);
         log(`round ${r + 1} wrk ${t.id}: ${round(w.rps, 0)} rps${t.proxies ? `, ${round(w.cpuUsPerRequest, 1)} µs CPU/request` : ''}${w.non2xx + w.socketErrors ? `, ${w.non2xx + w.socketErrors} errors` : ''}${w.foreignCpuPct > 5 ? ` [other processes: ${w.foreignCpuPct} % CPU]` : ''}`);
@@ -222,14 +247,14 @@ async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, 
     for (const t of order) {
       const rate = async (tool: 'fixed' | 'hey'): Promise<RateRun> => {
         const pids = t.pids();
-        const c0 = cpuSeconds(pids);
+        const meter = cpuMeter(pids);
         const foreign = foreignCpuWatch();
         const seconds = tool === 'hey' ? opts.heySeconds : opts.rateSeconds;
         const res = tool === 'hey'
           ? await runHey(tools.found.hey!, t.ep, { cpu: lcpu, seconds, rps: opts.rps, connections: 16 })
           : await runFixedRate(t.ep, { cpu: lcpu, seconds, rps: opts.rps, connections: 16 });
-        const cpu = cpuSeconds(pids) - c0;
-        return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), seconds, cpuSeconds: cpu, vcpuPer1000Rps: t.proxies ? cpu / seconds / (res.rps / 1000) : NaN };
+        const cpu = meter.stop();
+        return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), seconds, cpuSeconds: cpu.seconds, cpuTickSeconds: cpu.tickSeconds, cpuSource: cpu.source, vcpuPer1000Rps: t.proxies ? cpu.seconds / seconds / (res.rps / 1000) : NaN };
       };
       const fr = await measureClean(quiet(opts), `round ${r + 1} ${opts.rps} rps ${t.id}`, () => rate('fixed'));
       runs.get(t.id)!.fixedRate.push(fr);
@@ -244,7 +269,12 @@ async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, 
   const h2 = clew && tools.found.h2load ? await runH2Bench(opts, tools.found.h2load, workDir, upstream, lcpu) : [];
   if (!tools.found.h2load) notes.push('h2load missing: no HTTP/2 / gRPC figures');
   await sleep(1000);
-  for (const t of live) runs.get(t.id)!.rssAfterMb = t.proxies ? round(rssMb(t.pids()), 1) : undefined;
+  for (const t of live) {
+    const tr = runs.get(t.id)!;
+    tr.rssAfterMb = t.proxies ? round(rssMb(t.pids()), 1) : undefined;
+    if (t.proxies) tr.memAfter = roundMem(memBreakdown(t.pids()));
+  }
+  bareNode.after = roundMem(memBreakdown([bareProc.pid]));
   if (clew) {
     const tel = await clewTelemetryState(clew.statsUrls.client);
     const telServer = await clewTelemetryState(clew.statsUrls.server);
@@ -255,7 +285,7 @@ async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, 
       : 'off: no span reached the collector stand-in registered as zipkin.istio-system:9411 (this build does not trace with the default mesh config)';
     notes.push(`Clew sidecar features in the path: routing (RDS); stats (${tel.statLines} series in /stats/prometheus); Istio standard metrics (istio_requests_total) ${tel.istioMetrics ? 'on' : 'not exposed by this build'}; tracing ${tracing}`);
   }
-  return { runs: live.map((t) => runs.get(t.id)!), h2 };
+  return { runs: live.map((t) => runs.get(t.id)!), h2, bareNode };
 }
 
 async function runH2Bench(opts: Options, h2load: string, workDir: string, up: { h2: number; grpc: number }, lcpu: number | undefined): Promise<H2Target[]> {
@@ -274,10 +304,10 @@ async function runH2Bench(opts: Options, h2load: string, workDir: string, up: { 
       const pids = t.viaSidecar ? [c.client.pid] : [];
       try {
         const run = await measureClean(quiet(opts), `round ${r + 1} h2load ${t.id}`, async () => {
-          const c0 = cpuSeconds(pids);
+          const meter = cpuMeter(pids);
           const foreign = foreignCpuWatch();
           const res = await runH2load(h2load, t.ep, { cpu: lcpu, seconds: opts.h2Seconds, connections: 16, streams: 10, grpcBodyFile: t.grpc ? body : undefined, path: t.grpc ? grpcPath : undefined });
-          const cpu = cpuSeconds(pids) - c0;
+          const cpu = meter.stop().seconds;
           // the CPU delta includes h2load's 1 s warm-up; count its requests at the measured rate
           const reqs = res.requests + res.rps;
           return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu, cpuUsPerRequest: t.viaSidecar ? (cpu * 1e6) / reqs : NaN };
@@ -365,7 +395,7 @@ async function main(): Promise<void> {
   log(`other processes use ${busyBefore} % of the CPU`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-bench-'));
   log(`work dir ${workDir}${opts.quick ? ' (quick run)' : ''}`);
-  let proxy: { runs: TargetRuns[]; h2: H2Target[] };
+  let proxy: { runs: TargetRuns[]; h2: H2Target[]; bareNode: BareNode };
   try {
     proxy = await runProxyBench(opts, tools, workDir, notes, pinned);
   } finally {
@@ -389,6 +419,7 @@ async function main(): Promise<void> {
       h2load: `-t1 -c16 -m10 -D ${opts.h2Seconds} --warm-up-time 1`,
       'Clew sidecar': 'clew proxy, INTERCEPTION_MODE=NONE, configured over ADS by clew control-plane; wrk sends origin-form requests to the client sidecar\'s virtualOutbound listener with Host: bench-direct:8000 (one sidecar) or bench-mesh:8000 (client sidecar → server sidecar → upstream)',
       peers: 'HAProxy nbthread 1 and nginx 1 worker with upstream keep-alive and no access log; http-proxy with a keep-alive Agent; @fastify/http-proxy (undici); all pinned like the sidecar',
+      'Node floor': `Node TCP relay: a raw byte relay (bench/tcp-relay.ts: no HTTP parsing, one upstream connection per downstream connection, TCP_NODELAY); ×2: two relays chained, both on the proxy CPU; bare node: \`${proxy.bareNode.command}\`, idle; all with the sidecar's node flags and pinned like the sidecar`,
     },
     foreignCpu,
     notes,
@@ -396,7 +427,9 @@ async function main(): Promise<void> {
     summary,
     h2: proxy.h2,
     controlPlane,
-    checks: evaluate(summary, controlPlane),
+    bareNode: proxy.bareNode,
+    cpuAccounting: cpuAccounting(proxy.runs),
+    checks: evaluate(summary, controlPlane, proxy.bareNode),
   };
   const outDir = path.join(repoRoot(), 'bench', 'out');
   fs.mkdirSync(outDir, { recursive: true });

@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { schedstatSeconds } from './bench-cpu.js';
 import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { ClewSetup, BenchTelemetry } from './bench-clew.js';
@@ -36,19 +37,6 @@ interface Variant {
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
-}
-
-/** Run time of every thread of `pid` in ns (/proc/<pid>/task/<tid>/schedstat: exact, not tick-sampled). */
-export function threadRuntimeNs(pid: number): number {
-  let sum = 0;
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      sum += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // thread gone
-    }
-  }
-  return sum;
 }
 
 function median(v: number[]): number {
@@ -88,7 +76,12 @@ async function main(): Promise<void> {
     }
     const ep = (v: Variant) => ({ url: v.setup!.outboundUrl, host: mesh ? v.setup!.hosts.mesh : v.setup!.hosts.sidecar });
     const pids = (v: Variant) => (mesh ? [v.setup!.client.pid, v.setup!.server.pid] : [v.setup!.client.pid]);
-    const runtime = (v: Variant) => pids(v).reduce((s, p) => s + threadRuntimeNs(p), 0);
+    const runtime = (v: Variant) =>
+      pids(v).reduce((sum, p) => {
+        const sec = schedstatSeconds(p);
+        if (sec === undefined) throw new Error(`no schedstat for pid ${p} (exited, or a kernel without CONFIG_SCHED_INFO)`);
+        return sum + sec * 1e9;
+      }, 0);
     for (const v of variants) await runWrk(wrk, ep(v), { cpu, seconds: 3, connections: 64 });
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? variants : [...variants].reverse();

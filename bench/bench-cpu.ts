@@ -5,9 +5,6 @@
  * that their sum is that run time. A 3 s run at 1000 rps costs a proxy 0.2-0.5 s, so a tick is
  * 2-5 % of it; schedstat resolves it to the nanosecond. Without schedstat (a kernel without
  * CONFIG_SCHED_INFO) the meter falls back to the ticks.
- *
- * threadRuntimeNs in bench/ab.ts reads the same files, but ab.ts runs its A/B benchmark when it is
- * imported, and it cannot tell a missing schedstat from zero run time.
  */
 import * as fs from 'node:fs';
 import { clkTck, cpuSeconds } from './bench-proc.js';

@@ -12,6 +12,7 @@ import { HTTPParser, newParser, type LlhttpError, type LlhttpParser } from './ll
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { directConnectOptions, setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
+import { turnTime } from './io-turn.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
@@ -74,6 +75,9 @@ export class Http1ClientConn {
   private sockErr: Error | undefined;
   private connectTimedOut = false;
   private refd = true;
+  /** when the connection last went idle in the pool (turn clock) */
+  private idleSince = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** the socket's inactivity timeout now (the configured idle timeout, or less after a server's hint) */
   private idleMs: number;
   // ---- the current exchange
@@ -117,7 +121,7 @@ export class Http1ClientConn {
     s.on('error', (err) => {
       this.sockErr ??= err;
     });
-    s.on('timeout', () => this.onTimeout());
+    s.on('timeout', () => this.onConnectTimeout());
     s.on('close', () => this.onSocketClose());
     s.on('drain', () => this.onDrain());
   }
@@ -159,12 +163,29 @@ export class Http1ClientConn {
     }
   }
 
-  /** Idle in the pool: the socket no longer keeps the process alive. */
+  /** Idle in the pool: the socket no longer keeps the process alive; the idle timeout runs. */
   setIdle(): void {
     if (this.refd) {
       this.refd = false;
       this.socket.unref();
     }
+    this.idleSince = turnTime();
+    // lazy: a timer already set checks idleSince when it fires and waits out the rest
+    if (this.idleTimer === undefined) this.armIdle(this.idleMs);
+  }
+
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(onIdleTimer, ms, this);
+    this.idleTimer.unref();
+  }
+
+  /** The idle timer fired: close if the connection has been idle in the pool for idleMs. */
+  onIdleTimer(): void {
+    this.idleTimer = undefined;
+    if (this.closed || this.exchange !== null) return; // busy: setIdle arms it again
+    const quiet = Date.now() - this.idleSince;
+    if (quiet >= this.idleMs) this.destroy();
+    else this.armIdle(this.idleMs - quiet);
   }
 
   resumeReading(): void {
@@ -256,16 +277,16 @@ export class Http1ClientConn {
   private onConnect(): void {
     if (this.closed) return;
     this.connected = true;
-    // From now on the timeout is the idle timeout (inactivity; ignored while an exchange runs).
-    this.socket.setTimeout(this.idleMs);
+    // node's socket timer was the connect timeout; from now on idle time is the lazy idle timer's
+    // (direct reads and writes do not refresh node's timer)
+    this.socket.setTimeout(0);
     this.owner.onConnected(this);
   }
 
-  private onTimeout(): void {
-    if (!this.connected) {
-      this.connectTimedOut = true;
-      this.destroy();
-    } else if (this.exchange === null) this.destroy();
+  private onConnectTimeout(): void {
+    if (this.connected) return;
+    this.connectTimedOut = true;
+    this.destroy();
   }
 
   /**
@@ -346,6 +367,8 @@ export class Http1ClientConn {
 
   private onSocketClose(): void {
     this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     this.detachBody();
     if (this.executing) this.freeParser = true;
     else this.releaseParser();
@@ -428,7 +451,9 @@ export class Http1ClientConn {
     if (ms <= 0) this.keepAlive = false;
     else if (ms !== this.idleMs) {
       this.idleMs = ms;
-      this.socket.setTimeout(ms);
+      // the next setIdle arms the timer with the new period
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
     }
   }
 
@@ -485,6 +510,10 @@ function hintSeconds(v: string): number {
   lastHint = v;
   lastHintSeconds = m === null ? -1 : Number(m[1]);
   return lastHintSeconds;
+}
+
+function onIdleTimer(c: Http1ClientConn): void {
+  c.onIdleTimer();
 }
 
 /** a `connection` trailer naming `close` (flat [name, value, ...] list) */

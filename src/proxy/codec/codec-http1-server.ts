@@ -11,6 +11,7 @@ import { METHODS, newParser, type LlhttpError, type LlhttpParser } from './llhtt
 import { H1Request, H1RequestBody, headersFromRaw } from './codec-http1-request.js';
 import { H1Response, type H1ResponseOwner } from './codec-http1-response.js';
 import { deliverBuffered, readDirect, releaseDirect, setDirectReader } from './socket-direct.js';
+import { turnTime } from './io-turn.js';
 
 export interface H1ServerHandler {
   onRequest(req: H1Request, res: H1Response): void;
@@ -61,7 +62,13 @@ class H1ServerConnection implements H1ResponseOwner {
   private missingHost = false;
   /** Date.now() at the first byte of the request head being read (0: none under way) */
   private headStart = 0;
-  /** idle-timer firings in a row without a byte moved while a request is under way */
+  /**
+   * Idle bookkeeping without node's socket timer (which direct reads and writes do not refresh):
+   * the time of the last read or finished response, and one lazy timer that checks it.
+   */
+  private lastActive = turnTime();
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** timer firings in a row without a byte moved while a request is under way */
   private idleStrikes = 0;
   private movedAtTimeout = -1;
 
@@ -75,7 +82,7 @@ class H1ServerConnection implements H1ResponseOwner {
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', ignore);
-    if (opts.idleTimeoutMs > 0 && 'setTimeout' in socket) (socket as net.Socket).setTimeout(opts.idleTimeoutMs, this.onTimeout);
+    if (opts.idleTimeoutMs > 0) this.armIdle(opts.idleTimeoutMs);
     this.direct = readDirect(socket as net.Socket, this.onData);
     if (!this.direct) socket.on('data', this.onData);
     // last: bytes already buffered (the sniffed first chunk) are parsed right here
@@ -91,10 +98,10 @@ class H1ServerConnection implements H1ResponseOwner {
   }
 
   private onData = (chunk: Buffer): void => {
+    const now = (this.lastActive = turnTime());
     if (this.receiving === undefined) {
       // bytes of a request head: it must be complete within HEADERS_TIMEOUT_MS of its first byte
       // (the idle timer alone would let a client drip one byte a minute forever)
-      const now = Date.now();
       if (this.headStart === 0) this.headStart = now;
       else if (now - this.headStart > (this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS)) {
         this.codecError({ code: 'CLEW_HTTP1_HEADERS_TIMEOUT', message: 'request headers not received in time' });
@@ -208,7 +215,7 @@ class H1ServerConnection implements H1ResponseOwner {
     else this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('close', this.onClose);
-    if ('setTimeout' in this.socket) (this.socket as net.Socket).setTimeout(0);
+    this.stopIdle();
     this.parser.free();
     const fn = req.method === 'CONNECT' ? this.handler.onConnect : this.handler.onUpgrade;
     if (this.active !== undefined || !fn) {
@@ -220,6 +227,7 @@ class H1ServerConnection implements H1ResponseOwner {
 
   responseDone(res: H1Response): void {
     if (res !== this.active || this.gone) return;
+    this.lastActive = turnTime();
     this.active = undefined;
     const req = res.req;
     if (!req.complete) {
@@ -245,22 +253,47 @@ class H1ServerConnection implements H1ResponseOwner {
     else this.closeAfter = true;
   };
 
-  private onTimeout = (): void => {
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(onIdleTimer, ms, this);
+    this.idleTimer.unref();
+  }
+
+  private stopIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** The idle timer fired: idleTimeoutMs after the last activity it knew of. */
+  onIdleTimer(): void {
+    this.idleTimer = undefined;
+    if (this.gone) return;
+    const period = this.opts.idleTimeoutMs;
+    const quiet = Date.now() - this.lastActive;
+    if (quiet < period) {
+      // activity since the timer was set: wait out the rest of the period
+      this.armIdle(period - quiet);
+      return;
+    }
     if (this.active === undefined && this.receiving === undefined) {
       this.socket.destroy();
       return;
     }
     // a request under way: Envoy's stream_idle_timeout (5 min) with no byte either way resets it
     const s = this.socket as net.Socket;
-    const moved = s.bytesRead + s.bytesWritten;
+    const moved = (s.bytesRead ?? 0) + (s.bytesWritten ?? 0);
     if (moved !== this.movedAtTimeout) {
       this.movedAtTimeout = moved;
       this.idleStrikes = 0;
-    } else if (++this.idleStrikes * this.opts.idleTimeoutMs >= STREAM_IDLE_TIMEOUT_MS) s.destroy();
-  };
+    } else if (++this.idleStrikes * period >= STREAM_IDLE_TIMEOUT_MS) {
+      s.destroy();
+      return;
+    }
+    this.armIdle(period);
+  }
 
   private onClose = (): void => {
     this.gone = true;
+    this.stopIdle();
     const a = this.active;
     this.active = undefined;
     a?.emitClose();
@@ -273,6 +306,10 @@ class H1ServerConnection implements H1ResponseOwner {
 }
 
 function ignore(): void {}
+
+function onIdleTimer(c: H1ServerConnection): void {
+  c.onIdleTimer();
+}
 
 /** Serve HTTP/1.x on a connection (its first bytes unread or unshifted). */
 export function serveHttp1(socket: Duplex, opts: H1ServerOptions, handler: H1ServerHandler): void {

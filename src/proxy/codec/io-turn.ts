@@ -8,7 +8,7 @@
  *
  * Reads delivered by socket-direct.ts are turns. Work deferred outside a turn (a timer, an
  * HTTP/2 stream event, a body stream) falls back to process.nextTick, which runs at the same
- * point for those callers.
+ * point for those callers. A turn also reads the clock once, for the codecs' idle timers.
  */
 
 type Job = (arg: never) => void;
@@ -16,9 +16,16 @@ type Job = (arg: never) => void;
 let depth = 0;
 const jobs: Job[] = [];
 const args: unknown[] = [];
+/** Date.now() when the outermost turn began: one clock read per read event for activity stamps */
+let turnStart = 0;
 
 export function enterTurn(): void {
-  depth++;
+  if (depth++ === 0) turnStart = Date.now();
+}
+
+/** The time of the current turn (ms since the epoch), or now outside one: for idle bookkeeping. */
+export function turnTime(): number {
+  return depth > 0 ? turnStart : Date.now();
 }
 
 /** Leaves a turn; the outermost one runs what was deferred during it (and what that defers). */

@@ -45,10 +45,11 @@ interface StreamWrap {
   WriteWrap: new () => WriteReq;
   streamBaseState: Int32Array;
   kLastWriteWasAsync: number;
+  kReadBytesOrError: number;
 }
 
 const sw = legacyBinding<StreamWrap>('stream_wrap');
-const { WriteWrap, streamBaseState, kLastWriteWasAsync } = sw;
+const { WriteWrap, streamBaseState, kLastWriteWasAsync, kReadBytesOrError } = sw;
 
 /** net.Socket's private onread slots (kBuffer, kBufferCb, kBufferGen), by description */
 const SLOTS = ((): { buffer: symbol; cb: symbol; gen: symbol } | undefined => {
@@ -65,45 +66,75 @@ const SLOTS = ((): { buffer: symbol; cb: symbol; gen: symbol } | undefined => {
 /** The read buffer of every direct socket: each read is handled before the next one lands. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
+/** on a socket: its direct reader, or null once released to its Readable */
 const READER = Symbol('clew.directReader');
+/** on the native handle: the same reader (handles share one shape: the read path stays monomorphic) */
+const HANDLE_READER = Symbol('clew.handleReader');
 
 /** Called with the bytes of one read, valid only during the call. */
 export type DirectReader = (data: Buffer) => void;
 
-type DirectSocket = net.Socket & { [READER]?: DirectReader | null; _handle?: NativeHandle | null } & Record<symbol, unknown>;
+type DirectHandle = NativeHandle & { onread: (this: DirectHandle, ab?: unknown) => unknown; [HANDLE_READER]?: DirectReader };
+type DirectSocket = net.Socket & { [READER]?: DirectReader | null; _handle?: DirectHandle | null } & Record<symbol, unknown>;
 
-/** net's onread callback (`this` is the socket): one I/O turn per read. */
-function onDirectRead(this: DirectSocket, n: number, buf: Buffer): boolean {
-  const reader = this[READER];
-  enterTurn();
-  try {
-    if (reader !== null && reader !== undefined) {
-      reader(buf.subarray(0, n));
-      return true;
+/** node's own onread of stream handles (stream_base_commons' onStreamRead), taken from the first one */
+let nodeOnRead: ((this: DirectHandle, ab?: unknown) => unknown) | undefined;
+
+/**
+ * The handle's onread while a reader owns the socket: node's C++ calls it per read with the
+ * byte count in streamBaseState. Data goes straight to the reader, in one I/O turn; EOF and
+ * errors take node's own path ('end', 'close', destroy).
+ */
+function onHandleRead(this: DirectHandle, ab?: unknown): unknown {
+  const n = streamBaseState[kReadBytesOrError];
+  if (n > 0) {
+    const reader = this[HANDLE_READER]!;
+    enterTurn();
+    try {
+      reader(READ_BUFFER.subarray(0, n));
+    } finally {
+      leaveTurn();
     }
-    // released: a plain Readable again (false stops reading until the consumer drains it)
-    return this.push(Buffer.from(buf.subarray(0, n)));
-  } finally {
-    leaveTurn();
+    return undefined;
   }
+  if (n === 0) return undefined;
+  return nodeOnRead!.call(this, ab);
 }
 
-function nativeHandle(socket: net.Socket): NativeHandle | undefined {
+/**
+ * net's onread callback (`this` is the socket), used once a socket is released: the copy of
+ * each read is pushed to its Readable (false stops reading until the consumer drains it).
+ */
+function onReleasedRead(this: DirectSocket, n: number, buf: Buffer): boolean {
+  return this.push(Buffer.from(buf.subarray(0, n)));
+}
+
+function nativeHandle(socket: net.Socket): DirectHandle | undefined {
   const h = (socket as DirectSocket)._handle;
   return h && h.isStreamBase && typeof h.useUserBuffer === 'function' ? h : undefined;
 }
 
-/**
- * `net.connect` options that read a client socket directly from the start; the reader is set
- * with `setDirectReader` once the socket exists.
- */
-export function directConnectOptions(): { onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean } } {
-  return { onread: { buffer: READ_BUFFER, callback: onDirectRead as unknown as (n: number, buf: Buffer) => boolean } };
+function attach(s: DirectSocket, h: DirectHandle, reader: DirectReader): void {
+  if (nodeOnRead === undefined && h.onread !== onHandleRead) nodeOnRead = h.onread;
+  s[READER] = reader;
+  h[HANDLE_READER] = reader;
+  h.onread = onHandleRead;
 }
 
-/** The reader of a socket made with directConnectOptions() (or already direct). */
+/**
+ * `net.connect` options that read a client socket into the shared buffer from the start; the
+ * reader is set with `setDirectReader` right after net.connect() returns.
+ */
+export function directConnectOptions(): { onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean } } {
+  return { onread: { buffer: READ_BUFFER, callback: onReleasedRead as unknown as (n: number, buf: Buffer) => boolean } };
+}
+
+/** The reader of a socket made with directConnectOptions() (or read directly already). */
 export function setDirectReader(socket: net.Socket, reader: DirectReader): void {
-  (socket as DirectSocket)[READER] = reader;
+  const s = socket as DirectSocket;
+  const h = nativeHandle(socket);
+  if (h) attach(s, h, reader);
+  else s[READER] = reader;
 }
 
 /**
@@ -115,17 +146,16 @@ export function setDirectReader(socket: net.Socket, reader: DirectReader): void 
  */
 export function readDirect(socket: net.Socket, reader: DirectReader): boolean {
   const s = socket as DirectSocket;
-  if (s[READER] !== undefined) {
-    s[READER] = reader;
-    return true;
-  }
   const h = nativeHandle(socket);
   if (!h || !SLOTS || socket.destroyed) return false;
-  s[SLOTS.buffer] = READ_BUFFER;
-  s[SLOTS.cb] = onDirectRead;
-  s[SLOTS.gen] = null;
-  h.useUserBuffer(READ_BUFFER);
-  s[READER] = reader;
+  if (s[READER] === undefined) {
+    // net's onread mode (kept once released), reading into the shared buffer
+    s[SLOTS.buffer] = READ_BUFFER;
+    s[SLOTS.cb] = onReleasedRead;
+    s[SLOTS.gen] = null;
+    h.useUserBuffer(READ_BUFFER);
+  }
+  attach(s, h, reader);
   return true;
 }
 
@@ -151,7 +181,13 @@ export function deliverBuffered(socket: net.Socket): void {
 /** The socket leaves the codec: later reads are pushed to its Readable (pipes, 'data', pause). */
 export function releaseDirect(socket: object): void {
   const s = socket as DirectSocket;
-  if (s[READER] !== undefined) s[READER] = null;
+  if (s[READER] === undefined) return;
+  s[READER] = null;
+  const h = s._handle;
+  if (h && nodeOnRead !== undefined) {
+    h.onread = nodeOnRead;
+    h[HANDLE_READER] = undefined;
+  }
 }
 
 export function isDirect(socket: unknown): boolean {

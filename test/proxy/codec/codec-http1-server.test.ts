@@ -263,6 +263,22 @@ test('an idle keep-alive connection closes after idleTimeoutMs', async () => {
   }
 });
 
+test('requests closer together than idleTimeoutMs keep the connection; it closes idleTimeoutMs after the last one', async () => {
+  const srv = await server({}, { ...OPTS, idleTimeoutMs: 150 });
+  try {
+    const req = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    const t0 = Date.now();
+    // six requests 80 ms apart: 400 ms in all, well past one idle period
+    const r = await exchange(srv.port, [req, req, req, req, req, req], undefined, 80);
+    const elapsed = Date.now() - t0;
+    assert.equal(r.text.split('HTTP/1.1 200').length - 1, 6, r.text);
+    assert.equal(r.closed, true);
+    assert.ok(elapsed >= 400 + 130 && elapsed < 400 + 1500, `closed ${elapsed - 400} ms after the last request (idle 150 ms)`);
+  } finally {
+    await srv.close();
+  }
+});
+
 test('a malformed chunk in the body of the request under way resets the connection and fails the body stream', async () => {
   let bodyError: string | undefined;
   const srv = await server({

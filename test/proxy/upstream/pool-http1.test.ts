@@ -190,6 +190,25 @@ test('idleTimeoutMs closes an idle connection; onDisconnect; the next request op
   }
 });
 
+test('a connection reused more often than idleTimeoutMs stays open; idle time counts from its last exchange', async () => {
+  const up = await httpUp(ok);
+  const { pool } = newPool(up.port, { idleTimeoutMs: 150 });
+  try {
+    // eight exchanges 60 ms apart (about 500 ms): one connection throughout
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await send(pool, {}).done).status, 200);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    assert.equal(up.connections.length, 1);
+    const t0 = Date.now() - 60;
+    const closedAt = await new Promise<number>((r) => up.connections[0].once('close', () => r(Date.now())));
+    assert.ok(closedAt - t0 >= 120 && closedAt - t0 < 2000, `closed ${closedAt - t0} ms after the last exchange`);
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+});
+
 test('a long exchange is not cut by the idle timeout', async () => {
   const up = await httpUp((_req, res) => setTimeout(() => res.writeHead(200, { 'content-length': '2' }).end('ok'), 400));
   const { pool } = newPool(up.port, { idleTimeoutMs: 150 });

@@ -9,8 +9,6 @@ import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { LogLevel, ProxyOptions } from '../proxy/bootstrap.js';
 import { startProxy } from '../proxy/proxy.js';
-import { ProxyAgent } from '../proxy/agent/proxy-agent.js';
-import { serveAgent, workerHooks, workerRoleFromEnv } from '../proxy/agent/proxy-child.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
 import { releaseUnderLoad, releaseYoungGeneration } from './proxy-heap.js';
@@ -85,6 +83,8 @@ export function register(program: Command): void {
       };
       if ((o.hotRestart || concurrency > 1) && cluster.isPrimary) {
         const verbose = ['trace', 'debug', 'info'].includes(String(o.logLevel));
+        // the agent's modules load only when there is an agent (a plain sidecar never needs them)
+        const { ProxyAgent } = await import('../proxy/agent/proxy-agent.js');
         const agent = new ProxyAgent({
           concurrency,
           readyTimeoutMs: 60_000,
@@ -99,10 +99,11 @@ export function register(program: Command): void {
         process.exit(await agent.done);
       }
       const child = cluster.isWorker;
-      const role = child ? workerRoleFromEnv() : undefined;
+      const workerSide = child ? await import('../proxy/agent/proxy-child.js') : undefined;
+      const role = workerSide?.workerRoleFromEnv();
       // a later generation, or a worker besides 0, holds connections until its configuration is in
       const hold = !!role && (role.epoch > 0 || role.index > 0);
-      const handle = await startProxy({ ...options, restartEpoch: role?.epoch, holdUntilReady: hold }, role ? workerHooks(role) : {});
+      const handle = await startProxy({ ...options, restartEpoch: role?.epoch, holdUntilReady: hold }, role ? workerSide!.workerHooks(role) : {});
       // start-up is over once the first config is applied (or, without one, after a while):
       // from then on traffic restores V8's young-generation growth (proxy-heap.ts)
       let watching = false;
@@ -117,7 +118,7 @@ export function register(program: Command): void {
         clearTimeout(fallback);
         watch();
       });
-      if (role) serveAgent(handle, role, (code) => process.exit(code));
+      if (role) workerSide!.serveAgent(handle, role, (code) => process.exit(code));
       // on, not once: a supervisor signalling the process group and the agent may both send it
       process.on('SIGTERM', () => void handle.drain('graceful').then(() => process.exit(0)));
       process.on('SIGINT', () => void handle.close().then(() => process.exit(0)));

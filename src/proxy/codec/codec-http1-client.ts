@@ -95,6 +95,13 @@ export class Http1ClientConn {
   private body: Readable | null = null;
   private chunked = false;
   private bodyPaused = false;
+  /**
+   * Bytes of a content-length response body still to come, framed here rather than by llhttp
+   * (its body callback copies each chunk into a new ArrayBuffer, and every callback is a trip
+   * through C++): llhttp parses the head, returns at its end, and the reads that follow are
+   * body until this reaches 0. Chunked and EOF-delimited bodies stay llhttp's.
+   */
+  private bodyLeft = 0;
 
   constructor(
     host: string,
@@ -302,6 +309,10 @@ export class Http1ClientConn {
       return true;
     }
     this.responseStarted = true;
+    if (this.bodyLeft > 0) {
+      this.takeBody(d, 0);
+      return true;
+    }
     let r: number | LlhttpError;
     this.executing = true;
     try {
@@ -316,9 +327,42 @@ export class Http1ClientConn {
     this.executing = false;
     const after = this.endRead();
     if (typeof r !== 'number') this.protocolError(`malformed upstream response (${r.code})`);
+    else if (this.bodyLeft > 0) this.takeBody(d, r);
     else if (after !== AfterRead.Nothing) this.afterResponse(after);
     if (this.freeParser) this.releaseParser();
     return true;
+  }
+
+  /** Body bytes of a content-length response from `d` at `from` (a read, valid during the call). */
+  private takeBody(d: Buffer, from: number): void {
+    const x = this.exchange;
+    if (x === null || x.done) {
+      // aborted with body still to come: the connection cannot carry another exchange
+      this.bodyLeft = 0;
+      this.destroy();
+      return;
+    }
+    const avail = d.length - from;
+    const n = avail < this.bodyLeft ? avail : this.bodyLeft;
+    if (n > 0) {
+      this.bodyLeft -= n;
+      // the read buffer is reused by the next read: consumers get their own copy
+      const chunk = Buffer.allocUnsafe(n);
+      d.copy(chunk, 0, from, from + n);
+      if (!x.handler.onData(chunk) && !this.readPaused && this.exchange === x && this.bodyLeft > 0) {
+        this.readPaused = true;
+        this.socket.pause();
+      }
+      if (this.exchange !== x || x.done) {
+        if (this.bodyLeft > 0 && !this.closed) this.destroy();
+        return;
+      }
+    }
+    if (this.bodyLeft > 0) return;
+    const reuse = this.finishExchange(x, null);
+    // bytes after a complete response with no request outstanding: a protocol error (Envoy's rule);
+    // empty lines only are tolerated, as llhttp skips them before a message
+    this.afterResponse(reuse && onlyLineBreaks(d, from + n) ? AfterRead.Free : AfterRead.Close);
   }
 
   /** Closes the read that execute() (or finish()) parsed: what its completed response left to do. */
@@ -438,9 +482,25 @@ export class Http1ClientConn {
     const out = decodeHeaders(raw, {});
     const hint = out['keep-alive'];
     if (hint !== undefined && keepAlive) this.keepAliveHint(hint);
-    const endStream = this.isHead || status === 204 || status === 304 || out['content-length'] === '0';
+    const cl = out['content-length'];
+    const endStream = this.isHead || status === 204 || status === 304 || cl === '0';
+    // a plain content-length body is framed here (bodyLeft); llhttp stops at the end of the head
+    // (2: no body for llhttp, which then reports the message complete: onMessageComplete skips it)
+    let framing = this.isHead ? 1 : 0;
+    if (!endStream && typeof cl === 'string' && out['transfer-encoding'] === undefined) {
+      const len = contentLength(cl);
+      if (len > 0) {
+        this.bodyLeft = len;
+        framing = 2;
+      }
+    }
     x.handler.onHeaders(status, out, endStream);
-    return this.isHead ? 1 : 0;
+    if (framing === 2 && (this.exchange !== x || x.done)) {
+      // the handler let go of the exchange at its head: llhttp skips nothing, the connection closes
+      this.bodyLeft = 0;
+      return 0;
+    }
+    return framing;
   }
 
   /** `keep-alive: timeout=N` from the server: go idle for less than that (undici's rule), or not at all. */
@@ -472,26 +532,33 @@ export class Http1ClientConn {
       this.trailers = null;
       return;
     }
+    // the head of a response whose body is framed here (takeBody completes it)
+    if (this.bodyLeft > 0) return;
     const x = this.exchange;
     if (x === null) return;
-    this.exchange = null;
     const t = this.trailers;
     this.trailers = null;
+    // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
+    // exchange, so the owner hears that the connection is free only once execute() has returned.
+    this.afterRead = this.finishExchange(x, t) ? AfterRead.Free : AfterRead.Close;
+    this.parser[K_ON_MESSAGE_BEGIN] = this.onUnsolicited;
+  }
+
+  /** The response to `x` is complete: the handler hears of it; true if the connection may be reused. */
+  private finishExchange(x: Http1ClientExchange, t: string[] | null): boolean {
+    this.exchange = null;
     // llhttp reads `connection: close` in trailers too and then refuses more data on this connection
     const reuse = this.keepAlive && this.reqDone && !this.lastRequest && !this.closed && (t === null || !closeInTrailers(t));
     if (this.readPaused) {
       this.readPaused = false;
       this.socket.resume();
     }
-    // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
-    // exchange, so the owner hears that the connection is free only once execute() has returned.
-    this.afterRead = reuse ? AfterRead.Free : AfterRead.Close;
-    this.parser[K_ON_MESSAGE_BEGIN] = this.onUnsolicited;
     if (!x.done) {
       x.done = true;
       x.conn = null;
       x.handler.onEnd(t !== null && t.length > 0 ? decodeHeaders(t, {} as InHeaders) : undefined);
     }
+    return reuse;
   }
 
   /** llhttp began another message in the read that completed the response (armed only then). */
@@ -510,6 +577,23 @@ function hintSeconds(v: string): number {
   lastHint = v;
   lastHintSeconds = m === null ? -1 : Number(m[1]);
   return lastHintSeconds;
+}
+
+/** `d` from `at` on holds nothing but CR and LF bytes (or nothing) */
+function onlyLineBreaks(d: Buffer, at: number): boolean {
+  for (let i = at; i < d.length; i++) if (d[i] !== 13 && d[i] !== 10) return false;
+  return true;
+}
+
+/** A content-length value as a number (-1 if it is not a plain decimal: llhttp has checked it, this is a guard). */
+function contentLength(v: string): number {
+  const n = v.length;
+  if (n === 0 || n > 15) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  return Number(v);
 }
 
 function onIdleTimer(c: Http1ClientConn): void {

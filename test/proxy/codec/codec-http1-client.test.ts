@@ -195,6 +195,37 @@ test('an EOF-delimited body completes at the server FIN; the connection is not r
   }
 });
 
+test('a content-length body in many small reads after its head arrives whole, then the connection carries the next exchange', async () => {
+  const up = await rawServer((sock, soFar) => {
+    if (!soFar.endsWith('\r\n\r\n')) return;
+    if (heads(soFar) > 1) {
+      // second exchange on the connection: head and body in one segment
+      sock.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nagain');
+      return;
+    }
+    sock.write('HTTP/1.1 200 OK\r\ncontent-length: 30\r\n\r\n');
+    let k = 0;
+    const next = () => {
+      sock.write('abc');
+      if (++k < 10) setTimeout(next, 5);
+    };
+    setTimeout(next, 5);
+  });
+  const { pool, ev } = newPool(up.port, { maxConnections: 1 });
+  try {
+    const r = await send(pool, {}).done;
+    assert.equal(r.body.toString(), 'abc'.repeat(10));
+    assert.equal(r.calls.filter((c) => c === 'data').length >= 2, true, `body chunks: ${r.calls.join(',')}`);
+    assert.equal(r.calls.at(-1), 'end');
+    const r2 = await send(pool, {}).done;
+    assert.equal(r2.body.toString(), 'again');
+    assert.equal(ev.connect, 1);
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+});
+
 test('a reset mid-body is kind reset after the headers; a close before any response too', async () => {
   const up = await rawServer((sock, soFar, i) => {
     if (!soFar.endsWith('\r\n\r\n')) return;

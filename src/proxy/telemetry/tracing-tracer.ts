@@ -113,6 +113,7 @@ export class Tracer {
   private readonly propagation: readonly PropagationFormat[];
   private readonly random: () => number;
   private readonly staticTags: Record<string, string>;
+  private readonly staticTagList: ReadonlyArray<readonly [string, string]>;
   /** request-header custom tags: [tag, header, default] */
   private readonly headerTags: ReadonlyArray<readonly [string, string, string | undefined]>;
   private readonly maxPathTagLength: number;
@@ -145,6 +146,7 @@ export class Tracer {
       } else if (c.requestHeader) headerTags.push([c.tag, c.requestHeader.name.toLowerCase(), c.requestHeader.defaultValue]);
     }
     this.headerTags = headerTags;
+    this.staticTagList = Object.entries(this.staticTags);
     this.maxPathTagLength = opts.maxPathTagLength ?? DEFAULT_MAX_PATH_TAG_LENGTH;
     this.serviceName = `${identity.labels.app || wl}.${identity.namespace}`;
     this.localIp = identity.address;
@@ -218,8 +220,10 @@ export class Tracer {
     const name = info.operationName ?? `${host}:${port ?? '80'}/*`;
     const code = info.responseCode ?? 0;
     const error = code >= 500 || code === 0;
+    // a literal, then the static tags where not set: `{...staticTags, ...}` clones the static
+    // tags' map, and each key added after the spread then made a new map (measured: ~7k
+    // instructions per key)
     const tags: Record<string, string> = {
-      ...this.staticTags,
       'http.url': `${one(req, ':scheme') ?? 'http'}://${authority}${info.path ?? one(req, ':path') ?? ''}`.slice(0, this.maxPathTagLength),
       'http.method': info.method ?? one(req, ':method') ?? '',
       'http.protocol': info.protocol,
@@ -233,6 +237,8 @@ export class Tracer {
       user_agent: one(req, 'user-agent') ?? '-',
       downstream_cluster: one(req, 'x-envoy-downstream-service-cluster') ?? '-',
     };
+    const st = this.staticTagList;
+    for (let i = 0; i < st.length; i++) if (tags[st[i][0]] === undefined) tags[st[i][0]] = st[i][1];
     const peer = ipOf(info.downstreamRemoteAddress);
     if (peer) tags['peer.address'] = peer;
     if (ctx.clientTraceId) tags['guid:x-client-trace-id'] = ctx.clientTraceId;

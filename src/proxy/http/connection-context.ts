@@ -15,6 +15,20 @@ export interface ConnectionContext {
   /** `address:port` of each end, formatted once per connection (access logs, StreamInfo) */
   remote: string;
   local: string;
+  /**
+   * The outbound dispatcher's routing of the connection's last request (local mode routes each
+   * request by its Host): reused while the Host and the listener configuration are the same.
+   */
+  routed: RoutedHost | undefined;
+}
+
+export interface RoutedHost {
+  /** ListenerManager generation the routing was made in */
+  generation: number;
+  host: string;
+  destination: Destination;
+  /** the HCM the destination's chain selected (an HttpConnectionManager) */
+  hcm: unknown;
 }
 
 export const CONN_CTX = Symbol('clew.connectionContext');

@@ -78,6 +78,7 @@ export class ListenerManager {
     this.dispatcher = new OutboundDispatcher(
       {
         chainFor: (ctx, dest) => this.chainFor(ctx, dest),
+        generation: () => this.generation,
         passthroughHcm: (name) => opts.passthroughHcm(name),
         dispatchConnection: (socket, ctx) => this.dispatchConnection(socket, ctx),
       },
@@ -85,8 +86,12 @@ export class ListenerManager {
     );
   }
 
+  /** bumped by every LDS state applied: routing cached per connection is stale after it */
+  generation = 0;
+
   /** Applies a full LDS state (already parsed and validated). */
   apply(configs: ListenerConfig[], version: string): void {
+    this.generation++;
     const next = new Map(configs.map((c) => [c.name, c]));
     const freeServers = new Map<string, ActiveListener>();
     for (const [name, al] of this.listeners) {
@@ -196,6 +201,7 @@ export class ListenerManager {
       draining: al.draining,
       remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
       local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+      routed: undefined,
     };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
     trackConnection(ctx);

@@ -25,6 +25,8 @@ export interface DispatchTarget {
   passthroughHcm(clusterName: string): HttpConnectionManager;
   /** a tunnelled connection with a known destination */
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void;
+  /** changes whenever the listener configuration does */
+  generation(): number;
 }
 
 
@@ -76,8 +78,18 @@ export class OutboundDispatcher {
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
     const ctx = contextOf(req.socket);
+    // keep-alive clients send request after request to the same Host: reuse its routing
+    const url = req.url ?? '';
+    const hostHeader = url.charCodeAt(0) === 47 /* '/' */ ? ((req.headers[':authority'] ?? req.headers.host) as string | undefined) : undefined;
+    const gen = this.target.generation();
+    const r = ctx?.routed;
+    if (r !== undefined && hostHeader !== undefined && r.host === hostHeader && r.generation === gen) {
+      (r.hcm as HttpConnectionManager).handleRequest(req, res, ctx!, r.destination);
+      return;
+    }
     const dest = destinationFromRequest(req);
     const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
+    if (ctx && dest && hcm && hostHeader !== undefined) ctx.routed = { generation: gen, host: hostHeader, destination: dest, hcm };
     if (!ctx || !dest || !hcm) {
       res.writeHead(404, { 'content-length': '0' });
       res.end();

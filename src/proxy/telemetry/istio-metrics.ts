@@ -105,6 +105,10 @@ export class IstioMetrics {
   private tcp = new WeakMap<PeerInfo, SetCache<TcpHandles>>();
   private readonly tcpReported = new WeakMap<StreamInfo, { rx: number; tx: number; closed: boolean }>();
   private cachedSets = 0;
+  /** the last bucket() answer and the stream fields it was looked up by */
+  private lastBucket:
+    | { map: object; peer: PeerInfo; service: string | undefined; cluster: string | undefined; authority: string | undefined; sets: Map<number | string, unknown> }
+    | undefined;
   private readonly maxCachedSets: number;
   private readonly durationBuckets: readonly number[];
   private readonly bytesBuckets: readonly number[];
@@ -210,6 +214,12 @@ export class IstioMetrics {
 
   private bucket<T>(map: WeakMap<PeerInfo, SetCache<T>>, info: StreamInfo): Map<number | string, T> {
     const peer = info.peer ?? NO_PEER;
+    // most streams of a listener share peer and cluster with the one before: a one-entry cache
+    // (identity checks: the peer object and the cluster name come from caches and config)
+    const last = this.lastBucket;
+    if (last !== undefined && last.map === map && last.peer === peer && last.service === info.destinationService && last.cluster === info.upstreamCluster && last.authority === info.authority) {
+      return last.sets as Map<number | string, T>;
+    }
     let byDest = map.get(peer);
     if (!byDest) map.set(peer, (byDest = [new Map(), new Map(), new Map()]));
     let kind: 0 | 1 | 2;
@@ -229,6 +239,7 @@ export class IstioMetrics {
     }
     let sets = byDest[kind].get(raw);
     if (!sets) byDest[kind].set(raw, (sets = new Map()));
+    this.lastBucket = { map, peer, service: info.destinationService, cluster: info.upstreamCluster, authority: info.authority, sets };
     return sets;
   }
 
@@ -238,6 +249,7 @@ export class IstioMetrics {
       this.http = new WeakMap();
       this.tcp = new WeakMap();
       this.cachedSets = 0;
+      this.lastBucket = undefined;
     }
   }
 

@@ -67,6 +67,8 @@ export class H1Response {
   private closed = false;
   private trailers: Record<string, OutValue> | undefined;
   private closeFns: Array<() => void> | undefined;
+  /** the stream that owns this response, told first when it closes (no closure per request) */
+  private closeListener: { onResponseClose(): void } | undefined;
   /**
    * What is written but not yet on the socket, in order: latin1 text (head, chunk framing,
    * last chunk) and body Buffers. A response produced within one turn (head, body, end) goes out
@@ -195,6 +197,12 @@ export class H1Response {
     deferToTurnEnd(turnEnd, this);
   }
 
+  /** Like once('close'), for the one stream that owns the response. */
+  listenClose(l: { onResponseClose(): void }): void {
+    if (this.closed) queueMicrotask(() => l.onResponseClose());
+    else this.closeListener = l;
+  }
+
   once(event: 'close' | 'drain', fn: () => void): this {
     if (event === 'drain') this.owner.socket.once('drain', fn);
     else if (this.closed) queueMicrotask(fn);
@@ -206,6 +214,7 @@ export class H1Response {
   emitClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeListener?.onResponseClose();
     const fns = this.closeFns;
     this.closeFns = undefined;
     if (fns) for (const fn of fns) fn();

@@ -124,7 +124,13 @@ export class ActiveStream {
     this.info.method = this.method;
     this.info.path = url;
     this.info.authority = authority;
-    this.res.once('close', () => this.onClose());
+    if (this.isHttp2) this.res.once('close', () => this.onClose());
+    else (res as H1Response).listenClose(this);
+  }
+
+  /** the HTTP/1.1 codec's response closed (finished, or the connection went away) */
+  onResponseClose(): void {
+    this.onClose();
   }
 
   /** The request body to stream or buffer; null when the request has none. */

@@ -218,6 +218,18 @@ export class RouteConfig {
   }
 
   findVirtualHost(authority: string): VirtualHost | undefined {
+    // keep-alive clients send the same Host request after request: compare before hashing
+    if (authority === this.lastAuthority) return this.lastHost;
+    const found = this.lookupVirtualHost(authority);
+    this.lastAuthority = authority;
+    this.lastHost = found;
+    return found;
+  }
+
+  private lastAuthority: string | undefined;
+  private lastHost: VirtualHost | undefined;
+
+  private lookupVirtualHost(authority: string): VirtualHost | undefined {
     const host = authority.toLowerCase();
     const e = this.exact.get(host);
     if (e) return e;

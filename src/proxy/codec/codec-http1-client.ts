@@ -8,7 +8,7 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { HTTPParser, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { directConnectOptions, setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
@@ -102,6 +102,9 @@ export class Http1ClientConn {
    * body until this reaches 0. Chunked and EOF-delimited bodies stay llhttp's.
    */
   private bodyLeft = 0;
+  private readonly reader = (d: Buffer): void => {
+    this.onSocketData(d);
+  };
 
   constructor(
     host: string,
@@ -121,7 +124,7 @@ export class Http1ClientConn {
     const s = (this.socket = net.connect(
       ka === undefined ? { host, port, noDelay: true, ...direct } : { host, port, noDelay: true, ...direct, keepAlive: true, keepAliveInitialDelay: ka },
     ));
-    setDirectReader(s, (d) => this.onSocketData(d));
+    setDirectReader(s, this.reader);
     s.setTimeout(opts.connectTimeoutMs);
     s.on('connect', () => this.onConnect());
     s.on('end', () => this.onSocketEnd());
@@ -287,6 +290,9 @@ export class Http1ClientConn {
     // node's socket timer was the connect timeout; from now on idle time is the lazy idle timer's
     // (direct reads and writes do not refresh node's timer)
     this.socket.setTimeout(0);
+    // the handle may not be the one the reader was attached to (net tries the next address of a
+    // name with a new handle)
+    setDirectReader(this.socket, this.reader);
     this.owner.onConnected(this);
   }
 
@@ -359,6 +365,9 @@ export class Http1ClientConn {
       }
     }
     if (this.bodyLeft > 0) return;
+    // llhttp stopped at this response's head as if at an upgrade: it must start afresh, or it
+    // would not report a malformed next response (resetParser)
+    resetParser(this.parser, 'response', MAX_HEADER_SIZE);
     const reuse = this.finishExchange(x, null);
     // bytes after a complete response with no request outstanding: a protocol error (Envoy's rule);
     // empty lines only are tolerated, as llhttp skips them before a message

@@ -76,6 +76,8 @@ export class H1Response {
    */
   private parts: Array<string | Buffer> = [];
   private pendingBytes = 0;
+  /** the last flush was not taken at once by the socket ('drain' follows) */
+  private congested = false;
 
   constructor(readonly owner: H1ResponseOwner, readonly req: H1Request) {}
 
@@ -131,7 +133,11 @@ export class H1Response {
       this.queue(body);
       this.queue('\r\n');
     } else this.queue(body);
-    return this.pendingBytes < FLUSH_AT || this.flush();
+    // a congested socket gets each write at once (its result is the backpressure answer, and a
+    // false one always has a 'drain' coming); otherwise small writes wait for the turn's end
+    if (this.congested || this.pendingBytes >= FLUSH_AT) return this.flush();
+    this.schedule();
+    return true;
   }
 
   addTrailers(trailers: Record<string, OutValue>): void {
@@ -188,6 +194,7 @@ export class H1Response {
     }
     this.parts = [];
     this.pendingBytes = 0;
+    this.congested = !ok;
     return ok;
   }
 

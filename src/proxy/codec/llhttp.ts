@@ -83,3 +83,12 @@ export function newParser(
   p[K_ON_HEADERS] = cb.onHeaders ?? (() => undefined);
   return p;
 }
+
+/**
+ * A parser back to its state after newParser(), callbacks kept. Needed after a head whose
+ * onHeadersComplete returned 2: llhttp keeps its upgrade flag set until the next head completes,
+ * and node's binding reports no parse error while that flag is set.
+ */
+export function resetParser(p: LlhttpParser, type: 'request' | 'response', maxHeaderSize: number): void {
+  p.initialize(type === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, maxHeaderSize, HTTPParser.kLenientNone);
+}

@@ -106,6 +106,20 @@ function onHandleRead(this: DirectHandle, ab?: unknown): unknown {
  * each read is pushed to its Readable (false stops reading until the consumer drains it).
  */
 function onReleasedRead(this: DirectSocket, n: number, buf: Buffer): boolean {
+  const reader = this[READER];
+  if (reader !== null && reader !== undefined) {
+    // a reader that this handle was not attached to: net.connect replaced the handle (its
+    // happy-eyeballs attempt moved to the next address); deliver, and take the fast path from now
+    const h = nativeHandle(this);
+    if (h) attach(this, h, reader);
+    enterTurn();
+    try {
+      reader(buf.subarray(0, n));
+    } finally {
+      leaveTurn();
+    }
+    return true;
+  }
   return this.push(Buffer.from(buf.subarray(0, n)));
 }
 

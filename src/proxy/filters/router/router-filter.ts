@@ -87,8 +87,9 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (s.weightedTarget) applyHeaderOps(h, s.weightedTarget.requestOps);
     this.path = route.prefixRewrite !== undefined || route.regexRewrite ? rewritePath(route, s.path) : s.path;
     if (route.timeoutMs > 0) h['x-envoy-expected-rq-timeout-ms'] = String(route.timeoutMs);
-    this.headers = prepareUpstreamHeaders(h, hostRewrite ?? s.authority);
+    // hash policies see the request as it came (before host rewrite and the connection-field strip)
     if (route.hashPolicies.length > 0) this.hash = requestHash(route.hashPolicies, h, s.path, s.conn.remoteAddress);
+    this.headers = prepareUpstreamHeaders(h, hostRewrite ?? s.authority);
     s.onDownstreamReset = this;
 
     const req = s.requestBody();

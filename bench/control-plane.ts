@@ -173,6 +173,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < args.clients; i++) {
         const gc = new grpc.Client(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure(), {
           'grpc.max_receive_message_length': 256 * 1024 * 1024,
+          // a connection per client, as 100 proxies have (grpc-js would otherwise multiplex
+          // every client of this process onto one shared HTTP/2 connection)
+          'grpc.use_local_subchannel_pool': 1,
         });
         grpcClients.push(gc);
         const c = new BenchClient(gc, i);

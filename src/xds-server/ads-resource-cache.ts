@@ -1,7 +1,10 @@
 /**
  * Encoded-bytes caches shared by every stream. Many streams usually receive the very same resource
  * objects (one push context, many proxies), so each object is encoded once (WeakMap by identity)
- * and a SotW response body for a given content version is built once and reused.
+ * and a SotW response for a given content version is built once and handed to every stream that
+ * needs it, nonce included: a nonce only has to tell one stream's responses apart, so streams may
+ * share one. Per-stream copies of a large response (100 proxies × a 300 KB RDS) were external
+ * memory that made V8 run a full mark-compact on every push.
  */
 import { createHash } from 'node:crypto';
 import { encodeResource, type EnvoyResource } from '../xds/codec.js';
@@ -40,8 +43,8 @@ function sameEntries(a: EncodedEntry[], b: EncodedEntry[]): boolean {
 
 export class ResourceCache {
   private readonly byType = new Map<string, WeakMap<object, EncodedResource>>();
-  /** `${typeUrl} ${version}` -> encoded DiscoveryResponse holding only `resources` (LRU) */
-  private readonly blocks = new Map<string, Buffer>();
+  /** `${typeUrl} ${version}` -> encoded `resources` and the last full response built on them (LRU) */
+  private readonly blocks = new Map<string, SotwBlock>();
   private blockBytes = 0;
   private readonly recentSets = new Map<string, EncodedSet[]>();
   encodeCount = 0;
@@ -88,10 +91,31 @@ export class ResourceCache {
   }
 
   /**
+   * A SotW DiscoveryResponse of `set`, shared with the other streams that receive the same
+   * version. `avoidNonce` (the stream's last nonce) is never reused: a stream sent the same version
+   * again gets a response of its own with a fresh nonce.
+   */
+  sotwResponse(typeUrl: string, set: EncodedSet, avoidNonce: string | undefined, nextNonce: () => string): SotwResponse {
+    const entry = this.block(typeUrl, set);
+    const last = entry.response;
+    if (last && last.nonce !== avoidNonce) return last;
+    const nonce = nextNonce();
+    const bytes = sotwResponse(entry.resources, typeUrl, set.version, nonce);
+    entry.response = { nonce, bytes };
+    // the resources now live inside the response: keep a view, not a second copy
+    entry.resources = bytes.subarray(bytes.length - entry.resources.length);
+    return entry.response;
+  }
+
+  /**
    * The `resources` field of a SotW DiscoveryResponse (bare Anys) as bytes. Protobuf messages may
-   * be concatenated, so the caller appends the per-stream header (version, nonce, type).
+   * be concatenated, so a response is a header (version, nonce, type) followed by these bytes.
    */
   sotwResourcesBlock(typeUrl: string, set: EncodedSet): Buffer {
+    return this.block(typeUrl, set).resources;
+  }
+
+  private block(typeUrl: string, set: EncodedSet): SotwBlock {
     const key = `${typeUrl} ${set.version}`;
     const hit = this.blocks.get(key);
     if (hit) {
@@ -101,16 +125,27 @@ export class ResourceCache {
     }
     const resources = set.entries.map((e) => ({ type_url: typeUrl, value: e.bytes }));
     const bytes = adsTypes().res.encode({ resources }).finish();
-    const block = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.blocks.set(key, block);
-    this.blockBytes += block.length;
+    const entry: SotwBlock = { resources: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    this.blocks.set(key, entry);
+    this.blockBytes += entry.resources.length;
     for (const [k, b] of this.blocks) {
       if (this.blockBytes <= MAX_BLOCK_BYTES || this.blocks.size <= 1) break;
       this.blocks.delete(k);
-      this.blockBytes -= b.length;
+      this.blockBytes -= b.resources.length;
     }
-    return block;
+    return entry;
   }
+}
+
+export interface SotwResponse {
+  nonce: string;
+  /** the encoded DiscoveryResponse; shared, never to be modified */
+  bytes: Buffer;
+}
+
+interface SotwBlock {
+  resources: Buffer;
+  response?: SotwResponse;
 }
 
 export function sotwResponse(block: Buffer, typeUrl: string, version: string, nonce: string): Buffer {

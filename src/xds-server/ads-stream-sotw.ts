@@ -10,7 +10,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DiscoveryRequest } from './ads-messages.js';
-import { sotwResponse } from './ads-resource-cache.js';
 import { AdsStream, WILDCARD_TYPES, byTypeOrder, shortType } from './ads-stream.js';
 import type { TypeProgress, TypeStatus } from './ads-types.js';
 
@@ -99,21 +98,21 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     if (this.closed) return undefined;
     const set = this.ctx.cache.encodeSet(st.typeUrl, map, st.wildcard ? undefined : new Set(st.names));
     if (!force && set.version === st.sentVersion) return undefined;
-    const block = this.ctx.cache.sotwResourcesBlock(st.typeUrl, set);
-    // this stream's copy of the block is made once the server's write budget has room for it
-    const release = await this.ctx.budget.acquire(block.length);
+    const response = this.ctx.cache.sotwResponse(st.typeUrl, set, st.sentNonce, () => this.ctx.nextNonce());
+    // grpc makes this stream's framed copy once the server's write budget has room for it
+    const release = await this.ctx.budget.acquire(response.bytes.length);
     if (this.closed) {
       release();
       return undefined;
     }
-    const nonce = this.ctx.nextNonce();
+    const nonce = response.nonce;
     st.sentVersion = set.version;
     st.sentNonce = nonce;
     st.sentAt = Date.now();
     st.sentMono = performance.now();
     st.resourceCount = set.entries.length;
     this.ctx.log('debug', `xds stream ${this.info.id}: send ${shortType(st.typeUrl)} version ${set.version} nonce ${nonce} (${set.entries.length} resources)`);
-    return { written: this.write(sotwResponse(block, st.typeUrl, set.version, nonce), release) };
+    return { written: this.write(response.bytes, release) };
   }
 
   async push(typeUrls: string[] | undefined): Promise<Promise<void>[]> {

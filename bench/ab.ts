@@ -20,7 +20,7 @@ import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { ClewSetup, BenchTelemetry } from './bench-clew.js';
 import { which } from './bench-tools.js';
-import { repoRoot, round, sleep } from './bench-util.js';
+import { repoRoot, round, sleep, runIfMain } from './bench-util.js';
 
 interface Variant {
   name: string;
@@ -131,9 +131,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  main().catch((err) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -96,3 +96,12 @@ export function mean(values: number[]): number {
   const finite = values.filter((v) => Number.isFinite(v));
   return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;
 }
+
+/** Runs main when the module at `moduleUrl` is the script node was started with (not when imported). */
+export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
+  if (!process.argv[1] || path.resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  main().catch((err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

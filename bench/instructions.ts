@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import type { BenchTelemetry } from './bench-clew.js';
 import { startUpstream } from './bench-peers.js';
 import { which } from './bench-tools.js';
-import { repoRoot, round, sleep } from './bench-util.js';
+import { repoRoot, round, sleep, runIfMain } from './bench-util.js';
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -169,9 +169,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  main().catch((err) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

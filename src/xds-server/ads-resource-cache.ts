@@ -108,13 +108,10 @@ export class ResourceCache {
   }
 
   /**
-   * The `resources` field of a SotW DiscoveryResponse (bare Anys) as bytes. Protobuf messages may
-   * be concatenated, so a response is a header (version, nonce, type) followed by these bytes.
+   * The `resources` field of a SotW DiscoveryResponse (bare Anys) as bytes, with the last response
+   * built on them. Protobuf messages may be concatenated, so a response is a header (version,
+   * nonce, type) followed by these bytes.
    */
-  sotwResourcesBlock(typeUrl: string, set: EncodedSet): Buffer {
-    return this.block(typeUrl, set).resources;
-  }
-
   private block(typeUrl: string, set: EncodedSet): SotwBlock {
     const key = `${typeUrl} ${set.version}`;
     const hit = this.blocks.get(key);
@@ -148,7 +145,7 @@ interface SotwBlock {
   response?: SotwResponse;
 }
 
-export function sotwResponse(block: Buffer, typeUrl: string, version: string, nonce: string): Buffer {
+function sotwResponse(block: Buffer, typeUrl: string, version: string, nonce: string): Buffer {
   const head = adsTypes().res.encode({ version_info: version, type_url: typeUrl, nonce }).finish();
   return Buffer.concat([head, block]);
 }

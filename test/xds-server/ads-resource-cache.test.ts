@@ -37,7 +37,12 @@ test('streams receiving the same version share one SotW response; a stream sent 
   assert.deepEqual(msg2.resources, msg.resources, 'same resources under the new nonce');
   // the first response is not modified by building the second
   assert.equal(decode(first.bytes).nonce, 'n1');
-  assert.deepEqual(cache.sotwResourcesBlock(CLUSTER_TYPE, set), adsTypes().res.encode({ resources: msg.resources }).finish());
+  // a third response is built from the resources as they sit inside the second one
+  const third = cache.sotwResponse(CLUSTER_TYPE, set, again.nonce, nextNonce);
+  assert.notEqual(third.nonce, again.nonce);
+  assert.deepEqual(decode(third.bytes).resources, msg.resources);
+  const block = Buffer.from(adsTypes().res.encode({ resources: msg.resources }).finish());
+  assert.deepEqual(third.bytes.subarray(third.bytes.length - block.length), block, 'the response ends with the resources block');
 });
 
 test('a new version gets a new response; resources are encoded once per object', () => {

@@ -80,6 +80,16 @@ type DirectSocket = net.Socket & { [READER]?: DirectReader | null; _handle?: Dir
 /** node's own onread of stream handles (stream_base_commons' onStreamRead), taken from the first one */
 let nodeOnRead: ((this: DirectHandle, ab?: unknown) => unknown) | undefined;
 
+/** One read to its reader, as one I/O turn. */
+function deliver(reader: DirectReader, data: Buffer): void {
+  enterTurn();
+  try {
+    reader(data);
+  } finally {
+    leaveTurn();
+  }
+}
+
 /**
  * The handle's onread while a reader owns the socket: node's C++ calls it per read with the
  * byte count in streamBaseState. Data goes straight to the reader, in one I/O turn; EOF and
@@ -88,13 +98,7 @@ let nodeOnRead: ((this: DirectHandle, ab?: unknown) => unknown) | undefined;
 function onHandleRead(this: DirectHandle, ab?: unknown): unknown {
   const n = streamBaseState[kReadBytesOrError];
   if (n > 0) {
-    const reader = this[HANDLE_READER]!;
-    enterTurn();
-    try {
-      reader(READ_BUFFER.subarray(0, n));
-    } finally {
-      leaveTurn();
-    }
+    deliver(this[HANDLE_READER]!, READ_BUFFER.subarray(0, n));
     return undefined;
   }
   if (n === 0) return undefined;
@@ -112,12 +116,7 @@ function onReleasedRead(this: DirectSocket, n: number, buf: Buffer): boolean {
     // happy-eyeballs attempt moved to the next address); deliver, and take the fast path from now
     const h = nativeHandle(this);
     if (h) attach(this, h, reader);
-    enterTurn();
-    try {
-      reader(buf.subarray(0, n));
-    } finally {
-      leaveTurn();
-    }
+    deliver(reader, buf.subarray(0, n));
     return true;
   }
   return this.push(Buffer.from(buf.subarray(0, n)));

@@ -20,6 +20,8 @@ import { formatMessage, validateResources, type MeshConfig, type ValidationMessa
 import { MeshConfigSource } from './mesh-config-source.js';
 import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
+import { ControlPlaneSecurity } from './control-plane-security.js';
+import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
 
 const REGISTRY_KINDS = new Set(['Service', 'ServiceEntry', 'WorkloadEntry']);
 
@@ -28,7 +30,15 @@ export interface ControlPlaneOptions {
   /** Istio MeshConfig YAML (or the istio ConfigMap); default: Istio's default mesh config */
   meshConfigFile?: string;
   xdsPort?: number;
+  /** TLS gRPC port: Istio's certificate service and ADS over TLS (istiod's 15012); 0 picks a free one */
+  secureXdsPort?: number;
   debugPort?: number;
+  /** plug-in CA directory (Istio's cacerts files); default: a self-signed root under the config dir */
+  caDir?: string;
+  /** default workload certificate lifetime in seconds (`--workload-cert-ttl`, 24h) */
+  workloadCertTtlSeconds?: number;
+  /** key type of the control plane's own TLS certificate (RSA 2048 or ECDSA P-256) */
+  keyAlgorithm?: KeyAlgorithm;
   listenAddress?: string;
   debounceMs?: number;
   /** how long a disconnected proxy's workload stays registered */
@@ -50,6 +60,7 @@ export class ControlPlane {
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
   readonly mesh: MeshConfigSource;
+  readonly security: ControlPlaneSecurity;
   private pc: PushContext;
   private scheduler: PushScheduler;
   private debug: DebugServer | undefined;
@@ -64,6 +75,7 @@ export class ControlPlane {
   private ready = false;
   private pushSeq = 0;
   xdsPort = 0;
+  secureXdsPort = 0;
   debugPort = 0;
   private readonly log: (line: string) => void;
 
@@ -74,10 +86,16 @@ export class ControlPlane {
     this.mesh = new MeshConfigSource(options.meshConfigFile);
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.generator = new XdsGenerator(() => this.pc);
+    this.security = new ControlPlaneSecurity(
+      { configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm },
+      { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
+    );
     this.ads = new AdsServer(this.generator, {
       logger: (level, msg) => {
         if (level === 'warn') this.log(`xds ${level}: ${msg}`);
       },
+      authenticate: (c) => this.security.authenticateStream(c),
+      admit: (s) => this.security.admitStream(s),
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
     this.wire();
@@ -209,6 +227,8 @@ export class ControlPlane {
     const host = this.options.listenAddress ?? '127.0.0.1';
     // a bad mesh config refuses the start (MeshConfigError carries every message)
     for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);
+    // the CA (and its root) before any port: a bad plug-in CA refuses the start
+    await this.security.open();
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();
@@ -223,11 +243,12 @@ export class ControlPlane {
     });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
+    this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
     this.debug = await startDebugServer(this, host, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
     this.watchConfigDir();
     this.ready = true;
-    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on http://${host}:${this.debugPort}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
+    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, xDS+CA over TLS on ${host}:${this.secureXdsPort}, debug on http://${host}:${this.debugPort}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
   }
 
   private watchConfigDir(): void {
@@ -273,5 +294,6 @@ export class ControlPlane {
     for (const t of this.graceTimers.values()) clearTimeout(t);
     await this.debug?.close();
     await this.ads.close();
+    await this.security.close();
   }
 }

@@ -29,7 +29,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
   private readonly types = new Map<string, DeltaTypeState>();
 
   async handleRequest(req: DeltaDiscoveryRequest): Promise<void> {
-    this.noteNode(req.node);
+    if (!this.noteNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!typeUrl) {
       this.ctx.log('warn', `xds delta stream ${this.info.id}: request without type_url ignored`);

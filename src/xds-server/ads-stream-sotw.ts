@@ -34,7 +34,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
   private readonly types = new Map<string, SotwTypeState>();
 
   async handleRequest(req: DiscoveryRequest): Promise<void> {
-    this.noteNode(req.node);
+    if (!this.noteNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!typeUrl) {
       this.ctx.log('warn', `xds stream ${this.info.id}: request without type_url ignored`);

@@ -7,7 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { CLUSTER_TYPE, LISTENER_TYPE, SHORT_TYPE_NAME, XDS_TYPES_IN_ORDER } from '../xds/type-urls.js';
 import type { ResourceCache } from './ads-resource-cache.js';
-import type { AdsLogger, TypeStatus, XdsResourceSource, XdsStreamInfo } from './ads-types.js';
+import type { AdsLogger, StreamRefusal, TypeStatus, XdsResourceSource, XdsStreamInfo } from './ads-types.js';
 import type { ReleaseBudget, WriteBudget } from './ads-write-budget.js';
 
 /** What a stream needs from its server. */
@@ -19,6 +19,8 @@ export interface StreamContext {
   log: AdsLogger;
   emit(event: string, ...args: unknown[]): void;
   nextNonce(): string;
+  /** the server's admission check for a stream whose node just became known */
+  admit?: (stream: XdsStreamInfo) => StreamRefusal | undefined;
 }
 
 /** Types where an empty subscription means "everything" (legacy wildcard). */
@@ -64,15 +66,34 @@ export abstract class AdsStream<Req> {
     return run;
   }
 
-  protected noteNode(node: XdsNode | undefined): void {
+  /** Records the node of the first request that has one; false when the stream was refused. */
+  protected noteNode(node: XdsNode | undefined): boolean {
     if (node && !this.info.node) {
       this.info.node = node;
+      const refusal = this.ctx.admit?.(this.info);
+      if (refusal) {
+        this.ctx.log('warn', `xds stream ${this.info.id} from ${this.info.peer} refused (node ${node.id}): ${refusal.message}`);
+        this.refuse(refusal);
+        return false;
+      }
       if (!this.connectEmitted) {
         this.connectEmitted = true;
         this.ctx.emit('connect', this.info);
         this.ctx.log('info', `xds stream ${this.info.id} connected: ${node.id} from ${this.info.peer}${this.info.delta ? ' (delta)' : ''}`);
       }
     }
+    return !this.closed;
+  }
+
+  /** Ends the stream with a gRPC error status; nothing more is handled or sent on it. */
+  refuse(refusal: StreamRefusal): void {
+    try {
+      // grpc-js ends the call with this status; the server's own 'error' listener retires the stream
+      this.call.emit('error', { code: refusal.code, details: refusal.message, message: refusal.message });
+    } catch {
+      /* already closed */
+    }
+    this.closed = true;
   }
 
   /**

@@ -82,7 +82,7 @@ for (const [backendName, bin] of [['nft', 'iptables-nft'], ['legacy', 'iptables-
 
     // IPv4 committed, then IPv6 fails: IPv4 is rolled back to where it was
     const failing = join(records, `fail-${backendName}.sh`);
-    writeFileSync(failing, '#!/bin/sh\necho "injected failure" >&2\nexit 1\n');
+    writeFileSync(failing, '#!/bin/sh\ncat >/dev/null\necho "injected failure" >&2\nexit 1\n');
     chmodSync(failing, 0o755);
     const script = `import(${JSON.stringify(join(REPO_ROOT, 'dist/src/capture/capture-apply.js'))}).then(async (m) => {
       const { parseCaptureFlags } = await import(${JSON.stringify(join(REPO_ROOT, 'dist/src/capture/capture-config.js'))});

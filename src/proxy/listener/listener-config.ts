@@ -3,7 +3,9 @@
  * use_original_dst, and filter chains with their match and terminal network filter (HTTP
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
-import { HCM_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { HCM_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
+import { onlyKnown } from '../transport/tls-config.js';
 import { fail } from '../errors.js';
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import { parseHcm, type HcmParseContext } from '../http/hcm-config.js';
@@ -44,8 +46,23 @@ export interface ListenerParseContext extends HcmParseContext {
   proxyAddress: string;
 }
 
+/** FilterChainMatch fields this proxy matches on; any other is a NACK */
+const CHAIN_MATCH_FIELDS = ['destination_port', 'prefix_ranges', 'transport_protocol', 'application_protocols'];
+/** listener filters this proxy implements (the protocol sniffing of http_inspector is built in) */
+const LISTENER_FILTERS = new Set([
+  ORIGINAL_DST_LISTENER_FILTER_TYPE,
+  'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
+]);
+
 function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string): FilterChain {
   const m = (fc.filter_chain_match ?? {}) as Record<string, any>;
+  const where = `listener ${listenerName}: filter chain ${fc.name ?? ''}`;
+  onlyKnown(fc, ['name', 'filter_chain_match', 'filters', 'transport_socket', 'metadata', 'transport_socket_connect_timeout'], where);
+  onlyKnown(m, CHAIN_MATCH_FIELDS, `${where}: filter_chain_match`);
+  const ts = fc.transport_socket as Record<string, any> | undefined;
+  if (ts && String(ts.typed_config?.['@type'] ?? '') !== RAW_BUFFER_TYPE && ts.name !== 'envoy.transport_sockets.raw_buffer') {
+    fail(`${where}: transport_socket ${ts.typed_config?.['@type'] ?? ts.name}: downstream TLS is not implemented by this proxy yet`);
+  }
   const chain: FilterChain = {
     name: String(fc.name ?? ''),
     match: {
@@ -81,6 +98,10 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
   let address = String(sa?.address ?? '0.0.0.0');
   let port = Number(sa?.port_value ?? 0);
   const bindToPort = l.bind_to_port?.value !== false && !l.api_listener;
+  ((l.listener_filters ?? []) as Array<Record<string, any>>).forEach((f, i) => {
+    const t = String(f.typed_config?.['@type'] ?? '');
+    if (!LISTENER_FILTERS.has(t)) fail(`listener ${name}: listener_filters[${i}] ${f.name ?? ''} (${t || 'no typed_config'}): not implemented by this proxy`);
+  });
   if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
   const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name));
   const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name) : undefined;

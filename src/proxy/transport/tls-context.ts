@@ -1,8 +1,8 @@
 /**
- * A TLS context built from parsed config and the secrets it names: one node SecureContext, made
- * when first needed and again after any of its secrets changed (a rotation). Connections made
- * after a change use the new context; live ones keep the one they were made with, so a rotation
- * never drops a connection.
+ * A TLS context built from parsed config and the secrets it names: node SecureContext options
+ * (and a SecureContext) made when first needed and again after any of its secrets changed (a
+ * rotation). Connections made after a change use the new context; live ones keep the one they
+ * were made with, so a rotation never drops a connection.
  */
 import { constants as cryptoConstants } from 'node:crypto';
 import * as tls from 'node:tls';
@@ -16,10 +16,12 @@ export interface TlsContextOptions {
 }
 
 export class TlsContext {
+  private opts: tls.SecureContextOptions | undefined;
   private ctx: tls.SecureContext | undefined;
   private error: string | undefined;
   private readonly unwatch: Array<() => void> = [];
-  /** bumped at every rebuild: sessions kept for an older context are not offered */
+  private watching = false;
+  /** bumped at every rebuild: sessions and servers made for an older context are replaced */
   generation = 0;
   /** the trusted CA in force (static, or the SDS validation context's) */
   trustedCa: string | undefined;
@@ -27,15 +29,21 @@ export class TlsContext {
   constructor(
     readonly common: CommonTlsConfig,
     private readonly secrets: SecretProvider,
-    private readonly opts: TlsContextOptions = {},
-    onChange?: () => void,
-  ) {
+    private readonly extra: TlsContextOptions = {},
+    private readonly onChange?: () => void,
+  ) {}
+
+  /** Starts watching (and so requesting) the SDS secrets; idempotent. */
+  start(): void {
+    if (this.watching) return;
+    this.watching = true;
     for (const ref of this.refs()) {
       this.unwatch.push(
-        secrets.watch(ref, () => {
+        this.secrets.watch(ref, () => {
+          this.opts = undefined;
           this.ctx = undefined;
           this.error = undefined;
-          onChange?.();
+          this.onChange?.();
         }),
       );
     }
@@ -61,16 +69,16 @@ export class TlsContext {
     return !!this.common.validation;
   }
 
-  /** The SecureContext now, or a reason why there is none (a secret missing or not loadable). */
-  current(): tls.SecureContext | string {
-    if (this.ctx) return this.ctx;
+  /** SecureContext options now, or a reason why there are none (a secret missing or not loadable). */
+  options(): tls.SecureContextOptions | string {
+    if (this.opts) return this.opts;
     if (this.error) return this.error;
     const c = this.common;
     const o: tls.SecureContextOptions = { minVersion: c.minVersion, maxVersion: c.maxVersion };
     if (c.ciphers) o.ciphers = c.ciphers;
     if (c.ecdhCurve) o.ecdhCurve = c.ecdhCurve;
-    if (this.opts.sessionTimeoutS !== undefined) o.sessionTimeout = this.opts.sessionTimeoutS;
-    if (this.opts.noTickets) o.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;
+    if (this.extra.sessionTimeoutS !== undefined) o.sessionTimeout = this.extra.sessionTimeoutS;
+    if (this.extra.noTickets) o.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;
     const cert = c.certificates[0];
     if (cert?.inline) {
       o.cert = cert.inline.certChain;
@@ -83,7 +91,7 @@ export class TlsContext {
       o.key = s.privateKey;
     }
     const v = c.validation;
-    this.trustedCa = undefined;
+    let trusted: string | undefined;
     if (v) {
       let ca = v.trustedCa;
       let crl = v.crl;
@@ -94,7 +102,7 @@ export class TlsContext {
         ca = s.trustedCa;
         crl = s.crl ?? crl;
       }
-      if (ca) o.ca = this.trustedCa = ca;
+      if (ca) o.ca = trusted = ca;
       if (crl) o.crl = crl;
     }
     try {
@@ -102,11 +110,19 @@ export class TlsContext {
     } catch (err) {
       return (this.error = `TLS context does not load: ${(err as Error).message}`);
     }
+    this.trustedCa = trusted;
     this.generation++;
-    return this.ctx;
+    return (this.opts = o);
+  }
+
+  /** The SecureContext now, or the reason why there is none. */
+  current(): tls.SecureContext | string {
+    const o = this.options();
+    return typeof o === 'string' ? o : this.ctx!;
   }
 
   close(): void {
     for (const u of this.unwatch.splice(0)) u();
+    this.watching = false;
   }
 }

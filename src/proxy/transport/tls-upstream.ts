@@ -53,6 +53,7 @@ export class TlsUpstreamTransport implements UpstreamTransport {
       this.sessions.clear();
       onSecretChange?.();
     });
+    this.context.start();
     const v = config.common.validation;
     // Envoy checks names only through the configured matchers (no hostname check of its own)
     this.checkIdentity = v ? (_host, cert) => verifyPeerCertificate(v, cert) : () => undefined;

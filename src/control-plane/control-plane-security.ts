@@ -49,8 +49,11 @@ export class ControlPlaneSecurity {
     return this.deps.meshConfig().trustDomain || DEFAULT_TRUST_DOMAIN;
   }
 
-  /** Opens (or on first start creates) the CA and the token key; publishes the root for clients. */
-  async open(): Promise<void> {
+  /**
+   * Opens (or on first start creates) the CA and the token key, publishes the root for clients and
+   * issues the TLS port's certificate: all the slow work (key generation) before any port opens.
+   */
+  async open(listenAddress: string): Promise<void> {
     this.ca = await CertificateAuthority.open({
       configDir: this.options.configDir,
       caDir: this.options.caDir,
@@ -67,12 +70,13 @@ export class ControlPlaneSecurity {
     this.deps.metrics.gauge('citadel_server_root_cert_expiry_timestamp', 'Unix time (s) the root certificate expires.', () => Math.floor(Date.parse(root.validTo) / 1000));
     const signer = this.ca.signer.cert;
     this.deps.metrics.gauge('citadel_server_cert_chain_expiry_timestamp', 'Unix time (s) the signing certificate expires.', () => Math.floor(Date.parse(signer.validTo) / 1000));
+    this.provider = new ServingCertProvider(this.ca, servingNames(listenAddress), this.deps.log);
+    await this.provider.start();
   }
 
   /** The TLS gRPC port: IstioCertificateService and ADS (istiod's 15012). */
   async listen(host: string, port: number, ads: AdsServer): Promise<number> {
-    this.provider = new ServingCertProvider(this.ca, servingNames(host), this.deps.log);
-    await this.provider.start();
+    if (!this.provider) throw new Error('security: open() before listen()');
     const metrics = this.deps.metrics;
     this.server = await startSecureServer({
       host,

@@ -227,7 +227,7 @@ export class ControlPlane {
     // a bad mesh config refuses the start (MeshConfigError carries every message)
     for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);
     // the CA (and its root) before any port: a bad plug-in CA refuses the start
-    await this.security.open();
+    await this.security.open(host);
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();

@@ -16,7 +16,7 @@ import { WorkloadTokens } from '../../src/security/auth/workload-tokens.js';
 import { buildNode, type ProxyIdentity } from '../../src/xds/node-metadata.js';
 import { TestAdsClient, CLUSTER_TYPE } from '../helpers/ads-client.js';
 import { createCertificate } from '../security/helpers/ca-client.js';
-import { makeCsr, opensslAsync, verifyChain } from '../security/helpers/openssl.js';
+import { makeCsr, makePluginCa, opensslAsync, verifyChain } from '../security/helpers/openssl.js';
 
 let cp: ControlPlane;
 let dir: string;
@@ -55,9 +55,13 @@ test('the root is published for clients and the TLS port verifies with it (opens
   assert.equal(fs.statSync(path.join(dir, 'config', '.clew', 'root-cert.pem')).mode & 0o777, 0o644);
   const caFile = path.join(dir, 'root.pem');
   fs.writeFileSync(caFile, rootPem);
-  const r = await opensslAsync(['s_client', '-connect', secure(), '-CAfile', caFile, '-verify_return_error', '-verify_ip', '127.0.0.1', '-brief']);
-  assert.equal(r.status, 0, r.out);
-  assert.match(r.out, /Verification: OK/);
+  fs.writeFileSync(path.join(dir, 'other-root.pem'), makePluginCa(path.join(dir, 'other-ca')).rootPem);
+  // h2 as gRPC clients offer it (node's HTTP/2 server answers other ALPNs with an HTTP/1.0 403)
+  const r = await opensslAsync(['s_client', '-connect', secure(), '-CAfile', caFile, '-verify_return_error', '-verify_ip', '127.0.0.1', '-alpn', 'h2', '-brief']);
+  assert.match(r.out, /Verification: OK/, r.out);
+  assert.match(r.out, /ALPN protocol: h2/, r.out);
+  const other = await opensslAsync(['s_client', '-connect', secure(), '-CAfile', path.join(dir, 'other-root.pem'), '-verify_return_error', '-alpn', 'h2', '-brief']);
+  assert.notEqual(other.status, 0, 'a client trusting another root refuses the port');
   const res = await fetch(`http://127.0.0.1:${cp.debugPort}/debug/root-cert`);
   assert.equal(res.status, 200);
   assert.equal(await res.text(), rootPem);
@@ -159,7 +163,6 @@ test('a bad credential on ADS ends the stream UNAUTHENTICATED before anything is
 });
 
 test('clew control-plane: a bad plug-in CA or TTL is a startup error naming the file or flag', async () => {
-  const { makePluginCa } = await import('../security/helpers/openssl.js');
   const { runClew } = await import('../helpers/run-clew.js');
   const expired = makePluginCa(path.join(dir, 'expired-ca'), { intermediateDays: -1 });
   const args = (...more: string[]) => ['control-plane', '--config-dir', path.join(dir, 'cli'), '--xds-port', '0', '--secure-xds-port', '0', '--debug-port', '0', ...more];

@@ -131,6 +131,10 @@ export class ListenerManager {
         al.boundPort = reuse.boundPort;
         al.server!.removeAllListeners('connection');
         al.server!.on('connection', (s: net.Socket) => this.onConnection(al, s));
+        if (al.server!.listening) {
+          al.server!.removeAllListeners('error');
+          al.server!.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
+        }
       } else if (this.drainingAll !== 'stopped') this.bind(al);
     }
     for (const al of freeServers.values()) al.server?.close();
@@ -141,17 +145,36 @@ export class ListenerManager {
     al.server = server;
     server.on('connection', (s: net.Socket) => this.onConnection(al, s));
     al.bound = new Promise<void>((resolve) => {
-      server.once('error', (err) => {
+      const onBindError = (err: Error): void => {
         al.bindError = err.message;
         this.opts.log('warn', `listener ${al.config.name}: cannot bind ${al.config.address}:${al.config.port}: ${err.message}`);
         resolve();
-      });
+      };
+      server.once('error', onBindError);
       server.listen({ host: al.config.address, port: al.config.port }, () => {
         al.boundPort = (server.address() as net.AddressInfo).port;
+        server.off('error', onBindError);
+        // after the bind, a listening socket still reports accept() failures (EMFILE/ENFILE when
+        // descriptors run out) as 'error': without a listener that ends the process
+        server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
         resolve();
       });
     });
   }
+
+  private acceptErrors = 0;
+
+  /** accept() failed (descriptors exhausted): the listener goes on; logged at most once a second */
+  private onAcceptError(al: ActiveListener, err: NodeJS.ErrnoException): void {
+    const n = ++this.acceptErrors;
+    const now = Date.now();
+    if (now - this.lastAcceptErrorLog >= 1000) {
+      this.lastAcceptErrorLog = now;
+      this.opts.log('warn', `listener ${al.config.name}: accept failed: ${err.code ?? err.message} (${n} so far)`);
+    }
+  }
+
+  private lastAcceptErrorLog = 0;
 
   private unindex(c: ListenerConfig): void {
     if (this.portIndex.get(c.port) === c) this.portIndex.delete(c.port);

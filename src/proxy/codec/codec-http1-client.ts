@@ -55,6 +55,8 @@ export interface Http1ClientOptions {
   keepaliveMs?: number;
   /** 0 = unlimited */
   maxRequestsPerConnection: number;
+  /** bind the connection to this local address (upstream_bind_config) */
+  localAddress?: string;
 }
 
 export class Http1ClientConn {
@@ -121,8 +123,9 @@ export class Http1ClientConn {
     });
     const ka = opts.keepaliveMs;
     const direct = directConnectOptions();
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : undefined;
     const s = (this.socket = net.connect(
-      ka === undefined ? { host, port, noDelay: true, ...direct } : { host, port, noDelay: true, ...direct, keepAlive: true, keepAliveInitialDelay: ka },
+      ka === undefined ? { host, port, noDelay: true, ...direct, ...local } : { host, port, noDelay: true, ...direct, ...local, keepAlive: true, keepAliveInitialDelay: ka },
     ));
     setDirectReader(s, this.reader);
     s.setTimeout(opts.connectTimeoutMs);

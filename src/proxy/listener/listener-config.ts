@@ -3,7 +3,7 @@
  * use_original_dst, and filter chains with their match and terminal network filter (HTTP
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
-import { HCM_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { HCM_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
 import { fail } from '../errors.js';
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import { parseHcm, type HcmParseContext } from '../http/hcm-config.js';
@@ -29,8 +29,14 @@ export interface ListenerConfig {
   name: string;
   address: string;
   port: number;
+  /** additional_addresses (a service's other virtual IPs on a `<vip>_<port>` listener) */
+  additionalAddresses: string[];
   bindToPort: boolean;
   useOriginalDst: boolean;
+  /** listener_filters has envoy.filters.listener.original_dst: chains match the original destination */
+  originalDstFilter: boolean;
+  /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
+  transparent: boolean;
   direction: 'inbound' | 'outbound';
   chains: FilterChain[];
   defaultChain: FilterChain | undefined;
@@ -93,8 +99,15 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     name,
     address,
     port,
+    additionalAddresses: ((l.additional_addresses ?? []) as Array<Record<string, any>>)
+      .map((a) => a.address?.socket_address?.address)
+      .filter((a): a is string => typeof a === 'string' && a !== ''),
     bindToPort,
     useOriginalDst: l.use_original_dst?.value === true,
+    originalDstFilter: ((l.listener_filters ?? []) as Array<Record<string, any>>).some(
+      (f) => f.name === 'envoy.filters.listener.original_dst' || f.typed_config?.['@type'] === ORIGINAL_DST_LISTENER_FILTER_TYPE,
+    ),
+    transparent: l.transparent?.value === true,
     direction,
     chains,
     defaultChain,
@@ -143,8 +156,13 @@ export function selectChain(cfg: ListenerConfig, destPort: number | undefined, a
   return best ?? cfg.defaultChain;
 }
 
-export function needsAppProtocol(cfg: ListenerConfig): boolean {
-  return cfg.chains.some((c) => c.match.applicationProtocols.length > 0);
+/**
+ * Whether the first bytes must be read to pick a chain: only when a chain that can match this
+ * destination port selects on the application protocol (so a server-first protocol on any
+ * other port is not held up waiting for the client to speak).
+ */
+export function needsAppProtocol(cfg: ListenerConfig, destPort?: number): boolean {
+  return cfg.chains.some((c) => c.match.applicationProtocols.length > 0 && (c.match.destinationPort === undefined || destPort === undefined || c.match.destinationPort === destPort));
 }
 
 /** 'http/1.1' or 'h2c' when the first bytes look like HTTP, else undefined. */

@@ -30,6 +30,10 @@ export interface ListenerManagerOptions {
    */
   hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
+  /** a listener marked `transparent` is listening (TPROXY: the socket needs IP_TRANSPARENT) */
+  onTransparentListen?(server: net.Server, listenerName: string): void;
+  /** a service hostname's virtual IP (the proxy's name table), to find `<vip>_<port>` listeners by name */
+  resolveName?(host: string): string | undefined;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
 }
 
@@ -56,7 +60,10 @@ type Conn = net.Socket | Duplex;
 
 export class ListenerManager {
   readonly listeners = new Map<string, ActiveListener>();
+  /** bind_to_port=false listeners on a wildcard address, by port (`0.0.0.0_<port>`) */
   private readonly portIndex = new Map<number, ListenerConfig>();
+  /** bind_to_port=false listeners on one address (`<vip>_<port>`), by `address:port` */
+  private readonly addressIndex = new Map<string, ListenerConfig>();
   private readonly conns = new Map<ListenerConfig, Set<Conn>>();
   private readonly dispatcher: OutboundDispatcher;
   private readonly drainTimers = new Set<NodeJS.Timeout>();
@@ -107,7 +114,8 @@ export class ListenerManager {
       const al: ActiveListener = { config: c, version, lastUpdated: new Date(), server: undefined, boundPort: undefined, bindError: undefined, bound: Promise.resolve(), draining: !!this.drainingAll };
       this.listeners.set(c.name, al);
       if (!c.bindToPort) {
-        this.portIndex.set(c.port, c);
+        if (isWildcard(c.address)) this.portIndex.set(c.port, c);
+        else for (const a of [c.address, ...c.additionalAddresses]) this.addressIndex.set(`${a}:${c.port}`, c);
         continue;
       }
       const reuse = freeServers.get(`${c.address}:${c.port}`);
@@ -134,6 +142,14 @@ export class ListenerManager {
       });
       server.listen({ host: al.config.address, port: al.config.port }, () => {
         al.boundPort = (server.address() as net.AddressInfo).port;
+        if (al.config.transparent) {
+          try {
+            this.opts.onTransparentListen?.(server, al.config.name);
+          } catch (err) {
+            al.bindError = (err as Error).message;
+            this.opts.log('warn', `listener ${al.config.name}: cannot make it transparent: ${al.bindError}`);
+          }
+        }
         resolve();
       });
     });
@@ -141,6 +157,31 @@ export class ListenerManager {
 
   private unindex(c: ListenerConfig): void {
     if (this.portIndex.get(c.port) === c) this.portIndex.delete(c.port);
+    for (const a of [c.address, ...c.additionalAddresses]) {
+      const key = `${a}:${c.port}`;
+      if (this.addressIndex.get(key) === c) this.addressIndex.delete(key);
+    }
+  }
+
+  /**
+   * The listener a destination belongs to, Envoy's use_original_dst lookup: the one on exactly
+   * that address and port (`<vip>_<port>`; a hostname is looked up in the name table), else the
+   * wildcard one on the port (`0.0.0.0_<port>`).
+   */
+  private listenerFor(dest: { host: string; port: number }): ListenerConfig | undefined {
+    if (this.addressIndex.size > 0) {
+      const ip = net.isIP(dest.host) ? dest.host : this.opts.resolveName?.(dest.host);
+      const exact = ip !== undefined ? this.addressIndex.get(`${ip}:${dest.port}`) : undefined;
+      if (exact) return exact;
+    }
+    return this.portIndex.get(dest.port);
+  }
+
+  /** The connection's original destination, unless it was made to the listener itself. */
+  private originalDestination(al: ActiveListener, socket: net.Socket): { host: string; port: number } | undefined {
+    const dest = this.opts.resolver.resolveConnection(socket);
+    if (!dest || (dest.port === al.boundPort && dest.host === socket.localAddress)) return undefined;
+    return dest;
   }
 
   private track(cfg: ListenerConfig, socket: Conn): void {
@@ -208,11 +249,18 @@ export class ListenerManager {
     this.lastActivityAt = Date.now();
     this.track(cfg, socket);
     if (cfg.useOriginalDst) {
-      const dest = this.opts.resolver.resolveConnection(socket);
+      const dest = this.originalDestination(al, socket);
       if (dest) {
         ctx.destination = dest;
         this.dispatchConnection(socket, ctx);
       } else this.dispatcher.handleConnection(socket, ctx);
+      return;
+    }
+    if (cfg.originalDstFilter) {
+      // virtualInbound: chains match where the connection was headed, not the capture port
+      const dest = this.originalDestination(al, socket);
+      if (dest) ctx.destination = dest;
+      this.serve(socket, ctx, cfg, dest?.port ?? ctx.localPort);
       return;
     }
     this.serve(socket, ctx, cfg, ctx.localPort);
@@ -221,7 +269,7 @@ export class ListenerManager {
   /** A connection whose destination is known (SO_ORIGINAL_DST or a CONNECT tunnel). */
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void {
     const port = ctx.destination!.port;
-    const target = this.portIndex.get(port) ?? this.listeners.get(ctx.listenerName)?.config;
+    const target = this.listenerFor(ctx.destination!) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) {
       socket.destroy();
       return;
@@ -244,16 +292,20 @@ export class ListenerManager {
         chain.tcp!.handle(socket, ctx);
       }
     };
-    if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined, host));
+    if (!needsAppProtocol(cfg, port)) return go(selectChain(cfg, port, undefined, host));
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);
-      go(selectChain(cfg, port, detectAppProtocol(chunk), host));
+      const chain = selectChain(cfg, port, detectAppProtocol(chunk), host);
+      go(chain);
+      // the HCM reads the first bytes again through its own sniffer: let them flow (a TCP
+      // proxy keeps the socket paused until its upstream connects)
+      if (chain?.hcm) socket.resume();
     });
   }
 
   private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {
-    const target = this.portIndex.get(dest.port) ?? this.listeners.get(ctx.listenerName)?.config;
+    const target = this.listenerFor(dest) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) return undefined;
     return selectChain(target, dest.port, 'http/1.1', dest.host);
   }
@@ -359,6 +411,10 @@ export class ListenerManager {
     this.listeners.clear();
     await Promise.all(closing);
   }
+}
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '';
 }
 
 function ctxOf(s: Conn): ConnectionContext | undefined {

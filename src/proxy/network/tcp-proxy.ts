@@ -100,7 +100,8 @@ export class TcpProxy {
       socket.destroy();
       return finish();
     }
-    const upstream = net.connect({ host: host.address, port: host.port });
+    const local = cluster.config.sourceAddress;
+    const upstream = net.connect(local ? { host: host.address, port: host.port, localAddress: local } : { host: host.address, port: host.port });
     upstream.setNoDelay(true);
     host.rqActive++;
     let connected = false;

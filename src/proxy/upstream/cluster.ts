@@ -169,7 +169,7 @@ export class Cluster {
     const cfg = this.config;
     const keepaliveMs = cfg.tcpKeepalive ? (cfg.tcpKeepalive.timeS ?? 0) * 1000 : undefined;
     p = cfg.http2
-      ? new Http2Pool(host.address, host.port, { connectTimeoutMs: cfg.connectTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, keepaliveMs, maxRequestsPerConnection: cfg.maxRequestsPerConnection }, ev)
+      ? new Http2Pool(host.address, host.port, { connectTimeoutMs: cfg.connectTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, keepaliveMs, maxRequestsPerConnection: cfg.maxRequestsPerConnection, localAddress: cfg.sourceAddress }, ev)
       : new Http1Pool(
           host.address,
           host.port,
@@ -179,6 +179,7 @@ export class Cluster {
             maxRequestsPerConnection: cfg.maxRequestsPerConnection,
             idleTimeoutMs: cfg.idleTimeoutMs,
             keepaliveMs,
+            localAddress: cfg.sourceAddress,
           },
           ev,
         );

@@ -27,7 +27,7 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number; idleTimeoutMs?: number; keepaliveMs?: number },
+    opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number; idleTimeoutMs?: number; keepaliveMs?: number; localAddress?: string },
     private readonly ev: ConnPoolEvents,
   ) {
     this.max = Math.max(1, opts.maxConnections);
@@ -37,6 +37,7 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
       connectTimeoutMs: Math.min(opts.connectTimeoutMs, MAX_TIMER_MS),
       keepaliveMs: opts.keepaliveMs,
       maxRequestsPerConnection: opts.maxRequestsPerConnection > 0 ? opts.maxRequestsPerConnection : 0,
+      localAddress: opts.localAddress,
     };
   }
 

@@ -73,7 +73,7 @@ export class Http2Pool implements ConnPool {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly opts: { connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number },
+    private readonly opts: { connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number; localAddress?: string },
     private readonly ev: ConnPoolEvents,
   ) {
     const h = host.includes(':') ? `[${host}]` : host;
@@ -85,10 +85,15 @@ export class Http2Pool implements ConnPool {
     if (s && !s.closed && !s.destroyed) return s;
     const ka = this.opts.keepaliveMs;
     // upstream_connection_options.tcp_keepalive: the socket is made here (the session's socket can't be changed).
+    const local = this.opts.localAddress;
     const session =
-      ka === undefined
+      ka === undefined && local === undefined
         ? http2.connect(this.origin)
-        : http2.connect(this.origin, { createConnection: () => net.connect({ host: this.host, port: this.port, keepAlive: true, keepAliveInitialDelay: ka }) });
+        : http2.connect(this.origin, {
+            createConnection: () => net.connect({
+              host: this.host, port: this.port, ...(local ? { localAddress: local } : {}), ...(ka === undefined ? {} : { keepAlive: true, keepAliveInitialDelay: ka }),
+            }),
+          });
     this.session = session;
     this.streams = 0;
     let connected = false;

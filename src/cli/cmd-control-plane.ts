@@ -33,7 +33,6 @@ export function register(program: Command): void {
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
     .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
     .action(async (opts) => {
-      const ecc = process.env.ECC_SIGNATURE_ALGORITHM;
       const cp = new ControlPlane({
         configDir: opts.configDir,
         meshConfigFile: opts.meshConfig,
@@ -41,8 +40,6 @@ export function register(program: Command): void {
         secureXdsPort: opts.secureXdsPort,
         caDir: opts.caDir,
         workloadCertTtlSeconds: parseTtlSeconds(opts.workloadCertTtl, '--workload-cert-ttl'),
-        // Istio's switch for ECDSA keys (the control plane's own serving key here)
-        keyAlgorithm: ecc && ecc.toUpperCase() === 'ECDSA' ? 'ECDSA' : 'RSA',
         debugPort: opts.debugPort,
         listenAddress: opts.listenAddress,
         debounceMs: opts.debounce,

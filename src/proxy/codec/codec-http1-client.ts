@@ -8,10 +8,10 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
-import { directConnectOptions, setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
+import { directConnectOptions, writeDirect, writeDirectJoined } from './socket-direct.js';
 import { turnTime } from './io-turn.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
 
@@ -20,9 +20,6 @@ const KEEPALIVE_HINT_MARGIN_MS = 2000;
 
 /** response head limit (undici's setting before: 96 KiB) */
 const MAX_HEADER_SIZE = 96 * 1024;
-
-/** llhttp's message-begin callback slot: armed only between a completed response and the end of its read */
-const K_ON_MESSAGE_BEGIN = HTTPParser.kOnMessageBegin;
 
 /** what becomes of the connection once the read that completed its response has been parsed */
 const enum AfterRead {
@@ -120,11 +117,10 @@ export class Http1ClientConn {
       onMessageComplete: () => this.onMessageComplete(),
     });
     const ka = opts.keepaliveMs;
-    const direct = directConnectOptions();
+    const direct = directConnectOptions(this.reader);
     const s = (this.socket = net.connect(
       ka === undefined ? { host, port, noDelay: true, ...direct } : { host, port, noDelay: true, ...direct, keepAlive: true, keepAliveInitialDelay: ka },
     ));
-    setDirectReader(s, this.reader);
     s.setTimeout(opts.connectTimeoutMs);
     s.on('connect', () => this.onConnect());
     s.on('end', () => this.onSocketEnd());
@@ -290,9 +286,6 @@ export class Http1ClientConn {
     // node's socket timer was the connect timeout; from now on idle time is the lazy idle timer's
     // (direct reads and writes do not refresh node's timer)
     this.socket.setTimeout(0);
-    // the handle may not be the one the reader was attached to (net tries the next address of a
-    // name with a new handle)
-    setDirectReader(this.socket, this.reader);
     this.owner.onConnected(this);
   }
 
@@ -379,7 +372,7 @@ export class Http1ClientConn {
     const after = this.afterRead;
     if (after === AfterRead.Nothing) return after;
     this.afterRead = AfterRead.Nothing;
-    this.parser[K_ON_MESSAGE_BEGIN] = undefined;
+    this.parser.onMessageBegin = undefined;
     if (!this.unsolicited) return after;
     this.unsolicited = false;
     // Bytes after a complete response with no request outstanding: a protocol error (Envoy's rule).
@@ -550,7 +543,8 @@ export class Http1ClientConn {
     // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
     // exchange, so the owner hears that the connection is free only once execute() has returned.
     this.afterRead = this.finishExchange(x, t) ? AfterRead.Free : AfterRead.Close;
-    this.parser[K_ON_MESSAGE_BEGIN] = this.onUnsolicited;
+    // armed only between a completed response and the end of its read
+    this.parser.onMessageBegin = this.onUnsolicited;
   }
 
   /** The response to `x` is complete: the handler hears of it; true if the connection may be reused. */

@@ -16,12 +16,15 @@ export async function sendFiles(
 ): Promise<boolean> {
   let ok = true;
   for (const f of readInputs(paths)) {
-    const res = await callControlPlane<{ results?: ResultRow[]; messages?: { text: string }[]; warnings?: { text: string }[]; error?: string }>(
+    const res = await callControlPlane<{
+      results?: ResultRow[]; messages?: { text: string }[]; warnings?: { text: string }[]; ignored?: { text: string }[]; error?: string;
+    }>(
       base, 'POST', `/apis/v1/${endpoint}?file=${encodeURIComponent(f.name)}`, f.text,
     );
     if (res.status === 200) {
       for (const r of res.body.results ?? []) out(`${qualifiedName(r.kind, r.name)} ${r.action}\n`);
       for (const w of res.body.warnings ?? []) process.stderr.write(`${w.text}\n`);
+      for (const i of res.body.ignored ?? []) process.stderr.write(`note: ${i.text}\n`);
       continue;
     }
     ok = false;

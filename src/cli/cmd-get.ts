@@ -5,24 +5,12 @@ import type { ConfigResource } from '../config/types.js';
 import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError } from './errors.js';
 import { resolveKind } from './kinds.js';
+import { KINDS, kindDefinition } from '../config/kinds.js';
 import { parseOutput, table } from './output.js';
 
+/** The kind's columns from the kinds table. */
 function summary(r: ConfigResource): Record<string, string> {
-  const s = r.spec as any;
-  switch (r.kind) {
-    case 'VirtualService':
-      return { GATEWAYS: JSON.stringify(s.gateways ?? []), HOSTS: JSON.stringify(s.hosts ?? []) };
-    case 'DestinationRule':
-      return { HOST: s.host ?? '', SUBSETS: (s.subsets ?? []).map((x: any) => x.name).join(',') };
-    case 'Gateway':
-      return { SERVERS: (s.servers ?? []).map((x: any) => `${x.port?.protocol}/${x.port?.number}`).join(',') };
-    case 'ServiceEntry':
-      return { HOSTS: JSON.stringify(s.hosts ?? []), LOCATION: s.location ?? '', RESOLUTION: s.resolution ?? '' };
-    case 'Service':
-      return { PORTS: (s.ports ?? []).map((p: any) => `${p.port}/${p.name ?? ''}`).join(',') };
-    default:
-      return {};
-  }
+  return kindDefinition(r.kind)?.columns?.(r.spec ?? {}) ?? {};
 }
 
 function clean(r: ConfigResource): Omit<ConfigResource, 'source'> {
@@ -34,7 +22,7 @@ export function register(program: Command): void {
   program
     .command('get')
     .description('list configuration held by the control plane')
-    .argument('<kind>', 'kind, e.g. virtualservices, vs, destinationrules, dr, gateways, gw, serviceentries, se, services, svc')
+    .argument('<kind>', `kind: ${KINDS.map((k) => [k.plural, ...k.shortNames].join(', ')).join(', ')}`)
     .argument('[name]', 'resource name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace')

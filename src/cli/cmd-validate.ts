@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import {
   ConfigPathError,
+  formatIgnored,
   formatMessage,
   loadConfigPaths,
   loadMeshConfigFile,
@@ -74,7 +75,7 @@ export function register(program: Command): void {
           ...loaded.ignored.map((i) => ({
             file: i.file,
             line: i.line,
-            text: `${i.file}:${i.line}: ignored ${i.kind} ${i.name} (not a Clew configuration kind)`,
+            text: formatIgnored(i),
           })),
         ];
         const order = new Map(files.map((f, i) => [f, i]));

@@ -7,9 +7,11 @@ import { attachLineMap, buildLineMap, lineForPath } from './field-path.js';
 import { Codes, type ValidationMessage } from './messages.js';
 import { checkSchema, isPlainObject } from './schema-dsl.js';
 import { objectMeta } from './schema-common.js';
-import { ACCEPTED_VERSIONS, type ConfigResource, type IstioKind, type ObjectMeta, type SourceRef } from './types.js';
+import { apiVersionsOf, classifyKind, KINDS, type IstioKind } from './kinds.js';
+import type { ConfigResource, ObjectMeta, SourceRef } from './types.js';
 import { validateResource } from './validate-resource.js';
 
+/** A document outside Istio's API groups and the kinds table (Deployment, ServiceAccount, ...). */
 export interface IgnoredResource {
   file: string;
   line: number;
@@ -27,16 +29,18 @@ export interface LoadResult {
   files?: string[];
 }
 
+/** `f.yaml:2: ignored apps/v1 Deployment reviews-v1 (not an Istio configuration kind)`. */
+export function formatIgnored(i: IgnoredResource): string {
+  return `${i.file}:${i.line}: ignored ${i.apiVersion} ${i.kind} ${i.name} (not an Istio configuration kind)`;
+}
+
 export interface ParseOptions {
   defaultNamespace?: string;
 }
 
-const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+const ISTIO_KINDS = KINDS.filter((k) => k.group !== '').map((k) => `${k.kind} (${k.group})`).join(', ');
 
-function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? '' : apiVersion.slice(0, slash);
-}
+const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 
 export function parseConfigText(text: string, file: string, opts: ParseOptions = {}): LoadResult {
   const defaultNamespace = opts.defaultNamespace ?? 'default';
@@ -104,11 +108,21 @@ export function parseConfigText(text: string, file: string, opts: ParseOptions =
     if (typeof kind !== 'string' || kind === '') return docError(startLine, 'kind', 'is required', Codes.required);
     if (typeof apiVersion !== 'string' || apiVersion === '') return docError(startLine, 'apiVersion', 'is required', Codes.required);
 
-    const accepted = (ACCEPTED_VERSIONS as Record<string, string[] | undefined>)[kind];
-    if (!accepted || groupOf(accepted[0]) !== groupOf(apiVersion)) {
+    const kindClass = classifyKind(apiVersion, kind);
+    if (kindClass.status === 'refused') {
+      // an Istio kind that would have no effect: refusing it is safer than letting a user believe
+      // a policy protects them
+      result.messages.push({
+        file, line, kind, namespace, name: rawName, field: '', severity: 'error', code: Codes.unsupportedKind,
+        message: `${apiVersion} ${kind} is not supported by Clew (it would have no effect); Istio kinds Clew implements: ${ISTIO_KINDS}`,
+      });
+      return;
+    }
+    if (kindClass.status !== 'known') {
       result.ignored.push({ file, line, apiVersion, kind, name: rawName });
       return;
     }
+    const accepted = apiVersionsOf(kindClass.def);
 
     const source: SourceRef = { file, line };
     attachLineMap(source, buildLineMap(node, lc));

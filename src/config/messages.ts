@@ -40,6 +40,8 @@ export const Codes = {
   yamlSyntax: 'CLEW_YAML_SYNTAX',
   notObject: 'CLEW_NOT_AN_OBJECT',
   apiVersion: 'CLEW_UNSUPPORTED_API_VERSION',
+  /** an Istio API group kind Clew does not implement */
+  unsupportedKind: 'CLEW_UNSUPPORTED_KIND',
   duplicateResource: 'CLEW_DUPLICATE_RESOURCE',
   unknownField: 'CLEW_SCHEMA_UNKNOWN_FIELD',
   type: 'CLEW_SCHEMA_TYPE',

@@ -2,6 +2,7 @@
  * Istio configuration as Clew holds it after loading and validation. Field names are Istio's
  * (camelCase, as written in YAML). Durations stay strings ("1.5s") here; builders convert them.
  */
+import type { IstioKind } from './kinds.js';
 
 export interface ObjectMeta {
   name: string;
@@ -17,15 +18,8 @@ export interface SourceRef {
   line: number;
 }
 
-export type IstioKind =
-  | 'VirtualService'
-  | 'DestinationRule'
-  | 'Gateway'
-  | 'ServiceEntry'
-  | 'WorkloadEntry'
-  | 'Sidecar'
-  | 'Service'
-  | 'Telemetry';
+/** The kinds Clew implements: derived from the kinds table (kinds.ts), the one place a kind is declared. */
+export type { IstioKind };
 
 export interface ConfigResource<S = unknown> {
   apiVersion: string;
@@ -470,15 +464,3 @@ export type WorkloadEntry = ConfigResource<WorkloadEntrySpec>;
 export type Sidecar = ConfigResource<SidecarSpec>;
 export type KubeService = ConfigResource<KubeServiceSpec>;
 export type Telemetry = ConfigResource<TelemetrySpec>;
-
-/** The API groups and versions Clew accepts, per kind. */
-export const ACCEPTED_VERSIONS: Record<IstioKind, string[]> = {
-  VirtualService: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
-  DestinationRule: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
-  Gateway: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
-  ServiceEntry: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
-  WorkloadEntry: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
-  Sidecar: ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'],
-  Service: ['v1'],
-  Telemetry: ['telemetry.istio.io/v1alpha1', 'telemetry.istio.io/v1'],
-};

@@ -12,7 +12,7 @@ import type { ConfigResource } from './types.js';
 import { Reporter } from './validate-reporter.js';
 import { hostMatches, resolveHost } from './value-host.js';
 import type { MeshConfig } from './mesh-config.js';
-import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { KINDS } from './kinds.js';
 
 export interface CrossOptions {
   /** FQDNs the registry knows (`reviews.default.svc.cluster.local`); enables unknown-host checks. */
@@ -138,7 +138,10 @@ export function validateResources(all: ConfigResource[], opts: CrossOptions = {}
     flush();
   }
 
-  crossCheckTelemetry(ofKind('Telemetry'), reporterFor, opts.meshConfig);
+  // per-kind checks declared in the kinds table
+  for (const def of KINDS) {
+    def.cross?.(ofKind(def.kind), { all: resources, reporterFor, opts });
+  }
 
   if (opts.knownHosts) {
     for (const dr of ofKind('DestinationRule')) {

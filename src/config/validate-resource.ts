@@ -1,58 +1,50 @@
-/** Per-resource validation: the kind's declarative schema, then its semantic rules. */
+/**
+ * Per-resource validation: Kubernetes' metadata rules (name, namespace, label and annotation
+ * keys, with Kubernetes' messages), then the kind's declarative schema and semantic rules (both
+ * from the kinds table).
+ */
 import { Codes, type ValidationMessage } from './messages.js';
-import { checkSchema, isPlainObject, type Schema } from './schema-dsl.js';
-import { destinationRuleSchema } from './schema-destination-rule.js';
-import { gatewaySchema } from './schema-gateway.js';
-import { kubeServiceSchema } from './schema-kube.js';
-import { serviceEntrySchema, workloadEntrySchema } from './schema-service-entry.js';
-import { sidecarSchema } from './schema-sidecar.js';
-import { telemetrySchema } from './schema-telemetry.js';
-import { virtualServiceSchema } from './schema-virtual-service.js';
-import { validateDestinationRule } from './semantic-destination-rule.js';
-import { validateGateway } from './semantic-gateway.js';
-import { validateKubeService } from './semantic-kube-service.js';
-import { validateServiceEntry, validateWorkloadEntry } from './semantic-service-entry.js';
-import { validateSidecar } from './semantic-sidecar.js';
-import { validateTelemetry } from './semantic-telemetry.js';
-import { validateVirtualService } from './semantic-virtual-service.js';
-import type { Obj } from './semantic-util.js';
-import type { ConfigResource, IstioKind } from './types.js';
+import { checkSchema, isPlainObject } from './schema-dsl.js';
+import { kindDefinition, type NameRule } from './kinds.js';
+import type { ConfigResource } from './types.js';
 import { Reporter } from './validate-reporter.js';
-import { isDns1123Label, isDns1123Subdomain } from './value-host.js';
+import { joinKey } from './field-path.js';
+import {
+  dns1035LabelErrors, dns1123LabelErrors, dns1123SubdomainErrors, invalidValue, labelValueErrors, qualifiedNameErrors,
+} from './value-kube-name.js';
 
-interface KindRules {
-  schema: Schema;
-  semantic?: (spec: Obj, rep: Reporter) => void;
-}
-
-const RULES: Record<IstioKind, KindRules> = {
-  VirtualService: { schema: virtualServiceSchema, semantic: validateVirtualService },
-  DestinationRule: { schema: destinationRuleSchema, semantic: validateDestinationRule },
-  Gateway: { schema: gatewaySchema, semantic: validateGateway },
-  ServiceEntry: { schema: serviceEntrySchema, semantic: validateServiceEntry },
-  WorkloadEntry: { schema: workloadEntrySchema, semantic: (s, r) => validateWorkloadEntry(s, 'spec', r) },
-  Sidecar: { schema: sidecarSchema, semantic: validateSidecar },
-  Service: { schema: kubeServiceSchema, semantic: validateKubeService },
-  Telemetry: { schema: telemetrySchema, semantic: validateTelemetry },
+const NAME_RULES: Record<NameRule, (v: string) => string[]> = {
+  dns1123Subdomain: dns1123SubdomainErrors,
+  dns1035Label: dns1035LabelErrors,
 };
+
+function checkMetadata(resource: ConfigResource, nameRule: NameRule, rep: Reporter): void {
+  const { name, namespace, labels, annotations } = resource.metadata;
+  for (const e of NAME_RULES[nameRule](name)) rep.error('metadata.name', invalidValue(name, e), Codes.name);
+  for (const e of dns1123LabelErrors(namespace)) rep.error('metadata.namespace', invalidValue(namespace, e), Codes.name);
+  for (const [field, map] of [['metadata.labels', labels], ['metadata.annotations', annotations]] as const) {
+    if (!isPlainObject(map)) continue;
+    for (const [k, v] of Object.entries(map)) {
+      for (const e of qualifiedNameErrors(k)) rep.error(field, invalidValue(k, e), Codes.name);
+      if (field === 'metadata.labels' && typeof v === 'string') {
+        for (const e of labelValueErrors(v)) rep.error(joinKey(field, k), invalidValue(v, e), Codes.name);
+      }
+    }
+  }
+}
 
 /** Schema and semantic validation of one resource (no cross-resource checks). */
 export function validateResource(resource: ConfigResource): ValidationMessage[] {
   const rep = new Reporter(resource);
-  const { name, namespace } = resource.metadata;
-  if (!isDns1123Subdomain(name)) {
-    rep.error('metadata.name', `invalid name "${name}" (lower-case alphanumerics, '-' and '.', starting and ending alphanumeric)`, Codes.name);
-  }
-  if (!isDns1123Label(namespace)) rep.error('metadata.namespace', `invalid namespace "${namespace}" (must be a DNS-1123 label)`, Codes.name);
-
-  const rules = RULES[resource.kind];
-  if (!rules) return rep.messages;
+  const def = kindDefinition(resource.kind);
+  checkMetadata(resource, def?.nameRule ?? 'dns1123Subdomain', rep);
+  if (!def) return rep.messages;
   const spec = resource.spec;
   if (spec === undefined || spec === null) {
-    if (resource.kind !== 'Telemetry') rep.error('spec', 'is required', Codes.required);
+    if (!def.specOptional) rep.error('spec', 'is required', Codes.required);
     return rep.messages;
   }
-  checkSchema(spec, rules.schema, 'spec', (path, message, code) => rep.error(path, message, code));
-  if (isPlainObject(spec)) rules.semantic?.(spec, rep);
+  checkSchema(spec, def.schema, 'spec', (path, message, code) => rep.error(path, message, code));
+  if (isPlainObject(spec)) def.semantic?.(spec, rep);
   return rep.messages;
 }

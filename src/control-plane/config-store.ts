@@ -10,10 +10,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConfigResource } from '../config/types.js';
 import {
+  Codes,
   parseConfigText,
   validateResources,
   resourceKey,
   toYaml,
+  type IgnoredResource,
   type ValidationMessage,
 } from '../config/index.js';
 
@@ -155,6 +157,11 @@ export class ConfigStore extends EventEmitter {
    * with every message when anything is invalid; nothing changes then.
    */
   apply(text: string, file: string): ApplyResult[] {
+    return this.applyText(text, file).results;
+  }
+
+  /** apply() that also returns the documents it ignored (kinds outside Istio's API groups). */
+  applyText(text: string, file: string): { results: ApplyResult[]; ignored: IgnoredResource[] } {
     const parsed = parseConfigText(text, file);
     const errors = parsed.messages.filter((m) => m.severity === 'error');
     if (errors.length) throw new ConfigRejectedError(parsed.messages);
@@ -177,12 +184,18 @@ export class ConfigStore extends EventEmitter {
       changed.add(key);
     }
     this.commit(changed);
-    return results;
+    return { results, ignored: parsed.ignored };
   }
 
-  /** Deletes the resources named in `text` (kind, namespace, name are enough). */
+  /**
+   * Deletes the resources named in `text` (kind, namespace, name are enough; a spec with errors
+   * does not stop a delete). A document of an Istio kind Clew does not implement refuses the
+   * whole request, as apply does.
+   */
   deleteText(text: string, file: string): ApplyResult[] {
     const parsed = parseConfigText(text, file);
+    const refused = parsed.messages.filter((m) => m.code === Codes.unsupportedKind || m.code === Codes.yamlSyntax);
+    if (refused.length) throw new ConfigRejectedError(refused);
     const keys = parsed.resources.map((r) => ({
       key: resourceKey(r), kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name,
     }));

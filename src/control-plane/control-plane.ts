@@ -18,10 +18,9 @@ import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { formatMessage, validateResources, type MeshConfig, type ValidationMessage } from '../config/index.js';
 import { MeshConfigSource } from './mesh-config-source.js';
+import { REGISTRY_KINDS } from '../config/kinds.js';
 import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
-
-const REGISTRY_KINDS = new Set(['Service', 'ServiceEntry', 'WorkloadEntry']);
 
 export interface ControlPlaneOptions {
   configDir: string;

@@ -7,7 +7,7 @@ import type { ControlPlane } from './control-plane.js';
 import { ConfigRejectedError } from './config-store.js';
 import { proxyStatusRows, findStream } from './proxy-status.js';
 import { configDumpFor } from './config-dump.js';
-import { formatMessage, resourceKey } from '../config/index.js';
+import { formatIgnored, formatMessage, resourceKey } from '../config/index.js';
 import { SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../stats/stats-prometheus.js';
 
@@ -110,11 +110,12 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
     const file = q.get('file') ?? 'stdin';
     const text = await readBody(req);
     try {
-      const results = p.endsWith('apply') ? cp.store.apply(text, file) : cp.store.deleteText(text, file);
+      const applied = p.endsWith('apply') ? cp.store.applyText(text, file) : { results: cp.store.deleteText(text, file), ignored: [] };
+      const { results } = applied;
       const telemetry = p.endsWith('apply') && results.some((r) => r.kind === 'Telemetry');
-      const warnings = telemetry ? cp.meshWarnings(new Set(results.map((r) => r.key))) : [];
-      if (warnings.length) return send(res, 200, { results, warnings: warnings.map((m) => ({ ...m, text: formatMessage(m) })) });
-      return send(res, 200, { results });
+      const warnings = (telemetry ? cp.meshWarnings(new Set(results.map((r) => r.key))) : []).map((m) => ({ ...m, text: formatMessage(m) }));
+      const ignored = applied.ignored.map((i) => ({ ...i, text: formatIgnored(i) }));
+      return send(res, 200, { results, ...(warnings.length ? { warnings } : {}), ...(ignored.length ? { ignored } : {}) });
     } catch (err) {
       if (err instanceof ConfigRejectedError) {
         cp.metrics.configRejected('api');

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type {
-  ConfigResource, DestinationRule, DestinationRuleSpec, Gateway, Sidecar, Subset, Telemetry, VirtualService,
+  ConfigResource, IstioKind, DestinationRule, DestinationRuleSpec, Gateway, Sidecar, Subset, Telemetry, VirtualService,
 } from '../config/types.js';
 import { defaultMeshConfig, type MeshConfig } from '../config/mesh-config.js';
 import type { MeshService, ServiceInstance, ServiceRegistry, Workload } from '../registry/types.js';
@@ -54,6 +54,8 @@ export interface PushContext {
   readonly vsByGateway: Readonly<Record<string, readonly IndexedVirtualService[]>>;
   /** DestinationRules by resolved host, in config order. */
   readonly drByHost: Readonly<Record<string, readonly DestinationRule[]>>;
+  /** Every resource of a kind, in config order: the index a new kind's builders use (kinds table: config/kinds.ts). */
+  ofKind<S = unknown>(kind: IstioKind): readonly ConfigResource<S>[];
   service(hostname: string): MeshService | undefined;
   instances(hostname: string, port: number): readonly ServiceInstance[];
   resolveHost(host: string, namespace: string): string;
@@ -152,8 +154,10 @@ export function createPushContext(input: PushContextInput): PushContext {
   const sidecars: Sidecar[] = [];
   const telemetries: Telemetry[] = [];
   const meshConfig = input.meshConfig ?? defaultMeshConfig();
+  const byKind = new Map<string, ConfigResource[]>();
   for (const res of config) {
     const ns = res.metadata.namespace;
+    push(byKind, res.kind, res);
     if (res.kind === 'VirtualService') {
       const vs = res as VirtualService;
       const gws = (vs.spec.gateways ?? []).map((g) => gatewayKey(g, ns));
@@ -182,6 +186,7 @@ export function createPushContext(input: PushContextInput): PushContext {
   const frozenVsByHost = freezeIndex(vsByHost);
   const frozenVsByGateway = freezeIndex(vsByGateway);
   const frozenDrByHost = freezeIndex(drByHost);
+  const frozenByKind = freezeIndex(byKind);
   const wildcardVsHosts = Object.keys(frozenVsByHost).filter((h) => h.startsWith('*'));
   const wildcardDrHosts = Object.keys(frozenDrByHost).filter((h) => h.startsWith('*'))
     .sort((a, b) => b.length - a.length);
@@ -206,6 +211,7 @@ export function createPushContext(input: PushContextInput): PushContext {
     vsByHost: frozenVsByHost,
     vsByGateway: frozenVsByGateway,
     drByHost: frozenDrByHost,
+    ofKind: <S>(kind: IstioKind) => (frozenByKind[kind] ?? []) as readonly ConfigResource<S>[],
     service: (h) => byHost.get(h),
     instances: (h, port) => instancesIndex.get(h)?.get(port) ?? [],
     resolveHost,

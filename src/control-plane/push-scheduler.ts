@@ -3,7 +3,7 @@
  * arriving within `debounceMs` of each other merge into one push; a push never waits longer than
  * `maxDelayMs` after the first change. Endpoint-only changes merge into EDS-only pushes.
  */
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { typesForKinds } from '../config/kinds.js';
 
 export interface PushRequest {
   /** undefined = every type */
@@ -14,34 +14,8 @@ export interface PushRequest {
   firstChangeAt: number;
 }
 
-/** Which xDS types a change of the given config kinds can affect. */
-export function typesForKinds(kinds: Iterable<string>): string[] | undefined {
-  const types = new Set<string>();
-  for (const kind of kinds) {
-    switch (kind) {
-      case 'VirtualService':
-        types.add(LISTENER_TYPE); // tcp routes and gateway-bound hosts live in listeners
-        types.add(ROUTE_TYPE);
-        break;
-      case 'DestinationRule':
-        types.add(CLUSTER_TYPE);
-        types.add(ENDPOINT_TYPE);
-        types.add(ROUTE_TYPE); // hash policies
-        break;
-      case 'Gateway':
-        types.add(LISTENER_TYPE);
-        types.add(ROUTE_TYPE);
-        break;
-      case 'Telemetry':
-        types.add(LISTENER_TYPE); // access_log, tracing, istio.stats live in listeners
-        types.add(CLUSTER_TYPE); // tracing collectors outside the registry get a cluster
-        break;
-      default:
-        return undefined; // Services, ServiceEntries, Sidecars...: everything
-    }
-  }
-  return [...types];
-}
+/** Which xDS types a change of the given config kinds can affect: the kinds table's `pushes`. */
+export { typesForKinds };
 
 export class PushScheduler {
   private timer: NodeJS.Timeout | undefined;

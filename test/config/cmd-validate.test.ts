@@ -16,7 +16,7 @@ test('valid directory: exit 0, ignored kinds listed, summary line', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(
     r.stdout,
-    `${F}/valid/nested/deployment.yaml:2: ignored Deployment reviews-v1 (not a Clew configuration kind)\n` +
+    `${F}/valid/nested/deployment.yaml:2: ignored apps/v1 Deployment reviews-v1 (not an Istio configuration kind)\n` +
       'validated 4 resources in 4 files: no errors\n',
   );
 });

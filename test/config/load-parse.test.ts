@@ -93,7 +93,7 @@ specs: {}
   const r = parseConfigText(text, 'v.yaml');
   assert.deepEqual(r.messages.map(formatMessage), [
     'v.yaml:1: VirtualService default/Reviews: apiVersion: unsupported apiVersion "networking.istio.io/v2alpha1" for VirtualService (accepted: networking.istio.io/v1alpha3, networking.istio.io/v1beta1, networking.istio.io/v1)',
-    "v.yaml:4: VirtualService default/Reviews: metadata.name: invalid name \"Reviews\" (lower-case alphanumerics, '-' and '.', starting and ending alphanumeric)",
+    "v.yaml:4: VirtualService default/Reviews: metadata.name: Invalid value: \"Reviews\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
     'v.yaml:5: VirtualService default/Reviews: metadata.labelz: unknown field',
     'v.yaml:11: VirtualService default/Reviews: specs: unknown field',
   ]);

@@ -1,10 +1,11 @@
 /**
  * Socket I/O for Clew's HTTP/1.1 codecs, on net.Socket's public API.
  *
- * Reads: each read reaches the codec's reader as one I/O turn (io-turn.ts). Sockets the codec
- * connects itself read in net's documented `onread` mode (`net.connect({ onread })`): one shared
- * buffer, a callback per read, no Readable, no 'data' event and no read-ahead tick; a reader sees
- * the bytes only during its call (the buffer is reused by the next read). Sockets accepted by a
+ * Reads: each read reaches the codec's reader as one I/O turn (io-turn.ts). Plain TCP sockets the
+ * proxy connects (transport/raw-buffer.ts) read in net's documented `onread` mode
+ * (`net.connect({ onread })`): one shared buffer, a callback per read, no Readable, no 'data'
+ * event and no read-ahead tick; a reader sees the bytes only during its call (the buffer is reused
+ * by the next read). TLS sockets and sockets accepted by a
  * server (net offers `onread` only to sockets it connects) read through their 'data' events; when
  * such a socket leaves the codec (Upgrade, CONNECT), `releaseDirect` removes the codec's listener
  * and the socket is an ordinary Readable again.
@@ -20,11 +21,17 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** on a socket read through its 'data' events: its reader, or null once released */
 const READER = Symbol('clew.directReader');
+/** on onread options and the socket made with them: where their reads go */
+const BOX = Symbol('clew.readerBox');
+
+interface ReaderBox {
+  reader: DirectReader | undefined;
+}
 
 /** Called with the bytes of one read; in onread mode they are valid only during the call. */
 export type DirectReader = (data: Buffer) => void;
 
-type ReaderSocket = net.Socket & { [READER]?: DirectReader | null };
+type ReaderSocket = net.Socket & { [READER]?: DirectReader | null; [BOX]?: ReaderBox };
 
 /** One read to its reader, as one I/O turn. */
 function deliver(reader: DirectReader, data: Buffer): void {
@@ -36,17 +43,34 @@ function deliver(reader: DirectReader, data: Buffer): void {
   }
 }
 
-/** `net.connect` options that read a client socket into the shared buffer and hand each read to `reader`. */
-export function directConnectOptions(reader: DirectReader): { onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean } } {
+export interface DirectConnectOptions {
+  onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean };
+  [BOX]: ReaderBox;
+}
+
+/**
+ * `net.connect` options that read a socket into the shared buffer; the socket net.connect returns
+ * is then passed to bindDirect(), and its reader set with setDirectReader().
+ */
+export function directConnectOptions(): DirectConnectOptions {
+  const box: ReaderBox = { reader: undefined };
   return {
     onread: {
       buffer: READ_BUFFER,
       callback: (n: number, buf: Buffer): boolean => {
-        deliver(reader, buf.subarray(0, n));
+        const reader = box.reader;
+        if (reader !== undefined) deliver(reader, buf.subarray(0, n));
         return true;
       },
     },
+    [BOX]: box,
   };
+}
+
+/** Ties a socket to the onread options it was connected with (so setDirectReader finds them). */
+export function bindDirect(socket: net.Socket, opts: DirectConnectOptions): net.Socket {
+  (socket as ReaderSocket)[BOX] = opts[BOX];
+  return socket;
 }
 
 /** 'data' listener of an accepted socket read by a codec (`this` is the socket). */
@@ -68,10 +92,16 @@ export function readDirect(socket: net.Socket, reader: DirectReader): boolean {
   return true;
 }
 
-/** Replaces the reader of a socket read with readDirect (e.g. with one that drops what comes). */
+/**
+ * The reader of a socket connected with directConnectOptions() and bindDirect(), or a new reader
+ * for a socket read with readDirect (e.g. one that drops what comes).
+ */
 export function setDirectReader(socket: net.Socket, reader: DirectReader): void {
   const s = socket as ReaderSocket;
-  if (s[READER] !== undefined && s[READER] !== null) s[READER] = reader;
+  const box = s[BOX];
+  if (box !== undefined) box.reader = reader;
+  else if (s[READER] !== undefined && s[READER] !== null) s[READER] = reader;
+  else throw new Error('setDirectReader: socket not connected with directConnectOptions() nor read with readDirect()');
 }
 
 /** Kept for the codecs' call order: buffered bytes reach the reader through the socket's own flow. */

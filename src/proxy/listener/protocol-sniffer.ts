@@ -44,6 +44,8 @@ export function sniffProtocol(socket: net.Socket, cb: (proto: SniffResult, strea
 
 /** A real net.Socket (TCP, or TLS on one): node:http2 reads what is buffered on it before its handle. */
 function hasNativeHandle(socket: net.Socket): boolean {
+  // a TLS socket's handle (TLSWrap) does not hand node:http2 the decrypted bytes put back on it
+  if ((socket as { encrypted?: boolean }).encrypted === true) return false;
   return socket instanceof net.Socket;
 }
 

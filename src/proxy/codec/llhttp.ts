@@ -56,6 +56,7 @@ interface LlhttpExports {
   llhttp_execute(p: number, data: number, len: number): number;
   llhttp_finish(p: number): number;
   llhttp_reset(p: number): void;
+  llhttp_resume(p: number): void;
   llhttp_resume_after_upgrade(p: number): void;
   llhttp_get_http_major(p: number): number;
   llhttp_get_http_minor(p: number): number;
@@ -73,8 +74,15 @@ const TYPE_REQUEST = 1;
 const TYPE_RESPONSE = 2;
 /** llhttp_errno_t values the wrapper looks at */
 const HPE_OK = 0;
+const HPE_PAUSED = 21;
 const HPE_PAUSED_UPGRADE = 22;
 const HPE_USER = 24;
+/**
+ * node:http's bound on chunk extensions (16 KiB per chunk, HPE_CHUNK_EXTENSIONS_OVERFLOW), kept
+ * here as a bound on the bytes between two chunks' data (size line, extensions, CRLFs: the slack),
+ * since llhttp's WebAssembly build has no chunk-extension callbacks.
+ */
+const MAX_CHUNK_FRAMING = 16 * 1024 + 64;
 /** llhttp's method enum runs 0..46 (HTTP, RTSP and ICE methods) */
 const METHOD_COUNT = 47;
 
@@ -195,6 +203,14 @@ class Parser {
   status = '';
   headerBytes = 0;
   overflow = false;
+  /** onHeadersComplete paused llhttp to learn where a body with Transfer-Encoding starts */
+  headPause = false;
+  /** counting the bytes between chunks' data (see MAX_CHUNK_FRAMING) */
+  framingGuard = false;
+  /** where the bytes since the last body data began in the current read, and those of earlier reads */
+  gapStart = 0;
+  gapCarried = 0;
+  extOverflow = false;
 
   constructor(
     readonly type: number,
@@ -210,6 +226,7 @@ class Parser {
   /** Parses `data` (valid only during the call). Bytes parsed, or a parse error. */
   execute(data: Buffer): number | LlhttpError {
     if (this.ptr === 0) return parseError('HPE_CLOSED_CONNECTION', 'parser freed', 0);
+    if (this.extOverflow) return parseError('HPE_CHUNK_EXTENSIONS_OVERFLOW', 'Chunk extensions overflow', 0);
     const e = ll!;
     const n = data.length;
     let at: number;
@@ -237,6 +254,16 @@ class Parser {
     let err: number;
     try {
       err = e.llhttp_execute(this.ptr, at, n);
+      while (err === HPE_PAUSED && this.headPause && this.ptr !== 0) {
+        // the head of a message with Transfer-Encoding ended here: count framing bytes from here on
+        this.headPause = false;
+        const pos = e.llhttp_get_error_pos(this.ptr) - at;
+        this.framingGuard = true;
+        this.gapStart = pos;
+        this.gapCarried = 0;
+        e.llhttp_resume(this.ptr);
+        err = e.llhttp_execute(this.ptr, at + pos, n - pos);
+      }
     } finally {
       depth--;
       current = prevParser;
@@ -246,7 +273,18 @@ class Parser {
       newWindow();
       if (at !== inPtr) e.free(at);
     }
-    if (err === HPE_OK) return n;
+    if (err === HPE_OK) {
+      if (this.framingGuard) {
+        // still between chunks' data at the end of this read
+        this.gapCarried += n - this.gapStart;
+        this.gapStart = 0;
+        if (this.gapCarried > MAX_CHUNK_FRAMING) {
+          this.extOverflow = true;
+          return parseError('HPE_CHUNK_EXTENSIONS_OVERFLOW', 'Chunk extensions overflow', n);
+        }
+      }
+      return n;
+    }
     if (this.ptr === 0) return n;
     const parsed = e.llhttp_get_error_pos(this.ptr) - at;
     if (err === HPE_PAUSED_UPGRADE) {
@@ -278,6 +316,7 @@ class Parser {
     // as node's binding: no parse error while llhttp's upgrade flag is set (the caller resets)
     if (e.llhttp_get_upgrade(this.ptr) !== 0) return parsed;
     if (this.overflow) return parseError('HPE_HEADER_OVERFLOW', 'Header overflow', parsed);
+    if (this.extOverflow) return parseError('HPE_CHUNK_EXTENSIONS_OVERFLOW', 'Chunk extensions overflow', parsed);
     const reason = cString(e.llhttp_get_error_reason(this.ptr));
     return parseError(err === HPE_USER ? 'HPE_USER' : errnoName(err), reason, parsed);
   }
@@ -296,6 +335,8 @@ class Parser {
     this.status = '';
     this.headerBytes = 0;
     this.overflow = false;
+    this.headPause = false;
+    this.framingGuard = false;
   }
 
   /** Releases the parser's memory (idempotent; also safe inside its own callbacks). */
@@ -357,6 +398,8 @@ function onStatus(_p: number, at: number, len: number): number {
 
 function onHeaderField(_p: number, at: number, len: number): number {
   const p = current!;
+  // trailers: their bytes count against maxHeaderSize instead
+  p.framingGuard = false;
   if (p.track(len) !== 0) return -1;
   const s = spanText(at, len);
   const f = p.fields;
@@ -407,20 +450,43 @@ function onHeadersComplete(ptr: number, statusCode: number, upgrade: number, kee
     upgrade === 1,
     keepAlive === 1,
   );
+  if ((r === 0 || r === undefined) && hasTransferEncoding(fields)) {
+    // resumed as 0; execute() learns where the body starts (the chunk framing bound counts from there)
+    p.headPause = true;
+    return HPE_PAUSED;
+  }
   return typeof r === 'number' ? r : 0;
+}
+
+function hasTransferEncoding(fields: string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) {
+    const f = fields[i];
+    if (f.length === 17 && f.toLowerCase() === 'transfer-encoding') return true;
+  }
+  return false;
 }
 
 function onBody(_p: number, at: number, len: number): number {
   const off = at - chunkPtr;
+  const p = current!;
+  if (p.framingGuard) {
+    if (p.gapCarried + off - p.gapStart > MAX_CHUNK_FRAMING) {
+      p.extOverflow = true;
+      return -1;
+    }
+    p.gapStart = off + len;
+    p.gapCarried = 0;
+  }
   // a copy: the bytes being parsed are reused by the next read
   const out = Buffer.allocUnsafe(len);
   chunk!.copy(out, 0, off, off + len);
-  current!.cb.onBody(out);
+  p.cb.onBody(out);
   return 0;
 }
 
 function onMessageComplete(): number {
   const p = current!;
+  p.framingGuard = false;
   if (p.fields.length > 0) {
     // trailers
     if (p.last === Last.Field) p.fields.push('');

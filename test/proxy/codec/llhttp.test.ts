@@ -203,3 +203,21 @@ test('an exception in a callback reaches the caller of execute() and the next pa
   p.free();
   assert.deepEqual(run('request', Buffer.from('GET /x HTTP/1.1\r\n\r\n'), []), [['hc', 1, 1, '', 1, '/x', null, null, false, true], ['mc']]);
 });
+
+test("chunk extensions are bounded as node:http bounds them (16 KiB per chunk): HPE_CHUNK_EXTENSIONS_OVERFLOW", () => {
+  const head = 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const hc = ['hc', 1, 1, 'Host|a|Transfer-Encoding|chunked', 3, '/', null, null, false, true];
+  const big = Buffer.from(`${head}5;${'e'.repeat(20_000)}\r\nhello\r\n0\r\n\r\n`);
+  assert.deepEqual(run('request', big, [], 64 * 1024), [hc, ['err', 'HPE_CHUNK_EXTENSIONS_OVERFLOW']]);
+  // in many reads, the head in the first
+  const cuts = [head.length + 10, head.length + 5000, head.length + 12000, head.length + 17000];
+  assert.deepEqual(run('request', big, cuts, 64 * 1024), [hc, ['err', 'HPE_CHUNK_EXTENSIONS_OVERFLOW']]);
+  // after some data: the bound is per chunk
+  const later = Buffer.from(`${head}3\r\nabc\r\n5;${'e'.repeat(20_000)}\r\nhello\r\n0\r\n\r\n`);
+  assert.deepEqual(run('request', later, [], 64 * 1024), [hc, ['b', 'abc'], ['err', 'HPE_CHUNK_EXTENSIONS_OVERFLOW']]);
+  // under the bound, in every chunk, and large trailers (counted against maxHeaderSize instead): fine
+  const ext = `;${'e'.repeat(16_000)}`;
+  const ok = Buffer.from(`${head}3${ext}\r\nabc\r\n2${ext}\r\nde\r\n0\r\nX-T: ${'t'.repeat(30_000)}\r\n\r\n`);
+  assert.deepEqual(run('request', ok, [], 64 * 1024), [hc, ['b', 'abcde'], ['h', `X-T|${'t'.repeat(30_000)}`], ['mc']]);
+  assert.deepEqual(run('request', ok, [head.length + 7000, head.length + 16010], 64 * 1024), [hc, ['b', 'abcde'], ['h', `X-T|${'t'.repeat(30_000)}`], ['mc']]);
+});

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ConfigResource } from '../config/types.js';
 import {
@@ -142,6 +143,10 @@ export class ConfigStore extends EventEmitter {
   private byKey = new Map<string, ConfigResource>();
   private keyFile = new Map<string, string>();
   private rev = 0;
+  /** applies and deletes, one at a time */
+  private writes: Promise<unknown> = Promise.resolve();
+  /** an apply's files are being written */
+  private writing = false;
   /** files we wrote ourselves: the watcher must not treat them as hand edits twice */
   private ownWrites = new Map<string, string>();
 
@@ -180,8 +185,9 @@ export class ConfigStore extends EventEmitter {
     return out;
   }
 
-  /** Reads every YAML file of the directory; returns the change, if any. */
+  /** Reads every YAML file of the directory; returns the change, if any (none while an apply writes: the next scan sees it). */
   reload(): ConfigChange | undefined {
+    if (this.writing) return undefined;
     const seen = new Set<string>();
     const changedKeys = new Set<string>();
     for (const file of this.listFiles()) {
@@ -236,12 +242,26 @@ export class ConfigStore extends EventEmitter {
    * Applies resources parsed from `text` (named `file` in messages). Throws ConfigRejectedError
    * with every message when anything is invalid; nothing changes then.
    */
-  apply(text: string, file: string): ApplyResult[] {
-    return this.applyText(text, file).results;
+  async apply(text: string, file: string): Promise<ApplyResult[]> {
+    return (await this.applyText(text, file)).results;
   }
 
   /** apply() that also returns the documents it ignored (kinds outside Istio's API groups). */
-  applyText(text: string, file: string): { results: ApplyResult[]; ignored: IgnoredResource[] } {
+  applyText(text: string, file: string): Promise<{ results: ApplyResult[]; ignored: IgnoredResource[] }> {
+    return this.serial(() => this.applyNow(text, file));
+  }
+
+  /**
+   * Writes run one at a time: each validates against the state the previous one left, and a
+   * hand-edit scan waits for them (the files would be half renamed).
+   */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(fn, fn);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(text: string, file: string): Promise<{ results: ApplyResult[]; ignored: IgnoredResource[] }> {
     const parsed = parseConfigText(text, file);
     const errors = parsed.messages.filter((m) => m.severity === 'error');
     if (errors.length) throw new ConfigRejectedError(parsed.messages);
@@ -253,7 +273,7 @@ export class ConfigStore extends EventEmitter {
     const results: ApplyResult[] = [];
     const changed = new Set<string>();
     // all or nothing: every file is written (or nothing is) before memory changes and a push starts
-    this.transact((tx) => {
+    await this.transact((tx) => {
       for (const [key, res] of incoming) {
         const old = this.byKey.get(key);
         const base = { key, kind: res.kind, namespace: res.metadata.namespace, name: res.metadata.name };
@@ -275,7 +295,7 @@ export class ConfigStore extends EventEmitter {
    * does not stop a delete). A document of an Istio kind Clew does not implement refuses the
    * whole request, as apply does.
    */
-  deleteText(text: string, file: string): ApplyResult[] {
+  async deleteText(text: string, file: string): Promise<ApplyResult[]> {
     const parsed = parseConfigText(text, file);
     const refused = parsed.messages.filter((m) => m.code === Codes.unsupportedKind || m.code === Codes.yamlSyntax);
     if (refused.length) throw new ConfigRejectedError(refused);
@@ -285,10 +305,14 @@ export class ConfigStore extends EventEmitter {
     return this.deleteKeys(keys);
   }
 
-  deleteKeys(items: { key: string; kind: string; namespace: string; name: string }[]): ApplyResult[] {
+  deleteKeys(items: { key: string; kind: string; namespace: string; name: string }[]): Promise<ApplyResult[]> {
+    return this.serial(() => this.deleteNow(items));
+  }
+
+  private async deleteNow(items: { key: string; kind: string; namespace: string; name: string }[]): Promise<ApplyResult[]> {
     const results: ApplyResult[] = [];
     const changed = new Set<string>();
-    this.transact((tx) => {
+    await this.transact((tx) => {
       for (const it of items) {
         if (!this.byKey.has(it.key) || changed.has(it.key)) {
           results.push({ ...it, action: changed.has(it.key) ? 'deleted' : 'not found' });
@@ -349,28 +373,31 @@ export class ConfigStore extends EventEmitter {
    * the temporary files and restores renamed ones, and throws ConfigWriteError with nothing
    * changed, on disk or in memory. Only then does the store take the new maps.
    */
-  private transact(build: (tx: StoreTx) => void): void {
+  private async transact(build: (tx: StoreTx) => void): Promise<void> {
     const tx = new StoreTx(this.dir, new Map(this.byKey), new Map(this.keyFile), (f) => this.files.get(f)?.resources ?? []);
     build(tx);
     const writes = [...tx.touched].map((file) => ({ file, resources: tx.resourcesOf(file), text: '', tmp: '', backup: undefined as string | undefined }));
     const tmps: string[] = [];
     const renamed: typeof writes = [];
+    this.writing = true;
     try {
+      // asynchronous file I/O with a yield per batch: a large apply (thousands of files) leaves
+      // the event loop free for ADS streams and the debug API
       for (const w of writes) {
         if (w.resources.length === 0) continue;
         w.text = toYaml(w.resources);
         w.tmp = `${w.file}.tmp-${process.pid}`;
         tmps.push(w.tmp); // a write that fails half way leaves a file to remove
-        fs.writeFileSync(w.tmp, w.text);
+        await fsp.writeFile(w.tmp, w.text);
       }
       for (const w of writes) {
         try {
-          w.backup = fs.readFileSync(w.file, 'utf8');
+          w.backup = await fsp.readFile(w.file, 'utf8');
         } catch {
           w.backup = undefined;
         }
-        if (w.resources.length === 0) fs.rmSync(w.file, { force: true });
-        else fs.renameSync(w.tmp, w.file);
+        if (w.resources.length === 0) await fsp.rm(w.file, { force: true });
+        else await fsp.rename(w.tmp, w.file);
         renamed.push(w);
       }
     } catch (err) {
@@ -384,6 +411,8 @@ export class ConfigStore extends EventEmitter {
         }
       }
       throw new ConfigWriteError(this.dir, (err as Error).message);
+    } finally {
+      this.writing = false;
     }
     this.byKey = tx.byKey;
     this.keyFile = tx.keyFile;

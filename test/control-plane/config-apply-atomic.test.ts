@@ -39,7 +39,7 @@ after(async () => {
 
 async function post(p: string, body: string): Promise<{ status: number; body: any }> {
   const r = await request(`http://127.0.0.1:${cp.debugPort}${p}`, {
-    method: 'POST', body, headers: { 'content-type': 'application/yaml' },
+    method: 'POST', body, headers: { 'content-type': 'application/yaml', authorization: `Bearer ${cp.adminToken}` },
   });
   return { status: r.statusCode, body: await r.body.json() };
 }
@@ -63,7 +63,7 @@ test('names that would share a file name keep their own files', async () => {
   try {
     const a = vs('b-c').replace('metadata: {name: b-c}', 'metadata: {name: b-c, namespace: a}');
     const b = vs('c').replace('metadata: {name: c}', 'metadata: {name: c, namespace: a-b}');
-    store.apply(`${a}---\n${b}`, 'x.yaml');
+    await store.apply(`${a}---\n${b}`, 'x.yaml');
     const fresh = new ConfigStore(store.dir);
     fresh.reload();
     assert.ok(fresh.get('VirtualService', 'a', 'b-c'));
@@ -86,12 +86,12 @@ test('an unsupported Istio kind in the request refuses all of it: nothing stored
   assert.equal(changes, 0); // no change event: no push
 });
 
-test('a config dir that runs out of space mid-apply leaves nothing stored, no file behind, no change event (root: mounts a tmpfs)', () => {
+test('a config dir that runs out of space mid-apply leaves nothing stored, no file behind, no change event (root: mounts a tmpfs)', async () => {
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-atomic-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
   try {
     const store = new ConfigStore(mnt);
-    store.apply(vs('kept'), 'k.yaml');
+    await store.apply(vs('kept'), 'k.yaml');
     // leave about 6 KB free: the first big document fits, the second does not
     const free = () => fs.statfsSync(mnt).bavail * fs.statfsSync(mnt).bsize;
     fs.writeFileSync(path.join(mnt, '.filler'), Buffer.alloc(Math.max(0, free() - 6 * 1024)));
@@ -99,7 +99,7 @@ test('a config dir that runs out of space mid-apply leaves nothing stored, no fi
     let changes = 0;
     store.on('change', () => changes++);
     const before = fs.readdirSync(mnt).sort();
-    assert.throws(() => store.apply(`${big('one')}---\n${big('two')}---\n${vs('kept', ', timeout: 2s')}`, 'big.yaml'), (err: unknown) => {
+    await assert.rejects(() => store.apply(`${big('one')}---\n${big('two')}---\n${vs('kept', ', timeout: 2s')}`, 'big.yaml'), (err: unknown) => {
       assert.ok(err instanceof ConfigWriteError, String(err));
       assert.match((err as Error).message, /ENOSPC.*nothing was changed/);
       return true;

@@ -239,7 +239,7 @@ test('quick successive applies are debounced into fewer pushes', async () => {
     return m ? Number(m[1]) : 0;
   };
   const before = pushes();
-  for (let i = 1; i <= 5; i++) cp.store.apply(VS.replace('weight: 100', `weight: 100\n      timeout: ${i}s`), 'x.yaml');
+  for (let i = 1; i <= 5; i++) await cp.store.apply(VS.replace('weight: 100', `weight: 100\n      timeout: ${i}s`), 'x.yaml');
   await new Promise((r) => setTimeout(r, 300));
   const n = pushes() - before;
   assert.ok(n >= 1 && n < 5, `expected debounced pushes, got ${n}`);

@@ -18,6 +18,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'control-plane', load: () => import('./cmd-control-plane.js') },
   { name: 'proxy', load: () => import('./cmd-proxy.js') },
   { name: 'run', load: () => import('./cmd-run.js') },
+  { name: 'iptables', load: () => import('./cmd-iptables.js') },
   { name: 'validate', load: () => import('./cmd-validate.js') },
   { name: 'apply', load: () => import('./cmd-apply.js') },
   { name: 'delete', load: () => import('./cmd-delete.js') },

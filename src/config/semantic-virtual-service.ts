@@ -3,6 +3,7 @@ import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
 import { asList, asNum, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
 import type { Reporter } from './validate-reporter.js';
+import { checkRegexRewrite } from './value-regex.js';
 import { checkVirtualServiceHost, checkWildcardDomain, hostMatches, isDns1123Subdomain } from './value-host.js';
 
 const RETRY_ON = new Set([
@@ -74,6 +75,13 @@ function validateHttpRoute(route: Obj, p: string, rep: Reporter): void {
     if (!['uri', 'authority', 'scheme', 'port', 'derivePort'].some((k) => has(r, k))) {
       rep.error(joinKey(p, 'redirect'), 'must set at least one of uri, authority, scheme, port or derivePort', Codes.route);
     }
+  }
+
+  const rrw = asObj(asObj(route.rewrite).uriRegexRewrite);
+  if (typeof rrw.match === 'string' && typeof rrw.rewrite === 'string') {
+    // the proxy compiles the rewrite against the match's groups (RE2::Rewrite rules)
+    const err = checkRegexRewrite(rrw.match, rrw.rewrite);
+    if (err) rep.error(joinKey(joinKey(joinKey(p, 'rewrite'), 'uriRegexRewrite'), 'rewrite'), err, Codes.regex);
   }
 
   if (has(route, 'fault')) {

@@ -56,6 +56,8 @@ export interface ProxyOptions {
   xdsBackoffMaxMs?: number;
   /** Envoy's initial_fetch_timeout for EDS/RDS before readiness stops waiting (ms, default 15000) */
   initialFetchTimeoutMs?: number;
+  /** SDS secrets for TLS contexts (default: the proxy's secret manager) */
+  secrets?: import('./secret/secret-types.js').SecretProvider;
   /** called after POST /quitquitquit has closed the proxy (the CLI exits the process) */
   onQuit?: () => void;
 }

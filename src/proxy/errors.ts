@@ -1,4 +1,6 @@
 /** Typed errors of the proxy with stable codes. */
+import { Re2, Re2SyntaxError } from '../regex/regex-re2.js';
+
 export class ProxyConfigError extends Error {
   readonly code = 'CLEW_PROXY_CONFIG';
   constructor(message: string) {
@@ -11,21 +13,13 @@ export function fail(message: string): never {
   throw new ProxyConfigError(message);
 }
 
-/** Compiles an RE2-style regex (safe_regex) once; bad regex -> config error (NACK). */
-export function compileRegex(regex: unknown, flags = ''): RegExp {
-  if (typeof regex !== 'string') fail('safe_regex without regex');
+/** Compiles a safe_regex (RE2 syntax, linear-time matching) once; a bad pattern is a config error (NACK). */
+export function compileRegex(regex: unknown, what = 'safe_regex'): Re2 {
+  if (typeof regex !== 'string') fail(`${what} without regex`);
   try {
-    return new RegExp(`^(?:${regex})$`, flags);
+    return Re2.compile(regex);
   } catch (err) {
-    fail(`invalid regex ${JSON.stringify(regex)}: ${(err as Error).message}`);
-  }
-}
-
-export function compileSearchRegex(regex: unknown): RegExp {
-  if (typeof regex !== 'string') fail('regex_rewrite without regex');
-  try {
-    return new RegExp(regex, 'g');
-  } catch (err) {
-    fail(`invalid regex ${JSON.stringify(regex)}: ${(err as Error).message}`);
+    if (err instanceof Re2SyntaxError) fail(`${what}: invalid regex ${JSON.stringify(regex)}: ${err.message}`);
+    throw err;
   }
 }

@@ -21,6 +21,8 @@ import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsClient, type XdsApplier } from './xds-client.js';
+import { NO_SECRETS, type SecretProvider } from './secret/secret-types.js';
+import { tlsStats } from './transport/tls-stats.js';
 
 export type { ProxyOptions } from './bootstrap.js';
 
@@ -88,7 +90,9 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     clusters: root.gauge('cluster_manager.active_clusters'),
   };
   let applier!: ConfigApplier;
-  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange());
+  // SDS: where the TLS contexts of clusters and listeners get their certificates
+  const secrets: SecretProvider = options.secrets ?? NO_SECRETS;
+  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange(), secrets);
   // Istio metrics, access logs and tracing per listener from xDS; span collectors are clusters
   const telemetry = new TelemetryRuntime({
     identity,
@@ -110,6 +114,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
     hold,
     log,
+    tlsStats: (name) => tlsStats(stats.scope(`listener.${name}.`)),
     passthroughHcm: (clusterName) => {
       let h = passthrough.get(clusterName);
       if (!h) {
@@ -148,6 +153,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     telemetry,
     setNames: (t, names) => xds.setNames(t, names),
     proxyAddress: identity.address,
+    secrets,
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;

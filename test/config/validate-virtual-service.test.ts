@@ -174,17 +174,27 @@ const cases: Case[] = [
   {
     name: 'regex that does not compile',
     yaml: http('  - match:\n    - uri:\n        regex: "/api/(v1"\n    route:\n    - destination: {host: reviews}\n'),
-    want: [at(10, 'spec.http[0].match[0].uri.regex: invalid regex: unterminated group')],
+    want: [at(10, 'spec.http[0].match[0].uri.regex: invalid regex (RE2 syntax): missing closing ): `/api/(v1`')],
   },
   {
     name: 'regex lookahead (RE2 has none)',
     yaml: http('  - match:\n    - uri:\n        regex: "/(?!admin).*"\n    route:\n    - destination: {host: reviews}\n'),
-    want: [at(10, 'spec.http[0].match[0].uri.regex: invalid regex: lookaround is not supported (RE2 syntax)')],
+    want: [at(10, 'spec.http[0].match[0].uri.regex: invalid regex (RE2 syntax): lookaround is not supported')],
   },
   {
     name: 'regex backreference',
     yaml: http("  - match:\n    - headers:\n        x-id:\n          regex: '(a)\\1'\n    route:\n    - destination: {host: reviews}\n"),
-    want: [at(11, 'spec.http[0].match[0].headers.x-id.regex: invalid regex: backreferences are not supported (RE2 syntax)')],
+    want: [at(11, 'spec.http[0].match[0].headers.x-id.regex: invalid regex (RE2 syntax): backreferences are not supported')],
+  },
+  {
+    name: 'regex valid in JavaScript, not in RE2 (possessive quantifier)',
+    yaml: http('  - match:\n    - uri:\n        regex: "/a++"\n    route:\n    - destination: {host: reviews}\n'),
+    want: [at(10, 'spec.http[0].match[0].uri.regex: invalid regex (RE2 syntax): invalid nested repetition operator: `++`')],
+  },
+  {
+    name: 'uriRegexRewrite naming a group the match does not have',
+    yaml: http('  - match:\n    - uri: {prefix: /}\n    rewrite:\n      uriRegexRewrite: {match: "^/v1/(.*)", rewrite: "/v2/\\\\2"}\n    route:\n    - destination: {host: reviews}\n'),
+    want: [at(11, 'spec.http[0].rewrite.uriRegexRewrite.rewrite: substitution "/v2/\\\\2" refers to group \\2, the regex has 1')],
   },
   {
     name: 'header match name not lower-case',

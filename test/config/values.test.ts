@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { followsPortNameConvention, hostMatches, parseGoDuration, resolveHost } from '../../src/config/index.js';
 import { checkDuration } from '../../src/config/value-duration.js';
-import { checkRegex } from '../../src/config/value-regex.js';
+import { checkRegex, checkRegexRewrite } from '../../src/config/value-regex.js';
 import { checkNamespacedHost, checkWildcardDomain } from '../../src/config/value-host.js';
 
 test('Go durations', () => {
@@ -22,13 +22,25 @@ test('Go durations', () => {
   assert.equal(checkDuration('0.001s', 1), undefined);
 });
 
-test('regexes: JS must compile them and RE2 must accept them', () => {
-  for (const ok of ['/api/v[0-9]+/.*', '^/static/.*\\.css$', '(?:a|b)+', '[\\w-]+', 'a\\\\1']) assert.equal(checkRegex(ok), undefined, ok);
-  assert.equal(checkRegex('(?<=x)y'), 'invalid regex: lookaround is not supported (RE2 syntax)');
-  assert.equal(checkRegex('x(?<!y)'), 'invalid regex: lookaround is not supported (RE2 syntax)');
-  assert.equal(checkRegex('(?<n>a)\\k<n>'), 'invalid regex: backreferences are not supported (RE2 syntax)');
-  assert.equal(checkRegex('[a-'), 'invalid regex: unterminated character class');
-  assert.equal(checkRegex('*a'), 'invalid regex: nothing to repeat');
+test('regexes are checked with RE2 syntax, not JavaScript\'s', () => {
+  // valid RE2 (some of them invalid or different in JavaScript)
+  for (const ok of ['/api/v[0-9]+/.*', '^/static/.*\\.css$', '(?:a|b)+', '[\\w-]+', 'a\\\\1', '(?i)/API', '\\pL+', '[[:alpha:]]+', '/x\\z', '(?P<id>[0-9]+)', '^/api/(a+)+$']) {
+    assert.equal(checkRegex(ok), undefined, ok);
+  }
+  assert.equal(checkRegex('(?<=x)y'), 'invalid regex (RE2 syntax): lookaround is not supported');
+  assert.equal(checkRegex('x(?<!y)'), 'invalid regex (RE2 syntax): lookaround is not supported');
+  assert.equal(checkRegex('(?<n>a)\\k<n>'), 'invalid regex (RE2 syntax): backreferences are not supported');
+  assert.equal(checkRegex('[a-'), 'invalid regex (RE2 syntax): missing closing ]: `[a-`');
+  assert.equal(checkRegex('*a'), 'invalid regex (RE2 syntax): missing argument to repetition operator: `*`');
+  // valid JavaScript, invalid RE2
+  assert.equal(checkRegex('a{1001}'), 'invalid regex (RE2 syntax): invalid repeat count: `{1001}`');
+  assert.equal(checkRegex('\\cA'), 'invalid regex (RE2 syntax): invalid escape sequence: `\\c`');
+  // Istio's program size limit (re2.max_program_size.error_level 32768)
+  assert.match(checkRegex('[a-z]{1000}'.repeat(40)) ?? '', /^invalid regex \(RE2 syntax\): regex program size \d+ exceeds the maximum of 32768/);
+  assert.equal(checkRegexRewrite('^/v1/(.*)$', '/v2/\\1'), undefined);
+  assert.equal(checkRegexRewrite('^/v1/(.*)$', '/\\\\/\\0'), undefined);
+  assert.equal(checkRegexRewrite('^/v1/(.*)$', '/v2/\\2'), 'substitution "/v2/\\\\2" refers to group \\2, the regex has 1');
+  assert.equal(checkRegexRewrite('^/v1/(.*)$', '/v2/$1\\n'), `invalid substitution "/v2/$1\\\\n": '\\' must be followed by a digit or '\\'`);
 });
 
 test('hosts, namespaces and resolution', () => {

@@ -38,6 +38,12 @@ export class HttpConnectionManager {
   /** A new downstream connection for this HCM. */
   handleConnection(socket: net.Socket, ctx: ConnectionContext): void {
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+    if (ctx.tls?.alpn === 'h2') {
+      // TLS negotiated h2 by ALPN: HTTP/2 from the first byte, nothing to sniff (Envoy's codec choice)
+      markOpaque(ctx);
+      this.h2Server().emit('connection', socket);
+      return;
+    }
     sniffProtocol(socket, (proto, stream) => {
       (stream as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
       if (proto === 'h2') {

@@ -15,7 +15,9 @@ import { drainIdleMs, markDraining, markOpaque, trackConnection } from '../drain
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import type { RequestObserver } from '../observer.js';
 import type { DestinationResolver } from './destination.js';
-import { detectAppProtocol, needsAppProtocol, selectChain, type FilterChain, type ListenerConfig } from './listener-config.js';
+import { allChains, detectAppProtocol, selectChain, selectChainFor, type ChainQuery, type FilterChain, type ListenerConfig } from './listener-config.js';
+import { inspectClientHello, type ClientHelloInfo } from './tls-inspector.js';
+import type { TlsStats } from '../transport/tls-stats.js';
 import { OutboundDispatcher } from './outbound-dispatcher.js';
 
 export interface ListenerManagerOptions {
@@ -31,7 +33,12 @@ export interface ListenerManagerOptions {
   hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
+  /** the `listener.<name>.ssl.*` stats of a listener with TLS chains */
+  tlsStats?(listenerName: string): TlsStats;
 }
+
+/** the most bytes read while looking for a complete ClientHello (a record's maximum and its header) */
+const MAX_INSPECT_BYTES = 16384 + 5;
 
 export interface ActiveListener {
   config: ListenerConfig;
@@ -98,6 +105,8 @@ export class ListenerManager {
       const c = next.get(name);
       if (c && JSON.stringify(c.raw) === JSON.stringify(al.config.raw) && c.address === al.config.address && c.port === al.config.port) continue;
       this.drainConfig(al.config);
+      // its TLS contexts stop watching secrets; connections already made keep their contexts
+      for (const ch of allChains(al.config)) ch.tls?.close();
       if (al.config.bindToPort === false) this.unindex(al.config);
       if (al.server) freeServers.set(`${al.config.address}:${al.config.port}`, al);
       this.listeners.delete(name);
@@ -106,6 +115,11 @@ export class ListenerManager {
       if (this.listeners.has(c.name)) continue;
       const al: ActiveListener = { config: c, version, lastUpdated: new Date(), server: undefined, boundPort: undefined, bindError: undefined, bound: Promise.resolve(), draining: !!this.drainingAll };
       this.listeners.set(c.name, al);
+      const tlsChains = allChains(c).filter((ch) => ch.tls);
+      if (tlsChains.length > 0) {
+        const st = this.opts.tlsStats?.(c.name);
+        for (const ch of tlsChains) ch.tls!.activate(st);
+      }
       if (!c.bindToPort) {
         this.portIndex.set(c.port, c);
         continue;
@@ -202,6 +216,7 @@ export class ListenerManager {
       remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
       local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
       routed: undefined,
+      tls: undefined,
     };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
     trackConnection(ctx);
@@ -214,6 +229,12 @@ export class ListenerManager {
         this.dispatchConnection(socket, ctx);
       } else this.dispatcher.handleConnection(socket, ctx);
       return;
+    }
+    if (cfg.originalDst) {
+      // virtualInbound (REDIRECT): chains match the connection's original destination
+      const dest = this.opts.resolver.resolveConnection(socket);
+      if (dest) ctx.destination = dest;
+      return this.serve(socket, ctx, cfg, dest?.port ?? ctx.localPort);
     }
     this.serve(socket, ctx, cfg, ctx.localPort);
   }
@@ -234,28 +255,91 @@ export class ListenerManager {
     this.serve(socket, ctx, target, port);
   }
 
+  /**
+   * Chooses the connection's filter chain (listener filters first: the TLS inspector reads the
+   * ClientHello's SNI and ALPN, the HTTP inspector the protocol; the bytes are put back), then
+   * runs the chain: its TLS context (handshake, client certificate) if it has one, then the HCM or
+   * the TCP proxy on the (decrypted) connection.
+   */
   private serve(socket: net.Socket, ctx: ConnectionContext, cfg: ListenerConfig, port: number): void {
-    const host = ctx.destination?.host;
-    const go = (chain: FilterChain | undefined): void => {
-      if (!chain) socket.destroy();
-      else if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
-      else {
-        markOpaque(ctx);
-        chain.tcp!.handle(socket, ctx);
-      }
+    const q: ChainQuery = {
+      destinationPort: port,
+      destinationHost: ctx.destination?.host ?? (cfg.useOriginalDst || !cfg.bindToPort ? undefined : ctx.localAddress),
+      serverName: undefined,
+      transportProtocol: 'raw_buffer',
+      applicationProtocols: [],
+      sourceAddress: ctx.remoteAddress,
+      sourcePort: ctx.remotePort,
+      localAddress: ctx.localAddress,
     };
-    if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined, host));
-    socket.once('data', (chunk: Buffer) => {
+    if (!cfg.inspectTls && !cfg.inspectApp) return this.runChain(socket, ctx, selectChainFor(cfg, q), undefined);
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const onData = (d: Buffer): void => {
+      chunks.push(d);
+      bytes += d.length;
+      const buf = chunks.length === 1 ? d : Buffer.concat(chunks, bytes);
+      const r = cfg.inspectTls ? inspectClientHello(buf) : ({ kind: 'raw' } as const);
+      if (r.kind === 'more' && bytes < MAX_INSPECT_BYTES) return;
+      socket.removeListener('data', onData);
       socket.pause();
-      socket.unshift(chunk);
-      go(selectChain(cfg, port, detectAppProtocol(chunk), host));
+      socket.unshift(buf);
+      let hello: ClientHelloInfo | undefined;
+      if (r.kind === 'tls') {
+        hello = r.hello;
+        q.transportProtocol = 'tls';
+        q.serverName = hello.serverName;
+        q.applicationProtocols = hello.alpn;
+      } else if (cfg.inspectApp) {
+        const app = detectAppProtocol(buf);
+        if (app) q.applicationProtocols = [app];
+      }
+      this.runChain(socket, ctx, selectChainFor(cfg, q), hello);
+    };
+    socket.on('data', onData);
+  }
+
+  private runChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain | undefined, hello: ClientHelloInfo | undefined): void {
+    if (!chain) {
+      socket.destroy();
+      return;
+    }
+    if (!chain.tls) {
+      // the inspectors paused it with their bytes put back: flowing again from the next tick,
+      // by which time the chain has attached its reader (or paused it, as the TCP proxy does)
+      if (socket.isPaused()) socket.resume();
+      return this.handToChain(socket, ctx, chain);
+    }
+    chain.tls.accept(socket, hello?.alpn, (secure, info) => {
+      ctx.tls = info;
+      (secure as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+      this.handToChain(secure, ctx, chain);
     });
+  }
+
+  private handToChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain): void {
+    if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
+    else {
+      markOpaque(ctx);
+      chain.tcp!.handle(socket, ctx);
+    }
   }
 
   private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {
     const target = this.portIndex.get(dest.port) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) return undefined;
     return selectChain(target, dest.port, 'http/1.1', dest.host);
+  }
+
+  /** Envoy warms a listener until the SDS secrets of its TLS chains are in: the first one missing, if any. */
+  secretsMissing(): string | undefined {
+    for (const al of this.listeners.values()) {
+      for (const ch of allChains(al.config)) {
+        const m = ch.tls?.notReady();
+        if (m) return `listener ${al.config.name}: ${m}`;
+      }
+    }
+    return undefined;
   }
 
   /** Resolves when every bound listener has bound (or failed). */

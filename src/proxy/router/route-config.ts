@@ -3,7 +3,8 @@
  * their matchers, actions, header ops, retry/mirror/hash policies and parsed per-filter configs.
  */
 import { durationToMs } from '../../xds/codec.js';
-import { compileSearchRegex, fail } from '../errors.js';
+import { compileRegex, fail } from '../errors.js';
+import { Re2SyntaxError, type Re2, type Re2Substitution } from '../../regex/regex-re2.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
 import { checkHeaderValue, checkPathValue, compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
 import { CompiledMatch, type MatchInput } from './route-match.js';
@@ -60,7 +61,7 @@ export interface Route {
   weighted?: { targets: WeightedTarget[]; total: number };
   clusterHeader?: string;
   prefixRewrite?: string;
-  regexRewrite?: { re: RegExp; sub: string };
+  regexRewrite?: { re: Re2; sub: Re2Substitution };
   hostRewrite?: string;
   autoHostRewrite: boolean;
   timeoutMs: number;
@@ -131,7 +132,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     } else if (a.cluster_header) route.clusterHeader = String(a.cluster_header).toLowerCase();
     else fail(`route ${route.name}: route action without cluster`);
     if (a.prefix_rewrite !== undefined) route.prefixRewrite = checkPathValue('route.prefix_rewrite', String(a.prefix_rewrite));
-    if (a.regex_rewrite) route.regexRewrite = { re: compileSearchRegex(a.regex_rewrite.pattern?.regex), sub: checkPathValue('route.regex_rewrite.substitution', String(a.regex_rewrite.substitution ?? '')) };
+    if (a.regex_rewrite) route.regexRewrite = compileRegexRewrite(route.name, a.regex_rewrite);
     if (a.host_rewrite_literal) route.hostRewrite = checkHeaderValue('route.host_rewrite_literal', String(a.host_rewrite_literal));
     route.autoHostRewrite = a.auto_host_rewrite?.value === true;
     if (a.timeout !== undefined) route.timeoutMs = durationToMs(a.timeout) ?? 15000;
@@ -256,4 +257,16 @@ export const EMPTY_HEADER_OPS = EMPTY_OPS;
 
 function optional(v: unknown, check: (v: string) => string): string | undefined {
   return v === undefined || v === null ? undefined : check(String(v));
+}
+
+/** regex_rewrite: RE2 pattern and a substitution checked against its groups (bad either way: NACK). */
+function compileRegexRewrite(routeName: string, rw: Record<string, any>): { re: Re2; sub: Re2Substitution } {
+  const re = compileRegex(rw.pattern?.regex, `route ${routeName}: regex_rewrite`);
+  const text = checkPathValue('route.regex_rewrite.substitution', String(rw.substitution ?? ''));
+  try {
+    return { re, sub: re.substitution(text) };
+  } catch (err) {
+    if (err instanceof Re2SyntaxError) fail(`route ${routeName}: regex_rewrite: ${err.message}`);
+    throw err;
+  }
 }

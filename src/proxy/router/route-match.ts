@@ -1,5 +1,6 @@
 /** RouteMatch compiled into one predicate object per route (no per-request compiles). */
 import { compileRegex, fail } from '../errors.js';
+import type { Re2 } from '../../regex/regex-re2.js';
 import { compileHeaderMatcher, compileStringMatcher, type HeaderPredicate, type StringPredicate } from './string-matcher.js';
 import type { HeaderMap } from './header-ops.js';
 
@@ -23,7 +24,7 @@ const enum PathKind {
 export class CompiledMatch {
   private readonly kind: PathKind;
   readonly pathValue: string;
-  private readonly re: RegExp | undefined;
+  private readonly re: Re2 | undefined;
   private readonly caseSensitive: boolean;
   private readonly headers: HeaderPredicate[];
   private readonly query: Array<{ name: string; pred: StringPredicate | undefined; present: boolean }>;
@@ -50,7 +51,8 @@ export class CompiledMatch {
       fail('route match without path specifier');
     }
     if (!this.caseSensitive) this.pathValue = this.pathValue.toLowerCase();
-    this.re = this.kind === PathKind.Regex ? compileRegex(m.safe_regex.regex, this.caseSensitive ? '' : 'i') : undefined;
+    // Envoy: case_sensitive does not apply to safe_regex (use (?i) in the pattern)
+    this.re = this.kind === PathKind.Regex ? compileRegex(m.safe_regex.regex, 'route match safe_regex') : undefined;
     this.headers = ((m.headers ?? []) as Array<Record<string, any>>).map(compileHeaderMatcher);
     this.query = ((m.query_parameters ?? []) as Array<Record<string, any>>).map((q) => ({
       name: String(q.name),
@@ -70,7 +72,7 @@ export class CompiledMatch {
         if (path !== this.pathValue) return false;
         break;
       case PathKind.Regex:
-        if (!this.re!.test(input.path)) return false;
+        if (!this.re!.fullMatch(input.path)) return false;
         break;
       case PathKind.SeparatedPrefix:
         if (!path.startsWith(this.pathValue)) return false;

@@ -23,8 +23,9 @@ export function compileStringMatcher(m: Record<string, any>): StringPredicate {
     return ic ? (v) => v.toLowerCase().includes(c) : (v) => v.includes(c);
   }
   if (m.safe_regex !== undefined) {
-    const re = compileRegex(m.safe_regex.regex, ic ? 'i' : '');
-    return (v) => re.test(v);
+    // Envoy: ignore_case has no effect on safe_regex (use (?i) in the pattern)
+    const re = compileRegex(m.safe_regex.regex);
+    return (v) => re.fullMatch(v);
   }
   fail('string matcher without a match kind');
 }

@@ -5,6 +5,7 @@ import { parseHealthChecks, type HealthCheckConfig } from './health-check-config
 import type { EdsHealth } from './host.js';
 import type { LbOptions, LbPolicy } from './load-balancer.js';
 import { parseOutlierDetection, type OutlierConfig } from './outlier-config.js';
+import { endpointTransportMetadata, parseClusterTransports, type ClusterTransportConfig } from '../transport/transport-registry.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
 
@@ -23,6 +24,8 @@ export interface EndpointSpec {
   locality: string;
   localityWeight: number;
   health: EdsHealth;
+  /** the endpoint's `envoy.transport_socket_match` metadata (plain JSON), if any */
+  transportMatch: Record<string, unknown> | undefined;
 }
 
 export interface TcpKeepalive {
@@ -55,6 +58,8 @@ export interface ClusterConfig {
   panicThresholdPct: number;
   staticEndpoints: EndpointSpec[];
   dnsRefreshMs: number;
+  /** transport_socket and transport_socket_matches (src/proxy/transport) */
+  transports: ClusterTransportConfig;
   raw: Record<string, any>;
 }
 
@@ -85,6 +90,7 @@ export function parseEndpoints(cla: Record<string, any> | undefined): EndpointSp
         locality,
         localityWeight: num(le.load_balancing_weight, 0),
         health: (EDS_HEALTH.has(hs) ? hs : 'UNKNOWN') as EdsHealth,
+        transportMatch: endpointTransportMetadata(ep.metadata) ?? endpointTransportMetadata(le.metadata),
       });
     }
   }
@@ -116,6 +122,11 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
     c.http2_protocol_options !== undefined ||
     hpo?.explicit_http_config?.http2_protocol_options !== undefined;
   const ring = c.ring_hash_lb_config ?? {};
+  const uhpo = hpo?.upstream_http_protocol_options ?? c.upstream_http_protocol_options;
+  if (uhpo?.auto_sni || uhpo?.auto_san_validation) fail(`cluster ${name}: upstream_http_protocol_options.auto_sni/auto_san_validation: not implemented by this proxy`);
+  for (const [i, hc] of ((c.health_checks ?? []) as Array<Record<string, any>>).entries()) {
+    if (hc.transport_socket_match_criteria) fail(`cluster ${name}: health_checks[${i}].transport_socket_match_criteria: not implemented by this proxy`);
+  }
   const lbPolicy = lbFromPolicy(c);
   return {
     name,
@@ -143,6 +154,7 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
     panicThresholdPct: panicThreshold(name, c.common_lb_config?.healthy_panic_threshold),
     staticEndpoints: parseEndpoints(c.load_assignment),
     dnsRefreshMs: durationToMs(c.dns_refresh_rate) ?? 5000,
+    transports: parseClusterTransports(c, `cluster ${name}`),
     raw: c,
   };
 }

@@ -23,8 +23,7 @@ export function rewritePath(route: Route, path: string): string {
     p = route.prefixRewrite + rest;
     if (p === '') p = '/';
   } else if (route.regexRewrite) {
-    route.regexRewrite.re.lastIndex = 0;
-    p = p.replace(route.regexRewrite.re, route.regexRewrite.sub.replace(/\\(\d)/g, '$$$1'));
+    p = route.regexRewrite.re.replaceAll(p, route.regexRewrite.sub);
   }
   return p + query;
 }

@@ -13,6 +13,7 @@ import type { XdsStreamInfo } from '../../src/xds-server/ads-types.js';
 import { lookupType } from '../../src/xds/proto-root.js';
 import { LISTENER_TYPE } from '../../src/xds/type-urls.js';
 import { TestAdsStream, TestSource, listener, newClient, until } from './ads-test-client.js';
+import { nestedStructBytes } from '../fuzz/xds-bytes.js';
 
 const NODE = (id: string) => ({ id, locality: {}, metadata: { NAMESPACE: 'default' } });
 
@@ -128,4 +129,42 @@ test('a 1 MB node id is refused with INVALID_ARGUMENT and never connects', async
   assert.match(metaStatus.details, /node metadata is \d+ bytes/);
   assert.equal(connects.length, before);
   assert.equal(server.stats.rejectedNodes, 2);
+});
+
+test('a request whose node metadata nests 20,000 deep ends with a gRPC status; the server keeps serving', async () => {
+  const len = (n: number) => {
+    const out: number[] = [];
+    while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n >>>= 7; }
+    out.push(n);
+    return Buffer.from(out);
+  };
+  const struct = nestedStructBytes(20_000);
+  const id = Buffer.from('sidecar~10.0.0.4~deep.default~default.svc.cluster.local');
+  const node = Buffer.concat([Buffer.from([0x0a]), len(id.length), id, Buffer.from([0x1a]), len(struct.length), struct]);
+  const typeUrl = Buffer.from(LISTENER_TYPE);
+  const msg = Buffer.concat([Buffer.from([0x12]), len(node.length), node, Buffer.from([0x22]), len(typeUrl.length), typeUrl]);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  const stream = session.request({
+    ':method': 'POST', ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    'content-type': 'application/grpc', te: 'trailers',
+  });
+  const frame = Buffer.alloc(5 + msg.length);
+  frame.writeUInt32BE(msg.length, 1);
+  msg.copy(frame, 5);
+  stream.end(frame);
+  stream.resume();
+  const status = await new Promise<string>((resolve) => {
+    stream.on('trailers', (t) => resolve(String(t['grpc-status'])));
+    stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status'])); });
+    stream.on('close', () => resolve('closed'));
+  });
+  session.destroy();
+  assert.notEqual(status, '0', 'refused');
+  assert.ok(!connects.some((c) => c.node?.id.includes('deep')));
+  // and the server still answers
+  const ok = new TestAdsStream(client, false);
+  ok.send({ node: NODE('sidecar~10.0.0.5~after.default~default.svc.cluster.local'), type_url: LISTENER_TYPE });
+  assert.ok((await ok.next(5000)).resources.length > 0);
+  ok.cancel();
 });

@@ -14,6 +14,8 @@ import { DRAIN_DEFAULTS, runDrain, type DrainMode, type DrainResult } from './dr
 import { HttpConnectionManager } from './http/connection-manager.js';
 import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
+import { makeTransparent, resolverForMode } from './listener/destination-original.js';
+import { loadOriginalDstAddon } from '../capture/original-dst.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
 import { StatsStore } from '../stats/stats-store.js';
@@ -21,7 +23,10 @@ import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsClient, type XdsApplier } from './xds-client.js';
-import { NO_SECRETS, type SecretProvider } from './secret/secret-types.js';
+import { SECRET_TYPE } from '../xds/type-urls.js';
+import { bearerMetadata, readRoot } from './secret/ca-client.js';
+import { SecretManager } from './secret/secret-manager.js';
+import { workloadAgentStarter } from './secret/agent-options.js';
 import { tlsStats } from './transport/tls-stats.js';
 
 export type { ProxyOptions } from './bootstrap.js';
@@ -68,6 +73,13 @@ export interface ProxyWorkerHooks {
   othersReady?(): boolean;
 }
 
+/** ADS over TLS when asked, or when the xDS address is the secure port (15012, istiod's). */
+function xdsTlsOption(o: ProxyOptions): (() => { ca: string }) | undefined {
+  const secure = o.xdsTls ?? /:15012$/.test(o.xdsAddress);
+  if (!secure) return undefined;
+  return () => readRoot(o.rootCertFile) ?? { ca: '' };
+}
+
 const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, off: 5 };
 
 export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks = {}): Promise<ProxyHandle> {
@@ -91,7 +103,12 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   };
   let applier!: ConfigApplier;
   // SDS: where the TLS contexts of clusters and listeners get their certificates
-  const secrets: SecretProvider = options.secrets ?? NO_SECRETS;
+  let xdsRef: ProxyConfigSource | undefined;
+  const secrets = new SecretManager({
+    setAdsNames: (names) => xdsRef?.setNames(SECRET_TYPE, names),
+    startAgent: workloadAgentStarter(options, identity, log),
+    log,
+  });
   const clusters = new ClusterManager(stats, () => applier?.onMembershipChange(), secrets);
   // Istio metrics, access logs and tracing per listener from xDS; span collectors are clusters
   const telemetry = new TelemetryRuntime({
@@ -102,14 +119,19 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       return h ? { host: h.address, port: h.port } : undefined;
     },
   });
-  const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
+  const mode = options.interceptionMode ?? 'NONE';
+  const localMode = mode === 'NONE';
+  // transparent capture: where a connection was headed comes from the kernel (native addon)
+  const native = localMode ? { addon: undefined, error: undefined } : loadOriginalDstAddon();
+  const captureResolver = options.resolver ? undefined : resolverForMode(mode, native.addon, native.error, (m) => log('warn', m));
   const passthrough = new Map<string, HttpConnectionManager>();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const hold = options.holdUntilReady ? ready : undefined;
   const listeners = new ListenerManager({
     observer,
-    resolver: options.resolver ?? REQUEST_DESTINATION_RESOLVER,
+    resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
+    onTransparentListen: (server) => makeTransparent(native.addon, server),
     drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
     drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
     hold,
@@ -145,7 +167,10 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     backoffBaseMs: options.xdsBackoffBaseMs,
     backoffMaxMs: options.xdsBackoffMaxMs,
     applier: xdsApplier,
+    tls: xdsTlsOption(options),
+    metadata: options.tokenFile ? () => bearerMetadata(options.tokenFile) : undefined,
   });
+  xdsRef = xds;
   applier = new ConfigApplier({
     clusters,
     listeners,
@@ -154,6 +179,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     setNames: (t, names) => xds.setNames(t, names),
     proxyAddress: identity.address,
     secrets,
+    applySecrets: (values, version) => secrets.applyAds(values, version),
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
@@ -192,6 +218,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       await listeners.close();
       await clusters.close();
       await telemetry.close();
+      secrets.close();
     })());
   const backend = createAdminBackend({
     node,
@@ -221,7 +248,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   });
   const serve = async (kind: 'admin' | 'stats' | 'ready', port: number): Promise<{ port: number }> => {
     if (worker.admin === false) return { port: 0 };
-    const srv = await listenHttp(createAdminHandler(backend, kind), host, port, hold);
+    const srv = await listenHttp(createAdminHandler(backend, kind), kind === 'admin' ? options.adminAddress ?? host : host, port, hold);
     servers.push(srv.server);
     return srv;
   };

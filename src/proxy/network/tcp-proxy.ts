@@ -120,15 +120,16 @@ export class TcpProxy {
     });
     socket.pause();
     upstream.setTimeout(this.config.idleTimeoutMs, () => upstream.destroy());
-    upstream.once('error', () => {
-      if (!connected) {
+    // `on`, not `once`: an 'error' with no listener left would end the process
+    upstream.on('error', () => {
+      if (!connected && !info.responseFlags.has('UF')) {
         info.responseFlags.add('UF');
         info.upstreamTransportFailureReason = transport.failureReason(upstream);
         stats.upstream_cx_connect_fail.inc();
         cluster.reportResult(host, 'connect_failure');
       }
     });
-    socket.once('error', () => upstream.destroy());
+    socket.on('error', () => upstream.destroy());
     upstream.once('close', () => {
       host.rqActive--;
       cluster.breaker.release();

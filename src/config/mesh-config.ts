@@ -72,6 +72,8 @@ export interface MeshConfig {
   defaultProviders?: DefaultProviders;
   trustDomain?: string;
   rootNamespace?: string;
+  /** ALLOW_ANY (default): unknown destinations pass through; REGISTRY_ONLY: they are blocked */
+  outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
   [field: string]: unknown;
 }
 

@@ -17,12 +17,15 @@ export interface ProxyOptions {
   ports?: number[];
   /** workload port -> host:port of the app */
   appPorts?: Record<string, string>;
-  interceptionMode?: 'NONE' | 'REDIRECT';
+  /** NONE (local mode), REDIRECT or TPROXY (transparent capture: iptables in the pod's namespace) */
+  interceptionMode?: 'NONE' | 'REDIRECT' | 'TPROXY';
   outboundPort?: number;
   /** listener port -> port actually bound (e.g. 80 -> 8080 without root) */
   remapPorts?: Record<number, number>;
   inboundPort?: number;
   adminPort?: number;
+  /** where the admin port listens (default: the workload address; Istio under capture: 127.0.0.1) */
+  adminAddress?: string;
   statsPort?: number;
   readyPort?: number;
   concurrency?: number;

@@ -14,6 +14,8 @@ import { DRAIN_DEFAULTS, runDrain, type DrainMode, type DrainResult } from './dr
 import { HttpConnectionManager } from './http/connection-manager.js';
 import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
+import { makeTransparent, resolverForMode } from './listener/destination-original.js';
+import { loadOriginalDstAddon } from '../capture/original-dst.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
 import { StatsStore } from '../stats/stats-store.js';
@@ -102,14 +104,19 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       return h ? { host: h.address, port: h.port } : undefined;
     },
   });
-  const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
+  const mode = options.interceptionMode ?? 'NONE';
+  const localMode = mode === 'NONE';
+  // transparent capture: where a connection was headed comes from the kernel (native addon)
+  const native = localMode ? { addon: undefined, error: undefined } : loadOriginalDstAddon();
+  const captureResolver = options.resolver ? undefined : resolverForMode(mode, native.addon, native.error, (m) => log('warn', m));
   const passthrough = new Map<string, HttpConnectionManager>();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const hold = options.holdUntilReady ? ready : undefined;
   const listeners = new ListenerManager({
     observer,
-    resolver: options.resolver ?? REQUEST_DESTINATION_RESOLVER,
+    resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
+    onTransparentListen: (server) => makeTransparent(native.addon, server),
     drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
     drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
     hold,
@@ -221,7 +228,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   });
   const serve = async (kind: 'admin' | 'stats' | 'ready', port: number): Promise<{ port: number }> => {
     if (worker.admin === false) return { port: 0 };
-    const srv = await listenHttp(createAdminHandler(backend, kind), host, port, hold);
+    const srv = await listenHttp(createAdminHandler(backend, kind), kind === 'admin' ? options.adminAddress ?? host : host, port, hold);
     servers.push(srv.server);
     return srv;
   };

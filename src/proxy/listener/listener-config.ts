@@ -31,6 +31,8 @@ export interface ListenerConfig {
   name: string;
   address: string;
   port: number;
+  /** additional_addresses (a service's other virtual IPs on a `<vip>_<port>` listener) */
+  additionalAddresses: string[];
   bindToPort: boolean;
   useOriginalDst: boolean;
   direction: 'inbound' | 'outbound';
@@ -42,6 +44,10 @@ export interface ListenerConfig {
   inspectTls: boolean;
   /** read the first bytes for the application protocol (http_inspector, or a chain matching on it) */
   inspectApp: boolean;
+  /** an explicit http_inspector: every connection is inspected, whatever its port */
+  httpInspector: boolean;
+  /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
+  transparent: boolean;
   raw: Record<string, any>;
 }
 
@@ -125,6 +131,9 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     name,
     address,
     port,
+    additionalAddresses: ((l.additional_addresses ?? []) as Array<Record<string, any>>)
+      .map((a) => a.address?.socket_address?.address)
+      .filter((a): a is string => typeof a === 'string' && a !== ''),
     bindToPort,
     useOriginalDst: l.use_original_dst?.value === true,
     direction,
@@ -133,6 +142,8 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     originalDst: filterTypes.includes(ORIGINAL_DST_LISTENER_FILTER_TYPE),
     inspectTls: filterTypes.includes(TLS_INSPECTOR_TYPE) || needsTlsInspection(chains.map((c) => c.match)),
     inspectApp: filterTypes.includes(HTTP_INSPECTOR_TYPE) || needsAppProtocols(chains.map((c) => c.match)),
+    httpInspector: filterTypes.includes(HTTP_INSPECTOR_TYPE),
+    transparent: l.transparent?.value === true,
     raw: l,
   };
 }
@@ -140,6 +151,17 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
 /** Every chain of a listener (the default chain too). */
 export function allChains(cfg: ListenerConfig): FilterChain[] {
   return cfg.defaultChain ? [...cfg.chains, cfg.defaultChain] : cfg.chains;
+}
+
+/**
+ * Whether a connection to `port` is held until its first bytes show the application protocol:
+ * with an http_inspector always, else only when a chain that can match this port selects on it
+ * (so a server-first protocol on another port is not held up waiting for the client to speak).
+ */
+export function inspectsAppOn(cfg: ListenerConfig, port: number | undefined): boolean {
+  if (!cfg.inspectApp) return false;
+  if (cfg.httpInspector || port === undefined) return true;
+  return cfg.chains.some((c) => c.match.applicationProtocols.length > 0 && (c.match.destinationPort === undefined || c.match.destinationPort === port));
 }
 
 /** A connection's filter chain (filter-chain-match.ts), else the default chain. */

@@ -15,7 +15,7 @@ import { drainIdleMs, markDraining, markOpaque, trackConnection } from '../drain
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import type { RequestObserver } from '../observer.js';
 import type { DestinationResolver } from './destination.js';
-import { allChains, detectAppProtocol, selectChain, selectChainFor, type ChainQuery, type FilterChain, type ListenerConfig } from './listener-config.js';
+import { allChains, detectAppProtocol, inspectsAppOn, selectChain, selectChainFor, type ChainQuery, type FilterChain, type ListenerConfig } from './listener-config.js';
 import { inspectClientHello, type ClientHelloInfo } from './tls-inspector.js';
 import type { TlsStats } from '../transport/tls-stats.js';
 import { OutboundDispatcher } from './outbound-dispatcher.js';
@@ -32,6 +32,10 @@ export interface ListenerManagerOptions {
    */
   hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
+  /** a listener marked `transparent` is listening (TPROXY: the socket needs IP_TRANSPARENT) */
+  onTransparentListen?(server: net.Server, listenerName: string): void;
+  /** a service hostname's virtual IP (the proxy's name table), to find `<vip>_<port>` listeners by name */
+  resolveName?(host: string): string | undefined;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
   /** the `listener.<name>.ssl.*` stats of a listener with TLS chains */
   tlsStats?(listenerName: string): TlsStats;
@@ -63,7 +67,10 @@ type Conn = net.Socket | Duplex;
 
 export class ListenerManager {
   readonly listeners = new Map<string, ActiveListener>();
+  /** bind_to_port=false listeners on a wildcard address, by port (`0.0.0.0_<port>`) */
   private readonly portIndex = new Map<number, ListenerConfig>();
+  /** bind_to_port=false listeners on one address (`<vip>_<port>`), by `address:port` */
+  private readonly addressIndex = new Map<string, ListenerConfig>();
   private readonly conns = new Map<ListenerConfig, Set<Conn>>();
   private readonly dispatcher: OutboundDispatcher;
   private readonly drainTimers = new Set<NodeJS.Timeout>();
@@ -121,7 +128,8 @@ export class ListenerManager {
         for (const ch of tlsChains) ch.tls!.activate(st);
       }
       if (!c.bindToPort) {
-        this.portIndex.set(c.port, c);
+        if (isWildcard(c.address)) this.portIndex.set(c.port, c);
+        else for (const a of [c.address, ...c.additionalAddresses]) this.addressIndex.set(`${a}:${c.port}`, c);
         continue;
       }
       const reuse = freeServers.get(`${c.address}:${c.port}`);
@@ -157,6 +165,14 @@ export class ListenerManager {
         // after the bind, a listening socket still reports accept() failures (EMFILE/ENFILE when
         // descriptors run out) as 'error': without a listener that ends the process
         server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
+        if (al.config.transparent) {
+          try {
+            this.opts.onTransparentListen?.(server, al.config.name);
+          } catch (err) {
+            al.bindError = (err as Error).message;
+            this.opts.log('warn', `listener ${al.config.name}: cannot make it transparent: ${al.bindError}`);
+          }
+        }
         resolve();
       });
     });
@@ -178,6 +194,31 @@ export class ListenerManager {
 
   private unindex(c: ListenerConfig): void {
     if (this.portIndex.get(c.port) === c) this.portIndex.delete(c.port);
+    for (const a of [c.address, ...c.additionalAddresses]) {
+      const key = `${a}:${c.port}`;
+      if (this.addressIndex.get(key) === c) this.addressIndex.delete(key);
+    }
+  }
+
+  /**
+   * The listener a destination belongs to, Envoy's use_original_dst lookup: the one on exactly
+   * that address and port (`<vip>_<port>`; a hostname is looked up in the name table), else the
+   * wildcard one on the port (`0.0.0.0_<port>`).
+   */
+  private listenerFor(dest: { host: string; port: number }): ListenerConfig | undefined {
+    if (this.addressIndex.size > 0) {
+      const ip = net.isIP(dest.host) ? dest.host : this.opts.resolveName?.(dest.host);
+      const exact = ip !== undefined ? this.addressIndex.get(`${ip}:${dest.port}`) : undefined;
+      if (exact) return exact;
+    }
+    return this.portIndex.get(dest.port);
+  }
+
+  /** The connection's original destination, unless it was made to the listener itself. */
+  private originalDestination(al: ActiveListener, socket: net.Socket): { host: string; port: number } | undefined {
+    const dest = this.opts.resolver.resolveConnection(socket);
+    if (!dest || (dest.port === al.boundPort && dest.host === socket.localAddress)) return undefined;
+    return dest;
   }
 
   private track(cfg: ListenerConfig, socket: Conn): void {
@@ -246,7 +287,7 @@ export class ListenerManager {
     this.lastActivityAt = Date.now();
     this.track(cfg, socket);
     if (cfg.useOriginalDst) {
-      const dest = this.opts.resolver.resolveConnection(socket);
+      const dest = this.originalDestination(al, socket);
       if (dest) {
         ctx.destination = dest;
         this.dispatchConnection(socket, ctx);
@@ -254,8 +295,8 @@ export class ListenerManager {
       return;
     }
     if (cfg.originalDst) {
-      // virtualInbound (REDIRECT): chains match the connection's original destination
-      const dest = this.opts.resolver.resolveConnection(socket);
+      // virtualInbound (REDIRECT/TPROXY): chains match the connection's original destination
+      const dest = this.originalDestination(al, socket);
       if (dest) ctx.destination = dest;
       return this.serve(socket, ctx, cfg, dest?.port ?? ctx.localPort);
     }
@@ -265,7 +306,7 @@ export class ListenerManager {
   /** A connection whose destination is known (SO_ORIGINAL_DST or a CONNECT tunnel). */
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void {
     const port = ctx.destination!.port;
-    const target = this.portIndex.get(port) ?? this.listeners.get(ctx.listenerName)?.config;
+    const target = this.listenerFor(ctx.destination!) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) {
       socket.destroy();
       return;
@@ -295,7 +336,8 @@ export class ListenerManager {
       sourcePort: ctx.remotePort,
       localAddress: ctx.localAddress,
     };
-    if (!cfg.inspectTls && !cfg.inspectApp) return this.runChain(socket, ctx, selectChainFor(cfg, q), undefined);
+    const inspectApp = inspectsAppOn(cfg, port);
+    if (!cfg.inspectTls && !inspectApp) return this.runChain(socket, ctx, selectChainFor(cfg, q), undefined);
     const chunks: Buffer[] = [];
     let bytes = 0;
     const onData = (d: Buffer): void => {
@@ -313,7 +355,7 @@ export class ListenerManager {
         q.transportProtocol = 'tls';
         q.serverName = hello.serverName;
         q.applicationProtocols = hello.alpn;
-      } else if (cfg.inspectApp) {
+      } else if (inspectApp) {
         const app = detectAppProtocol(buf);
         if (app) q.applicationProtocols = [app];
       }
@@ -349,7 +391,7 @@ export class ListenerManager {
   }
 
   private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {
-    const target = this.portIndex.get(dest.port) ?? this.listeners.get(ctx.listenerName)?.config;
+    const target = this.listenerFor(dest) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) return undefined;
     return selectChain(target, dest.port, 'http/1.1', dest.host);
   }
@@ -466,6 +508,10 @@ export class ListenerManager {
     this.listeners.clear();
     await Promise.all(closing);
   }
+}
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '';
 }
 
 function ctxOf(s: Conn): ConnectionContext | undefined {

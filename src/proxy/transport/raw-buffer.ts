@@ -7,11 +7,12 @@ export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_s
 
 function connectRaw(host: string, port: number, o: UpstreamConnectOptions): net.Socket {
   const ka = o.keepaliveMs;
+  const base: net.NetConnectOpts = o.localAddress === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, localAddress: o.localAddress };
   if (o.direct) {
     const direct = directConnectOptions();
-    return net.connect(ka === undefined ? { host, port, noDelay: true, ...direct } : { host, port, noDelay: true, ...direct, keepAlive: true, keepAliveInitialDelay: ka });
+    return net.connect(ka === undefined ? { ...base, ...direct } : { ...base, ...direct, keepAlive: true, keepAliveInitialDelay: ka });
   }
-  return net.connect(ka === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: ka });
+  return net.connect(ka === undefined ? base : { ...base, keepAlive: true, keepAliveInitialDelay: ka });
 }
 
 /** One shared instance: raw_buffer has no config and no state. */

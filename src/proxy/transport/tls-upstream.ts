@@ -71,6 +71,7 @@ export class TlsUpstreamTransport implements UpstreamTransport {
     const s = tls.connect({
       host,
       port,
+      ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
       secureContext: ctx,
       // no SNI unless configured (Envoy's default); node would send the host name otherwise
       servername: this.config.sni ?? '',

@@ -26,6 +26,8 @@ export interface TransportEnv {
   tlsStats(): TlsStats;
   /** a secret of one of the transports changed (cluster readiness may change) */
   onSecretChange(): void;
+  /** upstream_bind_config: every connection binds this local address (Istio's 127.0.0.6 inbound) */
+  sourceAddress?: string;
 }
 
 export interface UpstreamTransportFactory<C> {
@@ -118,8 +120,9 @@ export class ClusterTransports {
   private readonly matched: Array<{ match: TransportMatch; transport: UpstreamTransport }>;
 
   constructor(cfg: ClusterTransportConfig, env: TransportEnv) {
-    this.defaultTransport = cfg.defaultSocket.factory.create(cfg.defaultSocket.config, env);
-    this.matched = cfg.matches.map((m) => ({ match: m, transport: m.socket.factory.create(m.socket.config, env) }));
+    const make = (s: ParsedTransportSocket): UpstreamTransport => bindSource(s.factory.create(s.config, env), env.sourceAddress);
+    this.defaultTransport = make(cfg.defaultSocket);
+    this.matched = cfg.matches.map((m) => ({ match: m, transport: make(m.socket) }));
   }
 
   /** The transport of an endpoint and the name of the match entry that chose it ('' = default). */
@@ -138,6 +141,22 @@ export class ClusterTransports {
   close(): void {
     for (const t of this.all()) t.close();
   }
+}
+
+/** A transport whose connections bind `address` (upstream_bind_config); itself without one. */
+function bindSource(t: UpstreamTransport, address: string | undefined): UpstreamTransport {
+  if (address === undefined) return t;
+  return {
+    kind: t.kind,
+    secure: t.secure,
+    alpn: t.alpn,
+    readyEvent: t.readyEvent,
+    connect: (host, port, opts) => t.connect(host, port, { ...opts, localAddress: address }),
+    failureReason: (s) => t.failureReason(s),
+    connectionInfo: (s) => t.connectionInfo(s),
+    notReady: () => t.notReady(),
+    close: () => t.close(),
+  };
 }
 
 /** the ssl.* stats under a cluster's scope, made on first use */

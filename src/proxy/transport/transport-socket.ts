@@ -17,6 +17,8 @@ export interface UpstreamConnectOptions {
   keepaliveMs?: number;
   /** ALPN to offer instead of the configured list (Istio's istio.alpn filter, HTTP/2 pools) */
   alpn?: readonly string[];
+  /** the local address to bind (the cluster's upstream_bind_config; set by ClusterTransports) */
+  localAddress?: string;
 }
 
 /** What a connection's transport found out while connecting (telemetry and the access log). */

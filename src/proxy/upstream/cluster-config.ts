@@ -1,4 +1,5 @@
 /** Cluster resource -> validated ClusterConfig (once per CDS update; failures NACK). */
+import { isIP } from 'node:net';
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
 import { parseHealthChecks, type HealthCheckConfig } from './health-check-config.js';
@@ -58,6 +59,8 @@ export interface ClusterConfig {
   panicThresholdPct: number;
   staticEndpoints: EndpointSpec[];
   dnsRefreshMs: number;
+  /** upstream_bind_config.source_address: the local address upstream connections bind (Istio: 127.0.0.6 inbound) */
+  sourceAddress: string | undefined;
   /** transport_socket and transport_socket_matches (src/proxy/transport) */
   transports: ClusterTransportConfig;
   raw: Record<string, any>;
@@ -154,9 +157,18 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
     panicThresholdPct: panicThreshold(name, c.common_lb_config?.healthy_panic_threshold),
     staticEndpoints: parseEndpoints(c.load_assignment),
     dnsRefreshMs: durationToMs(c.dns_refresh_rate) ?? 5000,
+    sourceAddress: sourceAddress(name, c.upstream_bind_config),
     transports: parseClusterTransports(c, `cluster ${name}`),
     raw: c,
   };
+}
+
+function sourceAddress(name: string, b: Record<string, any> | undefined): string | undefined {
+  if (!b) return undefined;
+  const a = b.source_address?.address;
+  if (typeof a !== 'string' || isIP(a) === 0) fail(`cluster ${name}: upstream_bind_config.source_address.address must be an IP address, got ${JSON.stringify(a)}`);
+  if (Number(b.source_address?.port_value ?? 0) !== 0) fail(`cluster ${name}: upstream_bind_config with a fixed source port is not supported`);
+  return a;
 }
 
 function keepalive(k: Record<string, any> | undefined): TcpKeepalive | undefined {

@@ -53,6 +53,7 @@ export class Cluster {
     this.transports = new ClusterTransports(config.transports, {
       secrets: events.secrets ?? NO_SECRETS,
       tlsStats: lazyTlsStats(stats.scope),
+      sourceAddress: config.sourceAddress,
       onSecretChange: () => {
         if (!this.retired) events.onInitialized?.();
       },

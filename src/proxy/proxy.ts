@@ -226,6 +226,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     clusters,
     listeners,
     stats,
+    secrets,
     startTime,
     isReady: () => isReady && !draining && (worker.othersReady?.() ?? true),
     isDraining: () => !!draining,

@@ -8,21 +8,19 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
 import { enterTurn, leaveTurn, turnTime } from './io-turn.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
+import type { UpstreamConnectionInfo } from '../transport/transport-socket.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
 const KEEPALIVE_HINT_MARGIN_MS = 2000;
 
 /** response head limit (undici's setting before: 96 KiB) */
 const MAX_HEADER_SIZE = 96 * 1024;
-
-/** llhttp's message-begin callback slot: armed only between a completed response and the end of its read */
-const K_ON_MESSAGE_BEGIN = HTTPParser.kOnMessageBegin;
 
 /** what becomes of the connection once the read that completed its response has been parsed */
 const enum AfterRead {
@@ -57,6 +55,7 @@ export interface Http1ClientTransport {
   readonly readyEvent: 'connect' | 'secureConnect';
   connect(host: string, port: number, opts: { direct?: boolean; keepaliveMs?: number; alpn?: readonly string[] }): net.Socket;
   failureReason(socket: net.Socket): string | undefined;
+  connectionInfo(socket: net.Socket): UpstreamConnectionInfo | undefined;
 }
 
 export interface Http1ClientOptions {
@@ -79,6 +78,8 @@ export class Http1ClientConn {
   closed = false;
   /** requests started on this connection */
   requests = 0;
+  /** a secure transport's facts (peer identity), known once connected */
+  private peer: UpstreamConnectionInfo | undefined;
 
   private readonly parser: LlhttpParser;
   private executing = false;
@@ -163,6 +164,7 @@ export class Http1ClientConn {
     this.exchange = x;
     x.conn = this;
     this.requests++;
+    if (this.peer !== undefined) x.handler.onConnectionInfo?.(this.peer);
     if (!this.refd) {
       this.refd = true;
       this.socket.ref();
@@ -315,6 +317,7 @@ export class Http1ClientConn {
     // the handle may not be the one the reader was attached to (net tries the next address of a
     // name with a new handle)
     if (!this.opts.transport.secure) setDirectReader(this.socket, this.reader);
+    else this.peer = this.opts.transport.connectionInfo(this.socket);
     this.owner.onConnected(this);
   }
 
@@ -401,7 +404,7 @@ export class Http1ClientConn {
     const after = this.afterRead;
     if (after === AfterRead.Nothing) return after;
     this.afterRead = AfterRead.Nothing;
-    this.parser[K_ON_MESSAGE_BEGIN] = undefined;
+    this.parser.onMessageBegin = undefined;
     if (!this.unsolicited) return after;
     this.unsolicited = false;
     // Bytes after a complete response with no request outstanding: a protocol error (Envoy's rule).
@@ -573,7 +576,8 @@ export class Http1ClientConn {
     // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
     // exchange, so the owner hears that the connection is free only once execute() has returned.
     this.afterRead = this.finishExchange(x, t) ? AfterRead.Free : AfterRead.Close;
-    this.parser[K_ON_MESSAGE_BEGIN] = this.onUnsolicited;
+    // armed only between a completed response and the end of its read
+    this.parser.onMessageBegin = this.onUnsolicited;
   }
 
   /** The response to `x` is complete: the handler hears of it; true if the connection may be reused. */

@@ -98,6 +98,8 @@ export class UpgradeExchange implements UpstreamControl {
       if (this.state !== 'connecting') return;
       this.state = 'head';
       stats.upstream_cx_total.inc();
+      const info = target.transport.connectionInfo(s);
+      if (info !== undefined) handler.onConnectionInfo?.(info);
       s.write(this.headText, 'latin1');
     });
     s.on('data', this.onData);

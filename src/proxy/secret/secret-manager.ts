@@ -201,8 +201,8 @@ export function certFacts(pem: string): CertFacts[] {
       notBefore: new Date(c.validFrom),
       notAfter: new Date(c.validTo),
       subjectAltNames: (c.subjectAltName ?? '').split(', ').filter(Boolean),
-      subject: c.subject.replace(/\n/g, ','),
-      issuer: c.issuer.replace(/\n/g, ','),
+      subject: (c.subject ?? '').replace(/\n/g, ','),
+      issuer: (c.issuer ?? '').replace(/\n/g, ','),
     };
   });
 }

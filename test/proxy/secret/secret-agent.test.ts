@@ -226,3 +226,42 @@ test('ADS over TLS to the secure port with the bearer token; the server is verif
     await rogue.stop();
   }
 });
+
+test('admin /certs and /config_dump show the secrets (private key redacted); clew proxy-config secret shows istioctl\'s columns', async () => {
+  const cluster = 'outbound|9080||up.default.svc.cluster.local';
+  fs.writeFileSync(tokenFile, 'token-1\n');
+  const h: Harness = await startHarness(meshResources(cluster), { rootCertFile: rootFile, tokenFile, caAddress: `127.0.0.1:${caServer.port}`, id: 'client.default', serviceAccount: 'client' });
+  try {
+    assert.equal((await viaProxy(h.outbound, 'http://up:9080/')).status, 200);
+    const serial = caServer.calls.at(-1)!.serial!;
+    const dumpText = (await h.admin('/config_dump')).body;
+    assert.doesNotMatch(dumpText, /PRIVATE KEY/);
+    const dump = JSON.parse(dumpText);
+    const sds = dump.configs.find((c: any) => c['@type'].endsWith('SecretsConfigDump'));
+    const names = sds.dynamic_active_secrets.map((s: any) => s.name).sort();
+    assert.deepEqual(names, ['ROOTCA', 'default']);
+    assert.equal(sds.dynamic_active_secrets.find((s: any) => s.name === 'default').secret.tls_certificate.private_key.inline_string, '[redacted]');
+    const certs = JSON.parse((await h.admin('/certs')).body).certificates;
+    assert.equal(certs.length, 1);
+    assert.equal(certs[0].cert_chain[0].serial_number, serial);
+    assert.deepEqual(certs[0].cert_chain[0].subject_alt_names, [{ uri: CLIENT_ID }]);
+    assert.equal(certs[0].cert_chain[0].path, 'sds:default');
+    assert.equal(certs[0].ca_cert[0].path, 'sds:ROOTCA');
+    const { execFile } = await import('node:child_process');
+    const { CLEW_BIN } = await import('../../helpers/paths.js');
+    // the proxy runs in this process: the CLI must not block its event loop
+    const clew = (args: string[]): Promise<string> =>
+      new Promise((resolve, reject) => execFile(process.execPath, [CLEW_BIN, ...args], (err, out, errOut) => (err ? reject(new Error(`${err.message}${errOut}`)) : resolve(out))));
+    const admin = `http://127.0.0.1:${h.proxy.ports.admin}`;
+    const out = await clew(['proxy-config', 'secret', 'client.default', '--admin', admin]);
+    const lines = out.trim().split('\n');
+    assert.match(lines[0], /^RESOURCE NAME\s+TYPE\s+STATUS\s+VALID CERT\s+SERIAL NUMBER\s+NOT AFTER\s+NOT BEFORE$/);
+    const row = lines.find((l) => l.startsWith('default'))!;
+    assert.match(row, new RegExp(`^default\\s+Cert Chain\\s+ACTIVE\\s+true\\s+${serial}\\s+\\d{4}-`));
+    assert.match(lines.find((l) => l.startsWith('ROOTCA'))!, /^ROOTCA\s+CA\s+ACTIVE\s+true\s+[0-9a-f]+/);
+    const json = JSON.parse(await clew(['proxy-config', 'secret', 'client.default', '--admin', admin, '-o', 'json']));
+    assert.equal(json.dynamic_active_secrets.length, 2);
+  } finally {
+    await h.close();
+  }
+});

@@ -194,6 +194,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
       return;
     }
     clearTimeout(this.tryTimer);
+    if (a.peer !== undefined) this.s.info.upstreamPeer = a.peer;
     // the route timeout covers the request, not the tunnel (Envoy: until the upgrade's response headers)
     this.finish();
     this.cluster.stats.response(101);

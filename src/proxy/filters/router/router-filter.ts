@@ -14,7 +14,7 @@ import type { Route } from '../../router/route-config.js';
 import { backoffMs, retriableFailure, retriableResponse } from '../../router/retry-policy.js';
 import type { Cluster } from '../../upstream/cluster.js';
 import type { Host } from '../../upstream/host.js';
-import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure } from '../../upstream/pool.js';
+import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure, UpstreamRequest } from '../../upstream/pool.js';
 import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
 import { Attempt, type AttemptOwner } from './router-attempt.js';
 import { pickWeighted, prepareUpstreamHeaders, redirectLocation, requestHash, rewritePath } from './router-helpers.js';
@@ -168,9 +168,10 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.current = a;
     const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, a);
-    a.control = this.cluster
-      .pool(host)
-      .send({ method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body }, a);
+    const ao = s.alpnOverride;
+    const req: UpstreamRequest = { method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body };
+    if (ao !== undefined && host.transport.secure) req.alpn = this.cluster.config.http2 ? ao.HTTP2 : s.req.httpVersionMinor === 0 ? ao.HTTP10 : ao.HTTP11;
+    a.control = this.cluster.pool(host).send(req, a);
   }
 
   private endAttempt(a: Attempt): void {

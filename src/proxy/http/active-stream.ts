@@ -13,6 +13,7 @@
  */
 import { applyHcmRequestHeaders } from './request-headers.js';
 import { applyPeerSecurity } from '../telemetry/peer-security.js';
+import type { AlpnOverride } from '../filters/alpn/alpn-filter.js';
 import type { Duplex, Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
@@ -74,6 +75,8 @@ export class ActiveStream {
   path: string;
   readonly isGrpc: boolean;
   readonly isHttp2: boolean;
+  /** Istio's istio.alpn filter: the ALPN new upstream TLS connections offer, by upstream protocol */
+  alpnOverride: AlpnOverride | undefined = undefined;
   route: Route | undefined;
   /** the weighted cluster picked by the router, for its response header ops */
   weightedTarget: WeightedTarget | undefined;

@@ -31,6 +31,8 @@ export interface UpgradeTarget {
   port: number;
   transport: UpstreamTransport;
   connectTimeoutMs: number;
+  /** ALPN to offer instead of the transport's list (Istio's istio.alpn filter) */
+  alpn?: readonly string[];
 }
 
 export interface UpgradeStats {
@@ -86,7 +88,7 @@ export class UpgradeExchange implements UpstreamControl {
       onMessageComplete: () => this.onMessageComplete(),
       onHeaders: (raw) => this.pendingRaw.push(...raw),
     });
-    const s = (this.socket = target.transport.connect(target.host, target.port, {}));
+    const s = (this.socket = target.transport.connect(target.host, target.port, target.alpn === undefined ? {} : { alpn: target.alpn }));
     this.connectTimer = setTimeout(() => {
       if (this.state !== 'connecting') return;
       stats.upstream_cx_connect_timeout.inc();

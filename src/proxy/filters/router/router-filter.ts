@@ -14,7 +14,7 @@ import type { Route } from '../../router/route-config.js';
 import { backoffMs, retriableFailure, retriableResponse } from '../../router/retry-policy.js';
 import type { Cluster } from '../../upstream/cluster.js';
 import type { Host } from '../../upstream/host.js';
-import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure } from '../../upstream/pool.js';
+import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure, UpstreamRequest } from '../../upstream/pool.js';
 import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
 import { Attempt, type AttemptOwner } from './router-attempt.js';
 import { pickWeighted, prepareUpstreamHeaders, redirectLocation, requestHash, rewritePath } from './router-helpers.js';
@@ -170,11 +170,18 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.current = a;
     const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, a);
+    const ao = s.alpnOverride;
     if (s.upgradeType !== undefined) {
       // an Upgrade gets a connection of its own (upgrade.ts), never a pooled one
       const c = this.cluster;
       a.control = new UpgradeExchange(
-        { host: host.address, port: host.port, transport: host.transport, connectTimeoutMs: c.config.connectTimeoutMs },
+        {
+          host: host.address,
+          port: host.port,
+          transport: host.transport,
+          connectTimeoutMs: c.config.connectTimeoutMs,
+          alpn: ao !== undefined && host.transport.secure ? ao.HTTP11 : undefined,
+        },
         upgradeRequestHead(s.method, this.path, this.headers.host as string, this.headers, s.upgradeType),
         s.method === 'HEAD',
         a,
@@ -182,9 +189,9 @@ class RouterFilter implements HttpFilter, AttemptOwner {
       );
       return;
     }
-    a.control = this.cluster
-      .pool(host)
-      .send({ method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body }, a);
+    const req: UpstreamRequest = { method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body };
+    if (ao !== undefined && host.transport.secure) req.alpn = this.cluster.config.http2 ? ao.HTTP2 : s.req.httpVersionMinor === 0 ? ao.HTTP10 : ao.HTTP11;
+    a.control = this.cluster.pool(host).send(req, a);
   }
 
   /** The Upgrade's upstream switched protocols: answer 101 downstream and join the two connections. */

@@ -29,7 +29,8 @@ export function register(program: Command): void {
     .option('--ca-dir <dir>', "plug-in CA in Istio's cacerts form (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root kept in <config-dir>/.clew/secrets/ca")
     .option('--workload-cert-ttl <duration>', 'lifetime of workload certificates whose CSR asks for none (max 90d)', '24h')
     .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
-    .option('--listen-address <ip>', 'address to listen on', '127.0.0.1')
+    .option('--listen-address <ip>', 'address of the xDS (ADS) server', '127.0.0.1')
+    .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
     .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
     .action(async (opts) => {
@@ -42,6 +43,7 @@ export function register(program: Command): void {
         workloadCertTtlSeconds: parseTtlSeconds(opts.workloadCertTtl, '--workload-cert-ttl'),
         debugPort: opts.debugPort,
         listenAddress: opts.listenAddress,
+        debugAddress: opts.debugAddress,
         debounceMs: opts.debounce,
         workloadGraceMs: opts.workloadGrace,
       });

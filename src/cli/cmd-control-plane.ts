@@ -32,7 +32,6 @@ export function register(program: Command): void {
     .option('--listen-address <ip>', 'address of the xDS (ADS) server', '127.0.0.1')
     .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
-    .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
     .action(async (opts) => {
       const cp = new ControlPlane({
         configDir: opts.configDir,
@@ -45,7 +44,6 @@ export function register(program: Command): void {
         listenAddress: opts.listenAddress,
         debugAddress: opts.debugAddress,
         debounceMs: opts.debounce,
-        workloadGraceMs: opts.workloadGrace,
       });
       try {
         await cp.start();

@@ -7,6 +7,7 @@ import { CliError, UsageError } from './errors.js';
 import { addSidecarPortOptions, collectPort, parseHostPort, parseLabels, parsePort } from './cli-options.js';
 import { LocalError } from '../local/local-errors.js';
 import { runPod } from '../local/local-run.js';
+import { DEFAULT_CONTROL_PLANE, findAdminToken } from './control-plane-client.js';
 
 interface RunFlags {
   name: string;
@@ -15,6 +16,8 @@ interface RunFlags {
   serviceAccount?: string;
   port?: number[];
   xdsAddress: string;
+  controlPlane: string;
+  caAddress?: string;
   address?: string;
   outboundPort: string;
   inboundPort: string;
@@ -34,14 +37,22 @@ export function register(program: Command): void {
     .option('--labels <k=v,...>', 'workload labels (default app=<name>)')
     .option('--service-account <sa>', 'service account (default: the name)')
     .option('--port <port>', 'a workload port the sidecar serves (repeatable); the app gets a free port for each', collectPort)
-    .option('--xds-address <host:port>', 'control plane xDS address', '127.0.0.1:15010')
+    .option('--xds-address <host:port>', 'control plane xDS address (plaintext; used only for the host when --ca-address is not given)', '127.0.0.1:15010')
+    .option('--control-plane <url>', "the control plane's API: the pod's workload token is minted there (admin token: $CLEW_CONTROL_PLANE_TOKEN or the one published for your user)", DEFAULT_CONTROL_PLANE)
+    .option('--ca-address <host:port>', "the control plane's TLS port: certificates and ADS over TLS (default: the xDS host, port 15012)")
     .option('--address <ip>', 'pod address (default: lease a free 127.0.x.y)');
   addSidecarPortOptions(cmd)
     .option('--ready-timeout <seconds>', 'how long to wait for the sidecar', '60')
     .argument('[command...]', 'the app to run (after --); none: sidecar only')
     .action(async (command: string[], flags: RunFlags) => {
       try {
-        parseHostPort(flags.xdsAddress);
+        const xds = parseHostPort(flags.xdsAddress);
+        const secureAddress = flags.caAddress ?? `${xds.host.includes(':') ? `[${xds.host}]` : xds.host}:15012`;
+        parseHostPort(secureAddress);
+        const adminToken = findAdminToken(flags.controlPlane);
+        if (!adminToken) {
+          throw new CliError(`no admin token for ${flags.controlPlane} (the pod's workload token is minted with it): set $CLEW_CONTROL_PLANE_TOKEN, or run as the control plane's user`, 1, 'CLEW_LOCAL_CREDENTIALS');
+        }
         const labels = parseLabels(flags.labels);
         if (Object.keys(labels).length === 0) labels.app = flags.name;
         const [app, ...args] = command;
@@ -61,7 +72,10 @@ export function register(program: Command): void {
             stats: parsePort(flags.statsPort),
             ready: parsePort(flags.readyPort),
           },
-        }, { readyTimeoutMs: Number(flags.readyTimeout) * 1000 });
+        }, {
+          readyTimeoutMs: Number(flags.readyTimeout) * 1000,
+          controlPlane: { debugUrl: flags.controlPlane, adminToken, secureAddress },
+        });
         process.exit(code);
       } catch (err) {
         if (err instanceof LocalError) {

@@ -7,10 +7,11 @@ import type { ControlPlane } from './control-plane.js';
 import { ConfigRejectedError } from './config-store.js';
 import { proxyStatusRows, findStream } from './proxy-status.js';
 import { configDumpFor } from './config-dump.js';
-import { formatIgnored, formatMessage, resourceKey } from '../config/index.js';
+import { formatIgnored, formatMessage, redacted, resourceKey } from '../config/index.js';
 import { SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../stats/stats-prometheus.js';
 import { authorizeWrite, checkHost, type ApiAuthOptions, type AuthRefusal } from './api-auth.js';
+import { SecurityError } from '../security/security-errors.js';
 
 export interface DebugServer {
   port: number;
@@ -118,13 +119,29 @@ async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.Incoming
   if (req.method === 'GET' && p === '/debug/configz') {
     return send(res, 200, {
       revision: cp.store.revision,
-      resources: cp.store.all().map((r) => ({ key: resourceKey(r), ...r })),
+      resources: cp.store.all().map((r) => ({ key: resourceKey(r), ...redacted(r) })),
       rejected: cp.store.rejectedFiles().map((f) => ({ file: f.file, messages: f.messages.map(formatMessage) })),
     });
   }
   if (p === '/apis/v1/resources' && req.method === 'GET') {
-    const items = cp.store.list(q.get('kind') ?? undefined, q.get('namespace') ?? undefined, q.get('name') ?? undefined);
+    const items = cp.store.list(q.get('kind') ?? undefined, q.get('namespace') ?? undefined, q.get('name') ?? undefined).map(redacted);
     return send(res, 200, { items });
+  }
+  // workload tokens (the credential contract): admin token required, like every write (above)
+  if (p === '/apis/v1/workload-tokens' && req.method === 'POST') {
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch {
+      return send(res, 400, { error: 'body: expected JSON {namespace, serviceAccount, podName, addresses?, labels?, expirationSeconds?}', code: 'CLEW_BAD_REQUEST' });
+    }
+    try {
+      const minted = await cp.security.mintToken(body);
+      return send(res, 200, { token: minted.token, expiresAt: new Date(minted.expiresAt).toISOString() });
+    } catch (err) {
+      if (err instanceof SecurityError && err.code === 'INVALID_REQUEST') return send(res, 400, { error: err.message, code: 'CLEW_BAD_REQUEST' });
+      throw err;
+    }
   }
   if ((p === '/apis/v1/apply' || p === '/apis/v1/delete') && req.method === 'POST') {
     const file = q.get('file') ?? 'stdin';
@@ -160,6 +177,6 @@ async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.Incoming
   send(res, 404, {
     error: `no such endpoint: ${req.method} ${p}`,
     endpoints: ['/ready', '/metrics', '/debug/syncz', '/debug/proxy_status', '/debug/config_dump?proxyID=',
-      '/debug/registryz', '/debug/configz', '/debug/mesh', '/debug/root-cert', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
+      '/debug/registryz', '/debug/configz', '/debug/mesh', '/debug/root-cert', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete', 'POST /apis/v1/workload-tokens'],
   });
 }

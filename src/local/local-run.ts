@@ -10,16 +10,32 @@ import { describePod, planPod, readyUrl, sidecarSpec, startApp, type PodSpec } f
 import { RestartingChild } from './local-restart.js';
 import { httpReady, waitReady } from './local-readiness.js';
 import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
 
 export interface RunOptions {
   console?: LocalConsole;
   stateDir?: string;
   readyTimeoutMs?: number;
+  /** the control plane to get the pod's credentials from (token, root certificate); none: no identity */
+  controlPlane?: ControlPlaneAccess;
 }
 
 export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<number> {
   const con = opts.console ?? new LocalConsole();
   const plan = await planPod(spec, opts.stateDir);
+  let token: PodTokenFile | undefined;
+  if (opts.controlPlane) {
+    try {
+      const rootCert = await fetchRootCert(opts.controlPlane);
+      token = await PodTokenFile.create(opts.controlPlane, {
+        name: spec.name, namespace: spec.namespace, serviceAccount: spec.serviceAccount, address: plan.address, labels: spec.labels,
+      }, rootCert, { stateDir: opts.stateDir, log: (l) => con.info(l) });
+      plan.spec.credentials = token.credentials();
+    } catch (err) {
+      plan.lease?.release();
+      throw err;
+    }
+  }
   const sup = new Supervisor({ console: con });
   if (plan.lease) sup.guardFile(plan.lease.file);
   let signalled: NodeJS.Signals | undefined;
@@ -70,6 +86,7 @@ export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<numb
   } finally {
     await sup.stop();
     uninstall();
+    token?.stop();
     plan.lease?.release();
   }
 }

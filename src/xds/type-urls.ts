@@ -28,6 +28,11 @@ export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.ht
 export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 export const HTTP_PROTOCOL_OPTIONS_TYPE =
   'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const UPSTREAM_TLS_CONTEXT_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+export const DOWNSTREAM_TLS_CONTEXT_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+export const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+export const HTTP_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
 export const ORIGINAL_DST_LISTENER_FILTER_TYPE =
   'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
 /** udpa TypedStruct (and its xds.type.v3 twin): a filter config as a Struct plus the real type URL */

@@ -33,6 +33,11 @@ export interface HcmOptions {
   useRemoteAddress?: boolean;
   /** access_log, tracing, and the istio.stats filter (inserted right before the router) */
   telemetry?: ListenerTelemetry;
+  /**
+   * X-Forwarded-Client-Cert: inbound sidecar chains use SANITIZE_SET (a caller's own header is
+   * dropped; an mTLS peer's certificate is described: Hash, Subject, URI, DNS)
+   */
+  xfcc?: 'SANITIZE_SET';
 }
 
 export function hcmConfig(o: HcmOptions): EnvoyResource {
@@ -43,6 +48,10 @@ export function hcmConfig(o: HcmOptions): EnvoyResource {
   cfg.http_filters = stats ? [...o.httpFilters.slice(0, -1), stats, ...o.httpFilters.slice(-1)] : o.httpFilters;
   cfg.upgrade_configs = [{ upgrade_type: 'websocket' }];
   if (o.useRemoteAddress) cfg.use_remote_address = { value: true };
+  if (o.xfcc) {
+    cfg.forward_client_cert_details = o.xfcc;
+    cfg.set_current_client_cert_details = { subject: { value: true }, uri: true, dns: true };
+  }
   if (o.telemetry?.accessLog.length) cfg.access_log = o.telemetry.accessLog;
   if (o.telemetry?.tracing) cfg.tracing = o.telemetry.tracing;
   return cfg;

@@ -84,8 +84,13 @@ test('inbound REDIRECT: virtualInbound on 15006 with a filter chain per port and
   const vi = byName(ls, 'virtualInbound');
   assertRoundTrip(LISTENER_TYPE, vi);
   assert.deepEqual(vi.address, { socket_address: { address: '0.0.0.0', port_value: 15006 } });
-  assert.deepEqual(vi.filter_chains[0].filter_chain_match, { destination_port: { value: 9080 } });
-  assert.equal(vi.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
+  // PERMISSIVE (nothing configured): the mTLS chain, then the plaintext one, both to inbound|9080||
+  assert.deepEqual(vi.filter_chains[0].filter_chain_match, {
+    destination_port: { value: 9080 }, transport_protocol: 'tls',
+    application_protocols: ['istio-peer-exchange', 'istio', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2'],
+  });
+  assert.deepEqual(vi.filter_chains[1].filter_chain_match, { destination_port: { value: 9080 }, transport_protocol: 'raw_buffer' });
+  for (const i of [0, 1]) assert.equal(vi.filter_chains[i].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
   assert.equal(vi.filter_chains.at(-1).filters.at(-1).typed_config.cluster, 'InboundPassthroughCluster');
   assert.ok(!ls.some((x) => x.name === '127.0.10.1_9080'));
 });

@@ -45,12 +45,23 @@ function credentialsDir(stateDir?: string): string {
   return dir;
 }
 
-function writeFile(file: string, text: string, mode: number): void {
+function writeFile(file: string, text: string, mode: number, owner?: number): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.rmSync(tmp, { force: true });
   fs.writeFileSync(tmp, text, { mode });
   fs.chmodSync(tmp, mode);
+  if (owner !== undefined) fs.chownSync(tmp, owner, owner);
   fs.renameSync(tmp, file);
+}
+
+export interface PodFileOptions {
+  /** the state dir whose `credentials/` holds the files (default: the user's) */
+  stateDir?: string;
+  /** a directory of the caller's choosing instead (e.g. one the sidecar's own user can enter) */
+  dir?: string;
+  /** the uid (and gid) that owns the files: a sidecar running as another user (netns pods: 1337) */
+  owner?: number;
+  log?: (line: string) => void;
 }
 
 /** The admin token kept under a control plane's config dir (the demo owns its config dir). */
@@ -115,17 +126,20 @@ export class PodTokenFile {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  private constructor(private readonly access: ControlPlaneAccess, private readonly pod: PodIdentity, dir: string, private readonly log: (line: string) => void) {
+  private constructor(
+    private readonly access: ControlPlaneAccess, private readonly pod: PodIdentity, dir: string,
+    private readonly log: (line: string) => void, private readonly owner: number | undefined,
+  ) {
     const base = path.join(dir, `${pod.namespace}.${pod.name}-${process.pid}-${randomBytes(4).toString('hex')}`);
     this.file = `${base}.token`;
     this.rootCertFile = `${base}.root-cert.pem`;
   }
 
   static async create(
-    access: ControlPlaneAccess, pod: PodIdentity, rootCertPem: string, o: { stateDir?: string; log?: (line: string) => void } = {},
+    access: ControlPlaneAccess, pod: PodIdentity, rootCertPem: string, o: PodFileOptions = {},
   ): Promise<PodTokenFile> {
-    const t = new PodTokenFile(access, pod, credentialsDir(o.stateDir), o.log ?? (() => {}));
-    writeFile(t.rootCertFile, rootCertPem, 0o644);
+    const t = new PodTokenFile(access, pod, o.dir ?? credentialsDir(o.stateDir), o.log ?? (() => {}), o.owner);
+    writeFile(t.rootCertFile, rootCertPem, 0o644, o.owner);
     try {
       await t.renew();
     } catch (err) {
@@ -143,7 +157,7 @@ export class PodTokenFile {
   private async renew(): Promise<void> {
     const { token, expiresAt } = await mintToken(this.access, this.pod);
     if (this.stopped) return;
-    writeFile(this.file, `${token}\n`, 0o600);
+    writeFile(this.file, `${token}\n`, 0o600, this.owner);
     this.schedule(Math.max(1000, (expiresAt - Date.now()) / 2));
   }
 

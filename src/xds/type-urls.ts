@@ -38,6 +38,8 @@ export const ORIGINAL_DST_LISTENER_FILTER_TYPE =
 /** udpa TypedStruct (and its xds.type.v3 twin): a filter config as a Struct plus the real type URL */
 export const TYPED_STRUCT_TYPE = 'type.googleapis.com/udpa.type.v1.TypedStruct';
 export const XDS_TYPED_STRUCT_TYPE = 'type.googleapis.com/xds.type.v3.TypedStruct';
+/** Istio's istio.alpn filter config, carried inside a TypedStruct */
+export const ISTIO_ALPN_TYPE = 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig';
 /** Istio's stats filter (istio.stats) config, carried inside a TypedStruct */
 export const ISTIO_STATS_TYPE = 'type.googleapis.com/stats.PluginConfig';
 export const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';

@@ -1,6 +1,7 @@
 /** Network filters (HttpConnectionManager, TcpProxy) and the HTTP filter chain Clew configures. */
 import type { EnvoyResource } from '../../xds/codec.js';
-import { CORS_TYPE, FAULT_TYPE, HCM_TYPE, ROUTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { CORS_TYPE, FAULT_TYPE, HCM_TYPE, ISTIO_ALPN_TYPE, ROUTER_TYPE, TCP_PROXY_TYPE, TYPED_STRUCT_TYPE } from '../../xds/type-urls.js';
+import { jsonToStruct } from '../../xds/struct.js';
 import { adsConfigSource } from './build-common.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 
@@ -20,9 +21,35 @@ export function routerFilter(): EnvoyResource {
   return { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } };
 }
 
-/** Outbound/gateway chain: fault, cors, router (the router must be last). */
-export function outboundHttpFilters(): EnvoyResource[] {
-  return [faultFilter(), corsFilter(), routerFilter()];
+/** Istio's `istio.alpn` override (a TypedStruct): mTLS HTTP upstream connections announce their HTTP version. */
+export const ISTIO_ALPN_OVERRIDE = [
+  { upstream_protocol: 'HTTP10', alpn_override: ['istio-http/1.0', 'istio'] },
+  { upstream_protocol: 'HTTP11', alpn_override: ['istio-http/1.1', 'istio'] },
+  { upstream_protocol: 'HTTP2', alpn_override: ['istio-h2', 'istio'] },
+] as const;
+
+/**
+ * Istio's `istio.alpn` filter: a new upstream TLS connection offers `istio-http/1.0|1.1` or
+ * `istio-h2` (then `istio`), so the server sidecar's mTLS HTTP chain takes it even on a port
+ * whose protocol is sniffed (without it, such a port's mTLS traffic lands on the TCP chain).
+ */
+export function alpnFilter(): EnvoyResource {
+  return {
+    name: 'istio.alpn',
+    typed_config: {
+      '@type': TYPED_STRUCT_TYPE,
+      type_url: ISTIO_ALPN_TYPE,
+      value: jsonToStruct({ alpn_override: ISTIO_ALPN_OVERRIDE.map((e) => ({ upstream_protocol: e.upstream_protocol, alpn_override: [...e.alpn_override] })) }),
+    },
+  };
+}
+
+/**
+ * Outbound/gateway chain: fault, cors, router (the router must be last); a sidecar's outbound
+ * chain starts with istio.alpn, as Istio's does.
+ */
+export function outboundHttpFilters(o: { sidecar?: boolean } = {}): EnvoyResource[] {
+  return [...(o.sidecar ? [alpnFilter()] : []), faultFilter(), corsFilter(), routerFilter()];
 }
 
 export interface HcmOptions {

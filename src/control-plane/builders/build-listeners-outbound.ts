@@ -55,7 +55,7 @@ function tcpChain(pc: PushContext, proxy: ProxyIdentity, svc: MeshService, port:
 
 function httpChain(port: number, telemetry: ListenerTelemetry, sniffed: boolean): EnvoyResource {
   const name = `0.0.0.0_${port}`;
-  const hcm = hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry });
+  const hcm = hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters({ sidecar: true }), telemetry });
   return sniffed ? { filter_chain_match: { application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: [hcm] } : { filters: [hcm] };
 }
 

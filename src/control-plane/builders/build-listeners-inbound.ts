@@ -8,6 +8,7 @@ import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, socketAddress } from './build-common.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
@@ -32,7 +33,7 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function inboundFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResource[] {
+function inboundFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
   if (isHttpProtocol(p.protocol)) {
     return [hcmFilter({
@@ -40,6 +41,7 @@ function inboundFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyReso
       routeConfig: inboundRouteConfig(p.port),
       httpFilters: [routerFilter()],
       telemetry,
+      pathNormalization,
     })];
   }
   return tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
@@ -47,13 +49,14 @@ function inboundFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyReso
 
 export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const ports = inboundPorts(pc, proxy);
+  const normalization = pathNormalizationFields(pc.meshConfig);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
     return ports.map((p) => ({
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: [{ filters: inboundFilters(p, telemetry) }],
+      filter_chains: [{ filters: inboundFilters(p, telemetry, normalization) }],
     }));
   }
   return [{
@@ -68,7 +71,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       ...ports.map((p) => ({
         name: `0.0.0.0_${p.port}`,
         filter_chain_match: { destination_port: { value: p.port } },
-        filters: inboundFilters(p, telemetry),
+        filters: inboundFilters(p, telemetry, normalization),
       })),
       {
         name: 'virtualInbound-catchall-tcp',

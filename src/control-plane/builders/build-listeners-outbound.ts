@@ -2,6 +2,7 @@
 import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { MeshService } from '../../registry/types.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import type { PushContext } from '../push-context.js';
 import { outboundClusterName, PASSTHROUGH_CLUSTER, socketAddress } from './build-common.js';
@@ -80,7 +81,7 @@ export function outboundListeners(pc: PushContext, proxy: ProxyIdentity, telemet
     const http = services.some((s) => isHttpProtocol(s.ports.find((p) => p.port === port)!.protocol));
     const name = `0.0.0.0_${port}`;
     const chains = http
-      ? [{ filters: [hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry })] }]
+      ? [{ filters: [hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry, pathNormalization: pathNormalizationFields(pc.meshConfig) })] }]
       : tcpChains(pc, proxy, services, port, telemetry);
     out.push({
       name,

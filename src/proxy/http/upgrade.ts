@@ -3,6 +3,7 @@
  * connect to the chosen host, replay the request head and splice the two sockets.
  */
 import type { H1Request } from '../codec/codec-http1-request.js';
+import { normalizeRequestPath, PathVerdict, type NormalizedPath } from './path-normalize.js';
 import { applyHcmRequestHeaders } from './request-headers.js';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,7 +16,7 @@ import type { ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { LOCAL_REPLY } from './local-reply.js';
 
-const REASON: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /** Lingering close: our side is ended, anything the client still sends is read and dropped so its FIN is seen. */
 const LINGER_MS = 2000;
@@ -51,6 +52,9 @@ export function proxyUpgrade(
     authority = abs[1];
     url = abs[2] || '/';
   }
+  const np: NormalizedPath = { path: url, verdict: PathVerdict.Continue };
+  normalizeRequestPath(url, hcm.pathNormalization, np);
+  url = np.path;
   info.method = req.method;
   info.path = url;
   info.authority = authority;
@@ -67,6 +71,18 @@ export function proxyUpgrade(
   // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
   const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
   info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress);
+  if (np.verdict !== PathVerdict.Continue) {
+    // as for any request: 400 for a path that fails normalization, 307 to the unescaped path
+    info.responseCodeDetails = 'path_normalization_failed';
+    if (np.verdict === PathVerdict.Redirect) {
+      hcm.stats?.downstream_rq_redirected_with_normalized_path.inc();
+      closeDownstream(socket, `HTTP/1.1 307 Temporary Redirect\r\nlocation: ${url}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      return done(307);
+    }
+    hcm.stats?.downstream_rq_failed_path_normalization.inc();
+    reject(socket, 400, '');
+    return done(400);
+  }
   const q = url.indexOf('?');
   const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers });
   if (!route || route.kind !== 'route') {

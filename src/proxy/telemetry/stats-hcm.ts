@@ -12,6 +12,10 @@ export class HcmStats {
   readonly downstream_rq_http1_total: Counter;
   readonly downstream_rq_http2_total: Counter;
   readonly downstream_rq_time: Histogram;
+  /** rejected by normalize_path or path_with_escaped_slashes_action REJECT_REQUEST */
+  readonly downstream_rq_failed_path_normalization: Counter;
+  /** UNESCAPE_AND_REDIRECT answered with a redirect */
+  readonly downstream_rq_redirected_with_normalized_path: Counter;
   /** downstream_rq_1xx .. downstream_rq_5xx, by class */
   private readonly byClass: Counter[];
 
@@ -23,6 +27,8 @@ export class HcmStats {
     this.downstream_rq_http1_total = s.counter('downstream_rq_http1_total');
     this.downstream_rq_http2_total = s.counter('downstream_rq_http2_total');
     this.downstream_rq_time = s.histogram('downstream_rq_time');
+    this.downstream_rq_failed_path_normalization = s.counter('downstream_rq_failed_path_normalization');
+    this.downstream_rq_redirected_with_normalized_path = s.counter('downstream_rq_redirected_with_normalized_path');
     this.byClass = [1, 2, 3, 4, 5].map((c) => s.counter(`downstream_rq_${c}xx`));
   }
 

@@ -8,7 +8,7 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { disposeParser, HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { directConnectOptions, setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
@@ -458,7 +458,7 @@ export class Http1ClientConn {
 
   private releaseParser(): void {
     this.freeParser = false;
-    this.parser.free();
+    disposeParser(this.parser);
   }
 
   // ---- llhttp callbacks

@@ -7,7 +7,7 @@
  */
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { METHODS, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { disposeParser, METHODS, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { H1Request, H1RequestBody, headersFromRaw } from './codec-http1-request.js';
 import { H1Response, type H1ResponseOwner } from './codec-http1-response.js';
 import { deliverBuffered, readDirect, releaseDirect, setDirectReader } from './socket-direct.js';
@@ -216,7 +216,7 @@ class H1ServerConnection implements H1ResponseOwner {
     this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('close', this.onClose);
     this.stopIdle();
-    this.parser.free();
+    disposeParser(this.parser);
     const fn = req.method === 'CONNECT' ? this.handler.onConnect : this.handler.onUpgrade;
     if (this.active !== undefined || !fn) {
       this.socket.destroy();
@@ -301,7 +301,7 @@ class H1ServerConnection implements H1ResponseOwner {
     this.queue.length = 0;
     const b = this.receiving?.body;
     if (b && !b.destroyed) b.destroy();
-    this.parser.free();
+    disposeParser(this.parser);
   };
 }
 

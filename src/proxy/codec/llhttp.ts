@@ -85,6 +85,21 @@ export function newParser(
 }
 
 /**
+ * A parser its connection is done with. `free()` alone only reports the end to async hooks: the
+ * C++ parser, held by a global handle, keeps its callbacks (and through them the connection,
+ * its socket and its pool) alive for good; `close()` deletes it. As in node:http, the delete waits
+ * for the stack to unwind, since this may run inside a callback of that parser's execute().
+ */
+export function disposeParser(p: LlhttpParser): void {
+  p.free();
+  setImmediate(closeParser, p);
+}
+
+function closeParser(p: LlhttpParser): void {
+  p.close?.();
+}
+
+/**
  * A parser back to its state after newParser(), callbacks kept. Needed after a head whose
  * onHeadersComplete returned 2: llhttp keeps its upgrade flag set until the next head completes,
  * and node's binding reports no parse error while that flag is set.

@@ -16,7 +16,7 @@ import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import type { HttpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
 import type { ClusterResolver } from '../upstream/cluster-slot.js';
-import type { EscapedSlashesAction, PathNormalization } from './path-normalize.js';
+import { pathNormalization, type EscapedSlashesAction, type PathNormalization } from './path-normalize.js';
 
 /** A route configuration by name; RDS swaps `config` in place so HCMs never look it up. */
 export interface RouteProvider {
@@ -141,5 +141,5 @@ function parsePathNormalization(tc: Record<string, any>): PathNormalization | un
   const escapedSlashes = ESCAPED_SLASHES[String(raw)];
   if (escapedSlashes === undefined) fail(`HttpConnectionManager path_with_escaped_slashes_action: unknown value ${JSON.stringify(raw)}`);
   if (!normalize && !mergeSlashes && escapedSlashes === 'KEEP_UNCHANGED') return undefined;
-  return { normalize, mergeSlashes, escapedSlashes };
+  return pathNormalization(normalize, mergeSlashes, escapedSlashes);
 }

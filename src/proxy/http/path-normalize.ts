@@ -25,6 +25,17 @@ export interface PathNormalization {
   /** merge_slashes */
   readonly mergeSlashes: boolean;
   readonly escapedSlashes: EscapedSlashesAction;
+  /** ASCII characters that may need work under these options (pathNormalization() fills it) */
+  readonly stops?: Uint8Array;
+}
+
+/** The options with their lookup table, built once per HCM config. */
+export function pathNormalization(normalize: boolean, mergeSlashes: boolean, escapedSlashes: EscapedSlashesAction): PathNormalization {
+  const stops = new Uint8Array(128);
+  stops[PERCENT] = 1;
+  if (normalize) for (let c = 0; c < 128; c++) if ((CLASS[c] & SPECIAL) !== 0) stops[c] = 1;
+  if (mergeSlashes) stops[SLASH] = 1;
+  return { normalize, mergeSlashes, escapedSlashes, stops };
 }
 
 /** What to do with the request after normalization. */
@@ -94,15 +105,15 @@ const isSlash = (c: number): boolean => c === SLASH || c === BACKSLASH;
  * dot segments, characters to escape, doubled slashes. Everything else returns the path as is.
  */
 function needsWork(path: string, end: number, cfg: PathNormalization): boolean {
+  const stops = cfg.stops ?? pathNormalization(cfg.normalize, cfg.mergeSlashes, cfg.escapedSlashes).stops!;
+  const normalize = cfg.normalize;
   let prev = 0;
   for (let i = 0; i < end; i++) {
     const c = path.charCodeAt(i);
-    if (c === PERCENT) return true;
-    if (c === SLASH) {
-      if (prev === SLASH && cfg.mergeSlashes) return true;
-    } else if (cfg.normalize && (c > 0x7f || (CLASS[c] & SPECIAL) !== 0)) {
-      if (c !== DOT || prev === SLASH) return true;
-    }
+    if (c < 128) {
+      // '.' and '/' matter only right after a '/' (a dot segment, a doubled slash)
+      if (stops[c] !== 0 && ((c !== DOT && c !== SLASH) || prev === SLASH)) return true;
+    } else if (normalize) return true;
     prev = c;
   }
   // a path not starting with '/' gets one when canonicalized

@@ -8,7 +8,7 @@ import { applyHcmRequestHeaders } from './request-headers.js';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
-import { newParser } from '../codec/llhttp.js';
+import { disposeParser, newParser } from '../codec/llhttp.js';
 import { parseAuthority, type Destination } from '../listener/destination.js';
 import type { RequestObserver } from '../observer.js';
 import { applyHeaderOps } from '../router/header-ops.js';
@@ -260,7 +260,7 @@ function tunnelAfter101(
   });
   upstream.once('close', () => {
     clearTimeout(connectTimer);
-    parser.free();
+    disposeParser(parser);
     if (state === 'head') failLocally('UC', LOCAL_REPLY.reset);
     else if (state === 'tunnel') socket.destroy();
     else if (state === 'relay') finishRelay();

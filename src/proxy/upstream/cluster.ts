@@ -3,6 +3,7 @@
  * over the available hosts (panic aware), per-host connection pools, circuit breaker, outlier
  * detection, active health checking and stats.
  */
+import { overflowCounter } from '../../stats/stats-overflow.js';
 import type { ClusterStats } from '../telemetry/stats-cluster.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ClusterConfig, EndpointSpec } from './cluster-config.js';
@@ -16,6 +17,10 @@ import { Http1Pool } from './pool-http1.js';
 import { Http2Pool } from './pool-http2.js';
 
 const MAX_POOLS = 1024;
+/** ORIGINAL_DST hosts listed per cluster (admin /clusters); later ones are used unlisted */
+const MAX_ORIGINAL_DST_HOSTS = 1024;
+const POOLS_OVERFLOW = overflowCounter('upstream_pools');
+const ORIGINAL_DST_HOSTS_OVERFLOW = overflowCounter('original_dst_hosts');
 
 function releaseFallback(c: Cluster): void {
   c.releaseDeferred();
@@ -130,7 +135,8 @@ export class Cluster {
     let h = this.hosts.find((x) => x.key === key);
     if (!h) {
       h = new Host(address, port);
-      if (this.hosts.length < 1024) this.hosts.push(h);
+      if (this.hosts.length < MAX_ORIGINAL_DST_HOSTS) this.hosts.push(h);
+      else ORIGINAL_DST_HOSTS_OVERFLOW.inc();
     }
     return h;
   }
@@ -162,6 +168,7 @@ export class Cluster {
     };
     if (this.pools.size >= MAX_POOLS) {
       // ORIGINAL_DST clusters see arbitrary destinations: retire the oldest pool (it closes once idle).
+      POOLS_OVERFLOW.inc();
       const [oldKey, oldPool] = this.pools.entries().next().value as [string, ConnPool];
       this.pools.delete(oldKey);
       void oldPool.close();

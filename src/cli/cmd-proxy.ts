@@ -27,9 +27,10 @@ export function register(program: Command): void {
     .option('--labels <k=v,...>', 'workload labels')
     .option('--service-account <sa>', 'service account', 'default')
     .option('--address <ip>', "workload address (admin/stats/ready bind here too)")
+    .option('--admin-address <ip>', 'address of the admin port (default: --address)')
     .option('--port <n>', 'workload port (repeatable)', collect, [])
     .option('--app-port <port=host:port>', 'where the app listens for a workload port (repeatable)', collect, [])
-    .option('--interception-mode <mode>', 'NONE (local mode) or REDIRECT (iptables)', 'NONE');
+    .option('--interception-mode <mode>', 'NONE (local mode), REDIRECT or TPROXY (iptables capture in the pod\'s network namespace: clew iptables)', 'NONE');
   addSidecarPortOptions(cmd)
     .option('--concurrency <n>', 'worker processes sharing the listeners (connections handed out round robin); N > 1 runs the agent as with --hot-restart: worker 0 holds the one xDS stream and the admin/stats/ready ports (stats summed over the workers), SIGHUP restarts all N', '1')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off', 'info')
@@ -41,7 +42,7 @@ export function register(program: Command): void {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
       if (!type) throw new UsageError(`--type must be sidecar or router`);
       const mode = String(o.interceptionMode).toUpperCase();
-      if (mode !== 'NONE' && mode !== 'REDIRECT') throw new UsageError('--interception-mode must be NONE or REDIRECT');
+      if (mode !== 'NONE' && mode !== 'REDIRECT' && mode !== 'TPROXY') throw new UsageError('--interception-mode must be NONE, REDIRECT or TPROXY');
       const appPorts: Record<string, string> = {};
       for (const a of o.appPort as string[]) {
         const i = a.indexOf('=');
@@ -67,9 +68,10 @@ export function register(program: Command): void {
         labels: parseLabels(o.labels),
         serviceAccount: String(o.serviceAccount),
         address: o.address,
+        adminAddress: o.adminAddress,
         ports: (o.port as string[]).map((p) => port(p, '--port')),
         appPorts,
-        interceptionMode: mode as 'NONE' | 'REDIRECT',
+        interceptionMode: mode as 'NONE' | 'REDIRECT' | 'TPROXY',
         outboundPort: port(o.outboundPort, '--outbound-port'),
         inboundPort: port(o.inboundPort, '--inbound-port'),
         adminPort: port(o.adminPort, '--admin-port'),

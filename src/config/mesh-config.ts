@@ -74,6 +74,8 @@ export interface MeshConfig {
   rootNamespace?: string;
   /** how proxies normalize request paths before routing and authorization (unset/DEFAULT = BASE) */
   pathNormalization?: { normalization?: PathNormalizationType };
+  /** ALLOW_ANY (default): unknown destinations pass through; REGISTRY_ONLY: they are blocked */
+  outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
   [field: string]: unknown;
 }
 

@@ -84,9 +84,10 @@ export const meshConfigSchema: Schema = obj({
   trustDomain: str(),
   rootNamespace: str(),
   pathNormalization: obj({ normalization: enm(...PATH_NORMALIZATIONS) }),
+  outboundTrafficPolicy: obj({ mode: enm('REGISTRY_ONLY', 'ALLOW_ANY') }),
   ...anyFields(`proxyListenPort proxyInboundListenPort proxyHttpPort connectTimeout hboneIdleTimeout
     protocolDetectionTimeout tcpKeepalive ingressClass ingressService ingressControllerMode ingressSelector
-    enableEnvoyAccessLogService disableEnvoyListenerLog outboundTrafficPolicy inboundTrafficPolicy configSources
+    enableEnvoyAccessLogService disableEnvoyListenerLog inboundTrafficPolicy configSources
     enableAutoMtls trustDomainAliases caCertificates defaultServiceExportTo defaultVirtualServiceExportTo
     defaultDestinationRuleExportTo localityLbSetting dnsRefreshRate h2UpgradePolicy inboundClusterStatName
     outboundClusterStatName certificates serviceSettings serviceScopeConfigs enablePrometheusMerge

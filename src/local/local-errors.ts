@@ -7,7 +7,9 @@ export type LocalErrorCode =
   | 'CLEW_LOCAL_DEMO_RUNNING'
   | 'CLEW_LOCAL_DEMO_NOT_RUNNING'
   | 'CLEW_LOCAL_SAMPLES_MISSING'
-  | 'CLEW_LOCAL_BAD_ARGUMENT';
+  | 'CLEW_LOCAL_BAD_ARGUMENT'
+  /** network-namespace mode: a topology command failed, or it needs root */
+  | 'CLEW_LOCAL_NETNS';
 
 export class LocalError extends Error {
   constructor(readonly code: LocalErrorCode, message: string) {

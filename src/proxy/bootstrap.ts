@@ -17,12 +17,15 @@ export interface ProxyOptions {
   ports?: number[];
   /** workload port -> host:port of the app */
   appPorts?: Record<string, string>;
-  interceptionMode?: 'NONE' | 'REDIRECT';
+  /** NONE (local mode), REDIRECT or TPROXY (transparent capture: iptables in the pod's namespace) */
+  interceptionMode?: 'NONE' | 'REDIRECT' | 'TPROXY';
   outboundPort?: number;
   /** listener port -> port actually bound (e.g. 80 -> 8080 without root) */
   remapPorts?: Record<number, number>;
   inboundPort?: number;
   adminPort?: number;
+  /** where the admin port listens (default: the workload address; Istio under capture: 127.0.0.1) */
+  adminAddress?: string;
   statsPort?: number;
   readyPort?: number;
   concurrency?: number;
@@ -56,6 +59,8 @@ export interface ProxyOptions {
   xdsBackoffMaxMs?: number;
   /** Envoy's initial_fetch_timeout for EDS/RDS before readiness stops waiting (ms, default 15000) */
   initialFetchTimeoutMs?: number;
+  /** SDS secrets for TLS contexts (default: the proxy's secret manager) */
+  secrets?: import('./secret/secret-types.js').SecretProvider;
   /** called after POST /quitquitquit has closed the proxy (the CLI exits the process) */
   onQuit?: () => void;
 }

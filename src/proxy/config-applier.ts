@@ -15,6 +15,7 @@ import type { RequestObserver } from './observer.js';
 import type { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { RouteConfig } from './router/route-config.js';
 import type { ClusterManager } from './upstream/cluster-manager.js';
+import type { SecretProvider } from './secret/secret-types.js';
 import { XdsRejectError, type XdsApplier } from './xds-client.js';
 
 export interface ApplierDeps {
@@ -27,6 +28,8 @@ export interface ApplierDeps {
   bindOverride: ListenerParseContext['bindOverride'];
   proxyAddress: string;
   onChange(): void;
+  /** SDS secrets for the listeners' TLS contexts */
+  secrets?: SecretProvider;
 }
 
 export class ConfigApplier implements XdsApplier {
@@ -47,7 +50,14 @@ export class ConfigApplier implements XdsApplier {
       perFilterParser: parsePerRouteFilterConfig,
       telemetry: this.deps.telemetry,
     };
-    return { ...ctx, observer: this.deps.observer, bindOverride: this.deps.bindOverride, proxyAddress: this.deps.proxyAddress };
+    return {
+      ...ctx,
+      observer: this.deps.observer,
+      bindOverride: this.deps.bindOverride,
+      proxyAddress: this.deps.proxyAddress,
+      secrets: this.deps.secrets,
+      onSecretChange: () => this.deps.onChange(),
+    };
   }
 
   private provider(name: string): RouteProvider {
@@ -131,6 +141,7 @@ export class ConfigApplier implements XdsApplier {
     if (!this.received.cds || !this.received.lds) return false;
     if (this.initialFetchTimedOut) return true;
     if (!this.deps.clusters.allInitialized()) return false;
+    if (this.deps.listeners.secretsMissing() !== undefined) return false;
     for (const name of this.referencedRoutes) if (!this.routes.get(name)?.config) return false;
     return true;
   }

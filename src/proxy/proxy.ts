@@ -15,6 +15,8 @@ import { DRAIN_DEFAULTS, runDrain, type DrainMode, type DrainResult } from './dr
 import { HttpConnectionManager } from './http/connection-manager.js';
 import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
+import { makeTransparent, resolverForMode } from './listener/destination-original.js';
+import { loadOriginalDstAddon } from '../capture/original-dst.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
 import { StatsStore } from '../stats/stats-store.js';
@@ -22,6 +24,8 @@ import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsClient, type XdsApplier } from './xds-client.js';
+import { NO_SECRETS, type SecretProvider } from './secret/secret-types.js';
+import { tlsStats } from './transport/tls-stats.js';
 
 export type { ProxyOptions } from './bootstrap.js';
 
@@ -91,7 +95,9 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     clusters: root.gauge('cluster_manager.active_clusters'),
   };
   let applier!: ConfigApplier;
-  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange());
+  // SDS: where the TLS contexts of clusters and listeners get their certificates
+  const secrets: SecretProvider = options.secrets ?? NO_SECRETS;
+  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange(), secrets);
   // Istio metrics, access logs and tracing per listener from xDS; span collectors are clusters
   const telemetry = new TelemetryRuntime({
     identity,
@@ -101,18 +107,24 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       return h ? { host: h.address, port: h.port } : undefined;
     },
   });
-  const localMode = (options.interceptionMode ?? 'NONE') === 'NONE';
+  const mode = options.interceptionMode ?? 'NONE';
+  const localMode = mode === 'NONE';
+  // transparent capture: where a connection was headed comes from the kernel (native addon)
+  const native = localMode ? { addon: undefined, error: undefined } : loadOriginalDstAddon();
+  const captureResolver = options.resolver ? undefined : resolverForMode(mode, native.addon, native.error, (m) => log('warn', m));
   const passthrough = new Map<string, HttpConnectionManager>();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const hold = options.holdUntilReady ? ready : undefined;
   const listeners = new ListenerManager({
     observer,
-    resolver: options.resolver ?? REQUEST_DESTINATION_RESOLVER,
+    resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
+    onTransparentListen: (server) => makeTransparent(native.addon, server),
     drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
     drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
     hold,
     log,
+    tlsStats: (name) => tlsStats(stats.scope(`listener.${name}.`)),
     passthroughHcm: (clusterName) => {
       let h = passthrough.get(clusterName);
       if (!h) {
@@ -151,6 +163,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     telemetry,
     setNames: (t, names) => xds.setNames(t, names),
     proxyAddress: identity.address,
+    secrets,
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
@@ -218,7 +231,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   });
   const serve = async (kind: 'admin' | 'stats' | 'ready', port: number): Promise<{ port: number }> => {
     if (worker.admin === false) return { port: 0 };
-    const srv = await listenHttp(createAdminHandler(backend, kind), host, port, hold);
+    const srv = await listenHttp(createAdminHandler(backend, kind), kind === 'admin' ? options.adminAddress ?? host : host, port, hold);
     servers.push(srv.server);
     return srv;
   };

@@ -1,3 +1,5 @@
+import type { UpstreamConnectionInfo } from './transport/transport-socket.js';
+
 /**
  * What the proxy knows about one HTTP request (or one TCP connection) once it is done: Envoy's
  * StreamInfo. The connection manager fills it; telemetry (stats, access log, tracing) reads it.
@@ -73,6 +75,8 @@ export interface StreamInfo {
   requestedServerName?: string;
   /** %UPSTREAM_TRANSPORT_FAILURE_REASON% */
   upstreamTransportFailureReason?: string;
+  /** what the upstream connection's transport socket established (TLS: the peer's identity, ALPN) */
+  upstreamPeer?: UpstreamConnectionInfo;
   /** the matched route's decorator operation: the span name (else `<host>:<port>/*`) */
   operationName?: string;
 }
@@ -115,6 +119,7 @@ export function newStreamInfo(direction: 'inbound' | 'outbound', protocol: strin
     upstreamLocalAddress: undefined,
     requestedServerName: undefined,
     upstreamTransportFailureReason: undefined,
+    upstreamPeer: undefined,
     operationName: undefined,
   };
 }

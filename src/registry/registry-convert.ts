@@ -7,7 +7,7 @@ import type {
 } from '../config/types.js';
 import type { ProxyIdentity } from '../xds/node-metadata.js';
 import type { EndpointInfo, MeshService, Protocol, ServicePortInfo, Workload } from './types.js';
-import { parseProtocol, protocolForKubePort, protocolFromPortName } from './registry-protocol.js';
+import { parseProtocol, protocolDeclared, protocolForKubePort, protocolFromPortName } from './registry-protocol.js';
 import { serviceFqdn } from './registry-hosts.js';
 
 export function servicesFromKube(res: ConfigResource<KubeServiceSpec>): MeshService[] {
@@ -18,6 +18,7 @@ export function servicesFromKube(res: ConfigResource<KubeServiceSpec>): MeshServ
     port: p.port,
     targetPort: p.targetPort ?? p.port,
     protocol: protocolForKubePort(p),
+    ...(p.protocol !== 'UDP' && !protocolDeclared(p.name, p.appProtocol) ? { sniffed: true } : {}),
   }));
   const clusterIP = spec.clusterIP && spec.clusterIP !== 'None' ? [spec.clusterIP] : [];
   return [{
@@ -46,6 +47,7 @@ export function servicesFromServiceEntry(res: ConfigResource<ServiceEntrySpec>):
     port: p.number,
     targetPort: p.targetPort ?? p.number,
     protocol: sePortProtocol(p),
+    ...(!protocolDeclared(p.name, p.protocol) ? { sniffed: true } : {}),
   }));
   const resolution = spec.resolution ?? 'NONE';
   const location = spec.location ?? 'MESH_EXTERNAL';

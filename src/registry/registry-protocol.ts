@@ -35,6 +35,16 @@ export function protocolFromPortName(name: string | undefined): Protocol {
   return BY_NAME[head] ?? 'TCP';
 }
 
+/** Whether the name (`<protocol>[-<suffix>]`) or the explicit value declares a known protocol. */
+export function protocolDeclared(name: string | undefined, explicit?: string): boolean {
+  if (parseProtocol(explicit)) return true;
+  if (!name) return false;
+  const lower = name.toLowerCase();
+  if (lower === 'grpc-web' || lower.startsWith('grpc-web-')) return true;
+  const dash = lower.indexOf('-');
+  return BY_NAME[dash < 0 ? lower : lower.slice(0, dash)] !== undefined;
+}
+
 /** Kubernetes Service port: appProtocol, then the name; `protocol: UDP` marks UDP. */
 export function protocolForKubePort(port: { name?: string; appProtocol?: string; protocol?: string }): Protocol {
   if (port.protocol === 'UDP') return 'UDP';

@@ -14,6 +14,11 @@ export interface ServicePortInfo {
   /** Workload port: a number, or a port name looked up in the workload's named ports. */
   targetPort: number | string;
   protocol: Protocol;
+  /**
+   * Neither appProtocol nor the port name declares a protocol: Istio detects HTTP on such ports
+   * by sniffing the first bytes (the protocol stays TCP for everything else).
+   */
+  sniffed?: boolean;
 }
 
 export interface MeshService {

@@ -15,7 +15,7 @@ const WRAPPED_FIELDS = new Set([
   'consecutive_5xx', 'consecutive_gateway_failure', 'consecutive_local_origin_failure', 'max_ejection_percent',
   'enforcing_consecutive_5xx', 'enforcing_success_rate', 'enforcing_consecutive_gateway_failure',
   'enforcing_consecutive_local_origin_failure', 'load_balancing_weight', 'total_weight', 'weight', 'case_sensitive',
-  'max_requests_per_connection', 'minimum_ring_size', 'maximum_ring_size', 'use_original_dst', 'bind_to_port',
+  'max_requests_per_connection', 'minimum_ring_size', 'maximum_ring_size', 'use_original_dst', 'bind_to_port', 'transparent',
   'healthy_threshold', 'unhealthy_threshold', 'max_concurrent_streams', 'initial_stream_window_size', 'keepalive_probes',
   'keepalive_time', 'keepalive_interval', 'value',
 ]);

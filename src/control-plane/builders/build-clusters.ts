@@ -83,6 +83,9 @@ function inboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[]
         endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(p.appAddress, p.appPort) } }] }],
       },
     };
+    // Under capture the app sees the sidecar's connections coming from 127.0.0.6 (Istio's
+    // InboundPassthroughBindIpv4), which the capture rules let through untouched.
+    if (proxy.interceptionMode !== 'NONE') c.upstream_bind_config = { source_address: { address: '127.0.0.6', port_value: 0 } };
     // Istio names the services behind an inbound port in the cluster's metadata; the proxy's
     // telemetry reads destination_service from it when the Host header is not trusted.
     if (p.services.length) c.metadata = { filter_metadata: { istio: jsonToStruct({ services: p.services }) } };

@@ -2,6 +2,8 @@
 import { durationFromString, type ProtoDuration } from '../../xds/codec.js';
 import type { Percent } from '../../config/types.js';
 import type { MeshService, ServicePortInfo } from '../../registry/types.js';
+import type { ProxyIdentity } from '../../xds/node-metadata.js';
+import type { PushContext } from '../push-context.js';
 
 export const ADS_CONFIG_SOURCE = Object.freeze({ ads: {}, resource_api_version: 'V3' });
 
@@ -87,4 +89,12 @@ export function localityFromString(l: string | undefined): { region?: string; zo
   if (!l) return {};
   const [region, zone, subZone] = l.split('/');
   return compact({ region: region || undefined, zone: zone || undefined, sub_zone: subZone || undefined });
+}
+
+/**
+ * Where traffic to unknown destinations goes: the proxy's Sidecar outboundTrafficPolicy, else
+ * MeshConfig's, else ALLOW_ANY (PassthroughCluster); REGISTRY_ONLY sends it to BlackHoleCluster.
+ */
+export function outboundTrafficMode(pc: PushContext, proxy: ProxyIdentity): 'REGISTRY_ONLY' | 'ALLOW_ANY' {
+  return pc.sidecarForProxy(proxy)?.spec.outboundTrafficPolicy?.mode ?? pc.meshConfig.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
 }

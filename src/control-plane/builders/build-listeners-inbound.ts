@@ -12,6 +12,7 @@ import { pathNormalizationFields } from './build-path-normalization.js';
 import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
+import { SNIFFED_HTTP_PROTOCOLS } from './build-listeners-outbound.js';
 
 export const VIRTUAL_INBOUND_PORT = 15006;
 
@@ -33,18 +34,31 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function inboundFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
+  return [hcmFilter({
+    statPrefix: `inbound_0.0.0.0_${p.port}`,
+    routeConfig: inboundRouteConfig(p.port),
+    httpFilters: [routerFilter()],
+    telemetry,
+    pathNormalization,
+  })];
+}
+
+/**
+ * The filter chains of a workload port: HTTP, TCP, or (protocol not declared) both, the HTTP one
+ * taken when the first bytes are HTTP (Istio's protocol sniffing); `match` is added to each.
+ */
+function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, normalization: EnvoyResource): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
-  if (isHttpProtocol(p.protocol)) {
-    return [hcmFilter({
-      statPrefix: `inbound_0.0.0.0_${p.port}`,
-      routeConfig: inboundRouteConfig(p.port),
-      httpFilters: [routerFilter()],
-      telemetry,
-      pathNormalization,
-    })];
-  }
-  return tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
+  const tcp = tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
+  const name = `0.0.0.0_${p.port}`;
+  const withMatch = (m: Record<string, unknown>): Record<string, unknown> => (Object.keys(m).length ? { filter_chain_match: m } : {});
+  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, normalization) }];
+  if (!p.sniffed) return [{ name, ...withMatch(match), filters: tcp }];
+  return [
+    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, normalization) },
+    { name, ...withMatch(match), filters: tcp },
+  ];
 }
 
 export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
@@ -56,23 +70,21 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: [{ filters: inboundFilters(p, telemetry, normalization) }],
+      filter_chains: inboundChains(p, telemetry, {}, normalization).map(({ name: _n, ...c }) => c),
     }));
   }
   return [{
     name: 'virtualInbound',
     address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
+    // TPROXY delivers connections still addressed to the pod's IP and port: the socket must accept them
+    ...(proxy.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
     traffic_direction: 'INBOUND',
     listener_filters: [{
       name: 'envoy.filters.listener.original_dst',
       typed_config: { '@type': ORIGINAL_DST_LISTENER_FILTER_TYPE },
     }],
     filter_chains: [
-      ...ports.map((p) => ({
-        name: `0.0.0.0_${p.port}`,
-        filter_chain_match: { destination_port: { value: p.port } },
-        filters: inboundFilters(p, telemetry, normalization),
-      })),
+      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, normalization)),
       {
         name: 'virtualInbound-catchall-tcp',
         filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry),

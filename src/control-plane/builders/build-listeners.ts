@@ -6,7 +6,7 @@ import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { HCM_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
-import { adsConfigSource } from './build-common.js';
+import { adsConfigSource, outboundTrafficMode } from './build-common.js';
 import { faultFilter, routerFilter } from './build-http-filters.js';
 import { gatewayListeners } from './build-listeners-gateway.js';
 import { inboundListeners } from './build-listeners-inbound.js';
@@ -33,7 +33,7 @@ function proxyListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] 
   if (proxy.type === 'router') return gatewayListeners(pc, proxy);
   const outbound = listenerTelemetry(pc, proxy, 'outbound');
   const inbound = listenerTelemetry(pc, proxy, 'inbound');
-  return [virtualOutboundListener(outbound), ...outboundListeners(pc, proxy, outbound), ...inboundListeners(pc, proxy, inbound)];
+  return [virtualOutboundListener(outbound, outboundTrafficMode(pc, proxy)), ...outboundListeners(pc, proxy, outbound), ...inboundListeners(pc, proxy, inbound)];
 }
 
 export function buildListeners(pc: PushContext, proxy: ProxyIdentity, names?: string[]): EnvoyResource[] {

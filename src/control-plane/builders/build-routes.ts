@@ -9,7 +9,7 @@ import type { MeshService } from '../../registry/types.js';
 import { hostsIntersect } from '../../registry/registry-hosts.js';
 import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import { visibleTo, type PushContext } from '../push-context.js';
-import { findPort, PASSTHROUGH_CLUSTER } from './build-common.js';
+import { findPort, outboundTrafficMode, PASSTHROUGH_CLUSTER } from './build-common.js';
 import { buildDefaultRoute, buildVirtualServiceRoutes } from './build-http-routes.js';
 
 /** Domains of a service's virtual host; short names only for the proxy's own namespace, as in Istio. */
@@ -24,8 +24,7 @@ export function serviceDomains(svc: MeshService, port: number, proxyNamespace: s
 }
 
 function catchAll(pc: PushContext, proxy: ProxyIdentity): EnvoyResource {
-  const mode = pc.sidecarForProxy(proxy)?.spec.outboundTrafficPolicy?.mode;
-  if (mode === 'REGISTRY_ONLY') {
+  if (outboundTrafficMode(pc, proxy) === 'REGISTRY_ONLY') {
     return {
       name: 'block_all', domains: ['*'],
       routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
@@ -50,7 +49,8 @@ function sidecarRouteConfig(pc: PushContext, proxy: ProxyIdentity, port: number)
   const services = [...pc.services].sort((a, b) => (a.hostname < b.hostname ? -1 : 1));
   for (const svc of services) {
     const sp = findPort(svc, port);
-    if (!sp || !isHttpProtocol(sp.protocol)) continue;
+    // sniffed ports (protocol not declared) carry HTTP too when the first bytes say so
+    if (!sp || !(isHttpProtocol(sp.protocol) || sp.sniffed)) continue;
     // Envoy rejects a domain listed twice in one route configuration.
     const domains = serviceDomains(svc, port, proxy.namespace).filter((d) => !used.has(d));
     if (domains.length === 0) continue;

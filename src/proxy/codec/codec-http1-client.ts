@@ -11,8 +11,8 @@ import type { Readable } from 'node:stream';
 import { disposeParser, HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
-import { directConnectOptions, setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
-import { turnTime } from './io-turn.js';
+import { setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
+import { enterTurn, leaveTurn, turnTime } from './io-turn.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
@@ -47,7 +47,22 @@ export interface Http1ClientOwner {
   requeue(x: Http1ClientExchange): void;
 }
 
+/**
+ * How the connection is opened: the host's transport socket (src/proxy/transport, structurally;
+ * the codec does not depend on it). A raw transport reads directly (socket-direct.ts); a secure
+ * one (TLS) is read through its 'data' events, bypassing the direct path on purpose.
+ */
+export interface Http1ClientTransport {
+  readonly secure: boolean;
+  readonly readyEvent: 'connect' | 'secureConnect';
+  connect(host: string, port: number, opts: { direct?: boolean; keepaliveMs?: number; alpn?: readonly string[] }): net.Socket;
+  failureReason(socket: net.Socket): string | undefined;
+}
+
 export interface Http1ClientOptions {
+  transport: Http1ClientTransport;
+  /** ALPN to offer (Istio's istio.alpn override); undefined = the transport's own */
+  alpn?: readonly string[];
   connectTimeoutMs: number;
   /** close after this long without a request (socket inactivity while idle) */
   idleTimeoutMs: number;
@@ -105,6 +120,15 @@ export class Http1ClientConn {
   private readonly reader = (d: Buffer): void => {
     this.onSocketData(d);
   };
+  /** a secure transport's reads ('data' events), each as an I/O turn like a direct read */
+  private readonly secureReader = (d: Buffer): void => {
+    enterTurn();
+    try {
+      this.onSocketData(d);
+    } finally {
+      leaveTurn();
+    }
+  };
 
   constructor(
     host: string,
@@ -119,14 +143,12 @@ export class Http1ClientConn {
       onBody: (chunk) => this.onBody(chunk),
       onMessageComplete: () => this.onMessageComplete(),
     });
-    const ka = opts.keepaliveMs;
-    const direct = directConnectOptions();
-    const s = (this.socket = net.connect(
-      ka === undefined ? { host, port, noDelay: true, ...direct } : { host, port, noDelay: true, ...direct, keepAlive: true, keepAliveInitialDelay: ka },
-    ));
-    setDirectReader(s, this.reader);
+    const t = opts.transport;
+    const s = (this.socket = t.connect(host, port, { direct: !t.secure, keepaliveMs: opts.keepaliveMs, alpn: opts.alpn }));
+    if (t.secure) s.on('data', this.secureReader);
+    else setDirectReader(s, this.reader);
     s.setTimeout(opts.connectTimeoutMs);
-    s.on('connect', () => this.onConnect());
+    s.on(t.readyEvent, () => this.onConnect());
     s.on('end', () => this.onSocketEnd());
     s.on('error', (err) => {
       this.sockErr ??= err;
@@ -292,7 +314,7 @@ export class Http1ClientConn {
     this.socket.setTimeout(0);
     // the handle may not be the one the reader was attached to (net tries the next address of a
     // name with a new handle)
-    setDirectReader(this.socket, this.reader);
+    if (!this.opts.transport.secure) setDirectReader(this.socket, this.reader);
     this.owner.onConnected(this);
   }
 
@@ -430,6 +452,7 @@ export class Http1ClientConn {
       const err = this.connectTimedOut
         ? new UpstreamError('connect', 'upstream connect timeout')
         : new UpstreamError('connect', e ? classifyError(e).message : 'connection closed before connect');
+      err.transportFailureReason = this.opts.transport.failureReason(this.socket);
       this.owner.onConnectFailed(this, err);
       return;
     }

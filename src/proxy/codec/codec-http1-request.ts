@@ -28,7 +28,14 @@ export function headersFromRaw(raw: string[]): HeaderMap {
   return h;
 }
 
-/** The request body: pushed by the codec, paused at the socket when the reader falls behind. */
+/**
+ * The request body: pushed by the codec, paused at the socket when the reader falls behind.
+ * It never emits 'error': a body the codec cannot finish (a malformed chunk, the connection
+ * gone) is destroyed without an error, so its readers see 'close' without 'end' (an aborted
+ * body), and the codec tells the request's stream why through its response. A body with no
+ * reader yet (a request still in its filters, waiting for a connection, or answered locally)
+ * therefore cannot take the process down with an unhandled 'error'.
+ */
 export class H1RequestBody extends Readable {
   /** the response ended before the body was read: drop the rest so the connection can go on */
   discarding = false;
@@ -46,6 +53,10 @@ export class H1RequestBody extends Readable {
   discard(): void {
     this.discarding = true;
     this.socket.resume();
+  }
+  /** the rest of the body will never come: readers see 'close' without 'end' */
+  abort(): void {
+    if (!this.destroyed) this.destroy();
   }
 }
 

@@ -10,11 +10,23 @@
 import { STATUS_CODES } from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { CodecError } from './codec-error.js';
 import type { H1Request } from './codec-http1-request.js';
 import { deferToTurnEnd } from './io-turn.js';
 import { writeDirect, writeDirectJoined } from './socket-direct.js';
 
 type OutValue = string | number | readonly string[] | undefined;
+
+/** The stream that owns a response: told when it closes, and when the rest of its request turned out malformed. */
+export interface H1ResponseListener {
+  onResponseClose(): void;
+  /**
+   * The codec could not parse the rest of this request (a bad chunk in its body): its body is
+   * aborted and the connection closes after this response. The listener answers 400 if no
+   * response has started (as Envoy does), else resets.
+   */
+  onRequestError(err: CodecError): void;
+}
 
 /** What the connection learns from a response. */
 export interface H1ResponseOwner {
@@ -68,7 +80,7 @@ export class H1Response {
   private trailers: Record<string, OutValue> | undefined;
   private closeFns: Array<() => void> | undefined;
   /** the stream that owns this response, told first when it closes (no closure per request) */
-  private closeListener: { onResponseClose(): void } | undefined;
+  private closeListener: H1ResponseListener | undefined;
   /**
    * What is written but not yet on the socket, in order: latin1 text (head, chunk framing,
    * last chunk) and body Buffers. A response produced within one turn (head, body, end) goes out
@@ -204,8 +216,25 @@ export class H1Response {
     deferToTurnEnd(turnEnd, this);
   }
 
+  /**
+   * From the codec: the rest of this response's request is malformed. The owning stream decides
+   * (a 400 local reply, or a reset once the response has started); without one, the codec's
+   * own answer: a bare 400 if nothing was sent, else a reset. The connection closes after it.
+   */
+  requestFailed(err: CodecError): void {
+    this.shouldKeepAlive = false;
+    if (this.closed || this.writableEnded) return; // answered already: the connection closes after it
+    const l = this.closeListener;
+    if (l !== undefined) {
+      l.onRequestError(err);
+      return;
+    }
+    if (this.headersSent) this.owner.socket.destroy();
+    else this.writeHead(400, { 'content-length': '0' }).end();
+  }
+
   /** Like once('close'), for the one stream that owns the response. */
-  listenClose(l: { onResponseClose(): void }): void {
+  listenClose(l: H1ResponseListener): void {
     if (this.closed) queueMicrotask(() => l.onResponseClose());
     else this.closeListener = l;
   }

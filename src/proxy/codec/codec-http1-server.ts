@@ -2,14 +2,28 @@
  * Clew's HTTP/1.1 server codec: one per downstream connection. llhttp (node's binding) parses the
  * bytes; each request becomes an H1Request + H1Response pair handed to the owner (the HCM or the
  * outbound dispatcher). Pipelined requests wait their turn; Upgrade and CONNECT hand the raw
- * socket over; parse errors (request smuggling shapes, header overflow) go to onCodecError while
- * no response is under way. Keep-alive idle connections close after `idleTimeoutMs`.
+ * socket over. Keep-alive idle connections close after `idleTimeoutMs`.
+ *
+ * Bytes that are not HTTP this codec carries never reach a stream and never end the process:
+ * - a bad head (llhttp's smuggling shapes and syntax errors, and Clew's own checks in
+ *   checkHead: version, Host, Transfer-Encoding, header count) goes to onCodecError, which
+ *   answers 400/431/501 and closes; behind pipelined requests, once they are answered;
+ * - a bad body of the request under way (chunk syntax, chunk extensions) aborts its body
+ *   stream (without 'error': see H1RequestBody) and goes to its response (requestFailed): its
+ *   stream answers 400 if no response has started, else the connection is reset (Envoy's rule);
+ * - nothing after a parse error is read as HTTP: reading stops and the connection closes after
+ *   the answer.
  */
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { disposeParser, METHODS, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { H1Request, H1RequestBody, headersFromRaw } from './codec-http1-request.js';
 import { H1Response, type H1ResponseOwner } from './codec-http1-response.js';
+import {
+  CODEC_BAD_VERSION, CODEC_HEADERS_TIMEOUT, CODEC_HTTP09, CODEC_MISSING_HOST, CODEC_TE_IN_HTTP10, CODEC_TOO_MANY_HEADERS,
+  CODEC_UNSUPPORTED_TE, type CodecError,
+} from './codec-error.js';
+import type { HeaderMap } from '../router/header-ops.js';
 import { deliverBuffered, readDirect, releaseDirect, setDirectReader } from './socket-direct.js';
 import { turnTime } from './io-turn.js';
 
@@ -19,9 +33,14 @@ export interface H1ServerHandler {
   onUpgrade?(req: H1Request, socket: Duplex, head: Buffer): void;
   /** CONNECT host:port */
   onConnect?(req: H1Request, socket: Duplex, head: Buffer): void;
-  /** bad request bytes before any response started: the handler answers 400/431 and closes */
+  /**
+   * bad request bytes when no response is under way (status by codecErrorStatus): the handler
+   * answers and closes; it is called once per connection, and nothing more is read
+   */
   onCodecError(err: CodecError, socket: Duplex): void;
 }
+
+export type { CodecError };
 
 export interface H1ServerOptions {
   maxHeaderBytes: number;
@@ -31,13 +50,12 @@ export interface H1ServerOptions {
   idleTimeoutMs: number;
   /** a request head must be complete this long after its first byte (default HEADERS_TIMEOUT_MS) */
   headersTimeoutMs?: number;
+  /** more header fields than this in a request head: 431 (Envoy's max_headers_count; default 100) */
+  maxHeadersCount?: number;
 }
 
-export interface CodecError {
-  /** llhttp's HPE_* code, CLEW_HTTP1_MISSING_HOST or CLEW_HTTP1_HEADERS_TIMEOUT */
-  code: string;
-  message: string;
-}
+/** Envoy's default common_http_protocol_options.max_headers_count */
+export const DEFAULT_MAX_HEADERS_COUNT = 100;
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** a request head must arrive within this time of its first byte (node:http's headersTimeout) */
@@ -59,7 +77,14 @@ class H1ServerConnection implements H1ResponseOwner {
   private pendingUrl = '';
   private closeAfter = false;
   private gone = false;
-  private missingHost = false;
+  /** a request head failed checkHead: onHeadersComplete stopped the parser (-1) */
+  private headError: CodecError | undefined;
+  /** a parse error found behind pipelined requests: answered once they are, then the connection closes */
+  private pendingError: CodecError | undefined;
+  /** onHeadersComplete calls in the current read */
+  private headsInRead = 0;
+  /** the last bytes of a request line still being read across reads (HTTP/0.9 detection) */
+  private lineTail: string | undefined;
   /** Date.now() at the first byte of the request head being read (0: none under way) */
   private headStart = 0;
   /**
@@ -99,19 +124,32 @@ class H1ServerConnection implements H1ResponseOwner {
 
   private onData = (chunk: Buffer): void => {
     const now = (this.lastActive = turnTime());
+    let headBegun = false;
     if (this.receiving === undefined) {
       // bytes of a request head: it must be complete within HEADERS_TIMEOUT_MS of its first byte
       // (the idle timer alone would let a client drip one byte a minute forever)
-      if (this.headStart === 0) this.headStart = now;
-      else if (now - this.headStart > (this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS)) {
-        this.codecError({ code: 'CLEW_HTTP1_HEADERS_TIMEOUT', message: 'request headers not received in time' });
+      if (this.headStart === 0) {
+        this.headStart = now;
+        headBegun = true;
+      } else if (now - this.headStart > (this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS)) {
+        this.codecError({ code: CODEC_HEADERS_TIMEOUT, message: 'request headers not received in time' });
         return;
       }
     }
-    const ret = this.parser.execute(chunk);
-    if (this.missingHost) {
+    this.headsInRead = 0;
+    let ret: number | LlhttpError;
+    try {
+      ret = this.parser.execute(chunk);
+    } catch (err) {
+      // a handler threw inside a parser callback (a bug): this connection is broken, the process is not
+      handlerFailed(err);
+      this.socket.destroy();
+      return;
+    }
+    const bad = this.headError;
+    if (bad !== undefined) {
       // onHeadersComplete stopped the parser (-1): nothing after this request is read
-      this.codecError({ code: 'CLEW_HTTP1_MISSING_HOST', message: 'HTTP/1.1 request without Host' });
+      this.codecError(bad);
       return;
     }
     if (ret instanceof Error) {
@@ -121,7 +159,37 @@ class H1ServerConnection implements H1ResponseOwner {
     const up = this.upgrade;
     // the hand-over keeps what follows the head: a copy, the read buffer is reused
     if (up) this.handOver(up, Buffer.from(chunk.subarray(ret)));
+    // a head left incomplete (rare: most heads arrive whole): llhttp waits for more after a
+    // request line without a version, so an HTTP/0.9 request would sit out the head timeout
+    else if (this.receiving === undefined && this.headStart !== 0 && this.headsInRead === 0 && (headBegun || this.lineTail !== undefined)) this.partialHead(chunk, headBegun);
   };
+
+  /**
+   * A read ended inside a request head that began at the start of this read (or whose request
+   * line is still being read): once its request line is complete, it must name a version.
+   */
+  private partialHead(chunk: Buffer, from0: boolean): void {
+    let i = 0;
+    if (from0) {
+      // llhttp skips empty lines before a request
+      while (i < chunk.length && (chunk[i] === 13 || chunk[i] === 10)) i++;
+      if (i === chunk.length) {
+        this.headStart = 0;
+        return;
+      }
+      this.lineTail = '';
+    }
+    const lf = chunk.indexOf(10, i);
+    const end = lf < 0 ? chunk.length : lf;
+    // the version is at the end of the line: keep only its last bytes
+    const tail = (this.lineTail + chunk.toString('latin1', Math.max(i, end - 16), end)).slice(-16);
+    if (lf < 0) {
+      this.lineTail = tail;
+      return;
+    }
+    this.lineTail = undefined;
+    if (!/ HTTP\/\d\.\d\r?$/.test(tail)) this.codecError({ code: CODEC_HTTP09, message: 'HTTP/0.9 request (no version in the request line)' });
+  }
 
   private onHeaders = (raw: string[], url: string): void => {
     for (let i = 0; i < raw.length; i++) this.pendingRaw.push(raw[i]);
@@ -129,7 +197,7 @@ class H1ServerConnection implements H1ResponseOwner {
   };
 
   private onHeadersComplete = (
-    _major: number,
+    major: number,
     minor: number,
     raw: string[] | undefined,
     method: number | undefined,
@@ -147,15 +215,21 @@ class H1ServerConnection implements H1ResponseOwner {
       url = this.pendingUrl;
       this.pendingUrl = '';
     }
+    this.headsInRead++;
+    this.lineTail = undefined;
     const headers = headersFromRaw(raw);
     const m = METHODS[method ?? 1] ?? 'GET';
-    const req = new H1Request(m, url, headers, minor, this.socket, keepAlive);
     this.headStart = 0;
-    if (this.opts.requireHost && minor >= 1 && headers.host === undefined && m !== 'CONNECT') {
-      this.receiving = undefined;
-      this.missingHost = true;
-      return -1; // stop parsing: a pipelined request after it must not be answered in its place
+    const te = headers['transfer-encoding'];
+    if (major !== 1 || te !== undefined || raw.length > (this.opts.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT) * 2 || (this.opts.requireHost && headers.host === undefined)) {
+      const err = checkHead(major, minor, m, headers, raw.length >> 1, this.opts);
+      if (err !== undefined) {
+        this.receiving = undefined;
+        this.headError = err;
+        return -1; // stop parsing: a pipelined request after it must not be answered in its place
+      }
     }
+    const req = new H1Request(m, url, headers, minor, this.socket, keepAlive);
     if (upgrade) {
       this.upgrade = req;
       return 2; // as node:http: no body is parsed; what follows the head belongs to the upgrade
@@ -194,17 +268,40 @@ class H1ServerConnection implements H1ResponseOwner {
     if (r.body && !r.body.discarding) r.body.push(null);
   };
 
+  /**
+   * Bytes that are not HTTP this codec carries: nothing more is read from the connection (later
+   * bytes are dropped so the client still reads the answer), and the connection closes after it.
+   */
   private codecError(err: LlhttpError | CodecError): void {
     this.stopReading();
+    this.closeAfter = true;
     const r = this.receiving;
     this.receiving = undefined;
-    if (r?.body && !r.body.destroyed) r.body.destroy(Object.assign(new Error(err.message), { code: err.code }));
+    // readers of the body see it aborted ('close' without 'end'; never an 'error' nobody listens to)
+    if (r?.body) r.body.abort();
     if (this.gone) return;
-    if (this.active === undefined) this.handler.onCodecError(err, this.socket);
-    else if (r === this.active.req) {
-      // the request under way is broken (e.g. a bad chunk in its body): reset it, as Envoy does
-      this.socket.destroy();
-    } else this.closeAfter = true; // answer the requests before the bad one, then close
+    const active = this.active;
+    if (active === undefined) {
+      if (r !== undefined) {
+        // the body of a request already answered (being discarded): no second answer, just close
+        this.socket.end();
+        return;
+      }
+      this.handler.onCodecError(err, this.socket);
+      return;
+    }
+    if (r === active.req) {
+      // the request under way is broken (a bad chunk in its body): its stream answers 400, or
+      // resets if its response has started (Envoy's rule)
+      active.requestFailed(err);
+      return;
+    }
+    // behind pipelined requests: they are answered first, then this error, then the connection closes
+    if (r !== undefined) {
+      const i = this.queue.findIndex((q) => q.req === r);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    this.pendingError = err;
   }
 
   /** Upgrade/CONNECT: the socket leaves the codec (only when nothing else is under way). */
@@ -234,8 +331,11 @@ class H1ServerConnection implements H1ResponseOwner {
       if (req.body) req.body.discard();
       else this.closeAfter = true;
     }
-    if (!res.keepAlive || this.closeAfter) {
-      this.socket.end();
+    if (!res.keepAlive || (this.closeAfter && this.queue.length === 0)) {
+      const err = this.pendingError;
+      this.pendingError = undefined;
+      if (err !== undefined && res.keepAlive) this.handler.onCodecError(err, this.socket);
+      else this.socket.end();
       return;
     }
     const next = this.queue.shift();
@@ -306,6 +406,42 @@ class H1ServerConnection implements H1ResponseOwner {
 }
 
 function ignore(): void {}
+
+let handlerFailures = 0;
+
+/** A request handler threw inside the codec: reported (the first ten, then every thousandth), never rethrown. */
+function handlerFailed(err: unknown): void {
+  const n = ++handlerFailures;
+  if (n <= 10 || n % 1000 === 0) {
+    process.emitWarning(`HTTP/1.1 request handler failed (${n} so far): ${(err as Error)?.stack ?? String(err)}`, { code: 'CLEW_HTTP1_HANDLER' });
+  }
+}
+
+/**
+ * Clew's checks of a request head llhttp accepted, run only when one of their triggers is there
+ * (a version other than 1.x, Transfer-Encoding, many fields, no Host): undefined when it passes.
+ */
+function checkHead(major: number, minor: number, method: string, headers: HeaderMap, fields: number, opts: H1ServerOptions): CodecError | undefined {
+  if (major !== 1) {
+    // llhttp reads `HTTP/2.0` (and 0.9) request lines; this codec carries HTTP/1.x only
+    return { code: major === 0 ? CODEC_HTTP09 : CODEC_BAD_VERSION, message: `HTTP/${major}.${minor} request on the HTTP/1 codec` };
+  }
+  const max = opts.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT;
+  if (fields > max) return { code: CODEC_TOO_MANY_HEADERS, message: `${fields} request header fields (at most ${max})` };
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
+    if (minor === 0) return { code: CODEC_TE_IN_HTTP10, message: 'Transfer-Encoding in an HTTP/1.0 request' };
+    // Envoy carries only `chunked` and never a body with CONNECT (501, http1.invalid_transfer_encoding)
+    if (typeof te !== 'string' || te.trim().toLowerCase() !== 'chunked' || method === 'CONNECT') {
+      return { code: CODEC_UNSUPPORTED_TE, message: `unsupported Transfer-Encoding: ${String(te).slice(0, 64)}` };
+    }
+  }
+  if (opts.requireHost && minor >= 1 && headers.host === undefined && method !== 'CONNECT') {
+    return { code: CODEC_MISSING_HOST, message: 'HTTP/1.1 request without Host' };
+  }
+  return undefined;
+}
 
 function onIdleTimer(c: H1ServerConnection): void {
   c.onIdleTimer();

@@ -122,7 +122,17 @@ function onReleasedRead(this: DirectSocket, n: number, buf: Buffer): boolean {
   return this.push(Buffer.from(buf.subarray(0, n)));
 }
 
+/**
+ * TLS sockets (transport sockets, src/proxy/transport) are bypassed on purpose: their handle is a
+ * TLSWrap, a StreamBase too, but reading or writing it directly would skip node's handshake
+ * bookkeeping. They go through the socket's public Readable/Writable (the codecs' fallback).
+ */
+function isTls(socket: net.Socket): boolean {
+  return (socket as { encrypted?: boolean }).encrypted === true;
+}
+
 function nativeHandle(socket: net.Socket): DirectHandle | undefined {
+  if (isTls(socket)) return undefined;
   const h = (socket as DirectSocket)._handle;
   return h && h.isStreamBase && typeof h.useUserBuffer === 'function' ? h : undefined;
 }
@@ -231,7 +241,7 @@ function errnoError(errno: number, syscall: string): Error {
 export function writeDirect(socket: net.Socket, data: string | Buffer): boolean {
   const s = socket as DirectSocket;
   const h = s._handle;
-  if (h === null || h === undefined || s.connecting || s.destroyed || s.writableLength !== 0 || s.writableCorked !== 0 || s.writableEnded || !h.isStreamBase) {
+  if (h === null || h === undefined || s.connecting || s.destroyed || s.writableLength !== 0 || s.writableCorked !== 0 || s.writableEnded || !h.isStreamBase || isTls(s)) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
   }
   const req = new WriteWrap();

@@ -15,6 +15,7 @@ import { applyHcmRequestHeaders } from './request-headers.js';
 import type { Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
+import { codecErrorDetails, codecErrorStatus, type CodecError } from '../codec/codec-error.js';
 import type { H2Request, H2Response } from '../codec/codec-http2-server.js';
 import { constants as H2_CONSTANTS } from 'node:http2';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
@@ -135,6 +136,25 @@ export class ActiveStream {
   /** the HTTP/1.1 codec's response closed (finished, or the connection went away) */
   onResponseClose(): void {
     this.onClose();
+  }
+
+  /**
+   * The HTTP/1.1 codec could not parse the rest of this request (a malformed chunk in its body):
+   * the upstream attempt is abandoned and the client gets 400 (flag DPE), or a reset when the
+   * response has started, as Envoy does. The codec closes the connection after it.
+   */
+  onRequestError(err: CodecError): void {
+    if (this.done) return;
+    const r = this.onDownstreamReset;
+    this.onDownstreamReset = undefined;
+    r?.onDownstreamClose();
+    this.info.responseCodeDetails = codecErrorDetails(err.code);
+    if (this.res.headersSent) {
+      this.addFlag('DPE');
+      this.resetDownstream();
+      return;
+    }
+    this.sendLocalReply(codecErrorStatus(err.code), undefined, 'DPE');
   }
 
   /** The request body to stream or buffer; null when the request has none. */

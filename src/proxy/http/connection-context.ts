@@ -1,5 +1,6 @@
 /** Per-connection facts the HCM and TcpProxy need, attached to the downstream socket. */
 import type { Destination } from '../listener/destination.js';
+import type { DownstreamTlsInfo } from '../transport/tls-downstream.js';
 
 export interface ConnectionContext {
   listenerName: string;
@@ -20,6 +21,12 @@ export interface ConnectionContext {
    * request by its Host): reused while the Host and the listener configuration are the same.
    */
   routed: RoutedHost | undefined;
+  /**
+   * What the downstream TLS handshake established (peer principal, certificate hash, SNI, ALPN,
+   * our own principal), when the chain terminated TLS; undefined for plaintext. Filters read it
+   * (XFCC, authorization), telemetry too (connection_security_policy, principals).
+   */
+  tls: DownstreamTlsInfo | undefined;
 }
 
 export interface RoutedHost {

@@ -10,7 +10,9 @@ import type { Duplex } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
 import { http2StreamListener, type H2Request } from '../codec/codec-http2-server.js';
-import { serveHttp1, type CodecError, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
+import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
+import { codecErrorDetails, codecErrorStatus, type CodecError } from '../codec/codec-error.js';
+import { STATUS_CODES } from 'node:http';
 import { markOpaque, streamStarted } from '../drain/connection-activity.js';
 import { newStreamInfo } from '../stream-info.js';
 import type { Destination } from '../listener/destination.js';
@@ -26,8 +28,6 @@ export interface HcmEnv {
 }
 
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
-
 export class HttpConnectionManager {
   private h1: { opts: H1ServerOptions; handler: H1ServerHandler } | undefined;
   private h2: http2.Http2Server | undefined;
@@ -38,6 +38,12 @@ export class HttpConnectionManager {
   /** A new downstream connection for this HCM. */
   handleConnection(socket: net.Socket, ctx: ConnectionContext): void {
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+    if (ctx.tls?.alpn === 'h2') {
+      // TLS negotiated h2 by ALPN: HTTP/2 from the first byte, nothing to sniff (Envoy's codec choice)
+      markOpaque(ctx);
+      this.h2Server().emit('connection', socket);
+      return;
+    }
     sniffProtocol(socket, (proto, stream) => {
       (stream as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
       if (proto === 'h2') {
@@ -125,20 +131,28 @@ export class HttpConnectionManager {
   }
 }
 
-/** Codec-level errors (llhttp): smuggling shapes, bad syntax, no Host -> 400, header overflow -> 431, slow head -> 408. */
+/**
+ * Codec-level errors before any stream (llhttp and the codec's head checks): smuggling shapes,
+ * bad syntax, no Host, HTTP/0.9 and 2.0 request lines -> 400, header overflow or too many fields
+ * -> 431, an unsupported transfer coding -> 501, slow head -> 408 (codecErrorStatus). Answered,
+ * logged with flag DPE, and the connection closes.
+ */
 export function onClientError(err: { code?: string }, socket: net.Socket | Duplex, observer: RequestObserver): void {
   const code = err.code ?? '';
   if (!(code.startsWith('HPE_') || code.startsWith('CLEW_HTTP1_')) || !socket.writable) {
     socket.destroy();
     return;
   }
-  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'CLEW_HTTP1_HEADERS_TIMEOUT' ? 408 : 400;
+  const status = codecErrorStatus(code);
   const ctx = contextOf(socket);
   const info = newStreamInfo(ctx?.direction ?? 'outbound', 'HTTP/1.1');
   info.responseCode = status;
   info.responseFlags.add('DPE');
+  info.responseCodeDetails = codecErrorDetails(code);
   info.listenerName = ctx?.listenerName;
+  info.downstreamRemoteAddress = ctx?.remote;
+  info.downstreamLocalAddress = ctx?.local;
   info.durationMs = 0;
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   observer.onRequestComplete(info);
 }

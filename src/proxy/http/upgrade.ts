@@ -5,8 +5,9 @@
 import type { H1Request } from '../codec/codec-http1-request.js';
 import { normalizeRequestPath, PathVerdict, type NormalizedPath } from './path-normalize.js';
 import { applyHcmRequestHeaders } from './request-headers.js';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { UpstreamTransport } from '../transport/transport-socket.js';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
 import { disposeParser, newParser } from '../codec/llhttp.js';
 import { parseAuthority, type Destination } from '../listener/destination.js';
@@ -118,7 +119,7 @@ export function proxyUpgrade(
   }
   headText += '\r\n';
   cluster.stats.upstream_rq_total.inc();
-  tunnelAfter101(socket, head, headText, req.method === 'HEAD', { host: host.address, port: host.port, connectTimeoutMs: cluster.config.connectTimeoutMs || DEFAULT_CONNECT_TIMEOUT_MS }, cluster.stats, info, done);
+  tunnelAfter101(socket, head, headText, req.method === 'HEAD', { host: host.address, port: host.port, transport: host.transport, connectTimeoutMs: cluster.config.connectTimeoutMs || DEFAULT_CONNECT_TIMEOUT_MS }, cluster.stats, info, done);
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -129,6 +130,8 @@ const PROTOCOL_ERROR = 'upstream connect error or disconnect/reset before header
 interface UpgradeTarget {
   host: string;
   port: number;
+  /** the host's transport socket */
+  transport: UpstreamTransport;
   connectTimeoutMs: number;
 }
 
@@ -165,8 +168,7 @@ function tunnelAfter101(
     upstream.destroy();
     report(status);
   };
-  const upstream = net.connect({ host: target.host, port: target.port });
-  upstream.setNoDelay(true);
+  const upstream = target.transport.connect(target.host, target.port, {});
   const connectTimer = setTimeout(() => {
     stats.upstream_cx_connect_timeout.inc();
     stats.upstream_cx_connect_fail.inc();
@@ -241,8 +243,9 @@ function tunnelAfter101(
     }
   };
   let connected = false;
-  upstream.once('connect', () => {
+  upstream.once(target.transport.readyEvent, () => {
     connected = true;
+    info.upstreamPeer = target.transport.connectionInfo(upstream);
     clearTimeout(connectTimer);
     stats.upstream_cx_total.inc();
     upstream.write(headText);
@@ -255,6 +258,7 @@ function tunnelAfter101(
     if (state !== 'head') return socket.destroy();
     if (!connected) {
       stats.upstream_cx_connect_fail.inc();
+      info.upstreamTransportFailureReason = target.transport.failureReason(upstream);
       failLocally('UF', LOCAL_REPLY.connectFailure);
     } else failLocally('UC', LOCAL_REPLY.remoteReset);
   });

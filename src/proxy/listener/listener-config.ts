@@ -3,24 +3,26 @@
  * use_original_dst, and filter chains with their match and terminal network filter (HTTP
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
-import { HCM_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { HCM_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
+import { onlyKnown, parseDownstreamTlsContext } from '../transport/tls-config.js';
+import { DownstreamTlsTransport } from '../transport/tls-downstream.js';
+import { DOWNSTREAM_TLS_TYPE, UPSTREAM_TLS_TYPE } from '../transport/transport-registry.js';
+import { NO_SECRETS, type SecretProvider } from '../secret/secret-types.js';
+import { needsAppProtocols, needsTlsInspection, parseFilterChainMatch, selectByMatch, type ChainQuery, type FilterChainMatch } from './filter-chain-match.js';
+
+export type { ChainQuery, FilterChainMatch } from './filter-chain-match.js';
 import { fail } from '../errors.js';
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import { parseHcm, type HcmParseContext } from '../http/hcm-config.js';
 import { parseTcpProxy, TcpProxy } from '../network/tcp-proxy.js';
 import type { RequestObserver } from '../observer.js';
 
-export interface FilterChainMatch {
-  destinationPort: number | undefined;
-  /** IPv4 prefix_ranges as [network, mask] */
-  prefixRanges: Array<[number, number]>;
-  transportProtocol: string | undefined;
-  applicationProtocols: string[];
-}
-
 export interface FilterChain {
   name: string;
   match: FilterChainMatch;
+  /** the chain's DownstreamTlsContext (transport_socket tls); undefined = raw_buffer */
+  tls: DownstreamTlsTransport | undefined;
   hcm: HttpConnectionManager | undefined;
   tcp: TcpProxy | undefined;
 }
@@ -29,11 +31,23 @@ export interface ListenerConfig {
   name: string;
   address: string;
   port: number;
+  /** additional_addresses (a service's other virtual IPs on a `<vip>_<port>` listener) */
+  additionalAddresses: string[];
   bindToPort: boolean;
   useOriginalDst: boolean;
   direction: 'inbound' | 'outbound';
   chains: FilterChain[];
   defaultChain: FilterChain | undefined;
+  /** the original_dst listener filter: the connection's original destination is what chains match on */
+  originalDst: boolean;
+  /** read the first bytes for a ClientHello (tls_inspector, or a chain that matches on TLS facts) */
+  inspectTls: boolean;
+  /** read the first bytes for the application protocol (http_inspector, or a chain matching on it) */
+  inspectApp: boolean;
+  /** an explicit http_inspector: every connection is inspected, whatever its port */
+  httpInspector: boolean;
+  /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
+  transparent: boolean;
   raw: Record<string, any>;
 }
 
@@ -42,24 +56,42 @@ export interface ListenerParseContext extends HcmParseContext {
   /** port/address overrides (virtualOutbound/virtualInbound flags, local-mode address) */
   bindOverride(name: string, address: string, port: number): { address: string; port: number };
   proxyAddress: string;
+  /** SDS secrets of the chains' TLS contexts (default: none) */
+  secrets?: SecretProvider;
+  /** a secret of an active chain changed (readiness may change) */
+  onSecretChange?: () => void;
+}
+
+const HTTP_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
+const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+/** listener filters this proxy implements (original_dst: the resolver; inspectors: listener-manager.ts) */
+const LISTENER_FILTERS = new Set([ORIGINAL_DST_LISTENER_FILTER_TYPE, HTTP_INSPECTOR_TYPE, TLS_INSPECTOR_TYPE]);
+
+function parseDownstreamTransport(ts: Record<string, any> | undefined, where: string, ctx: ListenerParseContext): DownstreamTlsTransport | undefined {
+  if (!ts) return undefined;
+  onlyKnown(ts, ['name', 'typed_config'], where);
+  const typed = ts.typed_config as Record<string, any> | undefined;
+  const url = String(typed?.['@type'] ?? '');
+  if (!typed) {
+    if (ts.name === 'envoy.transport_sockets.raw_buffer' || ts.name === 'raw_buffer') return undefined;
+    fail(`${where}: transport socket ${JSON.stringify(ts.name ?? '')} without typed_config is not supported`);
+  }
+  if (url === RAW_BUFFER_TYPE) {
+    onlyKnown(typed, [], `${where}.typed_config`);
+    return undefined;
+  }
+  if (url === DOWNSTREAM_TLS_TYPE) return new DownstreamTlsTransport(parseDownstreamTlsContext(typed, `${where}.typed_config`), ctx.secrets ?? NO_SECRETS, ctx.onSecretChange);
+  if (url === UPSTREAM_TLS_TYPE) fail(`${where}: a filter chain's transport socket must be a DownstreamTlsContext, not ${url}`);
+  fail(`${where}: transport socket type ${url || '(none)'} is not implemented by this proxy`);
 }
 
 function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string): FilterChain {
-  const m = (fc.filter_chain_match ?? {}) as Record<string, any>;
+  const where = `listener ${listenerName}: filter chain ${fc.name ?? ''}`;
+  onlyKnown(fc, ['name', 'filter_chain_match', 'filters', 'transport_socket', 'metadata', 'transport_socket_connect_timeout'], where);
   const chain: FilterChain = {
     name: String(fc.name ?? ''),
-    match: {
-      destinationPort: m.destination_port?.value ?? (typeof m.destination_port === 'number' ? m.destination_port : undefined),
-      prefixRanges: ((m.prefix_ranges ?? []) as Array<Record<string, any>>).flatMap((r) => {
-        const ip = ipv4(String(r.address_prefix ?? ''));
-        if (ip === undefined) return [];
-        const len = Number(r.prefix_len?.value ?? r.prefix_len ?? 32);
-        const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
-        return [[(ip & mask) >>> 0, mask] as [number, number]];
-      }),
-      transportProtocol: m.transport_protocol || undefined,
-      applicationProtocols: (m.application_protocols ?? []) as string[],
-    },
+    match: parseFilterChainMatch(fc.filter_chain_match, `${where}: filter_chain_match`),
+    tls: parseDownstreamTransport(fc.transport_socket, `${where}: transport_socket`, ctx),
     hcm: undefined,
     tcp: undefined,
   };
@@ -81,6 +113,12 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
   let address = String(sa?.address ?? '0.0.0.0');
   let port = Number(sa?.port_value ?? 0);
   const bindToPort = l.bind_to_port?.value !== false && !l.api_listener;
+  const filterTypes = ((l.listener_filters ?? []) as Array<Record<string, any>>).map((f, i) => {
+    const t = String(f.typed_config?.['@type'] ?? '');
+    if (!LISTENER_FILTERS.has(t)) fail(`listener ${name}: listener_filters[${i}] ${f.name ?? ''} (${t || 'no typed_config'}): not implemented by this proxy`);
+    if (f.filter_disabled) fail(`listener ${name}: listener_filters[${i}].filter_disabled: not implemented by this proxy`);
+    return t;
+  });
   if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
   const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name));
   const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name) : undefined;
@@ -93,62 +131,66 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     name,
     address,
     port,
+    additionalAddresses: ((l.additional_addresses ?? []) as Array<Record<string, any>>)
+      .map((a) => a.address?.socket_address?.address)
+      .filter((a): a is string => typeof a === 'string' && a !== ''),
     bindToPort,
     useOriginalDst: l.use_original_dst?.value === true,
     direction,
     chains,
     defaultChain,
+    originalDst: filterTypes.includes(ORIGINAL_DST_LISTENER_FILTER_TYPE),
+    inspectTls: filterTypes.includes(TLS_INSPECTOR_TYPE) || needsTlsInspection(chains.map((c) => c.match)),
+    inspectApp: filterTypes.includes(HTTP_INSPECTOR_TYPE) || needsAppProtocols(chains.map((c) => c.match)),
+    httpInspector: filterTypes.includes(HTTP_INSPECTOR_TYPE),
+    transparent: l.transparent?.value === true,
     raw: l,
   };
 }
 
-export function ipv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+/** Every chain of a listener (the default chain too). */
+export function allChains(cfg: ListenerConfig): FilterChain[] {
+  return cfg.defaultChain ? [...cfg.chains, cfg.defaultChain] : cfg.chains;
 }
 
 /**
- * Envoy's filter chain match, reduced to what we can observe: destination port first (exact
- * beats unset), destination IP prefix ranges (a hostname destination, as in local mode, cannot be
- * told apart and matches any range), then application protocol ('http/1.1'/'h2c' when sniffed
- * HTTP); TLS chains are skipped (no TLS yet).
+ * Whether a connection to `port` is held until its first bytes show the application protocol:
+ * with an http_inspector always, else only when a chain that can match this port selects on it
+ * (so a server-first protocol on another port is not held up waiting for the client to speak).
  */
+export function inspectsAppOn(cfg: ListenerConfig, port: number | undefined): boolean {
+  if (!cfg.inspectApp) return false;
+  if (cfg.httpInspector || port === undefined) return true;
+  return cfg.chains.some((c) => c.match.applicationProtocols.length > 0 && (c.match.destinationPort === undefined || c.match.destinationPort === port));
+}
+
+/** A connection's filter chain (filter-chain-match.ts), else the default chain. */
+export function selectChainFor(cfg: ListenerConfig, q: ChainQuery): FilterChain | undefined {
+  return selectByMatch(cfg.chains, q) ?? cfg.defaultChain;
+}
+
+/** Plaintext selection by port, sniffed app protocol and destination (tests, per-request dispatch). */
 export function selectChain(cfg: ListenerConfig, destPort: number | undefined, appProtocol: string | undefined, destHost?: string): FilterChain | undefined {
-  let best: FilterChain | undefined;
-  let bestScore = -1;
-  const destIp = destHost !== undefined ? ipv4(destHost) : undefined;
-  for (const c of cfg.chains) {
-    const m = c.match;
-    if (m.transportProtocol && m.transportProtocol !== 'raw_buffer') continue;
-    let score = 0;
-    if (m.destinationPort !== undefined) {
-      if (m.destinationPort !== destPort) continue;
-      score += 8;
-    }
-    if (m.prefixRanges.length > 0 && destIp !== undefined) {
-      if (!m.prefixRanges.some(([net, mask]) => ((destIp & mask) >>> 0) === net)) continue;
-      score += 4;
-    }
-    if (m.applicationProtocols.length > 0) {
-      if (!appProtocol || !m.applicationProtocols.includes(appProtocol)) continue;
-      score += 2;
-    }
-    if (m.transportProtocol) score += 1;
-    if (score > bestScore) {
-      best = c;
-      bestScore = score;
-    }
-  }
-  return best ?? cfg.defaultChain;
+  return selectChainFor(cfg, {
+    destinationPort: destPort,
+    destinationHost: destHost,
+    serverName: undefined,
+    transportProtocol: 'raw_buffer',
+    applicationProtocols: appProtocol ? [appProtocol] : [],
+    sourceAddress: undefined,
+    sourcePort: undefined,
+    localAddress: undefined,
+  });
 }
 
-export function needsAppProtocol(cfg: ListenerConfig): boolean {
-  return cfg.chains.some((c) => c.match.applicationProtocols.length > 0);
-}
-
-/** 'http/1.1' or 'h2c' when the first bytes look like HTTP, else undefined. */
+/**
+ * envoy.filters.listener.http_inspector: 'h2c' for the HTTP/2 preface, 'http/1.0' or 'http/1.1'
+ * for an HTTP/1.x request line (1.1 when the line is not complete yet), else undefined.
+ */
 export function detectAppProtocol(chunk: Buffer): string | undefined {
   if (chunk.subarray(0, 3).toString('latin1') === 'PRI') return 'h2c';
-  return /^(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) /.test(chunk.subarray(0, 10).toString('latin1')) ? 'http/1.1' : undefined;
+  const head = chunk.subarray(0, 2048).toString('latin1');
+  if (!/^(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) /.test(head)) return undefined;
+  const eol = head.indexOf('\r\n');
+  return eol > 0 && head.slice(0, eol).endsWith(' HTTP/1.0') ? 'http/1.0' : 'http/1.1';
 }

@@ -15,7 +15,9 @@ import { drainIdleMs, markDraining, markOpaque, trackConnection } from '../drain
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import type { RequestObserver } from '../observer.js';
 import type { DestinationResolver } from './destination.js';
-import { detectAppProtocol, needsAppProtocol, selectChain, type FilterChain, type ListenerConfig } from './listener-config.js';
+import { allChains, detectAppProtocol, inspectsAppOn, selectChain, selectChainFor, type ChainQuery, type FilterChain, type ListenerConfig } from './listener-config.js';
+import { inspectClientHello, type ClientHelloInfo } from './tls-inspector.js';
+import type { TlsStats } from '../transport/tls-stats.js';
 import { OutboundDispatcher } from './outbound-dispatcher.js';
 
 export interface ListenerManagerOptions {
@@ -30,8 +32,17 @@ export interface ListenerManagerOptions {
    */
   hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
+  /** a listener marked `transparent` is listening (TPROXY: the socket needs IP_TRANSPARENT) */
+  onTransparentListen?(server: net.Server, listenerName: string): void;
+  /** a service hostname's virtual IP (the proxy's name table), to find `<vip>_<port>` listeners by name */
+  resolveName?(host: string): string | undefined;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
+  /** the `listener.<name>.ssl.*` stats of a listener with TLS chains */
+  tlsStats?(listenerName: string): TlsStats;
 }
+
+/** the most bytes read while looking for a complete ClientHello (a record's maximum and its header) */
+const MAX_INSPECT_BYTES = 16384 + 5;
 
 export interface ActiveListener {
   config: ListenerConfig;
@@ -56,7 +67,10 @@ type Conn = net.Socket | Duplex;
 
 export class ListenerManager {
   readonly listeners = new Map<string, ActiveListener>();
+  /** bind_to_port=false listeners on a wildcard address, by port (`0.0.0.0_<port>`) */
   private readonly portIndex = new Map<number, ListenerConfig>();
+  /** bind_to_port=false listeners on one address (`<vip>_<port>`), by `address:port` */
+  private readonly addressIndex = new Map<string, ListenerConfig>();
   private readonly conns = new Map<ListenerConfig, Set<Conn>>();
   private readonly dispatcher: OutboundDispatcher;
   private readonly drainTimers = new Set<NodeJS.Timeout>();
@@ -98,6 +112,8 @@ export class ListenerManager {
       const c = next.get(name);
       if (c && JSON.stringify(c.raw) === JSON.stringify(al.config.raw) && c.address === al.config.address && c.port === al.config.port) continue;
       this.drainConfig(al.config);
+      // its TLS contexts stop watching secrets; connections already made keep their contexts
+      for (const ch of allChains(al.config)) ch.tls?.close();
       if (al.config.bindToPort === false) this.unindex(al.config);
       if (al.server) freeServers.set(`${al.config.address}:${al.config.port}`, al);
       this.listeners.delete(name);
@@ -106,8 +122,14 @@ export class ListenerManager {
       if (this.listeners.has(c.name)) continue;
       const al: ActiveListener = { config: c, version, lastUpdated: new Date(), server: undefined, boundPort: undefined, bindError: undefined, bound: Promise.resolve(), draining: !!this.drainingAll };
       this.listeners.set(c.name, al);
+      const tlsChains = allChains(c).filter((ch) => ch.tls);
+      if (tlsChains.length > 0) {
+        const st = this.opts.tlsStats?.(c.name);
+        for (const ch of tlsChains) ch.tls!.activate(st);
+      }
       if (!c.bindToPort) {
-        this.portIndex.set(c.port, c);
+        if (isWildcard(c.address)) this.portIndex.set(c.port, c);
+        else for (const a of [c.address, ...c.additionalAddresses]) this.addressIndex.set(`${a}:${c.port}`, c);
         continue;
       }
       const reuse = freeServers.get(`${c.address}:${c.port}`);
@@ -117,6 +139,10 @@ export class ListenerManager {
         al.boundPort = reuse.boundPort;
         al.server!.removeAllListeners('connection');
         al.server!.on('connection', (s: net.Socket) => this.onConnection(al, s));
+        if (al.server!.listening) {
+          al.server!.removeAllListeners('error');
+          al.server!.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
+        }
       } else if (this.drainingAll !== 'stopped') this.bind(al);
     }
     for (const al of freeServers.values()) al.server?.close();
@@ -127,20 +153,72 @@ export class ListenerManager {
     al.server = server;
     server.on('connection', (s: net.Socket) => this.onConnection(al, s));
     al.bound = new Promise<void>((resolve) => {
-      server.once('error', (err) => {
+      const onBindError = (err: Error): void => {
         al.bindError = err.message;
         this.opts.log('warn', `listener ${al.config.name}: cannot bind ${al.config.address}:${al.config.port}: ${err.message}`);
         resolve();
-      });
+      };
+      server.once('error', onBindError);
       server.listen({ host: al.config.address, port: al.config.port }, () => {
         al.boundPort = (server.address() as net.AddressInfo).port;
+        server.off('error', onBindError);
+        // after the bind, a listening socket still reports accept() failures (EMFILE/ENFILE when
+        // descriptors run out) as 'error': without a listener that ends the process
+        server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
+        if (al.config.transparent) {
+          try {
+            this.opts.onTransparentListen?.(server, al.config.name);
+          } catch (err) {
+            al.bindError = (err as Error).message;
+            this.opts.log('warn', `listener ${al.config.name}: cannot make it transparent: ${al.bindError}`);
+          }
+        }
         resolve();
       });
     });
   }
 
+  private acceptErrors = 0;
+
+  /** accept() failed (descriptors exhausted): the listener goes on; logged at most once a second */
+  private onAcceptError(al: ActiveListener, err: NodeJS.ErrnoException): void {
+    const n = ++this.acceptErrors;
+    const now = Date.now();
+    if (now - this.lastAcceptErrorLog >= 1000) {
+      this.lastAcceptErrorLog = now;
+      this.opts.log('warn', `listener ${al.config.name}: accept failed: ${err.code ?? err.message} (${n} so far)`);
+    }
+  }
+
+  private lastAcceptErrorLog = 0;
+
   private unindex(c: ListenerConfig): void {
     if (this.portIndex.get(c.port) === c) this.portIndex.delete(c.port);
+    for (const a of [c.address, ...c.additionalAddresses]) {
+      const key = `${a}:${c.port}`;
+      if (this.addressIndex.get(key) === c) this.addressIndex.delete(key);
+    }
+  }
+
+  /**
+   * The listener a destination belongs to, Envoy's use_original_dst lookup: the one on exactly
+   * that address and port (`<vip>_<port>`; a hostname is looked up in the name table), else the
+   * wildcard one on the port (`0.0.0.0_<port>`).
+   */
+  private listenerFor(dest: { host: string; port: number }): ListenerConfig | undefined {
+    if (this.addressIndex.size > 0) {
+      const ip = net.isIP(dest.host) ? dest.host : this.opts.resolveName?.(dest.host);
+      const exact = ip !== undefined ? this.addressIndex.get(`${ip}:${dest.port}`) : undefined;
+      if (exact) return exact;
+    }
+    return this.portIndex.get(dest.port);
+  }
+
+  /** The connection's original destination, unless it was made to the listener itself. */
+  private originalDestination(al: ActiveListener, socket: net.Socket): { host: string; port: number } | undefined {
+    const dest = this.opts.resolver.resolveConnection(socket);
+    if (!dest || (dest.port === al.boundPort && dest.host === socket.localAddress)) return undefined;
+    return dest;
   }
 
   private track(cfg: ListenerConfig, socket: Conn): void {
@@ -202,18 +280,25 @@ export class ListenerManager {
       remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
       local: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
       routed: undefined,
+      tls: undefined,
     };
     (socket as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
     trackConnection(ctx);
     this.lastActivityAt = Date.now();
     this.track(cfg, socket);
     if (cfg.useOriginalDst) {
-      const dest = this.opts.resolver.resolveConnection(socket);
+      const dest = this.originalDestination(al, socket);
       if (dest) {
         ctx.destination = dest;
         this.dispatchConnection(socket, ctx);
       } else this.dispatcher.handleConnection(socket, ctx);
       return;
+    }
+    if (cfg.originalDst) {
+      // virtualInbound (REDIRECT/TPROXY): chains match the connection's original destination
+      const dest = this.originalDestination(al, socket);
+      if (dest) ctx.destination = dest;
+      return this.serve(socket, ctx, cfg, dest?.port ?? ctx.localPort);
     }
     this.serve(socket, ctx, cfg, ctx.localPort);
   }
@@ -221,7 +306,7 @@ export class ListenerManager {
   /** A connection whose destination is known (SO_ORIGINAL_DST or a CONNECT tunnel). */
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void {
     const port = ctx.destination!.port;
-    const target = this.portIndex.get(port) ?? this.listeners.get(ctx.listenerName)?.config;
+    const target = this.listenerFor(ctx.destination!) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) {
       socket.destroy();
       return;
@@ -234,28 +319,92 @@ export class ListenerManager {
     this.serve(socket, ctx, target, port);
   }
 
+  /**
+   * Chooses the connection's filter chain (listener filters first: the TLS inspector reads the
+   * ClientHello's SNI and ALPN, the HTTP inspector the protocol; the bytes are put back), then
+   * runs the chain: its TLS context (handshake, client certificate) if it has one, then the HCM or
+   * the TCP proxy on the (decrypted) connection.
+   */
   private serve(socket: net.Socket, ctx: ConnectionContext, cfg: ListenerConfig, port: number): void {
-    const host = ctx.destination?.host;
-    const go = (chain: FilterChain | undefined): void => {
-      if (!chain) socket.destroy();
-      else if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
-      else {
-        markOpaque(ctx);
-        chain.tcp!.handle(socket, ctx);
-      }
+    const q: ChainQuery = {
+      destinationPort: port,
+      destinationHost: ctx.destination?.host ?? (cfg.useOriginalDst || !cfg.bindToPort ? undefined : ctx.localAddress),
+      serverName: undefined,
+      transportProtocol: 'raw_buffer',
+      applicationProtocols: [],
+      sourceAddress: ctx.remoteAddress,
+      sourcePort: ctx.remotePort,
+      localAddress: ctx.localAddress,
     };
-    if (!needsAppProtocol(cfg)) return go(selectChain(cfg, port, undefined, host));
-    socket.once('data', (chunk: Buffer) => {
+    const inspectApp = inspectsAppOn(cfg, port);
+    if (!cfg.inspectTls && !inspectApp) return this.runChain(socket, ctx, selectChainFor(cfg, q), undefined);
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const onData = (d: Buffer): void => {
+      chunks.push(d);
+      bytes += d.length;
+      const buf = chunks.length === 1 ? d : Buffer.concat(chunks, bytes);
+      const r = cfg.inspectTls ? inspectClientHello(buf) : ({ kind: 'raw' } as const);
+      if (r.kind === 'more' && bytes < MAX_INSPECT_BYTES) return;
+      socket.removeListener('data', onData);
       socket.pause();
-      socket.unshift(chunk);
-      go(selectChain(cfg, port, detectAppProtocol(chunk), host));
+      socket.unshift(buf);
+      let hello: ClientHelloInfo | undefined;
+      if (r.kind === 'tls') {
+        hello = r.hello;
+        q.transportProtocol = 'tls';
+        q.serverName = hello.serverName;
+        q.applicationProtocols = hello.alpn;
+      } else if (inspectApp) {
+        const app = detectAppProtocol(buf);
+        if (app) q.applicationProtocols = [app];
+      }
+      this.runChain(socket, ctx, selectChainFor(cfg, q), hello);
+    };
+    socket.on('data', onData);
+  }
+
+  private runChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain | undefined, hello: ClientHelloInfo | undefined): void {
+    if (!chain) {
+      socket.destroy();
+      return;
+    }
+    if (!chain.tls) {
+      // the inspectors paused it with their bytes put back: flowing again from the next tick,
+      // by which time the chain has attached its reader (or paused it, as the TCP proxy does)
+      if (socket.isPaused()) socket.resume();
+      return this.handToChain(socket, ctx, chain);
+    }
+    chain.tls.accept(socket, hello?.alpn, (secure, info) => {
+      ctx.tls = info;
+      (secure as unknown as Record<symbol, unknown>)[CONN_CTX] = ctx;
+      this.handToChain(secure, ctx, chain);
     });
   }
 
+  private handToChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain): void {
+    if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
+    else {
+      markOpaque(ctx);
+      chain.tcp!.handle(socket, ctx);
+    }
+  }
+
   private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {
-    const target = this.portIndex.get(dest.port) ?? this.listeners.get(ctx.listenerName)?.config;
+    const target = this.listenerFor(dest) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) return undefined;
     return selectChain(target, dest.port, 'http/1.1', dest.host);
+  }
+
+  /** Envoy warms a listener until the SDS secrets of its TLS chains are in: the first one missing, if any. */
+  secretsMissing(): string | undefined {
+    for (const al of this.listeners.values()) {
+      for (const ch of allChains(al.config)) {
+        const m = ch.tls?.notReady();
+        if (m) return `listener ${al.config.name}: ${m}`;
+      }
+    }
+    return undefined;
   }
 
   /** Resolves when every bound listener has bound (or failed). */
@@ -359,6 +508,10 @@ export class ListenerManager {
     this.listeners.clear();
     await Promise.all(closing);
   }
+}
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '';
 }
 
 function ctxOf(s: Conn): ConnectionContext | undefined {

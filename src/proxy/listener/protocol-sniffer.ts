@@ -43,6 +43,8 @@ export function sniffProtocol(socket: net.Socket, cb: (proto: SniffResult, strea
 }
 
 function hasNativeHandle(socket: net.Socket): boolean {
+  // a TLS socket's handle (TLSWrap) does not hand node:http2 the decrypted bytes put back on it
+  if ((socket as { encrypted?: boolean }).encrypted === true) return false;
   const h = (socket as unknown as { _handle?: { isStreamBase?: boolean } | null })._handle;
   return !!h?.isStreamBase;
 }

@@ -4,7 +4,7 @@
  * istio.stats network filter before it in the chain gives Istio's TCP metrics (opened, closed,
  * bytes, reported periodically while open), its access_log one line per connection.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
@@ -100,12 +100,14 @@ export class TcpProxy {
       socket.destroy();
       return finish();
     }
-    const upstream = net.connect({ host: host.address, port: host.port });
-    upstream.setNoDelay(true);
+    // the host's transport socket (raw_buffer or TLS) opens the connection
+    const transport = host.transport;
+    const upstream = transport.connect(host.address, host.port, {});
     host.rqActive++;
     let connected = false;
-    upstream.once('connect', () => {
+    upstream.once(transport.readyEvent, () => {
       connected = true;
+      info.upstreamPeer = transport.connectionInfo(upstream);
       info.upstreamLocalAddress = `${upstream.localAddress}:${upstream.localPort}`;
       stats.upstream_cx_total.inc();
       stats.upstream_cx_active.inc();
@@ -118,14 +120,16 @@ export class TcpProxy {
     });
     socket.pause();
     upstream.setTimeout(this.config.idleTimeoutMs, () => upstream.destroy());
-    upstream.once('error', () => {
-      if (!connected) {
+    // `on`, not `once`: an 'error' with no listener left would end the process
+    upstream.on('error', () => {
+      if (!connected && !info.responseFlags.has('UF')) {
         info.responseFlags.add('UF');
+        info.upstreamTransportFailureReason = transport.failureReason(upstream);
         stats.upstream_cx_connect_fail.inc();
         cluster.reportResult(host, 'connect_failure');
       }
     });
-    socket.once('error', () => upstream.destroy());
+    socket.on('error', () => upstream.destroy());
     upstream.once('close', () => {
       host.rqActive--;
       cluster.breaker.release();

@@ -1,10 +1,12 @@
 /** Cluster resource -> validated ClusterConfig (once per CDS update; failures NACK). */
+import { isIP } from 'node:net';
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
 import { parseHealthChecks, type HealthCheckConfig } from './health-check-config.js';
 import type { EdsHealth } from './host.js';
 import type { LbOptions, LbPolicy } from './load-balancer.js';
 import { parseOutlierDetection, type OutlierConfig } from './outlier-config.js';
+import { endpointTransportMetadata, parseClusterTransports, type ClusterTransportConfig } from '../transport/transport-registry.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
 
@@ -23,6 +25,8 @@ export interface EndpointSpec {
   locality: string;
   localityWeight: number;
   health: EdsHealth;
+  /** the endpoint's `envoy.transport_socket_match` metadata (plain JSON), if any */
+  transportMatch: Record<string, unknown> | undefined;
 }
 
 export interface TcpKeepalive {
@@ -55,6 +59,10 @@ export interface ClusterConfig {
   panicThresholdPct: number;
   staticEndpoints: EndpointSpec[];
   dnsRefreshMs: number;
+  /** upstream_bind_config.source_address: the local address upstream connections bind (Istio: 127.0.0.6 inbound) */
+  sourceAddress: string | undefined;
+  /** transport_socket and transport_socket_matches (src/proxy/transport) */
+  transports: ClusterTransportConfig;
   raw: Record<string, any>;
 }
 
@@ -85,6 +93,7 @@ export function parseEndpoints(cla: Record<string, any> | undefined): EndpointSp
         locality,
         localityWeight: num(le.load_balancing_weight, 0),
         health: (EDS_HEALTH.has(hs) ? hs : 'UNKNOWN') as EdsHealth,
+        transportMatch: endpointTransportMetadata(ep.metadata) ?? endpointTransportMetadata(le.metadata),
       });
     }
   }
@@ -116,6 +125,11 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
     c.http2_protocol_options !== undefined ||
     hpo?.explicit_http_config?.http2_protocol_options !== undefined;
   const ring = c.ring_hash_lb_config ?? {};
+  const uhpo = hpo?.upstream_http_protocol_options ?? c.upstream_http_protocol_options;
+  if (uhpo?.auto_sni || uhpo?.auto_san_validation) fail(`cluster ${name}: upstream_http_protocol_options.auto_sni/auto_san_validation: not implemented by this proxy`);
+  for (const [i, hc] of ((c.health_checks ?? []) as Array<Record<string, any>>).entries()) {
+    if (hc.transport_socket_match_criteria) fail(`cluster ${name}: health_checks[${i}].transport_socket_match_criteria: not implemented by this proxy`);
+  }
   const lbPolicy = lbFromPolicy(c);
   return {
     name,
@@ -143,8 +157,18 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
     panicThresholdPct: panicThreshold(name, c.common_lb_config?.healthy_panic_threshold),
     staticEndpoints: parseEndpoints(c.load_assignment),
     dnsRefreshMs: durationToMs(c.dns_refresh_rate) ?? 5000,
+    sourceAddress: sourceAddress(name, c.upstream_bind_config),
+    transports: parseClusterTransports(c, `cluster ${name}`),
     raw: c,
   };
+}
+
+function sourceAddress(name: string, b: Record<string, any> | undefined): string | undefined {
+  if (!b) return undefined;
+  const a = b.source_address?.address;
+  if (typeof a !== 'string' || isIP(a) === 0) fail(`cluster ${name}: upstream_bind_config.source_address.address must be an IP address, got ${JSON.stringify(a)}`);
+  if (Number(b.source_address?.port_value ?? 0) !== 0) fail(`cluster ${name}: upstream_bind_config with a fixed source port is not supported`);
+  return a;
 }
 
 function keepalive(k: Record<string, any> | undefined): TcpKeepalive | undefined {

@@ -10,6 +10,7 @@ import { Cluster } from './cluster.js';
 import { parseCluster, parseEndpoints, type ClusterConfig, type EndpointSpec } from './cluster-config.js';
 import type { ClusterSlot } from './cluster-slot.js';
 import type { Host } from './host.js';
+import { NO_SECRETS, type SecretProvider } from '../secret/secret-types.js';
 
 export interface DynamicResource {
   version: string;
@@ -28,7 +29,12 @@ export class ClusterManager {
   private readonly statsByName = new Map<string, ClusterStats>();
 
   /** onMembership: a DNS cluster got its first (or a new) membership; readiness re-checks */
-  constructor(private readonly stats: StatsStore, private readonly onMembership: () => void = () => undefined) {}
+  constructor(
+    private readonly stats: StatsStore,
+    private readonly onMembership: () => void = () => undefined,
+    /** SDS secrets of the clusters' transport sockets */
+    private readonly secrets: SecretProvider = NO_SECRETS,
+  ) {}
 
   clusterStats(name: string): ClusterStats {
     let s = this.statsByName.get(name);
@@ -56,7 +62,7 @@ export class ClusterManager {
       seen.add(cfg.name);
       const old = this.clusters.get(cfg.name);
       if (old && JSON.stringify(old.config.raw) === JSON.stringify(cfg.raw)) continue;
-      const c = new Cluster(cfg, this.clusterStats(cfg.name), { onInitialized: () => this.onMembership() });
+      const c = new Cluster(cfg, this.clusterStats(cfg.name), { onInitialized: () => this.onMembership(), secrets: this.secrets });
       c.versionInfo = version;
       if (cfg.type === 'EDS') {
         const a = this.assignments.get(cfg.edsName);
@@ -148,5 +154,5 @@ export class ClusterManager {
 }
 
 function hostSpec(h: Host): EndpointSpec {
-  return { address: h.address, port: h.port, weight: h.weight, priority: h.priority, locality: h.locality, localityWeight: h.localityWeight, health: h.edsHealth };
+  return { address: h.address, port: h.port, weight: h.weight, priority: h.priority, locality: h.locality, localityWeight: h.localityWeight, health: h.edsHealth, transportMatch: h.transportMetadata };
 }

@@ -15,6 +15,8 @@ import { OutlierDetector } from './outlier-detector.js';
 import type { ConnPool } from './pool.js';
 import { Http1Pool } from './pool-http1.js';
 import { Http2Pool } from './pool-http2.js';
+import { NO_SECRETS, type SecretProvider } from '../secret/secret-types.js';
+import { ClusterTransports, lazyTlsStats } from '../transport/transport-registry.js';
 
 const MAX_POOLS = 1024;
 /** ORIGINAL_DST hosts listed per cluster (admin /clusters); later ones are used unlisted */
@@ -27,8 +29,10 @@ function releaseFallback(c: Cluster): void {
 }
 
 export interface ClusterEvents {
-  /** the cluster finished warming after construction (first active health check round) */
+  /** the cluster finished warming after construction (first active health check round, secrets) */
   onInitialized?(): void;
+  /** where the transport sockets' SDS secrets come from */
+  secrets?: SecretProvider;
 }
 
 export class Cluster {
@@ -47,8 +51,18 @@ export class Cluster {
   private readonly connPerRequest: boolean;
   private deferredReleases = 0;
   lastUpdated = new Date();
+  /** transport_socket / transport_socket_matches, made once for the cluster's life */
+  readonly transports: ClusterTransports;
 
   constructor(readonly config: ClusterConfig, readonly stats: ClusterStats, events: ClusterEvents = {}) {
+    this.transports = new ClusterTransports(config.transports, {
+      secrets: events.secrets ?? NO_SECRETS,
+      tlsStats: lazyTlsStats(stats.scope),
+      sourceAddress: config.sourceAddress,
+      onSecretChange: () => {
+        if (!this.retired) events.onInitialized?.();
+      },
+    });
     this.breaker = new CircuitBreaker(config.circuitBreakers, !config.http2, stats);
     this.connPerRequest = !config.http2 && config.maxRequestsPerConnection === 1;
     this.breaker.holdPendingUntilConnect = this.connPerRequest;
@@ -76,7 +90,13 @@ export class Cluster {
 
   /** Ready for traffic: membership known and the first health check round done (Envoy's warming). */
   get initialized(): boolean {
-    return this.membershipReady && !(this.healthChecker?.warming ?? false);
+    return this.membershipReady && !(this.healthChecker?.warming ?? false) && this.transportsReady();
+  }
+
+  /** Envoy warms a cluster until the SDS secrets of its transport sockets have arrived. */
+  transportsReady(): boolean {
+    for (const t of this.transports.all()) if (t.notReady() !== undefined) return false;
+    return true;
   }
 
   get name(): string {
@@ -85,16 +105,17 @@ export class Cluster {
 
   /** Replaces membership, keeping Host objects (and their counters) for unchanged endpoints. */
   setEndpoints(eps: EndpointSpec[]): void {
-    const old = new Map(this.hosts.map((h) => [`${h.key}|${h.priority}|${h.weight}|${h.locality}|${h.localityWeight}`, h]));
+    const old = new Map(this.hosts.map((h) => [`${h.poolKey}|${h.priority}|${h.weight}|${h.locality}|${h.localityWeight}`, h]));
     const next: Host[] = [];
     for (const e of eps) {
-      const h0 = new Host(e.address, e.port, e.weight, e.priority, e.locality, e.localityWeight);
-      const id = `${h0.key}|${h0.priority}|${h0.weight}|${h0.locality}|${h0.localityWeight}`;
+      const h0 = new Host(e.address, e.port, e.weight, e.priority, e.locality, e.localityWeight, this.transports.forEndpoint(e.transportMatch));
+      const id = `${h0.poolKey}|${h0.priority}|${h0.weight}|${h0.locality}|${h0.localityWeight}`;
       const h = old.get(id) ?? h0;
       h.edsHealth = e.health;
+      h.transportMetadata = e.transportMatch;
       next.push(h);
     }
-    const keep = new Set(next.map((h) => h.key));
+    const keep = new Set(next.map((h) => h.poolKey));
     for (const [key, pool] of this.pools) {
       if (!keep.has(key)) {
         void pool.close();
@@ -134,7 +155,7 @@ export class Cluster {
     const key = `${address}:${port}`;
     let h = this.hosts.find((x) => x.key === key);
     if (!h) {
-      h = new Host(address, port);
+      h = new Host(address, port, 1, 0, '', 0, this.transports.forEndpoint(undefined));
       if (this.hosts.length < MAX_ORIGINAL_DST_HOSTS) this.hosts.push(h);
       else ORIGINAL_DST_HOSTS_OVERFLOW.inc();
     }
@@ -142,7 +163,7 @@ export class Cluster {
   }
 
   pool(host: Host): ConnPool {
-    let p = this.pools.get(host.key);
+    let p = this.pools.get(host.poolKey);
     if (p) return p;
     const stats = this.stats;
     const ev = {
@@ -176,11 +197,12 @@ export class Cluster {
     const cfg = this.config;
     const keepaliveMs = cfg.tcpKeepalive ? (cfg.tcpKeepalive.timeS ?? 0) * 1000 : undefined;
     p = cfg.http2
-      ? new Http2Pool(host.address, host.port, { connectTimeoutMs: cfg.connectTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, keepaliveMs, maxRequestsPerConnection: cfg.maxRequestsPerConnection }, ev)
+      ? new Http2Pool(host.address, host.port, { transport: host.transport, connectTimeoutMs: cfg.connectTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, keepaliveMs, maxRequestsPerConnection: cfg.maxRequestsPerConnection }, ev)
       : new Http1Pool(
           host.address,
           host.port,
           {
+            transport: host.transport,
             maxConnections: Math.min(cfg.circuitBreakers.maxConnections, 1024),
             connectTimeoutMs: cfg.connectTimeoutMs,
             maxRequestsPerConnection: cfg.maxRequestsPerConnection,
@@ -189,7 +211,7 @@ export class Cluster {
           },
           ev,
         );
-    this.pools.set(host.key, p);
+    this.pools.set(host.poolKey, p);
     return p;
   }
 
@@ -229,6 +251,7 @@ export class Cluster {
   /** Replaced or removed by CDS: stop timers now (pools close later, once in-flight requests end). */
   retire(): void {
     this.retired = true;
+    this.transports.close();
     this.outlier?.stop();
     this.healthChecker?.stop();
   }

@@ -5,7 +5,8 @@
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
+import type * as net from 'node:net';
+import type { UpstreamTransport } from '../transport/transport-socket.js';
 import type { HealthCheckConfig } from './health-check-config.js';
 
 /** Envoy's HealthCheckFailureType plus success. */
@@ -31,8 +32,10 @@ function inRanges(code: number, ranges: Array<[number, number]>): boolean {
 class HttpProbe implements Probe {
   private readonly agent: http.Agent;
 
-  constructor(private readonly address: string, private readonly port: number, private readonly cfg: HealthCheckConfig, private readonly authority: string) {
+  constructor(private readonly address: string, private readonly port: number, private readonly cfg: HealthCheckConfig, private readonly authority: string, transport: UpstreamTransport) {
     this.agent = new http.Agent({ keepAlive: cfg.reuseConnection, maxSockets: 1 });
+    // the cluster's transport socket (Envoy health checks use it too); http writes wait for TLS
+    (this.agent as unknown as { createConnection: () => net.Socket }).createConnection = () => transport.connect(address, port, {});
   }
 
   check(timeoutMs: number): Promise<ProbeOutcome> {
@@ -87,10 +90,10 @@ class TcpProbe implements Probe {
   /** ends the check in progress (a kept connection's error or close ends the current check) */
   private fail: ((o: ProbeOutcome) => void) | undefined;
 
-  constructor(private readonly address: string, private readonly port: number, private readonly cfg: HealthCheckConfig) {}
+  constructor(private readonly address: string, private readonly port: number, private readonly cfg: HealthCheckConfig, private readonly transport: UpstreamTransport) {}
 
   check(timeoutMs: number): Promise<ProbeOutcome> {
-    const t = this.cfg.tcp!;
+    const tcp = this.cfg.tcp!;
     return new Promise((resolve) => {
       let done = false;
       let received = Buffer.alloc(0);
@@ -110,19 +113,19 @@ class TcpProbe implements Probe {
       this.fail = finish;
       const onData = (d: Buffer): void => {
         received = Buffer.concat([received, d]);
-        if (matchesInOrder(received, t.receive)) finish({ ok: true });
+        if (matchesInOrder(received, tcp.receive)) finish({ ok: true });
       };
       const exchange = (s: net.Socket): void => {
-        if (t.receive.length > 0) s.on('data', onData);
-        if (t.send) s.write(t.send);
-        if (t.receive.length === 0) finish({ ok: true });
+        if (tcp.receive.length > 0) s.on('data', onData);
+        if (tcp.send) s.write(tcp.send);
+        if (tcp.receive.length === 0) finish({ ok: true });
       };
       const timer = setTimeout(() => finish(TIMEOUT), timeoutMs);
       if (sock) return exchange(sock);
-      const s = (sock = net.connect({ host: this.address, port: this.port }));
+      const t = this.transport;
+      const s = (sock = t.connect(this.address, this.port, {}));
       this.socket = s;
-      s.setNoDelay(true);
-      s.once('connect', () => exchange(s));
+      s.once(t.readyEvent, () => exchange(s));
       s.on('error', (e) => this.fail?.(NETWORK(e.message)));
       s.on('close', () => {
         if (this.socket === s) this.socket = undefined;
@@ -164,7 +167,7 @@ class GrpcProbe implements Probe {
   private session: http2.ClientHttp2Session | undefined;
   private fail: ((o: ProbeOutcome) => void) | undefined;
 
-  constructor(private readonly address: string, private readonly port: number, private readonly cfg: HealthCheckConfig, private readonly authority: string) {}
+  constructor(private readonly address: string, private readonly port: number, private readonly cfg: HealthCheckConfig, private readonly authority: string, private readonly transport: UpstreamTransport) {}
 
   check(timeoutMs: number): Promise<ProbeOutcome> {
     const g = this.cfg.grpc!;
@@ -184,7 +187,10 @@ class GrpcProbe implements Probe {
       let s = this.session;
       if (!s || s.closed || s.destroyed) {
         const h = this.address.includes(':') ? `[${this.address}]` : this.address;
-        s = this.session = http2.connect(`http://${h}:${this.port}`);
+        const t = this.transport;
+        s = this.session = http2.connect(`${t.secure ? 'https' : 'http'}://${h}:${this.port}`, {
+          createConnection: () => t.connect(this.address, this.port, { alpn: t.secure && t.alpn.length === 0 ? ['h2'] : undefined }),
+        });
         s.on('error', (e) => this.fail?.(NETWORK(e.message)));
         s.unref();
       }
@@ -216,14 +222,14 @@ class GrpcProbe implements Probe {
   }
 }
 
-export function createProbe(address: string, port: number, cfg: HealthCheckConfig, authority: string): Probe {
+export function createProbe(address: string, port: number, cfg: HealthCheckConfig, authority: string, transport: UpstreamTransport): Probe {
   const p = cfg.altPort > 0 ? cfg.altPort : port;
-  if (cfg.kind === 'http') return new HttpProbe(address, p, cfg, cfg.http!.host ?? authority);
+  if (cfg.kind === 'http') return new HttpProbe(address, p, cfg, cfg.http!.host ?? authority, transport);
   if (cfg.kind === 'grpc') {
     // Envoy sends the cluster name as :authority; nghttp2 here refuses characters such as `|`
     // (Istio cluster names), so such names fall back to the host's address.
     const hostPort = address.includes(':') ? `[${address}]:${p}` : `${address}:${p}`;
-    return new GrpcProbe(address, p, cfg, /^[A-Za-z0-9._~:\-[\]]+$/.test(authority) ? authority : hostPort);
+    return new GrpcProbe(address, p, cfg, /^[A-Za-z0-9._~:\-[\]]+$/.test(authority) ? authority : hostPort, transport);
   }
-  return new TcpProbe(address, p, cfg);
+  return new TcpProbe(address, p, cfg, transport);
 }

@@ -39,7 +39,7 @@ class Session {
   private readonly probe: Probe;
 
   constructor(readonly host: Host, private readonly hc: HealthChecker) {
-    this.probe = createProbe(host.address, host.port, hc.config, hc.opts.authority);
+    this.probe = createProbe(host.address, host.port, hc.config, hc.opts.authority, host.transport);
   }
 
   start(): void {

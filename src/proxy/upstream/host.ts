@@ -4,11 +4,22 @@
  * hosts (unless the priority is in panic).
  */
 
+import { RAW_BUFFER } from '../transport/raw-buffer.js';
+import type { UpstreamTransport } from '../transport/transport-socket.js';
+
 /** EDS health_status (envoy.config.core.v3.HealthStatus). */
 export type EdsHealth = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
 
 export class Host {
   readonly key: string;
+  /** the pool's key: the address, plus the transport_socket_matches entry when one chose the transport */
+  readonly poolKey: string;
+  /** the transport socket its connections are opened with (chosen once, when the host is made) */
+  readonly transport: UpstreamTransport;
+  /** the transport_socket_matches entry that chose it ('' = the cluster's transport_socket) */
+  readonly transportMatch: string;
+  /** the endpoint's `envoy.transport_socket_match` metadata it was chosen by */
+  transportMetadata: Record<string, unknown> | undefined = undefined;
   /** EDS health_status: HEALTHY, UNKNOWN and DEGRADED are used; UNHEALTHY, DRAINING, TIMEOUT are not */
   edsHealth: EdsHealth = 'UNKNOWN';
   /** FAILED_ACTIVE_HC: active health checking says unhealthy (new hosts start so until their first check) */
@@ -35,8 +46,12 @@ export class Host {
     readonly priority = 0,
     readonly locality = '',
     readonly localityWeight = 0,
+    transport: { transport: UpstreamTransport; matchName: string } = { transport: RAW_BUFFER, matchName: '' },
   ) {
     this.key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    this.transport = transport.transport;
+    this.transportMatch = transport.matchName;
+    this.poolKey = transport.matchName === '' ? this.key : `${this.key}|${transport.matchName}`;
   }
 
   /** EDS says the host may take traffic (HEALTHY, UNKNOWN, DEGRADED). */

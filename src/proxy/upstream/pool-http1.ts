@@ -3,7 +3,7 @@
  * llhttp): at most `maxConnections` connections, one exchange per connection at a time, idle
  * connections reused last-in first-out, requests beyond the limit queued first-in first-out.
  */
-import { Http1ClientConn, type Http1ClientOptions, type Http1ClientOwner } from '../codec/codec-http1-client.js';
+import { Http1ClientConn, type Http1ClientOptions, type Http1ClientOwner, type Http1ClientTransport } from '../codec/codec-http1-client.js';
 import { Http1ClientExchange } from '../codec/codec-http1-client-exchange.js';
 import { UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
@@ -27,11 +27,12 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    opts: { maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number; idleTimeoutMs?: number; keepaliveMs?: number },
+    opts: { transport: Http1ClientTransport; maxConnections: number; connectTimeoutMs: number; maxRequestsPerConnection: number; idleTimeoutMs?: number; keepaliveMs?: number },
     private readonly ev: ConnPoolEvents,
   ) {
     this.max = Math.max(1, opts.maxConnections);
     this.connOpts = {
+      transport: opts.transport,
       // node timers hold at most 2^31-1 ms (beyond that they fire after 1 ms)
       idleTimeoutMs: opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0 ? Math.min(opts.idleTimeoutMs, MAX_TIMER_MS) : DEFAULT_IDLE_MS,
       connectTimeoutMs: Math.min(opts.connectTimeoutMs, MAX_TIMER_MS),

@@ -1,10 +1,17 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import type { Readable } from 'node:stream';
+import type { UpstreamTransport } from '../transport/transport-socket.js';
 import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+/** One session's connection state, shared with its streams (a stream failing before it connected is a connect failure). */
+interface SessionState {
+  connected: boolean;
+  /** the transport's reason for a failed connection (TLS), read when a stream fails */
+  failureReason(): string | undefined;
+}
 
 class Http2Exchange implements UpstreamControl {
   stream: http2.ClientHttp2Stream | undefined;
@@ -13,7 +20,7 @@ class Http2Exchange implements UpstreamControl {
 
   constructor(private readonly h: UpstreamHandler) {}
 
-  attach(stream: http2.ClientHttp2Stream): void {
+  attach(stream: http2.ClientHttp2Stream, conn: SessionState): void {
     this.stream = stream;
     const h = this.h;
     stream.on('response', (headers, flags) => {
@@ -33,7 +40,12 @@ class Http2Exchange implements UpstreamControl {
       if (!h.onData(c)) stream.pause();
     });
     stream.on('end', () => this.finish(trailers));
-    stream.on('error', (err) => this.fail(classifyError(err)));
+    stream.on('error', (err) => {
+      if (conn.connected) return this.fail(classifyError(err));
+      const e = new UpstreamError('connect', (err as Error).message);
+      e.transportFailureReason = conn.failureReason();
+      this.fail(e);
+    });
     stream.on('close', () => {
       if (!this.settled) this.fail(new UpstreamError(stream.rstCode === NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset', `stream closed (rst ${stream.rstCode})`));
       else if (!this.ended) this.fail(new UpstreamError('reset', 'stream reset mid-response'));
@@ -73,25 +85,34 @@ export class Http2Pool implements ConnPool {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly opts: { connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number },
+    private readonly opts: { transport: UpstreamTransport; connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number },
     private readonly ev: ConnPoolEvents,
   ) {
     const h = host.includes(':') ? `[${host}]` : host;
-    this.origin = `http://${h}:${port}`;
+    this.scheme = opts.transport.secure ? 'https' : 'http';
+    // a TLS transport with its own ALPN list keeps it (Istio: [istio-peer-exchange, istio, h2])
+    this.alpn = opts.transport.secure && opts.transport.alpn.length === 0 ? ['h2'] : undefined;
+    this.origin = `${this.scheme}://${h}:${port}`;
   }
+
+  private readonly scheme: string;
+  private state: SessionState | undefined;
+  /** TLS without configured ALPN offers h2 */
+  private readonly alpn: readonly string[] | undefined;
 
   private getSession(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
-    const ka = this.opts.keepaliveMs;
-    // upstream_connection_options.tcp_keepalive: the socket is made here (the session's socket can't be changed).
-    const session =
-      ka === undefined
-        ? http2.connect(this.origin)
-        : http2.connect(this.origin, { createConnection: () => net.connect({ host: this.host, port: this.port, keepAlive: true, keepAliveInitialDelay: ka }) });
+    const t = this.opts.transport;
+    // the host's transport socket opens the connection (TLS offers h2 unless ALPN is configured)
+    let sock: import('node:net').Socket | undefined;
+    const session = http2.connect(this.origin, {
+      createConnection: () => (sock = t.connect(this.host, this.port, { keepaliveMs: this.opts.keepaliveMs, alpn: this.alpn })),
+    });
     this.session = session;
     this.streams = 0;
     let connected = false;
+    const state: SessionState = (this.state = { connected: false, failureReason: () => (sock ? t.failureReason(sock) : undefined) });
     const idle = this.opts.idleTimeoutMs;
     // common_http_protocol_options.idle_timeout: close (gracefully) after that long without activity.
     if (idle !== undefined && idle > 0) session.setTimeout(idle, () => session.close());
@@ -101,6 +122,7 @@ export class Http2Pool implements ConnPool {
     timer.unref();
     session.on('connect', () => {
       connected = true;
+      state.connected = true;
       clearTimeout(timer);
       this.ev.onConnect();
     });
@@ -131,7 +153,7 @@ export class Http2Pool implements ConnPool {
     headers[':method'] = req.method;
     headers[':path'] = req.path;
     headers[':authority'] = req.authority;
-    headers[':scheme'] = 'http';
+    headers[':scheme'] = this.scheme;
     const body = req.body;
     const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
     try {
@@ -144,7 +166,7 @@ export class Http2Pool implements ConnPool {
         if (this.session === session) this.session = undefined;
         stream.once('close', () => session.close());
       }
-      x.attach(stream);
+      x.attach(stream, this.state!);
       if (!endStream) {
         if (Buffer.isBuffer(body)) stream.end(body);
         else (body as Readable).pipe(stream);

@@ -9,6 +9,8 @@ export type OutHeaders = Record<string, string | string[] | undefined>;
 export type InHeaders = Record<string, string | string[] | undefined>;
 
 export interface UpstreamRequest {
+  /** ALPN to offer on a new connection (Istio's istio.alpn); undefined = the transport's own */
+  alpn?: readonly string[];
   method: string;
   path: string;
   authority: string;
@@ -33,6 +35,8 @@ export type UpstreamFailure = 'connect' | 'reset' | 'timeout' | 'refused' | 'abo
 
 export class UpstreamError extends Error {
   readonly code = 'CLEW_UPSTREAM';
+  /** %UPSTREAM_TRANSPORT_FAILURE_REASON%: why the transport socket failed (TLS handshake, secrets) */
+  transportFailureReason: string | undefined = undefined;
   constructor(readonly kind: UpstreamFailure, message: string) {
     super(message);
     this.name = 'UpstreamError';

@@ -279,25 +279,124 @@ test('requests closer together than idleTimeoutMs keep the connection; it closes
   }
 });
 
-test('a malformed chunk in the body of the request under way resets the connection and fails the body stream', async () => {
-  let bodyError: string | undefined;
+test('a malformed chunk in the body of the request under way: its body is aborted without an error event, the client gets 400 and the connection closes', async () => {
+  const body: string[] = [];
   const srv = await server({
     onRequest: (q) => {
-      q.body!.on('data', () => undefined);
-      q.body!.on('error', (e: Error & { code?: string }) => (bodyError = e.code));
+      // a handler that never answers and never listens for 'error': the codec answers for it
+      q.body!.on('data', () => body.push('data'));
+      q.body!.on('end', () => body.push('end'));
+      q.body!.on('close', () => body.push('close'));
     },
   });
   try {
     const r = await exchange(srv.port, ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', 'ZZ\r\n']);
+    assert.match(r.text, /^HTTP\/1\.1 400 [^]*connection: close/);
     assert.equal(r.closed, true, 'the client sees the connection end');
-    assert.equal(r.text, '');
-    assert.match(String(bodyError), /^HPE_/);
+    assert.deepEqual(body, ['data', 'close'], 'aborted: close without end');
   } finally {
     await srv.close();
   }
 });
 
-test('pipelined request without Host: the request before it is answered, nothing after it is dispatched', async () => {
+test('a malformed chunk after the response started resets the connection', async () => {
+  const srv = await server({
+    onRequest: (q, s) => {
+      s.writeHead(200, { 'content-length': '100' });
+      s.write('partial');
+      q.body!.resume();
+    },
+  });
+  try {
+    const r = await exchange(srv.port, ['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', '-1\r\n']);
+    assert.match(r.text, /^HTTP\/1\.1 200 [^]*partial$/);
+    assert.equal(r.closed, true);
+  } finally {
+    await srv.close();
+  }
+});
+
+for (const [name, bytes] of [
+  ['a chunk size `zz`', 'zz\r\nhello\r\n0\r\n\r\n'],
+  ['a chunk size `-1`', '-1\r\nhello\r\n0\r\n\r\n'],
+  ['a chunk size `0x5`', '0x5\r\nhello\r\n0\r\n\r\n'],
+  ['bare-LF chunk lines', '5\nhello\n0\n\n'],
+  ['a chunk longer than its size', '3\r\nhello\r\n0\r\n\r\n'],
+  ['a 20 KB chunk extension', `5;${'e'.repeat(20_000)}\r\nhello\r\n0\r\n\r\n`],
+]) {
+  test(`${name} in a body nobody reads yet: 400 and close, no unhandled error`, async () => {
+    let req: H1Request | undefined;
+    const srv = await server({ onRequest: (q) => (req = q) });
+    try {
+      const r = await exchange(srv.port, `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${bytes}`);
+      assert.match(r.text, /^HTTP\/1\.1 400 /);
+      assert.equal(r.closed, true);
+      assert.equal(req?.body?.destroyed, true);
+    } finally {
+      await srv.close();
+    }
+  });
+}
+
+for (const [name, head, status, code] of [
+  ['Transfer-Encoding: identity', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\nabc', 501, 'CLEW_HTTP1_UNSUPPORTED_TE'],
+  ['Transfer-Encoding: xchunked', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\nabc', 501, 'CLEW_HTTP1_UNSUPPORTED_TE'],
+  ['Transfer-Encoding: gzip, chunked', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', 501, 'CLEW_HTTP1_UNSUPPORTED_TE'],
+  ['HTTP/1.0 with chunked', 'POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 400, 'CLEW_HTTP1_TE_IN_HTTP10'],
+  ['an HTTP/2.0 request line', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 400, 'CLEW_HTTP1_BAD_VERSION'],
+  ['an HTTP/0.9 request line', 'GET /\r\n', 400, 'CLEW_HTTP1_HTTP09'],
+  ['an HTTP/0.9 request line and an empty line', 'GET /\r\n\r\n', 400, 'CLEW_HTTP1_HTTP09'],
+  ['101 header fields', `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 100 }, (_, i) => `x-h${i}: v\r\n`).join('')}\r\n`, 431, 'CLEW_HTTP1_TOO_MANY_HEADERS'],
+] as const) {
+  test(`the head check: ${name} -> onCodecError ${code} before any request is dispatched`, async () => {
+    let dispatched = 0;
+    const srv = await server({
+      onRequest: () => dispatched++,
+      onCodecError: (err, socket) => socket.end(`HTTP/1.1 ${code === err.code ? status : 500} X\r\nx-code: ${err.code}\r\ncontent-length: 0\r\n\r\n`),
+    }, { ...OPTS, maxHeaderBytes: 16384 });
+    try {
+      const t0 = Date.now();
+      const r = await exchange(srv.port, head);
+      assert.match(r.text, new RegExp(`^HTTP/1\\.1 ${status} X\r\nx-code: ${code}\r\n`));
+      assert.ok(Date.now() - t0 < 1000, `answered after ${Date.now() - t0} ms`);
+      assert.equal(dispatched, 0);
+    } finally {
+      await srv.close();
+    }
+  });
+}
+
+test('100 header fields pass; the limit follows maxHeadersCount', async () => {
+  const srv = await server({}, { ...OPTS, maxHeaderBytes: 16384 });
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => `x-h${i}: v\r\n`).join('');
+  try {
+    const ok = await exchange(srv.port, `GET / HTTP/1.1\r\nHost: x\r\n${fields(99)}\r\n`, (t) => t.includes('ok'));
+    assert.match(ok.text, /^HTTP\/1\.1 200 /);
+  } finally {
+    await srv.close();
+  }
+  const small = await server({}, { ...OPTS, maxHeadersCount: 5 });
+  try {
+    const r = await exchange(small.port, `GET / HTTP/1.1\r\nHost: x\r\n${fields(5)}\r\n`);
+    assert.match(r.text, /x-code: CLEW_HTTP1_TOO_MANY_HEADERS/);
+  } finally {
+    await small.close();
+  }
+});
+
+test('a request line split across reads without a version is still caught; one with a version waits for its headers', async () => {
+  const srv = await server({});
+  try {
+    const r = await exchange(srv.port, ['GE', 'T /ind', 'ex\r', '\n']);
+    assert.match(r.text, /x-code: CLEW_HTTP1_HTTP09/);
+    const ok = await exchange(srv.port, ['\r\nGET /index HT', 'TP/1.1\r', '\nHost: x\r\n', '\r\n'], (t) => t.includes('ok'));
+    assert.match(ok.text, /^HTTP\/1\.1 200 /);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('pipelined request without Host: the request before it is answered, then a 400, nothing after it is dispatched', async () => {
   const urls: string[] = [];
   const srv = await server({
     onRequest: (q, s) => {
@@ -308,7 +407,7 @@ test('pipelined request without Host: the request before it is answered, nothing
   try {
     const r = await exchange(srv.port, 'GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /nohost HTTP/1.1\r\n\r\nGET /third HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.deepEqual(urls, ['/first']);
-    assert.match(r.text, /\/first$/);
+    assert.match(r.text, /\/firstHTTP\/1\.1 400 Bad Request\r\nx-code: CLEW_HTTP1_MISSING_HOST\r\n/);
     assert.equal(r.closed, true);
   } finally {
     await srv.close();

@@ -56,3 +56,22 @@ test('invalid listeners are rejected with ProxyConfigError', () => {
   const noRouter = hcm('r', []);
   assert.throws(() => parseListener({ name: 'n', address: socketAddress('0.0.0.0', 1), filter_chains: [{ filters: [noRouter] }] }, ctx), /router/);
 });
+
+test('listener filters, filter-chain match fields and transport sockets the proxy does not implement are NACKed by name', () => {
+  const base = (extra: Record<string, unknown>, chain: Record<string, unknown> = {}) => ({
+    name: 'l',
+    address: socketAddress('0.0.0.0', 15006),
+    filter_chains: [{ name: 'c', filters: [tcpProxy('A')], ...chain }],
+    ...extra,
+  });
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [base({ listener_filters: [{ name: 'envoy.filters.listener.proxy_protocol', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol' } }] }), /listener l: listener_filters\[0\] envoy\.filters\.listener\.proxy_protocol .*not implemented/],
+    [base({}, { filter_chain_match: { address_suffix: 'x' } }), /filter chain c: filter_chain_match\.address_suffix: not implemented/],
+    [base({}, { use_proxy_proto: true }), /filter chain c\.use_proxy_proto: not implemented/],
+  ];
+  for (const [l, re] of cases) {
+    assert.throws(() => parseListener(l, ctx), (e: Error) => e instanceof ProxyConfigError && re.test(e.message), String(re));
+  }
+  // known listener filters and a raw_buffer transport socket are accepted
+  parseListener(base({ listener_filters: [{ name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }] }, { transport_socket: { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } } }), ctx);
+});

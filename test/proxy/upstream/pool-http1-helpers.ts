@@ -2,6 +2,7 @@
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Http1Pool } from '../../../src/proxy/upstream/pool-http1.js';
+import { RAW_BUFFER } from '../../../src/proxy/transport/raw-buffer.js';
 import type { InHeaders, UpstreamControl, UpstreamError, UpstreamRequest } from '../../../src/proxy/upstream/pool.js';
 
 export interface PoolEvents {
@@ -18,7 +19,7 @@ export function newPool(
   const pool = new Http1Pool(
     '127.0.0.1',
     port,
-    { maxConnections: 10, connectTimeoutMs: 2000, maxRequestsPerConnection: 0, ...opts },
+    { transport: RAW_BUFFER, maxConnections: 10, connectTimeoutMs: 2000, maxRequestsPerConnection: 0, ...opts },
     { onConnect: () => ev.connect++, onDisconnect: () => ev.disconnect++, onConnectFail: () => ev.connectFail++ },
   );
   return { pool, ev };

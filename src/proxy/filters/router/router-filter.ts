@@ -273,6 +273,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
       return;
     }
     if (err.kind === 'aborted') return;
+    if (err.transportFailureReason !== undefined) this.s.info.upstreamTransportFailureReason = err.transportFailureReason;
     this.onAttemptFailure(a, err.kind);
   }
 

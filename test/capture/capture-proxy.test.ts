@@ -1,0 +1,151 @@
+/**
+ * The proxy under transparent capture (REDIRECT, SO_ORIGINAL_DST through the native addon), with
+ * pods in network namespaces: unmodified clients (curl, no proxy variables) and servers, every
+ * connection captured by iptables, handed by virtualOutbound to the listener of its original
+ * destination (service VIP:port, `0.0.0.0_<port>`), matched by virtualInbound on the original
+ * port, passed through (ALLOW_ANY) or dropped (REGISTRY_ONLY) when unknown.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { APP_FIXTURE, startNetnsMesh, type NetnsMesh } from '../helpers/netns-mesh.js';
+
+const WEB_VIP = '10.96.201.10';
+const ECHO_VIP = '10.96.201.11';
+const PLAIN_VIP = '10.96.201.12';
+
+const SERVICES = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: ${WEB_VIP}
+  selector: {app: server}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec:
+  clusterIP: ${ECHO_VIP}
+  selector: {app: server}
+  ports:
+  - {name: tcp-echo, port: 9000, targetPort: 9000}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: plain, namespace: default}
+spec:
+  clusterIP: ${PLAIN_VIP}
+  selector: {app: server}
+  ports:
+  - {port: 8090, targetPort: 8090}
+`;
+
+let mesh: NetnsMesh;
+let serverIp: string;
+let outsideIp: string;
+
+const curl = (pod: string, args: string): { code: number; body: string } => {
+  const r = mesh.sh(pod, `curl -s -m 5 -w '\\n%{http_code}' ${args}`, true);
+  const lines = r.stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  return { code: status, body: lines.join('\n') };
+};
+
+before(async () => {
+  mesh = await startNetnsMesh({ prefix: 'ctproxy', podCidr: '10.201.0.0/16' });
+  await mesh.apply(SERVICES);
+  const app = { command: process.execPath, args: [APP_FIXTURE] };
+  const server = await mesh.addPod({
+    name: 'server', labels: { app: 'server', version: 'v1' }, ports: [8080, 9000, 8090], host: 'h1',
+    app: { ...app, env: { ECHO_PORT: '9000', EXTRA_HTTP_PORTS: '8090', PEER_PORT: '7777' } },
+  });
+  serverIp = server.pod.ip;
+  await mesh.addPod({ name: 'client', labels: { app: 'client' }, host: 'h1' });
+  const outside = await mesh.addPod({ name: 'outside', noSidecar: true, host: 'h2', ports: [80], app: { ...app, env: { EXTRA_HTTP_PORTS: '8080' } } });
+  outsideIp = outside.pod.ip;
+}, { timeout: 120_000 });
+
+after(() => mesh?.close());
+
+test('HTTP to a service VIP: captured, routed by the 0.0.0.0_80 listener, inbound on the original port', () => {
+  const r = curl('client', `http://${WEB_VIP}/hello`);
+  assert.equal(r.code, 200, `${r.body}\n${mesh.output()}\n${mesh.sh('client', 'ip addr; ip route; iptables-save -t nat', true).stdout}`);
+  const body = JSON.parse(r.body);
+  assert.equal(body.pod, 'server');
+  assert.equal(body.port, 8080);
+  assert.equal(body.proxy.http, null, 'the app has no proxy variables');
+  // the sidecar forwards to the app from 127.0.0.6, as Istio does
+  assert.equal(body.remote, '127.0.0.6');
+  assert.ok(mesh.stat('client', 'cluster.outbound|80||web.default.svc.cluster.local.upstream_rq_total') >= 1);
+  assert.ok(mesh.stat('server', 'cluster.inbound|8080||.upstream_rq_total') >= 1);
+  // by name in the Host header too (no DNS needed: the VIP is dialled)
+  const named = curl('client', `-H 'Host: web' http://${WEB_VIP}/`);
+  assert.equal(named.code, 200);
+});
+
+test('TCP to a service VIP: the <vip>_<port> listener, bytes both ways, the proxy\'s own connection not captured again', () => {
+  const out0 = mesh.stat('client', 'cluster.outbound|9000||echo.default.svc.cluster.local.upstream_cx_total');
+  const in0 = mesh.stat('server', 'cluster.inbound|9000||.upstream_cx_total');
+  const out = spawnSync('ip', ['netns', 'exec', mesh.pods.get('client')!.pod.ns, process.execPath, '-e', `
+    const s = require('net').connect(9000, '${ECHO_VIP}', () => s.write('ping-1234'));
+    s.on('data', (d) => { process.stdout.write(d); s.end(); });
+    s.on('error', (e) => { console.error(e.message); process.exit(1); });
+  `], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(out.stdout, 'ping-1234', out.stderr);
+  // one connection each way: the client sidecar's upstream connection (uid 1337) left the pod
+  // as it was, not captured into 15001 again (that would loop and count more)
+  assert.equal(mesh.stat('client', 'cluster.outbound|9000||echo.default.svc.cluster.local.upstream_cx_total') - out0, 1);
+  assert.equal(mesh.stat('server', 'cluster.inbound|9000||.upstream_cx_total') - in0, 1);
+  const prom = mesh.prometheus('client');
+  assert.match(prom, /istio_tcp_sent_bytes_total\{[^}]*reporter="source"[^}]*destination_service_name="echo"[^}]*\} [1-9]/);
+  assert.match(prom, /istio_tcp_received_bytes_total\{[^}]*reporter="source"[^}]*destination_service_name="echo"[^}]*\} [1-9]/);
+});
+
+test('an undeclared port is sniffed: HTTP gets HTTP metrics, raw bytes go through TCP', () => {
+  const r = curl('client', `http://${PLAIN_VIP}:8090/sniff`);
+  assert.equal(r.code, 200, r.body);
+  assert.equal(JSON.parse(r.body).port, 8090);
+  assert.ok(mesh.stat('client', 'cluster.outbound|8090||plain.default.svc.cluster.local.upstream_rq_total') >= 1, 'routed as HTTP');
+  assert.match(mesh.prometheus('server'), /istio_requests_total\{[^}]*destination_service_name="plain"[^}]*request_protocol="http"/);
+});
+
+test('an unknown destination passes through (ALLOW_ANY); a client outside the mesh calling a pod IP goes through its inbound sidecar', () => {
+  const r = curl('client', `http://${outsideIp}:8080/`);
+  assert.equal(r.code, 200, r.body);
+  assert.equal(JSON.parse(r.body).pod, 'outside');
+  assert.ok(mesh.stat('client', 'cluster.PassthroughCluster.upstream_cx_total') >= 1);
+  const fromOutside = curl('outside', `http://${serverIp}:8080/direct`);
+  assert.equal(fromOutside.code, 200, fromOutside.body);
+  assert.equal(JSON.parse(fromOutside.body).remote, '127.0.0.6');
+  // a port the workload does not declare: InboundPassthroughCluster, from 127.0.0.6
+  const js = `const s = require('net').connect(7777, '${serverIp}'); s.on('data', (d) => process.stdout.write(d)); s.on('error', (e) => console.error(e.message));`;
+  const peer = spawnSync('ip', ['netns', 'exec', mesh.pods.get('outside')!.pod.ns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 10_000 }).stdout.trim();
+  assert.equal(peer, '127.0.0.6');
+  assert.ok(mesh.stat('server', 'cluster.InboundPassthroughCluster.upstream_cx_total') >= 1);
+});
+
+test('REGISTRY_ONLY: an unknown host on an HTTP port gets the BlackHole 502, other unknown TCP is closed', async () => {
+  const sidecar = `
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`;
+  await mesh.apply(sidecar);
+  try {
+    const http = curl('client', `http://${outsideIp}:80/`);
+    assert.equal(http.code, 502);
+    const tcp = curl('client', `http://${outsideIp}:8080/`);
+    assert.equal(tcp.code, 0, 'connection closed, no HTTP answer');
+    assert.ok(mesh.stat('client', 'cluster.BlackHoleCluster.upstream_cx_none_healthy') + mesh.stat('client', 'listener.virtualOutbound.downstream_cx_total') > 0);
+    // mesh services still work
+    assert.equal(curl('client', `http://${WEB_VIP}/`).code, 200);
+  } finally {
+    await mesh.remove(sidecar);
+  }
+  assert.equal(curl('client', `http://${outsideIp}:8080/`).code, 200);
+});

@@ -5,7 +5,9 @@
  * update (NACK) leaves the last good config serving.
  */
 import type { EnvoyResource } from '../xds/codec.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
+import { parseSdsSecret } from './transport/tls-config.js';
+import type { SecretValue } from './secret/secret-types.js';
 import { ProxyConfigError } from './errors.js';
 import { parsePerRouteFilterConfig } from './filters/registry.js';
 import type { HcmParseContext, RouteProvider } from './http/hcm-config.js';
@@ -30,6 +32,8 @@ export interface ApplierDeps {
   onChange(): void;
   /** SDS secrets for the listeners' TLS contexts */
   secrets?: SecretProvider;
+  /** where accepted ADS SDS states go (the secret manager) */
+  applySecrets?(values: Map<string, SecretValue>, version: string): void;
 }
 
 export class ConfigApplier implements XdsApplier {
@@ -118,6 +122,13 @@ export class ConfigApplier implements XdsApplier {
             p.lastUpdated = now;
           }
           this.received.rds = true;
+          break;
+        }
+        case SECRET_TYPE: {
+          // every secret validated first: one bad secret rejects the update (the last good ones stay)
+          const values = new Map<string, SecretValue>();
+          for (const [name, r] of resources) values.set(name, parseSdsSecret(r));
+          this.deps.applySecrets?.(values, version);
           break;
         }
         default:

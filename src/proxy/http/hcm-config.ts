@@ -15,6 +15,7 @@ import type { MetricsConfig } from '../telemetry/telemetry-config.js';
 import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import type { HttpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
+import { parseXfcc, type XfccConfig } from './xfcc.js';
 import type { ClusterResolver } from '../upstream/cluster-slot.js';
 import { pathNormalization, type EscapedSlashesAction, type PathNormalization } from './path-normalize.js';
 
@@ -49,6 +50,8 @@ export interface HcmConfig {
   peers: TelemetryRuntime | undefined;
   /** http.<stat_prefix>.* */
   stats: HcmStats | undefined;
+  /** forward_client_cert_details / set_current_client_cert_details */
+  xfcc: XfccConfig;
 }
 
 export interface HcmParseContext {
@@ -117,6 +120,7 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     telemetry: rt?.httpFromXds(tc, metrics),
     peers: rt,
     stats: rt ? new HcmStats(rt.stats, statPrefix) : undefined,
+    xfcc: parseXfcc(tc),
   };
 }
 

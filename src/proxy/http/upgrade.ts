@@ -16,6 +16,7 @@ import { applyHeaderOps } from '../router/header-ops.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { LOCAL_REPLY } from './local-reply.js';
+import { applyPeerSecurity } from '../telemetry/peer-security.js';
 
 const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
@@ -66,12 +67,13 @@ export function proxyUpgrade(
     if (info.responseCodeDetails === undefined && code !== 0 && info.responseFlags.size === 0) info.responseCodeDetails = 'via_upstream';
     // an upgrade is logged and counted like any request (Envoy: one stream, logged when the tunnel ends)
     hcm.stats?.requestDone(code, duration);
+    if (ctx.tls !== undefined || info.upstreamPeer !== undefined) applyPeerSecurity(info, ctx.tls);
     hcm.telemetry?.onRequestComplete(info, undefined);
     observer.onRequestComplete(info);
   };
   // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
   const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
-  info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress);
+  info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress, ctx.tls);
   if (np.verdict !== PathVerdict.Continue) {
     // as for any request: 400 for a path that fails normalization, 307 to the unescaped path
     info.responseCodeDetails = 'path_normalization_failed';

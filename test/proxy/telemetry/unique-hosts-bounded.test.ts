@@ -140,7 +140,8 @@ test('9000 unique Hosts on passthrough traffic: one series (PassthroughCluster),
   assert.ok((s.get('clew.overflow.upstream_pools') ?? 0) >= 9000 - 1024, `upstream_pools overflow ${s.get('clew.overflow.upstream_pools')}`);
   assert.ok((s.get('clew.overflow.original_dst_hosts') ?? 0) >= 9000 - 1024);
   assert.equal(s.get('clew.overflow.istio_label_sets'), 0);
-  assert.ok(grown < 20, `RSS grew ${grown.toFixed(1)} MB for 6000 more hosts`);
+  // generous: young-generation growth under load is noise; a series per host was ~34 KB each (200 MB here)
+  assert.ok(grown < 60, `RSS grew ${grown.toFixed(1)} MB for 6000 more hosts`);
 });
 
 test('1200 unique unrouted Hosts: label sets stop at the bound, the overflow counter shows the rest, the scrape does not hold traffic', async () => {

@@ -65,6 +65,8 @@ export interface HcmOptions {
    * dropped; an mTLS peer's certificate is described: Hash, Subject, URI, DNS)
    */
   xfcc?: 'SANITIZE_SET';
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action (build-path-normalization.ts) */
+  pathNormalization?: EnvoyResource;
 }
 
 export function hcmConfig(o: HcmOptions): EnvoyResource {
@@ -79,6 +81,7 @@ export function hcmConfig(o: HcmOptions): EnvoyResource {
     cfg.forward_client_cert_details = o.xfcc;
     cfg.set_current_client_cert_details = { subject: { value: true }, uri: true, dns: true };
   }
+  if (o.pathNormalization) Object.assign(cfg, o.pathNormalization);
   if (o.telemetry?.accessLog.length) cfg.access_log = o.telemetry.accessLog;
   if (o.telemetry?.tracing) cfg.tracing = o.telemetry.tracing;
   return cfg;

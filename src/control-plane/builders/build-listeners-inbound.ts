@@ -19,6 +19,7 @@ import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import { HTTP_INSPECTOR_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TLS_INSPECTOR_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, socketAddress } from './build-common.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
@@ -49,13 +50,14 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function httpFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
   return [hcmFilter({
     statPrefix: `inbound_0.0.0.0_${p.port}`,
     routeConfig: inboundRouteConfig(p.port),
     httpFilters: [routerFilter()],
     telemetry,
     xfcc: 'SANITIZE_SET',
+    pathNormalization,
   })];
 }
 
@@ -91,10 +93,12 @@ function chain(name: string, match: Match, filters: EnvoyResource[], tls?: Envoy
 }
 
 /** The filter chains of a workload port for its mTLS mode; `match` (destination port) is added to each. */
-export function inboundChains(pc: PushContext, p: InboundPort, mode: EffectiveMtlsMode, telemetry: ListenerTelemetry, match: Match): EnvoyResource[] {
+export function inboundChains(
+  pc: PushContext, p: InboundPort, mode: EffectiveMtlsMode, telemetry: ListenerTelemetry, match: Match, normalization: EnvoyResource,
+): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
   const tcp = () => tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
-  const http = () => httpFilters(p, telemetry);
+  const http = () => httpFilters(p, telemetry, normalization);
   const name = `0.0.0.0_${p.port}`;
   const raw = { ...match, transport_protocol: 'raw_buffer' };
   const tls = { ...match, transport_protocol: 'tls' };
@@ -139,6 +143,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
   const policies = pc.ofKind<PeerAuthenticationSpec>('PeerAuthentication') as readonly PeerAuthentication[];
   const eff = effectivePeerAuthentication(policies, { namespace: proxy.namespace, labels: proxy.labels });
   const modeOf = (port: number) => mtlsModeForPort(eff, port);
+  const normalization = pathNormalizationFields(pc.meshConfig);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
     return ports.map((p) => {
@@ -149,7 +154,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
         address: socketAddress(proxy.address, p.port),
         traffic_direction: 'INBOUND',
         ...(filters.length ? { listener_filters: filters } : {}),
-        filter_chains: inboundChains(pc, p, mode, telemetry, {}).map(({ name: _n, ...c }) => c),
+        filter_chains: inboundChains(pc, p, mode, telemetry, {}, normalization).map(({ name: _n, ...c }) => c),
       };
     });
   }
@@ -165,7 +170,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
     traffic_direction: 'INBOUND',
     listener_filters: listenerFilters(true, ports.some((p) => p.sniffed), eff.mode !== 'DISABLE' || ports.some((p) => modeOf(p.port) !== 'DISABLE')),
     filter_chains: [
-      ...ports.flatMap((p) => inboundChains(pc, p, modeOf(p.port), telemetry, { destination_port: { value: p.port } })),
+      ...ports.flatMap((p) => inboundChains(pc, p, modeOf(p.port), telemetry, { destination_port: { value: p.port } }, normalization)),
       ...catchAllChains,
     ],
   }];

@@ -124,14 +124,23 @@ export function controlPlaneAccess(cp: ControlPlaneProc): ControlPlaneAccess {
 
 /** POST /apis/v1/apply on the control plane's debug port (what `clew apply` does). */
 export async function applyConfig(cp: { debugUrl: string; configDir: string }, yaml: string): Promise<void> {
+  return writeConfig(cp, 'apply', yaml);
+}
+
+/** POST /apis/v1/delete (what `clew delete -f` does). */
+export async function deleteConfig(cp: { debugUrl: string; configDir: string }, yaml: string): Promise<void> {
+  return writeConfig(cp, 'delete', yaml);
+}
+
+async function writeConfig(cp: { debugUrl: string; configDir: string }, op: 'apply' | 'delete', yaml: string): Promise<void> {
   const token = readFileSync(join(cp.configDir, '.clew', 'secrets', 'admin-token'), 'utf8').trim();
-  const res = await request(`${cp.debugUrl}/apis/v1/apply`, {
+  const res = await request(`${cp.debugUrl}/apis/v1/${op}`, {
     method: 'POST',
     body: yaml,
     headers: { 'content-type': 'application/yaml', authorization: `Bearer ${token}` },
   });
   const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`apply answered ${res.statusCode}: ${text}`);
+  if (res.statusCode !== 200) throw new Error(`${op} answered ${res.statusCode}: ${text}`);
 }
 
 export interface PodOptions {

@@ -100,6 +100,7 @@ export function userTlsContext(tls: ClientTLSSettings, o: { host: string; h2: bo
 export interface ClusterTransport {
   transport_socket?: EnvoyResource;
   transport_socket_matches?: EnvoyResource[];
+  metadata?: EnvoyResource;
 }
 
 /** The transport of an outbound cluster (`policyTls`: the DestinationRule TLS for this port/subset). */
@@ -119,7 +120,12 @@ export function clusterTransport(
   if (mode === 'SIMPLE' || mode === 'MUTUAL') {
     // a credentialName applies at gateways, and at sidecars only for a DR with a workloadSelector
     const credentialAllowed = proxy.type === 'router' || Boolean(dr?.spec.workloadSelector);
-    return { transport_socket: upstreamTlsSocket(userTlsContext(policyTls!, { host: svc.hostname, h2, credentialAllowed })) };
+    return {
+      transport_socket: upstreamTlsSocket(userTlsContext(policyTls!, { host: svc.hostname, h2, credentialAllowed })),
+      // as Istio: the upstream is not a sidecar, so istio.alpn must not replace the TLS ALPN
+      // (an HTTPS server offered only istio-http/1.1 would refuse the handshake)
+      metadata: { filter_metadata: { istio: jsonToStruct({ alpn_override: 'false' }) } },
+    };
   }
   if (pc.meshConfig.enableAutoMtls === false || proxy.anonymous || svc.location !== 'MESH_INTERNAL') return {};
   return {

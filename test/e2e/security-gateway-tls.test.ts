@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { planPod } from '../../src/local/local-pod.js';
 import { freePorts } from '../../src/local/local-ports.js';
-import { curl, planSidecar, startControlPlane, startSidecar, tempDir, waitFor, type ControlPlaneProc, type Sidecar } from './mesh-stack.js';
+import { applyConfig, curl, planSidecar, startControlPlane, startSidecar, tempDir, waitFor, type ControlPlaneProc, type Sidecar } from './mesh-stack.js';
 
 process.env.CLEW_LOCAL_FIRST_BLOCK = '93';
 
@@ -44,6 +44,8 @@ function makeCerts(dir: string): void {
     leaf(host, `subjectAltName=DNS:${host}\nextendedKeyUsage=serverAuth`);
   }
   leaf('client', 'subjectAltName=URI:spiffe://example.com/client\nextendedKeyUsage=clientAuth');
+  // a replacement for cred.example.com's certificate (its CN tells the two apart)
+  leaf('cred-renewed', 'subjectAltName=DNS:cred.example.com\nextendedKeyUsage=serverAuth');
 }
 
 function config(passPort: number): string {
@@ -226,11 +228,25 @@ test('SIMPLE with certificate files: curl verifies the gateway as web.example.co
   assert.match(subjectOf('web.example.com', gw.https), /CN ?= ?web\.example\.com/);
 });
 
-test('SIMPLE with credentialName: the certificate comes from the kubernetes.io/tls Secret, chosen by SNI on the same port', async () => {
+test('SIMPLE with credentialName: the certificate comes from the kubernetes.io/tls Secret, chosen by SNI on the same port; a changed Secret is served without a restart', async () => {
   const out = await tryCurl(https_('cred.example.com', gw.https));
   assert.ok(out.startsWith('200\n'), out);
   assert.equal(body(out).name, 'web');
   assert.match(subjectOf('cred.example.com', gw.https), /CN ?= ?cred\.example\.com/);
+  // a changed Secret reaches the gateway over ADS: the new certificate is served, no restart
+  const b64 = (f: string): string => readFileSync(join(certs, f)).toString('base64');
+  await applyConfig(cp, `apiVersion: v1
+kind: Secret
+metadata: {name: cred-cert, namespace: istio-system}
+type: kubernetes.io/tls
+data:
+  tls.crt: ${b64('cred-renewed.pem')}
+  tls.key: ${b64('cred-renewed.key')}
+`);
+  await waitFor(() => /CN ?= ?cred-renewed/.test(subjectOf('cred.example.com', gw.https)), 15_000, 'the renewed certificate to be served');
+  const again = await tryCurl(https_('cred.example.com', gw.https));
+  assert.ok(again.startsWith('200\n'), again);
+  assert.equal(gateway.proc.exitCode, null, 'the gateway was not restarted');
 });
 
 test('MUTUAL: without a client certificate the handshake is refused; with one signed by the CA the request passes', async () => {

@@ -13,7 +13,8 @@ import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
 import { createPushContext, type PushContext } from './builders/index.js';
-import { LocalRegistry } from '../registry/index.js';
+import { LocalRegistry, VipAllocator } from '../registry/index.js';
+import { ServiceVipFile } from './service-vip-file.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { formatMessage, validateResources, type MeshConfig, type ValidationMessage } from '../config/index.js';
@@ -29,6 +30,8 @@ export interface ControlPlaneOptions {
   xdsPort?: number;
   debugPort?: number;
   listenAddress?: string;
+  /** where Services get their virtual IPs (ClusterIPs); default 10.96.0.0/12 */
+  serviceCidr?: string;
   debounceMs?: number;
   /** how long a disconnected proxy's workload stays registered */
   workloadGraceMs?: number;
@@ -44,7 +47,7 @@ export interface ControlPlaneOptions {
 
 export class ControlPlane {
   readonly store: ConfigStore;
-  readonly registry = new LocalRegistry();
+  readonly registry: LocalRegistry;
   readonly metrics = new ControlPlaneMetrics();
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
@@ -69,6 +72,8 @@ export class ControlPlane {
   constructor(readonly options: ControlPlaneOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.store = new ConfigStore(options.configDir);
+    // Services and ServiceEntries get stable virtual IPs, kept across restarts in the state dir
+    this.registry = new LocalRegistry(new VipAllocator(new ServiceVipFile(options.configDir, this.log), options.serviceCidr));
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });

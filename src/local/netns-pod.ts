@@ -116,6 +116,8 @@ export function netnsSidecarArgs(p: NetnsPodPlan): string[] {
   if (i >= 0) args[i + 1] = p.spec.capture?.interceptionMode ?? 'REDIRECT';
   // Istio binds the admin port to localhost only; stats and readiness stay on the pod address
   args.push('--admin-address', '127.0.0.1');
+  // DNS to the pod's name servers is captured: the sidecar answers it (istio-agent's DNS proxy)
+  if ((p.spec.dnsServers ?? []).length > 0) args.push('--dns-capture');
   return args;
 }
 

@@ -8,7 +8,7 @@
 import { decodeResource, type EnvoyResource } from '../xds/codec.js';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { jsonToStruct } from '../xds/struct.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
 import { ADS_PATH, adsClientCodec, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
 import { AdsChannel, type AdsCall } from './xds-client-transport.js';
 
@@ -44,6 +44,7 @@ interface TypeState {
 }
 
 export function resourceName(typeUrl: string, r: EnvoyResource): string {
+  if (typeUrl === NAME_TABLE_TYPE) return '';
   return typeUrl === ENDPOINT_TYPE ? String(r.cluster_name ?? '') : String(r.name ?? '');
 }
 
@@ -68,6 +69,8 @@ export class XdsClient {
     this.types.set(LISTENER_TYPE, { version: '', nonce: '', names: undefined, requested: true });
     this.types.set(ENDPOINT_TYPE, { version: '', nonce: '', names: [], requested: false });
     this.types.set(ROUTE_TYPE, { version: '', nonce: '', names: [], requested: false });
+    // Istio's NDS name table, explicitly wildcard (it is not one of the wildcard-by-default types)
+    this.types.set(NAME_TABLE_TYPE, { version: '', nonce: '', names: ['*'], requested: true });
   }
 
   start(): void {
@@ -118,7 +121,7 @@ export class XdsClient {
     call.on('status', () => this.onStreamEnd(call));
     call.on('end', () => this.onStreamEnd(call));
     // CDS before LDS, like Envoy; then the dependent types if already known (resync).
-    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE]) {
+    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, NAME_TABLE_TYPE]) {
       if (this.types.get(t)!.requested) this.send(t);
     }
   }

@@ -3,23 +3,25 @@
  * pods in network namespaces: unmodified clients (curl, no proxy variables) and servers, every
  * connection captured by iptables, handed by virtualOutbound to the listener of its original
  * destination (service VIP:port, `0.0.0.0_<port>`), matched by virtualInbound on the original
- * port, passed through (ALLOW_ANY) or dropped (REGISTRY_ONLY) when unknown.
+ * port, passed through (ALLOW_ANY) or dropped (REGISTRY_ONLY) when unknown. Names resolve through
+ * the sidecar's DNS proxy (port 53 captured): mesh names from the control plane's name table with
+ * the VIPs it allocated, others from an upstream resolver in a pod outside the mesh.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { APP_FIXTURE, startNetnsMesh, type NetnsMesh } from '../helpers/netns-mesh.js';
 
-const WEB_VIP = '10.96.201.10';
+// web and plain get their VIPs from the control plane; echo's is given
 const ECHO_VIP = '10.96.201.11';
-const PLAIN_VIP = '10.96.201.12';
+let WEB_VIP: string;
+let PLAIN_VIP: string;
 
 const SERVICES = `
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
 spec:
-  clusterIP: ${WEB_VIP}
   selector: {app: server}
   ports:
   - {name: http, port: 80, targetPort: 8080}
@@ -37,7 +39,6 @@ apiVersion: v1
 kind: Service
 metadata: {name: plain, namespace: default}
 spec:
-  clusterIP: ${PLAIN_VIP}
   selector: {app: server}
   ports:
   - {port: 8090, targetPort: 8090}
@@ -57,21 +58,32 @@ const curl = (pod: string, args: string): { code: number; body: string } => {
 before(async () => {
   mesh = await startNetnsMesh({ prefix: 'ctproxy', podCidr: '10.201.0.0/16' });
   await mesh.apply(SERVICES);
+  const vip = (name: string): string => mesh.cp.registry.serviceByHostname(`${name}.default.svc.cluster.local`)!.addresses[0];
+  WEB_VIP = vip('web');
+  PLAIN_VIP = vip('plain');
   const app = { command: process.execPath, args: [APP_FIXTURE] };
+  // outside the mesh (no sidecar, another host): a web server and the pods' upstream resolver
+  const outside = await mesh.addPod({
+    name: 'outside', noSidecar: true, host: 'h2', ports: [80], app: { ...app, env: { EXTRA_HTTP_PORTS: '8080', DNS_NAME: 'outside.test' } },
+  });
+  outsideIp = outside.pod.ip;
+  const dnsServers = [outsideIp];
   const server = await mesh.addPod({
-    name: 'server', labels: { app: 'server', version: 'v1' }, ports: [8080, 9000, 8090], host: 'h1',
+    name: 'server', labels: { app: 'server', version: 'v1' }, ports: [8080, 9000, 8090], host: 'h1', dnsServers,
     app: { ...app, env: { ECHO_PORT: '9000', EXTRA_HTTP_PORTS: '8090', PEER_PORT: '7777' } },
   });
   serverIp = server.pod.ip;
-  await mesh.addPod({ name: 'client', labels: { app: 'client' }, host: 'h1' });
-  const outside = await mesh.addPod({ name: 'outside', noSidecar: true, host: 'h2', ports: [80], app: { ...app, env: { EXTRA_HTTP_PORTS: '8080' } } });
-  outsideIp = outside.pod.ip;
+  await mesh.addPod({ name: 'client', labels: { app: 'client' }, host: 'h1', dnsServers });
 }, { timeout: 120_000 });
 
 after(() => mesh?.close());
 
-test('HTTP to a service VIP: captured, routed by the 0.0.0.0_80 listener, inbound on the original port', () => {
-  const r = curl('client', `http://${WEB_VIP}/hello`);
+test('HTTP by service name: resolved by the DNS proxy to the allocated VIP, captured, routed by 0.0.0.0_80, inbound on the original port', () => {
+  assert.match(WEB_VIP, /^10\.(9[6-9]|10\d|11[01])\./, 'a ClusterIP from the service CIDR');
+  assert.equal(mesh.sh('client', 'getent hosts web').stdout.split(/\s+/)[0], WEB_VIP);
+  assert.equal(mesh.sh('client', 'getent hosts web.default.svc.cluster.local').stdout.split(/\s+/)[0], WEB_VIP);
+  assert.ok(mesh.stat('client', 'dns.answered') >= 2);
+  const r = curl('client', `http://web/hello`);
   assert.equal(r.code, 200, `${r.body}\n${mesh.output()}\n${mesh.sh('client', 'ip addr; ip route; iptables-save -t nat', true).stdout}`);
   const body = JSON.parse(r.body);
   assert.equal(body.pod, 'server');
@@ -81,9 +93,9 @@ test('HTTP to a service VIP: captured, routed by the 0.0.0.0_80 listener, inboun
   assert.equal(body.remote, '127.0.0.6');
   assert.ok(mesh.stat('client', 'cluster.outbound|80||web.default.svc.cluster.local.upstream_rq_total') >= 1);
   assert.ok(mesh.stat('server', 'cluster.inbound|8080||.upstream_rq_total') >= 1);
-  // by name in the Host header too (no DNS needed: the VIP is dialled)
-  const named = curl('client', `-H 'Host: web' http://${WEB_VIP}/`);
-  assert.equal(named.code, 200);
+  // the VIP dialled directly works the same
+  const byIp = curl('client', `http://${WEB_VIP}/`);
+  assert.equal(byIp.code, 200);
 });
 
 test('TCP to a service VIP: the <vip>_<port> listener, bytes both ways, the proxy\'s own connection not captured again', () => {
@@ -105,15 +117,16 @@ test('TCP to a service VIP: the <vip>_<port> listener, bytes both ways, the prox
 });
 
 test('an undeclared port is sniffed: HTTP gets HTTP metrics, raw bytes go through TCP', () => {
-  const r = curl('client', `http://${PLAIN_VIP}:8090/sniff`);
+  assert.equal(mesh.sh('client', 'getent hosts plain').stdout.split(/\s+/)[0], PLAIN_VIP);
+  const r = curl('client', `http://plain:8090/sniff`);
   assert.equal(r.code, 200, r.body);
   assert.equal(JSON.parse(r.body).port, 8090);
   assert.ok(mesh.stat('client', 'cluster.outbound|8090||plain.default.svc.cluster.local.upstream_rq_total') >= 1, 'routed as HTTP');
   assert.match(mesh.prometheus('server'), /istio_requests_total\{[^}]*destination_service_name="plain"[^}]*request_protocol="http"/);
 });
 
-test('an unknown destination passes through (ALLOW_ANY); a client outside the mesh calling a pod IP goes through its inbound sidecar', () => {
-  const r = curl('client', `http://${outsideIp}:8080/`);
+test('an unknown destination passes through (ALLOW_ANY), its name from the upstream resolver; a client outside the mesh calling a pod IP goes through its inbound sidecar', () => {
+  const r = curl('client', `http://outside.test:8080/`);
   assert.equal(r.code, 200, r.body);
   assert.equal(JSON.parse(r.body).pod, 'outside');
   assert.ok(mesh.stat('client', 'cluster.PassthroughCluster.upstream_cx_total') >= 1);
@@ -137,7 +150,7 @@ spec:
 `;
   await mesh.apply(sidecar);
   try {
-    const http = curl('client', `http://${outsideIp}:80/`);
+    const http = curl('client', `http://outside.test/`);
     assert.equal(http.code, 502);
     const tcp = curl('client', `http://${outsideIp}:8080/`);
     assert.equal(tcp.code, 0, 'connection closed, no HTTP answer');

@@ -1,8 +1,12 @@
-/** `clew proxy-config listeners|routes|clusters|endpoints PROXY [-o json]`: istioctl's view of a proxy's config. */
+/**
+ * `clew proxy-config listeners|routes|clusters|endpoints|secret PROXY [-o json]`: istioctl's view
+ * of a proxy's config (secrets from the proxy's own admin API: proxy-config-secret.ts).
+ */
 import type { Command } from 'commander';
 import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError, UsageError } from './errors.js';
 import { parseOutput, table } from './output.js';
+import { fetchSecretsDump, proxyAdminUrl, secretTable } from './proxy-config-secret.js';
 
 const SECTIONS = ['listeners', 'routes', 'clusters', 'endpoints'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -77,12 +81,20 @@ function rowsFor(section: Section, list: any[]): [string[], string[][]] {
 export function register(program: Command): void {
   program
     .command('proxy-config')
-    .description('show the listeners, routes, clusters or endpoints the control plane serves to a proxy')
-    .argument('<section>', 'listeners | routes | clusters | endpoints')
+    .description('show the listeners, routes, clusters or endpoints the control plane serves to a proxy, or the secrets (certificates) the proxy holds')
+    .argument('<section>', 'listeners | routes | clusters | endpoints | secret')
     .argument('<proxy>', 'proxy name.namespace, or its node id')
     .option('-o, --output <format>', 'table or json', 'table')
     .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
+    .option('--admin <url>', "secret: the proxy's admin URL (default: its address from the control plane, port 15000)")
     .action(async (sectionArg: string, proxy: string, opts) => {
+      if (['secret', 'secrets', 's'].includes(sectionArg.toLowerCase())) {
+        const format = parseOutput(opts.output, ['table', 'json']);
+        const admin = opts.admin ?? (await proxyAdminUrl(opts.controlPlane, proxy));
+        const dump = await fetchSecretsDump(admin);
+        process.stdout.write(format === 'json' ? JSON.stringify(dump, null, 2) + '\n' : secretTable(dump));
+        return;
+      }
       const section = ALIAS[sectionArg.toLowerCase()];
       if (!section) throw new UsageError(`unknown section ${JSON.stringify(sectionArg)}; use one of ${SECTIONS.join(', ')}`);
       const format = parseOutput(opts.output, ['table', 'json']);

@@ -39,6 +39,13 @@ export function register(program: Command): void {
     .option('--remap-port <from=to>', 'bind listener port FROM on port TO instead, e.g. 80=8080 without root (repeatable)', collect, [])
     .option('--drain-duration <duration>', 'drain period (SIGTERM, hot restart, listener updates): connections are told to close, listeners close after it; e.g. 45s (a bare number is seconds)', '45s')
     .option('--parent-shutdown-duration <duration>', 'a drain ends by then, closing whatever is still open; e.g. 60s', '60s')
+    .option('--root-cert <file>', "the control plane's root certificate (PEM): verifies its TLS port (certificate service, ADS over TLS); enables the workload certificate agent")
+    .option('--ca-address <host:port>', 'where CreateCertificate goes (default: the xDS host, port 15012)')
+    .option('--token-file <file>', 'workload token, sent as authorization: Bearer on the CSR call and the ADS stream (read again at each use)')
+    .option('--xds-tls', 'ADS over TLS (verified with --root-cert); the default when the xDS port is 15012')
+    .option('--workload-cert-ttl <duration>', 'requested workload certificate lifetime, e.g. 24h, 1m (rotation at about half of it)', '24h')
+    .option('--key-algorithm <alg>', 'workload key: rsa (RSA 2048) or ecdsa (P-256)', 'rsa')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the identity in the CSR (the CA decides the certificate)', 'cluster.local')
     .option('--hot-restart', 'run under an agent that owns the listening sockets: SIGHUP starts a new proxy process (N with --concurrency) that takes them over while the old one drains')
     .action(async (o: Record<string, any>) => {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
@@ -62,6 +69,11 @@ export function register(program: Command): void {
       const concurrency = Number(o.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency: expected a whole number from 1 to 256, got ${JSON.stringify(o.concurrency)}`);
       if (parentShutdownMs < drainMs) throw new UsageError('--parent-shutdown-duration must not be shorter than --drain-duration');
+      const certTtlMs = durationFlag(o.workloadCertTtl, '--workload-cert-ttl');
+      if (certTtlMs < 1000) throw new UsageError('--workload-cert-ttl must be at least 1s');
+      const keyAlgorithm = String(o.keyAlgorithm).toLowerCase();
+      if (keyAlgorithm !== 'rsa' && keyAlgorithm !== 'ecdsa') throw new UsageError('--key-algorithm must be rsa or ecdsa');
+      if ((o.tokenFile || o.caAddress || o.xdsTls) && !o.rootCert) throw new UsageError('--token-file, --ca-address and --xds-tls need --root-cert (the control plane is verified before a token is sent)');
       const options: ProxyOptions = {
         remapPorts,
         xdsAddress: String(o.xdsAddress),
@@ -85,6 +97,13 @@ export function register(program: Command): void {
         logLevel: o.logLevel as LogLevel,
         drainTimeMs: drainMs,
         parentShutdownMs,
+        rootCertFile: o.rootCert,
+        caAddress: o.caAddress,
+        tokenFile: o.tokenFile,
+        xdsTls: o.xdsTls ? true : undefined,
+        workloadCertTtlS: Math.round(certTtlMs / 1000),
+        keyAlgorithm: keyAlgorithm as 'rsa' | 'ecdsa',
+        trustDomain: String(o.trustDomain),
         onQuit: () => process.exit(0),
       };
       if ((o.hotRestart || concurrency > 1) && cluster.isPrimary) {

@@ -67,8 +67,23 @@ export interface ProxyOptions {
   xdsBackoffMaxMs?: number;
   /** Envoy's initial_fetch_timeout for EDS/RDS before readiness stops waiting (ms, default 15000) */
   initialFetchTimeoutMs?: number;
-  /** SDS secrets for TLS contexts (default: the proxy's secret manager) */
-  secrets?: import('./secret/secret-types.js').SecretProvider;
+  /**
+   * The certificate service (Istio's CreateCertificate, TLS): host:port; default the xDS host at
+   * port 15012. Used only when a TLS context asks for the workload certificate (SDS `default`).
+   */
+  caAddress?: string;
+  /** PEM file of the control plane's root: verifies the CA (and ADS over TLS); also trusted for peers */
+  rootCertFile?: string;
+  /** the workload token file, read at each use (`authorization: Bearer` on the CSR and on ADS) */
+  tokenFile?: string;
+  /** ADS over TLS (the control plane's secure port); default: when the xDS port is 15012 */
+  xdsTls?: boolean;
+  /** requested workload certificate lifetime (s); Istio's agent asks for 24h */
+  workloadCertTtlS?: number;
+  /** workload key type: RSA 2048 (default) or ECDSA P-256 */
+  keyAlgorithm?: 'rsa' | 'ecdsa';
+  /** SPIFFE trust domain of the identity put in the CSR (the CA decides the real one) */
+  trustDomain?: string;
   /** called after POST /quitquitquit has closed the proxy (the CLI exits the process) */
   onQuit?: () => void;
 }

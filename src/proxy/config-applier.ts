@@ -5,8 +5,10 @@
  * update (NACK) leaves the last good config serving.
  */
 import type { EnvoyResource } from '../xds/codec.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
 import type { NameTableEntry } from '../capture/dns-table.js';
+import { parseSdsSecret } from './transport/tls-config.js';
+import type { SecretValue } from './secret/secret-types.js';
 import { ProxyConfigError } from './errors.js';
 import { parsePerRouteFilterConfig } from './filters/registry.js';
 import type { HcmParseContext, RouteProvider } from './http/hcm-config.js';
@@ -35,6 +37,8 @@ export interface ApplierDeps {
   onNameTable?(table: Record<string, NameTableEntry>): void;
   /** readiness waits for the first name table (the DNS proxy answers the app from it) */
   needsNameTable?: boolean;
+  /** where accepted ADS SDS states go (the secret manager) */
+  applySecrets?(values: Map<string, SecretValue>, version: string): void;
 }
 
 export class ConfigApplier implements XdsApplier {
@@ -133,6 +137,13 @@ export class ConfigApplier implements XdsApplier {
           }
           this.deps.onNameTable?.(table);
           this.received.nds = true;
+          break;
+        }
+        case SECRET_TYPE: {
+          // every secret validated first: one bad secret rejects the update (the last good ones stay)
+          const values = new Map<string, SecretValue>();
+          for (const [name, r] of resources) values.set(name, parseSdsSecret(r));
+          this.deps.applySecrets?.(values, version);
           break;
         }
         default:

@@ -25,7 +25,10 @@ import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { XdsClient, type XdsApplier } from './xds-client.js';
-import { NO_SECRETS, type SecretProvider } from './secret/secret-types.js';
+import { SECRET_TYPE } from '../xds/type-urls.js';
+import { bearerMetadata, readRoot } from './secret/ca-client.js';
+import { SecretManager } from './secret/secret-manager.js';
+import { workloadAgentStarter } from './secret/agent-options.js';
 import { tlsStats } from './transport/tls-stats.js';
 
 export type { ProxyOptions } from './bootstrap.js';
@@ -72,6 +75,13 @@ export interface ProxyWorkerHooks {
   othersReady?(): boolean;
 }
 
+/** ADS over TLS when asked, or when the xDS address is the secure port (15012, istiod's). */
+function xdsTlsOption(o: ProxyOptions): (() => { ca: string }) | undefined {
+  const secure = o.xdsTls ?? /:15012$/.test(o.xdsAddress);
+  if (!secure) return undefined;
+  return () => readRoot(o.rootCertFile) ?? { ca: '' };
+}
+
 const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, off: 5 };
 
 export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks = {}): Promise<ProxyHandle> {
@@ -95,7 +105,12 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   };
   let applier!: ConfigApplier;
   // SDS: where the TLS contexts of clusters and listeners get their certificates
-  const secrets: SecretProvider = options.secrets ?? NO_SECRETS;
+  let xdsRef: ProxyConfigSource | undefined;
+  const secrets = new SecretManager({
+    setAdsNames: (names) => xdsRef?.setNames(SECRET_TYPE, names),
+    startAgent: workloadAgentStarter(options, identity, log),
+    log,
+  });
   const clusters = new ClusterManager(stats, () => applier?.onMembershipChange(), secrets);
   // Istio metrics, access logs and tracing per listener from xDS; span collectors are clusters
   const telemetry = new TelemetryRuntime({
@@ -159,7 +174,10 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     backoffBaseMs: options.xdsBackoffBaseMs,
     backoffMaxMs: options.xdsBackoffMaxMs,
     applier: xdsApplier,
+    tls: xdsTlsOption(options),
+    metadata: options.tokenFile ? () => bearerMetadata(options.tokenFile) : undefined,
   });
+  xdsRef = xds;
   applier = new ConfigApplier({
     clusters,
     listeners,
@@ -170,6 +188,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     secrets,
     onNameTable: (table) => dnsTable.update(table),
     needsNameTable: !!options.dnsCapture,
+    applySecrets: (values, version) => secrets.applyAds(values, version),
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
       if (name === 'virtualInbound' && options.inboundPort !== undefined) port = options.inboundPort;
@@ -209,6 +228,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       await clusters.close();
       await telemetry.close();
       await dns?.close();
+      secrets.close();
     })());
   const backend = createAdminBackend({
     node,
@@ -216,6 +236,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     clusters,
     listeners,
     stats,
+    secrets,
     startTime,
     isReady: () => isReady && !draining && (worker.othersReady?.() ?? true),
     isDraining: () => !!draining,

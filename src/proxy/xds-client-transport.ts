@@ -1,6 +1,7 @@
 /**
  * The proxy's ADS call: gRPC (a bidirectional stream of length-prefixed protobuf messages) over
- * node:http2, without @grpc/grpc-js. The proxy needs one call to one address, plain text, no
+ * node:http2, without @grpc/grpc-js. The proxy needs one call to one address (plain text, or TLS
+ * to the secure port with a bearer token: also used for the CSR call of the secret agent), no
  * compression, no name resolution policy or load balancing: this is that much, and it keeps the
  * whole gRPC library (about 3 MB of heap and its code) out of the sidecar. The control plane's
  * server side stays on @grpc/grpc-js.
@@ -28,6 +29,13 @@ export class AdsCallError extends Error {
 export interface AdsChannelOptions {
   /** host:port, [v6]:port (a dns:/// prefix is accepted) */
   address: string;
+  /**
+   * TLS towards the control plane's secure port (15012): the trusted root (PEM), read at each
+   * connection so a rotated root file is picked up. The server's certificate must name the host.
+   */
+  tls?: () => { ca: string };
+  /** request metadata of each call (e.g. `authorization: Bearer <token>`, read at each use) */
+  metadata?: () => Record<string, string>;
   /** HTTP/2 PING interval; a PING unanswered for pingTimeoutMs drops the connection */
   keepaliveMs: number;
   pingTimeoutMs?: number;
@@ -38,8 +46,8 @@ export interface AdsChannelOptions {
 const GRPC_OK = 0;
 const GRPC_UNAVAILABLE = 14;
 
-function authority(address: string): string {
-  return `http://${address.replace(/^dns:\/*/, '')}`;
+function authority(address: string, secure: boolean): string {
+  return `${secure ? 'https' : 'http'}://${address.replace(/^dns:\/*/, '')}`;
 }
 
 /** One HTTP/2 connection to the control plane at a time; a new one once it is gone. */
@@ -52,7 +60,8 @@ export class AdsChannel {
   private connection(): http2.ClientHttp2Session {
     const current = this.session;
     if (current && !current.closed && !current.destroyed) return current;
-    const session = http2.connect(authority(this.opts.address));
+    const t = this.opts.tls?.();
+    const session = t ? http2.connect(authority(this.opts.address, true), { ca: t.ca }) : http2.connect(authority(this.opts.address, false));
     this.session = session;
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
@@ -88,6 +97,7 @@ export class AdsChannel {
     }
     try {
       const stream = this.connection().request({
+        ...this.opts.metadata?.(),
         ':method': 'POST',
         ':path': path,
         'content-type': 'application/grpc',
@@ -156,6 +166,12 @@ export class AdsCall<Req, Res> extends EventEmitter {
     frame.writeUInt32BE(body.length, 1);
     frame.set(body, 5);
     s.write(frame);
+  }
+
+  /** Half-closes the request side (a unary call after its one message). */
+  end(): void {
+    const s = this.stream;
+    if (s && !s.destroyed && !s.writableEnded) s.end();
   }
 
   cancel(): void {

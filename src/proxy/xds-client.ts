@@ -8,7 +8,7 @@
 import { decodeResource, type EnvoyResource } from '../xds/codec.js';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { jsonToStruct } from '../xds/struct.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
 import { ADS_PATH, adsClientCodec, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
 import { AdsChannel, type AdsCall } from './xds-client-transport.js';
 
@@ -33,6 +33,10 @@ export interface XdsClientOptions {
   log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** TLS to the control plane's secure port: the trusted root, read at each connection */
+  tls?: () => { ca: string };
+  /** per-stream metadata (the workload token as `authorization: Bearer`, read at each use) */
+  metadata?: () => Record<string, string>;
 }
 
 interface TypeState {
@@ -69,13 +73,15 @@ export class XdsClient {
     this.types.set(LISTENER_TYPE, { version: '', nonce: '', names: undefined, requested: true });
     this.types.set(ENDPOINT_TYPE, { version: '', nonce: '', names: [], requested: false });
     this.types.set(ROUTE_TYPE, { version: '', nonce: '', names: [], requested: false });
+    // SDS over ADS: the names the active TLS contexts watch (the secret manager sets them)
+    this.types.set(SECRET_TYPE, { version: '', nonce: '', names: [], requested: false });
     // Istio's NDS name table, explicitly wildcard (it is not one of the wildcard-by-default types)
     this.types.set(NAME_TABLE_TYPE, { version: '', nonce: '', names: ['*'], requested: true });
   }
 
   start(): void {
     // reconnects are ours (openStream after a backoff): the channel just dials when asked
-    this.client = new AdsChannel({ address: this.opts.address, keepaliveMs: KEEPALIVE_MS, maxMessageBytes: MAX_RESPONSE_BYTES });
+    this.client = new AdsChannel({ address: this.opts.address, keepaliveMs: KEEPALIVE_MS, maxMessageBytes: MAX_RESPONSE_BYTES, tls: this.opts.tls, metadata: this.opts.metadata });
     this.openStream();
   }
 
@@ -121,7 +127,7 @@ export class XdsClient {
     call.on('status', () => this.onStreamEnd(call));
     call.on('end', () => this.onStreamEnd(call));
     // CDS before LDS, like Envoy; then the dependent types if already known (resync).
-    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, NAME_TABLE_TYPE]) {
+    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE, NAME_TABLE_TYPE]) {
       if (this.types.get(t)!.requested) this.send(t);
     }
   }

@@ -9,6 +9,8 @@ import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { clustersJson, clustersText } from './admin-clusters.js';
 import type { AdminBackend } from './admin-server.js';
 import { buildConfigDump } from './config-dump.js';
+import { certsJson } from './admin-secrets.js';
+import type { SecretManager } from '../secret/secret-manager.js';
 
 export interface BackendDeps {
   node: XdsNode;
@@ -16,6 +18,8 @@ export interface BackendDeps {
   clusters: ClusterManager;
   listeners: ListenerManager;
   stats: StatsStore;
+  /** SDS secrets (config_dump, /certs) */
+  secrets?: SecretManager;
   startTime: number;
   isReady(): boolean;
   /** a whole-proxy drain is under way (SIGTERM, hot restart) */
@@ -43,7 +47,8 @@ export function createAdminBackend(d: BackendDeps): AdminBackend {
       uptime_current_epoch: `${Math.floor((Date.now() - d.startTime) / 1000)}s`,
       uptime_all_epochs: `${Math.floor((Date.now() - d.startTime) / 1000)}s`,
     }),
-    configDump: () => buildConfigDump(d.node, d.applier, d.clusters, d.listeners),
+    configDump: () => buildConfigDump(d.node, d.applier, d.clusters, d.listeners, d.secrets),
+    certs: () => certsJson(d.clusters, d.listeners),
     clustersText: () => clustersText(d.clusters),
     clustersJson: () => clustersJson(d.clusters),
     listenersText: () => {

@@ -1,5 +1,5 @@
 /**
- * The admin interface (127.0.0.1:15000 by default): /help, /server_info, /ready, /config_dump,
+ * The admin interface (127.0.0.1:15000 by default): /help, /server_info, /ready, /config_dump, /certs,
  * /clusters, /listeners, /stats, /stats/prometheus, /logging, POST /drain_listeners,
  * POST /quitquitquit. The same handler serves the stats (15090) and readiness (15021) ports.
  */
@@ -11,6 +11,8 @@ export interface AdminBackend {
   isReady(): boolean;
   state(): string;
   configDump(): unknown;
+  /** Envoy's /certs: the certificates of every TLS context */
+  certs(): unknown;
   clustersText(): string;
   clustersJson(): unknown;
   listenersText(): string;
@@ -29,6 +31,7 @@ const HELP: Array<[string, string]> = [
   ['/server_info', 'print server version/status information'],
   ['/ready', 'print server state, return 200 if LIVE, otherwise return 503'],
   ['/config_dump', 'dump current Envoy configs'],
+  ['/certs', 'print certs on machine'],
   ['/clusters', 'upstream cluster status'],
   ['/listeners', 'print listener info'],
   ['/stats', 'print server stats'],
@@ -66,6 +69,8 @@ export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestLis
         return send(res, b.isReady() ? 200 : 503, `${b.state()}\n`);
       case '/config_dump':
         return send(res, 200, JSON.stringify(b.configDump(), null, 2), 'application/json');
+      case '/certs':
+        return send(res, 200, JSON.stringify(b.certs(), null, 2), 'application/json');
       case '/clusters':
         return json ? send(res, 200, JSON.stringify(b.clustersJson(), null, 2), 'application/json') : send(res, 200, b.clustersText());
       case '/listeners':

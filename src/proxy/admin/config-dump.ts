@@ -5,12 +5,14 @@ import type { ListenerManager } from '../listener/listener-manager.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { XdsNode } from '../../xds/node-metadata.js';
 import { toEnvoyJson } from '../../xds/envoy-json.js';
+import type { SecretManager } from '../secret/secret-manager.js';
+import { secretsConfigDump } from './admin-secrets.js';
 
 const j = (t: string, r: unknown): unknown => ({ '@type': t, ...(toEnvoyJson(r) as object) });
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 
-export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters: ClusterManager, listeners: ListenerManager): unknown {
+export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters: ClusterManager, listeners: ListenerManager, secrets?: SecretManager): unknown {
   const v = applier.versions;
   const dynamicListeners = [...listeners.listeners.values()].map((l) => ({
     name: l.config.name,
@@ -57,6 +59,7 @@ export function buildConfigDump(node: XdsNode, applier: ConfigApplier, clusters:
           last_updated: a.lastUpdated.toISOString(),
         })),
       },
+      ...(secrets ? [secretsConfigDump(secrets)] : []),
     ],
   };
 }

@@ -14,6 +14,7 @@ import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
 import { enterTurn, leaveTurn, turnTime } from './io-turn.js';
 import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
+import type { UpstreamConnectionInfo } from '../transport/transport-socket.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
 const KEEPALIVE_HINT_MARGIN_MS = 2000;
@@ -57,6 +58,7 @@ export interface Http1ClientTransport {
   readonly readyEvent: 'connect' | 'secureConnect';
   connect(host: string, port: number, opts: { direct?: boolean; keepaliveMs?: number; alpn?: readonly string[] }): net.Socket;
   failureReason(socket: net.Socket): string | undefined;
+  connectionInfo(socket: net.Socket): UpstreamConnectionInfo | undefined;
 }
 
 export interface Http1ClientOptions {
@@ -79,6 +81,8 @@ export class Http1ClientConn {
   closed = false;
   /** requests started on this connection */
   requests = 0;
+  /** a secure transport's facts (peer identity), known once connected */
+  private peer: UpstreamConnectionInfo | undefined;
 
   private readonly parser: LlhttpParser;
   private executing = false;
@@ -163,6 +167,7 @@ export class Http1ClientConn {
     this.exchange = x;
     x.conn = this;
     this.requests++;
+    if (this.peer !== undefined) x.handler.onConnectionInfo?.(this.peer);
     if (!this.refd) {
       this.refd = true;
       this.socket.ref();
@@ -315,6 +320,7 @@ export class Http1ClientConn {
     // the handle may not be the one the reader was attached to (net tries the next address of a
     // name with a new handle)
     if (!this.opts.transport.secure) setDirectReader(this.socket, this.reader);
+    else this.peer = this.opts.transport.connectionInfo(this.socket);
     this.owner.onConnected(this);
   }
 

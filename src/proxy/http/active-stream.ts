@@ -12,6 +12,7 @@
  * - completion: HCM stats, Istio metrics, access logs, span.
  */
 import { applyHcmRequestHeaders } from './request-headers.js';
+import { applyPeerSecurity } from '../telemetry/peer-security.js';
 import type { Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
@@ -161,7 +162,7 @@ export class ActiveStream {
   start(): void {
     const h = this.headers;
     const hcm = this.hcm;
-    this.info.requestId = applyHcmRequestHeaders(hcm, h, this.conn.remoteAddress);
+    this.info.requestId = applyHcmRequestHeaders(hcm, h, this.conn.remoteAddress, this.conn.tls);
     hcm.stats?.requestStarted(this.isHttp2);
     const peers = hcm.peers;
     const inbound = this.conn.direction === 'inbound';
@@ -328,6 +329,7 @@ export class ActiveStream {
     const hcm = this.hcm;
     hcm.stats?.requestDone(info.responseCode, duration);
     const tel = hcm.telemetry;
+    if (this.conn.tls !== undefined || info.upstreamPeer !== undefined) applyPeerSecurity(info, this.conn.tls);
     if (tel) {
       if (tel.metrics && info.destinationService === undefined) {
         // inbound clusters name their service in Istio's cluster metadata

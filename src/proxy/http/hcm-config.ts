@@ -15,6 +15,7 @@ import type { MetricsConfig } from '../telemetry/telemetry-config.js';
 import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import type { HttpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
+import { parseXfcc, type XfccConfig } from './xfcc.js';
 import type { ClusterResolver } from '../upstream/cluster-slot.js';
 
 /** A route configuration by name; RDS swaps `config` in place so HCMs never look it up. */
@@ -46,6 +47,8 @@ export interface HcmConfig {
   peers: TelemetryRuntime | undefined;
   /** http.<stat_prefix>.* */
   stats: HcmStats | undefined;
+  /** forward_client_cert_details / set_current_client_cert_details */
+  xfcc: XfccConfig;
 }
 
 export interface HcmParseContext {
@@ -113,5 +116,6 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     telemetry: rt?.httpFromXds(tc, metrics),
     peers: rt,
     stats: rt ? new HcmStats(rt.stats, statPrefix) : undefined,
+    xfcc: parseXfcc(tc),
   };
 }

@@ -15,6 +15,7 @@ import { applyHeaderOps } from '../router/header-ops.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { LOCAL_REPLY } from './local-reply.js';
+import { applyPeerSecurity } from '../telemetry/peer-security.js';
 
 const REASON: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
@@ -62,12 +63,13 @@ export function proxyUpgrade(
     if (info.responseCodeDetails === undefined && code !== 0 && info.responseFlags.size === 0) info.responseCodeDetails = 'via_upstream';
     // an upgrade is logged and counted like any request (Envoy: one stream, logged when the tunnel ends)
     hcm.stats?.requestDone(code, duration);
+    if (ctx.tls !== undefined || info.upstreamPeer !== undefined) applyPeerSecurity(info, ctx.tls);
     hcm.telemetry?.onRequestComplete(info, undefined);
     observer.onRequestComplete(info);
   };
   // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
   const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
-  info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress);
+  info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress, ctx.tls);
   const q = url.indexOf('?');
   const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers });
   if (!route || route.kind !== 'route') {

@@ -11,6 +11,7 @@ import { fail } from '../errors.js';
 import { networkStatsConfig } from '../filters/registry.js';
 import type { ConnectionContext } from '../http/connection-context.js';
 import { clusterServiceHost } from '../telemetry/istio-identity.js';
+import { applyPeerSecurity } from '../telemetry/peer-security.js';
 import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
 import type { RequestObserver } from '../observer.js';
@@ -68,6 +69,7 @@ export class TcpProxy {
     info.upstreamCluster = slot.name;
     const cluster = slot.cluster;
     const telemetry = this.config.telemetry;
+    if (ctx.tls !== undefined) applyPeerSecurity(info, ctx.tls);
     if (telemetry) {
       const svc = clusterServiceHost(cluster?.config.raw);
       if (svc !== undefined) info.destinationService = svc;
@@ -108,6 +110,7 @@ export class TcpProxy {
     upstream.once(transport.readyEvent, () => {
       connected = true;
       info.upstreamPeer = transport.connectionInfo(upstream);
+      if (info.upstreamPeer !== undefined) applyPeerSecurity(info, undefined);
       info.upstreamLocalAddress = `${upstream.localAddress}:${upstream.localPort}`;
       stats.upstream_cx_total.inc();
       stats.upstream_cx_active.inc();

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 import { fail } from '../errors.js';
 import { compileStringMatcher, type StringPredicate } from '../router/string-matcher.js';
-import type { SecretRef } from '../secret/secret-types.js';
+import type { SecretRef, SecretValue } from '../secret/secret-types.js';
 
 /** Istio's config source for the agent's secrets: the `sds-grpc` bootstrap cluster. */
 export const AGENT_SDS_CLUSTER = 'sds-grpc';
@@ -292,4 +292,43 @@ export function parseDownstreamTlsContext(c: Obj, where: string): DownstreamTlsC
     sessionTimeoutS: st ? Number(st.seconds ?? 0) : undefined,
     noTickets: c.disable_stateless_session_resumption === true,
   };
+}
+
+/**
+ * An SDS resource (extensions.transport_sockets.tls.v3.Secret) from ADS: a tls_certificate
+ * (chain and key, which must load together) or a validation_context (trusted CA, CRL). Anything
+ * else is a NACK.
+ */
+export function parseSdsSecret(s: Obj): SecretValue {
+  const name = String(s.name ?? '');
+  const where = `secret ${name}`;
+  if (!name) fail('secret without name');
+  onlyKnown(s, ['name', 'tls_certificate', 'validation_context'], where);
+  if (s.tls_certificate) {
+    const t = s.tls_certificate as Obj;
+    onlyKnown(t, ['certificate_chain', 'private_key'], `${where}.tls_certificate`);
+    const certChain = readDataSource(t.certificate_chain, `${where}.tls_certificate.certificate_chain`);
+    const privateKey = readDataSource(t.private_key, `${where}.tls_certificate.private_key`);
+    if (!certChain || !privateKey) fail(`${where}.tls_certificate: certificate_chain and private_key are both required`);
+    try {
+      tls.createSecureContext({ cert: certChain, key: privateKey });
+    } catch (err) {
+      fail(`${where}.tls_certificate: certificate and key do not load: ${(err as Error).message}`);
+    }
+    return { kind: 'tls_certificate', certChain, privateKey };
+  }
+  if (s.validation_context) {
+    const v = s.validation_context as Obj;
+    onlyKnown(v, ['trusted_ca', 'crl'], `${where}.validation_context`);
+    const trustedCa = readDataSource(v.trusted_ca, `${where}.validation_context.trusted_ca`);
+    if (!trustedCa) fail(`${where}.validation_context.trusted_ca: required`);
+    const crl = readDataSource(v.crl, `${where}.validation_context.crl`);
+    try {
+      tls.createSecureContext({ ca: trustedCa, ...(crl ? { crl } : {}) });
+    } catch (err) {
+      fail(`${where}.validation_context: trusted CA does not load: ${(err as Error).message}`);
+    }
+    return { kind: 'validation_context', trustedCa, crl };
+  }
+  fail(`${where}: neither tls_certificate nor validation_context`);
 }

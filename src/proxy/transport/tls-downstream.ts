@@ -30,6 +30,11 @@ export interface DownstreamTlsInfo {
   peerCertHash: string | undefined;
   /** the client certificate's subject as text ('' for Istio's empty subject) */
   peerSubject: string;
+  /** DNS SANs of the client certificate (XFCC DNS=) */
+  peerDns: string[];
+  /** the client certificate and its chain as PEM (XFCC Cert=, Chain=), made only when asked */
+  peerCertPem: string | undefined;
+  peerChainPem: string | undefined;
   /** our own certificate's SPIFFE URI (XFCC By=) */
   localPrincipal: string | undefined;
   /** TLS version, e.g. TLSv1.3 */
@@ -147,7 +152,8 @@ export class DownstreamTlsTransport {
       return;
     }
     const own = s.getCertificate() as tls.PeerCertificate | null;
-    const uris = presented ? parseSubjectAltName(peer.subjectaltname).filter((e) => e.type === 'URI').map((e) => e.value) : [];
+    const sans = presented ? parseSubjectAltName(peer.subjectaltname) : [];
+    const uris = sans.filter((e) => e.type === 'URI').map((e) => e.value);
     cb(s, {
       sni: (s as unknown as { servername?: string | false }).servername || '',
       alpn: typeof s.alpnProtocol === 'string' ? s.alpnProtocol : '',
@@ -155,6 +161,9 @@ export class DownstreamTlsTransport {
       peerUris: uris,
       peerCertHash: presented && peer.raw ? crypto.createHash('sha256').update(peer.raw).digest('hex') : undefined,
       peerSubject: presented ? subjectText(peer.subject) : '',
+      peerDns: sans.filter((e) => e.type === 'DNS').map((e) => e.value),
+      peerCertPem: presented && peer.raw ? toPem(peer.raw) : undefined,
+      peerChainPem: presented ? chainPem(s) : undefined,
       localPrincipal: own ? spiffeUri(own) : undefined,
       version: s.getProtocol() ?? '',
     });
@@ -164,6 +173,23 @@ export class DownstreamTlsTransport {
     this.context.close();
     this.servers = { alpn: undefined, plain: undefined, generation: -1 };
   }
+}
+
+function toPem(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+}
+
+/** The client's chain as presented (leaf first), PEM. */
+function chainPem(s: tls.TLSSocket): string {
+  let out = '';
+  let c = s.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  const seen = new Set<string>();
+  while (c && c.raw && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    out += toPem(c.raw);
+    c = c.issuerCertificate;
+  }
+  return out;
 }
 
 /** A certificate subject as RFC 2253-ish text (XFCC Subject=); Istio's certificates have none. */

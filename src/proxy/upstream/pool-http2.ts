@@ -1,7 +1,7 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { UpstreamTransport } from '../transport/transport-socket.js';
+import type { UpstreamConnectionInfo, UpstreamTransport } from '../transport/transport-socket.js';
 import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -9,6 +9,8 @@ const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.co
 /** One session's connection state, shared with its streams (a stream failing before it connected is a connect failure). */
 interface SessionState {
   connected: boolean;
+  /** the transport's facts once connected (TLS: the peer's identity) */
+  info: UpstreamConnectionInfo | undefined;
   /** the transport's reason for a failed connection (TLS), read when a stream fails */
   failureReason(): string | undefined;
 }
@@ -24,6 +26,7 @@ class Http2Exchange implements UpstreamControl {
     this.stream = stream;
     const h = this.h;
     stream.on('response', (headers, flags) => {
+      if (conn.info !== undefined) h.onConnectionInfo?.(conn.info);
       const out: InHeaders = {};
       for (const k in headers) if (k.charCodeAt(0) !== 58) out[k] = headers[k] as string;
       this.settled = true;
@@ -112,7 +115,7 @@ export class Http2Pool implements ConnPool {
     this.session = session;
     this.streams = 0;
     let connected = false;
-    const state: SessionState = (this.state = { connected: false, failureReason: () => (sock ? t.failureReason(sock) : undefined) });
+    const state: SessionState = (this.state = { connected: false, info: undefined, failureReason: () => (sock ? t.failureReason(sock) : undefined) });
     const idle = this.opts.idleTimeoutMs;
     // common_http_protocol_options.idle_timeout: close (gracefully) after that long without activity.
     if (idle !== undefined && idle > 0) session.setTimeout(idle, () => session.close());
@@ -123,6 +126,7 @@ export class Http2Pool implements ConnPool {
     session.on('connect', () => {
       connected = true;
       state.connected = true;
+      if (t.secure && sock) state.info = t.connectionInfo(sock);
       clearTimeout(timer);
       this.ev.onConnect();
     });

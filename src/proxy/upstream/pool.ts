@@ -3,6 +3,7 @@
  * Callback-based on purpose: no per-request Readable, promise or AbortController on the hot path.
  */
 import type { Readable } from 'node:stream';
+import type { UpstreamConnectionInfo } from '../transport/transport-socket.js';
 
 /** headers to send; undefined values and ':'-prefixed (HTTP/2 pseudo) names are not sent */
 export type OutHeaders = Record<string, string | string[] | undefined>;
@@ -20,6 +21,8 @@ export interface UpstreamRequest {
 
 /** Receives one upstream response. onData returning false asks the pool to pause until resume(). */
 export interface UpstreamHandler {
+  /** what the connection's transport socket established (TLS: the peer's identity), before onHeaders */
+  onConnectionInfo?(info: UpstreamConnectionInfo): void;
   onHeaders(status: number, headers: InHeaders, endStream: boolean): void;
   onData(chunk: Buffer): boolean;
   onEnd(trailers: InHeaders | undefined): void;

@@ -35,6 +35,8 @@ export class StaticXds {
   readonly nacks: XdsEvent[] = [];
   readonly nodes: unknown[] = [];
   readonly requests: DiscoveryRequestMsg[] = [];
+  /** the `authorization` metadata of each stream opened */
+  readonly authorizations: Array<string | undefined> = [];
   port = 0;
 
   constructor(initial: Partial<Record<string, EnvoyResource[]>> = {}) {
@@ -52,13 +54,13 @@ export class StaticXds {
     if (push) for (const s of this.streams) if (s.names.has(typeUrl)) this.send(s, typeUrl);
   }
 
-  async start(port = 0): Promise<number> {
+  async start(port = 0, creds: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const server = new grpc.Server();
     server.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMsg, DiscoveryResponseMsg>) => this.onStream(call),
     });
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(`127.0.0.1:${port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.server = server;
     return this.port;
@@ -82,6 +84,7 @@ export class StaticXds {
   }
 
   private onStream(call: grpc.ServerDuplexStream<DiscoveryRequestMsg, DiscoveryResponseMsg>): void {
+    this.authorizations.push(call.metadata.get('authorization')[0] as string | undefined);
     const st: StreamState = { call, names: new Map(), sentNonce: new Map() };
     this.streams.add(st);
     call.on('data', (req: DiscoveryRequestMsg) => this.onRequest(st, req));

@@ -1,5 +1,6 @@
 /** One upstream try of the router: forwards pool callbacks to the router, tagged with the try. */
 import type { Host } from '../../upstream/host.js';
+import type { UpstreamConnectionInfo } from '../../transport/transport-socket.js';
 import type { InHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../upstream/pool.js';
 
 export interface AttemptOwner {
@@ -16,9 +17,14 @@ export class Attempt implements UpstreamHandler {
   /** a retried response whose body is being drained and ignored */
   discard = false;
   readonly start = performance.now();
+  /** the upstream connection's TLS facts, when its transport is secure */
+  peer: UpstreamConnectionInfo | undefined = undefined;
 
   constructor(readonly owner: AttemptOwner, readonly host: Host) {}
 
+  onConnectionInfo(info: UpstreamConnectionInfo): void {
+    this.peer = info;
+  }
   onHeaders(status: number, headers: InHeaders, endStream: boolean): void {
     if (!this.discard) this.owner.onUpstreamHeaders(this, status, headers, endStream);
   }

@@ -212,6 +212,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
   onUpstreamHeaders(a: Attempt, status: number, headers: InHeaders, endStream: boolean): void {
     if (a !== this.current || this.finished) return;
     clearTimeout(this.tryTimer);
+    if (a.peer !== undefined) this.s.info.upstreamPeer = a.peer;
     const stats = this.cluster.stats;
     stats.response(status);
     this.cluster.reportResult(a.host, 'response', status);

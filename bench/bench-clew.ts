@@ -176,7 +176,7 @@ async function waitRoute(url: string, host: string, timeoutMs: number): Promise<
  * Starts the control plane (on `cpCpu`) and both sidecars (on `proxyCpu`). Sidecar addresses are
  * 127.0.<n>.1 (client) and 127.0.<n>.2 (server), each sidecar's ports free on its address.
  */
-export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number }): Promise<ClewSetup> {
+export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number; node?: string }): Promise<ClewSetup> {
   const telemetry = opts.telemetry ?? 'on';
   const cfgDir = path.join(opts.workDir, 'clew-config');
   fs.mkdirSync(cfgDir, { recursive: true });
@@ -186,7 +186,8 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
   const xdsPort = await freePortOn('127.0.0.1');
   let debugPort = await freePortOn('127.0.0.1');
   while (debugPort === xdsPort) debugPort = await freePortOn('127.0.0.1');
-  const node = process.execPath;
+  // the Node.js runtime of the control plane and both sidecars (bench/node-versions.ts runs several)
+  const node = opts.node ?? process.execPath;
   const log = (n: string) => path.join(opts.workDir, `${n}.log`);
   const controlPlane = spawnPinned('clew-control-plane', opts.cpCpu, node, [
     path.join(repoRoot(), 'bin', 'clew.js'), 'control-plane', '--config-dir', cfgDir,

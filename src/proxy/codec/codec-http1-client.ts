@@ -8,7 +8,7 @@
  */
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { HTTPParser, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
@@ -21,9 +21,6 @@ const KEEPALIVE_HINT_MARGIN_MS = 2000;
 
 /** response head limit (undici's setting before: 96 KiB) */
 const MAX_HEADER_SIZE = 96 * 1024;
-
-/** llhttp's message-begin callback slot: armed only between a completed response and the end of its read */
-const K_ON_MESSAGE_BEGIN = HTTPParser.kOnMessageBegin;
 
 /** what becomes of the connection once the read that completed its response has been parsed */
 const enum AfterRead {
@@ -407,7 +404,7 @@ export class Http1ClientConn {
     const after = this.afterRead;
     if (after === AfterRead.Nothing) return after;
     this.afterRead = AfterRead.Nothing;
-    this.parser[K_ON_MESSAGE_BEGIN] = undefined;
+    this.parser.onMessageBegin = undefined;
     if (!this.unsolicited) return after;
     this.unsolicited = false;
     // Bytes after a complete response with no request outstanding: a protocol error (Envoy's rule).
@@ -579,7 +576,8 @@ export class Http1ClientConn {
     // llhttp is still inside execute() on this read: whatever follows in it must not reach the next
     // exchange, so the owner hears that the connection is free only once execute() has returned.
     this.afterRead = this.finishExchange(x, t) ? AfterRead.Free : AfterRead.Close;
-    this.parser[K_ON_MESSAGE_BEGIN] = this.onUnsolicited;
+    // armed only between a completed response and the end of its read
+    this.parser.onMessageBegin = this.onUnsolicited;
   }
 
   /** The response to `x` is complete: the handler hears of it; true if the connection may be reused. */

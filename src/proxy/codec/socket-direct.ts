@@ -1,84 +1,37 @@
 /**
- * Direct socket I/O for Clew's HTTP/1.1 codecs, on a net.Socket's native TCP handle.
+ * Socket I/O for Clew's HTTP/1.1 codecs, on net.Socket's public API.
  *
- * Reads: net's `onread` mode (one shared buffer, a callback per read, no Readable, no
- * 'data' event, no maybeReadMore tick), also for sockets accepted by a server, which net offers
- * only for sockets it connects itself. Each read is an I/O turn (io-turn.ts). A reader sees the
- * bytes only during its call: the buffer is reused by the next read. When a socket leaves the
- * codec (upgrade, CONNECT), `releaseDirect` turns it into a plain Readable again: later reads are
- * copied and pushed, so pipes, 'data' listeners and pause/resume work as on any socket.
+ * Reads: each read reaches the codec's reader as one I/O turn (io-turn.ts). Plain TCP sockets the
+ * proxy connects (transport/raw-buffer.ts) read in net's documented `onread` mode
+ * (`net.connect({ onread })`): one shared buffer, a callback per read, no Readable, no 'data'
+ * event and no read-ahead tick; a reader sees the bytes only during its call (the buffer is reused
+ * by the next read). TLS sockets and sockets accepted by a
+ * server (net offers `onread` only to sockets it connects) read through their 'data' events; when
+ * such a socket leaves the codec (Upgrade, CONNECT), `releaseDirect` removes the codec's listener
+ * and the socket is an ordinary Readable again.
  *
- * Writes: straight to the handle (WriteWrap + writeLatin1String / writeBuffer, what net does
- * underneath) when nothing is queued in the socket's Writable, skipping the Writable machinery
- * and its per-write tick. A write the kernel does not take at once stays queued in libuv, which
- * keeps write order; its completion emits 'drain'. Otherwise (connecting, corked, bytes buffered
- * in the Writable) the write goes through socket.write, behind what is queued.
- *
- * Written against Node 20's net internals (the engines field pins it): the onread symbols are
- * found on a probe socket by their descriptions; without them, or without a native handle (a
- * JS Duplex), everything falls back to the socket's public API.
+ * Writes go through socket.write (a latin1 string, or a Buffer); a response's head and body are
+ * joined into one Buffer first, so each leaves in one write.
  */
-import * as net from 'node:net';
-import { getSystemErrorName } from 'node:util';
-import { legacyBinding } from './legacy-binding.js';
+import type * as net from 'node:net';
 import { enterTurn, leaveTurn } from './io-turn.js';
 
-interface NativeHandle {
-  isStreamBase?: boolean;
-  reading: boolean;
-  readonly writeQueueSize: number;
-  useUserBuffer(buf: Uint8Array): void;
-  writeLatin1String(req: WriteReq, s: string): number;
-  writeBuffer(req: WriteReq, b: Uint8Array): number;
-}
-
-interface WriteReq {
-  handle: NativeHandle;
-  oncomplete: (status: number) => void;
-  async: boolean;
-  bytes: number;
-  buffer: unknown;
-  socket: net.Socket | null;
-}
-
-interface StreamWrap {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-  kReadBytesOrError: number;
-}
-
-const sw = legacyBinding<StreamWrap>('stream_wrap');
-const { WriteWrap, streamBaseState, kLastWriteWasAsync, kReadBytesOrError } = sw;
-
-/** net.Socket's private onread slots (kBuffer, kBufferCb, kBufferGen), by description */
-const SLOTS = ((): { buffer: symbol; cb: symbol; gen: symbol } | undefined => {
-  const probe = new net.Socket();
-  const syms = Object.getOwnPropertySymbols(probe);
-  probe.destroy();
-  const find = (d: string) => syms.find((s) => s.description === d);
-  const buffer = find('kBuffer');
-  const cb = find('kBufferCb');
-  const gen = find('kBufferGen');
-  return buffer && cb && gen ? { buffer, cb, gen } : undefined;
-})();
-
-/** The read buffer of every direct socket: each read is handled before the next one lands. */
+/** The read buffer of every socket in onread mode: each read is handled before the next one lands. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-/** on a socket: its direct reader, or null once released to its Readable */
+/** on a socket read through its 'data' events: its reader, or null once released */
 const READER = Symbol('clew.directReader');
-/** on the native handle: the same reader (handles share one shape: the read path stays monomorphic) */
-const HANDLE_READER = Symbol('clew.handleReader');
+/** on onread options and the socket made with them: where their reads go */
+const BOX = Symbol('clew.readerBox');
 
-/** Called with the bytes of one read, valid only during the call. */
+interface ReaderBox {
+  reader: DirectReader | undefined;
+}
+
+/** Called with the bytes of one read; in onread mode they are valid only during the call. */
 export type DirectReader = (data: Buffer) => void;
 
-type DirectHandle = NativeHandle & { onread: (this: DirectHandle, ab?: unknown) => unknown; [HANDLE_READER]?: DirectReader };
-type DirectSocket = net.Socket & { [READER]?: DirectReader | null; _handle?: DirectHandle | null } & Record<symbol, unknown>;
-
-/** node's own onread of stream handles (stream_base_commons' onStreamRead), taken from the first one */
-let nodeOnRead: ((this: DirectHandle, ab?: unknown) => unknown) | undefined;
+type ReaderSocket = net.Socket & { [READER]?: DirectReader | null; [BOX]?: ReaderBox };
 
 /** One read to its reader, as one I/O turn. */
 function deliver(reader: DirectReader, data: Buffer): void {
@@ -90,190 +43,91 @@ function deliver(reader: DirectReader, data: Buffer): void {
   }
 }
 
-/**
- * The handle's onread while a reader owns the socket: node's C++ calls it per read with the
- * byte count in streamBaseState. Data goes straight to the reader, in one I/O turn; EOF and
- * errors take node's own path ('end', 'close', destroy).
- */
-function onHandleRead(this: DirectHandle, ab?: unknown): unknown {
-  const n = streamBaseState[kReadBytesOrError];
-  if (n > 0) {
-    deliver(this[HANDLE_READER]!, READ_BUFFER.subarray(0, n));
-    return undefined;
-  }
-  if (n === 0) return undefined;
-  return nodeOnRead!.call(this, ab);
+export interface DirectConnectOptions {
+  onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean };
+  [BOX]: ReaderBox;
 }
 
 /**
- * net's onread callback (`this` is the socket), used once a socket is released: the copy of
- * each read is pushed to its Readable (false stops reading until the consumer drains it).
+ * `net.connect` options that read a socket into the shared buffer; the socket net.connect returns
+ * is then passed to bindDirect(), and its reader set with setDirectReader().
  */
-function onReleasedRead(this: DirectSocket, n: number, buf: Buffer): boolean {
+export function directConnectOptions(): DirectConnectOptions {
+  const box: ReaderBox = { reader: undefined };
+  return {
+    onread: {
+      buffer: READ_BUFFER,
+      callback: (n: number, buf: Buffer): boolean => {
+        const reader = box.reader;
+        if (reader !== undefined) deliver(reader, buf.subarray(0, n));
+        return true;
+      },
+    },
+    [BOX]: box,
+  };
+}
+
+/** Ties a socket to the onread options it was connected with (so setDirectReader finds them). */
+export function bindDirect(socket: net.Socket, opts: DirectConnectOptions): net.Socket {
+  (socket as ReaderSocket)[BOX] = opts[BOX];
+  return socket;
+}
+
+/** 'data' listener of an accepted socket read by a codec (`this` is the socket). */
+function onSocketData(this: ReaderSocket, chunk: Buffer): void {
   const reader = this[READER];
-  if (reader !== null && reader !== undefined) {
-    // a reader that this handle was not attached to: net.connect replaced the handle (its
-    // happy-eyeballs attempt moved to the next address); deliver, and take the fast path from now
-    const h = nativeHandle(this);
-    if (h) attach(this, h, reader);
-    deliver(reader, buf.subarray(0, n));
-    return true;
-  }
-  return this.push(Buffer.from(buf.subarray(0, n)));
+  if (reader !== null && reader !== undefined) deliver(reader, chunk);
 }
 
 /**
- * TLS sockets (transport sockets, src/proxy/transport) are bypassed on purpose: their handle is a
- * TLSWrap, a StreamBase too, but reading or writing it directly would skip node's handshake
- * bookkeeping. They go through the socket's public Readable/Writable (the codecs' fallback).
- */
-function isTls(socket: net.Socket): boolean {
-  return (socket as { encrypted?: boolean }).encrypted === true;
-}
-
-function nativeHandle(socket: net.Socket): DirectHandle | undefined {
-  if (isTls(socket)) return undefined;
-  const h = (socket as DirectSocket)._handle;
-  return h && h.isStreamBase && typeof h.useUserBuffer === 'function' ? h : undefined;
-}
-
-function attach(s: DirectSocket, h: DirectHandle, reader: DirectReader): void {
-  if (nodeOnRead === undefined && h.onread !== onHandleRead) nodeOnRead = h.onread;
-  s[READER] = reader;
-  h[HANDLE_READER] = reader;
-  h.onread = onHandleRead;
-}
-
-/**
- * `net.connect` options that read a client socket into the shared buffer from the start; the
- * reader is set with `setDirectReader` right after net.connect() returns.
- */
-export function directConnectOptions(): { onread: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean } } {
-  return { onread: { buffer: READ_BUFFER, callback: onReleasedRead as unknown as (n: number, buf: Buffer) => boolean } };
-}
-
-/** The reader of a socket made with directConnectOptions() (or read directly already). */
-export function setDirectReader(socket: net.Socket, reader: DirectReader): void {
-  const s = socket as DirectSocket;
-  const h = nativeHandle(socket);
-  if (h) attach(s, h, reader);
-  else s[READER] = reader;
-}
-
-/**
- * Reads an accepted socket directly from now on (also one that was direct before and was
- * released: a tunnelled connection served again). Returns false when the socket cannot be read
- * directly (no native handle): the caller uses 'data' events. Bytes already buffered in its
- * Readable (the protocol sniffer puts the first chunk back) are not delivered here: the caller
- * calls deliverBuffered() once it is ready for them.
+ * Hands each read of an accepted socket to `reader` from now on, as one I/O turn (also a socket
+ * that was released before: a tunnelled connection served again). Bytes already buffered in its
+ * Readable (the protocol sniffer puts the first chunk back) come as the socket flows again.
  */
 export function readDirect(socket: net.Socket, reader: DirectReader): boolean {
-  const s = socket as DirectSocket;
-  const h = nativeHandle(socket);
-  if (!h || !SLOTS || socket.destroyed) return false;
-  if (s[READER] === undefined) {
-    // net's onread mode (kept once released), reading into the shared buffer
-    s[SLOTS.buffer] = READ_BUFFER;
-    s[SLOTS.cb] = onReleasedRead;
-    s[SLOTS.gen] = null;
-    h.useUserBuffer(READ_BUFFER);
-  }
-  attach(s, h, reader);
+  const s = socket as ReaderSocket;
+  const had = s[READER];
+  s[READER] = reader;
+  if (had === undefined || had === null) socket.on('data', onSocketData);
   return true;
 }
 
-/** Hands what the socket's Readable holds to its direct reader, in one I/O turn. */
-export function deliverBuffered(socket: net.Socket): void {
-  const s = socket as DirectSocket;
-  const reader = s[READER];
-  if (reader === null || reader === undefined || s.readableLength === 0) return;
-  enterTurn();
-  try {
-    for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) {
-      reader(c);
-      if (s[READER] !== reader) {
-        // the reader let go of the socket (hand-over) inside: what is left stays buffered
-        break;
-      }
-    }
-  } finally {
-    leaveTurn();
-  }
+/**
+ * The reader of a socket connected with directConnectOptions() and bindDirect(), or a new reader
+ * for a socket read with readDirect (e.g. one that drops what comes).
+ */
+export function setDirectReader(socket: net.Socket, reader: DirectReader): void {
+  const s = socket as ReaderSocket;
+  const box = s[BOX];
+  if (box !== undefined) box.reader = reader;
+  else if (s[READER] !== undefined && s[READER] !== null) s[READER] = reader;
+  else throw new Error('setDirectReader: socket not connected with directConnectOptions() nor read with readDirect()');
 }
 
-/** The socket leaves the codec: later reads are pushed to its Readable (pipes, 'data', pause). */
+/** Kept for the codecs' call order: buffered bytes reach the reader through the socket's own flow. */
+export function deliverBuffered(_socket: net.Socket): void {}
+
+/** The socket leaves the codec: its reads go to whoever listens on it ('data', pipes). */
 export function releaseDirect(socket: object): void {
-  const s = socket as DirectSocket;
-  if (s[READER] === undefined) return;
+  const s = socket as ReaderSocket;
+  if (s[READER] === undefined || s[READER] === null) return;
   s[READER] = null;
-  const h = s._handle;
-  if (h && nodeOnRead !== undefined) {
-    h.onread = nodeOnRead;
-    h[HANDLE_READER] = undefined;
-  }
-}
-
-export function isDirect(socket: unknown): boolean {
-  return (socket as DirectSocket)?.[READER] !== undefined;
-}
-
-function onDirectWriteComplete(this: WriteReq, status: number): void {
-  const socket = this.socket;
-  this.socket = null;
-  this.buffer = null;
-  if (socket === null || socket.destroyed) return;
-  if (status < 0) {
-    socket.destroy(errnoError(status, 'write'));
-    return;
-  }
-  if (this.handle.writeQueueSize === 0) socket.emit('drain');
-}
-
-function errnoError(errno: number, syscall: string): Error {
-  const code = getSystemErrorName(errno);
-  return Object.assign(new Error(`${syscall} ${code}`), { errno, code, syscall });
+  s.removeListener('data', onSocketData);
 }
 
 /**
- * Writes a latin1 string or a Buffer. True: the kernel took it all; false: part of it waits in
- * libuv (or the socket's Writable), 'drain' follows. A write error destroys the socket.
+ * Writes a latin1 string or a Buffer. True: the socket can take more at once; false: wait for
+ * 'drain'. A write error destroys the socket (net's own handling).
  */
 export function writeDirect(socket: net.Socket, data: string | Buffer): boolean {
-  const s = socket as DirectSocket;
-  const h = s._handle;
-  if (h === null || h === undefined || s.connecting || s.destroyed || s.writableLength !== 0 || s.writableCorked !== 0 || s.writableEnded || !h.isStreamBase || isTls(s)) {
-    return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
-  }
-  const req = new WriteWrap();
-  req.handle = h;
-  req.oncomplete = onDirectWriteComplete;
-  req.async = false;
-  req.bytes = 0;
-  req.buffer = null;
-  req.socket = null;
-  const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
-  if (err !== 0) {
-    socket.destroy(errnoError(err, 'write'));
-    return false;
-  }
-  if (streamBaseState[kLastWriteWasAsync] === 0) return true;
-  // the rest is queued in libuv: keep the bytes alive and hear of the completion
-  req.async = true;
-  req.buffer = data;
-  req.socket = socket;
-  return false;
+  return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
 }
 
-/** Buffer's own latin1 writer (what buf.write(s, o, n, 'latin1') dispatches to) */
-interface Latin1Writable {
-  latin1Write(s: string, offset: number, length: number): number;
-}
-
-/** Writes `head` (latin1) and `body` as one Buffer: one syscall, no writev storage. */
+/** Writes `head` (latin1) and `body` as one Buffer: one write, one syscall. */
 export function writeDirectJoined(socket: net.Socket, head: string, body: Buffer): boolean {
   const n = head.length;
   const out = Buffer.allocUnsafe(n + body.length);
-  (out as unknown as Latin1Writable).latin1Write(head, 0, n);
+  out.write(head, 0, n, 'latin1');
   body.copy(out, n);
-  return writeDirect(socket, out);
+  return socket.write(out);
 }

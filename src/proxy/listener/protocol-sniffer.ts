@@ -5,7 +5,7 @@
  * without a native handle is wrapped in a Duplex that replays the first chunk (http2 then runs
  * on its slower JSStreamSocket). TLS/ALPN would branch here too.
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -42,11 +42,11 @@ export function sniffProtocol(socket: net.Socket, cb: (proto: SniffResult, strea
   });
 }
 
+/** A real net.Socket (TCP, or TLS on one): node:http2 reads what is buffered on it before its handle. */
 function hasNativeHandle(socket: net.Socket): boolean {
   // a TLS socket's handle (TLSWrap) does not hand node:http2 the decrypted bytes put back on it
   if ((socket as { encrypted?: boolean }).encrypted === true) return false;
-  const h = (socket as unknown as { _handle?: { isStreamBase?: boolean } | null })._handle;
-  return !!h?.isStreamBase;
+  return socket instanceof net.Socket;
 }
 
 /** A Duplex replaying the first chunk, for sockets without a native handle (node:http2 then runs on JSStreamSocket: slower) */

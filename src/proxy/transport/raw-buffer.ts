@@ -1,6 +1,6 @@
 /** envoy.transport_sockets.raw_buffer: plain TCP, the default transport of every cluster. */
 import * as net from 'node:net';
-import { directConnectOptions } from '../codec/socket-direct.js';
+import { bindDirect, directConnectOptions } from '../codec/socket-direct.js';
 import type { UpstreamConnectOptions, UpstreamTransport } from './transport-socket.js';
 
 export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
@@ -10,7 +10,7 @@ function connectRaw(host: string, port: number, o: UpstreamConnectOptions): net.
   const base: net.NetConnectOpts = o.localAddress === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, localAddress: o.localAddress };
   if (o.direct) {
     const direct = directConnectOptions();
-    return net.connect(ka === undefined ? { ...base, ...direct } : { ...base, ...direct, keepAlive: true, keepAliveInitialDelay: ka });
+    return bindDirect(net.connect(ka === undefined ? { ...base, ...direct } : { ...base, ...direct, keepAlive: true, keepAliveInitialDelay: ka }), direct);
   }
   return net.connect(ka === undefined ? base : { ...base, keepAlive: true, keepAliveInitialDelay: ka });
 }

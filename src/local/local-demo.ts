@@ -10,6 +10,7 @@ import { clewCommand } from './local-clew-bin.js';
 import { seedDemoConfigDir } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
+import type { NetnsDemoSettings } from './netns-demo.js';
 import { planPod, readyUrl, startApp, startSidecar, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
@@ -28,6 +29,8 @@ export interface DemoOptions {
   logFile?: string;
   /** polled while starting: a message aborts the start (e.g. Ctrl-C) */
   abort?: () => string | undefined;
+  /** `--netns`: pods in network namespaces (src/local/netns-demo.ts) */
+  netns?: NetnsDemoSettings;
 }
 
 export interface DemoHandle {

@@ -37,6 +37,14 @@ spec:
 ---
 apiVersion: v1
 kind: Service
+metadata: {name: tp, namespace: default}
+spec:
+  selector: {app: tp}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: v1
+kind: Service
 metadata: {name: plain, namespace: default}
 spec:
   selector: {app: server}
@@ -74,6 +82,16 @@ before(async () => {
   });
   serverIp = server.pod.ip;
   await mesh.addPod({ name: 'client', labels: { app: 'client' }, host: 'h1', dnsServers });
+  // Istio's traffic.sidecar.istio.io annotations: ports and CIDRs the capture leaves alone
+  await mesh.addPod({
+    name: 'bypass', labels: { app: 'bypass' }, host: 'h1', dnsServers, ports: [8080],
+    capture: { excludeOutboundPorts: [8080], excludeOutboundIpRanges: [`${outsideIp}/32`], excludeInboundPorts: [7777] },
+    app: { ...app, env: { PEER_PORT: '7777' } },
+  });
+  // inbound by TPROXY instead of REDIRECT (the sidecar gets CAP_NET_ADMIN for IP_TRANSPARENT)
+  await mesh.addPod({
+    name: 'tp', labels: { app: 'tp' }, host: 'h2', dnsServers, ports: [8080], capture: { interceptionMode: 'TPROXY' }, app,
+  });
 }, { timeout: 120_000 });
 
 after(() => mesh?.close());
@@ -161,4 +179,38 @@ spec:
     await mesh.remove(sidecar);
   }
   assert.equal(curl('client', `http://${outsideIp}:8080/`).code, 200);
+});
+
+test('excluded ports and CIDRs bypass the sidecar (outbound -o/-x, inbound -d)', () => {
+  const pass0 = mesh.stat('bypass', 'cluster.PassthroughCluster.upstream_cx_total');
+  // -o 8080: straight to outside:8080, not through the sidecar
+  const port = curl('bypass', `http://${outsideIp}:8080/`);
+  assert.equal(port.code, 200, port.body);
+  // -x <outside>/32: port 80 to that address is not captured either (0.0.0.0_80 would route it)
+  const cidr = curl('bypass', `http://${outsideIp}:80/`);
+  assert.equal(cidr.code, 200, cidr.body);
+  assert.equal(mesh.stat('bypass', 'cluster.PassthroughCluster.upstream_cx_total'), pass0, 'the sidecar saw neither');
+  // the same calls from a captured pod do go through its sidecar
+  const c0 = mesh.stat('client', 'cluster.PassthroughCluster.upstream_cx_total');
+  assert.equal(curl('client', `http://${outsideIp}:8080/`).code, 200);
+  assert.equal(mesh.stat('client', 'cluster.PassthroughCluster.upstream_cx_total') - c0, 1);
+  // -d 7777: a caller reaches the app itself (it sees the caller's address, not 127.0.0.6)
+  const bypassIp = mesh.pods.get('bypass')!.pod.ip;
+  const js = (p: number) => `const s = require('net').connect(${p}, '${bypassIp}'); s.on('data', (d) => process.stdout.write(d)); s.on('error', (e) => console.error(e.message));`;
+  const direct = spawnSync('ip', ['netns', 'exec', mesh.pods.get('outside')!.pod.ns, process.execPath, '-e', js(7777)], { encoding: 'utf8', timeout: 10_000 }).stdout.trim();
+  assert.equal(direct, outsideIp);
+  // a port not excluded goes through the inbound sidecar
+  const viaSidecar = curl('outside', `http://${bypassIp}:8080/`);
+  assert.equal(JSON.parse(viaSidecar.body).remote, '127.0.0.6');
+});
+
+test('TPROXY inbound: the sidecar gets connections still addressed to the pod (IP_TRANSPARENT), by original port', () => {
+  const r = curl('client', 'http://tp/tproxy');
+  assert.equal(r.code, 200, r.body);
+  assert.equal(JSON.parse(r.body).pod, 'tp');
+  assert.ok(mesh.stat('tp', 'cluster.inbound|8080||.upstream_rq_total') >= 1);
+  assert.match(mesh.sh('tp', 'iptables-save -t mangle').stdout, /-j TPROXY --on-port 15006/);
+  // a client outside the mesh too
+  const direct = curl('outside', `http://${mesh.pods.get('tp')!.pod.ip}:8080/`);
+  assert.equal(direct.code, 200, direct.body);
 });

@@ -197,7 +197,10 @@ async function main(): Promise<void> {
         for (const c of clients) c.onUpdate = check;
       });
       const ts = performance.now();
-      const res = await request(`${base}/apis/v1/apply?file=vs.yaml`, { method: 'POST', body: vsYaml(i) });
+      const token = fs.readFileSync(path.join(dir, '.clew', 'secrets', 'admin-token'), 'utf8').trim();
+      const res = await request(`${base}/apis/v1/apply?file=vs.yaml`, {
+        method: 'POST', body: vsYaml(i), headers: { 'content-type': 'application/yaml', authorization: `Bearer ${token}` },
+      });
       await res.body.text();
       if (res.statusCode !== 200) throw new Error(`apply failed: HTTP ${res.statusCode}`);
       await done;

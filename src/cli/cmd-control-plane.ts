@@ -16,7 +16,8 @@ export function register(program: Command): void {
     .option('--mesh-config <file>', "Istio MeshConfig YAML (or the istio ConfigMap): access logs, tracing, extensionProviders; default: Istio's defaults")
     .option('--xds-port <port>', 'ADS gRPC port', port, 15010)
     .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
-    .option('--listen-address <ip>', 'address to listen on', '127.0.0.1')
+    .option('--listen-address <ip>', 'address of the xDS (ADS) server', '127.0.0.1')
+    .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
     .option('--service-cidr <cidr>', 'range Services get their virtual IPs (ClusterIPs) from', '10.96.0.0/12')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
     .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
@@ -33,6 +34,7 @@ export function register(program: Command): void {
         debugPort: opts.debugPort,
         listenAddress: opts.listenAddress,
         serviceCidr: opts.serviceCidr,
+        debugAddress: opts.debugAddress,
         debounceMs: opts.debounce,
         workloadGraceMs: opts.workloadGrace,
       });

@@ -22,6 +22,8 @@ import { MeshConfigSource } from './mesh-config-source.js';
 import { REGISTRY_KINDS } from '../config/kinds.js';
 import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
+import { NackLog } from './nack-log.js';
+import { loadOrCreateAdminToken, publishAdminToken, unpublishAdminToken } from './admin-token.js';
 
 export interface ControlPlaneOptions {
   configDir: string;
@@ -29,9 +31,14 @@ export interface ControlPlaneOptions {
   meshConfigFile?: string;
   xdsPort?: number;
   debugPort?: number;
+  /** address of the xDS (ADS) server; default 127.0.0.1 */
   listenAddress?: string;
   /** where Services get their virtual IPs (ClusterIPs); default 10.96.0.0/12 */
   serviceCidr?: string;
+  /** address of the debug/resource API (reads and the token-protected writes); default 127.0.0.1 */
+  debugAddress?: string;
+  /** publish the admin token for local CLI clients (default true) */
+  publishToken?: boolean;
   debounceMs?: number;
   /** how long a disconnected proxy's workload stays registered */
   workloadGraceMs?: number;
@@ -67,13 +74,19 @@ export class ControlPlane {
   private pushSeq = 0;
   xdsPort = 0;
   debugPort = 0;
+  /** the admin token every write to the API needs (config dir's .clew/secrets/admin-token) */
+  readonly adminToken: string;
+  private publishedToken: string | undefined;
   private readonly log: (line: string) => void;
+  readonly nackLog: NackLog;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.nackLog = new NackLog((line) => this.log(line));
     this.store = new ConfigStore(options.configDir);
     // Services and ServiceEntries get stable virtual IPs, kept across restarts in the state dir
     this.registry = new LocalRegistry(new VipAllocator(new ServiceVipFile(options.configDir, this.log), options.serviceCidr));
+    this.adminToken = loadOrCreateAdminToken(options.configDir);
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
@@ -128,9 +141,9 @@ export class ControlPlane {
     });
     this.ads.on('connect', (s: XdsStreamInfo) => this.onConnect(s));
     this.ads.on('disconnect', (s: XdsStreamInfo) => this.onDisconnect(s));
-    this.ads.on('nack', (s: XdsStreamInfo, typeUrl: string, _version: string, message: string) => {
+    this.ads.on('nack', (s: XdsStreamInfo, typeUrl: string, version: string, message: string) => {
       this.metrics.rejected(SHORT_TYPE_NAME[typeUrl] ?? typeUrl);
-      this.log(`NACK from ${s.node?.id ?? s.peer} for ${SHORT_TYPE_NAME[typeUrl] ?? typeUrl}: ${message}`);
+      this.nackLog.nack(s.node?.id ?? s.peer, SHORT_TYPE_NAME[typeUrl] ?? typeUrl, version, message);
     });
     this.ads.on('ack', (_s: XdsStreamInfo, typeUrl: string, _v: string, latencyMs: number) => {
       this.metrics.ackLatency(SHORT_TYPE_NAME[typeUrl] ?? typeUrl, latencyMs / 1000);
@@ -227,11 +240,14 @@ export class ControlPlane {
     });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
-    this.debug = await startDebugServer(this, host, this.options.debugPort ?? 15014);
+    const debugHost = this.options.debugAddress ?? '127.0.0.1';
+    this.debug = await startDebugServer(this, debugHost, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
+    if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);
     this.watchConfigDir();
     this.ready = true;
-    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on http://${host}:${this.debugPort}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
+    const debugUrl = `http://${debugHost.includes(':') ? `[${debugHost}]` : debugHost}:${this.debugPort}`;
+    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on ${debugUrl}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
   }
 
   private watchConfigDir(): void {
@@ -245,10 +261,15 @@ export class ControlPlane {
     };
     let pending: NodeJS.Timeout | undefined;
     try {
-      this.watcher = fs.watch(this.options.configDir, { recursive: true }, () => {
+      // not `recursive: true`: on Linux, Node 20 emulates it in JS and re-reads the whole directory
+      // on every event, so an apply of N files cost O(N²) event-loop time (2,000 VirtualServices:
+      // tens of seconds). Files in subdirectories are picked up by the poll below.
+      this.watcher = fs.watch(this.options.configDir, (_event, name) => {
+        if (typeof name === 'string' && (name.startsWith('.') || /\.tmp-\d+$/.test(name))) return;
         if (pending) clearTimeout(pending);
         pending = setTimeout(rescan, 50);
       });
+      this.watcher.on('error', () => {});
     } catch {
       // no fs.watch here: polling below still picks up edits
     }
@@ -276,6 +297,7 @@ export class ControlPlane {
     if (this.poller) clearInterval(this.poller);
     for (const t of this.graceTimers.values()) clearTimeout(t);
     await this.debug?.close();
+    if (this.publishedToken) unpublishAdminToken(this.publishedToken, this.adminToken);
     await this.ads.close();
   }
 }

@@ -15,14 +15,15 @@ import { seedDemoConfigDir } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import type { DemoHandle, DemoOptions } from './local-demo.js';
 import { LocalError } from './local-errors.js';
-import { planPod, readyUrl, startSidecar } from './local-pod.js';
+import { planPod, readyUrl, sidecarSpec } from './local-pod.js';
+import { RestartingChild } from './local-restart.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
 import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
 import { NetnsGuard } from './netns-guard.js';
 import { netnsRootCheck, NetnsNetwork, type NetnsNetworkOptions } from './netns-network.js';
 import {
-  applyPodCapture, checkSidecarCanRead, netnsReadyUrl, planNetnsPod, startNetnsApp, startNetnsSidecar, type NetnsPodPlan, type NetnsPodSpec,
+  applyPodCapture, checkSidecarCanRead, netnsReadyUrl, netnsSidecarSpec, planNetnsPod, startNetnsApp, type NetnsPodPlan, type NetnsPodSpec,
 } from './netns-pod.js';
 
 export interface NetnsDemoSettings {
@@ -85,13 +86,15 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
     const debugUrl = `http://${cpAddress}:${opts.debugPort}`;
     con.info(`network ${network.prefix}: pod CIDR ${network.podCidr}, hosts ${hosts.join(', ')}; config dir ${configDir}`);
     const cpArgs = [
-      'control-plane', '--config-dir', configDir, '--listen-address', cpAddress, '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
+      'control-plane', '--config-dir', configDir, '--listen-address', cpAddress, '--debug-address', cpAddress,
+      '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
       ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
     ];
     const cpCmd = clewCommand(cpArgs);
-    const cp = settings.controlPlaneHost
-      ? sup.spawn({ name: 'control-plane', command: 'ip', args: ['netns', 'exec', network.hostNs(settings.controlPlaneHost), cpCmd.command, ...cpCmd.args] })
-      : sup.spawn({ name: 'control-plane', command: cpCmd.command, args: cpCmd.args });
+    const cpR = new RestartingChild(sup, settings.controlPlaneHost
+      ? { name: 'control-plane', command: 'ip', args: ['netns', 'exec', network.hostNs(settings.controlPlaneHost), cpCmd.command, ...cpCmd.args] }
+      : { name: 'control-plane', command: cpCmd.command, args: cpCmd.args }, 'the control plane');
+    const restarting: RestartingChild[] = [cpR];
     await waitReady([{ label: 'control plane', check: () => httpReady(`${debugUrl}/ready`) }], {
       console: con, title: 'Starting the control plane', timeoutMs: opts.readyTimeoutMs, abort,
     });
@@ -116,12 +119,15 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
       extraProxyArgs: opts.gatewayPort === 80 ? [] : ['--remap-port', `80=${opts.gatewayPort}`],
     }, opts.stateDir);
 
-    const sidecars = new Map<NetnsPodPlan, ManagedChild>();
+    const sidecars = new Map<NetnsPodPlan, RestartingChild>();
     for (const p of plans) {
       applyPodCapture(p);
-      sidecars.set(p, startNetnsSidecar(sup, p));
+      const r = new RestartingChild(sup, netnsSidecarSpec(p), `the sidecar of ${p.spec.name}`);
+      sidecars.set(p, r);
+      restarting.push(r);
     }
-    const gw = startSidecar(sup, gateway);
+    const gw = new RestartingChild(sup, sidecarSpec(gateway), 'the ingress gateway');
+    restarting.push(gw);
     await waitReady([
       ...plans.map((p) => ({ label: p.spec.name, check: () => httpReady(netnsReadyUrl(p)) })),
       { label: 'ingress gateway', check: () => httpReady(readyUrl(gateway)) },
@@ -145,15 +151,15 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
       logFile: opts.logFile,
       configDir,
       configDirIsTemp,
-      controlPlane: { pid: cp.pid, xdsAddress, debugUrl },
-      gateway: { pid: gw.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
-      client: { pid: sidecars.get(sleep)!.pid, address: sleep.pod.ip, proxyUrl: `ip netns exec ${sleep.pod.ns}` },
+      controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
+      gateway: { pid: gw.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
+      client: { pid: sidecars.get(sleep)!.current.pid, address: sleep.pod.ip, proxyUrl: `ip netns exec ${sleep.pod.ns}` },
       pods: plans.filter((p) => p.spec.app).map((p) => ({
         name: p.spec.name,
         namespace: p.spec.namespace,
         address: p.pod.ip,
         appPorts: Object.fromEntries(p.spec.ports.map((port) => [String(port), port])),
-        sidecarPid: sidecars.get(p)!.pid,
+        sidecarPid: sidecars.get(p)!.current.pid,
         appPid: apps.get(p)?.pid,
       })),
       pids: sup.children.map((c) => c.pid).filter((pid) => pid > 0),
@@ -164,7 +170,20 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
     };
     writeDemoState(state, opts.stateDir);
     sup.guardFile(demoStatePath(opts.stateDir));
-    return { state, supervisor: sup, controlPlaneExited: cp.exited.then(exitCodeOf), stop };
+    // ready: from now on what dies comes back (the capture rules stay); the state follows the pids
+    const onRestart = (): void => {
+      state.controlPlane.pid = cpR.current.pid;
+      state.gateway.pid = gw.current.pid;
+      state.client.pid = sidecars.get(sleep)!.current.pid;
+      for (const pod of state.pods) {
+        const plan = plans.find((p) => p.spec.name === pod.name);
+        if (plan) pod.sidecarPid = sidecars.get(plan)!.current.pid;
+      }
+      state.pids = sup.children.filter((c) => c.running).map((c) => c.pid);
+      if (!stopped) writeDemoState(state, opts.stateDir);
+    };
+    for (const r of restarting) r.on('restart', onRestart).arm();
+    return { state, supervisor: sup, restarting, stop };
   } catch (err) {
     await stop();
     throw err;

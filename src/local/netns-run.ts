@@ -10,11 +10,12 @@ import type { Command } from 'commander';
 import { LocalConsole } from './local-console.js';
 import { LocalError } from './local-errors.js';
 import { httpReady, waitReady } from './local-readiness.js';
+import { RestartingChild } from './local-restart.js';
 import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
 import { NetnsGuard } from './netns-guard.js';
 import { netnsRootCheck, NetnsNetwork, type NetnsNetworkOptions } from './netns-network.js';
 import {
-  applyPodCapture, checkSidecarCanRead, describeNetnsPod, netnsReadyUrl, planNetnsPod, startNetnsApp, startNetnsSidecar, type NetnsPodSpec,
+  applyPodCapture, checkSidecarCanRead, describeNetnsPod, netnsReadyUrl, netnsSidecarSpec, planNetnsPod, startNetnsApp, type NetnsPodSpec,
 } from './netns-pod.js';
 
 export interface NetnsRunOptions {
@@ -49,9 +50,11 @@ export async function runNetnsPod(spec: NetnsPodSpec, opts: NetnsRunOptions = {}
     con.info(`pod ${spec.name}.${spec.namespace} in network namespace ${p.pod.ns} at ${p.pod.ip}`);
     for (const l of describeNetnsPod(p)) con.info(l);
     let sidecar: ManagedChild | undefined;
+    let restarting: RestartingChild | undefined;
     if (!spec.noSidecar) {
       applyPodCapture(p);
-      sidecar = startNetnsSidecar(sup, p);
+      restarting = new RestartingChild(sup, netnsSidecarSpec(p), `the sidecar of ${spec.name}`);
+      sidecar = restarting.current;
       try {
         await Promise.race([
           waitReady([{ label: `${spec.name} sidecar`, check: () => httpReady(netnsReadyUrl(p)) }], {
@@ -67,20 +70,17 @@ export async function runNetnsPod(spec: NetnsPodSpec, opts: NetnsRunOptions = {}
         return sidecar.exit ? exitCodeOf(sidecar.exit) || 1 : 1;
       }
       if (signalled) return 130;
+      // from now on a sidecar that dies is restarted (the capture rules stay), the app keeps running
+      restarting!.arm();
     }
     const app = spec.app ? startNetnsApp(sup, p) : undefined;
     if (app) con.info(`app ${spec.app!.command} started (pid ${app.pid})`);
     if (!app && !sidecar) return 0;
     const first = await Promise.race([
-      ...(sidecar ? [sidecar.exited.then(() => 'sidecar' as const)] : []),
       ...(app ? [app.exited.then(() => 'app' as const)] : []),
       woken.then(() => 'signal' as const),
     ]);
-    if (first === 'sidecar') {
-      con.info(`clew run: the sidecar exited (code ${exitCodeOf(sidecar!.exit!)}), stopping the app`);
-      await sup.stop();
-      return exitCodeOf(sidecar!.exit!) || 1;
-    }
+    restarting?.disarm();
     if (first === 'app') con.info(`clew run: the app exited (code ${exitCodeOf(app!.exit!)}), stopping the sidecar`);
     await sup.stop();
     if (app?.exit) return exitCodeOf(app.exit);

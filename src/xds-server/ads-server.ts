@@ -38,13 +38,15 @@ export class AdsServer extends EventEmitter {
   private readonly ctx: StreamContext;
   private nextStreamId = 1;
   private nonceSeq = 0;
+  /** pushes deferred behind an unwritten response, streams dropped for not reading, nodes refused */
+  readonly stats = { deferred: 0, dropped: 0, rejectedNodes: 0 };
   private pushSeq = 0;
   private closed = false;
 
   constructor(source: XdsResourceSource, options: AdsServerOptions = {}) {
     super();
     this.log = options.logger ?? (() => {});
-    this.budget = new WriteBudget(options.writeBudgetBytes);
+    this.budget = new WriteBudget(options.writeBudgetBytes, options.stallMs ?? 1000);
     this.ctx = {
       source,
       cache: this.cache,
@@ -58,6 +60,9 @@ export class AdsServer extends EventEmitter {
         }
       },
       nextNonce: () => (++this.nonceSeq).toString(36),
+      stallMs: options.stallMs ?? 1000,
+      dropMs: options.dropMs ?? 30_000,
+      stats: this.stats,
     };
   }
 
@@ -66,7 +71,8 @@ export class AdsServer extends EventEmitter {
     if (this.closed) throw new XdsServerError('XDS_SERVER_CLOSED', 'xds server is closed');
     if (this.server) throw new XdsServerError('XDS_LISTEN_FAILED', 'xds server already listening');
     adsTypes(); // load the protos before the first stream arrives
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    // requests are small (node, names, a NACK's message); 4 MiB is gRPC's own default
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
     server.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.accept(call, false),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.accept(call, true),
@@ -98,6 +104,7 @@ export class AdsServer extends EventEmitter {
     const gone = (why: string): void => {
       if (stream.closed) return;
       stream.closed = true;
+      stream.dispose();
       this.live.delete(info.id);
       this.log('debug', `xds stream ${info.id} ${why}`);
       if (stream.connectEmitted) this.ctx.emit('disconnect', info);
@@ -124,7 +131,14 @@ export class AdsServer extends EventEmitter {
     if (this.closed) throw new XdsServerError('XDS_SERVER_CLOSED', 'xds server is closed');
     const id = ++this.pushSeq;
     const started = Date.now();
-    const targets = [...this.live.values()].filter((s) => !s.closed && (!request.filter || request.filter(s.info)));
+    const selected = [...this.live.values()].filter((s) => !s.closed && (!request.filter || request.filter(s.info)));
+    // a stream whose client has not taken its last response is never waited on: its push is
+    // deferred and runs, with the state of then, once the client reads (or the stream is dropped)
+    const targets: AdsStream<any>[] = [];
+    for (const s of selected) {
+      if (s.busy) s.defer(request.typeUrls);
+      else targets.push(s);
+    }
     const writes = await Promise.all(targets.map((s) => s.enqueue(`push ${id}`, () => s.push(request.typeUrls))));
     const all = writes.flatMap((w) => w ?? []);
     await Promise.all(all);
@@ -155,6 +169,7 @@ export class AdsServer extends EventEmitter {
     });
     for (const s of [...this.live.values()]) {
       s.closed = true;
+      s.dispose();
       this.live.delete(s.info.id);
       if (s.connectEmitted) this.ctx.emit('disconnect', s.info);
     }

@@ -71,9 +71,27 @@ export interface AdsServerOptions {
   logger?: AdsLogger;
   /** cap on response bytes in flight across streams (ads-write-budget.ts; default 64 MiB) */
   writeBudgetBytes?: number;
+  /**
+   * a response its client has not taken after this long marks the stream stalled: the push stops
+   * waiting for it and its budget is given back (default 1000 ms); pushes to a stream with an
+   * unwritten response are deferred and coalesced to the latest version
+   */
+  stallMs?: number;
+  /** a stream whose client has not read for this long is dropped (default 30 s) */
+  dropMs?: number;
 }
 
 export type XdsServerErrorCode = 'XDS_SERVER_CLOSED' | 'XDS_ENCODE_FAILED' | 'XDS_SOURCE_FAILED' | 'XDS_LISTEN_FAILED';
+
+/** Limits on what a client may send about itself (the control plane keeps and persists it). */
+export const MAX_NODE_ID_BYTES = 1024;
+export const MAX_NODE_METADATA_BYTES = 64 * 1024;
+/** A NACK's error_detail kept per stream and type (status, logs) is cut to this. */
+export const MAX_NACK_MESSAGE = 2048;
+
+export function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length - max} more characters)`;
+}
 
 export class XdsServerError extends Error {
   constructor(

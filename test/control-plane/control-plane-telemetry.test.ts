@@ -121,7 +121,7 @@ test('a Telemetry naming an unknown provider is applied; clew apply prints the I
     assert.equal(r.stderr, `${file}:6: warning: Telemetry istio-system/typo: spec.tracing[0].providers[0].name: provider "local-zipkn" is not defined in the mesh config's extensionProviders (prometheus, stackdriver, envoy, local-zipkin); it is ignored\n`);
     assert.ok(logs.some((l) => l.startsWith(`config warning: ${file}:6: warning: Telemetry istio-system/typo`)), logs.join('\n'));
   } finally {
-    cp.store.deleteKeys([{ key: 'Telemetry/istio-system/typo', kind: 'Telemetry', namespace: 'istio-system', name: 'typo' }]);
+    await cp.store.deleteKeys([{ key: 'Telemetry/istio-system/typo', kind: 'Telemetry', namespace: 'istio-system', name: 'typo' }]);
   }
 });
 

@@ -7,7 +7,7 @@
  */
 import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -109,11 +109,12 @@ export async function startControlPlane(configDir: string, ports?: { xds: number
 }
 
 /** POST /apis/v1/apply on the control plane's debug port (what `clew apply` does). */
-export async function applyConfig(cp: { debugUrl: string }, yaml: string): Promise<void> {
+export async function applyConfig(cp: { debugUrl: string; configDir: string }, yaml: string): Promise<void> {
+  const token = readFileSync(join(cp.configDir, '.clew', 'secrets', 'admin-token'), 'utf8').trim();
   const res = await request(`${cp.debugUrl}/apis/v1/apply`, {
     method: 'POST',
     body: yaml,
-    headers: { 'content-type': 'application/yaml' },
+    headers: { 'content-type': 'application/yaml', authorization: `Bearer ${token}` },
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`apply answered ${res.statusCode}: ${text}`);

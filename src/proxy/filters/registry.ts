@@ -5,6 +5,7 @@
  */
 import { ISTIO_STATS_TYPE, TYPED_STRUCT_TYPE, XDS_TYPED_STRUCT_TYPE } from '../../xds/type-urls.js';
 import { structToJson } from '../../xds/struct.js';
+import { alpnFilterFactory } from './alpn/alpn-filter.js';
 import { corsFilterFactory } from './cors/cors-filter.js';
 import { faultFilterFactory } from './fault/fault-filter.js';
 import type { HttpFilterFactory } from './filter.js';
@@ -17,6 +18,7 @@ export const HTTP_FILTER_FACTORIES: readonly HttpFilterFactory[] = [
   istioStatsFilterFactory,
   faultFilterFactory,
   corsFilterFactory,
+  alpnFilterFactory,
   routerFilterFactory,
 ];
 

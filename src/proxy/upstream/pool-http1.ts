@@ -135,7 +135,9 @@ export class Http1Pool implements ConnPool, Http1ClientOwner {
     while (this.total < this.max && this.waiting() > this.connecting) {
       this.total++;
       this.connecting++;
-      new Http1ClientConn(this.host, this.port, this.connOpts, this);
+      // Istio's istio.alpn: the waiting request names the ALPN a new TLS connection offers
+      const alpn = this.queue[this.queueHead]?.req.alpn;
+      new Http1ClientConn(this.host, this.port, alpn === undefined ? this.connOpts : { ...this.connOpts, alpn }, this);
     }
   }
 

@@ -103,14 +103,14 @@ export class Http2Pool implements ConnPool {
   /** TLS without configured ALPN offers h2 */
   private readonly alpn: readonly string[] | undefined;
 
-  private getSession(): http2.ClientHttp2Session {
+  private getSession(alpnOverride: readonly string[] | undefined): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
     const t = this.opts.transport;
     // the host's transport socket opens the connection (TLS offers h2 unless ALPN is configured)
     let sock: import('node:net').Socket | undefined;
     const session = http2.connect(this.origin, {
-      createConnection: () => (sock = t.connect(this.host, this.port, { keepaliveMs: this.opts.keepaliveMs, alpn: this.alpn })),
+      createConnection: () => (sock = t.connect(this.host, this.port, { keepaliveMs: this.opts.keepaliveMs, alpn: alpnOverride ?? this.alpn })),
     });
     this.session = session;
     this.streams = 0;
@@ -161,7 +161,7 @@ export class Http2Pool implements ConnPool {
     const body = req.body;
     const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
     try {
-      const session = this.getSession();
+      const session = this.getSession(req.alpn);
       const stream = session.request(headers, { endStream });
       // max_requests_per_connection: the session drains once it has carried that many streams.
       const max = this.opts.maxRequestsPerConnection ?? 0;

@@ -153,7 +153,17 @@ before(async () => {
 
 after(async () => {
   for (const p of background) if (p.exitCode === null) p.kill('SIGKILL');
-  if (state && pidAlive(state.supervisorPid)) await clew(['demo', 'stop'], 60_000);
+  // also when before() failed after the detached demo wrote its state
+  const s = state ?? readDemoState(stateDir);
+  if (s && pidAlive(s.supervisorPid)) await clew(['demo', 'stop'], 60_000);
+  for (const pid of s ? [s.supervisorPid, ...s.pids] : []) {
+    if (!pidAlive(pid)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   sweep(PREFIX);
   rmSync(stateDir, { recursive: true, force: true });
 });

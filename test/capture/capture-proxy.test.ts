@@ -168,11 +168,15 @@ spec:
 `;
   await mesh.apply(sidecar);
   try {
+    const none = (): number => mesh.stat('client', 'cluster.BlackHoleCluster.upstream_cx_none_healthy');
+    const pass0 = mesh.stat('client', 'cluster.PassthroughCluster.upstream_cx_total');
     const http = curl('client', `http://outside.test/`);
     assert.equal(http.code, 502);
+    const black0 = none();
     const tcp = curl('client', `http://${outsideIp}:8080/`);
     assert.equal(tcp.code, 0, 'connection closed, no HTTP answer');
-    assert.ok(mesh.stat('client', 'cluster.BlackHoleCluster.upstream_cx_none_healthy') + mesh.stat('client', 'listener.virtualOutbound.downstream_cx_total') > 0);
+    assert.equal(none() - black0, 1, 'the TCP connection went to BlackHoleCluster (no host)');
+    assert.equal(mesh.stat('client', 'cluster.PassthroughCluster.upstream_cx_total'), pass0, 'nothing passed through');
     // mesh services still work
     assert.equal(curl('client', `http://${WEB_VIP}/`).code, 200);
   } finally {

@@ -154,7 +154,7 @@ before(async () => {
 after(async () => {
   for (const p of background) if (p.exitCode === null) p.kill('SIGKILL');
   // also when before() failed after the detached demo wrote its state
-  const s = state ?? readDemoState(stateDir);
+  const s = readDemoState(stateDir) ?? state;
   if (s && pidAlive(s.supervisorPid)) await clew(['demo', 'stop'], 60_000);
   for (const pid of s ? [s.supervisorPid, ...s.pids] : []) {
     if (!pidAlive(pid)) continue;
@@ -342,7 +342,7 @@ spec:
   await waitUntil(async () => (await served()).has('reviews-v2'), 30_000, 'reviews-v2 serving again');
 });
 
-test('clew demo stop leaves nothing behind; a killed clew run is cleaned by its guard, or by the next start', { timeout: 120_000 }, async () => {
+test('clew demo stop leaves nothing behind; a killed clew run or demo is cleaned by its guards, or by the next start', { timeout: 300_000 }, async () => {
   const stop = await clew(['demo', 'stop'], 60_000);
   assert.equal(stop.code, 0, stop.out);
   assert.deepEqual(ours(), [], 'no namespace, link or route of the network left');
@@ -381,4 +381,25 @@ test('clew demo stop leaves nothing behind; a killed clew run is cleaned by its 
   const next = await clew(['run', '--netns', '--no-sidecar', '--name', 'next', ...xds, '--', 'true'], 60_000);
   assert.match(next.out, /removed the leftover pod victim\.default/);
   assert.deepEqual(ours(), []);
+  assert.deepEqual(rootTables(), before4);
+
+  // a demo whose supervisor is killed (its control plane on a host this time): the orphan guard
+  // ends every process, the netns guard removes the pods and the network
+  const again = await clew(['demo', '--netns', '--hosts', 'a,b', '--control-plane-host', 'b', '--detach', '--gateway-port', String(gatewayPort),
+    '--dns-server', ROOT, '--ready-timeout', '120'], 180_000);
+  assert.equal(again.code, 0, again.out);
+  const s2 = readDemoState(stateDir)!;
+  const cpIp = s2.controlPlane.xdsAddress.split(':')[0];
+  const onB = s2.netns!.pods.filter((p) => p.host === 'b').map((p) => p.ip.split('.').slice(0, 3).join('.'));
+  assert.ok(onB.length > 0 && onB.every((net) => cpIp.startsWith(`${net}.`)), `the control plane ${cpIp} is on host b`);
+  assert.equal(JSON.parse(inPod('sleep', ['curl', '-s', '-m', '10', 'http://details:9080/details/0']).stdout).id, 0);
+  // the guards too: each exits once its work is done
+  const pids2 = [s2.supervisorPid, ...s2.pids, s2.guardPid!, s2.netns!.guardPid!];
+  assert.ok(pids2.every((pid) => pid > 0));
+  process.kill(s2.supervisorPid, 'SIGKILL');
+  await waitUntil(() => ours().length === 0 && !pids2.some(pidAlive), 30_000, 'the killed demo\'s processes, pods and network to be gone');
+  assert.deepEqual(rootTables(), before4, 'the root namespace\'s nat and mangle tables as before');
+  const stopAfter = await clew(['demo', 'stop'], 30_000);
+  assert.match(stopAfter.out, /no demo is running/);
+  assert.equal(readDemoState(stateDir), undefined);
 });

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { pidAlive } from './local-address.js';
 import { LocalError } from './local-errors.js';
 import { localStateDir } from './local-state-dir.js';
-import { cmd, deleteNetns, ip, ipIn, linkName, netnsExists, sleepMs } from './netns-ip.js';
+import { cmd, deleteNetns, execIn, ip, ipIn, linkName, netnsExists, sleepMs } from './netns-ip.js';
 
 export interface NetnsNetworkOptions {
   /** name prefix of namespaces and of the root link (letters, digits; at most 10) */
@@ -367,6 +367,23 @@ export class NetnsNetwork {
       // the routes through a link that went down are gone: put them back
       ipIn(h.ns, ['route', 'replace', 'default', 'via', this.addr(254, 2 * h.index)]);
       ipIn(this.routerNs, ['route', 'replace', h.subnet, 'via', this.addr(254, 2 * h.index + 1)]);
+    }
+  }
+
+  /**
+   * Drops (or stops dropping) every packet to and from a host while its link stays up: what a
+   * black-holing network does (no ICMP, SYNs vanish, callers meet their connect timeouts; a cut
+   * link is refused at once). Rules in the router namespace's filter table only, gone with it.
+   * (`tc netem loss 100%` has the same effect where the kernel has sch_netem.)
+   */
+  setHostDrop(host: string, drop: boolean): void {
+    const h = this.host(host);
+    if (!h) throw new LocalError('CLEW_LOCAL_BAD_ARGUMENT', `no host ${host} in network ${this.prefix}`);
+    for (const dir of ['-i', '-o']) {
+      const rule = ['FORWARD', dir, `h${h.index}`, '-j', 'DROP'];
+      const present = execIn(this.routerNs, 'iptables', ['-w', '-C', ...rule], true).code === 0;
+      if (drop && !present) execIn(this.routerNs, 'iptables', ['-w', '-I', ...rule]);
+      if (!drop && present) execIn(this.routerNs, 'iptables', ['-w', '-D', ...rule]);
     }
   }
 }

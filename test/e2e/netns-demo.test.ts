@@ -284,7 +284,7 @@ test('the walkthrough\'s routing steps pass across the three hosts', { timeout: 
   await del(`${NET}/virtual-service-all-v1.yaml`);
 });
 
-test('a host\'s link cut under load: requests fail over per the DestinationRule, and the host serves again when it returns', { timeout: 120_000 }, async () => {
+test('a host\'s link cut under load, then its packets dropped: requests fail over per the DestinationRule, and the host serves again when it returns', { timeout: 180_000 }, async () => {
   // reviews v1 runs on host c, v2 on a, v3 on b (ratings, which v2 and v3 call, on c): cut a
   await applyText(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -340,6 +340,27 @@ spec:
   assert.ok(adminStat('sleep', 'cluster.outbound|9080||reviews.default.svc.cluster.local.outlier_detection.ejections_enforced_total') > ejections0, 'the host behind the cut link was ejected');
   // back: v2 (host a) serves again once its ejection ends
   await waitUntil(async () => (await served()).has('reviews-v2'), 30_000, 'reviews-v2 serving again');
+
+  // the link up but every packet to and from host a dropped (what netem loss 100 % does): no
+  // refusal comes back, so the DestinationRule's connect timeout (or the per-try timeout, on a
+  // pooled connection) is what detects it; every request is still answered, by another host
+  const cluster = 'cluster.outbound|9080||reviews.default.svc.cluster.local';
+  const timeouts = (): number => adminStat('sleep', `${cluster}.upstream_cx_connect_timeout`) + adminStat('sleep', `${cluster}.upstream_rq_per_try_timeout`);
+  const ejected = (): number => adminStat('sleep', `${cluster}.outlier_detection.ejections_enforced_total`);
+  const [timeouts0, ejections1] = [timeouts(), ejected()];
+  network.setHostDrop('a', true);
+  try {
+    const codes: string[] = [];
+    for (let i = 0; i < 40 && ejected() === ejections1; i++) {
+      codes.push(inPod('sleep', ['curl', '-s', '-m', '10', '-o', '/dev/null', '-w', '%{http_code}', 'http://reviews:9080/reviews/0']).stdout);
+    }
+    assert.ok(ejected() > ejections1, `host a ejected while its packets were dropped (${codes.length} requests)`);
+    assert.ok(timeouts() > timeouts0, 'detected by a timeout, not a refusal');
+    assert.deepEqual(codes.filter((c) => c !== '200'), [], 'every request answered by another host');
+  } finally {
+    network.setHostDrop('a', false);
+  }
+  await waitUntil(async () => (await served()).has('reviews-v2'), 30_000, 'reviews-v2 serving again after the drop');
 });
 
 test('clew demo stop leaves nothing behind; a killed clew run or demo is cleaned by its guards, or by the next start', { timeout: 300_000 }, async () => {

@@ -191,14 +191,7 @@ test('in productpage\'s namespace an unmodified curl http://reviews:9080/reviews
 });
 
 test('TCP through capture: a Debian redis-server pod, redis-cli from another pod, bytes counted both ways', async () => {
-  await applyText(`apiVersion: v1
-kind: Service
-metadata: {name: redis, namespace: default}
-spec:
-  selector: {app: redis}
-  ports:
-  - {name: tcp-redis, port: 6379, targetPort: 6379}
-`);
+  await apply('samples/redis/redis.yaml');
   const run = spawn(process.execPath, [CLEW, 'run', '--netns', '--host', 'c', '--name', 'redis', '--port', '6379', '--',
     'redis-server', '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   background.push(run);

@@ -1,7 +1,9 @@
 /** Header add/set/remove lists (route, virtual host, route config, weighted cluster), compiled once. */
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 
-export type HeaderMap = Record<string, string | string[] | undefined>;
+import type { HeaderMap } from '../core/header-map.js';
+
+export type { HeaderMap } from '../core/header-map.js';
 
 const enum Action {
   Append,

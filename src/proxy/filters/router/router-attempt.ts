@@ -1,7 +1,7 @@
 /** One upstream try of the router: forwards pool callbacks to the router, tagged with the try. */
 import type { Host } from '../../upstream/host.js';
-import type { UpstreamConnectionInfo } from '../../transport/transport-socket.js';
-import type { InHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../upstream/pool.js';
+import type { UpstreamConnectionInfo } from '../../core/transport-socket.js';
+import type { InHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../core/pool.js';
 
 export interface AttemptOwner {
   onUpstreamHeaders(a: Attempt, status: number, headers: InHeaders, endStream: boolean): void;

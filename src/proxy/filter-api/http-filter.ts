@@ -25,7 +25,7 @@
  * filters return one shared object). Per-route overrides (typed_per_filter_config) are parsed once
  * per RDS update and read with cb.perFilterConfig(name).
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { ConnectionContext } from '../core/connection-context.js';
 import type { Destination } from '../core/destination.js';
 import type { HeaderMap } from '../core/header-map.js';
@@ -130,6 +130,13 @@ export interface HttpFilterCallbacks {
   weightedTarget: WeightedTarget | undefined;
   /** set by istio.alpn */
   alpnOverride: AlpnOverride | undefined;
+  /** an HTTP/1.1 Upgrade request (h2c excepted): its type, lower-case */
+  readonly upgradeType: string | undefined;
+  /**
+   * The upstream answered 101: response headers through the encoder hooks, 101 written
+   * downstream, and the downstream socket (with bytes after the head) handed to the tunnel.
+   */
+  switchProtocols(headers: HeaderMap): { socket: Duplex; head: Buffer } | undefined;
 }
 
 export interface HttpFilter {

@@ -13,10 +13,11 @@
  */
 import { applyHcmRequestHeaders } from './request-headers.js';
 import { applyPeerSecurity } from '../telemetry/peer-security.js';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
 import { codecErrorDetails, codecErrorStatus, type CodecError } from '../codec/codec-error.js';
+import { upgradeEnabled } from '../router/upgrade-config.js';
 import type { H2Request, H2Response } from '../codec/codec-http2-server.js';
 import { constants as H2_CONSTANTS } from 'node:http2';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../core/stream-info.js';
@@ -29,7 +30,7 @@ import type { Route, RouteConfig, WeightedTarget } from '../router/route-config.
 import type { MatchInput } from '../router/route-match.js';
 import type { Destination } from '../core/destination.js';
 import type { ConnectionContext } from '../core/connection-context.js';
-import { streamEnded } from '../drain/connection-activity.js';
+import { markOpaque, streamEnded } from '../drain/connection-activity.js';
 import type { HcmConfig } from './hcm-config.js';
 import { httpToGrpcStatus } from '../core/local-reply.js';
 import type { RequestObserver } from '../core/observer.js';
@@ -89,6 +90,10 @@ export class ActiveStream implements HttpFilterCallbacks {
   /** the body through decodeData hooks (chains with body filters only) */
   private gate: RequestBodyGate | undefined = undefined;
   private state: FilterState | undefined = undefined;
+  /** an HTTP/1.1 Upgrade request (h2c excepted): its type, lower-case */
+  readonly upgradeType: string | undefined;
+  /** the connection switched protocols (a tunnel runs until it closes) */
+  private switched = false;
 
   constructor(
     readonly hcm: HcmConfig,
@@ -129,6 +134,7 @@ export class ActiveStream implements HttpFilterCallbacks {
     this.info.method = this.method;
     this.info.path = url;
     this.info.authority = authority;
+    this.upgradeType = this.isHttp2 ? undefined : (req as H1Request).upgrade;
     if (this.isHttp2) this.res.once('close', () => this.onClose());
     else (res as H1Response).listenClose(this);
   }
@@ -179,6 +185,7 @@ export class ActiveStream implements HttpFilterCallbacks {
     if (tracer) this.trace = tracer.start(h, this.conn.direction, h);
     this.matchRoute();
     if (peers && !inbound) this.sendPeerMetadata(peers.peerMetadata, peers.peerMetadataId);
+    if (this.upgradeType !== undefined && !this.admitUpgrade(this.upgradeType)) return;
     const cfgs = hcm.filters;
     const filters = new Array<HttpFilter>(cfgs.length);
     for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
@@ -253,6 +260,22 @@ export class ActiveStream implements HttpFilterCallbacks {
   }
 
   /**
+   * An Upgrade request: the connection ends with its response unless it switches protocols.
+   * A type neither the HCM's nor the route's upgrade_configs enable is refused with 403 (Envoy's
+   * `upgrade_failed`, counted in downstream_rq_ws_on_non_ws_route) when a route matched; without
+   * a route the router answers 404 as for any request.
+   */
+  private admitUpgrade(type: string): boolean {
+    (this.res as unknown as H1Response).shouldKeepAlive = false;
+    const r = this.route;
+    if (r === undefined || upgradeEnabled(type, this.hcm.upgrades, r.upgrades)) return true;
+    this.hcm.stats?.downstream_rq_ws_on_non_ws_route.inc();
+    this.info.responseCodeDetails = 'upgrade_failed';
+    this.sendLocalReply(403, undefined, undefined);
+    return false;
+  }
+
+  /**
    * Outbound: tell the server sidecar who we are, unless the request leaves the mesh (an
    * ORIGINAL_DST cluster such as PassthroughCluster), where the headers are removed instead.
    */
@@ -295,8 +318,22 @@ export class ActiveStream implements HttpFilterCallbacks {
 
   /** Runs encoder hooks (reverse order), route/vhost/route-config response header ops, then sends the headers. */
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
-    const filters = this.filters;
-    for (let i = filters.length - 1; i >= 0; i--) filters[i].encodeHeaders?.(this, status, headers, endStream);
+    this.prepareResponseHeaders(status, headers, endStream);
+
+    const res = this.res;
+    if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
+    if (this.isHttp2 && endStream) {
+      // trailers-only / header-only response in one HEADERS frame with END_STREAM
+      (res as unknown as H2Response).respondOnly(status, headers);
+      return;
+    }
+    res.writeHead(status, headers);
+    if (endStream) res.end();
+  }
+
+  /** Encoder hooks, peer metadata, response header ops, hop-by-hop fields removed; the info records the status. */
+  private prepareResponseHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    for (let i = this.filters.length - 1; i >= 0; i--) this.filters[i].encodeHeaders?.(this, status, headers, endStream);
     const peers = this.hcm.peers;
     if (peers) {
       if (this.answerPeer) {
@@ -327,15 +364,25 @@ export class ActiveStream implements HttpFilterCallbacks {
     this.info.responseHeaders = headers;
     const gs = headers['grpc-status'];
     if (gs !== undefined) this.info.grpcStatus = Number(gs);
-    const res = this.res;
-    if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
-    if (this.isHttp2 && endStream) {
-      // trailers-only / header-only response in one HEADERS frame with END_STREAM
-      (res as unknown as H2Response).respondOnly(status, headers);
-      return;
-    }
-    res.writeHead(status, headers);
-    if (endStream) res.end();
+  }
+
+  /**
+   * An Upgrade request's upstream answered 101: the response headers go through the encoder
+   * hooks like any, the 101 is written downstream and the downstream socket (with what the
+   * client sent after its head) is handed to the caller's tunnel. Undefined when the downstream
+   * connection is gone or is not an Upgrade request under way.
+   */
+  switchProtocols(headers: HeaderMap): { socket: Duplex; head: Buffer } | undefined {
+    const type = this.upgradeType;
+    if (type === undefined || this.done || this.isHttp2) return undefined;
+    const value = typeof headers.upgrade === 'string' ? headers.upgrade : type;
+    this.prepareResponseHeaders(101, headers, false);
+    const taken = (this.res as unknown as H1Response).switchProtocols(value, headers);
+    if (taken === undefined) return undefined;
+    this.hcm.stats?.upgradeStarted();
+    this.switched = true;
+    markOpaque(this.conn);
+    return taken;
   }
 
   addFlag(flag: ResponseFlag): void {
@@ -423,6 +470,7 @@ export class ActiveStream implements HttpFilterCallbacks {
     this.onDownstreamReset?.onDownstreamClose();
     if (info.responseCodeDetails === undefined && info.responseCode !== undefined) info.responseCodeDetails = 'via_upstream';
     const hcm = this.hcm;
+    if (this.switched) hcm.stats?.upgradeEnded();
     hcm.stats?.requestDone(info.responseCode, duration);
     const tel = hcm.telemetry;
     if (this.conn.tls !== undefined || info.upstreamPeer !== undefined) applyPeerSecurity(info, this.conn.tls);

@@ -29,6 +29,8 @@ import type { Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import type { Reporter } from './validate-reporter.js';
 import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { authorizationPolicySchema } from './schema-authorization-policy.js';
+import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
 
 /** Cross-resource checks of one kind (warnings, istioctl analyze's role). */
 export type CrossCheck = (
@@ -129,6 +131,14 @@ export const KINDS = [
     // access_log, tracing and istio.stats live in listeners; collectors outside the registry get a cluster
     pushes: [LISTENER_TYPE, CLUSTER_TYPE],
     cross: (telemetries, { reporterFor, opts }) => crossCheckTelemetry(telemetries, reporterFor, opts.meshConfig),
+  }),
+  define({
+    kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'authorizationpolicies', shortNames: ['ap'],
+    // `spec: {}` is meaningful (ALLOW nothing); a missing spec is the same
+    schema: authorizationPolicySchema, semantic: validateAuthorizationPolicy, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
+    // RBAC filters live in the inbound and gateway listeners
+    pushes: [LISTENER_TYPE],
+    columns: (s) => ({ ACTION: s?.action ?? 'ALLOW' }),
   }),
 ] as const;
 

@@ -12,6 +12,7 @@ import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
 import { SNIFFED_HTTP_PROTOCOLS } from './build-listeners-outbound.js';
+import { buildAuthzFilters, type AuthzFilters } from './build-authz.js';
 
 export const VIRTUAL_INBOUND_PORT = 15006;
 
@@ -33,11 +34,12 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function httpFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, authz: AuthzFilters): EnvoyResource[] {
   return [hcmFilter({
     statPrefix: `inbound_0.0.0.0_${p.port}`,
     routeConfig: inboundRouteConfig(p.port),
-    httpFilters: [routerFilter()],
+    // AuthorizationPolicy's RBAC filters (DENY, AUDIT, ALLOW) before the router
+    httpFilters: [...authz.http, routerFilter()],
     telemetry,
   })];
 }
@@ -46,28 +48,30 @@ function httpFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResourc
  * The filter chains of a workload port: HTTP, TCP, or (protocol not declared) both, the HTTP one
  * taken when the first bytes are HTTP (Istio's protocol sniffing); `match` is added to each.
  */
-function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>): EnvoyResource[] {
+function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, authz: AuthzFilters): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
-  const tcp = tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
+  // network RBAC before tcp_proxy (a TCP port is authorized per connection)
+  const tcp = [...authz.tcp, ...tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry)];
   const name = `0.0.0.0_${p.port}`;
   const withMatch = (m: Record<string, unknown>): Record<string, unknown> => (Object.keys(m).length ? { filter_chain_match: m } : {});
-  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry) }];
+  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, authz) }];
   if (!p.sniffed) return [{ name, ...withMatch(match), filters: tcp }];
   return [
-    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry) },
+    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, authz) },
     { name, ...withMatch(match), filters: tcp },
   ];
 }
 
 export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const ports = inboundPorts(pc, proxy);
+  const authz = buildAuthzFilters(pc, proxy);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
     return ports.map((p) => ({
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: inboundChains(p, telemetry, {}).map(({ name: _n, ...c }) => c),
+      filter_chains: inboundChains(p, telemetry, {}, authz).map(({ name: _n, ...c }) => c),
     }));
   }
   return [{
@@ -81,10 +85,10 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       typed_config: { '@type': ORIGINAL_DST_LISTENER_FILTER_TYPE },
     }],
     filter_chains: [
-      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } })),
+      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, authz)),
       {
         name: 'virtualInbound-catchall-tcp',
-        filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry),
+        filters: [...authz.tcp, ...tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry)],
       },
     ],
   }];

@@ -33,6 +33,7 @@ import type { ResponseFlag, StreamInfo } from '../core/stream-info.js';
 import type { Route, RouteConfig, WeightedTarget } from '../router/route-config.js';
 import type { ClusterSlot } from '../upstream/cluster-slot.js';
 import type { FilterState } from './filter-state.js';
+import type { StatsStore } from '../../stats/stats-store.js';
 
 export type FilterHeadersStatus = 'continue' | 'stop';
 /** 'stop-and-buffer': hold this and later chunks until continueDecoding(); 'stop': the filter took the chunk */
@@ -183,6 +184,10 @@ export interface HttpFilterParseContext {
   resolveCluster(name: string): ClusterSlot;
   /** process-wide objects filters share across listener updates (JWKS caches, gRPC channels, token buckets) */
   readonly shared: SharedFilterResources;
+  /** the proxy's stats store (filters' counters: `http.<statPrefix>.<filter>.<name>`); absent in unit tests */
+  readonly stats?: StatsStore;
+  /** the HCM's stat_prefix */
+  readonly statPrefix?: string;
 }
 
 /**

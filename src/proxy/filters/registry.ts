@@ -10,6 +10,7 @@ import { corsFilterFactory } from './cors/cors-filter.js';
 import { faultFilterFactory } from './fault/fault-filter.js';
 import type { HttpFilterFactory } from '../filter-api/http-filter.js';
 import { fail } from '../core/errors.js';
+import { rbacFilterFactory } from './rbac/rbac-filter.js';
 import { routerFilterFactory } from './router/router-filter.js';
 import { istioStatsFilterFactory } from './stats/stats-filter.js';
 import { parseStatsPluginConfig } from './stats/stats-config.js';
@@ -17,6 +18,7 @@ import type { MetricsConfig } from '../telemetry/telemetry-config.js';
 
 export const HTTP_FILTER_FACTORIES: readonly HttpFilterFactory[] = [
   istioStatsFilterFactory,
+  rbacFilterFactory,
   faultFilterFactory,
   corsFilterFactory,
   alpnFilterFactory,

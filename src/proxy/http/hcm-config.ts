@@ -89,7 +89,7 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     fail('HttpConnectionManager without rds or route_config');
   }
   const filters: HttpFilterConfig[] = [];
-  const filterCtx: HttpFilterParseContext = { resolveCluster: ctx.resolveCluster, shared: ctx.shared ?? new SharedResources() };
+  const filterCtx: HttpFilterParseContext = { resolveCluster: ctx.resolveCluster, shared: ctx.shared ?? new SharedResources(), stats: ctx.telemetry?.stats, statPrefix: String(tc.stat_prefix ?? '') };
   let metrics: MetricsConfig | undefined;
   const list = (tc.http_filters ?? []) as Array<Record<string, any>>;
   list.forEach((f, i) => {

@@ -11,6 +11,7 @@ import { filterConfigOf, filterTypeUrl } from '../filters/registry.js';
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import { parseHcm, type HcmParseContext } from '../http/hcm-config.js';
 import type { NetworkChain } from './network-chain.js';
+import { networkRbacFactory } from '../filters/rbac/rbac-network.js';
 import { parseTcpProxy, TcpProxy } from './tcp-proxy.js';
 
 export type ChainParseContext = NetworkParseContext & HcmParseContext;
@@ -33,6 +34,7 @@ const istioStatsNetworkFactory: NetworkFilterFactory<ChainParseContext> = {
 
 export const NETWORK_FILTER_FACTORIES: readonly NetworkFilterFactory<ChainParseContext>[] = [
   istioStatsNetworkFactory,
+  networkRbacFactory,
   hcmFactory,
   tcpProxyFactory,
 ];

@@ -8,6 +8,7 @@ import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, socketAddress } from './build-common.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
@@ -34,13 +35,14 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, authz: AuthzFilters): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource, authz: AuthzFilters): EnvoyResource[] {
   return [hcmFilter({
     statPrefix: `inbound_0.0.0.0_${p.port}`,
     routeConfig: inboundRouteConfig(p.port),
     // AuthorizationPolicy's RBAC filters (DENY, AUDIT, ALLOW) before the router
     httpFilters: [...authz.http, routerFilter()],
     telemetry,
+    pathNormalization,
   })];
 }
 
@@ -48,22 +50,23 @@ function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, authz: AuthzF
  * The filter chains of a workload port: HTTP, TCP, or (protocol not declared) both, the HTTP one
  * taken when the first bytes are HTTP (Istio's protocol sniffing); `match` is added to each.
  */
-function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, authz: AuthzFilters): EnvoyResource[] {
+function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, normalization: EnvoyResource, authz: AuthzFilters): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
   // network RBAC before tcp_proxy (a TCP port is authorized per connection)
   const tcp = [...authz.tcp, ...tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry)];
   const name = `0.0.0.0_${p.port}`;
   const withMatch = (m: Record<string, unknown>): Record<string, unknown> => (Object.keys(m).length ? { filter_chain_match: m } : {});
-  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, authz) }];
+  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, normalization, authz) }];
   if (!p.sniffed) return [{ name, ...withMatch(match), filters: tcp }];
   return [
-    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, authz) },
+    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, normalization, authz) },
     { name, ...withMatch(match), filters: tcp },
   ];
 }
 
 export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const ports = inboundPorts(pc, proxy);
+  const normalization = pathNormalizationFields(pc.meshConfig);
   const authz = buildAuthzFilters(pc, proxy);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
@@ -71,7 +74,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: inboundChains(p, telemetry, {}, authz).map(({ name: _n, ...c }) => c),
+      filter_chains: inboundChains(p, telemetry, {}, normalization, authz).map(({ name: _n, ...c }) => c),
     }));
   }
   return [{
@@ -85,7 +88,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       typed_config: { '@type': ORIGINAL_DST_LISTENER_FILTER_TYPE },
     }],
     filter_chains: [
-      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, authz)),
+      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, normalization, authz)),
       {
         name: 'virtualInbound-catchall-tcp',
         filters: [...authz.tcp, ...tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry)],

@@ -19,8 +19,9 @@ import {
 import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { NETWORK_RBAC_TYPE, RBAC_TYPE } from '../../xds/type-urls.js';
-import { labelsMatch } from '../../registry/registry-labels.js';
-import { ROOT_NAMESPACE, type PushContext } from '../push-context.js';
+import type { PushContext } from '../push-context.js';
+import { policiesInForce } from './build-policy-selection.js';
+import { buildAuthnFilters } from './build-authn.js';
 
 export const HTTP_RBAC_FILTER = 'envoy.filters.http.rbac';
 export const NETWORK_RBAC_FILTER = 'envoy.filters.network.rbac';
@@ -55,30 +56,11 @@ export interface AuthorizationPolicySpec {
 }
 export type AuthorizationPolicy = ConfigResource<AuthorizationPolicySpec>;
 
-const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 const DRY_RUN = 'istio.io/dry-run';
 
-function isNamespaceWide(p: AuthorizationPolicy): boolean {
-  return Object.keys(p.spec?.selector?.matchLabels ?? {}).length === 0 && !p.spec?.targetRef && !p.spec?.targetRefs?.length;
-}
-
-function selects(p: AuthorizationPolicy, proxy: ProxyIdentity): boolean {
-  const labels = p.spec?.selector?.matchLabels ?? {};
-  if (Object.keys(labels).length > 0) return labelsMatch(labels, proxy.labels);
-  const refs = [...(p.spec?.targetRef ? [p.spec.targetRef] : []), ...(p.spec?.targetRefs ?? [])];
-  return refs.some((r) => r.kind === 'Gateway' && proxy.labels[GATEWAY_NAME_LABEL] === r.name);
-}
-
-/** The AuthorizationPolicies in force for a proxy, in name order (stable output). */
+/** The AuthorizationPolicies in force for a proxy, in namespace/name order. */
 export function applicablePolicies(pc: PushContext, proxy: ProxyIdentity): AuthorizationPolicy[] {
-  const all = pc.ofKind<AuthorizationPolicySpec>('AuthorizationPolicy') as readonly AuthorizationPolicy[];
-  return all
-    .filter((p) => {
-      const ns = p.metadata.namespace;
-      if (isNamespaceWide(p)) return ns === ROOT_NAMESPACE || ns === proxy.namespace;
-      return ns === proxy.namespace && selects(p, proxy);
-    })
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  return policiesInForce<AuthorizationPolicySpec>(pc, proxy, 'AuthorizationPolicy');
 }
 
 // ---------------------------------------------------------------- string and field matchers
@@ -316,11 +298,13 @@ export interface AuthzFilters {
 
 export const NO_AUTHZ: AuthzFilters = { http: [], tcp: [] };
 
+/** RequestAuthentication's jwt_authn + istio_authn, then AuthorizationPolicy's RBAC filters. */
 export function buildAuthzFilters(pc: PushContext, proxy: ProxyIdentity): AuthzFilters {
   const policies = applicablePolicies(pc, proxy).filter((p) => (p.spec?.action ?? 'ALLOW') !== 'CUSTOM');
-  if (policies.length === 0) return NO_AUTHZ;
+  const authn = buildAuthnFilters(pc, proxy);
+  if (policies.length === 0 && authn.length === 0) return NO_AUTHZ;
   return {
-    http: filterConfigs(policies, false).map((c) => ({ name: HTTP_RBAC_FILTER, typed_config: { '@type': RBAC_TYPE, ...c } })),
+    http: [...authn, ...filterConfigs(policies, false).map((c) => ({ name: HTTP_RBAC_FILTER, typed_config: { '@type': RBAC_TYPE, ...c } }))],
     tcp: filterConfigs(policies, true).map((c) => ({ name: NETWORK_RBAC_FILTER, typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: 'tcp.', ...c } })),
   };
 }

@@ -11,6 +11,8 @@ import { faultFilterFactory } from './fault/fault-filter.js';
 import type { HttpFilterFactory } from '../filter-api/http-filter.js';
 import { fail } from '../core/errors.js';
 import { rbacFilterFactory } from './rbac/rbac-filter.js';
+import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.js';
+import { istioAuthnFilterFactory } from './jwt-authn/istio-authn-filter.js';
 import { routerFilterFactory } from './router/router-filter.js';
 import { istioStatsFilterFactory } from './stats/stats-filter.js';
 import { parseStatsPluginConfig } from './stats/stats-config.js';
@@ -18,6 +20,8 @@ import type { MetricsConfig } from '../telemetry/telemetry-config.js';
 
 export const HTTP_FILTER_FACTORIES: readonly HttpFilterFactory[] = [
   istioStatsFilterFactory,
+  jwtAuthnFilterFactory,
+  istioAuthnFilterFactory,
   rbacFilterFactory,
   faultFilterFactory,
   corsFilterFactory,

@@ -177,3 +177,33 @@ test('gateways: a policy selecting the gateway workload lands before its router'
   assert.equal(names[0], 'envoy.filters.http.rbac');
   assert.equal(names.at(-1), 'envoy.filters.http.router');
 });
+
+test('RequestAuthentication: jwt_authn (a provider per rule, any of them or no token) and istio_authn before the RBAC filters', () => {
+  const jwks = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k' }] });
+  const ra = res('RequestAuthentication', 'jwt', {
+    selector: { matchLabels: { app: 'productpage' } },
+    jwtRules: [
+      { issuer: 'https://a.example', audiences: ['web'], jwks, fromHeaders: [{ name: 'x-jwt', prefix: 'Bearer ' }], outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }] },
+      { issuer: 'https://b.example', jwksUri: 'https://keys.example:8443/jwks.json', timeout: '2s', forwardOriginalToken: true, outputPayloadToHeader: 'x-payload' },
+    ],
+  });
+  const ls = buildListeners(makePc([...SVC, ra, ap('require', { rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] })]), PP);
+  for (const l of ls) assertRoundTrip(LISTENER_TYPE, l);
+  const filters = byName(ls, `${PP.address}_9080`).filter_chains[0].filters[0].typed_config.http_filters as EnvoyResource[];
+  assert.deepEqual(filters.map((f) => f.name), ['envoy.filters.http.jwt_authn', 'istio_authn', 'envoy.filters.http.rbac', 'istio.stats', 'envoy.filters.http.router']);
+  const jwt = filters[0].typed_config;
+  assert.deepEqual(Object.keys(jwt.providers), ['origins-0', 'origins-1']);
+  assert.deepEqual(jwt.providers['origins-0'], {
+    issuer: 'https://a.example', audiences: ['web'], local_jwks: { inline_string: jwks },
+    from_headers: [{ name: 'x-jwt', value_prefix: 'Bearer ' }], claim_to_headers: [{ header_name: 'x-sub', claim_name: 'sub' }], payload_in_metadata: 'https://a.example',
+  });
+  assert.deepEqual(jwt.providers['origins-1'].remote_jwks, {
+    http_uri: { uri: 'https://keys.example:8443/jwks.json', cluster: 'outbound|8443||keys.example', timeout: { seconds: 2 } }, cache_duration: { seconds: 300 },
+  });
+  assert.equal(jwt.providers['origins-1'].forward, true);
+  assert.deepEqual(jwt.rules, [{ match: { prefix: '/' }, requires: { requires_any: { requirements: [{ provider_name: 'origins-0' }, { provider_name: 'origins-1' }, { allow_missing: {} }] } } }]);
+  assert.equal(jwt.bypass_cors_preflight, true);
+  // another workload: no JWT filter
+  const other = buildListeners(makePc([...SVC, ra]), proxy({ name: 'reviews', address: '127.0.10.3', labels: { app: 'reviews' } }));
+  assert.ok(other.every((l) => !JSON.stringify(l).includes('jwt_authn')));
+});

@@ -33,6 +33,10 @@ import type { Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import type { Reporter } from './validate-reporter.js';
 import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { authorizationPolicySchema } from './schema-authorization-policy.js';
+import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
+import { requestAuthenticationSchema } from './schema-request-authentication.js';
+import { validateRequestAuthentication } from './semantic-request-authentication.js';
 
 /** Cross-resource checks of one kind (warnings, istioctl analyze's role). */
 export type CrossCheck = (
@@ -158,6 +162,21 @@ export const KINDS = [
     // credentialName material goes to the proxies as SDS resources over ADS
     pushes: [SECRET_TYPE],
     columns: (s) => ({ TYPE: s.type ?? 'Opaque', DATA: String(Object.keys({ ...(s.data ?? {}), ...(s.stringData ?? {}) }).length) }),
+  }),
+  define({
+    kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'authorizationpolicies', shortNames: ['ap'],
+    // `spec: {}` is meaningful (ALLOW nothing); a missing spec is the same
+    schema: authorizationPolicySchema, semantic: validateAuthorizationPolicy, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
+    // RBAC filters live in the inbound and gateway listeners
+    pushes: [LISTENER_TYPE],
+    columns: (s) => ({ ACTION: s?.action ?? 'ALLOW' }),
+  }),
+  define({
+    kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'requestauthentications', shortNames: ['ra'],
+    schema: requestAuthenticationSchema, semantic: validateRequestAuthentication, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
+    // jwt_authn filters live in the inbound and gateway listeners
+    pushes: [LISTENER_TYPE],
+    columns: (s) => ({ ISSUERS: (s?.jwtRules ?? []).map((r: any) => r?.issuer).join(',') }),
   }),
 ] as const;
 

@@ -13,6 +13,7 @@ import { isGatewayHttpServer } from './build-routes.js';
 import { gatewayTlsContext, httpsRouteName, isPassthrough, serverNames, terminatesTls } from './build-gateway-tls.js';
 import { downstreamTlsSocket } from './build-tls-common.js';
 import { TLS_INSPECTOR_TYPE } from '../../xds/type-urls.js';
+import { buildAuthzFilters, type AuthzFilters } from './build-authz.js';
 
 function gatewayTcpClusters(pc: PushContext, proxy: ProxyIdentity, gatewayKeys: string[], port: number): { name: string; weight: number }[] {
   for (const key of gatewayKeys) {
@@ -34,7 +35,9 @@ function gatewayTcpClusters(pc: PushContext, proxy: ProxyIdentity, gatewayKeys: 
 }
 
 /** SNI passthrough chains: VirtualService `tls` routes bound to the gateway, by their sniHosts. */
-function passthroughChains(pc: PushContext, proxy: ProxyIdentity, gatewayKeys: string[], port: number, telemetry: ReturnType<typeof listenerTelemetry>): EnvoyResource[] {
+function passthroughChains(
+  pc: PushContext, proxy: ProxyIdentity, gatewayKeys: string[], port: number, telemetry: ReturnType<typeof listenerTelemetry>, authz: AuthzFilters,
+): EnvoyResource[] {
   const out: EnvoyResource[] = [];
   const seen = new Set<string>();
   for (const key of gatewayKeys) {
@@ -56,7 +59,7 @@ function passthroughChains(pc: PushContext, proxy: ProxyIdentity, gatewayKeys: s
           for (const h of names) seen.add(h);
           out.push({
             filter_chain_match: { server_names: names },
-            filters: tcpFilters(dests.length === 1 ? dests[0].name : `${names[0]}:${port}`, dests, telemetry),
+            filters: [...authz.tcp, ...tcpFilters(dests.length === 1 ? dests[0].name : `${names[0]}:${port}`, dests, telemetry)],
           });
         }
       }
@@ -79,6 +82,8 @@ export function gatewayListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
   }
   const out: EnvoyResource[] = [];
   const telemetry = listenerTelemetry(pc, proxy, 'gateway');
+  // AuthorizationPolicies selecting the gateway's workload (or its Gateway by targetRef)
+  const authz = buildAuthzFilters(pc, proxy);
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const { servers, keys, owners } = byPort.get(port)!;
     const name = `0.0.0.0_${port}`;
@@ -90,24 +95,24 @@ export function gatewayListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
       chains.push({
         ...(sni ? { filter_chain_match: { server_names: sni } } : {}),
         filters: [hcmFilter({
-          statPrefix: `outbound_${name}`, rds: httpsRouteName(s, owner.name, owner.namespace), httpFilters: outboundHttpFilters(), useRemoteAddress: true, telemetry,
+          statPrefix: `outbound_${name}`, rds: httpsRouteName(s, owner.name, owner.namespace), httpFilters: [...authz.http, ...outboundHttpFilters()], useRemoteAddress: true, telemetry,
           pathNormalization: pathNormalizationFields(pc.meshConfig),
         })],
         transport_socket: downstreamTlsSocket(gatewayTlsContext(s.tls!, true)),
       });
     }
-    if (servers.some(isPassthrough)) chains.push(...passthroughChains(pc, proxy, keys, port, telemetry));
+    if (servers.some(isPassthrough)) chains.push(...passthroughChains(pc, proxy, keys, port, telemetry, authz));
     if (servers.some(isGatewayHttpServer)) {
       chains.push({
         filters: [hcmFilter({
-          statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: outboundHttpFilters(), useRemoteAddress: true, telemetry,
+          statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: [...authz.http, ...outboundHttpFilters()], useRemoteAddress: true, telemetry,
           pathNormalization: pathNormalizationFields(pc.meshConfig),
         })],
       });
     } else if (chains.length === 0) {
       const clusters = gatewayTcpClusters(pc, proxy, keys, port);
       if (clusters.length === 0) continue;
-      chains.push({ filters: tcpFilters(clusters.length === 1 ? clusters[0].name : name, clusters, telemetry) });
+      chains.push({ filters: [...authz.tcp, ...tcpFilters(clusters.length === 1 ? clusters[0].name : name, clusters, telemetry)] });
     }
     if (chains.length === 0) continue;
     const tlsAware = chains.some((c) => c.transport_socket || c.filter_chain_match);

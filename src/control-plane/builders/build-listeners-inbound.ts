@@ -24,6 +24,7 @@ import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
 import { SNIFFED_HTTP_PROTOCOLS } from './build-listeners-outbound.js';
+import { buildAuthzFilters, type AuthzFilters } from './build-authz.js';
 import { effectivePeerAuthentication, mtlsModeForPort, type EffectiveMtlsMode } from './build-peer-authentication.js';
 import {
   agentSecret, downstreamTlsSocket, envoyTlsVersion, ISTIO_CIPHERS, MTLS_HTTP_ALPNS, MTLS_TCP_ALPNS, SDS_DEFAULT, SDS_ROOTCA,
@@ -50,11 +51,12 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource, authz: AuthzFilters): EnvoyResource[] {
   return [hcmFilter({
     statPrefix: `inbound_0.0.0.0_${p.port}`,
     routeConfig: inboundRouteConfig(p.port),
-    httpFilters: [routerFilter()],
+    // AuthorizationPolicy's RBAC filters (DENY, AUDIT, ALLOW) before the router
+    httpFilters: [...authz.http, routerFilter()],
     telemetry,
     xfcc: 'SANITIZE_SET',
     pathNormalization,
@@ -94,11 +96,12 @@ function chain(name: string, match: Match, filters: EnvoyResource[], tls?: Envoy
 
 /** The filter chains of a workload port for its mTLS mode; `match` (destination port) is added to each. */
 export function inboundChains(
-  pc: PushContext, p: InboundPort, mode: EffectiveMtlsMode, telemetry: ListenerTelemetry, match: Match, normalization: EnvoyResource,
+  pc: PushContext, p: InboundPort, mode: EffectiveMtlsMode, telemetry: ListenerTelemetry, match: Match, normalization: EnvoyResource, authz: AuthzFilters,
 ): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
-  const tcp = () => tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
-  const http = () => httpFilters(p, telemetry, normalization);
+  // network RBAC before tcp_proxy (a TCP port is authorized per connection)
+  const tcp = () => [...authz.tcp, ...tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry)];
+  const http = () => httpFilters(p, telemetry, normalization, authz);
   const name = `0.0.0.0_${p.port}`;
   const raw = { ...match, transport_protocol: 'raw_buffer' };
   const tls = { ...match, transport_protocol: 'tls' };
@@ -144,6 +147,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
   const eff = effectivePeerAuthentication(policies, { namespace: proxy.namespace, labels: proxy.labels });
   const modeOf = (port: number) => mtlsModeForPort(eff, port);
   const normalization = pathNormalizationFields(pc.meshConfig);
+  const authz = buildAuthzFilters(pc, proxy);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
     return ports.map((p) => {
@@ -154,11 +158,11 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
         address: socketAddress(proxy.address, p.port),
         traffic_direction: 'INBOUND',
         ...(filters.length ? { listener_filters: filters } : {}),
-        filter_chains: inboundChains(pc, p, mode, telemetry, {}, normalization).map(({ name: _n, ...c }) => c),
+        filter_chains: inboundChains(pc, p, mode, telemetry, {}, normalization, authz).map(({ name: _n, ...c }) => c),
       };
     });
   }
-  const catchAll = tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry);
+  const catchAll = [...authz.tcp, ...tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry)];
   const catchAllChains: EnvoyResource[] = [];
   if (eff.mode !== 'DISABLE') catchAllChains.push(chain('virtualInbound-catchall-tls', { transport_protocol: 'tls', application_protocols: [...MTLS_TCP_ALPNS, ...MTLS_HTTP_ALPNS] }, catchAll, inboundMtlsContext(pc, false)));
   if (eff.mode !== 'STRICT') catchAllChains.push(chain('virtualInbound-catchall-tcp', {}, catchAll));
@@ -170,7 +174,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
     traffic_direction: 'INBOUND',
     listener_filters: listenerFilters(true, ports.some((p) => p.sniffed), eff.mode !== 'DISABLE' || ports.some((p) => modeOf(p.port) !== 'DISABLE')),
     filter_chains: [
-      ...ports.flatMap((p) => inboundChains(pc, p, modeOf(p.port), telemetry, { destination_port: { value: p.port } }, normalization)),
+      ...ports.flatMap((p) => inboundChains(pc, p, modeOf(p.port), telemetry, { destination_port: { value: p.port } }, normalization, authz)),
       ...catchAllChains,
     ],
   }];

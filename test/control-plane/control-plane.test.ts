@@ -183,10 +183,31 @@ test('pushes: a proxy gets CDS/EDS/LDS/RDS, an endpoint-only change pushes EDS o
         const e = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
         return (e?.endpoints?.[0]?.lb_endpoints?.length ?? 0) === 1;
       });
-      const after = a.received.slice(countBefore);
-      assert.deepEqual([...new Set(after.map((r) => r.typeUrl))], [ENDPOINT_TYPE]);
+      // the first reviews workload brings a new service account: the cluster's SANs change (CDS), as in Istio
+      const first = a.received.slice(countBefore);
+      assert.deepEqual([...new Set(first.map((r) => r.typeUrl))].sort(), [CLUSTER_TYPE, ENDPOINT_TYPE].sort());
       const ep = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
       assert.deepEqual(ep!.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.3.2', port_value: 9080 });
+      // a second one with the same account: only endpoints change
+      await new Promise((r) => setTimeout(r, 200));
+      const countMid = a.received.length;
+      const nodeC = {
+        id: 'sidecar~127.0.3.3~reviews-v2.default~default.svc.cluster.local',
+        metadata: {
+          NAME: 'reviews-v2', NAMESPACE: 'default', LABELS: { app: 'reviews', version: 'v2' }, INSTANCE_IPS: '127.0.3.3',
+          INTERCEPTION_MODE: 'NONE', POD_PORTS: JSON.stringify([{ name: 'http', containerPort: 9080, protocol: 'TCP' }]),
+        },
+      };
+      const c = new TestAdsClient(addr, nodeC, { token: await tokenForNode(cp, nodeC) });
+      try {
+        await a.until(() => {
+          const e = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
+          return (e?.endpoints?.[0]?.lb_endpoints?.length ?? 0) === 2;
+        });
+        assert.deepEqual([...new Set(a.received.slice(countMid).map((r) => r.typeUrl))], [ENDPOINT_TYPE]);
+      } finally {
+        c.close();
+      }
 
       await b.until(() => b.latest.has(ROUTE_TYPE));
       await new Promise((r) => setTimeout(r, 100));

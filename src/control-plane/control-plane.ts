@@ -12,6 +12,7 @@ import { PushScheduler, typesForKinds, type PushRequest } from './push-scheduler
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
+import { controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
 import { createPushContext, type PushContext } from './builders/index.js';
 import { LocalRegistry } from '../registry/index.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
@@ -236,7 +237,7 @@ export class ControlPlane {
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     const debugHost = this.options.debugAddress ?? '127.0.0.1';
-    this.debug = await startDebugServer(this, debugHost, this.options.debugPort ?? 15014);
+    this.debug = await startDebugServer(controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
     if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);
     this.watchConfigDir();

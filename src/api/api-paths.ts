@@ -12,6 +12,8 @@ export const API_PATHS = {
   registryz: '/debug/registryz',
   configz: '/debug/configz',
   mesh: '/debug/mesh',
+  /** the mesh's root certificate (PEM), what clients verify the TLS port and workload certificates with */
+  rootCert: '/debug/root-cert',
   /** GET `?kind=&namespace=&name=` */
   resources: '/apis/v1/resources',
   apply: '/apis/v1/apply',

@@ -10,6 +10,7 @@ import { xdsRoutes } from './api-xds.js';
 import { registryRoutes } from './api-registry.js';
 import { configRoutes } from './api-config.js';
 import { configWriteRoutes } from './api-config-write.js';
+import { securityRoutes } from './api-security.js';
 
 export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): ApiRoute[] {
   return [
@@ -17,6 +18,7 @@ export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): A
     ...xdsRoutes(view),
     ...registryRoutes(view),
     ...configRoutes(view),
+    ...securityRoutes(view),
     ...configWriteRoutes(view, writes),
   ];
 }

@@ -18,6 +18,7 @@ export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
     listResources: (kind, namespace, name) => cp.store.list(kind, namespace, name),
     rejectedFiles: () => cp.store.rejectedFiles(),
     meshWarnings: (keys) => cp.meshWarnings(keys),
+    rootCertPem: () => cp.security.ca.rootCertPem(),
   };
 }
 

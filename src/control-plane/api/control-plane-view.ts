@@ -29,6 +29,8 @@ export interface ControlPlaneView {
   rejectedFiles(): { file: string; messages: ValidationMessage[] }[];
   /** warnings that need the mesh config (Telemetry providers), for these resource keys or all */
   meshWarnings(keys?: Set<string>): ValidationMessage[];
+  /** the CA's root certificate, PEM (public by nature) */
+  rootCertPem(): string;
 }
 
 /** The writes of the API; every caller has passed `authorizeWrite`. */

@@ -39,6 +39,7 @@ const view: ControlPlaneView = {
   listResources: (kind, namespace, name) => [VS].filter((r) => (!kind || r.kind.toLowerCase() === kind.toLowerCase()) && (!namespace || r.metadata.namespace === namespace) && (!name || r.metadata.name === name)),
   rejectedFiles: () => [],
   meshWarnings: () => [],
+  rootCertPem: () => '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n',
 };
 const writes: ControlPlaneWrites = {
   applyText: async () => ({ results: [], ignored: [] }),

@@ -11,6 +11,8 @@ import { registryRoutes } from './api-registry.js';
 import { configRoutes } from './api-config.js';
 import { configWriteRoutes } from './api-config-write.js';
 import { securityRoutes } from './api-security.js';
+import { graphRoutes } from './api-graph.js';
+import { listRoutes } from './api-lists.js';
 
 export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): ApiRoute[] {
   return [
@@ -19,6 +21,8 @@ export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): A
     ...registryRoutes(view),
     ...configRoutes(view),
     ...securityRoutes(view),
+    ...graphRoutes(view),
+    ...listRoutes(view),
     ...configWriteRoutes(view, writes),
   ];
 }

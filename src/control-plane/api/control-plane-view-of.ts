@@ -19,6 +19,8 @@ export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
     rejectedFiles: () => cp.store.rejectedFiles(),
     meshWarnings: (keys) => cp.meshWarnings(keys),
     rootCertPem: () => cp.security.ca.rootCertPem(),
+    traffic: (windowMs) => cp.scraper.store.query(windowMs),
+    scrapeStatus: () => (cp.scrapeIntervalMs > 0 ? cp.scraper.status() : undefined),
   };
 }
 

@@ -8,6 +8,8 @@ import type { ConfigResource, MeshConfig, ValidationMessage, IgnoredResource } f
 import type { MeshService, ServiceInstance, Workload } from '../../registry/types.js';
 import type { StreamStatus } from '../../xds-server/index.js';
 import type { ApplyResult } from '../config-store.js';
+import type { ScrapeStatus } from '../../api/api-types.js';
+import type { TrafficQuery } from '../../mesh-metrics/traffic-rows.js';
 
 export interface ControlPlaneView {
   isReady(): boolean;
@@ -31,6 +33,10 @@ export interface ControlPlaneView {
   meshWarnings(keys?: Set<string>): ValidationMessage[];
   /** the CA's root certificate, PEM (public by nature) */
   rootCertPem(): string;
+  /** the sidecars' Istio metrics over the last `windowMs` (the control plane's scrape window) */
+  traffic(windowMs: number): TrafficQuery;
+  /** the scraper's state; undefined when scraping is off */
+  scrapeStatus(): ScrapeStatus | undefined;
 }
 
 /** The writes of the API; every caller has passed `authorizeWrite`. */

@@ -40,6 +40,8 @@ const view: ControlPlaneView = {
   rejectedFiles: () => [],
   meshWarnings: () => [],
   rootCertPem: () => '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n',
+  traffic: () => ({ rows: [], coveredSeconds: 60, timestamp: Date.now() }),
+  scrapeStatus: () => ({ intervalMs: 5000, targets: 0, failedTargets: [], series: 0, droppedSeries: 0 }),
 };
 const writes: ControlPlaneWrites = {
   applyText: async () => ({ results: [], ignored: [] }),

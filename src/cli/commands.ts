@@ -20,6 +20,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'run', load: () => import('./cmd-run.js') },
   { name: 'iptables', load: () => import('./cmd-iptables.js') },
   { name: 'validate', load: () => import('./cmd-validate.js') },
+  { name: 'analyze', load: () => import('./cmd-analyze.js') },
   { name: 'apply', load: () => import('./cmd-apply.js') },
   { name: 'delete', load: () => import('./cmd-delete.js') },
   { name: 'get', load: () => import('./cmd-get.js') },

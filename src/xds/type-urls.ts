@@ -5,6 +5,11 @@ export const ROUTE_TYPE = 'type.googleapis.com/envoy.config.route.v3.RouteConfig
 export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const ENDPOINT_TYPE = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+/**
+ * Istio's NDS: the name table (service hostnames and their virtual IPs) the sidecar's DNS proxy
+ * answers from; one resource, no name. Not an Envoy type (istio.networking.nds.v1).
+ */
+export const NAME_TABLE_TYPE = 'type.googleapis.com/istio.networking.nds.v1.NameTable';
 
 /** Push/ordering order Envoy expects: clusters before endpoints, listeners before routes. */
 export const XDS_TYPES_IN_ORDER = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE] as const;
@@ -26,6 +31,7 @@ export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fau
 export const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
 export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
 export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 export const HTTP_PROTOCOL_OPTIONS_TYPE =
   'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const ORIGINAL_DST_LISTENER_FILTER_TYPE =

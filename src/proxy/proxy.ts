@@ -18,6 +18,7 @@ import { makeTransparent, resolverForMode } from './listener/destination-origina
 import { loadOriginalDstAddon } from '../capture/original-dst.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
+import { defaultMaxDownstreamConnections } from './listener/connection-budget.js';
 import { StatsStore } from '../stats/stats-store.js';
 import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
@@ -133,6 +134,8 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
     onTransparentListen: (server) => makeTransparent(native.addon, server),
     drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
+    stats,
+    maxDownstreamConnections: options.maxDownstreamConnections ?? defaultMaxDownstreamConnections(),
     drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
     hold,
     log,

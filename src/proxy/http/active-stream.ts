@@ -59,6 +59,7 @@ const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
   UO: 'upstream_reset_before_response_started{overflow}',
   UF: 'upstream_reset_before_response_started{connection_failure}',
   UC: 'upstream_reset_before_response_started{connection_termination}',
+  UPE: 'upstream_reset_before_response_started{protocol_error}',
   UT: 'upstream_response_timeout',
   FI: 'fault_filter_abort',
   DPE: 'codec_error',

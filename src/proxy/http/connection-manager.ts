@@ -108,7 +108,8 @@ export class HttpConnectionManager {
 
   h2Server(): http2.Http2Server {
     if (this.h2) return this.h2;
-    const server = http2.createServer({ maxSessionMemory: 64 });
+    // max_headers_count applies to HTTP/2 too (the four request pseudo-headers on top)
+    const server = http2.createServer({ maxSessionMemory: 64, maxHeaderListPairs: this.config.maxHeadersCount + 4 });
     server.on('stream', http2StreamListener(this.onRequest));
     server.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);

@@ -42,6 +42,11 @@ export interface HcmConfig {
   maxHeadersCount: number;
   /** upgrade_configs: the Upgrade types this HCM carries (routes may override) */
   upgrades: UpgradeMap;
+  /**
+   * the listener's per_connection_buffer_limit_bytes (Envoy's default 1 MiB): the most request
+   * body the router buffers for retries and mirroring unless the route sets its own
+   */
+  bufferLimitBytes: number;
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
   http2: boolean;
@@ -117,6 +122,7 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     maxRequestHeadersKb: Number(tc.max_request_headers_kb?.value ?? 60),
     maxHeadersCount: maxHeadersCount(tc.common_http_protocol_options?.max_headers_count),
     upgrades: parseHcmUpgrades(tc.upgrade_configs),
+    bufferLimitBytes: DEFAULT_BUFFER_LIMIT_BYTES,
     streamIdleTimeoutMs: durationToMs(tc.stream_idle_timeout) ?? 300_000,
     requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
     http2: tc.codec_type === 'HTTP2',
@@ -127,6 +133,9 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     xfcc: parseXfcc(tc),
   };
 }
+
+/** Envoy's default per_connection_buffer_limit_bytes */
+export const DEFAULT_BUFFER_LIMIT_BYTES = 1024 * 1024;
 
 /** max_headers_count: a UInt32Value at least 1 (Envoy's validation), 100 when unset */
 function maxHeadersCount(v: { value?: unknown } | undefined): number {

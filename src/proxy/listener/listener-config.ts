@@ -3,7 +3,10 @@
  * use_original_dst, and filter chains with their match and terminal network filter (HTTP
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
-import { HCM_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { CONNECTION_LIMIT_TYPE, HCM_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { ConnectionLimit, parseConnectionLimit } from '../network/connection-limit.js';
+import { StatsStore } from '../../stats/stats-store.js';
+import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
 import { onlyKnown, parseDownstreamTlsContext } from '../transport/tls-config.js';
 import { DownstreamTlsTransport } from '../transport/tls-downstream.js';
@@ -25,6 +28,8 @@ export interface FilterChain {
   tls: DownstreamTlsTransport | undefined;
   hcm: HttpConnectionManager | undefined;
   tcp: TcpProxy | undefined;
+  /** an envoy.filters.network.connection_limit in the chain */
+  connLimit: ConnectionLimit | undefined;
 }
 
 export interface ListenerConfig {
@@ -48,6 +53,15 @@ export interface ListenerConfig {
   httpInspector: boolean;
   /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
   transparent: boolean;
+  /**
+   * where its `listener.<prefix>.*` stats go: stat_prefix, else the configured address as Envoy
+   * names it (`0.0.0.0_15001`), which the Prometheus tag extractor turns into listener_address
+   */
+  statPrefix: string;
+  /** ignore_global_conn_limit: connections here are not refused by the global downstream limit */
+  ignoreGlobalConnLimit: boolean;
+  /** the listener's own access_log: a line for each connection refused before any filter chain (flag NR) */
+  accessLog: TcpTelemetry | undefined;
   raw: Record<string, any>;
 }
 
@@ -85,7 +99,7 @@ function parseDownstreamTransport(ts: Record<string, any> | undefined, where: st
   fail(`${where}: transport socket type ${url || '(none)'} is not implemented by this proxy`);
 }
 
-function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string): FilterChain {
+function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string, bufferLimitBytes: number | undefined): FilterChain {
   const where = `listener ${listenerName}: filter chain ${fc.name ?? ''}`;
   onlyKnown(fc, ['name', 'filter_chain_match', 'filters', 'transport_socket', 'metadata', 'transport_socket_connect_timeout'], where);
   const chain: FilterChain = {
@@ -94,10 +108,18 @@ function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listener
     tls: parseDownstreamTransport(fc.transport_socket, `${where}: transport_socket`, ctx),
     hcm: undefined,
     tcp: undefined,
+    connLimit: undefined,
   };
   for (const f of (fc.filters ?? []) as Array<Record<string, any>>) {
     const t = String(f.typed_config?.['@type'] ?? '');
-    if (t === HCM_TYPE) chain.hcm = new HttpConnectionManager(parseHcm(f.typed_config, ctx), { observer: ctx.observer });
+    if (t === CONNECTION_LIMIT_TYPE) {
+      if (chain.hcm || chain.tcp) fail(`${where}: connection_limit must come before the terminal filter`);
+      chain.connLimit = new ConnectionLimit(parseConnectionLimit(f.typed_config, where), ctx.telemetry?.stats ?? new StatsStore());
+    } else if (t === HCM_TYPE) {
+      const cfg = parseHcm(f.typed_config, ctx);
+      if (bufferLimitBytes !== undefined) cfg.bufferLimitBytes = bufferLimitBytes;
+      chain.hcm = new HttpConnectionManager(cfg, { observer: ctx.observer });
+    }
     else if (t === TCP_PROXY_TYPE) chain.tcp = new TcpProxy(parseTcpProxy(f.typed_config, ctx.resolveCluster, ctx.telemetry, fc.filters ?? []), ctx.observer);
     // Other network filters (metadata exchange, RBAC ...) are not terminal; not implemented yet.
   }
@@ -119,9 +141,12 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     if (f.filter_disabled) fail(`listener ${name}: listener_filters[${i}].filter_disabled: not implemented by this proxy`);
     return t;
   });
+  const statPrefix = typeof l.stat_prefix === 'string' && l.stat_prefix !== '' ? l.stat_prefix : `${address.includes(':') ? `[${address}]` : address}_${port}`;
   if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
-  const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name));
-  const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name) : undefined;
+  const limitRaw = l.per_connection_buffer_limit_bytes?.value;
+  const bufferLimitBytes = limitRaw === undefined ? undefined : Number(limitRaw);
+  const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name, bufferLimitBytes));
+  const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name, bufferLimitBytes) : undefined;
   let direction: 'inbound' | 'outbound' = 'outbound';
   if (l.traffic_direction === 'INBOUND' || name === 'virtualInbound') direction = 'inbound';
   else if (l.traffic_direction !== 'OUTBOUND' && name !== 'virtualOutbound' && ctx.proxyAddress && address === ctx.proxyAddress && l.bind_to_port?.value !== false) {
@@ -144,6 +169,9 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     inspectApp: filterTypes.includes(HTTP_INSPECTOR_TYPE) || needsAppProtocols(chains.map((c) => c.match)),
     httpInspector: filterTypes.includes(HTTP_INSPECTOR_TYPE),
     transparent: l.transparent?.value === true,
+    statPrefix,
+    ignoreGlobalConnLimit: l.ignore_global_conn_limit === true,
+    accessLog: Array.isArray(l.access_log) && l.access_log.length > 0 ? ctx.telemetry?.tcpFromXds({ access_log: l.access_log }, undefined) : undefined,
     raw: l,
   };
 }

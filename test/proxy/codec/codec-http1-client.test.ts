@@ -296,14 +296,14 @@ test('1xx responses (100-continue, 103) are skipped: the handler sees only the f
   }
 });
 
-test('a malformed response is kind reset', async () => {
+test('a malformed response is kind protocol (Envoy: protocol_error, flag UPE)', async () => {
   const up = await rawServer((sock, soFar) => {
     if (soFar.endsWith('\r\n\r\n')) sock.write('HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n');
   });
   const { pool } = newPool(up.port);
   try {
     const r = await send(pool, {}).done;
-    assert.equal(r.error?.kind, 'reset');
+    assert.equal(r.error?.kind, 'protocol');
     assert.match(r.error?.message ?? '', /HPE_/);
   } finally {
     await pool.close();

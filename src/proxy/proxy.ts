@@ -2,6 +2,7 @@
  * `startProxy`: wires bootstrap, ADS client, config applier, cluster and listener managers and
  * the admin/stats/readiness servers into one running proxy.
  */
+import { overflowCounter, overflowCounters } from '../stats/stats-overflow.js';
 import type * as http from 'node:http';
 import { buildNode } from '../xds/node-metadata.js';
 import { protoRoot } from '../xds/proto-root.js';
@@ -93,6 +94,8 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     if (LEVELS[lvl] >= level) process.stderr.write(`${new Date().toISOString()} [${lvl}] clew-proxy: ${msg}\n`);
   };
   const stats = worker.stats ?? new StatsStore();
+  stats.overflow = overflowCounter('stats_series');
+  for (const c of overflowCounters()) stats.adopt(c);
   const root = stats.scope('');
   const serverGauges = {
     live: root.gauge('server.live'),

@@ -4,6 +4,7 @@
  * smuggling shapes, header limits), and runs each request as an ActiveStream. Requests parsed
  * elsewhere (the outbound dispatcher) enter through handleRequest().
  */
+import { keepH2SessionAlive } from '../codec/h2-session-keepalive.js';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -113,6 +114,7 @@ export class HttpConnectionManager {
     server.on('stream', http2StreamListener(this.onRequest));
     server.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
+      keepH2SessionAlive(session, this.config.h2Keepalive);
       this.trackSession(session);
     });
     server.on('sessionError', () => undefined);

@@ -5,6 +5,7 @@
  * HCM's access_log and tracing plus the istio.stats filter's metrics, resolved into one
  * HttpTelemetry (none of them: no telemetry work per request).
  */
+import { DEFAULT_H2_KEEPALIVE, type H2Keepalive } from '../codec/h2-session-keepalive.js';
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../errors.js';
 import type { HttpFilterConfig } from '../filters/filter.js';
@@ -48,6 +49,8 @@ export interface HcmConfig {
    * body the router buffers for retries and mirroring unless the route sets its own
    */
   bufferLimitBytes: number;
+  /** http2_protocol_options.connection_keepalive for downstream HTTP/2 sessions (codec/h2-session-keepalive.ts) */
+  h2Keepalive: H2Keepalive;
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
   http2: boolean;
@@ -126,6 +129,7 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     maxHeadersCount: maxHeadersCount(tc.common_http_protocol_options?.max_headers_count),
     upgrades: parseHcmUpgrades(tc.upgrade_configs),
     bufferLimitBytes: DEFAULT_BUFFER_LIMIT_BYTES,
+    h2Keepalive: parseH2Keepalive(tc.http2_protocol_options?.connection_keepalive),
     streamIdleTimeoutMs: durationToMs(tc.stream_idle_timeout) ?? 300_000,
     requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
     http2: tc.codec_type === 'HTTP2',
@@ -136,6 +140,16 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     stats: rt ? new HcmStats(rt.stats, statPrefix) : undefined,
     xfcc: parseXfcc(tc),
   };
+}
+
+/** KeepaliveSettings: interval (required, at least 1 ms as Envoy validates), timeout (Envoy's default 20 s); none set: Clew's default */
+function parseH2Keepalive(k: Record<string, any> | undefined): H2Keepalive {
+  if (k === undefined || k === null) return DEFAULT_H2_KEEPALIVE;
+  const intervalMs = durationToMs(k.interval) ?? 0;
+  if (intervalMs < 1) fail('HttpConnectionManager http2_protocol_options.connection_keepalive.interval: must be at least 1ms');
+  const timeoutMs = durationToMs(k.timeout) ?? 20_000;
+  if (timeoutMs < 1) fail('HttpConnectionManager http2_protocol_options.connection_keepalive.timeout: must be at least 1ms');
+  return { intervalMs, timeoutMs };
 }
 
 /** Envoy's default per_connection_buffer_limit_bytes */

@@ -4,6 +4,7 @@
  * absolute-form URL (HTTP_PROXY clients), else the Host header (port 80 by default). CONNECT
  * host:port answers 200 and re-enters the tunnelled bytes as a new connection to host:port.
  */
+import { DEFAULT_H2_KEEPALIVE, keepH2SessionAlive } from '../codec/h2-session-keepalive.js';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -123,6 +124,7 @@ export class OutboundDispatcher {
     s.on('stream', http2StreamListener(this.onRequest));
     s.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
+      keepH2SessionAlive(session, DEFAULT_H2_KEEPALIVE);
     });
     s.on('sessionError', () => undefined);
     this.h2 = s;

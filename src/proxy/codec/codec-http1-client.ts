@@ -502,6 +502,11 @@ export class Http1ClientConn {
       raw = headers === undefined ? pending : pending.concat(headers);
       this.pendingHeaders = null;
     }
+    if (status < 100 || status > 599) {
+      // RFC 9110 15: every valid status code is within 100-599 (llhttp takes any three digits)
+      this.protocolError(`upstream status ${status} outside 100-599`);
+      return 1;
+    }
     if (status < 200) {
       if (status === 101) {
         // no upgrades through the pool (the router drops `upgrade`): a broken exchange

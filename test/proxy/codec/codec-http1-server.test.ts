@@ -554,3 +554,21 @@ test('a pipelined head that begins mid-read and arrives in three reads is one re
     await srv.close();
   }
 });
+
+test('request fields named like Object members (constructor, toString) are fields; __proto__ is dropped (found by the codec fuzz target)', async () => {
+  let headers: Record<string, unknown> | undefined;
+  const srv = await server({
+    onRequest: (q, s) => {
+      headers = q.headers as Record<string, unknown>;
+      s.writeHead(200, { 'content-length': '2' }).end('ok');
+    },
+  });
+  try {
+    await exchange(srv.port, 'GET /a HTTP/1.1\r\nHost: x\r\nconstructor: c\r\ntoString: t\r\n__proto__: p\r\n\r\n', (t) => t.endsWith('ok'));
+    assert.equal(headers?.constructor, 'c');
+    assert.equal(headers?.tostring, 't');
+    assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+  } finally {
+    await srv.close();
+  }
+});

@@ -10,8 +10,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { StreamInfo } from '../../src/proxy/stream-info.js';
-import { LOCAL_REPLY } from '../../src/proxy/http/local-reply.js';
+import type { StreamInfo } from '../../src/proxy/core/stream-info.js';
+import { LOCAL_REPLY } from '../../src/proxy/core/local-reply.js';
 import { boundHttpListener, route, routeConfig, staticCluster, vhost } from './helpers/resources.js';
 import { httpRequest, startHarness, type Harness } from './helpers/harness.js';
 

@@ -10,18 +10,19 @@
  */
 import * as net from 'node:net';
 import { StatsStore } from '../../stats/stats-store.js';
-import { newStreamInfo } from '../stream-info.js';
+import { newStreamInfo } from '../core/stream-info.js';
 import { listenerStats, type ListenerStats } from './listener-stats.js';
 import type { Duplex } from 'node:stream';
-import { CONN_CTX, type ConnectionContext } from '../http/connection-context.js';
-import { drainIdleMs, idleMs, markDraining, markOpaque, trackConnection } from '../drain/connection-activity.js';
+import { CONN_CTX, type ConnectionContext } from '../core/connection-context.js';
+import { drainIdleMs, idleMs, markDraining, trackConnection } from '../drain/connection-activity.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
-import type { RequestObserver } from '../observer.js';
-import type { DestinationResolver } from './destination.js';
+import type { RequestObserver } from '../core/observer.js';
+import type { DestinationResolver } from '../core/destination.js';
 import { allChains, detectAppProtocol, inspectsAppOn, selectChain, selectChainFor, type ChainQuery, type FilterChain, type ListenerConfig } from './listener-config.js';
 import { inspectClientHello, type ClientHelloInfo } from './tls-inspector.js';
 import type { TlsStats } from '../transport/tls-stats.js';
 import { OutboundDispatcher } from './outbound-dispatcher.js';
+import { handToNetworkChain } from '../network/network-chain.js';
 
 /** connections looked at per accept when one must be closed to make room */
 const EVICT_SCAN = 64;
@@ -455,7 +456,6 @@ export class ListenerManager {
       this.noFilterChain(socket, ctx, cfg);
       return;
     }
-    if (chain.connLimit !== undefined && !chain.connLimit.admit(socket)) return;
     if (!chain.tls) {
       // the inspectors paused it with their bytes put back: flowing again from the next tick,
       // by which time the chain has attached its reader (or paused it, as the TCP proxy does)
@@ -470,11 +470,7 @@ export class ListenerManager {
   }
 
   private handToChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain): void {
-    if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
-    else {
-      markOpaque(ctx);
-      chain.tcp!.handle(socket, ctx);
-    }
+    handToNetworkChain(chain.network, socket, ctx);
   }
 
   /**

@@ -5,10 +5,12 @@
  * counted in `connection_limit.<stat_prefix>.limited_connections`; `active_connections` is a gauge.
  * `runtime_enabled` is read through its default value (Clew has no runtime layer).
  */
-import type { Duplex } from 'node:stream';
 import { durationToMs } from '../../xds/codec.js';
+import { CONNECTION_LIMIT_TYPE } from '../../xds/type-urls.js';
 import type { Counter, Gauge, StatsStore } from '../../stats/stats-store.js';
-import { fail } from '../errors.js';
+import { StatsStore as PrivateStats } from '../../stats/stats-store.js';
+import { fail } from '../core/errors.js';
+import type { NetworkFilter, NetworkFilterCallbacks, NetworkFilterConfig, NetworkFilterFactory, NetworkParseContext } from '../filter-api/network-filter.js';
 
 export interface ConnectionLimitConfig {
   statPrefix: string;
@@ -29,37 +31,51 @@ export function parseConnectionLimit(tc: Record<string, any>, where: string): Co
   return { statPrefix, maxConnections: max, delayMs: Math.min(delayMs, MAX_TIMER_MS), enabled: rt?.default_value?.value !== false };
 }
 
-export class ConnectionLimit {
+/** One chain's limit (parsed once per LDS update): the count of connections it let through. */
+export class ConnectionLimit implements NetworkFilterConfig {
   private active = 0;
   private readonly limited: Counter;
   private readonly activeGauge: Gauge;
 
-  constructor(readonly config: ConnectionLimitConfig, stats: StatsStore) {
+  constructor(readonly name: string, readonly config: ConnectionLimitConfig, stats: StatsStore) {
     const s = stats.scope(`connection_limit.${config.statPrefix}.`);
     this.limited = s.counter('limited_connections');
     this.activeGauge = s.gauge('active_connections');
   }
 
-  /** true: the connection may go on (and is counted until it closes); false: it is being closed */
-  admit(socket: Duplex): boolean {
-    const c = this.config;
-    if (!c.enabled) return true;
-    if (this.active >= c.maxConnections) {
-      this.limited.inc();
-      socket.pause();
-      if (c.delayMs > 0) {
-        const t = setTimeout(() => socket.destroy(), c.delayMs);
-        t.unref();
-        socket.once('close', () => clearTimeout(t));
-      } else socket.destroy();
-      return false;
-    }
-    this.active++;
-    this.activeGauge.inc();
-    socket.once('close', () => {
-      this.active--;
-      this.activeGauge.dec();
-    });
-    return true;
+  create(): NetworkFilter {
+    let counted = false;
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      onNewConnection: (cb: NetworkFilterCallbacks) => {
+        const c = this.config;
+        if (!c.enabled) return 'continue';
+        if (this.active >= c.maxConnections) {
+          this.limited.inc();
+          if (c.delayMs > 0) {
+            // held unread, then closed: a client cannot retry as fast as it likes
+            timer = setTimeout(() => cb.close('connection_limit'), c.delayMs);
+            timer.unref();
+          } else cb.close('connection_limit');
+          return 'stop';
+        }
+        counted = true;
+        this.active++;
+        this.activeGauge.inc();
+        return 'continue';
+      },
+      onDestroy: () => {
+        clearTimeout(timer);
+        if (!counted) return;
+        counted = false;
+        this.active--;
+        this.activeGauge.dec();
+      },
+    };
   }
 }
+
+export const connectionLimitFactory: NetworkFilterFactory<NetworkParseContext> = {
+  typeUrls: [CONNECTION_LIMIT_TYPE],
+  parse: (config, name, ctx) => new ConnectionLimit(name, parseConnectionLimit(config, `connection_limit ${name}`), ctx.telemetry?.stats ?? new PrivateStats()),
+};

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONNECTION_LIMIT_TYPE } from '../../../src/xds/type-urls.js';
-import type { StreamInfo } from '../../../src/proxy/stream-info.js';
+import type { StreamInfo } from '../../../src/proxy/core/stream-info.js';
 import { hcm, route, routeConfig, socketAddress, staticCluster, vhost } from '../helpers/resources.js';
 import { httpRequest, startHarness, waitFor, withTimeout, type Harness } from '../helpers/harness.js';
 

@@ -68,6 +68,15 @@ export class H1Request {
   complete = false;
   /** Expect: 100-continue on a pipelined request: answered when it becomes the active one */
   expectContinue = false;
+  /**
+   * An Upgrade request (`Connection: upgrade` + `Upgrade: <type>`, h2c excepted): the upgrade
+   * type, lower-case. No body is parsed; the bytes after the head wait (upgradeHead) until the
+   * stream switches protocols after an upstream 101 (H1Response.switchProtocols), or are dropped
+   * when it answers anything else, after which the connection closes.
+   */
+  upgrade: string | undefined = undefined;
+  /** bytes the client sent after an Upgrade request's head, held for the tunnel */
+  upgradeHead: Buffer[] | undefined = undefined;
 
   constructor(
     readonly method: string,

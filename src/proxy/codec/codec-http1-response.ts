@@ -32,6 +32,8 @@ export interface H1ResponseListener {
 export interface H1ResponseOwner {
   readonly socket: Duplex;
   responseDone(res: H1Response): void;
+  /** an Upgrade request's response switched protocols: the socket and the bytes held since its head leave the codec */
+  takeUpgraded(res: H1Response): { socket: Duplex; head: Buffer } | undefined;
 }
 
 let dateSecond = 0;
@@ -231,6 +233,42 @@ export class H1Response {
     }
     if (this.headersSent) this.owner.socket.destroy();
     else this.writeHead(400, { 'content-length': '0' }).end();
+  }
+
+  /**
+   * An Upgrade request's 101: the head (status line, the given fields, Connection: upgrade and
+   * the Upgrade value) is written now and the socket leaves the codec with the bytes the client
+   * sent after its request, for the caller's tunnel. The response closes (complete) when the
+   * socket does. Undefined when this is not an Upgrade request under way (nothing is written).
+   */
+  switchProtocols(upgrade: string, headers?: Record<string, OutValue>): { socket: Duplex; head: Buffer } | undefined {
+    if (this.headersSent || this.req.upgrade === undefined) return undefined;
+    let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+    if (headers) {
+      for (const k in headers) {
+        const v = headers[k];
+        if (v === undefined || k === 'connection' || k === 'upgrade' || k === 'transfer-encoding' || k === 'content-length') continue;
+        if (typeof v === 'string' || typeof v === 'number') head += `${k}: ${v}\r\n`;
+        else for (let i = 0; i < v.length; i++) head += `${k}: ${v[i]}\r\n`;
+      }
+    }
+    head += `connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`;
+    const taken = this.owner.takeUpgraded(this);
+    if (taken === undefined) return undefined;
+    this.headersSent = true;
+    this.statusCode = 101;
+    this.keepAlive = false;
+    this.parts = [];
+    this.pendingBytes = 0;
+    taken.socket.write(head, 'latin1');
+    taken.socket.once('close', () => {
+      // a tunnel ends when either side closes: that is its normal end
+      this.writableEnded = true;
+      this.writableFinished = true;
+      this.reported = true;
+      this.emitClose();
+    });
+    return taken;
   }
 
   /** Like once('close'), for the one stream that owns the response. */

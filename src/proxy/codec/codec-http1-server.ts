@@ -1,8 +1,12 @@
 /**
  * Clew's HTTP/1.1 server codec: one per downstream connection. llhttp (node's binding) parses the
  * bytes; each request becomes an H1Request + H1Response pair handed to the owner (the HCM or the
- * outbound dispatcher). Pipelined requests wait their turn; Upgrade and CONNECT hand the raw
- * socket over. Keep-alive idle connections close after `idleTimeoutMs`.
+ * outbound dispatcher). Pipelined requests wait their turn. CONNECT hands the raw socket over.
+ * An Upgrade request is a request like any other (it runs the HCM's filters): no body is parsed,
+ * what the client sends after its head is held, and its response either switches protocols
+ * (H1Response.switchProtocols after an upstream 101: the socket leaves the codec with the held
+ * bytes) or is the connection's last. `Upgrade: h2c` is stripped (as Envoy does) and the request
+ * is carried as plain HTTP/1.1. Keep-alive idle connections close after `idleTimeoutMs`.
  *
  * Bytes that are not HTTP this codec carries never reach a stream and never end the process:
  * - a bad head (llhttp's smuggling shapes and syntax errors, and Clew's own checks in
@@ -16,7 +20,7 @@
  */
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { METHODS, newParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
+import { METHODS, newParser, resetParser, type LlhttpError, type LlhttpParser } from './llhttp.js';
 import { H1Request, H1RequestBody, headersFromRaw } from './codec-http1-request.js';
 import { H1Response, type H1ResponseOwner } from './codec-http1-response.js';
 import {
@@ -29,8 +33,6 @@ import { turnTime } from './io-turn.js';
 
 export interface H1ServerHandler {
   onRequest(req: H1Request, res: H1Response): void;
-  /** an Upgrade request (WebSocket): the socket (paused: resume it to read) and any bytes after the head are the handler's */
-  onUpgrade?(req: H1Request, socket: Duplex, head: Buffer): void;
   /** CONNECT host:port */
   onConnect?(req: H1Request, socket: Duplex, head: Buffer): void;
   /**
@@ -72,7 +74,14 @@ class H1ServerConnection implements H1ResponseOwner {
   private receiving: H1Request | undefined;
   private active: H1Response | undefined;
   private readonly queue: H1Response[] = [];
+  /** a CONNECT request: the socket is handed over once its head is parsed */
   private upgrade: H1Request | undefined;
+  /** an Upgrade request: nothing after it is parsed; its bytes are held for its tunnel */
+  private upgradeReq: H1Request | undefined;
+  /** an `Upgrade: h2c` request carried as plain HTTP: llhttp's upgrade flag is cleared after it */
+  private downgraded: H1Request | undefined;
+  /** the connection left the codec (CONNECT, or an Upgrade request switched protocols) */
+  private released = false;
   private pendingRaw: string[] = [];
   private pendingUrl = '';
   private closeAfter = false;
@@ -109,7 +118,7 @@ class H1ServerConnection implements H1ResponseOwner {
     socket.on('error', ignore);
     if (opts.idleTimeoutMs > 0) this.armIdle(opts.idleTimeoutMs);
     this.direct = readDirect(socket as net.Socket, this.onData);
-    if (!this.direct) socket.on('data', this.onData);
+    if (!this.direct) this.readWith(this.onData);
     // last: bytes already buffered (the sniffed first chunk) are parsed right here
     else deliverBuffered(socket as net.Socket);
   }
@@ -117,9 +126,22 @@ class H1ServerConnection implements H1ResponseOwner {
   /** reads come straight from the handle (socket-direct.ts): a chunk is valid only during onData */
   private direct = false;
 
+  /** the 'data' listener when the socket is read through its Readable (no direct reads) */
+  private dataListener: ((chunk: Buffer) => void) | undefined;
+
+  /** Reads go to `fn` from now on. */
+  private readWith(fn: (chunk: Buffer) => void): void {
+    if (this.direct) {
+      setDirectReader(this.socket as net.Socket, fn);
+      return;
+    }
+    if (this.dataListener !== undefined) this.socket.removeListener('data', this.dataListener);
+    this.dataListener = fn;
+    this.socket.on('data', fn);
+  }
+
   private stopReading(): void {
-    if (this.direct) setDirectReader(this.socket as net.Socket, ignore);
-    else this.socket.removeListener('data', this.onData);
+    this.readWith(ignore);
   }
 
   private onData = (chunk: Buffer): void => {
@@ -138,13 +160,22 @@ class H1ServerConnection implements H1ResponseOwner {
     }
     this.headsInRead = 0;
     let ret: number | LlhttpError;
+    this.executing = true;
     try {
       ret = this.parser.execute(chunk);
     } catch (err) {
       // a handler threw inside a parser callback (a bug): this connection is broken, the process is not
+      this.executing = false;
       handlerFailed(err);
       this.socket.destroy();
       return;
+    } finally {
+      this.executing = false;
+    }
+    if (this.freeParserAfter) {
+      // the socket left the codec inside this execute(): the parser could not be freed then
+      this.freeParserAfter = false;
+      this.parser.free();
     }
     const bad = this.headError;
     if (bad !== undefined) {
@@ -159,6 +190,15 @@ class H1ServerConnection implements H1ResponseOwner {
     const up = this.upgrade;
     // the hand-over keeps what follows the head: a copy, the read buffer is reused
     if (up) this.handOver(up, Buffer.from(chunk.subarray(ret)));
+    else if (this.upgradeReq !== undefined) {
+      if (this.released) {
+        // it switched protocols inside this read: the bytes after its head go back to the socket, first in line
+        if (ret < chunk.length) this.socket.unshift(Buffer.from(chunk.subarray(ret)));
+      } else {
+        if (ret < chunk.length) this.holdUpgradeBytes(chunk.subarray(ret));
+        this.readWith(this.onHeldData);
+      }
+    } else if (this.downgraded !== undefined) this.afterDowngraded(chunk, ret);
     // a head left incomplete (rare: most heads arrive whole): llhttp waits for more after a
     // request line without a version, so an HTTP/0.9 request would sit out the head timeout
     else if (this.receiving === undefined && this.headStart !== 0 && this.headsInRead === 0 && (headBegun || this.lineTail !== undefined)) this.partialHead(chunk, headBegun);
@@ -229,10 +269,27 @@ class H1ServerConnection implements H1ResponseOwner {
         return -1; // stop parsing: a pipelined request after it must not be answered in its place
       }
     }
-    const req = new H1Request(m, url, headers, minor, this.socket, keepAlive);
+    // an Upgrade request is the connection's last (unless it switches): its response says so
+    const req = new H1Request(m, url, headers, minor, this.socket, keepAlive && (!upgrade || isH2c(headers.upgrade)));
     if (upgrade) {
-      this.upgrade = req;
-      return 2; // as node:http: no body is parsed; what follows the head belongs to the upgrade
+      if (m === 'CONNECT') {
+        this.upgrade = req;
+        return 2; // as node:http: no body is parsed; what follows the head belongs to the tunnel
+      }
+      const type = upgradeType(headers.upgrade);
+      if (type === 'h2c') {
+        // Envoy strips h2c upgrades and serves the request as HTTP/1.1 (no cleartext h2 upgrade,
+        // the precondition for h2c smuggling through a proxy)
+        stripH2cUpgrade(headers);
+        this.downgraded = req;
+      } else {
+        req.upgrade = type;
+        this.upgradeReq = req;
+        // nothing after an Upgrade request is HTTP: the connection ends with its response, unless it switches
+        this.closeAfter = true;
+        this.dispatch(req);
+        return 2; // no body is parsed: what follows the head belongs to the upgrade
+      }
     }
     const cl = headers['content-length'];
     if ((cl !== undefined && cl !== '0') || headers['transfer-encoding'] !== undefined) req.body = new H1RequestBody(this.socket);
@@ -245,6 +302,12 @@ class H1ServerConnection implements H1ResponseOwner {
       }
     }
     this.receiving = req;
+    this.dispatch(req);
+    return 0;
+  };
+
+  /** The request's turn (now, or behind the pipelined ones). */
+  private dispatch(req: H1Request): void {
     const res = new H1Response(this, req);
     if (this.active === undefined) {
       this.active = res;
@@ -253,8 +316,48 @@ class H1ServerConnection implements H1ResponseOwner {
       this.queue.push(res);
       if (this.queue.length >= MAX_PIPELINED) this.socket.pause();
     }
-    return 0;
+  }
+
+  /** Bytes after an Upgrade request's head: kept (a copy) for its tunnel, at most MAX_HELD_UPGRADE_BYTES, then reading pauses. */
+  private holdUpgradeBytes(data: Buffer): void {
+    const r = this.upgradeReq!;
+    const held = (r.upgradeHead ??= []);
+    held.push(Buffer.from(data));
+    this.heldBytes += data.length;
+    if (this.heldBytes >= MAX_HELD_UPGRADE_BYTES) this.socket.pause();
+  }
+
+  private heldBytes = 0;
+  /** inside parser.execute(): the parser must not be freed now */
+  private executing = false;
+  private freeParserAfter = false;
+
+  private freeParser(): void {
+    if (this.executing) this.freeParserAfter = true;
+    else this.parser.free();
+  }
+
+  private onHeldData = (chunk: Buffer): void => {
+    this.lastActive = turnTime();
+    this.holdUpgradeBytes(chunk);
   };
+
+  /**
+   * The read that carried (part of) a downgraded h2c request: once its message is complete,
+   * llhttp's upgrade flag is cleared (while it is set, node's binding reports no parse error)
+   * and what follows in this read is parsed as the next request.
+   */
+  private afterDowngraded(chunk: Buffer, ret: number): void {
+    const r = this.downgraded!;
+    if (!r.complete) {
+      // llhttp stops early only at the end of an upgrade message, or at an error it did not report
+      if (ret < chunk.length) this.codecError({ code: 'HPE_INVALID_CHUNK_SIZE', message: 'malformed body of an h2c upgrade request' });
+      return;
+    }
+    this.downgraded = undefined;
+    resetParser(this.parser, 'request', this.opts.maxHeaderBytes);
+    if (ret < chunk.length && !this.gone) this.onData(chunk.subarray(ret));
+  }
 
   private onBody = (chunk: Buffer): void => {
     this.receiving?.body?.deliver(chunk);
@@ -304,22 +407,53 @@ class H1ServerConnection implements H1ResponseOwner {
     this.pendingError = err;
   }
 
-  /** Upgrade/CONNECT: the socket leaves the codec (only when nothing else is under way). */
-  private handOver(req: H1Request, head: Buffer): void {
-    // bytes arriving before the handler reads them stay buffered in the socket (node:http does the same)
+  /**
+   * The last response on this connection is done: reading goes on only to drop what the client
+   * still sends (so it reads the answer rather than a reset), and our side closes.
+   */
+  private endConnection(): void {
+    this.stopReading();
+    this.socket.resume();
+    this.socket.end();
+  }
+
+  /** The socket leaves the codec: its reads go to its Readable (paused), the codec lets go of it. */
+  private release(): void {
+    this.released = true;
     this.socket.pause();
     if (this.direct) releaseDirect(this.socket);
-    else this.socket.removeListener('data', this.onData);
+    else if (this.dataListener !== undefined) this.socket.removeListener('data', this.dataListener);
     this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('close', this.onClose);
     this.stopIdle();
-    this.parser.free();
-    const fn = req.method === 'CONNECT' ? this.handler.onConnect : this.handler.onUpgrade;
+    this.freeParser();
+  }
+
+  /** CONNECT: the socket leaves the codec (only when nothing else is under way). */
+  private handOver(req: H1Request, head: Buffer): void {
+    // bytes arriving before the handler reads them stay buffered in the socket (node:http does the same)
+    this.release();
+    const fn = this.handler.onConnect;
     if (this.active !== undefined || !fn) {
       this.socket.destroy();
       return;
     }
     fn.call(this.handler, req, this.socket, head);
+  }
+
+  /**
+   * H1Response.switchProtocols: the Upgrade request under way switched protocols (its 101 is
+   * written): the socket leaves the codec with the bytes held since its head, for the tunnel.
+   */
+  takeUpgraded(res: H1Response): { socket: Duplex; head: Buffer } | undefined {
+    const req = res.req;
+    if (res !== this.active || this.gone || this.released || req.upgrade === undefined || req !== this.upgradeReq) return undefined;
+    this.release();
+    this.active = undefined;
+    const held = req.upgradeHead;
+    req.upgradeHead = undefined;
+    const head = held === undefined ? EMPTY : held.length === 1 ? held[0] : Buffer.concat(held);
+    return { socket: this.socket, head };
   }
 
   responseDone(res: H1Response): void {
@@ -335,7 +469,7 @@ class H1ServerConnection implements H1ResponseOwner {
       const err = this.pendingError;
       this.pendingError = undefined;
       if (err !== undefined && res.keepAlive) this.handler.onCodecError(err, this.socket);
-      else this.socket.end();
+      else this.endConnection();
       return;
     }
     const next = this.queue.shift();
@@ -392,6 +526,7 @@ class H1ServerConnection implements H1ResponseOwner {
   }
 
   private onClose = (): void => {
+    if (this.released) return;
     this.gone = true;
     this.stopIdle();
     const a = this.active;
@@ -406,6 +541,33 @@ class H1ServerConnection implements H1ResponseOwner {
 }
 
 function ignore(): void {}
+
+const EMPTY = Buffer.alloc(0);
+
+/** bytes an Upgrade request's client may send before its tunnel is up; reading pauses beyond */
+const MAX_HELD_UPGRADE_BYTES = 64 * 1024;
+
+/** The Upgrade header's value as an upgrade type: trimmed, lower-case (Envoy compares it without case). */
+function upgradeType(v: string | string[] | undefined): string {
+  const s = typeof v === 'string' ? v : Array.isArray(v) ? v.join(',') : '';
+  return s.trim().toLowerCase();
+}
+
+function isH2c(v: string | string[] | undefined): boolean {
+  return upgradeType(v) === 'h2c';
+}
+
+/** Envoy's h2c handling: Upgrade, HTTP2-Settings and Connection's upgrade/http2-settings tokens go. */
+function stripH2cUpgrade(h: HeaderMap): void {
+  delete h.upgrade;
+  delete h['http2-settings'];
+  const c = h.connection;
+  if (typeof c === 'string') {
+    const kept = c.split(',').map((t) => t.trim()).filter((t) => t !== '' && !/^(upgrade|http2-settings)$/i.test(t));
+    if (kept.length === 0) delete h.connection;
+    else h.connection = kept.join(', ');
+  }
+}
 
 let handlerFailures = 0;
 

@@ -14,10 +14,11 @@
 import { applyHcmRequestHeaders } from './request-headers.js';
 import { applyPeerSecurity } from '../telemetry/peer-security.js';
 import type { AlpnOverride } from '../filters/alpn/alpn-filter.js';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
 import { codecErrorDetails, codecErrorStatus, type CodecError } from '../codec/codec-error.js';
+import { upgradeEnabled } from '../router/upgrade-config.js';
 import type { H2Request, H2Response } from '../codec/codec-http2-server.js';
 import { constants as H2_CONSTANTS } from 'node:http2';
 import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
@@ -27,7 +28,7 @@ import type { Route, WeightedTarget } from '../router/route-config.js';
 import type { MatchInput } from '../router/route-match.js';
 import type { Destination } from '../listener/destination.js';
 import type { ConnectionContext } from './connection-context.js';
-import { streamEnded } from '../drain/connection-activity.js';
+import { markOpaque, streamEnded } from '../drain/connection-activity.js';
 import type { HcmConfig } from './hcm-config.js';
 import { httpToGrpcStatus } from './local-reply.js';
 import type { RequestObserver } from '../observer.js';
@@ -90,6 +91,10 @@ export class ActiveStream {
   trace: TraceContext | undefined;
   /** inbound: the caller sent peer metadata, so the response carries ours */
   private answerPeer = false;
+  /** an HTTP/1.1 Upgrade request (h2c excepted): its type, lower-case */
+  readonly upgradeType: string | undefined;
+  /** the connection switched protocols (a tunnel runs until it closes) */
+  private switched = false;
 
   constructor(
     readonly hcm: HcmConfig,
@@ -129,6 +134,7 @@ export class ActiveStream {
     this.info.method = this.method;
     this.info.path = url;
     this.info.authority = authority;
+    this.upgradeType = this.isHttp2 ? undefined : (req as H1Request).upgrade;
     if (this.isHttp2) this.res.once('close', () => this.onClose());
     else (res as H1Response).listenClose(this);
   }
@@ -191,11 +197,28 @@ export class ActiveStream {
       }
     }
     if (peers && !inbound) this.sendPeerMetadata(peers.peerMetadata, peers.peerMetadataId);
+    if (this.upgradeType !== undefined && !this.admitUpgrade(this.upgradeType)) return;
     const cfgs = hcm.filters;
     const filters = new Array<HttpFilter>(cfgs.length);
     for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
     this.filters = filters;
     this.continueDecoding();
+  }
+
+  /**
+   * An Upgrade request: the connection ends with its response unless it switches protocols.
+   * A type neither the HCM's nor the route's upgrade_configs enable is refused with 403 (Envoy's
+   * `upgrade_failed`, counted in downstream_rq_ws_on_non_ws_route) when a route matched; without
+   * a route the router answers 404 as for any request.
+   */
+  private admitUpgrade(type: string): boolean {
+    (this.res as unknown as H1Response).shouldKeepAlive = false;
+    const r = this.route;
+    if (r === undefined || upgradeEnabled(type, this.hcm.upgrades, r.upgrades)) return true;
+    this.hcm.stats?.downstream_rq_ws_on_non_ws_route.inc();
+    this.info.responseCodeDetails = 'upgrade_failed';
+    this.sendLocalReply(403, undefined, undefined);
+    return false;
   }
 
   /**
@@ -236,6 +259,21 @@ export class ActiveStream {
 
   /** Runs encoder hooks (reverse order), route/vhost/route-config response header ops, then sends the headers. */
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    this.prepareResponseHeaders(status, headers);
+
+    const res = this.res;
+    if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
+    if (this.isHttp2 && endStream) {
+      // trailers-only / header-only response in one HEADERS frame with END_STREAM
+      (res as unknown as H2Response).respondOnly(status, headers);
+      return;
+    }
+    res.writeHead(status, headers);
+    if (endStream) res.end();
+  }
+
+  /** Encoder hooks, peer metadata, response header ops, hop-by-hop fields removed; the info records the status. */
+  private prepareResponseHeaders(status: number, headers: HeaderMap): void {
     for (let i = this.filters.length - 1; i >= 0; i--) this.filters[i].encodeHeaders?.(this, status, headers);
     const peers = this.hcm.peers;
     if (peers) {
@@ -267,15 +305,25 @@ export class ActiveStream {
     this.info.responseHeaders = headers;
     const gs = headers['grpc-status'];
     if (gs !== undefined) this.info.grpcStatus = Number(gs);
-    const res = this.res;
-    if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
-    if (this.isHttp2 && endStream) {
-      // trailers-only / header-only response in one HEADERS frame with END_STREAM
-      (res as unknown as H2Response).respondOnly(status, headers);
-      return;
-    }
-    res.writeHead(status, headers);
-    if (endStream) res.end();
+  }
+
+  /**
+   * An Upgrade request's upstream answered 101: the response headers go through the encoder
+   * hooks like any, the 101 is written downstream and the downstream socket (with what the
+   * client sent after its head) is handed to the caller's tunnel. Undefined when the downstream
+   * connection is gone or is not an Upgrade request under way.
+   */
+  switchProtocols(headers: HeaderMap): { socket: Duplex; head: Buffer } | undefined {
+    const type = this.upgradeType;
+    if (type === undefined || this.done || this.isHttp2) return undefined;
+    const value = typeof headers.upgrade === 'string' ? headers.upgrade : type;
+    this.prepareResponseHeaders(101, headers);
+    const taken = (this.res as unknown as H1Response).switchProtocols(value, headers);
+    if (taken === undefined) return undefined;
+    this.hcm.stats?.upgradeStarted();
+    this.switched = true;
+    markOpaque(this.conn);
+    return taken;
   }
 
   addFlag(flag: ResponseFlag): void {
@@ -330,6 +378,7 @@ export class ActiveStream {
     this.onDownstreamReset?.onDownstreamClose();
     if (info.responseCodeDetails === undefined && info.responseCode !== undefined) info.responseCodeDetails = 'via_upstream';
     const hcm = this.hcm;
+    if (this.switched) hcm.stats?.upgradeEnded();
     hcm.stats?.requestDone(info.responseCode, duration);
     const tel = hcm.telemetry;
     if (this.conn.tls !== undefined || info.upstreamPeer !== undefined) applyPeerSecurity(info, this.conn.tls);

@@ -21,7 +21,6 @@ import type { RequestObserver } from '../observer.js';
 import { ActiveStream, type DownstreamRequest, type DownstreamResponse } from './active-stream.js';
 import { CONN_CTX, contextOf, type ConnectionContext } from './connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
-import { proxyUpgrade } from './upgrade.js';
 
 export interface HcmEnv {
   observer: RequestObserver;
@@ -68,11 +67,6 @@ export class HttpConnectionManager {
     new ActiveStream(this.config, req, res, ctx, this.env.observer, dest).start();
   }
 
-  handleUpgrade(req: H1Request, socket: net.Socket | Duplex, head: Buffer, ctx: ConnectionContext, dest: Destination | undefined): void {
-    markOpaque(ctx);
-    proxyUpgrade(this.config, req, socket, head, ctx, dest, this.env.observer);
-  }
-
   /** Stop keep-alive on existing connections: h1 closes after the next response, h2 gets GOAWAY. */
   drain(): void {
     for (const s of this.sessions) if (!s.closed) s.close();
@@ -103,15 +97,10 @@ export class HttpConnectionManager {
         }
         this.handleRequest(req, res, ctx, ctx.destination);
       },
-      onUpgrade: (req: H1Request, socket: Duplex, head: Buffer) => {
-        const ctx = contextOf(socket);
-        if (ctx) this.handleUpgrade(req, socket, head, ctx, ctx.destination);
-        else socket.destroy();
-      },
       onCodecError: (err: CodecError, socket: Duplex) => onClientError(err, socket, this.env.observer),
     };
     this.h1 = {
-      opts: { maxHeaderBytes: this.config.maxRequestHeadersKb * 1024, requireHost: true, idleTimeoutMs: 60_000 },
+      opts: { maxHeaderBytes: this.config.maxRequestHeadersKb * 1024, maxHeadersCount: this.config.maxHeadersCount, requireHost: true, idleTimeoutMs: 60_000 },
       handler,
     };
     return this.h1;

@@ -17,6 +17,8 @@ import type { HttpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
 import { parseXfcc, type XfccConfig } from './xfcc.js';
 import type { ClusterResolver } from '../upstream/cluster-slot.js';
+import { parseHcmUpgrades, type UpgradeMap } from '../router/upgrade-config.js';
+import { DEFAULT_MAX_HEADERS_COUNT } from '../codec/codec-http1-server.js';
 
 /** A route configuration by name; RDS swaps `config` in place so HCMs never look it up. */
 export interface RouteProvider {
@@ -36,6 +38,10 @@ export interface HcmConfig {
   useRemoteAddress: boolean;
   skipXffAppend: boolean;
   maxRequestHeadersKb: number;
+  /** common_http_protocol_options.max_headers_count (Envoy's default 100): more fields get 431 */
+  maxHeadersCount: number;
+  /** upgrade_configs: the Upgrade types this HCM carries (routes may override) */
+  upgrades: UpgradeMap;
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
   http2: boolean;
@@ -109,6 +115,8 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     useRemoteAddress: tc.use_remote_address?.value === true,
     skipXffAppend: tc.skip_xff_append === true,
     maxRequestHeadersKb: Number(tc.max_request_headers_kb?.value ?? 60),
+    maxHeadersCount: maxHeadersCount(tc.common_http_protocol_options?.max_headers_count),
+    upgrades: parseHcmUpgrades(tc.upgrade_configs),
     streamIdleTimeoutMs: durationToMs(tc.stream_idle_timeout) ?? 300_000,
     requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
     http2: tc.codec_type === 'HTTP2',
@@ -118,4 +126,12 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     stats: rt ? new HcmStats(rt.stats, statPrefix) : undefined,
     xfcc: parseXfcc(tc),
   };
+}
+
+/** max_headers_count: a UInt32Value at least 1 (Envoy's validation), 100 when unset */
+function maxHeadersCount(v: { value?: unknown } | undefined): number {
+  if (v === undefined || v === null || v.value === undefined) return DEFAULT_MAX_HEADERS_COUNT;
+  const n = Number(v.value);
+  if (!Number.isInteger(n) || n < 1) fail(`HttpConnectionManager common_http_protocol_options.max_headers_count: must be at least 1 (got ${String(v.value)})`);
+  return n;
 }

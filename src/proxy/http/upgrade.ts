@@ -1,265 +1,261 @@
 /**
- * HTTP/1.1 Upgrade (WebSocket) pass-through: route the upgrade request like any other, then
- * connect to the chosen host, replay the request head and splice the two sockets.
+ * The upstream side of an HTTP/1.1 Upgrade (WebSocket) the router sends: a dedicated connection
+ * (never pooled) opened through the host's transport socket, the request head written once it is
+ * up, the response head parsed by llhttp. An Upgrade request is a request like any other before
+ * this point: it went through the HCM's filters (fault, CORS, ...) and the router's route, host
+ * choice, circuit breaker, timeouts and retries.
+ *
+ * - Any answer but `101` is a plain HTTP response: headers, body and end go to the router's
+ *   handler as from a pool (so filters see it and the codec frames it), then this connection
+ *   closes; the downstream connection closes after it too (nothing after an Upgrade request is
+ *   HTTP), so a backend that ignores `Upgrade` cannot turn it into an unrouted tunnel.
+ * - `101`: the handler hears of it through onUpgrade, writes the 101 downstream and hands this
+ *   exchange the downstream socket (`splice`): the bytes after both heads are exchanged first,
+ *   then the two sockets are piped until either side closes.
  */
-import type { H1Request } from '../codec/codec-http1-request.js';
-import { applyHcmRequestHeaders } from './request-headers.js';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { newParser, type LlhttpParser } from '../codec/llhttp.js';
+import { decodeHeaders } from '../codec/codec-http1-client-head.js';
 import type { UpstreamTransport } from '../transport/transport-socket.js';
-import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
-import { newParser } from '../codec/llhttp.js';
-import { parseAuthority, type Destination } from '../listener/destination.js';
-import type { RequestObserver } from '../observer.js';
-import { applyHeaderOps } from '../router/header-ops.js';
-import type { ConnectionContext } from './connection-context.js';
-import type { HcmConfig } from './hcm-config.js';
-import { LOCAL_REPLY } from './local-reply.js';
-import { applyPeerSecurity } from '../telemetry/peer-security.js';
+import { UpstreamError, type InHeaders, type OutHeaders, type UpstreamControl, type UpstreamHandler } from '../upstream/pool.js';
 
-const REASON: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
-
-/** Lingering close: our side is ended, anything the client still sends is read and dropped so its FIN is seen. */
-const LINGER_MS = 2000;
-
-function closeDownstream(socket: net.Socket | Duplex, last?: string): void {
-  socket.resume();
-  if (last === undefined) socket.end();
-  else socket.end(last);
-  const t = setTimeout(() => socket.destroy(), LINGER_MS);
-  t.unref();
-  socket.once('close', () => clearTimeout(t));
+/** The router's handler of an upgrade attempt: a pool handler that also hears of a 101. */
+export interface UpgradeHandler extends UpstreamHandler {
+  /** the upstream switched protocols: answer downstream, then call `exchange.splice` */
+  onUpgrade(headers: InHeaders, exchange: UpgradeExchange): void;
 }
 
-function reject(socket: net.Socket | Duplex, status: number, body: string): void {
-  closeDownstream(socket, `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
-}
-
-export function proxyUpgrade(
-  hcm: HcmConfig,
-  req: H1Request,
-  socket: net.Socket | Duplex,
-  head: Buffer,
-  ctx: ConnectionContext,
-  dest: Destination | undefined,
-  observer: RequestObserver,
-): void {
-  const info = newStreamInfo(ctx.direction, 'HTTP/1.1');
-  info.listenerName = ctx.listenerName;
-  let url = req.url ?? '/';
-  let authority = (req.headers.host as string | undefined) ?? '';
-  const abs = /^https?:\/\/([^/?]+)(.*)$/i.exec(url);
-  if (abs) {
-    authority = abs[1];
-    url = abs[2] || '/';
-  }
-  info.method = req.method;
-  info.path = url;
-  info.authority = authority;
-  hcm.stats?.requestStarted(false);
-  const done = (code: number): void => {
-    info.responseCode = code;
-    const duration = (info.durationMs = performance.now() - info.startMono);
-    if (info.responseCodeDetails === undefined && code !== 0 && info.responseFlags.size === 0) info.responseCodeDetails = 'via_upstream';
-    // an upgrade is logged and counted like any request (Envoy: one stream, logged when the tunnel ends)
-    hcm.stats?.requestDone(code, duration);
-    if (ctx.tls !== undefined || info.upstreamPeer !== undefined) applyPeerSecurity(info, ctx.tls);
-    hcm.telemetry?.onRequestComplete(info, undefined);
-    observer.onRequestComplete(info);
-  };
-  // an upgrade is a request like any other: the HCM's request-id and x-forwarded-* handling applies
-  const headers = { ...req.headers } as Record<string, string | string[] | undefined>;
-  info.requestId = applyHcmRequestHeaders(hcm, headers, ctx.remoteAddress, ctx.tls);
-  const q = url.indexOf('?');
-  const route = hcm.routes.config?.route(authority, { path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers });
-  if (!route || route.kind !== 'route') {
-    info.responseFlags.add('NR');
-    reject(socket, 404, '');
-    return done(404);
-  }
-  const slot = route.slot ?? route.weighted?.targets[0].slot;
-  const cluster = slot?.cluster;
-  if (!cluster) {
-    info.responseFlags.add('NC');
-    reject(socket, 503, '');
-    return done(503);
-  }
-  info.upstreamCluster = cluster.name;
-  let host;
-  if (cluster.config.type === 'ORIGINAL_DST') {
-    const d = dest ?? parseAuthority(authority, 80);
-    host = cluster.originalDstHost(d.host, d.port);
-  } else host = cluster.chooseHost(undefined);
-  if (!host) {
-    info.responseFlags.add('UH');
-    reject(socket, 503, LOCAL_REPLY.noHealthyUpstream);
-    return done(503);
-  }
-  info.upstreamHost = host.key;
-  applyHeaderOps(headers, route.requestOps);
-  headers.host = route.hostRewrite ?? authority;
-  let headText = `${req.method} ${url} HTTP/1.1\r\n`;
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
-  }
-  headText += '\r\n';
-  cluster.stats.upstream_rq_total.inc();
-  tunnelAfter101(socket, head, headText, req.method === 'HEAD', { host: host.address, port: host.port, transport: host.transport, connectTimeoutMs: cluster.config.connectTimeoutMs || DEFAULT_CONNECT_TIMEOUT_MS }, cluster.stats, info, done);
-}
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const MAX_TIMER_MS = 2_147_483_647;
-const MAX_RESPONSE_HEAD = 96 * 1024;
-const PROTOCOL_ERROR = 'upstream connect error or disconnect/reset before headers. reset reason: protocol error';
-
-interface UpgradeTarget {
+export interface UpgradeTarget {
   host: string;
   port: number;
-  /** the host's transport socket */
   transport: UpstreamTransport;
   connectTimeoutMs: number;
+  /** ALPN to offer instead of the transport's list (Istio's istio.alpn filter) */
+  alpn?: readonly string[];
 }
 
-/**
- * Send the upgrade request upstream and read its response head (llhttp, response mode). Only a
- * `101 Switching Protocols` turns the connection into a tunnel; client bytes are held (the socket
- * stays paused) until then. Any other answer is relayed to the client, then both connections close
- * (as Envoy does), so nothing later on the downstream connection bypasses the HCM.
- */
-function tunnelAfter101(
-  socket: net.Socket | Duplex,
-  head: Buffer,
-  headText: string,
-  isHead: boolean,
-  target: UpgradeTarget,
-  stats: { upstream_cx_total: { inc(): void }; upstream_cx_connect_fail: { inc(): void }; upstream_cx_connect_timeout: { inc(): void } },
-  info: StreamInfo,
-  done: (code: number) => void,
-): void {
-  socket.pause();
-  let code = 0;
-  let reported = false;
-  const report = (c: number): void => {
-    if (reported) return;
-    reported = true;
-    done(c);
-  };
-  /** before any upstream byte reached the client: a local 503 is still possible */
-  const failLocally = (flag: ResponseFlag, body: string, status = 503): void => {
-    if (state === 'done') return;
-    state = 'done';
-    info.responseFlags.add(flag);
-    if (!socket.destroyed) reject(socket, status, body);
-    upstream.destroy();
-    report(status);
-  };
-  const upstream = target.transport.connect(target.host, target.port, {});
-  const connectTimer = setTimeout(() => {
-    stats.upstream_cx_connect_timeout.inc();
-    stats.upstream_cx_connect_fail.inc();
-    failLocally('UF', LOCAL_REPLY.connectFailure);
-  }, Math.min(target.connectTimeoutMs, MAX_TIMER_MS));
-  const pending: Buffer[] = [];
-  let state: 'head' | 'relay' | 'tunnel' | 'done' = 'head';
-  const parser = newParser('response', MAX_RESPONSE_HEAD, {
-    onHeadersComplete: (_maj, _min, _h, _m, _u, status) => {
-      const s = status ?? 0;
-      // interim 1xx answers (100 Continue...) are relayed; the final status decides
-      if (s >= 200 || s === 101) code = s;
-      return isHead && s >= 200 ? 1 : 0;
-    },
-    onBody: () => undefined,
-    onMessageComplete: () => {
-      if (code >= 200) finishRelay();
-    },
-  });
-  const finishRelay = (): void => {
-    if (state === 'done') return;
-    state = 'done';
-    upstream.off('data', onUpstreamData);
-    flushPending();
-    closeDownstream(socket);
-    upstream.destroy();
-  };
-  const flushPending = (): void => {
-    for (const b of pending) socket.write(b);
-    pending.length = 0;
-  };
-  const onUpstreamData = (chunk: Buffer): void => {
-    if (state === 'done' || state === 'tunnel') return;
-    if (state === 'relay') {
-      if (!socket.write(chunk)) {
-        upstream.pause();
-        socket.once('drain', () => upstream.resume());
-      }
-    } else pending.push(chunk);
-    const n = parser.execute(chunk);
-    if (typeof n !== 'number') {
-      if (state === 'head') return failLocally('UPE', PROTOCOL_ERROR, 502);
-      info.responseFlags.add('UPE');
-      socket.destroy();
-      upstream.destroy();
-      return;
-    }
-    if (state !== 'head' || code === 0) return;
-    if (code === 101) {
-      // the head and whatever followed it in this chunk belong to the client; then splice
-      state = 'tunnel';
-      upstream.off('data', onUpstreamData);
-      upstream.off('end', onUpstreamEnd);
-      flushPending();
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-      socket.resume();
-      return;
-    }
-    // any other final answer: relay it (possibly already complete) and close both sides after it
-    if (state === 'head') {
-      state = 'relay';
-      flushPending();
-    }
-  };
-  const onUpstreamEnd = (): void => {
-    if (state === 'head') return failLocally('UC', LOCAL_REPLY.reset);
-    if (state === 'relay') {
-      parser.finish(); // an EOF-delimited body ends here
-      finishRelay();
-    }
-  };
-  let connected = false;
-  upstream.once(target.transport.readyEvent, () => {
-    connected = true;
-    info.upstreamPeer = target.transport.connectionInfo(upstream);
-    clearTimeout(connectTimer);
-    stats.upstream_cx_total.inc();
-    upstream.write(headText);
-  });
-  upstream.on('data', onUpstreamData);
-  upstream.on('end', onUpstreamEnd);
-  upstream.on('error', () => {
-    clearTimeout(connectTimer);
-    if (state === 'done') return; // the answer is complete (or a local reply is on its way): let it flush
-    if (state !== 'head') return socket.destroy();
-    if (!connected) {
+export interface UpgradeStats {
+  upstream_cx_total: { inc(): void };
+  upstream_cx_connect_fail: { inc(): void };
+  upstream_cx_connect_timeout: { inc(): void };
+}
+
+const MAX_RESPONSE_HEAD = 96 * 1024;
+const MAX_TIMER_MS = 2_147_483_647;
+/** after one side of a tunnel ends, the other gets this long to finish before it is closed */
+const LINGER_MS = 2000;
+
+/** `GET /path HTTP/1.1` + the headers + the upgrade pair, as the upstream receives it. */
+export function upgradeRequestHead(method: string, path: string, authority: string, headers: OutHeaders, upgrade: string): string {
+  let s = `${method} ${path} HTTP/1.1\r\n`;
+  let hasHost = false;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || k.charCodeAt(0) === 58 || k === 'connection' || k === 'upgrade' || k === 'content-length' || k === 'transfer-encoding') continue;
+    if (k === 'host') hasHost = true;
+    if (typeof v === 'string') s += `${k}: ${v}\r\n`;
+    else for (let i = 0; i < v.length; i++) s += `${k}: ${v[i]}\r\n`;
+  }
+  if (!hasHost) s += `host: ${authority}\r\n`;
+  return `${s}connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`;
+}
+
+type State = 'connecting' | 'head' | 'response' | 'switched' | 'tunnel' | 'done';
+
+export class UpgradeExchange implements UpstreamControl {
+  private state: State = 'connecting';
+  private readonly socket: net.Socket;
+  private readonly parser: LlhttpParser;
+  private readonly connectTimer: NodeJS.Timeout;
+  private status = 0;
+  /** upstream bytes after the 101 head, for the client */
+  private rest: Buffer | undefined;
+  private readPaused = false;
+  private downstream: Duplex | undefined;
+  private onTunnelEnd: (() => void) | undefined;
+
+  constructor(
+    target: UpgradeTarget,
+    private readonly headText: string,
+    private readonly isHead: boolean,
+    private readonly handler: UpgradeHandler,
+    private readonly stats: UpgradeStats,
+  ) {
+    this.parser = newParser('response', MAX_RESPONSE_HEAD, {
+      onHeadersComplete: (_maj, _min, raw, _m, _u, status) => this.onHeadersComplete(raw ?? [], status ?? 0),
+      onBody: (chunk) => this.onBody(chunk),
+      onMessageComplete: () => this.onMessageComplete(),
+      onHeaders: (raw) => this.pendingRaw.push(...raw),
+    });
+    const s = (this.socket = target.transport.connect(target.host, target.port, target.alpn === undefined ? {} : { alpn: target.alpn }));
+    this.connectTimer = setTimeout(() => {
+      if (this.state !== 'connecting') return;
+      stats.upstream_cx_connect_timeout.inc();
       stats.upstream_cx_connect_fail.inc();
-      info.upstreamTransportFailureReason = target.transport.failureReason(upstream);
-      failLocally('UF', LOCAL_REPLY.connectFailure);
-    } else failLocally('UC', LOCAL_REPLY.remoteReset);
-  });
-  upstream.once('close', () => {
-    clearTimeout(connectTimer);
-    parser.free();
-    if (state === 'head') failLocally('UC', LOCAL_REPLY.reset);
-    else if (state === 'tunnel') socket.destroy();
-    else if (state === 'relay') finishRelay();
-  });
-  socket.on('error', () => upstream.destroy());
-  socket.once('close', () => {
-    clearTimeout(connectTimer);
-    upstream.destroy();
-    if (state === 'head') info.responseFlags.add('DC');
-    report(code || 0);
-  });
+      this.fail(new UpstreamError('connect', 'upstream connect timeout'));
+    }, Math.min(target.connectTimeoutMs, MAX_TIMER_MS));
+    s.once(target.transport.readyEvent, () => {
+      clearTimeout(this.connectTimer);
+      if (this.state !== 'connecting') return;
+      this.state = 'head';
+      stats.upstream_cx_total.inc();
+      const info = target.transport.connectionInfo(s);
+      if (info !== undefined) handler.onConnectionInfo?.(info);
+      s.write(this.headText, 'latin1');
+    });
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+    s.on('error', (err: Error) => {
+      if (this.state === 'connecting') {
+        stats.upstream_cx_connect_fail.inc();
+        this.fail(new UpstreamError('connect', target.transport.failureReason(s) ?? err.message));
+      } else if (this.state === 'head' || this.state === 'response') this.fail(new UpstreamError('reset', `upstream connection error: ${err.message}`));
+    });
+    s.once('close', () => {
+      clearTimeout(this.connectTimer);
+      this.parser.free();
+      if (this.state === 'connecting') this.fail(new UpstreamError('connect', 'connection closed before connect'));
+      else if (this.state === 'head' || this.state === 'response') this.fail(new UpstreamError('reset', 'upstream connection closed before the response completed'));
+      else if (this.state === 'tunnel') this.endTunnel();
+    });
+  }
+
+  private pendingRaw: string[] = [];
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.state !== 'head' && this.state !== 'response') return;
+    const n = this.parser.execute(chunk);
+    if (typeof n !== 'number') {
+      this.fail(new UpstreamError('reset', `malformed upstream response to an upgrade (${n.code})`));
+      return;
+    }
+    // a 101 ended the head (onHeadersComplete): what follows in this read is the tunnel's
+    if ((this.state as State) === 'switched') {
+      if (n < chunk.length) this.rest = Buffer.from(chunk.subarray(n));
+      this.switched();
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.state === 'response') {
+      // an EOF-delimited body ends here
+      const r = this.parser.finish();
+      if (r !== undefined && this.state === 'response') this.fail(new UpstreamError('reset', `upstream closed mid-response (${r.code})`));
+    }
+  };
+
+  private onHeadersComplete(raw: string[], status: number): number {
+    const fields = this.pendingRaw.length > 0 ? this.pendingRaw.concat(raw) : raw;
+    this.pendingRaw = [];
+    if (status === 101) {
+      this.status = 101;
+      this.state = 'switched';
+      this.headers = decodeHeaders(fields, {});
+      return 2;
+    }
+    // other interim answers (100 Continue, 103) are not relayed: the final answer follows
+    if (status < 200) return 0;
+    this.status = status;
+    this.state = 'response';
+    const headers = decodeHeaders(fields, {});
+    const cl = headers['content-length'];
+    const endStream = this.isHead || status === 204 || status === 304 || cl === '0';
+    this.handler.onHeaders(status, headers, endStream);
+    return this.isHead ? 1 : 0;
+  }
+
+  private headers: InHeaders | undefined;
+
+  private onBody(chunk: Buffer): void {
+    if (this.state !== 'response') return;
+    if (!this.handler.onData(chunk) && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  private onMessageComplete(): void {
+    if (this.state !== 'response' || this.status < 200) return;
+    this.state = 'done';
+    this.handler.onEnd(undefined);
+    // the connection was opened for this upgrade: it carries nothing else
+    this.socket.destroy();
+  }
+
+  /** The 101 head is in: reading pauses until the downstream side is spliced in. */
+  private switched(): void {
+    this.state = 'tunnel';
+    this.socket.pause();
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.handler.onUpgrade(this.headers ?? {}, this);
+  }
+
+  /**
+   * Joins the downstream socket (its 101 already written) to this connection: the bytes each side
+   * sent after its head first, then both directions piped; `onEnd` runs once, when the tunnel is over.
+   */
+  splice(down: Duplex, downHead: Buffer, onEnd: () => void): void {
+    if (this.state !== 'tunnel' || this.socket.destroyed) {
+      down.destroy();
+      onEnd();
+      return;
+    }
+    this.downstream = down;
+    this.onTunnelEnd = onEnd;
+    const up = this.socket;
+    if (this.rest !== undefined && this.rest.length > 0) down.write(this.rest);
+    this.rest = undefined;
+    if (downHead.length > 0) up.write(downHead);
+    down.on('error', () => up.destroy());
+    down.once('close', () => {
+      up.end();
+      const t = setTimeout(() => up.destroy(), LINGER_MS);
+      t.unref();
+      this.endTunnel();
+    });
+    up.once('close', () => {
+      down.end();
+      const t = setTimeout(() => down.destroy(), LINGER_MS);
+      t.unref();
+    });
+    up.pipe(down);
+    down.pipe(up);
+    up.resume();
+    down.resume();
+  }
+
+  private endTunnel(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    const fn = this.onTunnelEnd;
+    this.onTunnelEnd = undefined;
+    fn?.();
+  }
+
+  private fail(err: UpstreamError): void {
+    if (this.state === 'done' || this.state === 'tunnel' || this.state === 'switched') return;
+    this.state = 'done';
+    clearTimeout(this.connectTimer);
+    this.socket.destroy();
+    this.handler.onError(err);
+  }
+
+  /** The router lets go (downstream gone, timeout): no more handler calls; both sides close. */
+  abort(): void {
+    const tunnel = this.state === 'tunnel';
+    this.state = 'done';
+    this.onTunnelEnd = undefined;
+    clearTimeout(this.connectTimer);
+    this.socket.destroy();
+    if (tunnel) this.downstream?.destroy();
+  }
+
+  resume(): void {
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
 }

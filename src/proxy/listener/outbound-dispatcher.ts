@@ -54,7 +54,6 @@ export class OutboundDispatcher {
   private readonly h1: H1ServerHandler = {
     onRequest: (req, res) => this.onRequest(req, res),
     onConnect: (req, socket, head) => this.onConnect(req, socket, head),
-    onUpgrade: (req, socket, head) => this.onUpgrade(req, socket, head),
     onCodecError: (err, socket) => onClientError(err, socket, this.observer),
   };
   private h2: http2.Http2Server | undefined;
@@ -113,17 +112,6 @@ export class OutboundDispatcher {
     // chain below has attached its reader (or paused it again, as the TCP proxy does until connected)
     socket.resume();
     this.target.dispatchConnection(socket as net.Socket, tunnelCtx);
-  };
-
-  private onUpgrade = (req: H1Request, socket: Duplex, head: Buffer): void => {
-    const ctx = contextOf(socket);
-    const dest = destinationFromRequest(req);
-    const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
-    if (!ctx || !hcm) {
-      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-      return;
-    }
-    hcm.handleUpgrade(req, socket, head, ctx, dest);
   };
 
   private h2Server(): http2.Http2Server {

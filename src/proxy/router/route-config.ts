@@ -2,6 +2,7 @@
  * A RouteConfiguration compiled once per RDS update: virtual hosts indexed by domain, routes with
  * their matchers, actions, header ops, retry/mirror/hash policies and parsed per-filter configs.
  */
+import { parseRouteUpgrades, type UpgradeMap } from './upgrade-config.js';
 import { durationToMs } from '../../xds/codec.js';
 import { compileRegex, fail } from '../errors.js';
 import { Re2SyntaxError, type Re2, type Re2Substitution } from '../../regex/regex-re2.js';
@@ -75,6 +76,8 @@ export interface Route {
   perFilter: Map<string, unknown>;
   /** decorator.operation: the span name of requests on this route */
   decorator?: string;
+  /** RouteAction upgrade_configs: per-type overrides of the HCM's upgrade_configs */
+  upgrades?: UpgradeMap;
 }
 
 const REDIRECT_CODES: Record<string, number> = {
@@ -138,6 +141,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     if (a.timeout !== undefined) route.timeoutMs = durationToMs(a.timeout) ?? 15000;
     if (a.max_stream_duration?.grpc_timeout_header_max !== undefined && a.timeout === undefined) route.timeoutMs = 0;
     route.retry = compileRetryPolicy(a.retry_policy) ?? vhost.retry;
+    route.upgrades = parseRouteUpgrades(a.upgrade_configs, route.name);
     route.mirrors = ((a.request_mirror_policies ?? []) as Array<Record<string, any>>).map((m) => ({
       slot: resolve(String(m.cluster)),
       fraction: fraction(m.runtime_fraction),

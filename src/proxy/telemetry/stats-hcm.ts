@@ -12,6 +12,10 @@ export class HcmStats {
   readonly downstream_rq_http1_total: Counter;
   readonly downstream_rq_http2_total: Counter;
   readonly downstream_rq_time: Histogram;
+  /** Upgrade requests refused because neither the HCM nor the route enables their type */
+  readonly downstream_rq_ws_on_non_ws_route: Counter;
+  readonly downstream_cx_upgrades_total: Counter;
+  readonly downstream_cx_upgrades_active: Gauge;
   /** downstream_rq_1xx .. downstream_rq_5xx, by class */
   private readonly byClass: Counter[];
 
@@ -23,6 +27,9 @@ export class HcmStats {
     this.downstream_rq_http1_total = s.counter('downstream_rq_http1_total');
     this.downstream_rq_http2_total = s.counter('downstream_rq_http2_total');
     this.downstream_rq_time = s.histogram('downstream_rq_time');
+    this.downstream_rq_ws_on_non_ws_route = s.counter('downstream_rq_ws_on_non_ws_route');
+    this.downstream_cx_upgrades_total = s.counter('downstream_cx_upgrades_total');
+    this.downstream_cx_upgrades_active = s.gauge('downstream_cx_upgrades_active');
     this.byClass = [1, 2, 3, 4, 5].map((c) => s.counter(`downstream_rq_${c}xx`));
   }
 
@@ -30,6 +37,16 @@ export class HcmStats {
     this.downstream_rq_total.inc();
     this.downstream_rq_active.inc();
     (http2 ? this.downstream_rq_http2_total : this.downstream_rq_http1_total).inc();
+  }
+
+  /** a connection switched protocols (an Upgrade answered 101) */
+  upgradeStarted(): void {
+    this.downstream_cx_upgrades_total.inc();
+    this.downstream_cx_upgrades_active.inc();
+  }
+
+  upgradeEnded(): void {
+    this.downstream_cx_upgrades_active.dec();
   }
 
   requestDone(code: number | undefined, durationMs: number): void {

@@ -28,6 +28,8 @@ test('sidecar: HTTP service port → 0.0.0.0_<port>, bind_to_port false, HCM wit
   assert.equal(hcm.typed_config['@type'], HCM_TYPE);
   assert.deepEqual(hcm.typed_config.rds, { route_config_name: '9080', config_source: { ads: {}, resource_api_version: 'V3' } });
   assert.deepEqual(hcm.typed_config.http_filters.map((f: any) => f.name), FILTER_NAMES);
+  // as Istio: WebSocket upgrades are carried (the proxy refuses any other upgrade type)
+  assert.deepEqual(hcm.typed_config.upgrade_configs, [{ upgrade_type: 'websocket' }]);
   // The fault filter has an empty HTTPFault so per-route configs decide.
   assert.deepEqual(hcm.typed_config.http_filters[0].typed_config, { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' });
 });
@@ -71,6 +73,7 @@ test('inbound INTERCEPTION_MODE NONE: <address>_<port> bound to the workload add
   assert.deepEqual(hcm.route_config.virtual_hosts[0].domains, ['*']);
   assert.equal(hcm.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
   assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['istio.stats', 'envoy.filters.http.router']);
+  assert.deepEqual(hcm.upgrade_configs, [{ upgrade_type: 'websocket' }]);
   const tcp = byName(ls, '127.0.10.1_7000').filter_chains[0].filters[1].typed_config;
   assert.equal(tcp.cluster, 'inbound|7000||');
   assert.ok(!ls.some((x) => x.name === 'virtualInbound'));

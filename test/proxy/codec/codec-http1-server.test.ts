@@ -11,7 +11,6 @@ const OPTS: H1ServerOptions = { maxHeaderBytes: 8192, requireHost: true, idleTim
 async function server(handler: Partial<H1ServerHandler>, opts: H1ServerOptions = OPTS): Promise<{ port: number; close(): Promise<void> }> {
   const full: H1ServerHandler = {
     onRequest: handler.onRequest ?? ((_q, s) => s.writeHead(200, { 'content-length': '2' }).end('ok')),
-    onUpgrade: handler.onUpgrade,
     onConnect: handler.onConnect,
     onCodecError: handler.onCodecError ?? ((err, socket) => socket.end(`HTTP/1.1 400 Bad Request\r\nx-code: ${err.code}\r\ncontent-length: 0\r\n\r\n`)),
   };
@@ -214,17 +213,75 @@ test('repeated headers: joined with a comma, cookies with "; ", a second Host is
   }
 });
 
-test('Upgrade hands the socket and the bytes after the head to onUpgrade', async () => {
+test('an Upgrade request is a request: switchProtocols writes the 101 and hands over the socket with the bytes after the head', async () => {
+  let seen: H1Request | undefined;
   const srv = await server({
-    onUpgrade: (q, socket, head) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\n\r\n${q.headers.upgrade}:${head.toString()}`);
-      socket.on('data', (c: Buffer) => socket.write(c));
-      socket.resume(); // handed over paused
+    onRequest: (q, res) => {
+      seen = q;
+      // switched at once (inside the read that carried the head): what followed the head is
+      // in the socket, not yet in `head`
+      const t = res.switchProtocols('websocket', { 'x-a': '1' })!;
+      t.socket.write(`${q.upgrade}:${t.head.toString()}|`);
+      t.socket.on('data', (c: Buffer) => t.socket.write(c));
+      t.socket.resume(); // handed over paused
     },
   });
   try {
-    const r = await exchange(srv.port, ['GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfirst', 'echo'], (t) => t.endsWith('echo'));
-    assert.match(r.text, /101 Switching Protocols\r\n\r\nwebsocket:firstecho$/);
+    const r = await exchange(srv.port, ['GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n\r\nfirst', 'echo'], (t) => t.endsWith('echo'));
+    assert.match(r.text, /^HTTP\/1\.1 101 Switching Protocols\r\nx-a: 1\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\nwebsocket:\|firstecho$/);
+    assert.equal(seen?.upgrade, 'websocket');
+    assert.equal(seen?.body, null, 'no body is parsed for an Upgrade request');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('an Upgrade request answered without switching: the answer is the last on the connection; bytes after the head are never parsed', async () => {
+  const urls: string[] = [];
+  const srv = await server({
+    onRequest: (q, res) => {
+      urls.push(q.url);
+      res.writeHead(403, { 'content-length': '0' }).end();
+    },
+  });
+  try {
+    const r = await exchange(srv.port, 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(r.text, /^HTTP\/1\.1 403 Forbidden\r\n[^]*connection: close\r\n/);
+    assert.equal(r.text.split('HTTP/1.1').length - 1, 1);
+    assert.equal(r.closed, true);
+    assert.deepEqual(urls, ['/ws']);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('Upgrade: h2c is stripped and the request served as HTTP/1.1; the connection goes on (body and a pipelined request after it)', async () => {
+  const seen: H1Request[] = [];
+  const srv = await server({
+    onRequest: (q, res) => {
+      seen.push(q);
+      const done = () => res.writeHead(200, { 'content-length': String(q.url.length) }).end(q.url);
+      if (q.body) {
+        q.body.resume();
+        q.body.on('end', done);
+      } else done();
+    },
+  });
+  try {
+    const r = await exchange(
+      srv.port,
+      'POST /h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, keep-alive\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 3\r\n\r\nabcGET /next HTTP/1.1\r\nHost: x\r\n\r\n',
+      (t) => t.endsWith('/next'),
+    );
+    assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n[^]*\/h2cHTTP\/1\.1 200 OK\r\n[^]*\/next$/);
+    assert.equal(seen[0].upgrade, undefined);
+    assert.equal(seen[0].headers.upgrade, undefined);
+    assert.equal(seen[0].headers['http2-settings'], undefined);
+    assert.equal(seen[0].headers.connection, 'keep-alive');
+    assert.deepEqual(seen.map((q) => q.url), ['/h2c', '/next']);
+    // a malformed request after an h2c one is still caught (llhttp's upgrade flag is cleared)
+    const bad = await exchange(srv.port, 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nGARBAGE\r\n\r\n');
+    assert.match(bad.text, /\/aHTTP\/1\.1 400 Bad Request\r\nx-code: HPE_INVALID_METHOD/);
   } finally {
     await srv.close();
   }
@@ -414,25 +471,30 @@ test('pipelined request without Host: the request before it is answered, then a 
   }
 });
 
-test('Upgrade with a body: the codec does not eat the body; bytes sent during the hand-over are kept', async () => {
+test('Upgrade with a body: the codec does not eat the body; bytes sent before the switch are kept', async () => {
   let head = '';
   let later = '';
   const srv = await server({
-    onUpgrade: (_q, socket, h) => {
-      head = h.toString();
-      // read only after a while: what the client sent meanwhile waits in the paused socket
+    onRequest: (_q, res) => {
+      // switch only after a while: what the client sent meanwhile is held
       setTimeout(() => {
-        socket.on('data', (c: Buffer) => {
+        const t = res.switchProtocols('websocket')!;
+        head = t.head.toString();
+        const check = () => {
+          if ((head + later).endsWith('LATE')) t.socket.end('done');
+        };
+        t.socket.on('data', (c: Buffer) => {
           later += c.toString();
-          if (later.endsWith('LATE')) socket.end('done');
+          check();
         });
-        socket.resume();
+        t.socket.resume();
+        check();
       }, 50);
     },
   });
   try {
-    const r = await exchange(srv.port, ['GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 4\r\n\r\nBODY', 'EARLY', 'LATE'], (t) => t === 'done', 10);
-    assert.equal(r.text, 'done');
+    const r = await exchange(srv.port, ['GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 4\r\n\r\nBODY', 'EARLY', 'LATE'], (t) => t.endsWith('done'), 10);
+    assert.match(r.text, /^HTTP\/1\.1 101 [^]*\r\n\r\ndone$/);
     assert.equal(head + later, 'BODYEARLYLATE');
   } finally {
     await srv.close();

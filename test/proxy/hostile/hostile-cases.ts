@@ -108,4 +108,23 @@ export const EDGE_CASES: HostileCase[] = [
   { name: 'garbage', send: () => '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', status: [400], source: 'a TLS ClientHello on a plaintext port' },
 ];
 
-export const ALL_CASES: HostileCase[] = [...BODY_CASES, ...SMUGGLING_CASES, ...EDGE_CASES];
+/** Item 5: Upgrade requests under the HCM's rules. */
+export const UPGRADE_CASES: HostileCase[] = [
+  {
+    name: 'an Upgrade type nobody enabled, with a request behind it',
+    send: (a) => `GET /up-foo HTTP/1.1\r\nHost: ${a}\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${a}\r\n\r\n`,
+    status: [403], appNever: '/smuggled', source: 'issue 23 item 5; Envoy upgrade_failed',
+  },
+  {
+    name: 'h2c upgrade: served as HTTP/1.1, the next request too',
+    send: (a) => `GET /h2c-first HTTP/1.1\r\nHost: ${a}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nGET /h2c-second HTTP/1.1\r\nHost: ${a}\r\nConnection: close\r\n\r\n`,
+    status: [200], appSees: '/h2c-second', source: 'issue 23 item 5; h2c smuggling (Envoy strips h2c)',
+  },
+  {
+    name: 'h2c upgrade with an HTTP/2 preface behind it',
+    send: (a) => `GET /h2c-preface HTTP/1.1\r\nHost: ${a}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`,
+    status: [200], appNever: 'PRI', source: 'h2c smuggling',
+  },
+];
+
+export const ALL_CASES: HostileCase[] = [...BODY_CASES, ...SMUGGLING_CASES, ...EDGE_CASES, ...UPGRADE_CASES];

@@ -1,16 +1,19 @@
 /** One upstream try of the router: forwards pool callbacks to the router, tagged with the try. */
 import type { Host } from '../../upstream/host.js';
 import type { UpstreamConnectionInfo } from '../../transport/transport-socket.js';
-import type { InHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../upstream/pool.js';
+import type { InHeaders, UpstreamControl, UpstreamError } from '../../upstream/pool.js';
+import type { UpgradeExchange, UpgradeHandler } from '../../http/upgrade.js';
 
 export interface AttemptOwner {
   onUpstreamHeaders(a: Attempt, status: number, headers: InHeaders, endStream: boolean): void;
   onUpstreamData(a: Attempt, chunk: Buffer): boolean;
   onUpstreamEnd(a: Attempt, trailers: InHeaders | undefined): void;
   onUpstreamError(a: Attempt, err: UpstreamError): void;
+  /** an Upgrade attempt's upstream answered 101 */
+  onUpstreamUpgrade(a: Attempt, headers: InHeaders, exchange: UpgradeExchange): void;
 }
 
-export class Attempt implements UpstreamHandler {
+export class Attempt implements UpgradeHandler {
   control: UpstreamControl | undefined;
   /** counted in host/cluster active gauges and holding a breaker slot */
   active = true;
@@ -36,5 +39,9 @@ export class Attempt implements UpstreamHandler {
   }
   onError(err: UpstreamError): void {
     if (!this.discard) this.owner.onUpstreamError(this, err);
+  }
+  onUpgrade(headers: InHeaders, exchange: UpgradeExchange): void {
+    if (this.discard) exchange.abort();
+    else this.owner.onUpstreamUpgrade(this, headers, exchange);
   }
 }

@@ -19,6 +19,7 @@ import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.
 import { Attempt, type AttemptOwner } from './router-attempt.js';
 import { pickWeighted, prepareUpstreamHeaders, redirectLocation, requestHash, rewritePath } from './router-helpers.js';
 import { sendMirror } from './router-mirror.js';
+import { UpgradeExchange, upgradeRequestHead } from '../../http/upgrade.js';
 
 
 class RouterFilter implements HttpFilter, AttemptOwner {
@@ -94,7 +95,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
     const req = s.requestBody();
     const hasBody = req !== null;
-    if (req !== null && (route.retry || route.mirrors.length > 0)) {
+    if (req !== null && (route.retry || (route.mirrors.length > 0 && s.upgradeType === undefined))) {
       // Retries and mirrors need the whole body; buffer it (Envoy buffers too).
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -114,7 +115,8 @@ class RouterFilter implements HttpFilter, AttemptOwner {
   private begin(): void {
     if (this.finished) return;
     const route = this.route;
-    for (const m of route.mirrors) {
+    // an Upgrade is not mirrored (a shadow cannot take part in the tunnel)
+    if (this.s.upgradeType === undefined) for (const m of route.mirrors) {
       if (m.fraction >= 1 || Math.random() < m.fraction) sendMirror(m.slot, this.s, this.headers, this.path, this.body);
     }
     if (route.timeoutMs > 0) this.globalTimer = setTimeout(onGlobalTimeout, route.timeoutMs, this);
@@ -169,9 +171,49 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, a);
     const ao = s.alpnOverride;
+    if (s.upgradeType !== undefined) {
+      // an Upgrade gets a connection of its own (upgrade.ts), never a pooled one
+      const c = this.cluster;
+      a.control = new UpgradeExchange(
+        {
+          host: host.address,
+          port: host.port,
+          transport: host.transport,
+          connectTimeoutMs: c.config.connectTimeoutMs,
+          alpn: ao !== undefined && host.transport.secure ? ao.HTTP11 : undefined,
+        },
+        upgradeRequestHead(s.method, this.path, this.headers.host as string, this.headers, s.upgradeType),
+        s.method === 'HEAD',
+        a,
+        c.stats,
+      );
+      return;
+    }
     const req: UpstreamRequest = { method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body };
     if (ao !== undefined && host.transport.secure) req.alpn = this.cluster.config.http2 ? ao.HTTP2 : s.req.httpVersionMinor === 0 ? ao.HTTP10 : ao.HTTP11;
     a.control = this.cluster.pool(host).send(req, a);
+  }
+
+  /** The Upgrade's upstream switched protocols: answer 101 downstream and join the two connections. */
+  onUpstreamUpgrade(a: Attempt, headers: InHeaders, exchange: UpgradeExchange): void {
+    if (a !== this.current || this.finished) {
+      exchange.abort();
+      return;
+    }
+    clearTimeout(this.tryTimer);
+    if (a.peer !== undefined) this.s.info.upstreamPeer = a.peer;
+    // the route timeout covers the request, not the tunnel (Envoy: until the upgrade's response headers)
+    this.finish();
+    this.cluster.stats.response(101);
+    this.cluster.reportResult(a.host, 'response', 101);
+    headers['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - a.start));
+    const down = this.s.switchProtocols(headers);
+    if (down === undefined) {
+      exchange.abort();
+      this.endAttempt(a);
+      return;
+    }
+    exchange.splice(down.socket, down.head, () => this.endAttempt(a));
   }
 
   private endAttempt(a: Attempt): void {

@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const debugPort = await freePort();
   const cpProc: ChildProcess = spawn(process.execPath, [
     path.join(repoRoot(), 'bin', 'clew.js'), 'control-plane', '--config-dir', dir,
-    '--xds-port', String(xdsPort), '--debug-port', String(debugPort),
+    '--xds-port', String(xdsPort), '--secure-xds-port', '0', '--debug-port', String(debugPort),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${debugPort}`;
   try {
@@ -197,7 +197,10 @@ async function main(): Promise<void> {
         for (const c of clients) c.onUpdate = check;
       });
       const ts = performance.now();
-      const res = await request(`${base}/apis/v1/apply?file=vs.yaml`, { method: 'POST', body: vsYaml(i) });
+      const token = fs.readFileSync(path.join(dir, '.clew', 'secrets', 'admin-token'), 'utf8').trim();
+      const res = await request(`${base}/apis/v1/apply?file=vs.yaml`, {
+        method: 'POST', body: vsYaml(i), headers: { 'content-type': 'application/yaml', authorization: `Bearer ${token}` },
+      });
       await res.body.text();
       if (res.statusCode !== 200) throw new Error(`apply failed: HTTP ${res.statusCode}`);
       await done;

@@ -1,6 +1,6 @@
 /** `clew apply -f PATH`: validate and store configuration in the control plane. */
 import type { Command } from 'commander';
-import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
+import { callControlPlane, DEFAULT_CONTROL_PLANE, type CallOptions } from './control-plane-client.js';
 import { CliError } from './errors.js';
 import { qualifiedName } from './kinds.js';
 import { readInputs } from './read-inputs.js';
@@ -13,13 +13,14 @@ export async function sendFiles(
   base: string,
   paths: string[] | undefined,
   out: (s: string) => void,
+  call: CallOptions = {},
 ): Promise<boolean> {
   let ok = true;
   for (const f of readInputs(paths)) {
     const res = await callControlPlane<{
       results?: ResultRow[]; messages?: { text: string }[]; warnings?: { text: string }[]; ignored?: { text: string }[]; error?: string;
     }>(
-      base, 'POST', `/apis/v1/${endpoint}?file=${encodeURIComponent(f.name)}`, f.text,
+      base, 'POST', `/apis/v1/${endpoint}?file=${encodeURIComponent(f.name)}`, f.text, call,
     );
     if (res.status === 200) {
       for (const r of res.body.results ?? []) out(`${qualifiedName(r.kind, r.name)} ${r.action}\n`);
@@ -44,8 +45,9 @@ export function register(program: Command): void {
     .description('validate configuration and apply it to the control plane (invalid config changes nothing)')
     .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect)
     .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
+    .option('--token-file <file>', "the control plane's admin token (default: $CLEW_CONTROL_PLANE_TOKEN, then the token the control plane published for this user)")
     .action(async (opts) => {
-      const ok = await sendFiles('apply', opts.controlPlane, opts.filename, (s) => process.stdout.write(s));
+      const ok = await sendFiles('apply', opts.controlPlane, opts.filename, (s) => process.stdout.write(s), { tokenFile: opts.tokenFile });
       if (!ok) throw new CliError('apply failed', 1);
     });
 }

@@ -15,9 +15,11 @@ export function register(program: Command): void {
     .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect)
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
+    .option('--token-file <file>', "the control plane's admin token (default: $CLEW_CONTROL_PLANE_TOKEN, then the token the control plane published for this user)")
     .action(async (kindArg: string | undefined, nameArg: string | undefined, opts) => {
+      const call = { tokenFile: opts.tokenFile };
       if (opts.filename) {
-        const ok = await sendFiles('delete', opts.controlPlane, opts.filename, (s) => process.stdout.write(s));
+        const ok = await sendFiles('delete', opts.controlPlane, opts.filename, (s) => process.stdout.write(s), call);
         if (!ok) throw new CliError('delete failed', 1);
         return;
       }
@@ -26,7 +28,9 @@ export function register(program: Command): void {
       const res = await callControlPlane<{ results: { action: string }[] }>(
         opts.controlPlane, 'DELETE',
         `/apis/v1/resources/${encodeURIComponent(kind)}/${encodeURIComponent(opts.namespace)}/${encodeURIComponent(nameArg)}`,
+        undefined, call,
       );
+      if (res.status !== 200 && res.status !== 404) throw new CliError(`control plane answered HTTP ${res.status}: ${(res.body as { error?: string }).error ?? ''}`, 1);
       if (res.status === 404) throw new CliError(`${qualifiedName(kind, nameArg)} not found in namespace ${opts.namespace}`, 1);
       process.stdout.write(`${qualifiedName(kind, nameArg)} deleted\n`);
     });

@@ -1,6 +1,6 @@
 /** Schema pieces shared by several Istio kinds. */
 import { Codes } from './messages.js';
-import { any, int, map, num, obj, str, strList, strMap, type Schema } from './schema-dsl.js';
+import { any, checkHeaderName, headerValue, int, list, map, num, obj, str, strList, strMap, type Schema } from './schema-dsl.js';
 import { checkProtocol } from './value-host.js';
 
 export const portNumber = (): Schema => int(1, 65535);
@@ -21,7 +21,12 @@ const lowerCaseHeader = (k: string) =>
 
 export const headerKeyMap = (values: Schema): Schema => map(values, lowerCaseHeader);
 
-export const headerOperations = obj({ set: strMap(), add: strMap(), remove: strList() });
+/** Names and values the proxy adds to requests/responses: checked with the proxy's own predicates. */
+export const headerOperations = obj({
+  set: map(headerValue(), checkHeaderName),
+  add: map(headerValue(), checkHeaderName),
+  remove: list(str({ check: checkHeaderName, code: Codes.header })),
+});
 export const headers = obj({ request: headerOperations, response: headerOperations });
 
 /** Kubernetes ObjectMeta: Clew reads name/namespace/labels/annotations, the rest passes through. */

@@ -7,6 +7,9 @@ import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
 import { checkDuration } from './value-duration.js';
 import { checkRegex } from './value-regex.js';
+import {
+  HEADER_NAME_RULE, HEADER_VALUE_RULE, isHeaderName, isHeaderValue, isPathValue, PATH_VALUE_RULE,
+} from '../xds/field-values.js';
 
 type Check = (v: string) => string | undefined;
 
@@ -30,6 +33,13 @@ export const bool = (): Schema => ({ t: 'bool' });
 /** Durations are >= 1ms by default (Istio's rule); pass 0 where zero is meaningful. */
 export const dur = (minMs = 1): Schema => ({ t: 'duration', minMs });
 export const regex = (): Schema => ({ t: 'string', check: checkRegex, code: Codes.regex });
+/** A value the proxy writes into a header (xds/field-values.ts: the proxy's own predicate). */
+export const headerValue = (): Schema => ({ t: 'string', check: (v) => (isHeaderValue(v) ? undefined : HEADER_VALUE_RULE), code: Codes.header });
+/** A path, host or scheme the proxy writes into a request line or Location. */
+export const pathValue = (): Schema => ({ t: 'string', check: (v) => (isPathValue(v) ? undefined : PATH_VALUE_RULE), code: Codes.header });
+/** A header name the proxy can add. */
+export const checkHeaderName = (k: string): string | undefined =>
+  k === '' ? 'header name must not be empty' : isHeaderName(k) ? undefined : `invalid header name ${JSON.stringify(k)}: ${HEADER_NAME_RULE}`;
 export const intOrStr = (min?: number, max?: number): Schema => ({ t: 'intOrString', min, max });
 export const list = (items: Schema): Schema => ({ t: 'list', items });
 export const map = (values: Schema, keyCheck?: Check): Schema => ({ t: 'map', values, keyCheck });

@@ -1,5 +1,5 @@
 /** VirtualService spec schema (networking.istio.io). */
-import { bool, dur, enm, int, list, map, obj, regex, str, strList, strMap, type Schema } from './schema-dsl.js';
+import { bool, dur, enm, headerValue, int, list, map, obj, pathValue, regex, str, strList, strMap, type Schema } from './schema-dsl.js';
 import { headerKeyMap, headers, percent, portNumber, portSelector } from './schema-common.js';
 
 const stringMatch = obj({ exact: str(), prefix: str(), regex: regex() }, { exclusive: [['exact', 'prefix', 'regex']] });
@@ -27,18 +27,18 @@ const httpRouteDestination = obj({ destination, weight: int(0), headers }, { req
 
 const redirect = obj(
   {
-    uri: str(),
-    authority: str(),
+    uri: pathValue(),
+    authority: pathValue(),
     port: portNumber(),
     derivePort: enm('FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'),
-    scheme: str(),
+    scheme: pathValue(),
     redirectCode: int(300, 399, 'must be a 3xx redirect code'),
   },
   { exclusive: [['port', 'derivePort']] },
 );
 
 const rewrite = obj(
-  { uri: str(), authority: str(), uriRegexRewrite: obj({ match: regex(), rewrite: str() }, { required: ['match', 'rewrite'] }) },
+  { uri: pathValue(), authority: headerValue(), uriRegexRewrite: obj({ match: regex(), rewrite: pathValue() }, { required: ['match', 'rewrite'] }) },
   { exclusive: [['uri', 'uriRegexRewrite']] },
 );
 
@@ -66,9 +66,9 @@ const corsPolicy = obj(
   {
     allowOrigins: list(stringMatch),
     allowOrigin: strList(),
-    allowMethods: strList(),
-    allowHeaders: strList(),
-    exposeHeaders: strList(),
+    allowMethods: list(headerValue()),
+    allowHeaders: list(headerValue()),
+    exposeHeaders: list(headerValue()),
     maxAge: dur(),
     allowCredentials: bool(),
     unmatchedPreflights: enm('UNSPECIFIED', 'FORWARD', 'IGNORE'),

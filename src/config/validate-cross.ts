@@ -79,22 +79,29 @@ export function validateResources(all: ConfigResource[], opts: CrossOptions = {}
   }));
 
   // Hosts bound to the same gateway (or the mesh) by two VirtualServices: Istio merges them
-  // unpredictably (IST0109).
-  const owners = new Map<string, ConfigResource[]>();
+  // unpredictably (IST0109). Indexed by scope|host and by host, so the check stays linear even
+  // when thousands of VirtualServices share a host (a gateway's "*").
+  const owners = new Map<string, Set<ConfigResource>>();
+  const keysByHost = new Map<string, Set<string>>();
   for (const vs of virtualServices) {
     const spec = specOf(vs);
     const gws = asList(spec.gateways).filter((g): g is string => typeof g === 'string');
     const scopes = gws.length === 0 ? ['mesh'] : gws.map((g) => (g === 'mesh' || g.includes('/') ? g : `${vs.metadata.namespace}/${g}`));
     for (const h of asList(spec.hosts)) {
       if (typeof h !== 'string') continue;
+      const fqdn = resolveHost(h, vs.metadata.namespace);
       for (const scope of new Set(scopes)) {
-        const key = `${scope}|${resolveHost(h, vs.metadata.namespace)}`;
-        const list = owners.get(key) ?? [];
-        if (!list.includes(vs)) list.push(vs);
-        owners.set(key, list);
+        const key = `${scope}|${fqdn}`;
+        let set = owners.get(key);
+        if (!set) owners.set(key, (set = new Set()));
+        set.add(vs);
+        let keys = keysByHost.get(fqdn);
+        if (!keys) keysByHost.set(fqdn, (keys = new Set()));
+        keys.add(key);
       }
     }
   }
+  const MAX_NAMED = 5;
   for (const vs of virtualServices) {
     const { rep, flush } = reporterFor(vs);
     const spec = specOf(vs);
@@ -102,14 +109,27 @@ export function validateResources(all: ConfigResource[], opts: CrossOptions = {}
     asList(spec.hosts).forEach((h, i) => {
       if (typeof h !== 'string') return;
       const fqdn = resolveHost(h, vs.metadata.namespace);
-      const others = new Set<string>();
-      for (const [key, list] of owners) {
-        if (key.endsWith(`|${fqdn}`) && list.includes(vs)) for (const o of list) if (o !== vs) others.add(`${o.metadata.namespace}/${o.metadata.name}`);
+      const others = new Set<ConfigResource>();
+      for (const key of keysByHost.get(fqdn) ?? []) {
+        const set = owners.get(key)!;
+        if (!set.has(vs)) continue;
+        for (const o of set) {
+          if (o !== vs) others.add(o);
+          if (others.size > MAX_NAMED) break;
+        }
+        if (others.size > MAX_NAMED) break;
       }
       if (others.size > 0) {
+        let total = others.size;
+        for (const key of keysByHost.get(fqdn) ?? []) {
+          const set = owners.get(key)!;
+          if (set.has(vs)) total = Math.max(total, set.size - 1);
+        }
+        const names = [...others].slice(0, MAX_NAMED).map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort();
+        const more = total > names.length ? ` and ${total - names.length} more` : '';
         rep.warn(
           joinIndex('spec.hosts', i),
-          `host "${fqdn}" is also defined by VirtualService ${[...others].sort().join(', ')}; merge them into one VirtualService`,
+          `host "${fqdn}" is also defined by VirtualService ${names.join(', ')}${more}; merge them into one VirtualService`,
           Codes.conflictingVirtualServiceHosts,
         );
       }

@@ -21,14 +21,31 @@ import { MeshConfigSource } from './mesh-config-source.js';
 import { REGISTRY_KINDS } from '../config/kinds.js';
 import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
+import { ControlPlaneSecurity } from './control-plane-security.js';
+import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
+import { NackLog } from './nack-log.js';
+import { loadOrCreateAdminToken, publishAdminToken, unpublishAdminToken } from './admin-token.js';
 
 export interface ControlPlaneOptions {
   configDir: string;
   /** Istio MeshConfig YAML (or the istio ConfigMap); default: Istio's default mesh config */
   meshConfigFile?: string;
   xdsPort?: number;
+  /** TLS gRPC port: Istio's certificate service and ADS over TLS (istiod's 15012); 0 picks a free one */
+  secureXdsPort?: number;
   debugPort?: number;
+  /** plug-in CA directory (Istio's cacerts files); default: a self-signed root under the config dir */
+  caDir?: string;
+  /** default workload certificate lifetime in seconds (`--workload-cert-ttl`, 24h) */
+  workloadCertTtlSeconds?: number;
+  /** key type of the control plane's own TLS certificate (default ECDSA P-256) */
+  keyAlgorithm?: KeyAlgorithm;
+  /** address of the xDS (ADS) servers, plaintext and TLS; default 127.0.0.1 */
   listenAddress?: string;
+  /** address of the debug/resource API (reads and the token-protected writes); default 127.0.0.1 */
+  debugAddress?: string;
+  /** publish the admin token for local CLI clients (default true) */
+  publishToken?: boolean;
   debounceMs?: number;
   /** how long a disconnected proxy's workload stays registered */
   workloadGraceMs?: number;
@@ -49,6 +66,7 @@ export class ControlPlane {
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
   readonly mesh: MeshConfigSource;
+  readonly security: ControlPlaneSecurity;
   private pc: PushContext;
   private scheduler: PushScheduler;
   private debug: DebugServer | undefined;
@@ -63,20 +81,33 @@ export class ControlPlane {
   private ready = false;
   private pushSeq = 0;
   xdsPort = 0;
+  secureXdsPort = 0;
   debugPort = 0;
+  /** the admin token every write to the API needs (config dir's .clew/secrets/admin-token) */
+  readonly adminToken: string;
+  private publishedToken: string | undefined;
   private readonly log: (line: string) => void;
+  readonly nackLog: NackLog;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.nackLog = new NackLog((line) => this.log(line));
     this.store = new ConfigStore(options.configDir);
+    this.adminToken = loadOrCreateAdminToken(options.configDir);
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.generator = new XdsGenerator(() => this.pc);
+    this.security = new ControlPlaneSecurity(
+      { configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm },
+      { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
+    );
     this.ads = new AdsServer(this.generator, {
       logger: (level, msg) => {
         if (level === 'warn') this.log(`xds ${level}: ${msg}`);
       },
+      authenticate: (c) => this.security.authenticateStream(c),
+      admit: (s) => this.security.admitStream(s),
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
     this.wire();
@@ -123,9 +154,9 @@ export class ControlPlane {
     });
     this.ads.on('connect', (s: XdsStreamInfo) => this.onConnect(s));
     this.ads.on('disconnect', (s: XdsStreamInfo) => this.onDisconnect(s));
-    this.ads.on('nack', (s: XdsStreamInfo, typeUrl: string, _version: string, message: string) => {
+    this.ads.on('nack', (s: XdsStreamInfo, typeUrl: string, version: string, message: string) => {
       this.metrics.rejected(SHORT_TYPE_NAME[typeUrl] ?? typeUrl);
-      this.log(`NACK from ${s.node?.id ?? s.peer} for ${SHORT_TYPE_NAME[typeUrl] ?? typeUrl}: ${message}`);
+      this.nackLog.nack(s.node?.id ?? s.peer, SHORT_TYPE_NAME[typeUrl] ?? typeUrl, version, message);
     });
     this.ads.on('ack', (_s: XdsStreamInfo, typeUrl: string, _v: string, latencyMs: number) => {
       this.metrics.ackLatency(SHORT_TYPE_NAME[typeUrl] ?? typeUrl, latencyMs / 1000);
@@ -208,6 +239,8 @@ export class ControlPlane {
     const host = this.options.listenAddress ?? '127.0.0.1';
     // a bad mesh config refuses the start (MeshConfigError carries every message)
     for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);
+    // the CA (and its root) before any port: a bad plug-in CA refuses the start
+    await this.security.open(host);
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();
@@ -222,11 +255,15 @@ export class ControlPlane {
     });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
-    this.debug = await startDebugServer(this, host, this.options.debugPort ?? 15014);
+    this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
+    const debugHost = this.options.debugAddress ?? '127.0.0.1';
+    this.debug = await startDebugServer(this, debugHost, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
+    if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);
     this.watchConfigDir();
     this.ready = true;
-    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on http://${host}:${this.debugPort}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
+    const debugUrl = `http://${debugHost.includes(':') ? `[${debugHost}]` : debugHost}:${this.debugPort}`;
+    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, xDS+CA over TLS on ${host}:${this.secureXdsPort}, debug on ${debugUrl}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
   }
 
   private watchConfigDir(): void {
@@ -240,10 +277,15 @@ export class ControlPlane {
     };
     let pending: NodeJS.Timeout | undefined;
     try {
-      this.watcher = fs.watch(this.options.configDir, { recursive: true }, () => {
+      // not `recursive: true`: on Linux, Node 20 emulates it in JS and re-reads the whole directory
+      // on every event, so an apply of N files cost O(N²) event-loop time (2,000 VirtualServices:
+      // tens of seconds). Files in subdirectories are picked up by the poll below.
+      this.watcher = fs.watch(this.options.configDir, (_event, name) => {
+        if (typeof name === 'string' && (name.startsWith('.') || /\.tmp-\d+$/.test(name))) return;
         if (pending) clearTimeout(pending);
         pending = setTimeout(rescan, 50);
       });
+      this.watcher.on('error', () => {});
     } catch {
       // no fs.watch here: polling below still picks up edits
     }
@@ -271,6 +313,8 @@ export class ControlPlane {
     if (this.poller) clearInterval(this.poller);
     for (const t of this.graceTimers.values()) clearTimeout(t);
     await this.debug?.close();
+    if (this.publishedToken) unpublishAdminToken(this.publishedToken, this.adminToken);
     await this.ads.close();
+    await this.security.close();
   }
 }

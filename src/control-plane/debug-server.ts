@@ -10,6 +10,7 @@ import { configDumpFor } from './config-dump.js';
 import { formatIgnored, formatMessage, resourceKey } from '../config/index.js';
 import { SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../stats/stats-prometheus.js';
+import { authorizeWrite, checkHost, type ApiAuthOptions, type AuthRefusal } from './api-auth.js';
 
 export interface DebugServer {
   port: number;
@@ -43,16 +44,18 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 export async function startDebugServer(cp: ControlPlane, host: string, port: number): Promise<DebugServer> {
+  const auth: ApiAuthOptions = { listenHost: host, port, adminToken: cp.adminToken };
   const server = http.createServer((req, res) => {
-    handle(cp, req, res).catch((err) => send(res, 500, { error: (err as Error).message }));
+    handle(cp, auth, req, res).catch((err) => send(res, 500, { error: (err as Error).message, code: (err as { code?: string }).code }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
   const addr = server.address();
+  if (typeof addr === 'object' && addr) auth.port = addr.port;
   return {
-    port: typeof addr === 'object' && addr ? addr.port : port,
+    port: auth.port,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -60,10 +63,25 @@ export async function startDebugServer(cp: ControlPlane, host: string, port: num
   };
 }
 
-async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+function refuse(res: http.ServerResponse, r: AuthRefusal): void {
+  if (r.status === 401) res.setHeader('www-authenticate', 'Bearer realm="clew-control-plane"');
+  send(res, r.status, { error: r.error, code: r.code });
+}
+
+async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const p = url.pathname;
   const q = url.searchParams;
+  // every request names this server (DNS rebinding); writes need more (authorizeWrite)
+  const badHost = checkHost(req, auth);
+  if (badHost) return refuse(res, badHost);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const denied = authorizeWrite(req, auth, { requireBody: req.method !== 'DELETE' });
+    if (denied) {
+      req.resume();
+      return refuse(res, denied);
+    }
+  }
   if (req.method === 'GET' && p === '/ready') {
     return cp.isReady() ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, 'not ready\n', 'text/plain');
   }
@@ -86,6 +104,8 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
     return send(res, 200, configDumpFor(cp, stream));
   }
   if (req.method === 'GET' && p === '/debug/mesh') return send(res, 200, cp.meshConfig());
+  // the root clients verify the TLS port (and workload certificates) with; public by nature
+  if (req.method === 'GET' && p === '/debug/root-cert') return send(res, 200, cp.security.ca.rootCertPem(), 'application/x-pem-file');
   if (req.method === 'GET' && p === '/debug/registryz') {
     return send(res, 200, cp.registry.services().map((svc) => ({
       ...svc,
@@ -110,7 +130,7 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
     const file = q.get('file') ?? 'stdin';
     const text = await readBody(req);
     try {
-      const applied = p.endsWith('apply') ? cp.store.applyText(text, file) : { results: cp.store.deleteText(text, file), ignored: [] };
+      const applied = p.endsWith('apply') ? await cp.store.applyText(text, file) : { results: await cp.store.deleteText(text, file), ignored: [] };
       const { results } = applied;
       const telemetry = p.endsWith('apply') && results.some((r) => r.kind === 'Telemetry');
       const warnings = (telemetry ? cp.meshWarnings(new Set(results.map((r) => r.key))) : []).map((m) => ({ ...m, text: formatMessage(m) }));
@@ -134,12 +154,12 @@ async function handle(cp: ControlPlane, req: http.IncomingMessage, res: http.Ser
     const found = cp.store.list(kindLc, namespace, name)[0];
     const kind = found?.kind ?? kindLc;
     return send(res, found ? 200 : 404, {
-      results: cp.store.deleteKeys([{ key: `${kind}/${namespace}/${name}`, kind, namespace, name }]),
+      results: await cp.store.deleteKeys([{ key: `${kind}/${namespace}/${name}`, kind, namespace, name }]),
     });
   }
   send(res, 404, {
     error: `no such endpoint: ${req.method} ${p}`,
     endpoints: ['/ready', '/metrics', '/debug/syncz', '/debug/proxy_status', '/debug/config_dump?proxyID=',
-      '/debug/registryz', '/debug/configz', '/debug/mesh', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
+      '/debug/registryz', '/debug/configz', '/debug/mesh', '/debug/root-cert', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
   });
 }

@@ -1,6 +1,6 @@
 /**
- * `clew demo` in the foreground: start, print the summary, run until Ctrl-C/SIGTERM (or the
- * control plane dying), then stop everything. Also the body of the background supervisor that
+ * `clew demo` in the foreground: start, print the summary, run until Ctrl-C/SIGTERM, then stop
+ * everything (a control plane or proxy that dies meanwhile is restarted, see local-demo.ts). Also the body of the background supervisor that
  * `--detach` starts (it reports progress and readiness to its launcher over IPC).
  */
 import { LocalConsole } from './local-console.js';
@@ -48,11 +48,10 @@ export async function runDemo(opts: DemoOptions, con?: LocalConsole): Promise<nu
     for (const l of demoSummary(handle.state, opts)) console.info(l);
     send({ t: 'ready' });
     if (ipc && process.connected) process.disconnect();
-    const cpCode = await Promise.race([handle.controlPlaneExited, woken.then(() => undefined)]);
-    if (cpCode !== undefined && !signalled) console.info(`clew demo: the control plane exited (code ${cpCode}); stopping everything`);
+    await woken;
     await handle.stop();
     console.info('clew demo: stopped');
-    return cpCode !== undefined && !signalled ? 1 : 0;
+    return 0;
   } finally {
     for (const s of sigs) process.off(s, onSig);
   }

@@ -1,7 +1,9 @@
 /**
  * `clew demo`: the control plane, every Bookinfo workload and httpbin with their sidecars, a
  * sidecar-only mesh client ("fortio") and the ingress gateway, all children of one supervisor.
- * Resolves once Bookinfo answers through the gateway; the handle stops everything.
+ * Resolves once Bookinfo answers through the gateway; the handle stops everything. Once ready, a
+ * control plane, sidecar or gateway that dies is restarted with backoff (local-restart.ts): the
+ * data plane keeps serving on its last config while the control plane is away, as outside the demo.
  */
 import { rmSync } from 'node:fs';
 import { BOOKINFO_WORKLOADS, HTTPBIN_WORKLOADS, samplePath, type SampleWorkload } from '../../samples/manifest.js';
@@ -10,7 +12,8 @@ import { clewCommand } from './local-clew-bin.js';
 import { seedDemoConfigDir } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
-import { planPod, readyUrl, startApp, startSidecar, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
+import { planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
+import { RestartingChild } from './local-restart.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
 import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
@@ -18,6 +21,8 @@ import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js
 export interface DemoOptions {
   gatewayPort: number;
   xdsPort: number;
+  /** the control plane's TLS port (certificate service, ADS over TLS) */
+  secureXdsPort: number;
   debugPort: number;
   configDir?: string;
   /** --mesh-config for the control plane (an absolute path) */
@@ -33,8 +38,8 @@ export interface DemoOptions {
 export interface DemoHandle {
   state: DemoState;
   supervisor: Supervisor;
-  /** resolves with the control plane's exit if it dies on its own */
-  controlPlaneExited: Promise<number>;
+  /** the control plane, sidecars and gateway, restarted when they die */
+  restarting: RestartingChild[];
   stop(): Promise<void>;
 }
 
@@ -64,6 +69,7 @@ export async function checkDemoCanStart(opts: DemoOptions): Promise<void> {
   try {
     await assertPortsFree('127.0.0.1', [
       { port: opts.xdsPort, what: 'control-plane xDS, --xds-port' },
+      { port: opts.secureXdsPort, what: 'control-plane TLS, --secure-xds-port' },
       { port: opts.debugPort, what: 'control-plane debug, --debug-port' },
       { port: opts.gatewayPort, what: 'ingress gateway, --gateway-port' },
     ]);
@@ -100,10 +106,12 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
     const cpCmd = clewCommand([
-      'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
+      'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--secure-xds-port', String(opts.secureXdsPort),
+      '--debug-port', String(opts.debugPort),
       ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
     ]);
-    const cp = sup.spawn({ name: 'control-plane', command: cpCmd.command, args: cpCmd.args });
+    const cpR = new RestartingChild(sup, { name: 'control-plane', command: cpCmd.command, args: cpCmd.args }, 'the control plane');
+    const restarting: RestartingChild[] = [cpR];
     await waitReady([{ label: 'control plane', check: () => httpReady(`${debugUrl}/ready`) }], {
       console: con, title: 'Starting the control plane', timeoutMs: opts.readyTimeoutMs, abort,
     });
@@ -130,8 +138,12 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     plans.push(gateway);
     for (const p of plans) if (p.lease) sup.guardFile(p.lease.file);
 
-    const sidecars = new Map<PodPlan, ManagedChild>();
-    for (const p of plans) sidecars.set(p, startSidecar(sup, p));
+    const sidecars = new Map<PodPlan, RestartingChild>();
+    for (const p of plans) {
+      const r = new RestartingChild(sup, sidecarSpec(p), p === gateway ? 'the ingress gateway' : `the sidecar of ${p.spec.name}`);
+      sidecars.set(p, r);
+      restarting.push(r);
+    }
     await waitReady(plans.map((p) => ({ label: p.spec.name, check: () => httpReady(readyUrl(p)) })), {
       console: con, title: 'Waiting for the sidecars', timeoutMs: opts.readyTimeoutMs, abort,
     });
@@ -155,22 +167,35 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       logFile: opts.logFile,
       configDir,
       configDirIsTemp,
-      controlPlane: { pid: cp.pid, xdsAddress, debugUrl },
-      gateway: { pid: sidecars.get(gateway)!.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
-      client: { pid: sidecars.get(client)!.pid, address: client.address, proxyUrl: outboundUrl(client) },
+      controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
+      gateway: { pid: sidecars.get(gateway)!.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
+      client: { pid: sidecars.get(client)!.current.pid, address: client.address, proxyUrl: outboundUrl(client) },
       pods: plans.filter((p) => p.spec.app).map((p) => ({
         name: p.spec.name,
         namespace: p.spec.namespace,
         address: p.address,
         appPorts: Object.fromEntries([...p.appPorts].map(([k, v]) => [String(k), v])),
-        sidecarPid: sidecars.get(p)!.pid,
+        sidecarPid: sidecars.get(p)!.current.pid,
         appPid: apps.get(p)?.pid,
       })),
       pids: sup.children.map((c) => c.pid).filter((pid) => pid > 0),
     };
     writeDemoState(state, opts.stateDir);
     sup.guardFile(demoStatePath(opts.stateDir));
-    return { state, supervisor: sup, controlPlaneExited: cp.exited.then(exitCodeOf), stop };
+    // ready: from now on what dies comes back; the state file follows the new pids
+    const onRestart = (): void => {
+      state.controlPlane.pid = cpR.current.pid;
+      state.gateway.pid = sidecars.get(gateway)!.current.pid;
+      state.client.pid = sidecars.get(client)!.current.pid;
+      for (const pod of state.pods) {
+        const plan = plans.find((p) => p.spec.name === pod.name);
+        if (plan) pod.sidecarPid = sidecars.get(plan)!.current.pid;
+      }
+      state.pids = sup.children.filter((c) => c.running).map((c) => c.pid);
+      if (!stopped) writeDemoState(state, opts.stateDir);
+    };
+    for (const r of restarting) r.on('restart', onRestart).arm();
+    return { state, supervisor: sup, restarting, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -8,7 +8,7 @@ import { allocateAddress, type AddressLease } from './local-address.js';
 import { clewCommand } from './local-clew-bin.js';
 import { LocalError } from './local-errors.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
-import type { ManagedChild, Supervisor } from './local-supervisor.js';
+import type { ChildSpec, ManagedChild, Supervisor } from './local-supervisor.js';
 
 export interface ProxyPorts {
   outbound: number;
@@ -129,10 +129,15 @@ export function readyUrl(plan: PodPlan): string {
   return `http://${plan.address}:${plan.proxyPorts.ready}/healthz/ready`;
 }
 
-export function startSidecar(sup: Supervisor, plan: PodPlan): ManagedChild {
+/** How the pod's sidecar is started (also what a restart starts again). */
+export function sidecarSpec(plan: PodPlan): ChildSpec {
   const cmd = clewCommand(sidecarArgs(plan));
   const label = plan.spec.label ?? plan.spec.name;
-  return sup.spawn({ name: `${label}/proxy`, command: cmd.command, args: cmd.args });
+  return { name: `${label}/proxy`, command: cmd.command, args: cmd.args };
+}
+
+export function startSidecar(sup: Supervisor, plan: PodPlan): ManagedChild {
+  return sup.spawn(sidecarSpec(plan));
 }
 
 export function startApp(sup: Supervisor, plan: PodPlan): ManagedChild {

@@ -1,11 +1,13 @@
 /**
  * `clew run`: one pod in the foreground. The sidecar starts first; the app starts once the
- * sidecar is ready (so its first outbound calls already go through a configured proxy). They
- * share their fate: when either exits, or on SIGINT/SIGTERM/SIGHUP, both stop. The result is the
- * app's exit code (or the sidecar's when it died first).
+ * sidecar is ready (so its first outbound calls already go through a configured proxy). A sidecar
+ * that dies after that is restarted with backoff (a kubelet's restart policy; local-restart.ts);
+ * when the app exits, or on SIGINT/SIGTERM/SIGHUP, both stop. The result is the app's exit code
+ * (or the sidecar's when it died before it was ready).
  */
 import { LocalConsole } from './local-console.js';
-import { describePod, planPod, readyUrl, startApp, startSidecar, type PodSpec } from './local-pod.js';
+import { describePod, planPod, readyUrl, sidecarSpec, startApp, type PodSpec } from './local-pod.js';
+import { RestartingChild } from './local-restart.js';
 import { httpReady, waitReady } from './local-readiness.js';
 import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
 
@@ -32,7 +34,8 @@ export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<numb
   let app: ManagedChild | undefined;
   try {
     for (const l of describePod(plan)) con.info(l);
-    const sidecar = startSidecar(sup, plan);
+    const restarting = new RestartingChild(sup, sidecarSpec(plan), `the sidecar of ${spec.name}`);
+    const sidecar = restarting.current;
     try {
       await Promise.race([
         waitReady([{ label: `${spec.name} sidecar`, check: () => httpReady(readyUrl(plan)) }], {
@@ -49,20 +52,17 @@ export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<numb
       return sidecar.exit ? exitCodeOf(sidecar.exit) || 1 : 1;
     }
     if (signalled) return 130;
+    // from now on a sidecar that dies is restarted, and the app keeps running
+    restarting.arm();
     if (spec.app) {
       app = startApp(sup, plan);
       con.info(`app ${spec.app.command} started (pid ${app.pid})`);
     }
     const first = await Promise.race([
-      sidecar.exited.then(() => 'sidecar' as const),
       ...(app ? [app.exited.then(() => 'app' as const)] : []),
       woken.then(() => 'signal' as const),
     ]);
-    if (first === 'sidecar') {
-      con.info(`clew run: the sidecar exited (code ${exitCodeOf(sidecar.exit!)}), stopping the app`);
-      await sup.stop();
-      return exitCodeOf(sidecar.exit!) || 1;
-    }
+    restarting.disarm();
     if (first === 'app') con.info(`clew run: the app exited (code ${exitCodeOf(app!.exit!)}), stopping the sidecar`);
     await sup.stop();
     if (app?.exit) return exitCodeOf(app.exit);

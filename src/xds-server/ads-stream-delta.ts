@@ -10,7 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import type { DeltaDiscoveryRequest } from './ads-messages.js';
 import { deltaResponse, type EncodedEntry } from './ads-resource-cache.js';
-import { AdsStream, WILDCARD_TYPES, byTypeOrder, shortType } from './ads-stream.js';
+import { MAX_NACK_MESSAGE, truncate } from './ads-types.js';
+import { AdsStream, WILDCARD_TYPES, yieldTurn, byTypeOrder, shortType } from './ads-stream.js';
 import type { TypeProgress, TypeStatus } from './ads-types.js';
 
 const MAX_PENDING_NONCES = 32;
@@ -29,7 +30,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
   private readonly types = new Map<string, DeltaTypeState>();
 
   async handleRequest(req: DeltaDiscoveryRequest): Promise<void> {
-    this.noteNode(req.node);
+    if (!this.acceptNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!typeUrl) {
       this.ctx.log('warn', `xds delta stream ${this.info.id}: request without type_url ignored`);
@@ -86,11 +87,11 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
       if (k === nonce) break;
     }
     if (req.error_detail) {
-      const message = req.error_detail.message ?? '';
+      const message = truncate(req.error_detail.message ?? '', MAX_NACK_MESSAGE);
       const kept = st.ackedVersion ?? '';
       st.nack = { version: kept, nonce, message, at: Date.now() };
       this.ctx.emit('nack', this.info, st.typeUrl, kept, message);
-      this.ctx.log('warn', `xds delta stream ${this.info.id} ${this.info.node?.id ?? ''}: NACK ${shortType(st.typeUrl)} version ${sent.version}: ${message}`);
+      this.ctx.log('debug', `xds delta stream ${this.info.id} ${this.info.node?.id ?? ''}: NACK ${shortType(st.typeUrl)} version ${sent.version}: ${message}`);
       return;
     }
     st.ackedVersion = sent.version;
@@ -140,6 +141,9 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
     const writes: Promise<void>[] = [];
     const wanted = [...this.types.keys()].filter((t) => !typeUrls || typeUrls.includes(t)).sort(byTypeOrder);
     for (const t of wanted) {
+      // a build can take a while (thousands of routes): let sockets and the debug API in between
+      await yieldTurn();
+      if (this.closed) break;
       try {
         const w = await this.respond(this.types.get(t)!, false, []);
         if (w) writes.push(w.written);

@@ -10,7 +10,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DiscoveryRequest } from './ads-messages.js';
-import { AdsStream, WILDCARD_TYPES, byTypeOrder, shortType } from './ads-stream.js';
+import { MAX_NACK_MESSAGE, truncate } from './ads-types.js';
+import { AdsStream, WILDCARD_TYPES, yieldTurn, byTypeOrder, shortType } from './ads-stream.js';
 import type { TypeProgress, TypeStatus } from './ads-types.js';
 
 interface SotwTypeState extends TypeProgress {
@@ -34,7 +35,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
   private readonly types = new Map<string, SotwTypeState>();
 
   async handleRequest(req: DiscoveryRequest): Promise<void> {
-    this.noteNode(req.node);
+    if (!this.acceptNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!typeUrl) {
       this.ctx.log('warn', `xds stream ${this.info.id}: request without type_url ignored`);
@@ -54,10 +55,10 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
       }
       const same = st.wildcard === wildcard && sameNames(st.names, names);
       if (req.error_detail) {
-        const message = req.error_detail.message ?? '';
+        const message = truncate(req.error_detail.message ?? '', MAX_NACK_MESSAGE);
         st.nack = { version: req.version_info, nonce: req.response_nonce, message, at: Date.now() };
         this.ctx.emit('nack', this.info, typeUrl, req.version_info, message);
-        this.ctx.log('warn', `xds stream ${this.info.id} ${this.info.node?.id ?? ''}: NACK ${shortType(typeUrl)} version ${st.sentVersion}: ${message}`);
+        this.ctx.log('debug', `xds stream ${this.info.id} ${this.info.node?.id ?? ''}: NACK ${shortType(typeUrl)} version ${st.sentVersion}: ${message}`);
       } else {
         this.recordAck(st, req.version_info, req.response_nonce);
       }
@@ -119,6 +120,9 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     const writes: Promise<void>[] = [];
     const wanted = [...this.types.keys()].filter((t) => !typeUrls || typeUrls.includes(t)).sort(byTypeOrder);
     for (const t of wanted) {
+      // a build can take a while (thousands of routes): let sockets and the debug API in between
+      await yieldTurn();
+      if (this.closed) break;
       const st = this.types.get(t)!;
       try {
         const w = await this.respond(st, false);

@@ -4,10 +4,11 @@
  * the 'connect' bookkeeping.
  */
 import type * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { CLUSTER_TYPE, LISTENER_TYPE, SHORT_TYPE_NAME, XDS_TYPES_IN_ORDER } from '../xds/type-urls.js';
 import type { ResourceCache } from './ads-resource-cache.js';
-import type { AdsLogger, TypeStatus, XdsResourceSource, XdsStreamInfo } from './ads-types.js';
+import { MAX_NODE_ID_BYTES, MAX_NODE_METADATA_BYTES, type AdsLogger, type StreamRefusal, type TypeStatus, type XdsResourceSource, type XdsStreamInfo } from './ads-types.js';
 import type { ReleaseBudget, WriteBudget } from './ads-write-budget.js';
 
 /** What a stream needs from its server. */
@@ -19,6 +20,29 @@ export interface StreamContext {
   log: AdsLogger;
   emit(event: string, ...args: unknown[]): void;
   nextNonce(): string;
+  /** see AdsServerOptions.stallMs / dropMs */
+  stallMs: number;
+  dropMs: number;
+  /** counts for diagnostics: pushes deferred behind an unwritten response, streams dropped */
+  stats: { deferred: number; dropped: number; rejectedNodes: number };
+  /** the server's admission check for a stream whose node just became known */
+  admit?: (stream: XdsStreamInfo) => StreamRefusal | undefined;
+}
+
+/** Lets the event loop run I/O (a macrotask turn) between two builds of a push. */
+export function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Why a node is refused, or undefined. */
+export function checkNode(node: XdsNode): string | undefined {
+  const idBytes = Buffer.byteLength(String(node.id ?? ''));
+  if (idBytes > MAX_NODE_ID_BYTES) return `node id is ${idBytes} bytes, at most ${MAX_NODE_ID_BYTES} are accepted`;
+  if (node.metadata !== undefined) {
+    const metaBytes = Buffer.byteLength(JSON.stringify(node.metadata));
+    if (metaBytes > MAX_NODE_METADATA_BYTES) return `node metadata is ${metaBytes} bytes, at most ${MAX_NODE_METADATA_BYTES} are accepted`;
+  }
+  return undefined;
 }
 
 /** Types where an empty subscription means "everything" (legacy wildcard). */
@@ -42,6 +66,15 @@ export abstract class AdsStream<Req> {
   closed = false;
   connectEmitted = false;
   private chain: Promise<unknown> = Promise.resolve();
+  /** responses handed to grpc that its client has not taken yet */
+  private unwritten = 0;
+  /** early completions of the writes in flight (settled when the stream stalls) */
+  private readonly settlers = new Set<() => void>();
+  /** types pushed while a response was unwritten; null = every type */
+  private deferred: Set<string> | null | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private dropTimer: NodeJS.Timeout | undefined;
+  stalled = false;
 
   constructor(
     readonly info: XdsStreamInfo,
@@ -62,6 +95,63 @@ export abstract class AdsStream<Req> {
     });
     this.chain = run;
     return run;
+  }
+
+  /** A client that has not taken its last response: pushes wait for it, coalesced (never the other way round). */
+  get busy(): boolean {
+    return this.unwritten > 0;
+  }
+
+  /** Records a push skipped because the stream is busy; it runs, with the latest state, once the client reads. */
+  defer(typeUrls: string[] | undefined): void {
+    this.ctx.stats.deferred++;
+    if (typeUrls === undefined) this.deferred = null;
+    else if (this.deferred !== null) {
+      this.deferred ??= new Set();
+      for (const t of typeUrls) this.deferred.add(t);
+    }
+  }
+
+  /**
+   * Notes the node of the first request; false (and the stream ends with INVALID_ARGUMENT) when
+   * its id or metadata are over the limits, so such a node is never registered nor persisted.
+   */
+  protected acceptNode(node: XdsNode | undefined): boolean {
+    if (node && !this.info.node) {
+      const why = checkNode(node);
+      if (why) {
+        this.ctx.stats.rejectedNodes++;
+        this.ctx.log('warn', `xds stream ${this.info.id} from ${this.info.peer}: refused: ${why}`);
+        this.fail(3 /* INVALID_ARGUMENT */, why);
+        return false;
+      }
+      // the node must be one the stream's credential may claim (no credential: served anonymously)
+      const refusal = this.ctx.admit?.({ ...this.info, node });
+      if (refusal) {
+        this.ctx.log('warn', `xds stream ${this.info.id} from ${this.info.peer} refused (node ${node.id}): ${refusal.message}`);
+        this.fail(refusal.code, refusal.message);
+        return false;
+      }
+    }
+    this.noteNode(node);
+    return true;
+  }
+
+  /** Ends the stream with a refusal's status (authentication failed, or the node is not the credential's). */
+  refuse(refusal: StreamRefusal): void {
+    this.fail(refusal.code, refusal.message);
+  }
+
+  /** Ends the stream with a gRPC status (the client reads it: this is not for stalled clients). */
+  protected fail(code: number, details: string): void {
+    try {
+      // grpc-js ends the call with this status; the server's 'error' listener retires the stream
+      // (it skips a stream already marked closed, so the mark comes after)
+      this.call.emit('error', Object.assign(new Error(details), { code, details }));
+    } catch {
+      /* already closed */
+    }
+    this.closed = true;
   }
 
   protected noteNode(node: XdsNode | undefined): void {
@@ -85,14 +175,27 @@ export abstract class AdsStream<Req> {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        this.call.off('close', finish);
+      let settled = false;
+      // the caller (a push) and the budget stop waiting when the write completes or the stream stalls
+      const settle = (): void => {
+        if (settled) return;
+        settled = true;
+        this.settlers.delete(settle);
         release();
         resolve();
       };
+      let written = false;
+      const finish = (): void => {
+        if (written) return;
+        written = true;
+        this.call.off('close', finish);
+        settle();
+        this.unwritten--;
+        if (this.unwritten === 0) this.drained();
+      };
+      this.unwritten++;
+      this.settlers.add(settle);
+      this.armStall();
       this.call.once('close', finish);
       try {
         this.call.write(buf, () => finish());
@@ -100,6 +203,54 @@ export abstract class AdsStream<Req> {
         finish();
       }
     });
+  }
+
+  private armStall(): void {
+    if (this.stallTimer || this.stalled) return;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (this.closed || this.unwritten === 0) return;
+      this.stalled = true;
+      this.ctx.log('warn', `xds stream ${this.info.id} ${this.info.node?.id ?? this.info.peer}: client is not reading; its pushes are deferred`);
+      for (const settle of [...this.settlers]) settle();
+      this.dropTimer = setTimeout(() => this.drop(), Math.max(0, this.ctx.dropMs - this.ctx.stallMs));
+      this.dropTimer.unref();
+    }, this.ctx.stallMs);
+    this.stallTimer.unref();
+  }
+
+  private drained(): void {
+    clearTimeout(this.stallTimer);
+    clearTimeout(this.dropTimer);
+    this.stallTimer = undefined;
+    this.dropTimer = undefined;
+    this.stalled = false;
+    const types = this.deferred;
+    if (types === undefined || this.closed) return;
+    this.deferred = undefined;
+    void this.enqueue('deferred push', () => this.push(types === null ? undefined : [...types]));
+  }
+
+  /**
+   * Drops a stream whose client has not read for dropMs: its HTTP/2 stream is reset
+   * (ENHANCE_YOUR_CALM: a status in trailers would wait behind the unread data forever).
+   */
+  private drop(): void {
+    if (this.closed || this.unwritten === 0) return;
+    this.ctx.stats.dropped++;
+    this.ctx.log('warn', `xds stream ${this.info.id} ${this.info.node?.id ?? this.info.peer}: dropped: its client has not read a response for ${this.ctx.dropMs} ms`);
+    let c: any = (this.call as any).call;
+    for (let i = 0; c && !c.stream && i < 10; i++) c = c.nextCall;
+    const h2 = c?.stream as http2.ServerHttp2Stream | undefined;
+    if (h2 && !h2.destroyed) h2.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    else this.call.destroy();
+  }
+
+  /** Timers of a stream that is gone. */
+  dispose(): void {
+    clearTimeout(this.stallTimer);
+    clearTimeout(this.dropTimer);
+    for (const settle of [...this.settlers]) settle();
   }
 
   /** Ends the server side of the stream (status OK); the client is expected to reconnect. */

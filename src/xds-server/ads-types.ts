@@ -18,6 +18,33 @@ export interface XdsStreamInfo {
   connectedAt: number;
   /** true for DeltaAggregatedResources streams */
   delta: boolean;
+  /** true when the stream arrived on a TLS port */
+  secure: boolean;
+  /**
+   * What the server's `authenticate` hook proved about the client (opaque here); undefined for an
+   * anonymous client. Set before the stream's first request is handled.
+   */
+  caller?: StreamCaller;
+}
+
+/** Who a stream's client proved to be; its shape belongs to the `authenticate` hook's owner. */
+export type StreamCaller = Readonly<Record<string, unknown>>;
+
+/** What a client presented when it opened a stream. */
+export interface StreamCredentials {
+  /** gRPC request metadata (e.g. `authorization`) */
+  metadata: Record<string, string | undefined>;
+  peer: string;
+  secure: boolean;
+  /** DER of the client's TLS certificate, when it sent one */
+  peerCertificate?: Buffer;
+}
+
+/** A refusal of a stream, sent as its gRPC status. */
+export interface StreamRefusal {
+  /** a gRPC status code (16 UNAUTHENTICATED, 7 PERMISSION_DENIED) */
+  code: number;
+  message: string;
 }
 
 export interface XdsResourceSource {
@@ -69,11 +96,40 @@ export type AdsLogger = (level: 'debug' | 'info' | 'warn', msg: string) => void;
 
 export interface AdsServerOptions {
   logger?: AdsLogger;
+  /**
+   * Runs when a stream opens, before any of its requests is handled: resolves to the caller
+   * (undefined = anonymous); a rejection with a StreamRefusal (or any error: UNAUTHENTICATED)
+   * ends the stream with that status.
+   */
+  authenticate?: (credentials: StreamCredentials) => Promise<StreamCaller | undefined>;
+  /**
+   * Runs when a stream's node is first known, before 'connect': a returned refusal ends the
+   * stream with that status and nothing is sent on it.
+   */
+  admit?: (stream: XdsStreamInfo) => StreamRefusal | undefined;
   /** cap on response bytes in flight across streams (ads-write-budget.ts; default 64 MiB) */
   writeBudgetBytes?: number;
+  /**
+   * a response its client has not taken after this long marks the stream stalled: the push stops
+   * waiting for it and its budget is given back (default 1000 ms); pushes to a stream with an
+   * unwritten response are deferred and coalesced to the latest version
+   */
+  stallMs?: number;
+  /** a stream whose client has not read for this long is dropped (default 30 s) */
+  dropMs?: number;
 }
 
 export type XdsServerErrorCode = 'XDS_SERVER_CLOSED' | 'XDS_ENCODE_FAILED' | 'XDS_SOURCE_FAILED' | 'XDS_LISTEN_FAILED';
+
+/** Limits on what a client may send about itself (the control plane keeps and persists it). */
+export const MAX_NODE_ID_BYTES = 1024;
+export const MAX_NODE_METADATA_BYTES = 64 * 1024;
+/** A NACK's error_detail kept per stream and type (status, logs) is cut to this. */
+export const MAX_NACK_MESSAGE = 2048;
+
+export function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length - max} more characters)`;
+}
 
 export class XdsServerError extends Error {
   constructor(

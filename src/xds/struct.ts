@@ -23,9 +23,15 @@ function valueToJson(v: any): unknown {
   return null;
 }
 
+/**
+ * A `__proto__` key would set the object's prototype instead of a field (and protobufjs's map
+ * code cannot carry one either): such keys are skipped both ways (found by the Struct fuzz target).
+ */
+const PROTO_KEY = '__proto__';
+
 export function structToJson(s: any): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((s?.fields ?? {}) as Record<string, unknown>)) out[k] = valueToJson(v);
+  for (const [k, v] of Object.entries((s?.fields ?? {}) as Record<string, unknown>)) if (k !== PROTO_KEY) out[k] = valueToJson(v);
   return out;
 }
 
@@ -59,7 +65,7 @@ export function jsonToStruct(obj: Record<string, unknown>): { fields: Record<str
     return { [k.struct]: jsonToStruct(v as Record<string, unknown>) };
   };
   const fields: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(obj)) fields[key] = val(v);
+  for (const [key, v] of Object.entries(obj)) if (key !== PROTO_KEY) fields[key] = val(v);
   return { fields };
 }
 

@@ -52,7 +52,7 @@ async function get(p: string): Promise<{ status: number; text: string }> {
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-'));
   fs.writeFileSync(path.join(dir, 'services.yaml'), SERVICES);
-  cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 30, pollMs: 200, workloadGraceMs: 200, log: () => {} });
+  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 30, pollMs: 200, workloadGraceMs: 200, log: () => {} });
   await cp.start();
 });
 
@@ -116,7 +116,7 @@ test('invalid config is refused with file, line, resource and field, and nothing
 });
 
 test('a restart keeps applied config', async () => {
-  const other = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, log: () => {} });
+  const other = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, log: () => {} });
   await other.start();
   try {
     assert.ok(other.store.get('VirtualService', 'default', 'reviews'));
@@ -234,15 +234,25 @@ test('a NACK shows in proxy-status with the client message', async () => {
 });
 
 test('quick successive applies are debounced into fewer pushes', async () => {
-  const pushes = () => {
-    const m = /pilot_xds_pushes\{type="RDS"\} (\d+)/.exec(cp.metrics.render());
-    return m ? Number(m[1]) : 0;
-  };
-  const before = pushes();
-  for (let i = 1; i <= 5; i++) cp.store.apply(VS.replace('weight: 100', `weight: 100\n      timeout: ${i}s`), 'x.yaml');
-  await new Promise((r) => setTimeout(r, 300));
-  const n = pushes() - before;
-  assert.ok(n >= 1 && n < 5, `expected debounced pushes, got ${n}`);
+  // its own control plane with a debounce window longer than five applies' file writes take
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-debounce-'));
+  const cp2 = new ControlPlane({ configDir: d, xdsPort: 0, debugPort: 0, debounceMs: 400, publishToken: false, log: () => {} });
+  await cp2.start();
+  try {
+    const pushes = () => {
+      const m = /pilot_xds_pushes\{type="RDS"\} (\d+)/.exec(cp2.metrics.render());
+      return m ? Number(m[1]) : 0;
+    };
+    const before = pushes();
+    for (let i = 1; i <= 5; i++) await cp2.store.apply(VS.replace('weight: 100', `weight: 100\n      timeout: ${i}s`), 'x.yaml');
+    await waitFor(() => pushes() > before);
+    await new Promise((r) => setTimeout(r, 600));
+    const n = pushes() - before;
+    assert.ok(n >= 1 && n < 5, `expected debounced pushes, got ${n}`);
+  } finally {
+    await cp2.stop();
+    fs.rmSync(d, { recursive: true, force: true });
+  }
 });
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {

@@ -23,7 +23,7 @@ if (argv[0] === 'demo') {
 } else if (argv[0] === 'control-plane') {
   const debugPort = Number(argv[argv.indexOf('--debug-port') + 1]);
   createServer((req, res) => res.writeHead(req.url === '/ready' ? 200 : 404).end('ok')).listen(debugPort, '127.0.0.1');
-  console.log('fake control plane up');
+  console.log(`fake control plane up (pid ${process.pid})`);
 } else if (argv[0] !== 'proxy') {
   process.stderr.write(`fake clew: unsupported ${argv[0]}\n`);
   process.exit(2);
@@ -65,7 +65,7 @@ for (const remap of flag('--remap-port')) {
   const to = Number(remap.split('=')[1]);
   createServer((req, res) => res.writeHead(200).end('fake gateway')).listen(to, address);
 }
-console.log(`fake proxy on ${address}`);
+console.log(`fake proxy on ${address} (pid ${process.pid})`);
 const exitAfter = Number(process.env.FAKE_PROXY_EXIT_AFTER_MS ?? 0);
 if (exitAfter > 0) setTimeout(() => process.exit(3), exitAfter);
 process.on('SIGTERM', () => {

@@ -18,13 +18,13 @@ process.env.CLEW_LOCAL_FIRST_BLOCK = '30';
 
 async function setup(): Promise<{ dir: string; env: NodeJS.ProcessEnv; flags: string[]; gateway: number; xds: number }> {
   const dir = tempStateDir();
-  const [xds, debug, gateway] = await freePorts('127.0.0.1', 3);
+  const [xds, debug, gateway, secure] = await freePorts('127.0.0.1', 4);
   return {
     dir,
     gateway,
     xds,
     env: { CLEW_STATE_DIR: dir, CLEW_LOCAL_CLEW_BIN: fixture('fixture-fake-clew') },
-    flags: ['--xds-port', String(xds), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '30'],
+    flags: ['--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '30'],
   };
 }
 
@@ -84,6 +84,34 @@ test('foreground demo: Ctrl-C stops everything', { timeout: 90_000 }, async () =
   assert.equal(e.code, 0, f.output());
   for (const pid of demoPids(s)) assert.equal(pidAlive(pid), false, `pid ${pid} survived`);
   assert.equal(readDemoState(dir), undefined);
+});
+
+test('the demo survives a dead control plane and a dead gateway: the data plane keeps serving, both come back', { timeout: 90_000 }, async () => {
+  const { dir, env, flags, gateway } = await setup();
+  const f = startFixture('fixture-fake-clew', ['demo', ...flags], env);
+  try {
+    await waitUntil(() => /Bookinfo is ready/.test(f.output()), 60_000, 'the demo to be ready');
+    const s = readDemoState(dir)!;
+    const details = s.pods.find((p) => p.name === 'details-v1')!;
+    process.kill(s.controlPlane.pid, 'SIGKILL');
+    await waitUntil(() => /clew: the control plane killed by SIGKILL; restarting it in 0\.5 s \(restart 1\)/.test(f.output()), 10_000, 'the restart line');
+    // while the control plane is away, workloads keep serving (nothing was torn down)
+    const res = await request(`http://${details.address}:9080/details/0`);
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+    assert.ok(s.pods.every((p) => pidAlive(p.sidecarPid) && (!p.appPid || pidAlive(p.appPid))), 'every workload is still up');
+    await waitUntil(() => (readDemoState(dir)?.controlPlane.pid ?? s.controlPlane.pid) !== s.controlPlane.pid, 10_000, 'a new control plane pid');
+    const debugUrl = readDemoState(dir)!.controlPlane.debugUrl;
+    await waitUntil(async () => (await request(`${debugUrl}/ready`).then((r) => r.body.text().then(() => r.statusCode)).catch(() => 0)) === 200, 10_000, 'the new control plane to be ready');
+    // the gateway too
+    process.kill(s.gateway.pid, 'SIGKILL');
+    await waitUntil(() => /clew: the ingress gateway killed by SIGKILL; restarting it/.test(f.output()), 10_000, 'the gateway restart line');
+    await waitUntil(async () => (await request(`http://127.0.0.1:${gateway}/productpage`).then((r) => r.body.text().then(() => r.statusCode)).catch(() => 0)) === 200, 10_000, 'the gateway back');
+    assert.equal(f.proc.exitCode, null, 'the demo is still running');
+  } finally {
+    f.proc.kill('SIGINT');
+    await f.exited;
+  }
 });
 
 test('SIGKILL of the demo supervisor: its children die too', { timeout: 90_000 }, async () => {

@@ -92,11 +92,36 @@ test('clew run: when the app exits, the sidecar stops and the app exit code is r
   assert.match(f.output(), /\[web\/proxy\] fake proxy: SIGTERM/);
 });
 
-test('clew run: when the sidecar exits, the app is stopped', async () => {
+test('clew run: a sidecar that dies is restarted with backoff and a line saying why; the app keeps running', async () => {
   const dir = tempStateDir();
   const f = startFixture('fixture-run', [JSON.stringify(spec())], env(dir, { FAKE_PROXY_EXIT_AFTER_MS: '1500' }));
   await waitUntil(() => /app listening on/.test(f.output()), 10_000, 'the app to start');
-  const e = await f.exited;
-  assert.equal(e.code, 3, f.output());
+  await waitUntil(() => /\(restart 2\)/.test(f.output()), 15_000, 'two restarts');
+  const out = f.output();
+  assert.match(out, /clew: the sidecar of web exit code 3; restarting it in 0\.5 s \(restart 1\)/);
+  assert.match(out, /clew: the sidecar of web exit code 3; restarting it in 1\.0 s \(restart 2\)/);
+  assert.doesNotMatch(out, /\[web\] app: SIGTERM/, 'the app was not stopped');
+  assert.equal(f.proc.exitCode, null, 'clew run is still running');
+  // the restarted sidecar is a new process with the same arguments
+  const startsOf = () => readFileSync(join(dir, 'args'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+  await waitUntil(() => startsOf().length >= 3, 10_000, 'the third proxy start');
+  const starts = startsOf();
+  assert.deepEqual(starts[2], starts[0]);
+  f.proc.kill('SIGTERM');
+  await f.exited;
   assert.match(f.output(), /\[web\] app: SIGTERM/);
+});
+
+test('clew run: a sidecar killed by a signal is restarted and the line names the signal', async () => {
+  const dir = tempStateDir();
+  const f = startFixture('fixture-run', [JSON.stringify(spec())], env(dir));
+  await waitUntil(() => /app listening on/.test(f.output()), 10_000, 'the app to start');
+  const first = readFileSync(join(dir, 'args'), 'utf8').trim().split('\n').length;
+  const m = /\[web\/proxy\] fake proxy on [\d.]+ \(pid (\d+)\)/.exec(f.output());
+  assert.ok(m, f.output());
+  process.kill(Number(m[1]), 'SIGKILL');
+  await waitUntil(() => /clew: the sidecar of web killed by SIGKILL; restarting it in 0\.5 s \(restart 1\)/.test(f.output()), 10_000, 'the restart line');
+  await waitUntil(() => readFileSync(join(dir, 'args'), 'utf8').trim().split('\n').length > first, 10_000, 'a new proxy');
+  f.proc.kill('SIGTERM');
+  await f.exited;
 });

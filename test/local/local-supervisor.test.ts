@@ -13,10 +13,10 @@ function capture(): { con: LocalConsole; text: () => string } {
   return { con: new LocalConsole({ out, err: out, tty: false }), text: () => text };
 }
 
-function grandchildPid(output: string): number {
-  const m = /\[beta\] grandchild (\d+)/.exec(output);
-  assert.ok(m, `no grandchild line in: ${output}`);
-  return Number(m[1]);
+/** The grandchild's pid, once its line has arrived (it may follow the fixture's JSON under load). */
+async function grandchildPid(output: () => string): Promise<number> {
+  await waitUntil(() => /\[beta\] grandchild \d+/.test(output()), 10_000, 'the grandchild line');
+  return Number(/\[beta\] grandchild (\d+)/.exec(output())![1]);
 }
 
 test('children output is forwarded line by line with a [name] prefix', async () => {
@@ -61,7 +61,7 @@ test('a spawn failure is an exit with code 127, not a crash', async () => {
 test('SIGTERM to the supervising process stops all children (and grandchildren)', async () => {
   const f = startFixture('fixture-supervisor', [], {});
   const { pids } = (await f.json) as { pids: number[] };
-  const grandchild = grandchildPid(f.output());
+  const grandchild = await grandchildPid(() => f.output());
   assert.ok([...pids, grandchild].every(pidAlive));
   f.proc.kill('SIGTERM');
   const e = await f.exited;
@@ -80,7 +80,7 @@ test('SIGINT (Ctrl-C) to the supervising process stops all children', async () =
 test('SIGKILL of the supervising process: the orphan guard ends the children', async () => {
   const f = startFixture('fixture-supervisor', [], { CLEW_WATCHDOG_GRACE_MS: '1000' });
   const { pids, guard } = (await f.json) as { pids: number[]; guard: number };
-  const grandchild = grandchildPid(f.output());
+  const grandchild = await grandchildPid(() => f.output());
   assert.ok(guard > 0 && pidAlive(guard));
   f.proc.kill('SIGKILL');
   await f.exited;

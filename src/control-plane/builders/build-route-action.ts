@@ -88,6 +88,14 @@ function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * rewrite.uri is a literal path; as an RE2 substitution its backslashes must be escaped (`\1`
+ * would be a group, `\>` is refused by the proxy). Found by the config fuzz target.
+ */
+function literalSubstitution(uri: string): string {
+  return uri.replace(/\\/g, '\\\\');
+}
+
 function applyRewrite(action: EnvoyResource, http: HTTPRoute, match: HTTPMatchRequest | undefined): void {
   const rw = http.rewrite;
   if (!rw) return;
@@ -96,9 +104,9 @@ function applyRewrite(action: EnvoyResource, http: HTTPRoute, match: HTTPMatchRe
   } else if (rw.uri !== undefined) {
     const uri = match?.uri;
     if (uri?.exact !== undefined) {
-      action.regex_rewrite = { pattern: regexMatcher(`^${escapeRegex(uri.exact)}$`), substitution: rw.uri };
+      action.regex_rewrite = { pattern: regexMatcher(`^${escapeRegex(uri.exact)}$`), substitution: literalSubstitution(rw.uri) };
     } else if (uri?.regex !== undefined) {
-      action.regex_rewrite = { pattern: regexMatcher(uri.regex), substitution: rw.uri };
+      action.regex_rewrite = { pattern: regexMatcher(uri.regex), substitution: literalSubstitution(rw.uri) };
     } else {
       action.prefix_rewrite = rw.uri;
     }

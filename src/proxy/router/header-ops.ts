@@ -1,5 +1,6 @@
 /** Header add/set/remove lists (route, virtual host, route config, weighted cluster), compiled once. */
 import { fail } from '../errors.js';
+import { HEADER_VALUE_RULE, isHeaderName, isHeaderValue, isPathValue, PATH_VALUE_RULE } from '../../xds/field-values.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -15,20 +16,18 @@ export interface HeaderOps {
   remove: string[];
 }
 
-/** RFC 9110 token (header names) and field value (HTAB, visible ASCII, latin1: what the codecs write) */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const PATH_VALUE = /^[\x21-\x7e\x80-\xff]*$/;
+// The predicates are shared with the control plane's validation (xds/field-values.ts): config
+// that validates is config the proxy takes.
 
 /** A header value from config: rejected (NACK) when it could split an HTTP/1.1 message. */
 export function checkHeaderValue(field: string, value: string): string {
-  if (!FIELD_VALUE.test(value)) fail(`${field}: value contains a control character (CR, LF or NUL)`);
+  if (!isHeaderValue(value)) fail(`${field}: ${HEADER_VALUE_RULE}`);
   return value;
 }
 
 /** A path, host or scheme from config that goes into a request line or Location: no space or control character. */
 export function checkPathValue(field: string, value: string): string {
-  if (!PATH_VALUE.test(value)) fail(`${field}: value contains a space or a control character`);
+  if (!isPathValue(value)) fail(`${field}: ${PATH_VALUE_RULE}`);
   return value;
 }
 
@@ -41,7 +40,7 @@ export function compileHeaderOps(toAdd: unknown, toRemove: unknown): HeaderOps {
     if (!key) continue;
     const value = String(o.header?.value ?? '');
     // the HTTP/1.1 codecs write header values as they are: reject what could split a message here
-    if (!TOKEN.test(key) && !(key.startsWith(':') && TOKEN.test(key.slice(1)))) fail(`headers_to_add: invalid header name ${JSON.stringify(key)}`);
+    if (!isHeaderName(key)) fail(`headers_to_add: invalid header name ${JSON.stringify(key)}`);
     checkHeaderValue(`headers_to_add: header ${key}`, value);
     let action = Action.Append;
     switch (o.append_action) {

@@ -57,6 +57,30 @@ export interface MeshCa {
   stop(): Promise<void>;
 }
 
+/**
+ * Processes started here run in their own process groups (spawnPinned): if the caller dies without
+ * stopping them (an uncaught error in a test or a benchmark), its exit still ends them.
+ */
+const live = new Set<Pinned>();
+let exitHook = false;
+function track(p: Pinned): Pinned {
+  live.add(p);
+  void p.exited.then(() => live.delete(p));
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const q of live) {
+        try {
+          process.kill(-q.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    });
+  }
+  return p;
+}
+
 async function freePorts(host: string, n: number, avoid: number[] = []): Promise<number[]> {
   const out: number[] = [];
   while (out.length < n) {
@@ -77,7 +101,7 @@ export async function startMeshCa(opts: { workDir: string; certTtl?: string; caD
     ...(opts.certTtl ? ['--workload-cert-ttl', opts.certTtl] : []),
     ...(opts.caDir ? ['--ca-dir', opts.caDir] : []),
   ];
-  const proc = spawnPinned('clew-control-plane', opts.cpu, opts.node ?? process.execPath, args, path.join(opts.workDir, 'clew-control-plane.log'));
+  const proc = track(spawnPinned('clew-control-plane', opts.cpu, opts.node ?? process.execPath, args, path.join(opts.workDir, 'clew-control-plane.log')));
   try {
     await waitForHttp(`http://127.0.0.1:${debug}/ready`, 60_000);
   } catch (err) {
@@ -219,6 +243,8 @@ export interface MeshPairOptions {
   proxyCpu?: number;
   node?: string;
   logLevel?: string;
+  /** node flags for both sidecars (e.g. --cpu-prof) */
+  nodeArgs?: string[];
   /** 127.0.<net>.1 / .2 (default: random 100-199) */
   net?: number;
 }
@@ -247,13 +273,14 @@ export async function startMeshPair(o: MeshPairOptions): Promise<MeshPair> {
         ? ['--root-cert', o.ca!.rootCertFile, '--ca-address', o.ca!.secureAddress, '--token-file', await o.ca!.tokenFile(dir, sa, name, addr),
            '--service-account', sa, '--key-algorithm', o.keyAlgorithm ?? 'rsa', ...(o.certTtl ? ['--workload-cert-ttl', o.certTtl] : [])]
         : [];
-      const proc = spawnPinned(`clew-${name}`, o.proxyCpu, o.node ?? process.execPath, [
+      const proc = track(spawnPinned(`clew-${name}`, o.proxyCpu, o.node ?? process.execPath, [
         ...PROXY_NODE_FLAGS,
+        ...(o.nodeArgs ?? []),
         path.join(repoRoot(), 'bin', 'clew.js'), 'proxy', '--xds-address', xds, '--id', `${name}.${MESH_NAMESPACE}`, '--address', addr,
         '--interception-mode', 'NONE', '--outbound-port', String(await freePortOn(addr)), '--inbound-port', String(await freePortOn(addr)),
         '--admin-port', String(ports[0]), '--stats-port', String(ports[1]), '--ready-port', String(ports[2]),
         '--log-level', o.logLevel ?? 'warn', ...identity,
-      ], path.join(dir, `${name}.log`));
+      ], path.join(dir, `${name}.log`)));
       started.push(proc);
       try {
         await waitForHttp(`http://${addr}:${ports[2]}/healthz/ready`, 60_000);

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
+import { API_PATHS } from '../api/api-paths.js';
 import { LocalError } from './local-errors.js';
 import { localStateDir } from './local-state-dir.js';
 
@@ -98,7 +99,7 @@ export async function fetchRootCert(access: ControlPlaneAccess): Promise<string>
 }
 
 export async function mintToken(access: ControlPlaneAccess, pod: PodIdentity): Promise<{ token: string; expiresAt: number }> {
-  const r = await call(access, 'POST', '/apis/v1/workload-tokens', {
+  const r = await call(access, 'POST', API_PATHS.workloadTokens, {
     namespace: pod.namespace, serviceAccount: pod.serviceAccount, podName: pod.name, addresses: [pod.address], labels: pod.labels,
   });
   if (r.status !== 200) {

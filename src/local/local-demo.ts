@@ -19,7 +19,7 @@ import { RestartingChild } from './local-restart.js';
 import type { NetnsDemoSettings } from './netns-demo.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
 
 export interface DemoOptions {
   gatewayPort: number;
@@ -109,12 +109,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     })();
     return stopped;
   };
-  const abort = (): string | undefined => {
-    const outside = opts.abort?.();
-    if (outside) return outside;
-    const dead = sup.children.find((c) => c.exit);
-    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before the demo was ready; see its [${dead.name}] lines` : undefined;
-  };
+  const abort = (): string | undefined => opts.abort?.() || sup.exitedBeforeReady('the demo');
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
     const cpCmd = clewCommand([

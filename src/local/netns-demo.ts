@@ -22,7 +22,7 @@ import { planPod, readyUrl, sidecarSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
 import { NetnsGuard } from './netns-guard.js';
 import { netnsRootCheck, NetnsNetwork, type NetnsNetworkOptions } from './netns-network.js';
 import {
@@ -80,12 +80,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
     })();
     return stopped;
   };
-  const abort = (): string | undefined => {
-    const outside = opts.abort?.();
-    if (outside) return outside;
-    const dead = sup.children.find((c) => c.exit);
-    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before the demo was ready; see its [${dead.name}] lines` : undefined;
-  };
+  const abort = (): string | undefined => opts.abort?.() || sup.exitedBeforeReady('the demo');
   try {
     const cpAddress = network.reserve('control-plane', process.pid, settings.controlPlaneHost);
     reserved = true;

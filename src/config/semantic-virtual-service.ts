@@ -18,7 +18,16 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
   const gateways = asList(spec.gateways).filter((g): g is string => typeof g === 'string');
   const appliesToMesh = gateways.length === 0 || gateways.includes('mesh');
 
-  if (hosts.length === 0) rep.error('spec.hosts', 'at least one host is required', Codes.empty);
+  // no hosts: a delegate VirtualService (its routes are merged into the root routes that name it)
+  const delegate = hosts.length === 0;
+  if (delegate) {
+    if (gateways.length > 0) rep.error('spec.gateways', 'delegate virtual service must have no gateways specified', Codes.route);
+    if (asList(spec.tls).length > 0) rep.error('spec.tls', 'delegate virtual service must have no tls route specified', Codes.route);
+    if (asList(spec.tcp).length > 0) rep.error('spec.tcp', 'delegate virtual service must have no tcp route specified', Codes.route);
+    asObjList(spec.http).forEach((r, i) => {
+      if (has(r, 'delegate')) rep.error(joinKey(joinIndex('spec.http', i), 'delegate'), 'delegate virtual service must not have delegate', Codes.route);
+    });
+  }
   hosts.forEach((h, i) => {
     if (typeof h !== 'string') return;
     const p = joinIndex('spec.hosts', i);

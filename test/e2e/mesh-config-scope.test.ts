@@ -1,10 +1,17 @@
 /**
- * VirtualService delegation end to end (issue 25 Must show 3): a root VirtualService on an
+ * What a proxy imports, end to end through real proxies configured by the real control plane.
+ *
+ * VirtualService delegation (issue 25 Must show 3): a root VirtualService on an
  * ingress gateway delegates /reviews and /ratings to delegate VirtualServices in the reviews and
  * ratings namespaces; a real gateway proxy configured by the real control plane routes as Istio's
  * delegation docs describe: the delegate's own matches within the root's (/reviews/v2 to v2, the
  * rest of /reviews to v1), a delegate match merged with the root's (/ratings for end-user jason),
  * the root's policy where the delegate sets none, and nothing for paths no route covers.
+ *
+ * Sidecar egress scope and exportTo: a client in namespace shop whose Sidecar imports `./*`,
+ * `istio-system/*` and `reviews-ns/*` (REGISTRY_ONLY) reaches reviews, not ratings (not imported)
+ * and not reviews-private (exported to reviews-ns only); `clew proxy-config clusters` shows the
+ * same.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +21,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { planPod } from '../../src/local/local-pod.js';
 import { freePorts } from '../../src/local/local-ports.js';
+import { runClew } from '../helpers/run-clew.js';
 import { curl, startControlPlane, startSidecar, tempDir, waitFor, type ControlPlaneProc, type Sidecar } from './mesh-stack.js';
 
 process.env.CLEW_LOCAL_FIRST_BLOCK = '117';
@@ -31,6 +39,24 @@ metadata: {name: ratings, namespace: ratings-ns}
 spec:
   selector: {app: ratings}
   ports: [{name: http, port: 9080, targetPort: 9080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews-private
+  namespace: reviews-ns
+  annotations: {networking.istio.io/exportTo: "."}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080, targetPort: 9080}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec:
+  egress:
+  - hosts: ["./*", "istio-system/*", "reviews-ns/*"]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -92,6 +118,7 @@ spec:
 
 let cp: ControlPlaneProc;
 let gateway: Sidecar;
+let client: Sidecar;
 let gw: { host: string; port: number };
 const servers: http.Server[] = [];
 const leases: Array<() => void> = [];
@@ -139,8 +166,13 @@ before(async () => {
   }, stateDir);
   leases.push(() => gwPlan.lease?.release());
   started.push(startSidecar(gwPlan));
+  const clientPlan = await planPod({
+    name: 'client', namespace: 'shop', labels: { app: 'client' }, serviceAccount: 'client', ports: [], xdsAddress: cp.xdsAddress, extraProxyArgs: ecdsa,
+  }, stateDir);
+  leases.push(() => clientPlan.lease?.release());
+  started.push(startSidecar(clientPlan));
   try {
-    [gateway] = (await Promise.all(started)).slice(-1);
+    [gateway, client] = (await Promise.all(started)).slice(-2);
   } catch (err) {
     throw new Error(`${(err as Error).message}\ncontrol plane: ${cp.output().slice(-3000)}`);
   }
@@ -192,4 +224,28 @@ test('delegate in ratings-ns: its header match is merged with the root\'s /ratin
   // the same path without the delegate's header, and the header on a path outside the root's prefix: no route
   assert.ok((await get('/ratings/0')).startsWith('404\n'));
   assert.ok((await get('/other', ['end-user: jason'])).startsWith('404\n'));
+});
+
+/** "<status>\n<body>" of a GET through the client's sidecar, or "ERR ...". */
+async function viaClient(url: string): Promise<string> {
+  try {
+    const out = await curl(['-x', client.outboundUrl, '-w', '\n%{http_code}', url], 5);
+    const i = out.lastIndexOf('\n');
+    return `${out.slice(i + 1)}\n${out.slice(0, i)}`;
+  } catch (err) {
+    return `ERR ${(err as Error).message}`;
+  }
+}
+
+test('Sidecar egress scope and exportTo: the shop client reaches what it imports and nothing else; proxy-config shows its clusters', async () => {
+  let last = '';
+  await waitFor(async () => (last = await viaClient('http://reviews.reviews-ns:9080/x')).startsWith('200'), 15_000, () => `reviews through the client: ${last}`);
+  assert.match(bodyOf(last).name, /^reviews-v[12]$/);
+  // ratings-ns is not imported (REGISTRY_ONLY: blocked), reviews-private is exported to reviews-ns only
+  assert.ok((await viaClient('http://ratings.ratings-ns:9080/x')).startsWith('502'));
+  assert.ok((await viaClient('http://reviews-private.reviews-ns:9080/x')).startsWith('502'));
+  const r = await runClew(['proxy-config', 'clusters', 'client.shop', '--control-plane', cp.debugUrl]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /reviews\.reviews-ns\.svc\.cluster\.local/);
+  assert.doesNotMatch(r.stdout, /ratings|reviews-private/);
 });

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { ConfigStore, type ConfigChange } from './config-store.js';
 import { PushScheduler, typesForKinds, type PushRequest } from './push-scheduler.js';
-import { proxyNeedsPush } from './push-affected.js';
+import { proxyNeedsPush, resolveChange } from './push-affected.js';
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
@@ -251,11 +251,11 @@ export class ControlPlane {
     });
     this.generator.invalidate();
     // a change reaches only the proxies whose scope imports it (before or after it)
-    const scope = req.scope;
     const contexts = [before, this.pc];
-    const filter = scope
+    const change = req.scope ? resolveChange(contexts, req.scope) : undefined;
+    const filter = change && !change.everyone
       ? (s: XdsStreamInfo) => {
-        const needs = proxyNeedsPush(contexts, this.generator.identity(s), scope);
+        const needs = proxyNeedsPush(contexts, this.generator.identity(s), change);
         if (!needs) this.metrics.pushScopedOut();
         return needs;
       }

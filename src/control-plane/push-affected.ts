@@ -32,31 +32,49 @@ function hostnamesOf(res: ConfigResource): string[] {
   return [...((res.spec as ServiceEntrySpec | undefined)?.hosts ?? [])];
 }
 
-function find(pc: PushContext, kind: string, ns: string, name: string): ConfigResource | undefined {
-  return pc.ofKind(kind as never).find((r) => r.metadata.namespace === ns && r.metadata.name === name);
+/** A change resolved once per push (not per proxy): what each proxy's scope is compared with. */
+export interface ResolvedChange {
+  /** a kind the scope does not track changed: every proxy */
+  everyone: boolean;
+  /** namespaces whose Sidecars changed */
+  sidecarNamespaces: ReadonlySet<string>;
+  /** VirtualService and DestinationRule keys */
+  configKeys: readonly string[];
+  /** hostnames of changed Services/ServiceEntries (before and after) and of changed endpoints */
+  hostnames: ReadonlySet<string>;
 }
 
-/**
- * Whether `proxy` must be pushed for `change`, judged by its scope in each of `contexts` (the push
- * contexts before and after the change: a resource deleted was imported before, one added after).
- */
-export function proxyNeedsPush(contexts: readonly PushContext[], proxy: ProxyIdentity, change: ChangeScope): boolean {
-  if (proxy.type !== 'sidecar') return true;
-  const scopes = contexts.map((pc) => pc.sidecarScope(proxy));
+/** Resolves a change against the push contexts before and after it (a deleted resource is in the first, an added one in the second). */
+export function resolveChange(contexts: readonly PushContext[], change: ChangeScope): ResolvedChange {
+  const sidecarNamespaces = new Set<string>();
+  const configKeys: string[] = [];
+  const hostnames = new Set(change.hostnames);
+  const wanted = new Map<string, string>();
   for (const key of change.configKeys) {
-    const [kind, ns, name] = key.split('/');
-    if (!SCOPED_KINDS.has(kind)) return true;
-    if (kind === 'Sidecar') {
-      if (ns === proxy.namespace || ns === ROOT_NAMESPACE) return true;
-    } else if (kind === 'Service' || kind === 'ServiceEntry') {
-      const hosts = contexts.flatMap((pc) => {
-        const res = find(pc, kind, ns, name);
-        return res ? hostnamesOf(res) : [];
-      });
-      if (hosts.some((h) => scopes.some((s) => s.hostnames.has(h)))) return true;
-    } else if (scopes.some((s) => s.configKeys.has(key))) {
-      return true;
+    const [kind, ns] = key.split('/');
+    if (!SCOPED_KINDS.has(kind)) return { everyone: true, sidecarNamespaces, configKeys, hostnames };
+    if (kind === 'Sidecar') sidecarNamespaces.add(ns);
+    else if (kind === 'Service' || kind === 'ServiceEntry') wanted.set(key, kind);
+    else configKeys.push(key);
+  }
+  for (const kind of new Set(wanted.values())) {
+    for (const pc of contexts) {
+      for (const res of pc.ofKind(kind as never)) {
+        if (wanted.has(`${kind}/${res.metadata.namespace}/${res.metadata.name}`)) for (const h of hostnamesOf(res)) hostnames.add(h);
+      }
     }
   }
-  return change.hostnames.some((h) => scopes.some((s) => s.hostnames.has(h)));
+  return { everyone: false, sidecarNamespaces, configKeys, hostnames };
+}
+
+/** Whether `proxy` must be pushed for a change, judged by its scope in each of `contexts` (before and after the change). */
+export function proxyNeedsPush(contexts: readonly PushContext[], proxy: ProxyIdentity, change: ResolvedChange): boolean {
+  if (change.everyone || proxy.type !== 'sidecar') return true;
+  if (change.sidecarNamespaces.has(proxy.namespace) || change.sidecarNamespaces.has(ROOT_NAMESPACE)) return true;
+  for (const pc of contexts) {
+    const scope = pc.sidecarScope(proxy);
+    if (change.configKeys.some((k) => scope.configKeys.has(k))) return true;
+    for (const h of change.hostnames) if (scope.hostnames.has(h)) return true;
+  }
+  return false;
 }

@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildClusters, buildListeners, buildNameTable, buildRoutes } from '../../../src/control-plane/builders/index.js';
-import { proxyNeedsPush } from '../../../src/control-plane/push-affected.js';
+import { proxyNeedsPush as needsPush, resolveChange, type ChangeScope } from '../../../src/control-plane/push-affected.js';
+import type { PushContext } from '../../../src/control-plane/push-context.js';
+import type { ProxyIdentity } from '../../../src/xds/node-metadata.js';
+
+const proxyNeedsPush = (pcs: PushContext[], p: ProxyIdentity, c: ChangeScope) => needsPush(pcs, p, resolveChange(pcs, c));
 import type { ConfigResource } from '../../../src/config/types.js';
 import { kubeService, makePc, proxy, res, subsetsRule, vs } from './fixtures.js';
 

@@ -2,7 +2,7 @@
 import * as net from 'node:net';
 import { bindDirect, directConnectOptions } from '../codec/socket-direct.js';
 import { lookupFor } from './dns-lookup.js';
-import type { UpstreamConnectOptions, UpstreamTransport } from './transport-socket.js';
+import type { UpstreamConnectOptions, UpstreamTransport } from '../core/transport-socket.js';
 
 export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
 

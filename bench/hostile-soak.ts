@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
@@ -72,6 +72,8 @@ interface Sample {
   scrapeMs: number;
   scrapeBytes: number;
   overflow: Record<string, number>;
+  /** a landing (whole suite) held /tmp/clew-land.lock at this sample: the run was disturbed */
+  landing: boolean;
   normal?: NormalReport;
   hostile?: HostileReport;
 }
@@ -116,6 +118,13 @@ async function timedScrape(url: string): Promise<{ ms: number; bytes: number }> 
   }
 }
 
+/** Whether another session's landing (the whole suite) holds the shared landing lock now. */
+function landingRunning(): boolean {
+  if (!fs.existsSync(LAND_LOCK)) return false;
+  return spawnSync('flock', ['-n', LAND_LOCK, 'true']).status === 1;
+}
+const LAND_LOCK = '/tmp/clew-land.lock';
+
 const alive = (p: Pinned): boolean => p.child.exitCode === null && p.child.signalCode === null;
 
 export async function hostileSoak(o: Options): Promise<boolean> {
@@ -147,7 +156,7 @@ export async function hostileSoak(o: Options): Promise<boolean> {
       const scrape = await timedScrape(c.statsUrls.client);
       return {
         t, rss: { client: rssMb([c.client.pid]), server: rssMb([c.server.pid]), controlPlane: rssMb([c.controlPlane.pid]) },
-        scrapeMs: Math.round(scrape.ms), scrapeBytes: scrape.bytes, overflow, normal: lastNormal, hostile: lastHostile,
+        scrapeMs: Math.round(scrape.ms), scrapeBytes: scrape.bytes, overflow, landing: landingRunning(), normal: lastNormal, hostile: lastHostile,
       };
     };
     const base = await sampleNow(0);
@@ -240,6 +249,8 @@ function render(o: Options, base: Sample, samples: Sample[], end: Sample, n: Nor
   L.push(`Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, ` +
     `${o.minutes} min; machine shared with other jobs. Command: \`node dist/bench/hostile-soak.js${o.short ? ' --short' : ` --minutes ${o.minutes}`} --rps ${o.rps} --idle ${o.idle} --write\`.`, '');
   L.push(`Result: **${v.pass ? 'PASS' : 'FAIL'}**${died ? ` (${died})` : ''}`, '');
+  const disturbed = samples.filter((s) => s.landing).length;
+  L.push(`Samples taken while another session's landing (the whole test suite) ran on the machine: ${disturbed} of ${samples.length}.`, '');
   L.push('| check | ok | detail |', '|---|---|---|');
   for (const c of v.checks) L.push(`| ${c.what} | ${c.ok ? 'yes' : '**no**'} | ${c.detail.replace(/\|/g, '/')} |`);
   L.push('', '## Normal traffic', '');

@@ -16,7 +16,8 @@
  * Overflows count in `clew.overflow.dns_lookups` (refused: queue full or stale) and
  * `clew.overflow.dns_cache` (entries evicted).
  */
-import * as dns from 'node:dns';
+// the module object, not a namespace import: dns.lookup is read at each call, as net.connect does
+import dns from 'node:dns';
 import * as net from 'node:net';
 import { overflowCounter } from '../../stats/stats-overflow.js';
 

@@ -4,6 +4,7 @@
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
+import { durationToMs } from '../../xds/codec.js';
 import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
 import { onlyKnown, parseDownstreamTlsContext } from '../transport/tls-config.js';
@@ -57,6 +58,13 @@ export interface ListenerConfig {
   /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
   transparent: boolean;
   /**
+   * listener_filters_timeout: how long the inspectors wait for a connection's first bytes
+   * (Envoy's default 15 s; 0 = no limit). On expiry the connection is closed, or, with
+   * continue_on_listener_filters_timeout, handed to a chain with what is known (plaintext).
+   */
+  listenerFiltersTimeoutMs: number;
+  continueOnListenerFiltersTimeout: boolean;
+  /**
    * where its `listener.<prefix>.*` stats go: stat_prefix, else the configured address as Envoy
    * names it (`0.0.0.0_15001`), which the Prometheus tag extractor turns into listener_address
    */
@@ -79,6 +87,9 @@ export interface ListenerParseContext extends Omit<ChainParseContext, 'shared'> 
   /** a secret of an active chain changed (readiness may change) */
   onSecretChange?: () => void;
 }
+
+/** Envoy's listener_filters_timeout when the listener does not set one */
+export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
 const HTTP_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
@@ -154,6 +165,8 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     inspectApp: filterTypes.includes(HTTP_INSPECTOR_TYPE) || needsAppProtocols(chains.map((c) => c.match)),
     httpInspector: filterTypes.includes(HTTP_INSPECTOR_TYPE),
     transparent: l.transparent?.value === true,
+    listenerFiltersTimeoutMs: durationToMs(l.listener_filters_timeout) ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
+    continueOnListenerFiltersTimeout: l.continue_on_listener_filters_timeout === true,
     statPrefix,
     ignoreGlobalConnLimit: l.ignore_global_conn_limit === true,
     accessLog: Array.isArray(l.access_log) && l.access_log.length > 0 ? ctx.telemetry?.tcpFromXds({ access_log: l.access_log }, undefined) : undefined,

@@ -427,13 +427,36 @@ export class ListenerManager {
     if (!cfg.inspectTls && !inspectApp) return this.runChain(socket, ctx, cfg, selectChainFor(cfg, q), undefined);
     const chunks: Buffer[] = [];
     let bytes = 0;
+    // listener_filters_timeout: a client that never finishes its first bytes (a partial
+    // ClientHello, a silent client on a sniffed port) is closed, or handed on as plaintext
+    let timer: NodeJS.Timeout | undefined;
+    const stopWaiting = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      socket.removeListener('data', onData);
+      socket.removeListener('close', stopWaiting);
+    };
+    if (cfg.listenerFiltersTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        stopWaiting();
+        this.listenerStats(cfg.statPrefix).downstream_pre_cx_timeout.inc();
+        if (!cfg.continueOnListenerFiltersTimeout) {
+          socket.destroy();
+          return;
+        }
+        socket.pause();
+        if (bytes > 0) socket.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes));
+        this.runChain(socket, ctx, cfg, selectChainFor(cfg, q), undefined);
+      }, cfg.listenerFiltersTimeoutMs);
+      socket.once('close', stopWaiting);
+    }
     const onData = (d: Buffer): void => {
       chunks.push(d);
       bytes += d.length;
       const buf = chunks.length === 1 ? d : Buffer.concat(chunks, bytes);
       const r = cfg.inspectTls ? inspectClientHello(buf) : ({ kind: 'raw' } as const);
       if (r.kind === 'more' && bytes < MAX_INSPECT_BYTES) return;
-      socket.removeListener('data', onData);
+      stopWaiting();
       socket.pause();
       socket.unshift(buf);
       let hello: ClientHelloInfo | undefined;

@@ -33,6 +33,8 @@ import { authorizationPolicySchema } from './schema-authorization-policy.js';
 import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
 import { requestAuthenticationSchema } from './schema-request-authentication.js';
 import { validateRequestAuthentication } from './semantic-request-authentication.js';
+import { envoyFilterSchema } from './schema-envoy-filter.js';
+import { validateEnvoyFilter } from './semantic-envoy-filter.js';
 
 /** Cross-resource checks of one kind (warnings, istioctl analyze's role). */
 export type CrossCheck = (
@@ -148,6 +150,12 @@ export const KINDS = [
     // jwt_authn filters live in the inbound and gateway listeners
     pushes: [LISTENER_TYPE],
     columns: (s) => ({ ISSUERS: (s?.jwtRules ?? []).map((r: any) => r?.issuer).join(',') }),
+  }),
+  define({
+    kind: 'EnvoyFilter', group: NETWORKING, versions: ['v1alpha3'], plural: 'envoyfilters', shortNames: [],
+    schema: envoyFilterSchema, semantic: validateEnvoyFilter, nameRule: 'dns1123Subdomain', storage: 'config',
+    // HTTP_FILTER patches live in listeners
+    pushes: [LISTENER_TYPE],
   }),
 ] as const;
 

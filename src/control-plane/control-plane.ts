@@ -13,7 +13,8 @@ import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
 import { createPushContext, type PushContext } from './builders/index.js';
-import { LocalRegistry } from '../registry/index.js';
+import { LocalRegistry, VipAllocator } from '../registry/index.js';
+import { ServiceVipFile } from './service-vip-file.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { formatMessage, validateResources, type MeshConfig, type ValidationMessage } from '../config/index.js';
@@ -42,6 +43,8 @@ export interface ControlPlaneOptions {
   keyAlgorithm?: KeyAlgorithm;
   /** address of the xDS (ADS) servers, plaintext and TLS; default 127.0.0.1 */
   listenAddress?: string;
+  /** where Services get their virtual IPs (ClusterIPs); default 10.96.0.0/12 */
+  serviceCidr?: string;
   /** address of the debug/resource API (reads and the token-protected writes); default 127.0.0.1 */
   debugAddress?: string;
   /** publish the admin token for local CLI clients (default true) */
@@ -61,7 +64,7 @@ export interface ControlPlaneOptions {
 
 export class ControlPlane {
   readonly store: ConfigStore;
-  readonly registry = new LocalRegistry();
+  readonly registry: LocalRegistry;
   readonly metrics = new ControlPlaneMetrics();
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
@@ -93,6 +96,8 @@ export class ControlPlane {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.nackLog = new NackLog((line) => this.log(line));
     this.store = new ConfigStore(options.configDir);
+    // Services and ServiceEntries get stable virtual IPs, kept across restarts in the state dir
+    this.registry = new LocalRegistry(new VipAllocator(new ServiceVipFile(options.configDir, this.log), options.serviceCidr));
     this.adminToken = loadOrCreateAdminToken(options.configDir);
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);

@@ -12,6 +12,9 @@ import type { Reporter } from './validate-reporter.js';
 import { decodeResource, encodeResource } from '../xds/codec.js';
 import { PROXY_HTTP_FILTER_TYPES, TYPED_STRUCT_TYPE, XDS_TYPED_STRUCT_TYPE } from '../xds/type-urls.js';
 
+/** a dotted field path under `p` (`match.listener.portName`) */
+const at = (p: string, dotted: string): string => dotted.split('.').reduce((acc, k) => joinKey(acc, k), p);
+
 const HCM_NAMES = new Set(['envoy.filters.network.http_connection_manager', 'envoy.http_connection_manager']);
 const OPERATIONS = new Set(['INSERT_BEFORE', 'INSERT_AFTER', 'INSERT_FIRST', 'REMOVE']);
 
@@ -56,28 +59,28 @@ export function validateEnvoyFilter(spec: Obj, rep: Reporter): void {
       return;
     }
     const m = asObj(cp.match);
-    for (const k of ['proxy', 'routeConfiguration', 'cluster']) if (has(m, k)) rep.error(joinKey(joinKey(p, 'match'), k), `match.${k} is not implemented by Clew`, Codes.format);
+    for (const k of ['proxy', 'routeConfiguration', 'cluster']) if (has(m, k)) rep.error(at(p, `match.${k}`), `match.${k} is not implemented by Clew`, Codes.format);
     const l = asObj(m.listener);
-    for (const k of ['portName', 'listenerFilter']) if (has(l, k)) rep.error(joinKey(p, `match.listener.${k}`), `match.listener.${k} is not implemented by Clew`, Codes.format);
+    for (const k of ['portName', 'listenerFilter']) if (has(l, k)) rep.error(at(p, `match.listener.${k}`), `match.listener.${k} is not implemented by Clew`, Codes.format);
     const fc = asObj(l.filterChain);
     for (const k of ['name', 'sni', 'transportProtocol', 'applicationProtocols', 'destinationPort']) {
-      if (has(fc, k)) rep.error(joinKey(p, `match.listener.filterChain.${k}`), `match.listener.filterChain.${k} is not implemented by Clew`, Codes.format);
+      if (has(fc, k)) rep.error(at(p, `match.listener.filterChain.${k}`), `match.listener.filterChain.${k} is not implemented by Clew`, Codes.format);
     }
     const fname = asStr(asObj(fc.filter).name);
-    if (fname !== undefined && !HCM_NAMES.has(fname)) rep.error(joinKey(p, 'match.listener.filterChain.filter.name'), `HTTP_FILTER patches apply inside envoy.filters.network.http_connection_manager (got ${fname})`, Codes.format);
+    if (fname !== undefined && !HCM_NAMES.has(fname)) rep.error(at(p, 'match.listener.filterChain.filter.name'), `HTTP_FILTER patches apply inside envoy.filters.network.http_connection_manager (got ${fname})`, Codes.format);
     const sub = asStr(asObj(asObj(fc.filter).subFilter).name);
     const patch = asObj(cp.patch);
     const op = asStr(patch.operation) ?? 'INVALID';
     if (!OPERATIONS.has(op)) {
-      rep.error(joinKey(p, 'patch.operation'), `${op} is not implemented by Clew for HTTP_FILTER (INSERT_BEFORE, INSERT_AFTER, INSERT_FIRST, REMOVE are)`, Codes.format);
+      rep.error(at(p, 'patch.operation'), `${op} is not implemented by Clew for HTTP_FILTER (INSERT_BEFORE, INSERT_AFTER, INSERT_FIRST, REMOVE are)`, Codes.format);
       return;
     }
-    if (has(patch, 'filterClass') && patch.filterClass !== 'UNSPECIFIED') rep.error(joinKey(p, 'patch.filterClass'), 'filterClass is not implemented by Clew', Codes.format);
+    if (has(patch, 'filterClass') && patch.filterClass !== 'UNSPECIFIED') rep.error(at(p, 'patch.filterClass'), 'filterClass is not implemented by Clew', Codes.format);
     if (op === 'REMOVE') {
-      if (!sub) rep.error(joinKey(p, 'match.listener.filterChain.filter.subFilter.name'), 'REMOVE needs the sub-filter name to remove', Codes.required);
+      if (!sub) rep.error(at(p, 'match.listener.filterChain.filter.subFilter.name'), 'REMOVE needs the sub-filter name to remove', Codes.required);
       return;
     }
     const err = filterValueError(asObj(patch.value));
-    if (err) rep.error(joinKey(p, 'patch.value'), err, Codes.format);
+    if (err) rep.error(at(p, 'patch.value'), err, Codes.format);
   });
 }

@@ -53,6 +53,8 @@ export interface VirtualHost {
   routes: Route[];
   retry: RetryPolicy | undefined;
   perFilter: Map<string, unknown>;
+  /** per_request_buffer_limit_bytes: the most request body buffered for retries and mirroring */
+  bufferLimit?: number;
 }
 
 export interface Route {
@@ -80,6 +82,8 @@ export interface Route {
   decorator?: string;
   /** RouteAction upgrade_configs: per-type overrides of the HCM's upgrade_configs */
   upgrades?: UpgradeMap;
+  /** per_request_buffer_limit_bytes of the route (else its virtual host's, else the listener's) */
+  bufferLimit?: number;
 }
 
 const REDIRECT_CODES: Record<string, number> = {
@@ -91,6 +95,13 @@ function fraction(p: Record<string, any> | undefined): number {
   const fp = p.default_value ?? p;
   const den = fp.denominator === 'TEN_THOUSAND' ? 10000 : fp.denominator === 'MILLION' ? 1e6 : 100;
   return Number(fp.numerator ?? 0) / den;
+}
+
+/** a UInt32Value byte limit, undefined when unset */
+function bufferLimit(v: { value?: unknown } | undefined): number | undefined {
+  if (v === undefined || v === null || v.value === undefined) return undefined;
+  const n = Number(v.value);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
 function parsePerFilter(obj: unknown, parse: PerFilterParser): Map<string, unknown> {
@@ -122,6 +133,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     perFilter: parsePerFilter(r.typed_per_filter_config, parse),
   };
   if (typeof r.decorator?.operation === 'string' && r.decorator.operation !== '') route.decorator = r.decorator.operation;
+  route.bufferLimit = bufferLimit(r.per_request_buffer_limit_bytes);
   if (r.route) {
     const a = r.route as Record<string, any>;
     if (a.cluster) route.slot = resolve(String(a.cluster));
@@ -210,6 +222,7 @@ export class RouteConfig {
         routes: [],
         retry: compileRetryPolicy(v.retry_policy),
         perFilter: parsePerFilter(v.typed_per_filter_config, parse),
+        bufferLimit: bufferLimit(v.per_request_buffer_limit_bytes),
       };
       vhost.routes = ((v.routes ?? []) as Array<Record<string, any>>).map((r) => compileRoute(r, vhost, resolve, parse));
       for (const raw of (v.domains ?? []) as string[]) {

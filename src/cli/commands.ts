@@ -20,12 +20,14 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'run', load: () => import('./cmd-run.js') },
   { name: 'iptables', load: () => import('./cmd-iptables.js') },
   { name: 'validate', load: () => import('./cmd-validate.js') },
+  { name: 'analyze', load: () => import('./cmd-analyze.js') },
   { name: 'apply', load: () => import('./cmd-apply.js') },
   { name: 'delete', load: () => import('./cmd-delete.js') },
   { name: 'get', load: () => import('./cmd-get.js') },
   { name: 'proxy-status', load: () => import('./cmd-proxy-status.js') },
   { name: 'proxy-config', load: () => import('./cmd-proxy-config.js') },
   { name: 'load', load: () => import('./cmd-load.js') },
+  { name: 'dashboard', load: () => import('./cmd-dashboard.js') },
 ];
 
 /**

@@ -12,6 +12,7 @@ import { PushScheduler, typesForKinds, type PushRequest } from './push-scheduler
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
+import { controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
 import { createPushContext, type PushContext } from './builders/index.js';
 import { LocalRegistry, VipAllocator } from '../registry/index.js';
 import { ServiceVipFile } from './service-vip-file.js';
@@ -25,6 +26,8 @@ import { ProxyWorkloadFile } from './proxy-workload-file.js';
 import { ControlPlaneSecurity } from './control-plane-security.js';
 import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
 import { NackLog } from './nack-log.js';
+import { MetricsScraper } from '../mesh-metrics/metrics-scraper.js';
+import { scrapeTargets } from './scrape-targets.js';
 import { loadOrCreateAdminToken, publishAdminToken, unpublishAdminToken } from './admin-token.js';
 
 export interface ControlPlaneOptions {
@@ -59,6 +62,8 @@ export interface ControlPlaneOptions {
   restoredWorkloadGraceMs?: number;
   /** how often the config dir is re-scanned in addition to fs.watch */
   pollMs?: number;
+  /** how often every connected proxy's Istio metrics are scraped for the traffic graph (ms; 0 = never; default 5000) */
+  metricsScrapeIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -91,6 +96,9 @@ export class ControlPlane {
   private publishedToken: string | undefined;
   private readonly log: (line: string) => void;
   readonly nackLog: NackLog;
+  /** the sidecars' Istio metrics, scraped into a bounded window (the dashboard's graph) */
+  readonly scraper: MetricsScraper;
+  readonly scrapeIntervalMs: number;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -115,6 +123,8 @@ export class ControlPlane {
       admit: (s) => this.security.admitStream(s),
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
+    this.scrapeIntervalMs = options.metricsScrapeIntervalMs ?? 5000;
+    this.scraper = new MetricsScraper({ intervalMs: this.scrapeIntervalMs, targets: () => scrapeTargets(this.ads.streams()) });
     this.wire();
   }
 
@@ -262,10 +272,11 @@ export class ControlPlane {
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
     const debugHost = this.options.debugAddress ?? '127.0.0.1';
-    this.debug = await startDebugServer(this, debugHost, this.options.debugPort ?? 15014);
+    this.debug = await startDebugServer(controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
     if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);
     this.watchConfigDir();
+    this.scraper.start();
     this.ready = true;
     const debugUrl = `http://${debugHost.includes(':') ? `[${debugHost}]` : debugHost}:${this.debugPort}`;
     this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, xDS+CA over TLS on ${host}:${this.secureXdsPort}, debug on ${debugUrl}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
@@ -317,6 +328,7 @@ export class ControlPlane {
     this.watcher?.close();
     if (this.poller) clearInterval(this.poller);
     for (const t of this.graceTimers.values()) clearTimeout(t);
+    await this.scraper.stop();
     await this.debug?.close();
     if (this.publishedToken) unpublishAdminToken(this.publishedToken, this.adminToken);
     await this.ads.close();

@@ -12,6 +12,7 @@ import { clewCommand } from './local-clew-bin.js';
 import { seedDemoConfigDir } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
+import { startDashboardServer, type DashboardServer } from '../dashboard/dashboard-server.js';
 import { planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
 import type { NetnsDemoSettings } from './netns-demo.js';
@@ -25,6 +26,8 @@ export interface DemoOptions {
   /** the control plane's TLS port (certificate service, ADS over TLS) */
   secureXdsPort: number;
   debugPort: number;
+  /** where `clew dashboard` is served on 127.0.0.1 by the demo (0: not served) */
+  dashboardPort?: number;
   configDir?: string;
   /** --mesh-config for the control plane (an absolute path) */
   meshConfig?: string;
@@ -75,6 +78,7 @@ export async function checkDemoCanStart(opts: DemoOptions): Promise<void> {
       { port: opts.secureXdsPort, what: 'control-plane TLS, --secure-xds-port' },
       { port: opts.debugPort, what: 'control-plane debug, --debug-port' },
       { port: opts.gatewayPort, what: 'ingress gateway, --gateway-port' },
+      ...(opts.dashboardPort ? [{ port: opts.dashboardPort, what: 'dashboard, --dashboard-port' }] : []),
     ]);
   } catch (err) {
     if (!(err instanceof LocalError)) throw err;
@@ -91,8 +95,10 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   const sup = new Supervisor({ console: con });
   const plans: PodPlan[] = [];
   let stopped: Promise<void> | undefined;
+  let dashboard: DashboardServer | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
+      await dashboard?.close();
       await sup.stop();
       for (const p of plans) p.lease?.release();
       removeDemoState(opts.stateDir, process.pid);
@@ -161,6 +167,9 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       console: con, title: 'Waiting for Bookinfo', timeoutMs: opts.readyTimeoutMs, abort,
     });
 
+    if (opts.dashboardPort) {
+      dashboard = await startDashboardServer({ address: '127.0.0.1', port: opts.dashboardPort, controlPlane: debugUrl });
+    }
     const state: DemoState = {
       version: 1,
       supervisorPid: process.pid,
@@ -173,6 +182,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
       gateway: { pid: sidecars.get(gateway)!.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
       client: { pid: sidecars.get(client)!.current.pid, address: client.address, proxyUrl: outboundUrl(client) },
+      ...(dashboard ? { dashboard: { url: dashboard.url } } : {}),
       pods: plans.filter((p) => p.spec.app).map((p) => ({
         name: p.spec.name,
         namespace: p.spec.namespace,
@@ -218,6 +228,7 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
   }
   lines.push(
     `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
+    ...(state.dashboard ? [`Dashboard (traffic graph, services, config, proxies): ${state.dashboard.url}`] : [`Dashboard: clew dashboard${cpFlag}`]),
     `Mesh client (fortio's sidecar): ${state.client.proxyUrl}`,
     'Workloads:',
     ...state.pods.map((p) => `  ${p.name.padEnd(16)} ${p.address}`),

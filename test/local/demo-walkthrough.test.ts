@@ -116,7 +116,7 @@ before(async () => {
   const [xds, debug, gateway, secure] = await freePorts('127.0.0.1', 4);
   ports = { xds, debug, gateway };
   const r = await clew([
-    'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '120',
+    'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--dashboard-port', '0', '--ready-timeout', '120',
   ], 150_000);
   state = readDemoState(stateDir);
   if (r.code !== 0) {

@@ -111,6 +111,7 @@ export function identityFromOptions(o: ProxyOptions): ProxyIdentity {
     interceptionMode: o.interceptionMode ?? 'NONE',
     podPorts,
     appPorts: o.appPorts ?? {},
+    ...(o.statsPort && o.statsPort !== 15090 ? { statsPort: o.statsPort } : {}),
   };
 }
 

@@ -23,11 +23,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { schedstatSeconds } from './bench-cpu.js';
 import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
-import { which } from './bench-tools.js';
+import { pinBenchCpus, which } from './bench-tools.js';
 import { repoRoot, round, runIfMain, sleep } from './bench-util.js';
 import { adminCounter, OUTBOUND_CLUSTER, startMeshCa, startMeshPair, type MeshPair } from './mtls-mesh.js';
 
@@ -95,10 +94,7 @@ async function main(): Promise<void> {
   const keyAlgorithm = arg(argv, '--key-algorithm', 'rsa') as 'rsa' | 'ecdsa';
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
-  const pin = which('taskset') !== undefined && os.cpus().length > 1;
-  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-  const cpu = pin ? 1 : undefined;
-  const proxyCpu = pin ? 0 : undefined;
+  const { proxyCpu, toolCpu: cpu } = pinBenchCpus();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-mtls-overhead-'));
   const variants: Variant[] = (['plaintext', 'mtls'] as const).map((name) => ({ name, wrkCpu: [], wrkRps: [], rateCpu: [], p50: [], p90: [], p99: [], errors: 0, requests: 0, handshakes: 0 }));
   const up = await startUpstream(workDir, cpu);

@@ -18,6 +18,8 @@ export const API_PATHS = {
   resources: '/apis/v1/resources',
   apply: '/apis/v1/apply',
   delete: '/apis/v1/delete',
+  /** POST (admin token) `{namespace, serviceAccount, podName, addresses?, labels?, expirationSeconds?}`: a workload token */
+  workloadTokens: '/apis/v1/workload-tokens',
   /** GET `?window=1m|5m|1h`: the traffic graph from the sidecars' Istio metrics (GraphResponse) */
   graph: '/apis/v1/graph',
   /** GET: services with health and endpoints (ServiceListResponse) */

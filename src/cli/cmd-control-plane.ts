@@ -35,7 +35,6 @@ export function register(program: Command): void {
     .option('--metrics-scrape-interval <ms>', "how often every connected proxy's Istio metrics are scraped for the dashboard's graph (0 = never)", (v) => Number(v), 5000)
     .option('--service-cidr <cidr>', 'range Services get their virtual IPs (ClusterIPs) from', '10.96.0.0/12')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
-    .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
     .action(async (opts) => {
       try {
         parseCidr4(opts.serviceCidr);
@@ -55,7 +54,6 @@ export function register(program: Command): void {
         debugAddress: opts.debugAddress,
         debounceMs: opts.debounce,
         metricsScrapeIntervalMs: opts.metricsScrapeInterval,
-        workloadGraceMs: opts.workloadGrace,
       });
       try {
         await cp.start();

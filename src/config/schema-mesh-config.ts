@@ -83,12 +83,14 @@ export const meshConfigSchema: Schema = obj({
   defaultProviders: obj({ tracing: strList(), metrics: strList(), accessLogging: strList() }),
   trustDomain: str(),
   rootNamespace: str(),
+  enableAutoMtls: bool(),
+  meshMTLS: obj({ minProtocolVersion: enm('TLS_AUTO', 'TLSV1_2', 'TLSV1_3'), cipherSuites: strList(), ecdhCurves: strList() }),
   pathNormalization: obj({ normalization: enm(...PATH_NORMALIZATIONS) }),
   outboundTrafficPolicy: obj({ mode: enm('REGISTRY_ONLY', 'ALLOW_ANY') }),
   ...anyFields(`proxyListenPort proxyInboundListenPort proxyHttpPort connectTimeout hboneIdleTimeout
     protocolDetectionTimeout tcpKeepalive ingressClass ingressService ingressControllerMode ingressSelector
     enableEnvoyAccessLogService disableEnvoyListenerLog inboundTrafficPolicy configSources
-    enableAutoMtls trustDomainAliases caCertificates defaultServiceExportTo defaultVirtualServiceExportTo
+    trustDomainAliases caCertificates defaultServiceExportTo defaultVirtualServiceExportTo
     defaultDestinationRuleExportTo localityLbSetting dnsRefreshRate h2UpgradePolicy inboundClusterStatName
     outboundClusterStatName certificates serviceSettings serviceScopeConfigs enablePrometheusMerge
     verifyCertificateAtClient ca discoverySelectors defaultHttpRetryPolicy tlsDefaults

@@ -86,6 +86,10 @@ export function validateMeshConfig(mesh: Obj, sink: MessageSink): void {
     }
   }
 
+  const td = asStr(mesh.trustDomain);
+  if (td !== undefined && !/^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/i.test(td)) {
+    sink.error('trustDomain', `"${td}" is not a valid trust domain (letters, digits, '-', '.', '_')`, Codes.format);
+  }
   const root = asStr(mesh.rootNamespace);
   if (root !== undefined && root !== 'istio-system') {
     sink.warn('rootNamespace', `Clew's root namespace is always istio-system; "${root}" is ignored`, Codes.format);

@@ -53,8 +53,6 @@ export interface ControlPlaneOptions {
   /** publish the admin token for local CLI clients (default true) */
   publishToken?: boolean;
   debounceMs?: number;
-  /** how long a disconnected proxy's workload stays registered */
-  workloadGraceMs?: number;
   /**
    * after a restart, how long a proxy's workload (saved in the config dir) stays registered
    * before its proxy reconnects (default 30 s: a proxy's reconnect backoff reaches 30 s)
@@ -110,11 +108,12 @@ export class ControlPlane {
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
-    this.generator = new XdsGenerator(() => this.pc);
     this.security = new ControlPlaneSecurity(
       { configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm },
       { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
     );
+    // a client without a credential is served as a proxyless client (security.viewOf)
+    this.generator = new XdsGenerator(() => this.pc, (s, id) => this.security.viewOf(s, id));
     this.ads = new AdsServer(this.generator, {
       logger: (level, msg) => {
         if (level === 'warn') this.log(`xds ${level}: ${msg}`);
@@ -192,7 +191,9 @@ export class ControlPlane {
       clearTimeout(t);
       this.graceTimers.delete(nodeId);
     }
-    if (id.address) {
+    // no credential, no registration (the stream is served as a proxyless client: viewOf)
+    if (!s.caller) this.log(`xDS client without a credential: ${nodeId} from ${s.peer} (not registered; outbound configuration only)`);
+    if (id.address && s.caller) {
       // a disconnected workload whose address another proxy now has is gone for good
       for (const [other, w] of this.proxyWorkloads) {
         if (other !== nodeId && w.address === id.address && !this.streamsByNode.has(other)) this.forgetWorkload(other);
@@ -211,7 +212,9 @@ export class ControlPlane {
     if (set && set.size > 0) return;
     this.streamsByNode.delete(nodeId);
     this.log(`proxy disconnected: ${nodeId}`);
-    this.startGrace(nodeId, this.options.workloadGraceMs ?? 10_000);
+    // a workload leaves with its last stream; streams closed by stop() keep theirs (saved for the
+    // next start, restored with a grace until their proxies return)
+    if (!this.stopped) this.forgetWorkload(nodeId);
   }
 
   private startGrace(nodeId: string, ms: number): void {

@@ -12,13 +12,14 @@ import { clewCommand } from './local-clew-bin.js';
 import { seedDemoConfigDir } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
+import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
 import { startDashboardServer, type DashboardServer } from '../dashboard/dashboard-server.js';
 import { planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
 import type { NetnsDemoSettings } from './netns-demo.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
 
 export interface DemoOptions {
   gatewayPort: number;
@@ -94,24 +95,21 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   const configDir = opts.configDir ?? seedDemoConfigDir();
   const sup = new Supervisor({ console: con });
   const plans: PodPlan[] = [];
+  const tokens: PodTokenFile[] = [];
   let stopped: Promise<void> | undefined;
   let dashboard: DashboardServer | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await dashboard?.close();
       await sup.stop();
+      for (const t of tokens) t.stop();
       for (const p of plans) p.lease?.release();
       removeDemoState(opts.stateDir, process.pid);
       if (configDirIsTemp) rmSync(configDir, { recursive: true, force: true });
     })();
     return stopped;
   };
-  const abort = (): string | undefined => {
-    const outside = opts.abort?.();
-    if (outside) return outside;
-    const dead = sup.children.find((c) => c.exit);
-    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before the demo was ready; see its [${dead.name}] lines` : undefined;
-  };
+  const abort = (): string | undefined => opts.abort?.() || sup.exitedBeforeReady('the demo');
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
     const cpCmd = clewCommand([
@@ -146,6 +144,10 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     }, opts.stateDir);
     plans.push(gateway);
     for (const p of plans) if (p.lease) sup.guardFile(p.lease.file);
+    // every pod (and the gateway) gets a workload token and the root: certificates, mTLS, ADS over TLS
+    await giveCredentials(plans, {
+      debugUrl, adminToken: adminTokenOf(configDir), secureAddress: `127.0.0.1:${opts.secureXdsPort}`,
+    }, opts.stateDir, tokens, (line) => con.info(line));
 
     const sidecars = new Map<PodPlan, RestartingChild>();
     for (const p of plans) {
@@ -245,4 +247,18 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
     state.detached ? 'Stop it with: clew demo stop' : 'Stop it with Ctrl-C (or clew demo stop from another terminal)',
   );
   return lines;
+}
+
+/** A workload token per pod (renewed while the demo runs) and the root certificate, in each plan's spec. */
+export async function giveCredentials(
+  plans: PodPlan[], access: ControlPlaneAccess, stateDir: string | undefined, tokens: PodTokenFile[], log: (line: string) => void,
+): Promise<void> {
+  const rootCert = await fetchRootCert(access);
+  for (const p of plans) {
+    const t = await PodTokenFile.create(access, {
+      name: p.spec.name, namespace: p.spec.namespace, serviceAccount: p.spec.serviceAccount, address: p.address, labels: p.spec.labels,
+    }, rootCert, { stateDir, log });
+    tokens.push(t);
+    p.spec.credentials = t.credentials();
+  }
 }

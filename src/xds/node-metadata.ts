@@ -36,6 +36,11 @@ export interface ProxyIdentity {
   /** workload port -> "host:port" of the app */
   appPorts: Record<string, string>;
   locality?: { region?: string; zone?: string; sub_zone?: string };
+  /**
+   * Set by the control plane, never read from the node: the client proved no identity and is
+   * served as a proxyless client (no certificate of its own, so no auto mTLS).
+   */
+  anonymous?: boolean;
   /** the stats port (/stats/prometheus) on `address`; undefined: 15090 */
   statsPort?: number;
 }

@@ -36,11 +36,18 @@ export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac
 export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 export const HTTP_PROTOCOL_OPTIONS_TYPE =
   'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const UPSTREAM_TLS_CONTEXT_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+export const DOWNSTREAM_TLS_CONTEXT_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+export const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+export const HTTP_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
 export const ORIGINAL_DST_LISTENER_FILTER_TYPE =
   'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
 /** udpa TypedStruct (and its xds.type.v3 twin): a filter config as a Struct plus the real type URL */
 export const TYPED_STRUCT_TYPE = 'type.googleapis.com/udpa.type.v1.TypedStruct';
 export const XDS_TYPED_STRUCT_TYPE = 'type.googleapis.com/xds.type.v3.TypedStruct';
+/** Istio's istio.alpn filter config, carried inside a TypedStruct */
+export const ISTIO_ALPN_TYPE = 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig';
 /** Istio's stats filter (istio.stats) config, carried inside a TypedStruct */
 export const ISTIO_STATS_TYPE = 'type.googleapis.com/stats.PluginConfig';
 export const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';

@@ -4,7 +4,7 @@
  */
 import { API_PATHS, GRAPH_WINDOWS } from '../../api/api-paths.js';
 import type { ConfigListItem, ConfigListResponse, GraphResponse, ServiceListResponse, WorkloadListResponse } from '../../api/api-types.js';
-import { formatMessage, resourceKey } from '../../config/index.js';
+import { formatMessage, redacted, resourceKey } from '../../config/index.js';
 import { toYaml } from '../../config/resource-yaml.js';
 import { buildGraph, serviceNodeId, workloadNodeId } from '../../mesh-metrics/graph-build.js';
 import { healthOf } from '../../mesh-metrics/graph-health.js';
@@ -81,7 +81,7 @@ export function listRoutes(view: ControlPlaneView): ApiRoute[] {
             key, kind: r.kind, namespace: r.metadata.namespace ?? 'default', name: r.metadata.name, file,
             state: refused ? 'error' : warned ? 'warning' : 'valid',
             messages: refused ?? warned ?? [],
-            yaml: toYaml([r]),
+            yaml: toYaml([redacted(r)]),
           };
         });
         return json(200, {

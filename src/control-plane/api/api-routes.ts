@@ -20,7 +20,7 @@ export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): A
     ...xdsRoutes(view),
     ...registryRoutes(view),
     ...configRoutes(view),
-    ...securityRoutes(view),
+    ...securityRoutes(view, writes),
     ...graphRoutes(view),
     ...listRoutes(view),
     ...configWriteRoutes(view, writes),

@@ -30,5 +30,6 @@ export function controlPlaneWrites(cp: ControlPlane): ControlPlaneWrites {
     deleteText: (text, file) => cp.store.deleteText(text, file),
     deleteKeys: (items) => cp.store.deleteKeys(items),
     configRejected: (source) => cp.metrics.configRejected(source),
+    mintToken: (body) => cp.security.mintToken(body),
   };
 }

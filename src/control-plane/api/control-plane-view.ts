@@ -46,4 +46,6 @@ export interface ControlPlaneWrites {
   deleteKeys(items: { key: string; kind: string; namespace: string; name: string }[]): Promise<ApplyResult[]>;
   /** counts a refused apply (`source` label of the rejected-config metric) */
   configRejected(source: 'api'): void;
+  /** mints a workload token (the credential contract); throws SecurityError INVALID_REQUEST on a bad request */
+  mintToken(body: unknown): Promise<{ token: string; expiresAt: number }>;
 }

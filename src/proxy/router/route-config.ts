@@ -53,6 +53,11 @@ export interface VirtualHost {
   routes: Route[];
   retry: RetryPolicy | undefined;
   perFilter: Map<string, unknown>;
+  /**
+   * require_tls ALL (Istio's Gateway httpsRedirect): a request that did not arrive over TLS
+   * (x-forwarded-proto, as the connection manager set it) gets this 301 to https instead
+   */
+  tlsRedirect?: Route;
   /** per_request_buffer_limit_bytes: the most request body buffered for retries and mirroring */
   bufferLimit?: number;
 }
@@ -225,6 +230,13 @@ export class RouteConfig {
         bufferLimit: bufferLimit(v.per_request_buffer_limit_bytes),
       };
       vhost.routes = ((v.routes ?? []) as Array<Record<string, any>>).map((r) => compileRoute(r, vhost, resolve, parse));
+      const requireTls = v.require_tls ?? 'NONE';
+      if (requireTls === 'ALL' || requireTls === 2) {
+        vhost.tlsRedirect = compileRoute({ name: `${vhost.name}/require_tls`, match: { prefix: '/' }, redirect: { https_redirect: true } }, vhost, resolve, parse);
+      } else if (requireTls !== 'NONE' && requireTls !== 0) {
+        // EXTERNAL_ONLY needs Envoy's internal-request classification, which this proxy lacks
+        fail(`virtual host ${vhost.name}: require_tls ${String(requireTls)} is not supported (NONE or ALL)`);
+      }
       for (const raw of (v.domains ?? []) as string[]) {
         const d = raw.toLowerCase();
         if (d === '*') {
@@ -273,6 +285,7 @@ export class RouteConfig {
   route(authority: string, input: MatchInput): Route | undefined {
     const vh = this.findVirtualHost(authority);
     if (!vh) return undefined;
+    if (vh.tlsRedirect && input.headers['x-forwarded-proto'] !== 'https') return vh.tlsRedirect;
     const routes = vh.routes;
     for (let i = 0; i < routes.length; i++) if (routes[i].match.matches(input)) return routes[i];
     return undefined;

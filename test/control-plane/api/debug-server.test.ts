@@ -51,6 +51,7 @@ const writes: ControlPlaneWrites = {
     return items.map((i) => ({ ...i, action: 'deleted' as const }));
   },
   configRejected: () => {},
+  mintToken: async () => ({ token: 'minted', expiresAt: 0 }),
 };
 
 let server: DebugServer;

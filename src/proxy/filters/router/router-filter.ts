@@ -207,7 +207,8 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.current = a;
     const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, a);
-    const ao = s.alpnOverride;
+    // istio.alpn, unless the cluster opted out (TLS origination: Istio's alpn_override "false")
+    const ao = this.cluster.config.alpnOverride ? s.alpnOverride : undefined;
     if (s.upgradeType !== undefined) {
       // an Upgrade gets a connection of its own (upgrade.ts), never a pooled one
       const c = this.cluster;

@@ -58,5 +58,6 @@ test('INSERT_AFTER / INSERT_BEFORE a named sub-filter, REMOVE, in priority order
     ef('a-first', { priority: -1, configPatches: [patch('SIDECAR_OUTBOUND', 'INSERT_AFTER', { subFilter: { name: 'envoy.filters.http.cors' } }, fault)] }),
     ef('c-ns', { configPatches: [patch('SIDECAR_OUTBOUND', 'INSERT_BEFORE', { subFilter: { name: 'envoy.filters.http.router' } })] }, 'default'),
   ]);
-  assert.deepEqual(v.outbound, ['envoy.filters.http.fault', 'my.fault', 'istio.stats', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+  // A sidecar's outbound chain starts with istio.alpn (mTLS ALPN override), untouched by these patches.
+  assert.deepEqual(v.outbound, ['istio.alpn', 'envoy.filters.http.fault', 'my.fault', 'istio.stats', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
 });

@@ -51,3 +51,9 @@ export function protoRoot(): protobuf.Root {
 export function lookupType(fullName: string): protobuf.Type {
   return protoRoot().lookupType(fullName);
 }
+
+/** The number of an enum value by name (e.g. envoy.type.v3.StatusCode `Forbidden` → 403), or undefined. */
+export function lookupEnumValue(enumName: string, valueName: string): number | undefined {
+  const e = protoRoot().lookupEnum(enumName);
+  return Object.prototype.hasOwnProperty.call(e.values, valueName) ? e.values[valueName] : undefined;
+}

@@ -33,6 +33,7 @@ import type { Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import type { Reporter } from './validate-reporter.js';
 import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { crossCheckAuthorizationPolicies } from './validate-authz-cross.js';
 import { authorizationPolicySchema } from './schema-authorization-policy.js';
 import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
 import { requestAuthenticationSchema } from './schema-request-authentication.js';
@@ -169,9 +170,10 @@ export const KINDS = [
     kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'authorizationpolicies', shortNames: ['ap'],
     // `spec: {}` is meaningful (ALLOW nothing); a missing spec is the same
     schema: authorizationPolicySchema, semantic: validateAuthorizationPolicy, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
-    // RBAC filters live in the inbound and gateway listeners
+    // RBAC and ext_authz filters live in the inbound and gateway listeners
     pushes: [LISTENER_TYPE],
     columns: (s) => ({ ACTION: s?.action ?? 'ALLOW' }),
+    cross: (policies, { reporterFor, opts }) => crossCheckAuthorizationPolicies(policies, reporterFor, opts.meshConfig),
   }),
   define({
     kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'requestauthentications', shortNames: ['ra'],

@@ -57,3 +57,8 @@ export function lookupEnumValue(enumName: string, valueName: string): number | u
   const e = protoRoot().lookupEnum(enumName);
   return Object.prototype.hasOwnProperty.call(e.values, valueName) ? e.values[valueName] : undefined;
 }
+
+/** The name of an enum value by number (e.g. 503 → `ServiceUnavailable`), or undefined. */
+export function lookupEnumName(enumName: string, value: number): string | undefined {
+  return protoRoot().lookupEnum(enumName).valuesById[value];
+}

@@ -11,8 +11,10 @@
  * closed beyond, counted in clew.overflow.ext_authz_grpc_channels) with a short reconnect backoff,
  * so a server that comes back is used again within a second. Plaintext only: a host whose
  * cluster transport is TLS answers an error (fail open or closed as configured).
+ * @grpc/grpc-js is imported when the first gRPC ext_authz filter is configured, not at proxy start
+ * (a sidecar without one never loads it: test/cli/cli-lazy-commands).
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as GrpcJs from '@grpc/grpc-js';
 import { lookupType } from '../../../xds/proto-root.js';
 import { overflowCounter } from '../../../stats/stats-overflow.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
@@ -22,7 +24,15 @@ import type { GrpcTarget, NameList } from './ext-authz-config.js';
 export const CHECK_METHOD_PATH = '/envoy.service.auth.v3.Authorization/Check';
 const MAX_CHANNELS = 256;
 const CHANNELS_OVERFLOW = overflowCounter('ext_authz_grpc_channels');
-const channels = new Map<string, grpc.Client>();
+const channels = new Map<string, GrpcJs.Client>();
+
+let grpcLoading: Promise<typeof GrpcJs> | undefined;
+let grpc: typeof GrpcJs | undefined;
+/** Starts loading @grpc/grpc-js (once); `grpc` is set when it is in. */
+function loadGrpc(): Promise<typeof GrpcJs> {
+  grpcLoading ??= import('@grpc/grpc-js').then((m) => (grpc = m));
+  return grpcLoading;
+}
 
 const CHANNEL_OPTIONS = {
   'grpc.initial_reconnect_backoff_ms': 100,
@@ -31,14 +41,14 @@ const CHANNEL_OPTIONS = {
   'grpc.max_receive_message_length': 1024 * 1024,
 };
 
-function channelFor(address: string, port: number, authority: string): grpc.Client {
+function channelFor(grpc: typeof GrpcJs, address: string, port: number, authority: string): GrpcJs.Client {
   const target = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
   const key = `${target}|${authority}`;
   let c = channels.get(key);
   if (c) return c;
   if (channels.size >= MAX_CHANNELS) {
     CHANNELS_OVERFLOW.inc();
-    const [oldKey, old] = channels.entries().next().value as [string, grpc.Client];
+    const [oldKey, old] = channels.entries().next().value as [string, GrpcJs.Client];
     channels.delete(oldKey);
     old.close();
   }
@@ -137,9 +147,30 @@ export class GrpcAuthzClient implements AuthzClient {
     private readonly t: GrpcTarget,
     private readonly slot: ClusterSlot,
     private readonly encodeOptions: { allowed?: NameList; disallowed?: NameList; packAsBytes?: boolean; tlsSession?: boolean },
-  ) {}
+  ) {
+    void loadGrpc().catch(() => undefined);
+  }
 
   check(input: CheckInput, done: (r: CheckResult) => void): () => void {
+    if (grpc !== undefined) return this.checkWith(grpc, input, done);
+    // the first check of a process waits for @grpc/grpc-js (loading started when the filter was parsed)
+    let cancelled = false;
+    let cancel: (() => void) | undefined;
+    loadGrpc().then(
+      (m) => {
+        if (!cancelled) cancel = this.checkWith(m, input, done);
+      },
+      (err: unknown) => {
+        if (!cancelled) done({ kind: 'error', reason: `@grpc/grpc-js did not load: ${(err as Error).message}` });
+      },
+    );
+    return () => {
+      cancelled = true;
+      cancel?.();
+    };
+  }
+
+  private checkWith(grpc: typeof GrpcJs, input: CheckInput, done: (r: CheckResult) => void): () => void {
     const cluster = this.slot.cluster;
     if (cluster === undefined) {
       done({ kind: 'error', reason: `cluster ${this.t.cluster} is not known to this proxy` });
@@ -155,7 +186,7 @@ export class GrpcAuthzClient implements AuthzClient {
       return () => undefined;
     }
     let finished = false;
-    const client = channelFor(host.address, host.port, this.t.authority);
+    const client = channelFor(grpc, host.address, host.port, this.t.authority);
     const call = client.makeUnaryRequest<Buffer, Buffer>(
       CHECK_METHOD_PATH,
       identity,

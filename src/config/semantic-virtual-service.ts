@@ -2,6 +2,7 @@
 import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
 import { asList, asNum, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
+import { validateExportTo } from './semantic-export-to.js';
 import type { Reporter } from './validate-reporter.js';
 import { checkRegexRewrite } from './value-regex.js';
 import { checkVirtualServiceHost, checkWildcardDomain, hostMatches, isDns1123Subdomain } from './value-host.js';
@@ -18,7 +19,13 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
   const gateways = asList(spec.gateways).filter((g): g is string => typeof g === 'string');
   const appliesToMesh = gateways.length === 0 || gateways.includes('mesh');
 
-  if (hosts.length === 0) rep.error('spec.hosts', 'at least one host is required', Codes.empty);
+  // Without hosts it is a delegate: only a root VirtualService's `delegate` brings it into use.
+  const isDelegate = hosts.length === 0;
+  if (isDelegate) {
+    if (gateways.length > 0) rep.error('spec.gateways', 'delegate virtual service must have no gateways specified', Codes.route);
+    if (asList(spec.tls).length > 0) rep.error('spec.tls', 'delegate virtual service must have no tls route specified', Codes.route);
+    if (asList(spec.tcp).length > 0) rep.error('spec.tcp', 'delegate virtual service must have no tcp route specified', Codes.route);
+  }
   hosts.forEach((h, i) => {
     if (typeof h !== 'string') return;
     const p = joinIndex('spec.hosts', i);
@@ -39,7 +46,11 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
   const tls = asObjList(spec.tls);
   if (http.length + tcp.length + tls.length === 0) rep.error('spec', 'at least one of http, tcp or tls routes is required', Codes.empty);
 
-  http.forEach((route, i) => validateHttpRoute(route, joinIndex('spec.http', i), rep));
+  http.forEach((route, i) => {
+    const p = joinIndex('spec.http', i);
+    if (isDelegate && has(route, 'delegate')) rep.error(joinKey(p, 'delegate'), 'delegate HTTP route cannot contain delegate', Codes.route);
+    validateHttpRoute(route, p, rep);
+  });
   tcp.forEach((route, i) => {
     const p = joinIndex('spec.tcp', i);
     validateDestinations(asObjList(route.route), joinKey(p, 'route'), rep, true);
@@ -61,6 +72,7 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
     });
     validateDestinations(asObjList(route.route), joinKey(p, 'route'), rep, true);
   });
+  validateExportTo(spec.exportTo, rep);
 }
 
 function validateHttpRoute(route: Obj, p: string, rep: Reporter): void {
@@ -69,6 +81,7 @@ function validateHttpRoute(route: Obj, p: string, rep: Reporter): void {
   }
   if (has(route, 'route')) validateDestinations(asObjList(route.route), joinKey(p, 'route'), rep, true);
   if (has(route, 'mirror')) validateDestinationHost(asObj(route.mirror), joinKey(p, 'mirror'), rep);
+  if (has(route, 'mirrorPercent')) rep.warn(joinKey(p, 'mirrorPercent'), 'using deprecated setting "mirrorPercent", use "mirrorPercentage" instead', Codes.deprecated);
 
   if (has(route, 'redirect')) {
     const r = asObj(route.redirect);

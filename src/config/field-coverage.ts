@@ -14,6 +14,8 @@ export interface FieldRow {
   path: string;
   type: string;
   status: 'implemented' | FieldEffect['status'] | 'renamed';
+  /** the status is this field's own (else inherited from an enclosing field) */
+  own: boolean;
   note: string;
 }
 
@@ -32,6 +34,11 @@ function typeOf(s: Schema): string {
   }
 }
 
+const RANK: FieldRow['status'][] = ['implemented', 'renamed', 'ignored', 'noEffect', 'refused'];
+function strongest(a: FieldRow['status'] | undefined, b: FieldRow['status'] | undefined): FieldRow['status'] {
+  return RANK[Math.max(RANK.indexOf(a ?? 'implemented'), RANK.indexOf(b ?? 'implemented'))];
+}
+
 /** Every field of every kind; a subtree seen before (shared schema) is listed once, then referred to. */
 export function fieldCoverage(): FieldRow[] {
   const rows: FieldRow[] = [];
@@ -39,18 +46,19 @@ export function fieldCoverage(): FieldRow[] {
     const seen = new Map<Schema, string>();
     const walk = (s: Schema, path: string, inherited: FieldRow['status'] | undefined, required: boolean): void => {
       const own: FieldRow['status'] | undefined = s.renamedTo ? 'renamed' : s.effect?.status;
-      const status = own ?? inherited ?? 'implemented';
+      // inside a refused field everything is refused; inside a no-effect one, nothing has effect
+      const status = strongest(own, inherited);
       const notes: string[] = [];
       if (required) notes.push('required');
       if (s.renamedTo) notes.push(`deprecated spelling of ${s.renamedTo}`);
       if (s.effect) notes.push(s.effect.note + (s.effect.when ? ' (only some values)' : ''));
-      else if (!s.renamedTo && inherited !== undefined && inherited !== 'implemented') notes.push('as the enclosing field');
+      if (status !== (own ?? 'implemented')) notes.push('as the enclosing field');
       const again = seen.get(s);
       if (again !== undefined && s.t === 'object') notes.push(`same fields as ${again}`);
-      if (path !== root) rows.push({ kind: def.kind, path, type: typeOf(s), status, note: notes.join('; ') });
+      if (path !== root) rows.push({ kind: def.kind, path, type: typeOf(s), status, own: own !== undefined && own === status && strongest(inherited, undefined) !== status, note: notes.join('; ') });
       if (again !== undefined) return;
       if (s.t === 'object' || s.t === 'list' || s.t === 'map') seen.set(s, path);
-      const under = own ?? inherited;
+      const under = strongest(own, inherited);
       if (s.t === 'object') for (const [k, f] of Object.entries(s.fields)) walk(f, joinKey(path, k), under, s.required.includes(k));
       else if (s.t === 'list') walkInner(s.items, `${path}[]`, under);
       else if (s.t === 'map') walkInner(s.values, `${path}{}`, under);
@@ -60,7 +68,7 @@ export function fieldCoverage(): FieldRow[] {
       if (s.t === 'object') {
         const again = seen.get(s);
         if (again !== undefined) {
-          rows.push({ kind: def.kind, path, type: 'object', status: under ?? 'implemented', note: `${under ? 'as the enclosing field; ' : ''}same fields as ${again}` });
+          rows.push({ kind: def.kind, path, type: 'object', status: strongest(under, undefined), own: false, note: `${under && under !== 'implemented' ? 'as the enclosing field; ' : ''}same fields as ${again}` });
           return;
         }
         seen.set(s, path);

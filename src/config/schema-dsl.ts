@@ -127,7 +127,8 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function checkSchema(value: unknown, schema: Schema, path: string, report: Report): void {
+/** `inRefused`: under a refused field, whose error already covers everything inside it. */
+export function checkSchema(value: unknown, schema: Schema, path: string, report: Report, inRefused = false): void {
   switch (schema.t) {
     case 'any':
       return;
@@ -175,7 +176,7 @@ export function checkSchema(value: unknown, schema: Schema, path: string, report
       value.forEach((item, i) => {
         const p = joinIndex(path, i);
         if (item === null || item === undefined) report(p, 'must not be empty', Codes.type);
-        else checkSchema(item, schema.items, p, report);
+        else checkSchema(item, schema.items, p, report, inRefused);
       });
       return;
     case 'map':
@@ -184,7 +185,7 @@ export function checkSchema(value: unknown, schema: Schema, path: string, report
         const p = joinKey(path, k);
         const keyErr = schema.keyCheck?.(k);
         if (keyErr) report(p, keyErr, Codes.format);
-        if (v !== null && v !== undefined) checkSchema(v, schema.values, p, report);
+        if (v !== null && v !== undefined) checkSchema(v, schema.values, p, report, inRefused);
         else if (schema.values.t !== 'object') report(p, 'must not be empty', Codes.type);
       }
       return;
@@ -201,11 +202,9 @@ export function checkSchema(value: unknown, schema: Schema, path: string, report
         }
         // null is how YAML writes "absent" (`hosts:` with nothing after it).
         if (v === null || v === undefined) continue;
-        if (fieldSchema.effect) {
-          const m = effectMessage(fieldSchema.effect, v);
-          if (m) report(p, m.message, m.code, m.severity);
-        }
-        checkSchema(v, fieldSchema, p, report);
+        const m = fieldSchema.effect && !inRefused ? effectMessage(fieldSchema.effect, v) : undefined;
+        if (m) report(p, m.message, m.code, m.severity);
+        checkSchema(v, fieldSchema, p, report, inRefused || m?.severity === 'error');
       }
       for (const r of schema.required) {
         if (value[r] === null || value[r] === undefined) report(joinKey(path, r), 'is required', Codes.required);

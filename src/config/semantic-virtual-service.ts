@@ -85,8 +85,8 @@ function validateHttpRoute(route: Obj, p: string, rep: Reporter): void {
 
   if (has(route, 'redirect')) {
     const r = asObj(route.redirect);
-    if (!['uri', 'authority', 'scheme', 'port', 'derivePort'].some((k) => has(r, k))) {
-      rep.error(joinKey(p, 'redirect'), 'must set at least one of uri, authority, scheme, port or derivePort', Codes.route);
+    if (!['uri', 'prefixRewrite', 'authority', 'scheme', 'port', 'derivePort'].some((k) => has(r, k))) {
+      rep.error(joinKey(p, 'redirect'), 'must set at least one of uri, prefixRewrite, authority, scheme, port or derivePort', Codes.route);
     }
   }
 

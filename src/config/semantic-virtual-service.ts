@@ -19,12 +19,15 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
   const gateways = asList(spec.gateways).filter((g): g is string => typeof g === 'string');
   const appliesToMesh = gateways.length === 0 || gateways.includes('mesh');
 
-  // Without hosts it is a delegate: only a root VirtualService's `delegate` brings it into use.
-  const isDelegate = hosts.length === 0;
-  if (isDelegate) {
+  // no hosts: a delegate VirtualService (its routes are merged into the root routes that name it)
+  const delegate = hosts.length === 0;
+  if (delegate) {
     if (gateways.length > 0) rep.error('spec.gateways', 'delegate virtual service must have no gateways specified', Codes.route);
     if (asList(spec.tls).length > 0) rep.error('spec.tls', 'delegate virtual service must have no tls route specified', Codes.route);
     if (asList(spec.tcp).length > 0) rep.error('spec.tcp', 'delegate virtual service must have no tcp route specified', Codes.route);
+    asObjList(spec.http).forEach((r, i) => {
+      if (has(r, 'delegate')) rep.error(joinKey(joinIndex('spec.http', i), 'delegate'), 'delegate virtual service must not have delegate', Codes.route);
+    });
   }
   hosts.forEach((h, i) => {
     if (typeof h !== 'string') return;
@@ -46,11 +49,7 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
   const tls = asObjList(spec.tls);
   if (http.length + tcp.length + tls.length === 0) rep.error('spec', 'at least one of http, tcp or tls routes is required', Codes.empty);
 
-  http.forEach((route, i) => {
-    const p = joinIndex('spec.http', i);
-    if (isDelegate && has(route, 'delegate')) rep.error(joinKey(p, 'delegate'), 'delegate HTTP route cannot contain delegate', Codes.route);
-    validateHttpRoute(route, p, rep);
-  });
+  http.forEach((route, i) => validateHttpRoute(route, joinIndex('spec.http', i), rep));
   tcp.forEach((route, i) => {
     const p = joinIndex('spec.tcp', i);
     validateDestinations(asObjList(route.route), joinKey(p, 'route'), rep, true);

@@ -112,7 +112,7 @@ const rejectedByIstio: Case[] = [
 `),
     want: [
       at('VirtualService', 6, 'spec.gateways: delegate virtual service must have no gateways specified'),
-      at('VirtualService', 8, 'spec.http[0].delegate: delegate HTTP route cannot contain delegate'),
+      at('VirtualService', 8, 'spec.http[0].delegate: delegate virtual service must not have delegate'),
       at('VirtualService', 9, 'spec.tcp: delegate virtual service must have no tcp route specified'),
       at('VirtualService', 11, 'spec.tls: delegate virtual service must have no tls route specified'),
       at('VirtualService', 12, 'spec.tls[0].match[0].sniHosts[0]: SNI host "a.example.com" does not match any host of the virtual service'),

@@ -26,11 +26,16 @@ const cases: Case[] = [
     want: [at(8, 'spec.http[0].route: total weight of destinations must be > 0')],
   },
   { name: 'no http, tcp or tls', yaml: vs('  hosts: [reviews]\n'), want: [at(5, 'spec: at least one of http, tcp or tls routes is required')] },
+  // no hosts: a delegate VirtualService (Istio's rules for delegates)
+  { name: 'delegate without hosts', yaml: vs('  http:\n  - route:\n    - destination: {host: reviews}\n'), want: [] },
   {
-    // issue 25: a VirtualService without hosts is a delegate
-    name: 'no hosts: a delegate, valid',
-    yaml: vs('  http:\n  - route:\n    - destination: {host: reviews}\n'),
-    want: [],
+    name: 'delegate with gateways, tcp routes and a delegate of its own',
+    yaml: vs('  gateways: [gw]\n  http:\n  - delegate: {name: other}\n  tcp:\n  - route:\n    - destination: {host: reviews}\n'),
+    want: [
+      at(6, 'spec.gateways: delegate virtual service must have no gateways specified'),
+      at(8, 'spec.http[0].delegate: delegate virtual service must not have delegate'),
+      at(9, 'spec.tcp: delegate virtual service must have no tcp route specified'),
+    ],
   },
   {
     name: 'duplicate hosts',

@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
-import { asList, asNum, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
+import { asList, asNum, asObj, asObjList, asStr, checkSelectorLabels, findDuplicates, has, type Obj } from './semantic-util.js';
 import { validateExportTo } from './semantic-export-to.js';
 import type { Reporter } from './validate-reporter.js';
 import { checkWildcardDomain, isDns1123Label, isWildcardHost } from './value-host.js';
@@ -93,6 +93,7 @@ export function validateServiceEntry(spec: Obj, rep: Reporter): void {
       if (has(spec, 'workloadSelector')) rep.warn('spec.workloadSelector', 'workloadSelector should not be set when resolution mode is NONE', Codes.resolution);
       break;
   }
+  checkSelectorLabels(asObj(spec.workloadSelector).labels, 'spec.workloadSelector.labels', rep, Codes.format);
   validateExportTo(spec.exportTo, rep, { serviceEntry: true });
 }
 

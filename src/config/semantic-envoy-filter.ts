@@ -1,8 +1,9 @@
 /**
  * EnvoyFilter semantics. Clew implements HTTP_FILTER patches (INSERT_BEFORE, INSERT_AFTER,
  * INSERT_FIRST, REMOVE) matched by context, listener port/name and the HTTP connection manager's
- * sub-filter name; every other applyTo, operation or match field is refused by name, so a patch
- * never silently does nothing. An inserted filter must be one the proxies implement, and a
+ * sub-filter name; every other applyTo or operation is refused here, and the match fields Clew
+ * does not implement are refused by the schema (schema-envoy-filter.ts), so a patch never
+ * silently does nothing. An inserted filter must be one the proxies implement, and a
  * typed_config given by '@type' must fit its proto (checked by encoding it).
  */
 import { joinIndex, joinKey } from './field-path.js';
@@ -50,7 +51,6 @@ function filterValueError(v: Obj): string | undefined {
 }
 
 export function validateEnvoyFilter(spec: Obj, rep: Reporter): void {
-  if (has(spec, 'targetRefs')) rep.error('spec.targetRefs', 'targetRefs is not implemented by Clew (use workloadSelector)', Codes.format);
   asObjList(spec.configPatches).forEach((cp, i) => {
     const p = joinIndex('spec.configPatches', i);
     const applyTo = asStr(cp.applyTo) ?? 'INVALID';
@@ -59,13 +59,8 @@ export function validateEnvoyFilter(spec: Obj, rep: Reporter): void {
       return;
     }
     const m = asObj(cp.match);
-    for (const k of ['proxy', 'routeConfiguration', 'cluster']) if (has(m, k)) rep.error(at(p, `match.${k}`), `match.${k} is not implemented by Clew`, Codes.format);
     const l = asObj(m.listener);
-    for (const k of ['portName', 'listenerFilter']) if (has(l, k)) rep.error(at(p, `match.listener.${k}`), `match.listener.${k} is not implemented by Clew`, Codes.format);
     const fc = asObj(l.filterChain);
-    for (const k of ['name', 'sni', 'transportProtocol', 'applicationProtocols', 'destinationPort']) {
-      if (has(fc, k)) rep.error(at(p, `match.listener.filterChain.${k}`), `match.listener.filterChain.${k} is not implemented by Clew`, Codes.format);
-    }
     const fname = asStr(asObj(fc.filter).name);
     if (fname !== undefined && !HCM_NAMES.has(fname)) rep.error(at(p, 'match.listener.filterChain.filter.name'), `HTTP_FILTER patches apply inside envoy.filters.network.http_connection_manager (got ${fname})`, Codes.format);
     const sub = asStr(asObj(asObj(fc.filter).subFilter).name);
@@ -75,7 +70,6 @@ export function validateEnvoyFilter(spec: Obj, rep: Reporter): void {
       rep.error(at(p, 'patch.operation'), `${op} is not implemented by Clew for HTTP_FILTER (INSERT_BEFORE, INSERT_AFTER, INSERT_FIRST, REMOVE are)`, Codes.format);
       return;
     }
-    if (has(patch, 'filterClass') && patch.filterClass !== 'UNSPECIFIED') rep.error(at(p, 'patch.filterClass'), 'filterClass is not implemented by Clew', Codes.format);
     if (op === 'REMOVE') {
       if (!sub) rep.error(at(p, 'match.listener.filterChain.filter.subFilter.name'), 'REMOVE needs the sub-filter name to remove', Codes.required);
       return;

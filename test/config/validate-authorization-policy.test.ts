@@ -63,7 +63,7 @@ const cases: Case[] = [
     name: "unknown source fields; serviceAccounts not mixed with namespaces",
     yaml: ap("  rules:\n  - from:\n    - source: {serviceAccounts: [a], namespaces: [b], trustDomains: [c]}"),
     want: [
-      "test.yaml:8: AuthorizationPolicy default/x: spec.rules[0].from[0].source.trustDomains: unknown field",
+      "test.yaml:8: AuthorizationPolicy default/x: spec.rules[0].from[0].source.trustDomains: is not implemented by Clew and cannot be ignored safely (sources would match whatever their trust domain; write the trust domain into principals instead); remove it or use Istio",
       "test.yaml:8: AuthorizationPolicy default/x: spec.rules[0].from[0].source: serviceAccounts cannot be combined with principals or namespaces",
     ],
   },

@@ -13,10 +13,10 @@ const cases: Case[] = [
     name: "other patch kinds, operations and match fields are refused by name",
     yaml: ef("  targetRefs: [{kind: Service, name: web}]\n  configPatches:\n  - applyTo: CLUSTER\n    patch: {operation: MERGE, value: {}}\n  - applyTo: HTTP_FILTER\n    match: {proxy: {proxyVersion: '1.2'}, listener: {filterChain: {sni: x, filter: {name: envoy.filters.network.tcp_proxy}}}}\n    patch: {operation: MERGE, value: {}}\n  - applyTo: HTTP_FILTER\n    patch: {operation: REMOVE}"),
     want: [
-      "test.yaml:6: EnvoyFilter default/x: spec.targetRefs: targetRefs is not implemented by Clew (use workloadSelector)",
+      "test.yaml:6: EnvoyFilter default/x: spec.targetRefs: is not implemented by Clew and cannot be ignored safely (the patch would not be scoped to these targets; use workloadSelector); remove it or use Istio",
       "test.yaml:8: EnvoyFilter default/x: spec.configPatches[0].applyTo: CLUSTER patches are not implemented by Clew yet (HTTP_FILTER is)",
-      "test.yaml:11: EnvoyFilter default/x: spec.configPatches[1].match.proxy: match.proxy is not implemented by Clew",
-      "test.yaml:11: EnvoyFilter default/x: spec.configPatches[1].match.listener.filterChain.sni: match.listener.filterChain.sni is not implemented by Clew",
+      "test.yaml:11: EnvoyFilter default/x: spec.configPatches[1].match.proxy: is not implemented by Clew and cannot be ignored safely (the patch would apply to more than this match selects); remove it or use Istio",
+      "test.yaml:11: EnvoyFilter default/x: spec.configPatches[1].match.listener.filterChain.sni: is not implemented by Clew and cannot be ignored safely (the patch would apply to more than this match selects); remove it or use Istio",
       "test.yaml:11: EnvoyFilter default/x: spec.configPatches[1].match.listener.filterChain.filter.name: HTTP_FILTER patches apply inside envoy.filters.network.http_connection_manager (got envoy.filters.network.tcp_proxy)",
       "test.yaml:12: EnvoyFilter default/x: spec.configPatches[1].patch.operation: MERGE is not implemented by Clew for HTTP_FILTER (INSERT_BEFORE, INSERT_AFTER, INSERT_FIRST, REMOVE are)",
       "test.yaml:13: EnvoyFilter default/x: spec.configPatches[2].match.listener.filterChain.filter.subFilter.name: REMOVE needs the sub-filter name to remove",

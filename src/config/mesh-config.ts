@@ -78,6 +78,10 @@ export interface MeshConfig {
   outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
   /** Istio's auto mTLS: clients use mTLS towards endpoints with a sidecar (default true) */
   enableAutoMtls?: boolean;
+  /** exportTo of Services/ServiceEntries, VirtualServices and DestinationRules that set none (Istio's default: `*`) */
+  defaultServiceExportTo?: string[];
+  defaultVirtualServiceExportTo?: string[];
+  defaultDestinationRuleExportTo?: string[];
   /** TLS of Istio mTLS connections (minProtocolVersion default TLSV1_2) */
   meshMTLS?: { minProtocolVersion?: 'TLS_AUTO' | 'TLSV1_2' | 'TLSV1_3'; cipherSuites?: string[]; ecdhCurves?: string[] };
   [field: string]: unknown;

@@ -104,11 +104,14 @@ export const meshConfigSchema: Schema = obj({
   meshMTLS: obj({ minProtocolVersion: enm('TLS_AUTO', 'TLSV1_2', 'TLSV1_3'), cipherSuites: strList(), ecdhCurves: strList() }),
   pathNormalization: obj({ normalization: enm(...PATH_NORMALIZATIONS) }),
   outboundTrafficPolicy: obj({ mode: enm('REGISTRY_ONLY', 'ALLOW_ANY') }),
+  // where resources without exportTo are visible (the builders read these)
+  defaultServiceExportTo: strList(),
+  defaultVirtualServiceExportTo: strList(),
+  defaultDestinationRuleExportTo: strList(),
   ...anyFields(`proxyListenPort proxyInboundListenPort proxyHttpPort connectTimeout hboneIdleTimeout
     protocolDetectionTimeout tcpKeepalive ingressClass ingressService ingressControllerMode ingressSelector
     enableEnvoyAccessLogService disableEnvoyListenerLog inboundTrafficPolicy configSources
-    trustDomainAliases caCertificates defaultServiceExportTo defaultVirtualServiceExportTo
-    defaultDestinationRuleExportTo localityLbSetting dnsRefreshRate h2UpgradePolicy inboundClusterStatName
+    trustDomainAliases caCertificates localityLbSetting dnsRefreshRate h2UpgradePolicy inboundClusterStatName
     outboundClusterStatName certificates serviceSettings serviceScopeConfigs enablePrometheusMerge
     verifyCertificateAtClient ca discoverySelectors defaultHttpRetryPolicy tlsDefaults
     defaultTrafficPolicy serviceEntryVisibility`),

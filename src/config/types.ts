@@ -141,6 +141,8 @@ export interface HTTPDirectResponse {
 
 export interface HTTPRoute {
   name?: string;
+  /** the delegate VirtualService whose routes replace this one (a root VirtualService's route) */
+  delegate?: { name: string; namespace?: string };
   match?: HTTPMatchRequest[];
   route?: HTTPRouteDestination[];
   redirect?: HTTPRedirect;

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import { ConfigStore, type ConfigChange } from './config-store.js';
 import { PushScheduler, typesForKinds, type PushRequest } from './push-scheduler.js';
+import { proxyNeedsPush } from './push-affected.js';
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
@@ -85,6 +86,7 @@ export class ControlPlane {
   private readonly workloadFile: ProxyWorkloadFile;
   private stopped = false;
   private ready = false;
+  private applyingConfig = false;
   private pushSeq = 0;
   xdsPort = 0;
   secureXdsPort = 0;
@@ -151,9 +153,17 @@ export class ControlPlane {
   private wire(): void {
     this.store.on('change', (change: ConfigChange) => {
       // only registry kinds can change services or endpoints; rebuilding the registry for a
-      // routing change would cost a full re-index
-      if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) this.registry.setConfig(this.store.all());
-      this.scheduler.enqueue(typesForKinds(change.kinds), `config: ${change.keys.join(', ')}`);
+      // routing change would cost a full re-index. The registry's events while it takes the
+      // config are this change's own (its keys say whom it reaches).
+      if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) {
+        this.applyingConfig = true;
+        try {
+          this.registry.setConfig(this.store.all());
+        } finally {
+          this.applyingConfig = false;
+        }
+      }
+      this.scheduler.enqueue(typesForKinds(change.kinds), `config: ${change.keys.join(', ')}`, { configKeys: change.keys, hostnames: [] });
       if (change.kinds.has('Telemetry')) {
         for (const m of this.meshWarnings(new Set(change.keys))) this.log(`config warning: ${formatMessage(m)}`);
       }
@@ -163,8 +173,8 @@ export class ControlPlane {
       for (const m of messages) this.log(`config rejected, keeping the last good version: ${formatMessage(m)}`);
     });
     this.registry.onChange((ev) => {
-      if (ev.kind === 'endpoints') this.scheduler.enqueue([ENDPOINT_TYPE], `endpoints: ${ev.hostnames.join(', ')}`);
-      else this.scheduler.enqueue(undefined, 'services');
+      if (ev.kind === 'endpoints') this.scheduler.enqueue([ENDPOINT_TYPE], `endpoints: ${ev.hostnames.join(', ')}`, { configKeys: [], hostnames: ev.hostnames });
+      else this.scheduler.enqueue(undefined, 'services', this.applyingConfig ? { configKeys: [], hostnames: [] } : undefined);
     });
     this.ads.on('connect', (s: XdsStreamInfo) => this.onConnect(s));
     this.ads.on('disconnect', (s: XdsStreamInfo) => this.onDisconnect(s));
@@ -235,12 +245,23 @@ export class ControlPlane {
 
   private async push(req: PushRequest): Promise<void> {
     const t0 = performance.now();
+    const before = this.pc;
     this.pc = createPushContext({
       config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
     });
     this.generator.invalidate();
+    // a change reaches only the proxies whose scope imports it (before or after it)
+    const scope = req.scope;
+    const contexts = [before, this.pc];
+    const filter = scope
+      ? (s: XdsStreamInfo) => {
+        const needs = proxyNeedsPush(contexts, this.generator.identity(s), scope);
+        if (!needs) this.metrics.pushScopedOut();
+        return needs;
+      }
+      : undefined;
     try {
-      await this.ads.push({ typeUrls: req.typeUrls, reason: req.reasons.join('; ') });
+      await this.ads.push({ typeUrls: req.typeUrls, reason: req.reasons.join('; '), filter });
     } catch (err) {
       this.log(`push failed: ${(err as Error).message}`);
       return;

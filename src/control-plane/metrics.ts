@@ -12,6 +12,7 @@ const HELP: Record<string, string> = {
   pilot_xds_pushes: 'Pushes sent, by xDS type.',
   pilot_total_xds_rejects: 'Resources rejected (NACK) by proxies, by xDS type.',
   clew_config_rejected_total: 'Configuration refused by validation.',
+  clew_xds_push_scoped_out_total: 'Proxies a push left out: their Sidecar scope imports nothing the change touched.',
   pilot_xds_push_time: 'Seconds to compute and write one push to all proxies.',
   pilot_proxy_convergence_time: 'Seconds from a configuration change until the push is written.',
   clew_xds_ack_latency_seconds: 'Seconds from a response to its ACK, by xDS type.',
@@ -27,6 +28,11 @@ export class ControlPlaneMetrics {
 
   constructor() {
     for (const [name, text] of Object.entries(HELP)) this.store.help(name, text);
+  }
+
+  /** A proxy left out of a push: its Sidecar scope imports nothing the change touched. */
+  pushScopedOut(): void {
+    this.store.counter('clew_xds_push_scoped_out_total').inc();
   }
 
   pushed(type: string): void {

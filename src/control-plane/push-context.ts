@@ -10,6 +10,13 @@ import { defaultMeshConfig, type MeshConfig } from '../config/mesh-config.js';
 import type { MeshService, ServiceInstance, ServiceRegistry, Workload } from '../registry/types.js';
 import { hostMatches, resolveHostname } from '../registry/registry-hosts.js';
 import { labelsMatch } from '../registry/registry-labels.js';
+import { gatewayKey } from './push-gateway-key.js';
+import { isDelegate, mergeDelegates } from './push-vs-delegation.js';
+import { isExportedTo, meshDefaultExportTo } from './push-export-to.js';
+import { computeSidecarScope, type SidecarScope } from './push-sidecar-scope.js';
+
+export { gatewayKey };
+export type { SidecarScope };
 
 /** Istio's root namespace: config there applies mesh-wide when nothing more specific exists. */
 export const ROOT_NAMESPACE = 'istio-system';
@@ -17,13 +24,21 @@ export const ROOT_NAMESPACE = 'istio-system';
 export interface ProxyScope {
   namespace: string;
   labels: Record<string, string>;
+  /** `router` (a gateway) has no Sidecar scope: it sees everything exported to its namespace */
+  type?: string;
 }
 
-/** A VirtualService with its hosts resolved and its gateways normalised to `ns/name` or `mesh`. */
+/**
+ * A VirtualService with its hosts resolved and its gateways normalised to `ns/name` or `mesh`.
+ * A root VirtualService's `resource` has its delegates' routes merged in (push-vs-delegation.ts);
+ * delegates (no hosts) are not indexed.
+ */
 export interface IndexedVirtualService {
   resource: VirtualService;
   hosts: string[];
   gateways: string[];
+  /** `ns/name` of the delegates a root VirtualService names */
+  delegates?: readonly string[];
 }
 
 /** DestinationRules for one host merged as Istio does (first rule's policy wins, subsets appended). */
@@ -65,6 +80,12 @@ export interface PushContext {
   destinationRule(hostname: string, proxy: ProxyScope): MergedDestinationRule | undefined;
   gatewaysForProxy(proxy: ProxyScope): Gateway[];
   sidecarForProxy(proxy: ProxyScope): Sidecar | undefined;
+  /** What the proxy imports: its Sidecar's egress hosts over what is exported to its namespace (computed once per Sidecar and namespace). */
+  sidecarScope(proxy: ProxyScope): SidecarScope;
+  /** exportTo (or the mesh default) of a service, VirtualService or DestinationRule admits `namespace` */
+  serviceVisible(svc: MeshService, namespace: string): boolean;
+  virtualServiceVisible(vs: VirtualService, namespace: string): boolean;
+  destinationRuleVisible(dr: DestinationRule, namespace: string): boolean;
 }
 
 export interface PushContextInput {
@@ -73,24 +94,6 @@ export interface PushContextInput {
   version?: string;
   /** default: Istio's default mesh config */
   meshConfig?: MeshConfig;
-}
-
-/** exportTo: absent or `*` = everywhere, `.` = own namespace, else the listed namespaces. */
-export function visibleTo(res: ConfigResource<{ exportTo?: string[] }>, namespace: string): boolean {
-  const exportTo = res.spec?.exportTo;
-  if (!exportTo || exportTo.length === 0) return true;
-  return exportTo.some((e) => e === '*' || e === namespace || (e === '.' && res.metadata.namespace === namespace));
-}
-
-/** `bookinfo-gateway` in ns default → `default/bookinfo-gateway`; `mesh` stays. */
-export function gatewayKey(name: string, namespace: string): string {
-  if (name === 'mesh') return 'mesh';
-  if (name.includes('/')) return name;
-  if (name.includes('.')) {
-    const [gw, ns] = name.split('.');
-    return `${ns}/${gw}`;
-  }
-  return `${namespace}/${name}`;
 }
 
 function freezeIndex<T>(m: Map<string, T[]>): Readonly<Record<string, readonly T[]>> {
@@ -145,6 +148,21 @@ export function createPushContext(input: PushContextInput): PushContext {
     instancesIndex.set(s.hostname, byPort);
   }
 
+  const meshConfig = input.meshConfig ?? defaultMeshConfig();
+  const svcExportDefault = meshDefaultExportTo(meshConfig, 'service');
+  const vsExportDefault = meshDefaultExportTo(meshConfig, 'virtualService');
+  const drExportDefault = meshDefaultExportTo(meshConfig, 'destinationRule');
+  const serviceVisible = (svc: MeshService, ns: string): boolean => isExportedTo(svc.exportTo, svcExportDefault, svc.namespace, ns);
+  const virtualServiceVisible = (vs: VirtualService, ns: string): boolean =>
+    isExportedTo(vs.spec.exportTo, vsExportDefault, vs.metadata.namespace, ns);
+  const destinationRuleVisible = (dr: DestinationRule, ns: string): boolean =>
+    isExportedTo(dr.spec.exportTo, drExportDefault, dr.metadata.namespace, ns);
+  const delegation = mergeDelegates({
+    virtualServices: config.filter((c): c is VirtualService => c.kind === 'VirtualService'),
+    resolveHost,
+    exportedTo: virtualServiceVisible,
+  });
+
   const virtualServices: IndexedVirtualService[] = [];
   const vsByHost = new Map<string, IndexedVirtualService[]>();
   const vsByGateway = new Map<string, IndexedVirtualService[]>();
@@ -153,18 +171,21 @@ export function createPushContext(input: PushContextInput): PushContext {
   const gateways: Gateway[] = [];
   const sidecars: Sidecar[] = [];
   const telemetries: Telemetry[] = [];
-  const meshConfig = input.meshConfig ?? defaultMeshConfig();
   const byKind = new Map<string, ConfigResource[]>();
   for (const res of config) {
     const ns = res.metadata.namespace;
     push(byKind, res.kind, res);
     if (res.kind === 'VirtualService') {
       const vs = res as VirtualService;
+      if (isDelegate(vs)) continue;
+      const key = `${ns}/${vs.metadata.name}`;
       const gws = (vs.spec.gateways ?? []).map((g) => gatewayKey(g, ns));
+      const delegates = delegation.delegatesOf.get(key);
       const indexed: IndexedVirtualService = Object.freeze({
-        resource: vs,
+        resource: delegation.merged.get(key) ?? vs,
         hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, ns)),
         gateways: gws.length ? gws : ['mesh'],
+        ...(delegates ? { delegates: Object.freeze(delegates) } : {}),
       });
       virtualServices.push(indexed);
       for (const g of indexed.gateways) {
@@ -197,6 +218,34 @@ export function createPushContext(input: PushContextInput): PushContext {
     .update(JSON.stringify([...instancesIndex].map(([h, m]) => [h, [...m].map(([p, l]) => [p, l.map((i) => i.endpoint)])])))
     .digest('hex').slice(0, 12);
 
+  const meshVirtualServices = virtualServices.filter((v) => v.gateways.includes('mesh'));
+  const sidecarOf = (proxy: ProxyScope): Sidecar | undefined => {
+    const own = sidecars.filter((s) => s.metadata.namespace === proxy.namespace);
+    return own.find((s) => s.spec.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, proxy.labels))
+      ?? own.find((s) => !s.spec.workloadSelector?.labels)
+      ?? sidecars.find((s) => s.metadata.namespace === ROOT_NAMESPACE && !s.spec.workloadSelector?.labels);
+  };
+  const scopes = new Map<string, SidecarScope>();
+  const sidecarScope = (proxy: ProxyScope): SidecarScope => {
+    const sidecar = proxy.type === 'router' ? undefined : sidecarOf(proxy);
+    const key = `${proxy.namespace}|${sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : ''}`;
+    let scope = scopes.get(key);
+    if (scope) return scope;
+    const ns = proxy.namespace;
+    scope = computeSidecarScope({
+      namespace: ns,
+      sidecar,
+      services: services.filter((s) => serviceVisible(s, ns)),
+      virtualServices: meshVirtualServices.filter((v) => virtualServiceVisible(v.resource, ns)),
+      destinationHosts: (v) => destinationHosts(v.resource, resolveHost),
+      // every rule for the host that the namespace can see (a scope is shared by proxies of any labels)
+      destinationRuleSources: (h) => [...(frozenDrByHost[h] ?? []), ...wildcardDrHosts.filter((p) => hostMatches(p, h)).flatMap((p) => frozenDrByHost[p])]
+        .filter((r) => destinationRuleVisible(r, ns)).map((r) => `${r.metadata.namespace}/${r.metadata.name}`),
+    });
+    scopes.set(key, scope);
+    return scope;
+  };
+
   const pc: PushContext = {
     version,
     config,
@@ -218,10 +267,11 @@ export function createPushContext(input: PushContextInput): PushContext {
     virtualServicesForHost(hostname, proxy) {
       const exact = frozenVsByHost[hostname] ?? [];
       const wild = wildcardVsHosts.filter((p) => hostMatches(p, hostname)).flatMap((p) => frozenVsByHost[p]);
-      return [...exact, ...wild].filter((v) => visibleTo(v.resource, proxy.namespace));
+      const scope = sidecarScope(proxy);
+      return [...new Set([...exact, ...wild])].filter((v) => virtualServiceVisible(v.resource, proxy.namespace) && scope.importsVirtualService(v));
     },
     virtualServicesForGateway(key, proxy) {
-      return (frozenVsByGateway[key] ?? []).filter((v) => visibleTo(v.resource, proxy.namespace));
+      return (frozenVsByGateway[key] ?? []).filter((v) => virtualServiceVisible(v.resource, proxy.namespace));
     },
     destinationRule(hostname, proxy) {
       let rules: readonly DestinationRule[] | undefined = frozenDrByHost[hostname];
@@ -230,7 +280,7 @@ export function createPushContext(input: PushContextInput): PushContext {
         rules = pattern ? frozenDrByHost[pattern] : undefined;
       }
       if (!rules) return undefined;
-      const visible = rules.filter((r) => visibleTo(r, proxy.namespace)
+      const visible = rules.filter((r) => destinationRuleVisible(r, proxy.namespace)
         && (!r.spec.workloadSelector?.matchLabels
           || (r.metadata.namespace === proxy.namespace && labelsMatch(r.spec.workloadSelector.matchLabels, proxy.labels))));
       if (visible.length === 0) return undefined;
@@ -247,12 +297,24 @@ export function createPushContext(input: PushContextInput): PushContext {
     gatewaysForProxy(proxy) {
       return gateways.filter((g) => labelsMatch(g.spec.selector, proxy.labels));
     },
-    sidecarForProxy(proxy) {
-      const own = sidecars.filter((s) => s.metadata.namespace === proxy.namespace);
-      return own.find((s) => s.spec.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, proxy.labels))
-        ?? own.find((s) => !s.spec.workloadSelector?.labels)
-        ?? sidecars.find((s) => s.metadata.namespace === ROOT_NAMESPACE && !s.spec.workloadSelector?.labels);
-    },
+    sidecarForProxy: sidecarOf,
+    sidecarScope,
+    serviceVisible,
+    virtualServiceVisible,
+    destinationRuleVisible,
   };
   return Object.freeze(pc);
+}
+
+/** The hosts a VirtualService's routes send to (http, tcp and tls destinations and mirrors), resolved. */
+function destinationHosts(vs: VirtualService, resolve: (h: string, ns: string) => string): string[] {
+  const ns = vs.metadata.namespace;
+  const out = new Set<string>();
+  for (const r of vs.spec.http ?? []) {
+    // merged delegate routes carry hosts already resolved in the delegate's namespace
+    for (const d of r.route ?? []) out.add(resolve(d.destination.host, ns));
+    if (r.mirror) out.add(resolve(r.mirror.host, ns));
+  }
+  for (const r of [...(vs.spec.tcp ?? []), ...(vs.spec.tls ?? [])]) for (const d of r.route ?? []) out.add(resolve(d.destination.host, ns));
+  return [...out];
 }

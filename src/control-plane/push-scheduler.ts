@@ -4,6 +4,7 @@
  * `maxDelayMs` after the first change. Endpoint-only changes merge into EDS-only pushes.
  */
 import { typesForKinds } from '../config/kinds.js';
+import { mergeChangeScopes, type ChangeScope } from './push-affected.js';
 
 export interface PushRequest {
   /** undefined = every type */
@@ -12,6 +13,8 @@ export interface PushRequest {
   reasons: string[];
   /** performance.now() of the earliest change merged into this push */
   firstChangeAt: number;
+  /** what changed, for leaving out the proxies it does not reach; undefined = every proxy */
+  scope: ChangeScope | undefined;
 }
 
 /** Which xDS types a change of the given config kinds can affect: the kinds table's `pushes`. */
@@ -28,13 +31,14 @@ export class PushScheduler {
     private readonly maxDelayMs = 1000,
   ) {}
 
-  /** typeUrls undefined = full push */
-  enqueue(typeUrls: string[] | undefined, reason: string): void {
+  /** typeUrls undefined = full push; scope undefined = the change may reach every proxy */
+  enqueue(typeUrls: string[] | undefined, reason: string, scope?: ChangeScope): void {
     const now = performance.now();
     if (!this.pending) {
-      this.pending = { typeUrls: typeUrls ? [...typeUrls] : undefined, reasons: [reason], firstChangeAt: now };
+      this.pending = { typeUrls: typeUrls ? [...typeUrls] : undefined, reasons: [reason], firstChangeAt: now, scope };
     } else {
       this.pending.reasons.push(reason);
+      this.pending.scope = mergeChangeScopes(this.pending.scope, scope);
       if (!typeUrls || !this.pending.typeUrls) this.pending.typeUrls = undefined;
       else this.pending.typeUrls = [...new Set([...this.pending.typeUrls, ...typeUrls])];
     }

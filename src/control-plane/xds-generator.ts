@@ -40,10 +40,9 @@ function shapeKey(typeUrl: string, p: ProxyIdentity): string {
       // locality-aware load balancing makes endpoint priorities depend on where the proxy is
       return JSON.stringify(p.locality ?? {});
     case ROUTE_TYPE:
-      return JSON.stringify([p.type, p.namespace, p.labels]);
     case NAME_TABLE_TYPE:
-      // the same table for every proxy (names are expanded per namespace by the proxy)
-      return '';
+      // the Sidecar scope (namespace, workload selector) decides which services these hold
+      return JSON.stringify([p.type, p.namespace, p.labels]);
     default:
       return JSON.stringify([
         p.type, p.namespace, p.labels, p.interceptionMode, p.podPorts, p.appPorts,

@@ -32,7 +32,14 @@ export function servicesFromKube(res: ConfigResource<KubeServiceSpec>): MeshServ
     addresses: clusterIP,
     ...(spec.clusterIP === 'None' ? { headless: true } : {}),
     origin: 'Service',
+    ...kubeExportTo(res.metadata.annotations)
   }];
+}
+
+/** A Service's exportTo: the `networking.istio.io/exportTo` annotation, comma separated. */
+function kubeExportTo(annotations: Record<string, string> | undefined): { exportTo?: string[] } {
+  const list = (annotations?.['networking.istio.io/exportTo'] ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  return list.length > 0 ? { exportTo: list } : {};
 }
 
 function sePortProtocol(p: { protocol?: string; name: string }): Protocol {
@@ -63,6 +70,7 @@ export function servicesFromServiceEntry(res: ConfigResource<ServiceEntrySpec>):
       addresses: spec.addresses ?? [],
       origin: 'ServiceEntry',
     };
+    if (spec.exportTo && spec.exportTo.length > 0) svc.exportTo = [...spec.exportTo];
     if (spec.workloadSelector?.labels) svc.selector = spec.workloadSelector.labels;
     if (spec.endpoints && spec.endpoints.length > 0) {
       svc.staticEndpoints = spec.endpoints.flatMap((ep) => staticEndpoints(ep, ports, namespace));

@@ -38,6 +38,8 @@ export interface MeshService {
   /** the address was allocated by the control plane (ClusterIP-like, or Istio's ServiceEntry auto-allocation) */
   vipAllocated?: boolean;
   origin: 'Service' | 'ServiceEntry';
+  /** namespaces the service is visible in (ServiceEntry exportTo, a Service's networking.istio.io/exportTo annotation); absent: the mesh default */
+  exportTo?: string[];
   /** Static endpoints declared inline by a ServiceEntry. */
   staticEndpoints?: EndpointInfo[];
 }

@@ -156,3 +156,11 @@ data:
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('default exportTo fields are lists of namespaces (the builders read them)', () => {
+  const r = parseMeshConfigText('defaultServiceExportTo: ["."]\ndefaultVirtualServiceExportTo: ["*"]\ndefaultDestinationRuleExportTo: [".", istio-system]\n', 'mesh.yaml');
+  assert.deepEqual(r.messages, []);
+  assert.deepEqual(r.meshConfig.defaultServiceExportTo, ['.']);
+  assert.deepEqual(r.meshConfig.defaultDestinationRuleExportTo, ['.', 'istio-system']);
+  assert.deepEqual(texts('defaultServiceExportTo: 3\n'), ['mesh.yaml:1: defaultServiceExportTo: must be a list, got integer 3']);
+});

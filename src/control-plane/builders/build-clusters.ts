@@ -62,7 +62,7 @@ function outboundCluster(
 
 function outboundClusters(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
   const out: EnvoyResource[] = [];
-  for (const svc of pc.services) {
+  for (const svc of pc.sidecarScope(proxy).services) {
     const dr = pc.destinationRule(svc.hostname, proxy);
     for (const sp of svc.ports) {
       if (sp.protocol === 'UDP') continue;

@@ -85,7 +85,7 @@ function listener(name: string, address: string, port: number, chains: EnvoyReso
  */
 export function outboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const byPort = new Map<number, MeshService[]>();
-  for (const svc of [...pc.services].sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
+  for (const svc of [...pc.sidecarScope(proxy).services].sort((a, b) => (a.hostname < b.hostname ? -1 : 1))) {
     for (const sp of svc.ports) {
       if (sp.protocol === 'UDP') continue;
       const list = byPort.get(sp.port);

@@ -1,6 +1,6 @@
 /**
  * NDS: Istio's name table for the sidecar's DNS proxy (and the proxy's own hostname lookups):
- * every service with a virtual IP, hostname -> IPs, with the Kubernetes short name and namespace
+ * every service the proxy imports (its Sidecar scope) with a virtual IP, hostname -> IPs, with the Kubernetes short name and namespace
  * for Services (the proxy derives `name`, `name.ns`, `name.ns.svc` from them, per its own
  * namespace); ServiceEntry hosts sharing a hostname have their IPs merged, a Kubernetes Service
  * of the same hostname wins. One resource, no name (as Istio sends it).
@@ -17,9 +17,10 @@ export interface NameInfo {
   namespace?: string;
 }
 
-export function nameTable(pc: PushContext): Record<string, NameInfo> {
+/** The table of the services the proxy imports (its Sidecar scope, exportTo), as Istio's NDS. */
+export function nameTable(pc: PushContext, proxy: ProxyIdentity): Record<string, NameInfo> {
   const table: Record<string, NameInfo> = {};
-  for (const svc of pc.services) {
+  for (const svc of pc.sidecarScope(proxy).services) {
     const ips = svc.addresses.filter((a) => isIP(a) !== 0);
     if (ips.length === 0) continue;
     const prev = table[svc.hostname];
@@ -34,6 +35,6 @@ export function nameTable(pc: PushContext): Record<string, NameInfo> {
   return table;
 }
 
-export function buildNameTable(pc: PushContext, _proxy: ProxyIdentity): EnvoyResource[] {
-  return [{ table: nameTable(pc) }];
+export function buildNameTable(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+  return [{ table: nameTable(pc, proxy) }];
 }

@@ -9,7 +9,7 @@ import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { MeshService } from '../../registry/types.js';
 import { hostsIntersect } from '../../registry/registry-hosts.js';
 import { isHttpProtocol } from '../../registry/registry-protocol.js';
-import { visibleTo, type PushContext } from '../push-context.js';
+import type { PushContext } from '../push-context.js';
 import { findPort, outboundTrafficMode, PASSTHROUGH_CLUSTER } from './build-common.js';
 import { buildDefaultRoute, buildVirtualServiceRoutes } from './build-http-routes.js';
 
@@ -47,7 +47,8 @@ function serviceRoutes(pc: PushContext, proxy: ProxyIdentity, svc: MeshService, 
 function sidecarRouteConfig(pc: PushContext, proxy: ProxyIdentity, port: number): EnvoyResource {
   const used = new Set<string>();
   const vhosts: EnvoyResource[] = [];
-  const services = [...pc.services].sort((a, b) => (a.hostname < b.hostname ? -1 : 1));
+  const scope = pc.sidecarScope(proxy);
+  const services = [...scope.services].sort((a, b) => (a.hostname < b.hostname ? -1 : 1));
   for (const svc of services) {
     const sp = findPort(svc, port);
     // sniffed ports (protocol not declared) carry HTTP too when the first bytes say so
@@ -62,7 +63,7 @@ function sidecarRouteConfig(pc: PushContext, proxy: ProxyIdentity, port: number)
   if (port === 80) {
     for (const v of pc.virtualServices) {
       if (!v.gateways.includes('mesh') || (v.resource.spec.http ?? []).length === 0) continue;
-      if (!visibleTo(v.resource, proxy.namespace)) continue;
+      if (!pc.virtualServiceVisible(v.resource, proxy.namespace) || !scope.importsVirtualService(v)) continue;
       for (const host of v.hosts) {
         if (host === '*' || pc.service(host)) continue;
         const domains = [host, `${host}:80`].filter((d) => !used.has(d));
@@ -127,7 +128,7 @@ export function parseHostPortName(pc: PushContext, proxy: ProxyIdentity, name: s
   const m = /^([A-Za-z0-9*][A-Za-z0-9.*-]*):(\d+)$/.exec(name);
   if (!m) return undefined;
   const port = Number(m[2]);
-  const svc = pc.service(pc.resolveHost(m[1], proxy.namespace));
+  const svc = pc.sidecarScope(proxy).service(pc.resolveHost(m[1], proxy.namespace));
   if (!svc || !findPort(svc, port)) return undefined;
   return { svc, port };
 }

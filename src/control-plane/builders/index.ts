@@ -1,4 +1,4 @@
-export { createPushContext, gatewayKey, visibleTo, ROOT_NAMESPACE } from '../push-context.js';
+export { createPushContext, gatewayKey, ROOT_NAMESPACE } from '../push-context.js';
 export type {
   PushContext, PushContextInput, ProxyScope, IndexedVirtualService, MergedDestinationRule,
 } from '../push-context.js';

@@ -20,8 +20,8 @@ export const ENVOY_CEL_ROOTS = [
 
 export type EnvoyCelRoot = (typeof ENVOY_CEL_ROOTS)[number];
 
-/** What a compiled expression is evaluated against: one map per top-level attribute. */
-export type CelActivation = Record<EnvoyCelRoot, Record<string, unknown>>;
+/** What a compiled expression is evaluated against: one map per top-level attribute it names. */
+export type CelActivation = Partial<Record<EnvoyCelRoot, Record<string, unknown>>>;
 
 /** A compiled expression: its value, or throws CEL's evaluation error. */
 export type CelProgram = (activation: CelActivation) => unknown;
@@ -37,7 +37,32 @@ for (const root of ENVOY_CEL_ROOTS) env.registerVariable(root, 'map<string, dyn>
 /** Max expression length, in characters. */
 export const MAX_CEL_EXPRESSION_LENGTH = 4096;
 
-export type CelCompileResult = { program: CelProgram } | { error: string };
+export type CelCompileResult = { program: CelProgram; roots: EnvoyCelRoot[] } | { error: string };
+
+const ROOT_SET: ReadonlySet<string> = new Set(ENVOY_CEL_ROOTS);
+
+/**
+ * The top-level attributes an expression names (identifier nodes of the AST; a macro variable
+ * with a root's name only over-approximates): the proxy builds only these per request.
+ */
+function rootsOf(ast: unknown): EnvoyCelRoot[] {
+  const found = new Set<EnvoyCelRoot>();
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x);
+      return;
+    }
+    if (!n || typeof n !== 'object') return;
+    const node = n as { op?: unknown; args?: unknown };
+    if (node.op === 'id' && typeof node.args === 'string') {
+      if (ROOT_SET.has(node.args)) found.add(node.args as EnvoyCelRoot);
+      return;
+    }
+    walk(node.args);
+  };
+  walk(ast);
+  return [...found];
+}
 
 /** The first line of a cel-js error (the rest is a source excerpt with a caret). */
 function firstLine(e: unknown): string {
@@ -66,7 +91,7 @@ export function compileCelExpression(expression: string): CelCompileResult {
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return { error: `CEL expression has type ${checked.type ?? 'unknown'}, a filter needs bool` };
   }
-  return { program: parsed as CelProgram };
+  return { program: parsed as CelProgram, roots: rootsOf(parsed.ast) };
 }
 
 /** The error of an expression that does not compile, else undefined (for validators). */

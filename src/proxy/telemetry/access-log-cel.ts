@@ -16,7 +16,7 @@
  * Integers are CEL ints (bigint), request.time a timestamp, request.duration a duration.
  */
 import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator';
-import { compileCelExpression, type CelActivation } from '../../xds/cel-expression.js';
+import { compileCelExpression, ENVOY_CEL_ROOTS, type CelActivation, type EnvoyCelRoot } from '../../xds/cel-expression.js';
 import { fail } from '../core/errors.js';
 import type { ResponseFlag, StreamInfo } from '../core/stream-info.js';
 
@@ -38,6 +38,17 @@ type HeaderMap = Record<string, string | string[] | undefined> | undefined;
 /** A header map as CEL's map<string, string>: repeated values joined with ',' as Envoy does. */
 function celHeaders(h: HeaderMap): Record<string, string> | undefined {
   if (!h) return undefined;
+  // the common case (one string per name, a plain object) is used as it is
+  if (Object.getPrototypeOf(h) === Object.prototype) {
+    let plain = true;
+    for (const k in h) {
+      if (typeof h[k] !== 'string') {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return h as Record<string, string>;
+  }
   const out: Record<string, string> = {};
   for (const k of Object.keys(h)) {
     const v = h[k];
@@ -142,27 +153,30 @@ function xdsAttrs(i: StreamInfo): Record<string, unknown> {
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
+type AttrBuilder = (i: StreamInfo) => Record<string, unknown>;
+
+const BUILDERS: Record<EnvoyCelRoot, AttrBuilder> = {
+  request: requestAttrs,
+  response: responseAttrs,
+  connection: connectionAttrs,
+  upstream: upstreamAttrs,
+  source: (i) => addressAttrs(i.downstreamRemoteAddress),
+  destination: (i) => addressAttrs(i.downstreamLocalAddress),
+  xds: xdsAttrs,
+  // dynamic metadata and filter state are not exposed: their keys are missing
+  metadata: () => EMPTY,
+  filter_state: () => EMPTY,
+  upstream_filter_state: () => EMPTY,
+};
+
 /**
- * The attributes of one finished request. Each top-level map is built on first use (an
- * expression over response.code never copies the request headers) and kept for the evaluation.
+ * The attributes of one finished request, for the top-level names in `roots` (by default all):
+ * an expression over response.code never copies the request headers.
  */
-export function celActivation(i: StreamInfo): CelActivation {
-  let req: Record<string, unknown> | undefined;
-  let res: Record<string, unknown> | undefined;
-  let conn: Record<string, unknown> | undefined;
-  let up: Record<string, unknown> | undefined;
-  return {
-    get request() { return (req ??= requestAttrs(i)); },
-    get response() { return (res ??= responseAttrs(i)); },
-    get connection() { return (conn ??= connectionAttrs(i)); },
-    get upstream() { return (up ??= upstreamAttrs(i)); },
-    get source() { return addressAttrs(i.downstreamRemoteAddress); },
-    get destination() { return addressAttrs(i.downstreamLocalAddress); },
-    get xds() { return xdsAttrs(i); },
-    metadata: EMPTY,
-    filter_state: EMPTY,
-    upstream_filter_state: EMPTY,
-  };
+export function celActivation(i: StreamInfo, roots: readonly EnvoyCelRoot[] = ENVOY_CEL_ROOTS): CelActivation {
+  const a: CelActivation = {};
+  for (const r of roots) a[r] = BUILDERS[r](i);
+  return a;
 }
 
 /**
@@ -174,12 +188,19 @@ export function compileCelAccessLogFilter(config: Record<string, unknown>, where
   if (typeof expression !== 'string') fail(`${where}.expression: required`);
   const compiled = compileCelExpression(expression);
   if ('error' in compiled) fail(`${where}.expression: ${compiled.error}`);
-  const program = compiled.program;
+  const { program, roots } = compiled;
   return (info) => {
+    const activation = celActivation(info, roots);
+    // an evaluation error is an ordinary outcome here (a header the request does not have), and
+    // most of its cost would be the stack trace, which nobody reads: none is captured
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
-      return program(celActivation(info)) === true;
+      return program(activation) === true;
     } catch {
       return false; // Envoy: an expression error does not log
+    } finally {
+      Error.stackTraceLimit = limit;
     }
   };
 }

@@ -51,6 +51,8 @@ export const XDS_TYPED_STRUCT_TYPE = 'type.googleapis.com/xds.type.v3.TypedStruc
 export const ISTIO_ALPN_TYPE = 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig';
 /** Istio's stats filter (istio.stats) config, carried inside a TypedStruct */
 export const ISTIO_STATS_TYPE = 'type.googleapis.com/stats.PluginConfig';
+/** Envoy's CEL access-log filter config (Istio's Telemetry accessLogging filter.expression) */
+export const CEL_EXPRESSION_FILTER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
 export const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
 export const ZIPKIN_CONFIG_TYPE = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
 export const OPENTELEMETRY_CONFIG_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';

@@ -1,13 +1,16 @@
 /**
  * Envoy's AccessLogFilter (config.accesslog.v3): which requests or connections an access log
- * writes. Compiled once per logger into a predicate over the finished StreamInfo. A filter kind
- * this proxy does not implement (CEL and other extension filters, metadata, log type) rejects the
- * config with its name: a log that silently wrote every request instead of the filtered ones
+ * writes. Compiled once per logger into a predicate over the finished StreamInfo. Extension
+ * filters: the CEL ExpressionFilter (access-log-cel.ts, Istio's Telemetry filter.expression). A
+ * filter kind this proxy does not implement (other extension filters, metadata, log type) rejects
+ * the config with its name: a log that silently wrote every request instead of the filtered ones
  * would be wrong in volume and in what it records.
  */
+import { CEL_EXPRESSION_FILTER_TYPE } from '../../xds/type-urls.js';
 import { fail } from '../core/errors.js';
 import type { ResponseFlag, StreamInfo } from '../core/stream-info.js';
 import { compileHeaderMatcher } from '../core/string-matcher.js';
+import { compileCelAccessLogFilter } from './access-log-cel.js';
 
 export type AccessLogPredicate = (info: StreamInfo) => boolean;
 
@@ -109,6 +112,13 @@ export function compileAccessLogFilter(f: Obj, where: string, random: () => numb
       const exclude = v.exclude === true;
       // a response without a gRPC status has none of the listed ones
       return (i) => (i.grpcStatus !== undefined && statuses.includes(i.grpcStatus)) !== exclude;
+    }
+    case 'extension_filter': {
+      const tc = v.typed_config as Obj | undefined;
+      const type = String(tc?.['@type'] ?? '');
+      // the type decides (Envoy finds the factory by type URL); the name is informational
+      if (type === CEL_EXPRESSION_FILTER_TYPE) return compileCelAccessLogFilter(tc!, `${at}.typed_config`);
+      fail(`${at} ${String(v.name ?? '')}: extension filter ${type || '(no type)'} not implemented by this proxy`);
     }
     default:
       fail(`${at}: access log filter not implemented by this proxy`);

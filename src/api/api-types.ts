@@ -22,6 +22,8 @@ export interface ProxyStatusRow {
   nodeId: string;
   /** `sidecar` or `router` */
   type: string;
+  /** its admin port on the address in its node id, when not 15000 (CLEW_ADMIN_PORT) */
+  adminPort?: number;
   connectedAt: string;
   CDS: SyncState;
   LDS: SyncState;

@@ -60,6 +60,11 @@ export interface Workload {
   proxyId?: string;
   /** Every port the workload declares (POD_PORTS, WorkloadEntry ports); a proxy without any yields no endpoints. */
   ports?: number[];
+  /**
+   * Workload port -> the port it is really reached on at `address` (a local-mode pod with its own
+   * ports on a shared address, CLEW_ENDPOINT_PORTS); endpoints carry it. Absent: the workload port.
+   */
+  endpointPorts?: Record<string, number>;
 }
 
 export interface EndpointInfo {

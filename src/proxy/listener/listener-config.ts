@@ -39,7 +39,14 @@ export interface FilterChain {
 export interface ListenerConfig {
   name: string;
   address: string;
+  /** where it binds: the resource's port unless the proxy binds it elsewhere (`--remap-port`, `--outbound-port`) */
   port: number;
+  /**
+   * the port in the listener resource, when it binds elsewhere: connections report it as their
+   * local port (RBAC destination_port, chain matching), as the pod's own port (local mode with
+   * per-pod ports binds workload port 9080 on a port of its own)
+   */
+  resourcePort?: number;
   /** additional_addresses (a service's other virtual IPs on a `<vip>_<port>` listener) */
   additionalAddresses: string[];
   bindToPort: boolean;
@@ -138,6 +145,7 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     return t;
   });
   const statPrefix = typeof l.stat_prefix === 'string' && l.stat_prefix !== '' ? l.stat_prefix : `${address.includes(':') ? `[${address}]` : address}_${port}`;
+  const resourcePort = port;
   if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
   const limitRaw = l.per_connection_buffer_limit_bytes?.value;
   const bufferLimitBytes = limitRaw === undefined ? undefined : Number(limitRaw);
@@ -152,6 +160,7 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     name,
     address,
     port,
+    ...(port !== resourcePort ? { resourcePort } : {}),
     additionalAddresses: ((l.additional_addresses ?? []) as Array<Record<string, any>>)
       .map((a) => a.address?.socket_address?.address)
       .filter((a): a is string => typeof a === 'string' && a !== ''),

@@ -361,7 +361,8 @@ export class ListenerManager {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
+      // a listener bound on another port than its resource's reports the resource's (the pod's own port)
+      localPort: cfg.resourcePort ?? socket.localPort ?? 0,
       destination: undefined,
       draining: al.draining,
       remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,

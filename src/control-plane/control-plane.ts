@@ -252,8 +252,21 @@ export class ControlPlane {
     this.metrics.convergence((t1 - req.firstChangeAt) / 1000);
   }
 
-  /** Starts everything; resolves once the ADS and debug ports are listening. */
+  /**
+   * Starts everything; resolves once the ADS and debug ports are listening. A start that fails
+   * part-way (a port in use, a bad plug-in CA) closes what it had opened before rejecting, so a
+   * failed start leaves no listening socket or timer behind to keep the process alive.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     const host = this.options.listenAddress ?? '127.0.0.1';
     // a bad mesh config refuses the start (MeshConfigError carries every message)
     for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);

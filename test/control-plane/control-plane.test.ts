@@ -260,7 +260,7 @@ test('a NACK shows in proxy-status with the client message', async () => {
 test('quick successive applies are debounced into fewer pushes', async () => {
   // its own control plane with a debounce window longer than five applies' file writes take
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-debounce-'));
-  const cp2 = new ControlPlane({ configDir: d, xdsPort: 0, debugPort: 0, debounceMs: 400, publishToken: false, log: () => {} });
+  const cp2 = new ControlPlane({ configDir: d, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 400, publishToken: false, log: () => {} });
   await cp2.start();
   try {
     const pushes = () => {

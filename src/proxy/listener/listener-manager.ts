@@ -9,6 +9,7 @@
  * when it is quiescent.
  */
 import * as net from 'node:net';
+import type { EventEmitter } from 'node:events';
 import { StatsStore } from '../../stats/stats-store.js';
 import { newStreamInfo } from '../core/stream-info.js';
 import { listenerStats, type ListenerStats } from './listener-stats.js';
@@ -41,8 +42,12 @@ export interface ListenerManagerOptions {
    */
   hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
-  /** a listener marked `transparent` is listening (TPROXY: the socket needs IP_TRANSPARENT) */
-  onTransparentListen?(server: net.Server, listenerName: string): void;
+  /**
+   * the server a listener binds, when it is not a net.Server: under transparent capture the
+   * listeners that need the original destination (and `transparent` ones, TPROXY) are capture
+   * listeners (src/capture/capture-listener.ts); undefined = net.Server
+   */
+  createServer?(config: ListenerConfig): ListeningServer | undefined;
   /** a service hostname's virtual IP (the proxy's name table), to find `<vip>_<port>` listeners by name */
   resolveName?(host: string): string | undefined;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
@@ -65,7 +70,7 @@ export interface ActiveListener {
   config: ListenerConfig;
   version: string;
   lastUpdated: Date;
-  server: net.Server | undefined;
+  server: ListeningServer | undefined;
   boundPort: number | undefined;
   bindError: string | undefined;
   bound: Promise<void>;
@@ -81,6 +86,14 @@ export interface DrainListenersOptions {
 }
 
 type Conn = net.Socket | Duplex;
+
+/** What a bound listener needs of its server: net.Server's surface, or a capture listener's. */
+export interface ListeningServer extends EventEmitter {
+  readonly listening: boolean;
+  listen(options: { host: string; port: number }, cb: () => void): unknown;
+  address(): net.AddressInfo | string | null;
+  close(cb?: (err?: Error) => void): unknown;
+}
 
 export class ListenerManager {
   readonly listeners = new Map<string, ActiveListener>();
@@ -168,7 +181,7 @@ export class ListenerManager {
   }
 
   private bind(al: ActiveListener): void {
-    const server = net.createServer({ noDelay: true });
+    const server = this.opts.createServer?.(al.config) ?? net.createServer({ noDelay: true });
     al.server = server;
     server.on('connection', (s: net.Socket) => this.onConnection(al, s));
     al.bound = new Promise<void>((resolve) => {
@@ -184,14 +197,6 @@ export class ListenerManager {
         // after the bind, a listening socket still reports accept() failures (EMFILE/ENFILE when
         // descriptors run out) as 'error': without a listener that ends the process
         server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
-        if (al.config.transparent) {
-          try {
-            this.opts.onTransparentListen?.(server, al.config.name);
-          } catch (err) {
-            al.bindError = (err as Error).message;
-            this.opts.log('warn', `listener ${al.config.name}: cannot make it transparent: ${al.bindError}`);
-          }
-        }
         resolve();
       });
     });

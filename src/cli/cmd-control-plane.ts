@@ -19,8 +19,31 @@ export function register(program: Command): void {
     .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
     .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
+    .option('--kubeconfig <file>', 'also read Services, EndpointSlices, Pods and Istio CRDs from this Kubernetes cluster')
+    .option('--in-cluster', 'like --kubeconfig, with the pod\'s service account (KUBERNETES_SERVICE_HOST, mounted token)')
+    .option('--cluster-id <id>', 'cluster id of the Kubernetes registry', 'Kubernetes')
+    .option('--system-namespace <ns>', 'namespace of the control plane (status Lease)', 'istio-system')
     .action(async (opts) => {
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      let kube: import('../kube/kube-sources.js').KubeSources | undefined;
+      if (opts.kubeconfig || opts.inCluster) {
+        if (opts.kubeconfig && opts.inCluster) throw new UsageError('control-plane: --kubeconfig and --in-cluster exclude each other');
+        const { KubeClient } = await import('../kube/kube-client.js');
+        const { KubeSources } = await import('../kube/kube-sources.js');
+        let client;
+        try {
+          client = opts.inCluster ? KubeClient.inCluster() : KubeClient.fromFile(opts.kubeconfig);
+        } catch (err) {
+          throw new UsageError(`control-plane: ${(err as Error).message}`);
+        }
+        kube = new KubeSources(client, { clusterId: opts.clusterId, systemNamespace: opts.systemNamespace, log });
+        log(`kubernetes: ${client.server}: waiting for the informers to list`);
+        await kube.start();
+        log(`kubernetes: ${kube.registry.services().length} services, ${kube.config.all().length} Istio resources`);
+      }
       const cp = new ControlPlane({
+        registries: kube ? [kube.registrySource()] : [],
+        configSources: kube ? [kube.configSource()] : [],
         configDir: opts.configDir,
         meshConfigFile: opts.meshConfig,
         xdsPort: opts.xdsPort,
@@ -44,7 +67,7 @@ export function register(program: Command): void {
       }
       await new Promise<void>((resolve) => {
         const stop = () => {
-          void cp.stop().then(resolve);
+          void cp.stop().then(() => kube?.stop()).then(resolve);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

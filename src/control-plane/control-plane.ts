@@ -13,7 +13,8 @@ import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
 import { createPushContext, type PushContext } from './builders/index.js';
-import { LocalRegistry } from '../registry/index.js';
+import { AggregateRegistry, LocalRegistry, type RegistrySource } from '../registry/index.js';
+import type { ConfigResource } from '../config/types.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { formatMessage, validateResources, type MeshConfig, type ValidationMessage } from '../config/index.js';
@@ -47,11 +48,30 @@ export interface ControlPlaneOptions {
   /** how often the config dir is re-scanned in addition to fs.watch */
   pollMs?: number;
   log?: (line: string) => void;
+  /**
+   * Service registries besides the config directory's own (its Services, ServiceEntries,
+   * WorkloadEntries and the self-registered proxies, cluster id `config`), in priority order:
+   * a host defined by an earlier registry wins (Kubernetes before the config directory).
+   */
+  registries?: RegistrySource[];
+  /** Config from elsewhere (Kubernetes CRDs), merged with the config directory's */
+  configSources?: ConfigSource[];
+}
+
+/** A read-only source of Istio config (the config directory's store is the writable one). */
+export interface ConfigSource {
+  readonly name: string;
+  all(): ConfigResource[];
+  onChange(listener: (change: ConfigChange) => void): () => void;
 }
 
 export class ControlPlane {
   readonly store: ConfigStore;
-  readonly registry = new LocalRegistry();
+  /** the config directory's registry: Services/ServiceEntries/WorkloadEntries and self-registered proxies */
+  readonly localRegistry = new LocalRegistry();
+  /** every registry, as one (Istio's aggregate controller) */
+  readonly registry: AggregateRegistry;
+  private readonly configSources: ConfigSource[];
   readonly metrics = new ControlPlaneMetrics();
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
@@ -84,6 +104,8 @@ export class ControlPlane {
     this.adminToken = loadOrCreateAdminToken(options.configDir);
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);
+    this.registry = new AggregateRegistry([...(options.registries ?? []), { clusterId: 'config', registry: this.localRegistry }]);
+    this.configSources = options.configSources ?? [];
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.generator = new XdsGenerator(() => this.pc);
     this.ads = new AdsServer(this.generator, {
@@ -109,23 +131,31 @@ export class ControlPlane {
 
   /** Warnings that need the mesh config (Telemetry providers that do not exist) for these resources. */
   meshWarnings(keys?: Set<string>): ValidationMessage[] {
-    const telemetries = this.store.all().filter((r) => r.kind === 'Telemetry');
+    const telemetries = this.allConfig().filter((r) => r.kind === 'Telemetry');
     if (telemetries.length === 0) return [];
     return validateResources(telemetries, { meshConfig: this.meshConfig() })
       .filter((m) => m.severity === 'warning' && m.kind === 'Telemetry' && m.code === 'IST0101')
       .filter((m) => !keys || keys.has(`${m.kind}/${m.namespace}/${m.name}`));
   }
 
+  /** The config in force: the config directory's, then every other source's. */
+  allConfig(): ConfigResource[] {
+    if (this.configSources.length === 0) return this.store.all();
+    return [...this.store.all(), ...this.configSources.flatMap((s) => s.all())];
+  }
+
   private wire(): void {
-    this.store.on('change', (change: ConfigChange) => {
+    const onConfig = (change: ConfigChange) => {
       // only registry kinds can change services or endpoints; rebuilding the registry for a
       // routing change would cost a full re-index
-      if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) this.registry.setConfig(this.store.all());
+      if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) this.localRegistry.setConfig(this.allConfig());
       this.scheduler.enqueue(typesForKinds(change.kinds), `config: ${change.keys.join(', ')}`);
       if (change.kinds.has('Telemetry')) {
         for (const m of this.meshWarnings(new Set(change.keys))) this.log(`config warning: ${formatMessage(m)}`);
       }
-    });
+    };
+    this.store.on('change', onConfig);
+    for (const src of this.configSources) src.onChange(onConfig);
     this.store.on('rejected', (file: string, messages) => {
       this.metrics.configRejected('file');
       for (const m of messages) this.log(`config rejected, keeping the last good version: ${formatMessage(m)}`);
@@ -164,7 +194,7 @@ export class ControlPlane {
       for (const [other, w] of this.proxyWorkloads) {
         if (other !== nodeId && w.address === id.address && !this.streamsByNode.has(other)) this.forgetWorkload(other);
       }
-      this.registry.upsertProxyWorkload(nodeId, id);
+      this.localRegistry.upsertProxyWorkload(nodeId, id);
       this.proxyWorkloads.set(nodeId, id);
       this.workloadFile.save(this.proxyWorkloads);
     }
@@ -193,14 +223,14 @@ export class ControlPlane {
   private forgetWorkload(nodeId: string): void {
     clearTimeout(this.graceTimers.get(nodeId));
     this.graceTimers.delete(nodeId);
-    this.registry.removeProxyWorkload(nodeId);
+    this.localRegistry.removeProxyWorkload(nodeId);
     if (this.proxyWorkloads.delete(nodeId)) this.workloadFile.save(this.proxyWorkloads);
   }
 
   private async push(req: PushRequest): Promise<void> {
     const t0 = performance.now();
     this.pc = createPushContext({
-      config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
+      config: this.allConfig(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
     });
     this.generator.invalidate();
     try {
@@ -226,12 +256,12 @@ export class ControlPlane {
     this.store.reload();
     // the workloads of the proxies connected before a restart, until they reconnect (or their grace ends)
     for (const [nodeId, id] of this.workloadFile.load()) {
-      this.registry.upsertProxyWorkload(nodeId, id);
+      this.localRegistry.upsertProxyWorkload(nodeId, id);
       this.proxyWorkloads.set(nodeId, id);
       this.startGrace(nodeId, this.options.restoredWorkloadGraceMs ?? 30_000);
     }
     this.pc = createPushContext({
-      config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
+      config: this.allConfig(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
     });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);

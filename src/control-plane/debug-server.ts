@@ -107,6 +107,7 @@ async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.Incoming
   if (req.method === 'GET' && p === '/debug/registryz') {
     return send(res, 200, cp.registry.services().map((svc) => ({
       ...svc,
+      cluster: cp.registry.clusterOf(svc.hostname),
       endpoints: Object.fromEntries(svc.ports.map((port) => [
         String(port.port),
         cp.registry.instances(svc.hostname, port.port).map((i) => i.endpoint),
@@ -116,7 +117,7 @@ async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.Incoming
   if (req.method === 'GET' && p === '/debug/configz') {
     return send(res, 200, {
       revision: cp.store.revision,
-      resources: cp.store.all().map((r) => ({ key: resourceKey(r), ...r })),
+      resources: cp.allConfig().map((r) => ({ key: resourceKey(r), ...r })),
       rejected: cp.store.rejectedFiles().map((f) => ({ file: f.file, messages: f.messages.map(formatMessage) })),
     });
   }

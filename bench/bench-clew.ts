@@ -191,7 +191,7 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
   const log = (n: string) => path.join(opts.workDir, `${n}.log`);
   const controlPlane = spawnPinned('clew-control-plane', opts.cpCpu, node, [
     path.join(repoRoot(), 'bin', 'clew.js'), 'control-plane', '--config-dir', cfgDir,
-    '--xds-port', String(xdsPort), '--debug-port', String(debugPort), '--mesh-config', meshFile,
+    '--xds-port', String(xdsPort), '--secure-xds-port', '0', '--debug-port', String(debugPort), '--mesh-config', meshFile,
   ], log('clew-control-plane'));
   const started: Pinned[] = [controlPlane];
   const stop = async () => {

@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const debugPort = await freePort();
   const cpProc: ChildProcess = spawn(process.execPath, [
     path.join(repoRoot(), 'bin', 'clew.js'), 'control-plane', '--config-dir', dir,
-    '--xds-port', String(xdsPort), '--debug-port', String(debugPort),
+    '--xds-port', String(xdsPort), '--secure-xds-port', '0', '--debug-port', String(debugPort),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${debugPort}`;
   try {

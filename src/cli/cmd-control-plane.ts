@@ -4,8 +4,19 @@ import { ControlPlane } from '../control-plane/control-plane.js';
 import { ConfigPathError, formatMessage, MeshConfigError } from '../config/index.js';
 import { CliError, UsageError } from './errors.js';
 import { parsePort } from './cli-options.js';
+import { parseDurationMs } from '../xds/codec.js';
+import { SecurityError } from '../security/security-errors.js';
 
 const port = (v: string): number => parsePort(v, 'port');
+
+/** A Go duration (24h, 90m, 1h30m) or whole days (90d), in seconds. */
+export function parseTtlSeconds(v: string, flag: string): number {
+  const t = String(v).trim();
+  const days = /^(\d+)d$/.exec(t);
+  const ms = days ? Number(days[1]) * 86_400_000 : parseDurationMs(t);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 1000) throw new UsageError(`${flag}: invalid duration ${JSON.stringify(v)} (e.g. 24h, 30m, 90d; at least 1s)`);
+  return Math.floor(ms / 1000);
+}
 
 export function register(program: Command): void {
   program
@@ -13,7 +24,10 @@ export function register(program: Command): void {
     .description('run the control plane: config store and validation, registry, xDS (ADS) server, debug API')
     .requiredOption('--config-dir <dir>', 'directory of Istio YAML; applied config is written here')
     .option('--mesh-config <file>', "Istio MeshConfig YAML (or the istio ConfigMap): access logs, tracing, extensionProviders; default: Istio's defaults")
-    .option('--xds-port <port>', 'ADS gRPC port', port, 15010)
+    .option('--xds-port <port>', 'ADS gRPC port, plaintext (for local use)', port, 15010)
+    .option('--secure-xds-port <port>', "TLS gRPC port: Istio's certificate service (CreateCertificate) and ADS over TLS, as istiod's 15012", port, 15012)
+    .option('--ca-dir <dir>', "plug-in CA in Istio's cacerts form (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root kept in <config-dir>/.clew/secrets/ca")
+    .option('--workload-cert-ttl <duration>', 'lifetime of workload certificates whose CSR asks for none (max 90d)', '24h')
     .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
     .option('--listen-address <ip>', 'address of the xDS (ADS) server', '127.0.0.1')
     .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
@@ -47,6 +61,9 @@ export function register(program: Command): void {
         configDir: opts.configDir,
         meshConfigFile: opts.meshConfig,
         xdsPort: opts.xdsPort,
+        secureXdsPort: opts.secureXdsPort,
+        caDir: opts.caDir,
+        workloadCertTtlSeconds: parseTtlSeconds(opts.workloadCertTtl, '--workload-cert-ttl'),
         debugPort: opts.debugPort,
         listenAddress: opts.listenAddress,
         debugAddress: opts.debugAddress,
@@ -61,6 +78,7 @@ export function register(program: Command): void {
           throw new CliError(`${err.message}; not starting:\n${lines}`, 1, err.code);
         }
         if (err instanceof ConfigPathError) throw new CliError(`mesh config ${err.message}`, 1, err.code);
+        if (err instanceof SecurityError) throw new CliError(`certificate authority: ${err.message}; not starting`, 1, err.code);
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'EADDRINUSE') throw new UsageError(`port in use: ${e.message}`);
         throw err;

@@ -16,6 +16,7 @@ interface DemoFlags {
   supervise?: boolean;
   gatewayPort: string;
   xdsPort: string;
+  secureXdsPort: string;
   debugPort: string;
   configDir?: string;
   meshConfig?: string;
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option('--detach', 'return once everything is ready and leave it running (stop with: clew demo stop)')
     .option('--gateway-port <port>', "where the Gateway's port 80 is served on 127.0.0.1", '8080')
     .option('--xds-port <port>', 'control-plane xDS port', '15010')
+    .option('--secure-xds-port <port>', 'control-plane TLS port (certificates and xDS over TLS)', '15012')
     .option('--debug-port <port>', 'control-plane debug port (clew apply/get/delete talk to it)', '15014')
     .option('--config-dir <dir>', 'control-plane config dir (default: a temporary one seeded with the samples)')
     .option('--mesh-config <file>', 'Istio MeshConfig YAML for the control plane (access logs, tracing, extensionProviders)')
@@ -47,6 +49,7 @@ export function register(program: Command): void {
         const opts = {
           gatewayPort: parsePort(flags.gatewayPort, '--gateway-port'),
           xdsPort: parsePort(flags.xdsPort, '--xds-port'),
+          secureXdsPort: parsePort(flags.secureXdsPort, '--secure-xds-port'),
           debugPort: parsePort(flags.debugPort, '--debug-port'),
           configDir: flags.configDir,
           meshConfig: flags.meshConfig ? resolve(flags.meshConfig) : undefined,

@@ -22,6 +22,8 @@ import { MeshConfigSource } from './mesh-config-source.js';
 import { REGISTRY_KINDS } from '../config/kinds.js';
 import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
+import { ControlPlaneSecurity } from './control-plane-security.js';
+import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
 import { NackLog } from './nack-log.js';
 import { loadOrCreateAdminToken, publishAdminToken, unpublishAdminToken } from './admin-token.js';
 
@@ -30,8 +32,16 @@ export interface ControlPlaneOptions {
   /** Istio MeshConfig YAML (or the istio ConfigMap); default: Istio's default mesh config */
   meshConfigFile?: string;
   xdsPort?: number;
+  /** TLS gRPC port: Istio's certificate service and ADS over TLS (istiod's 15012); 0 picks a free one */
+  secureXdsPort?: number;
   debugPort?: number;
-  /** address of the xDS (ADS) server; default 127.0.0.1 */
+  /** plug-in CA directory (Istio's cacerts files); default: a self-signed root under the config dir */
+  caDir?: string;
+  /** default workload certificate lifetime in seconds (`--workload-cert-ttl`, 24h) */
+  workloadCertTtlSeconds?: number;
+  /** key type of the control plane's own TLS certificate (default ECDSA P-256) */
+  keyAlgorithm?: KeyAlgorithm;
+  /** address of the xDS (ADS) servers, plaintext and TLS; default 127.0.0.1 */
   listenAddress?: string;
   /** address of the debug/resource API (reads and the token-protected writes); default 127.0.0.1 */
   debugAddress?: string;
@@ -76,6 +86,7 @@ export class ControlPlane {
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
   readonly mesh: MeshConfigSource;
+  readonly security: ControlPlaneSecurity;
   private pc: PushContext;
   private scheduler: PushScheduler;
   private debug: DebugServer | undefined;
@@ -90,6 +101,7 @@ export class ControlPlane {
   private ready = false;
   private pushSeq = 0;
   xdsPort = 0;
+  secureXdsPort = 0;
   debugPort = 0;
   /** the admin token every write to the API needs (config dir's .clew/secrets/admin-token) */
   readonly adminToken: string;
@@ -108,10 +120,16 @@ export class ControlPlane {
     this.configSources = options.configSources ?? [];
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.generator = new XdsGenerator(() => this.pc);
+    this.security = new ControlPlaneSecurity(
+      { configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm },
+      { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
+    );
     this.ads = new AdsServer(this.generator, {
       logger: (level, msg) => {
         if (level === 'warn') this.log(`xds ${level}: ${msg}`);
       },
+      authenticate: (c) => this.security.authenticateStream(c),
+      admit: (s) => this.security.admitStream(s),
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
     this.wire();
@@ -251,6 +269,8 @@ export class ControlPlane {
     const host = this.options.listenAddress ?? '127.0.0.1';
     // a bad mesh config refuses the start (MeshConfigError carries every message)
     for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);
+    // the CA (and its root) before any port: a bad plug-in CA refuses the start
+    await this.security.open(host);
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();
@@ -265,6 +285,7 @@ export class ControlPlane {
     });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
+    this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
     const debugHost = this.options.debugAddress ?? '127.0.0.1';
     this.debug = await startDebugServer(this, debugHost, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
@@ -272,7 +293,7 @@ export class ControlPlane {
     this.watchConfigDir();
     this.ready = true;
     const debugUrl = `http://${debugHost.includes(':') ? `[${debugHost}]` : debugHost}:${this.debugPort}`;
-    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, debug on ${debugUrl}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
+    this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, xDS+CA over TLS on ${host}:${this.secureXdsPort}, debug on ${debugUrl}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
   }
 
   private watchConfigDir(): void {
@@ -324,5 +345,6 @@ export class ControlPlane {
     await this.debug?.close();
     if (this.publishedToken) unpublishAdminToken(this.publishedToken, this.adminToken);
     await this.ads.close();
+    await this.security.close();
   }
 }

@@ -104,6 +104,8 @@ async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.Incoming
     return send(res, 200, configDumpFor(cp, stream));
   }
   if (req.method === 'GET' && p === '/debug/mesh') return send(res, 200, cp.meshConfig());
+  // the root clients verify the TLS port (and workload certificates) with; public by nature
+  if (req.method === 'GET' && p === '/debug/root-cert') return send(res, 200, cp.security.ca.rootCertPem(), 'application/x-pem-file');
   if (req.method === 'GET' && p === '/debug/registryz') {
     return send(res, 200, cp.registry.services().map((svc) => ({
       ...svc,
@@ -159,6 +161,6 @@ async function handle(cp: ControlPlane, auth: ApiAuthOptions, req: http.Incoming
   send(res, 404, {
     error: `no such endpoint: ${req.method} ${p}`,
     endpoints: ['/ready', '/metrics', '/debug/syncz', '/debug/proxy_status', '/debug/config_dump?proxyID=',
-      '/debug/registryz', '/debug/configz', '/debug/mesh', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
+      '/debug/registryz', '/debug/configz', '/debug/mesh', '/debug/root-cert', 'GET /apis/v1/resources', 'POST /apis/v1/apply', 'POST /apis/v1/delete'],
   });
 }

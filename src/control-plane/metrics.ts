@@ -15,6 +15,10 @@ const HELP: Record<string, string> = {
   pilot_xds_push_time: 'Seconds to compute and write one push to all proxies.',
   pilot_proxy_convergence_time: 'Seconds from a configuration change until the push is written.',
   clew_xds_ack_latency_seconds: 'Seconds from a response to its ACK, by xDS type.',
+  citadel_server_csr_count: 'Certificate signing requests received.',
+  citadel_server_success_cert_issuance_count: 'Certificates issued.',
+  citadel_server_authentication_failure_count: 'Requests (CSR or xDS) whose credential did not authenticate.',
+  citadel_server_csr_parsing_err_count: 'CSRs refused as invalid (bad CSR, TTL above the maximum).',
 };
 
 export class ControlPlaneMetrics {
@@ -47,6 +51,17 @@ export class ControlPlaneMetrics {
 
   ackLatency(type: string, seconds: number): void {
     this.store.histogram('clew_xds_ack_latency_seconds', { type }, SECONDS_BUCKETS).record(seconds);
+  }
+
+  /** One CreateCertificate answer (istiod's citadel_server_* counters); 'unauthenticated' also counts xDS streams. */
+  caResult(result: 'issued' | 'unauthenticated' | 'invalid' | 'error'): void {
+    if (result === 'unauthenticated') {
+      this.store.counter('citadel_server_authentication_failure_count').inc();
+      return;
+    }
+    this.store.counter('citadel_server_csr_count').inc();
+    if (result === 'issued') this.store.counter('citadel_server_success_cert_issuance_count').inc();
+    if (result === 'invalid') this.store.counter('citadel_server_csr_parsing_err_count').inc();
   }
 
   /** A gauge read at scrape time. */

@@ -19,6 +19,7 @@ export async function detachDemo(opts: DemoOptions, con = new LocalConsole()): P
     'demo', '--supervise',
     '--gateway-port', String(opts.gatewayPort),
     '--xds-port', String(opts.xdsPort),
+    '--secure-xds-port', String(opts.secureXdsPort),
     '--debug-port', String(opts.debugPort),
     '--ready-timeout', String(Math.round(opts.readyTimeoutMs / 1000)),
     '--log-file', logFile,

@@ -21,6 +21,8 @@ import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js
 export interface DemoOptions {
   gatewayPort: number;
   xdsPort: number;
+  /** the control plane's TLS port (certificate service, ADS over TLS) */
+  secureXdsPort: number;
   debugPort: number;
   configDir?: string;
   /** --mesh-config for the control plane (an absolute path) */
@@ -67,6 +69,7 @@ export async function checkDemoCanStart(opts: DemoOptions): Promise<void> {
   try {
     await assertPortsFree('127.0.0.1', [
       { port: opts.xdsPort, what: 'control-plane xDS, --xds-port' },
+      { port: opts.secureXdsPort, what: 'control-plane TLS, --secure-xds-port' },
       { port: opts.debugPort, what: 'control-plane debug, --debug-port' },
       { port: opts.gatewayPort, what: 'ingress gateway, --gateway-port' },
     ]);
@@ -103,7 +106,8 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
     const cpCmd = clewCommand([
-      'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
+      'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--secure-xds-port', String(opts.secureXdsPort),
+      '--debug-port', String(opts.debugPort),
       ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
     ]);
     const cpR = new RestartingChild(sup, { name: 'control-plane', command: cpCmd.command, args: cpCmd.args }, 'the control plane');

@@ -20,6 +20,8 @@ import {
   type AdsLogger,
   type AdsServerOptions,
   type PushRequest,
+  type StreamCredentials,
+  type StreamRefusal,
   type StreamStatus,
   type XdsResourceSource,
   type XdsStreamInfo,
@@ -43,7 +45,7 @@ export class AdsServer extends EventEmitter {
   private pushSeq = 0;
   private closed = false;
 
-  constructor(source: XdsResourceSource, options: AdsServerOptions = {}) {
+  constructor(source: XdsResourceSource, private readonly options: AdsServerOptions = {}) {
     super();
     this.log = options.logger ?? (() => {});
     this.budget = new WriteBudget(options.writeBudgetBytes, options.stallMs ?? 1000);
@@ -63,6 +65,7 @@ export class AdsServer extends EventEmitter {
       stallMs: options.stallMs ?? 1000,
       dropMs: options.dropMs ?? 30_000,
       stats: this.stats,
+      admit: options.admit,
     };
   }
 
@@ -73,10 +76,7 @@ export class AdsServer extends EventEmitter {
     adsTypes(); // load the protos before the first stream arrives
     // requests are small (node, names, a NACK's message); 4 MiB is gRPC's own default
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-    server.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.accept(call, false),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.accept(call, true),
-    });
+    this.attach(server, false);
     const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     const bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => {
@@ -89,15 +89,41 @@ export class AdsServer extends EventEmitter {
     return bound;
   }
 
-  private accept(call: grpc.ServerDuplexStream<any, Buffer>, delta: boolean): void {
+  /**
+   * Serves ADS on another gRPC server too (e.g. a TLS port the caller owns and binds): its streams
+   * are this server's streams (pushes, status, close). `secure` tells streams they came over TLS.
+   */
+  attach(server: grpc.Server, secure: boolean): void {
+    adsTypes();
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.accept(call, false, secure),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.accept(call, true, secure),
+    });
+  }
+
+  private accept(call: grpc.ServerDuplexStream<any, Buffer>, delta: boolean, secure: boolean): void {
     if (this.closed) {
       call.end();
       return;
     }
-    const info: XdsStreamInfo = { id: this.nextStreamId++, peer: call.getPeer(), node: undefined, connectedAt: Date.now(), delta };
+    const info: XdsStreamInfo = { id: this.nextStreamId++, peer: call.getPeer(), node: undefined, connectedAt: Date.now(), delta, secure };
     const stream: AdsStream<any> = delta ? new DeltaStream(info, this.ctx, call) : new SotwStream(info, this.ctx, call);
     this.live.set(info.id, stream);
-    this.log('debug', `xds stream ${info.id} opened from ${info.peer}${delta ? ' (delta)' : ''}`);
+    this.log('debug', `xds stream ${info.id} opened from ${info.peer}${delta ? ' (delta)' : ''}${secure ? ' (tls)' : ''}`);
+    const authenticate = this.options.authenticate;
+    if (authenticate) {
+      // first in the stream's queue: every request waits for the caller to be known
+      const credentials = streamCredentials(call, info);
+      void stream.enqueue('authenticate', async () => {
+        try {
+          info.caller = await authenticate(credentials);
+        } catch (err) {
+          const refusal = toRefusal(err);
+          this.log('warn', `xds stream ${info.id} from ${info.peer} refused: ${refusal.message}`);
+          stream.refuse(refusal);
+        }
+      });
+    }
     call.on('data', (req: DiscoveryRequest & DeltaDiscoveryRequest) => {
       void stream.enqueue(`request ${req.type_url}`, () => stream.handleRequest(req));
     });
@@ -146,6 +172,14 @@ export class AdsServer extends EventEmitter {
     return id;
   }
 
+  /** Ends a live stream with a gRPC error status (e.g. when its credential is withdrawn). */
+  refuse(streamId: number, refusal: StreamRefusal): boolean {
+    const s = this.live.get(streamId);
+    if (!s || s.closed) return false;
+    s.refuse(refusal);
+    return true;
+  }
+
   streams(): StreamStatus[] {
     return [...this.live.values()].map((s) => ({ stream: { ...s.info }, types: s.status() }));
   }
@@ -174,4 +208,27 @@ export class AdsServer extends EventEmitter {
       if (s.connectEmitted) this.ctx.emit('disconnect', s.info);
     }
   }
+}
+
+const UNAUTHENTICATED = 16;
+
+function toRefusal(err: unknown): StreamRefusal {
+  const e = err as Partial<StreamRefusal> & { message?: string };
+  if (typeof e?.code === 'number' && e.code > 0 && e.code <= 16 && typeof e.message === 'string') return { code: e.code, message: e.message };
+  return { code: UNAUTHENTICATED, message: e?.message ?? String(err) };
+}
+
+function streamCredentials(call: grpc.ServerDuplexStream<any, Buffer>, info: XdsStreamInfo): StreamCredentials {
+  const metadata: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = typeof v === 'string' ? v : v.toString('utf8');
+  let peerCertificate: Buffer | undefined;
+  if (info.secure) {
+    try {
+      const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+      if (raw && raw.length > 0) peerCertificate = raw;
+    } catch {
+      /* no auth context */
+    }
+  }
+  return { metadata, peer: info.peer, secure: info.secure, peerCertificate };
 }

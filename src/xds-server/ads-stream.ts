@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { CLUSTER_TYPE, LISTENER_TYPE, SHORT_TYPE_NAME, XDS_TYPES_IN_ORDER } from '../xds/type-urls.js';
 import type { ResourceCache } from './ads-resource-cache.js';
-import { MAX_NODE_ID_BYTES, MAX_NODE_METADATA_BYTES, type AdsLogger, type TypeStatus, type XdsResourceSource, type XdsStreamInfo } from './ads-types.js';
+import { MAX_NODE_ID_BYTES, MAX_NODE_METADATA_BYTES, type AdsLogger, type StreamRefusal, type TypeStatus, type XdsResourceSource, type XdsStreamInfo } from './ads-types.js';
 import type { ReleaseBudget, WriteBudget } from './ads-write-budget.js';
 
 /** What a stream needs from its server. */
@@ -25,6 +25,8 @@ export interface StreamContext {
   dropMs: number;
   /** counts for diagnostics: pushes deferred behind an unwritten response, streams dropped */
   stats: { deferred: number; dropped: number; rejectedNodes: number };
+  /** the server's admission check for a stream whose node just became known */
+  admit?: (stream: XdsStreamInfo) => StreamRefusal | undefined;
 }
 
 /** Lets the event loop run I/O (a macrotask turn) between two builds of a push. */
@@ -123,19 +125,33 @@ export abstract class AdsStream<Req> {
         this.fail(3 /* INVALID_ARGUMENT */, why);
         return false;
       }
+      // the node must be one the stream's credential may claim (no credential: served anonymously)
+      const refusal = this.ctx.admit?.({ ...this.info, node });
+      if (refusal) {
+        this.ctx.log('warn', `xds stream ${this.info.id} from ${this.info.peer} refused (node ${node.id}): ${refusal.message}`);
+        this.fail(refusal.code, refusal.message);
+        return false;
+      }
     }
     this.noteNode(node);
     return true;
   }
 
+  /** Ends the stream with a refusal's status (authentication failed, or the node is not the credential's). */
+  refuse(refusal: StreamRefusal): void {
+    this.fail(refusal.code, refusal.message);
+  }
+
   /** Ends the stream with a gRPC status (the client reads it: this is not for stalled clients). */
   protected fail(code: number, details: string): void {
-    this.closed = true;
     try {
+      // grpc-js ends the call with this status; the server's 'error' listener retires the stream
+      // (it skips a stream already marked closed, so the mark comes after)
       this.call.emit('error', Object.assign(new Error(details), { code, details }));
     } catch {
       /* already closed */
     }
+    this.closed = true;
   }
 
   protected noteNode(node: XdsNode | undefined): void {

@@ -18,6 +18,33 @@ export interface XdsStreamInfo {
   connectedAt: number;
   /** true for DeltaAggregatedResources streams */
   delta: boolean;
+  /** true when the stream arrived on a TLS port */
+  secure: boolean;
+  /**
+   * What the server's `authenticate` hook proved about the client (opaque here); undefined for an
+   * anonymous client. Set before the stream's first request is handled.
+   */
+  caller?: StreamCaller;
+}
+
+/** Who a stream's client proved to be; its shape belongs to the `authenticate` hook's owner. */
+export type StreamCaller = Readonly<Record<string, unknown>>;
+
+/** What a client presented when it opened a stream. */
+export interface StreamCredentials {
+  /** gRPC request metadata (e.g. `authorization`) */
+  metadata: Record<string, string | undefined>;
+  peer: string;
+  secure: boolean;
+  /** DER of the client's TLS certificate, when it sent one */
+  peerCertificate?: Buffer;
+}
+
+/** A refusal of a stream, sent as its gRPC status. */
+export interface StreamRefusal {
+  /** a gRPC status code (16 UNAUTHENTICATED, 7 PERMISSION_DENIED) */
+  code: number;
+  message: string;
 }
 
 export interface XdsResourceSource {
@@ -69,6 +96,17 @@ export type AdsLogger = (level: 'debug' | 'info' | 'warn', msg: string) => void;
 
 export interface AdsServerOptions {
   logger?: AdsLogger;
+  /**
+   * Runs when a stream opens, before any of its requests is handled: resolves to the caller
+   * (undefined = anonymous); a rejection with a StreamRefusal (or any error: UNAUTHENTICATED)
+   * ends the stream with that status.
+   */
+  authenticate?: (credentials: StreamCredentials) => Promise<StreamCaller | undefined>;
+  /**
+   * Runs when a stream's node is first known, before 'connect': a returned refusal ends the
+   * stream with that status and nothing is sent on it.
+   */
+  admit?: (stream: XdsStreamInfo) => StreamRefusal | undefined;
   /** cap on response bytes in flight across streams (ads-write-budget.ts; default 64 MiB) */
   writeBudgetBytes?: number;
   /**

@@ -52,7 +52,7 @@ function instances(cp: ControlPlane): string[] {
 }
 
 async function start(opts: Partial<ConstructorParameters<typeof ControlPlane>[0]> = {}): Promise<ControlPlane> {
-  const cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {}, ...opts });
+  const cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {}, ...opts });
   await cp.start();
   return cp;
 }

@@ -59,7 +59,7 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'mesh.yaml'), MESH);
   cp = new ControlPlane({
     configDir: path.join(dir, 'config'), meshConfigFile: path.join(dir, 'mesh.yaml'),
-    xdsPort: 0, debugPort: 0, debounceMs: 20, pollMs: 100, workloadGraceMs: 200, log: (l) => logs.push(l),
+    xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, pollMs: 100, workloadGraceMs: 200, log: (l) => logs.push(l),
   });
   await cp.start();
   client = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, {
@@ -143,10 +143,10 @@ test('an edited mesh config file is reloaded and pushed; an edit with errors kee
 test('clew control-plane with a bad --mesh-config exits 1 naming file, line and field', async () => {
   const bad = path.join(dir, 'bad-mesh.yaml');
   fs.writeFileSync(bad, 'accessLogFile: /dev/stdout\ndefaultConfig:\n  tracing:\n    sampling: 300\n');
-  const r = await runClew(['control-plane', '--config-dir', path.join(dir, 'other'), '--mesh-config', bad, '--xds-port', '0', '--debug-port', '0']);
+  const r = await runClew(['control-plane', '--config-dir', path.join(dir, 'other'), '--mesh-config', bad, '--xds-port', '0', '--secure-xds-port', '0', '--debug-port', '0']);
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `clew: invalid mesh config ${bad}: 1 error(s); not starting:\n  ${bad}:4: defaultConfig.tracing.sampling: must be between 0 and 100\n`);
-  const missing = await runClew(['control-plane', '--config-dir', path.join(dir, 'other'), '--mesh-config', path.join(dir, 'nope.yaml'), '--xds-port', '0', '--debug-port', '0']);
+  const missing = await runClew(['control-plane', '--config-dir', path.join(dir, 'other'), '--mesh-config', path.join(dir, 'nope.yaml'), '--xds-port', '0', '--secure-xds-port', '0', '--debug-port', '0']);
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr, `clew: mesh config ${path.join(dir, 'nope.yaml')}: no such file or directory\n`);
 });

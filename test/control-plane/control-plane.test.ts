@@ -52,7 +52,7 @@ async function get(p: string): Promise<{ status: number; text: string }> {
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-'));
   fs.writeFileSync(path.join(dir, 'services.yaml'), SERVICES);
-  cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 30, pollMs: 200, workloadGraceMs: 200, log: () => {} });
+  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 30, pollMs: 200, workloadGraceMs: 200, log: () => {} });
   await cp.start();
 });
 
@@ -116,7 +116,7 @@ test('invalid config is refused with file, line, resource and field, and nothing
 });
 
 test('a restart keeps applied config', async () => {
-  const other = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, log: () => {} });
+  const other = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, log: () => {} });
   await other.start();
   try {
     assert.ok(other.store.get('VirtualService', 'default', 'reviews'));

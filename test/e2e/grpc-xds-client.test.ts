@@ -101,7 +101,7 @@ spec:
   - {name: v2, labels: {version: v2}}
 `);
   fs.writeFileSync(path.join(dir, 'echo-vs.yaml'), SPLIT_80_20);
-  cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {} });
+  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
   process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${cp.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],

@@ -116,7 +116,7 @@ test('control plane down: traffic keeps flowing; back on the same ports: proxies
 
   // crash the control plane
   phase = 'down';
-  const ports = { xds: cp.xdsPort, debug: cp.debugPort };
+  const ports = { xds: cp.xdsPort, debug: cp.debugPort, secure: cp.secureXdsPort };
   cp.proc.kill('SIGKILL');
   await cp.exited;
   await waitFor(async () => (await client.stat('control_plane.connected_state')) === 0, 5000, 'the client sidecar to notice');

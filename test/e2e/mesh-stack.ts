@@ -78,6 +78,7 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, ms: number
 export interface ControlPlaneProc extends Proc {
   configDir: string;
   xdsPort: number;
+  secureXdsPort: number;
   debugPort: number;
   xdsAddress: string;
   debugUrl: string;
@@ -87,14 +88,15 @@ export interface ControlPlaneProc extends Proc {
  * `clew control-plane` on fixed (or fresh) ports, with `--mesh-config` when a mesh config file is
  * given; resolves once /ready answers.
  */
-export async function startControlPlane(configDir: string, ports?: { xds: number; debug: number }, meshConfigFile?: string): Promise<ControlPlaneProc> {
-  const [xds, debug] = ports ? [ports.xds, ports.debug] : await freePorts('127.0.0.1', 2);
+export async function startControlPlane(configDir: string, ports?: { xds: number; debug: number; secure?: number }, meshConfigFile?: string): Promise<ControlPlaneProc> {
+  const [xds, debug, secure] = ports ? [ports.xds, ports.debug, ports.secure ?? (await freePorts('127.0.0.1', 1))[0]] : await freePorts('127.0.0.1', 3);
   const mesh = meshConfigFile ? ['--mesh-config', meshConfigFile] : [];
-  const p = spawnClew(['control-plane', '--config-dir', configDir, ...mesh, '--xds-port', String(xds), '--debug-port', String(debug)]);
+  const p = spawnClew(['control-plane', '--config-dir', configDir, ...mesh, '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug)]);
   const cp: ControlPlaneProc = {
     ...p,
     configDir,
     xdsPort: xds,
+    secureXdsPort: secure,
     debugPort: debug,
     xdsAddress: `127.0.0.1:${xds}`,
     debugUrl: `http://127.0.0.1:${debug}`,

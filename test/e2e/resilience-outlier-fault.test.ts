@@ -110,7 +110,7 @@ test('three endpoints, 200 rps for 20 s, one killed mid-run: no client failure; 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-resilience-'));
   const backends = [await backend('a'), await backend('b'), await backend('c')];
   fs.writeFileSync(path.join(dir, 'web.yaml'), config(backends.map((b) => b.port)));
-  const cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 20, log: () => undefined });
+  const cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, log: () => undefined });
   await cp.start();
   const proxy = await startProxy({
     xdsAddress: `127.0.0.1:${cp.xdsPort}`, id: 'client.default', labels: { app: 'client' }, address: '127.0.0.1',

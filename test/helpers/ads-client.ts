@@ -22,16 +22,32 @@ export class TestAdsClient {
   readonly latest = new Map<string, Received>();
   private waiters: (() => void)[] = [];
 
-  constructor(address: string, node: { id: string; metadata?: Record<string, unknown> }, opts: { nackTypes?: Set<string> } = {}) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+  /** the stream's end status (set when the server ends or refuses it) */
+  status: { code: number; details: string } | undefined;
+
+  constructor(
+    address: string,
+    node: { id: string; metadata?: Record<string, unknown> },
+    opts: { nackTypes?: Set<string>; credentials?: grpc.ChannelCredentials; token?: string } = {},
+  ) {
+    this.client = new grpc.Client(address, opts.credentials ?? grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    if (opts.token) metadata.set('authorization', `Bearer ${opts.token}`);
     const Req = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
     const Res = lookupType('envoy.service.discovery.v3.DiscoveryResponse');
     this.call = this.client.makeBidiStreamRequest(
       ADS_PATH,
       (o: any) => Buffer.from(Req.encode(Req.fromObject(o)).finish()),
       (b: Buffer) => Res.toObject(Res.decode(b), { longs: Number, enums: String }),
+      metadata,
     );
     this.call.on('error', () => {});
+    this.call.on('status', (st: grpc.StatusObject) => {
+      this.status = { code: st.code, details: st.details };
+      const w = this.waiters;
+      this.waiters = [];
+      for (const fn of w) fn();
+    });
     this.call.on('data', (res: any) => {
       const typeUrl: string = res.type_url;
       const resources = (res.resources ?? []).map((a: any) => decodeResource(typeUrl, a.value));

@@ -113,10 +113,10 @@ function allPids(s: DemoState): number[] {
 }
 
 before(async () => {
-  const [xds, debug, gateway] = await freePorts('127.0.0.1', 3);
+  const [xds, debug, gateway, secure] = await freePorts('127.0.0.1', 4);
   ports = { xds, debug, gateway };
   const r = await clew([
-    'demo', '--detach', '--xds-port', String(xds), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '120',
+    'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '120',
   ], 150_000);
   state = readDemoState(stateDir);
   if (r.code !== 0) {

@@ -18,13 +18,13 @@ process.env.CLEW_LOCAL_FIRST_BLOCK = '30';
 
 async function setup(): Promise<{ dir: string; env: NodeJS.ProcessEnv; flags: string[]; gateway: number; xds: number }> {
   const dir = tempStateDir();
-  const [xds, debug, gateway] = await freePorts('127.0.0.1', 3);
+  const [xds, debug, gateway, secure] = await freePorts('127.0.0.1', 4);
   return {
     dir,
     gateway,
     xds,
     env: { CLEW_STATE_DIR: dir, CLEW_LOCAL_CLEW_BIN: fixture('fixture-fake-clew') },
-    flags: ['--xds-port', String(xds), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '30'],
+    flags: ['--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '30'],
   };
 }
 

@@ -234,8 +234,9 @@ test('STRICT with openssl s_client: refused without a certificate, from another 
   for (const bad of [foreign, expired]) {
     const out = await sClient(p, ['-cert', bad.certFile, '-key', bad.keyFile]);
     assert.doesNotMatch(out, /HTTP\/1\.1 200/);
-    // node checks the client chain once the handshake is done and closes the connection (no alert)
-    assert.match(out, /alert (unknown ca|certificate expired|bad certificate)|unexpected eof/);
+    // node checks the client chain once the handshake is done and closes the connection: with TLS 1.3
+    // s_client sees an alert, a clean close (unexpected eof) or a reset (errno=104), depending on timing
+    assert.match(out, /alert (unknown ca|certificate expired|bad certificate)|unexpected eof|errno=104/);
   }
 });
 

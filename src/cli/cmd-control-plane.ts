@@ -37,6 +37,10 @@ export function register(program: Command): void {
     .option('--in-cluster', 'like --kubeconfig, with the pod\'s service account (KUBERNETES_SERVICE_HOST, mounted token)')
     .option('--cluster-id <id>', 'cluster id of the Kubernetes registry', 'Kubernetes')
     .option('--system-namespace <ns>', 'namespace of the control plane (status Lease)', 'istio-system')
+    .option('--webhook-port <port>', 'with --kubeconfig/--in-cluster: HTTPS port of the admission webhooks (/validate, /inject), as istiod\'s 15017', port, 15017)
+    .option('--webhook-address <ip>', 'address of the admission webhooks (default: --listen-address)')
+    .option('--proxy-image <image>', 'image of the injected init container and sidecar', 'clew:latest')
+    .option('--no-native-sidecar', 'inject the sidecar as a regular container, not a restartable init container (Kubernetes before 1.29)')
     .action(async (opts) => {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       let kube: import('../kube/kube-sources.js').KubeSources | undefined;
@@ -83,9 +87,26 @@ export function register(program: Command): void {
         if (e.code === 'EADDRINUSE') throw new UsageError(`port in use: ${e.message}`);
         throw err;
       }
+      let webhooks: import('../kube/kube-webhooks.js').KubeWebhooks | undefined;
+      if (kube) {
+        const { KubeWebhooks } = await import('../kube/kube-webhooks.js');
+        try {
+          webhooks = await KubeWebhooks.start({
+            client: kube.client, ca: cp.security.ca, host: opts.webhookAddress ?? opts.listenAddress, port: opts.webhookPort, log,
+            namespaceLabels: (ns) => kube!.registry.namespaceLabels(ns),
+            inject: { image: opts.proxyImage, nativeSidecar: opts.nativeSidecar },
+          });
+        } catch (err) {
+          await cp.stop();
+          await kube.stop();
+          const e = err as NodeJS.ErrnoException;
+          if (e.code === 'EADDRINUSE') throw new UsageError(`webhook port in use: ${e.message}`);
+          throw err;
+        }
+      }
       await new Promise<void>((resolve) => {
         const stop = () => {
-          void cp.stop().then(() => kube?.stop()).then(resolve);
+          void (webhooks?.stop() ?? Promise.resolve()).then(() => cp.stop()).then(() => kube?.stop()).then(resolve);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

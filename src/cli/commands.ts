@@ -26,6 +26,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'proxy-status', load: () => import('./cmd-proxy-status.js') },
   { name: 'proxy-config', load: () => import('./cmd-proxy-config.js') },
   { name: 'load', load: () => import('./cmd-load.js') },
+  { name: 'kube-inject', load: () => import('./cmd-kube-inject.js') },
 ];
 
 /**

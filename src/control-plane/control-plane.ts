@@ -274,6 +274,9 @@ export class ControlPlane {
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();
+    // registry kinds (ServiceEntries, WorkloadEntries) of the other config sources, which listed
+    // before this control plane subscribed to them
+    if (this.configSources.length > 0) this.localRegistry.setConfig(this.allConfig());
     // the workloads of the proxies connected before a restart, until they reconnect (or their grace ends)
     for (const [nodeId, id] of this.workloadFile.load()) {
       this.localRegistry.upsertProxyWorkload(nodeId, id);

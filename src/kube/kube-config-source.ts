@@ -64,7 +64,7 @@ export class KubeConfigSource extends EventEmitter implements ConfigSource {
   constructor(client: KubeClient, opts: { log?: (line: string) => void; backoffMs?: number; maxBackoffMs?: number } = {}) {
     super();
     for (const def of crdKinds()) {
-      const inf = new Informer(client, { path: kindPath(def), log: opts.log, backoffMs: opts.backoffMs, maxBackoffMs: opts.maxBackoffMs });
+      const inf = new Informer(client, { path: kindPath(def), optional: true, log: opts.log, backoffMs: opts.backoffMs, maxBackoffMs: opts.maxBackoffMs });
       inf.on({
         add: (o) => this.upsert(def, o),
         update: (o) => this.upsert(def, o),

@@ -27,6 +27,8 @@ export interface InformerOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   log?: (line: string) => void;
+  /** a kind that may not be served (a CRD): a 404 counts as synced and empty, retried with backoff */
+  optional?: boolean;
 }
 
 export interface InformerStats {
@@ -171,7 +173,11 @@ export class Informer<T extends KubeObject = KubeObject> {
           cont = undefined;
           continue;
         }
-        if (isNotFound(err)) throw new KubeError('KUBE_API', `${this.options.path}: not served (is the CRD installed?)`, 404, 'NotFound');
+        if (isNotFound(err)) {
+          // an optional kind (a CRD not installed yet) counts as listed, empty; the list is retried
+          if (this.options.optional) this.markSynced();
+          throw new KubeError('KUBE_API', `${this.options.path}: not served (is the CRD installed?)`, 404, 'NotFound');
+        }
         throw err;
       }
       items.push(...(page.items ?? []));
@@ -191,10 +197,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       for (const h of this.handlers) h.delete?.(old);
     }
     this.resourceVersion = rv;
-    if (!this.hasSynced) {
-      this.hasSynced = true;
-      this.syncedResolve();
-    }
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.hasSynced) return;
+    this.hasSynced = true;
+    this.syncedResolve();
   }
 
   private upsert(obj: T): void {

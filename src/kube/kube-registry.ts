@@ -61,6 +61,8 @@ export class KubeRegistry implements ServiceRegistry {
       delete: (o) => this.podChanged(undefined, o),
     });
     this.nodes.on({
+      // a node listed after the slices that name it gives their endpoints a locality
+      add: (o) => this.nodeChanged(o, undefined),
       update: (o, old) => this.nodeChanged(o, old),
     });
   }
@@ -141,17 +143,21 @@ export class KubeRegistry implements ServiceRegistry {
       pod: (ns: string, name: string) => this.pods.get(`${ns}/${name}`),
       node: (name: string) => this.nodes.get(name),
     };
-    for (const sp of svc.ports) {
-      const eps = svc.resolution === 'EDS' || svc.resolution === 'NONE'
-        ? endpointsFromSlices(svc, sp, slices, ctx)
-        : (svc.staticEndpoints ?? []).filter((e) => e.servicePort === undefined || e.servicePort === sp.port);
-      for (const ep of eps) {
-        if (!ep.workloadName) continue;
-        const key = `${ep.namespace}/${ep.workloadName}`;
+    // every pod a slice names, listed yet or not: the pod's arrival (informers list in any order)
+    // or a change of its labels recomputes this host
+    for (const slice of slices) {
+      for (const ep of ((slice as any).endpoints ?? []) as any[]) {
+        if (ep.targetRef?.kind !== 'Pod' || !ep.targetRef.name) continue;
+        const key = `${ep.targetRef.namespace ?? svc.namespace}/${ep.targetRef.name}`;
         let hosts = this.hostsByPod.get(key);
         if (!hosts) this.hostsByPod.set(key, (hosts = new Set()));
         hosts.add(svc.hostname);
       }
+    }
+    for (const sp of svc.ports) {
+      const eps = svc.resolution === 'EDS' || svc.resolution === 'NONE'
+        ? endpointsFromSlices(svc, sp, slices, ctx)
+        : (svc.staticEndpoints ?? []).filter((e) => e.servicePort === undefined || e.servicePort === sp.port);
       byPort.set(sp.port, eps.map((endpoint) => ({ service: svc, servicePort: sp, endpoint })));
     }
     return byPort;
@@ -205,8 +211,8 @@ export class KubeRegistry implements ServiceRegistry {
     if (hosts && hosts.size) this.endpointsChanged(new Set(hosts));
   }
 
-  private nodeChanged(now: KubeObject, old: KubeObject): void {
-    if (JSON.stringify(now.metadata.labels ?? {}) === JSON.stringify(old.metadata.labels ?? {})) return;
+  private nodeChanged(now: KubeObject, old: KubeObject | undefined): void {
+    if (old && JSON.stringify(now.metadata.labels ?? {}) === JSON.stringify(old.metadata.labels ?? {})) return;
     const hosts = new Set<string>();
     for (const [host, byPort] of this.instanceCache) {
       for (const list of byPort.values()) if (list.length) hosts.add(host);

@@ -54,8 +54,11 @@ export interface KubeApiServer {
   /** http://127.0.0.1:<port> of etcd's client API */
   etcdUrl: string;
   toolsDir: string;
-  /** runs kubectl with the admin kubeconfig; returns stdout (throws with stderr on failure) */
-  kubectl(args: string[], input?: string): string;
+  /**
+   * runs kubectl with the admin kubeconfig; resolves with stdout, rejects with stderr. Never
+   * synchronous: the API server may call back into this process (webhooks) while kubectl waits.
+   */
+  kubectl(args: string[], input?: string): Promise<string>;
   /** JSON request as the admin (token); resolves with status and parsed body */
   request(method: string, urlPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any }>;
   /** stops kube-apiserver only (etcd keeps the data) */
@@ -64,6 +67,8 @@ export interface KubeApiServer {
   startApiServer(): Promise<void>;
   /** compacts etcd's history up to its current revision (older watches then expire with 410) */
   compactEtcd(): Promise<number>;
+  /** deletes one etcd key (e.g. /registry/services/specs/<ns>/<name>) behind the API server's back */
+  etcdDelete(key: string): Promise<void>;
   log(): string;
   stop(): Promise<void>;
 }
@@ -136,10 +141,17 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const [etcdClient, etcdPeer, port] = await freePorts('127.0.0.1', 3);
   const etcdUrl = `http://127.0.0.1:${etcdClient}`;
   const url = `https://127.0.0.1:${port}`;
-  let logText = '';
-  const keep = (who: string) => (d: Buffer) => {
-    logText += d.toString().split('\n').filter(Boolean).map((l) => `[${who}] ${l}\n`).join('');
-    if (logText.length > 400_000) logText = logText.slice(-200_000);
+  // the servers log into files (a pipe this process stops reading, e.g. during a synchronous
+  // call, would block their logging and then their requests)
+  const logFile = path.join(dir, 'servers.log');
+  const logFd = fs.openSync(logFile, 'a');
+  const logText = () => {
+    try {
+      const text = fs.readFileSync(logFile, 'utf8');
+      return text.slice(-200_000);
+    } catch {
+      return '';
+    }
   };
   const etcd = spawn(path.join(toolsDir, 'etcd'), [
     '--name', 'clew-test', '--data-dir', path.join(dir, 'etcd'),
@@ -147,9 +159,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
     '--initial-cluster', `clew-test=http://127.0.0.1:${etcdPeer}`,
     '--unsafe-no-fsync', '--log-level', 'warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  etcd.stdout?.on('data', keep('etcd'));
-  etcd.stderr?.on('data', keep('etcd'));
+  ], { stdio: ['ignore', logFd, logFd] });
   let apiserver: ChildProcess | undefined;
   const caPem = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
   const agent = new https.Agent({ ca: caPem, keepAlive: false });
@@ -196,15 +206,19 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       '--endpoint-reconciler-type=none',
       `--watch-cache=${opts.watchCache === false ? 'false' : 'true'}`,
       ...(opts.extraArgs ?? []),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout?.on('data', keep('kube-apiserver'));
-    p.stderr?.on('data', keep('kube-apiserver'));
+    ], { stdio: ['ignore', logFd, logFd] });
     apiserver = p;
     await until('kube-apiserver', 90_000, async () => {
       if (p.exitCode !== null) throw new Error(`kube-apiserver exited with ${p.exitCode}`);
       const r = await request('GET', '/readyz');
       return r.status === 200 ? true : undefined;
-    }, () => logText);
+    }, logText);
+  };
+
+  const etcdPost = async (p: string, body: unknown): Promise<any> => {
+    const r = await fetch(`${etcdUrl}${p}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`etcd ${p}: ${r.status} ${await r.text()}`);
+    return r.json();
   };
 
   const kubeconfig = path.join(dir, 'kubeconfig');
@@ -220,6 +234,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     await stopChild(apiserver);
     await stopChild(etcd);
     agent.destroy();
+    fs.closeSync(logFd);
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -227,13 +242,13 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       if (etcd.exitCode !== null) throw new Error(`etcd exited with ${etcd.exitCode}`);
       const r = await fetch(`${etcdUrl}/health`);
       return r.ok ? true : undefined;
-    }, () => logText);
+    }, logText);
     await startApiServer();
     // the default namespace and its ServiceAccount (no controller manager creates them here)
     await until('default namespace', 30_000, async () => {
       const r = await request('GET', '/api/v1/namespaces/default');
       return r.status === 200 ? true : undefined;
-    }, () => logText);
+    }, logText);
   } catch (err) {
     await stop();
     throw err;
@@ -241,34 +256,41 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
 
   return {
     url, port, dir, kubeconfig, token, caFile: path.join(dir, 'ca.crt'), caPem, etcdUrl, toolsDir,
-    kubectl(args: string[], input?: string): string {
-      try {
-        return execFileSync(path.join(toolsDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
-          input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024,
-        }).toString();
-      } catch (err) {
-        const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
-        const error = new Error(`kubectl ${args.join(' ')}: ${e.stderr?.toString() || e.message}`) as Error & { stderr?: string; stdout?: string };
-        error.stderr = e.stderr?.toString() ?? '';
-        error.stdout = e.stdout?.toString() ?? '';
-        throw error;
-      }
+    kubectl(args: string[], input?: string): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const p = spawn(path.join(toolsDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        p.stdout.on('data', (c: Buffer) => out.push(c));
+        p.stderr.on('data', (c: Buffer) => err.push(c));
+        p.stdin.on('error', () => {});
+        p.on('error', reject);
+        p.on('close', (code) => {
+          const stdout = Buffer.concat(out).toString();
+          const stderr = Buffer.concat(err).toString();
+          if (code === 0) return resolve(stdout);
+          const error = new Error(`kubectl ${args.join(' ')}: exit ${code}: ${stderr}`) as Error & { stderr?: string; stdout?: string };
+          error.stderr = stderr;
+          error.stdout = stdout;
+          reject(error);
+        });
+        p.stdin.end(input ?? '');
+      });
     },
     request,
     stopApiServer: () => stopChild(apiserver),
     startApiServer,
     async compactEtcd(): Promise<number> {
-      const post = async (p: string, body: unknown) => {
-        const r = await fetch(`${etcdUrl}${p}`, { method: 'POST', body: JSON.stringify(body) });
-        if (!r.ok) throw new Error(`etcd ${p}: ${r.status} ${await r.text()}`);
-        return r.json() as Promise<any>;
-      };
-      const st = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64'), limit: 1 });
+      const st = await etcdPost('/v3/kv/range', { key: Buffer.from('/').toString('base64'), limit: 1 });
       const revision = Number(st.header.revision);
-      await post('/v3/kv/compaction', { revision: String(revision), physical: true });
+      await etcdPost('/v3/kv/compaction', { revision: String(revision), physical: true });
       return revision;
     },
-    log: () => logText,
+    async etcdDelete(key: string): Promise<void> {
+      const r = await etcdPost('/v3/kv/deleterange', { key: Buffer.from(key).toString('base64') });
+      if (String(r.deleted ?? '0') !== '1') throw new Error(`etcd: ${key} not found`);
+    },
+    log: logText,
     stop,
   };
 }

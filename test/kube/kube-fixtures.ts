@@ -15,11 +15,11 @@ export async function must(api: KubeApiServer, method: string, p: string, body?:
 }
 
 /** kubectl apply of Clew's CRDs, then waits until they are Established. */
-export function applyCrds(api: KubeApiServer, dir: string): void {
+export async function applyCrds(api: KubeApiServer, dir: string): Promise<void> {
   const file = path.join(dir, 'crds.json');
   fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: istioCrds() }));
-  api.kubectl(['apply', '-f', file]);
-  api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=clew']);
+  await api.kubectl(['apply', '-f', file]);
+  await api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=clew']);
 }
 
 export async function createNode(api: KubeApiServer, name: string, labels: Record<string, string>): Promise<void> {

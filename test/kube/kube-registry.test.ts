@@ -6,10 +6,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { kubeApiServerSkip, startKubeApiServer, type KubeApiServer } from '../helpers/kube-api-server.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { spawn } from 'node:child_process';
+import { CLEW_BIN, REPO_ROOT } from '../helpers/paths.js';
+import { freePorts } from '../../src/local/local-ports.js';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { KubeClient } from '../../src/kube/kube-client.js';
 import { KubeSources } from '../../src/kube/kube-sources.js';
@@ -36,9 +39,9 @@ before(async () => {
   if (skip) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-kube-reg-'));
   api = await startKubeApiServer();
-  applyCrds(api, dir);
-  api.kubectl(['create', 'namespace', 'istio-system']);
-  api.kubectl(['apply', '-f', path.join(REPO_ROOT, 'samples/bookinfo/platform/kube/bookinfo.yaml')]);
+  await applyCrds(api, dir);
+  await api.kubectl(['create', 'namespace', 'istio-system']);
+  await api.kubectl(['apply', '-f', path.join(REPO_ROOT, 'samples/bookinfo/platform/kube/bookinfo.yaml')]);
   await createNode(api, 'node-a', { 'topology.kubernetes.io/region': 'eu-west', 'topology.kubernetes.io/zone': 'eu-west-1a' });
   await createNode(api, 'node-b', { 'topology.kubernetes.io/region': 'eu-west', 'topology.kubernetes.io/zone': 'eu-west-1b', 'topology.istio.io/subzone': 'rack7' });
   for (const p of PODS) await createRunningPod(api, { name: p.name, labels: p.labels, serviceAccount: p.sa, ip: p.ip, node: p.node });
@@ -47,11 +50,11 @@ before(async () => {
   }
   kube = new KubeSources(KubeClient.fromFile(api.kubeconfig), { backoffMs: 100, maxBackoffMs: 1000, renewMs: 500, log: (l) => logs.push(l) });
   await kube.start();
+  fs.mkdirSync(path.join(dir, 'config'));
   cp = new ControlPlane({
-    configDir: path.join(dir, 'config'), xdsPort: 0, debugPort: 0, publishToken: false, debounceMs: 50,
+    configDir: path.join(dir, 'config'), xdsPort: 0, debugPort: 0, secureXdsPort: 0, publishToken: false, debounceMs: 50,
     registries: [kube.registrySource()], configSources: [kube.configSource()], log: (l) => logs.push(l),
   });
-  fs.mkdirSync(path.join(dir, 'config'));
   await cp.start();
 });
 
@@ -78,6 +81,22 @@ test('registry: Services with ClusterIPs, endpoints from EndpointSlices with pod
   assert.deepEqual(workloads, PODS.map((p) => p.name).sort());
 });
 
+test('a pod that appears after the EndpointSlice naming it gives the endpoint its labels and service account', { skip }, async () => {
+  const host = 'details.default.svc.cluster.local';
+  const details = PODS.filter((p) => p.labels.app === 'details').map((p) => ({ ip: p.ip, pod: p.name, node: p.node }));
+  await putSlice(api, 'details', 'details-abc', [...details, { ip: '10.244.3.30', pod: 'details-v2-late', node: 'node-b' }]);
+  const late = () => cp.registry.instances(host, 9080).map((i) => i.endpoint).find((e) => e.address === '10.244.3.30');
+  const before = await until('the endpoint without its pod', () => late());
+  assert.equal(before.labels.version, undefined);
+  await createRunningPod(api, { name: 'details-v2-late', labels: { app: 'details', version: 'v2' }, serviceAccount: 'bookinfo-details', ip: '10.244.3.30', node: 'node-b' });
+  const after = await until('the endpoint with its pod\'s labels', () => (late()?.labels.version === 'v2' ? late() : undefined));
+  assert.equal(after.serviceAccount, 'bookinfo-details');
+  assert.equal(after.locality, 'eu-west/eu-west-1b/rack7');
+  await putSlice(api, 'details', 'details-abc', details);
+  await api.kubectl(['delete', 'pod', 'details-v2-late', '--wait=false']);
+  await until('back to one details endpoint', () => cp.registry.instances(host, 9080).length === 1);
+});
+
 test('an EndpointSlice change reaches a proxy as an EDS-only push; a kubectl-applied VirtualService as LDS/RDS', { skip }, async () => {
   const a = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, {
     id: 'sidecar~10.244.1.14~productpage-v1-0.default~default.svc.cluster.local',
@@ -101,8 +120,8 @@ test('an EndpointSlice change reaches a proxy as an EDS-only push; a kubectl-app
 
     // Istio config through kubectl: subsets (CDS) and routes (RDS)
     const mark2 = a.received.length;
-    api.kubectl(['apply', '-f', path.join(REPO_ROOT, 'samples/bookinfo/networking/destination-rule-all.yaml')]);
-    api.kubectl(['apply', '-f', path.join(REPO_ROOT, 'samples/bookinfo/networking/virtual-service-all-v1.yaml')]);
+    await api.kubectl(['apply', '-f', path.join(REPO_ROOT, 'samples/bookinfo/networking/destination-rule-all.yaml')]);
+    await api.kubectl(['apply', '-f', path.join(REPO_ROOT, 'samples/bookinfo/networking/virtual-service-all-v1.yaml')]);
     await a.until(() => (a.latest.get(CLUSTER_TYPE)?.resources ?? []).some((c) => c.name === 'outbound|9080|v1|reviews.default.svc.cluster.local'), 10_000);
     await a.until(() => JSON.stringify(a.latest.get(ROUTE_TYPE)?.resources ?? []).includes('outbound|9080|v1|reviews.default.svc.cluster.local'), 10_000);
     assert.ok(a.received.slice(mark2).some((r) => r.typeUrl === ROUTE_TYPE));
@@ -112,11 +131,11 @@ test('an EndpointSlice change reaches a proxy as an EDS-only push; a kubectl-app
 });
 
 test('status: a valid VirtualService gets Reconciled=True, an invalid one (no webhook here) ERROR messages and stays out of the config', { skip }, async () => {
-  api.kubectl(['apply', '-f', '-'], JSON.stringify({
+  await api.kubectl(['apply', '-f', '-'], JSON.stringify({
     apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'ratings-ok', namespace: 'default' },
     spec: { hosts: ['ratings'], http: [{ route: [{ destination: { host: 'ratings' } }] }] },
   }));
-  api.kubectl(['apply', '-f', '-'], JSON.stringify({
+  await api.kubectl(['apply', '-f', '-'], JSON.stringify({
     apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: 'ratings-bad', namespace: 'default' },
     spec: { hosts: ['ratings'], http: [{ route: [{ destination: { host: 'ratings' }, weight: -5 }], timeout: 'soon' }] },
   }));
@@ -142,4 +161,38 @@ test('status: a valid VirtualService gets Reconciled=True, an invalid one (no we
   // the Lease says who wrote it
   const lease = await must(api, 'GET', '/apis/coordination.k8s.io/v1/namespaces/istio-system/leases/clew-status-leader');
   assert.equal(lease.spec.holderIdentity, kube.leader.identity);
+});
+
+test('clew control-plane --kubeconfig: the registry from Kubernetes, Istio CRDs in /debug/configz, webhooks served', { skip }, async () => {
+  const [xds, secure, debug, webhook] = await freePorts('127.0.0.1', 4);
+  const p = spawn(process.execPath, [CLEW_BIN, 'control-plane', '--config-dir', path.join(dir, 'cli-config'), '--kubeconfig', api.kubeconfig,
+    '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--webhook-port', String(webhook),
+    '--system-namespace', 'istio-system'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    const registry = await until('registryz', async () => {
+      const r = await fetch(`http://127.0.0.1:${debug}/debug/registryz`).catch(() => undefined);
+      return r?.ok ? (await r.json()) as any[] : undefined;
+    }, 60_000).catch((e) => { throw new Error(`${(e as Error).message}\n${err}`); });
+    const reviews = registry.find((s) => s.hostname === 'reviews.default.svc.cluster.local');
+    assert.equal(reviews?.cluster, 'Kubernetes');
+    assert.deepEqual(reviews.endpoints['9080'].map((e: any) => e.address).sort(), ['10.244.1.12', '10.244.2.12']);
+    const configz = await (await fetch(`http://127.0.0.1:${debug}/debug/configz`)).json() as any;
+    assert.ok(configz.resources.some((r: any) => r.kind === 'VirtualService' && r.metadata.name === 'ratings-ok'), JSON.stringify(configz.resources.map((r: any) => r.key)));
+    assert.match(err, /kubernetes: https:\/\/127\.0\.0\.1:\d+: waiting for the informers to list/);
+    await until('webhooks started', () => err.includes(`webhooks on https://127.0.0.1:${webhook} (/validate, /inject)`), 20_000);
+    // served with a certificate of the control plane's CA
+    const root = fs.readFileSync(path.join(dir, 'cli-config', '.clew', 'root-cert.pem'), 'utf8');
+    const status = await new Promise<number>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: webhook, path: '/validate', ca: root }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    assert.equal(status, 405, 'GET of a webhook: only POST');
+  } finally {
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  }
 });

@@ -62,6 +62,8 @@ export function register(program: Command): void {
       const cp = new ControlPlane({
         registries: kube ? [kube.registrySource()] : [],
         configSources: kube ? [kube.configSource()] : [],
+        // sidecars' projected service-account tokens (audience istio-ca), checked by TokenReview
+        authenticators: kube ? [new (await import('../kube/kube-token-review.js')).KubeTokenReviewAuthenticator(kube.client)] : [],
         configDir: opts.configDir,
         meshConfigFile: opts.meshConfig,
         xdsPort: opts.xdsPort,

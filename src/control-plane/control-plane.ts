@@ -24,6 +24,7 @@ import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
 import { ControlPlaneSecurity } from './control-plane-security.js';
 import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
+import type { Authenticator } from '../security/auth/authenticator.js';
 import { NackLog } from './nack-log.js';
 import { loadOrCreateAdminToken, publishAdminToken, unpublishAdminToken } from './admin-token.js';
 
@@ -66,6 +67,8 @@ export interface ControlPlaneOptions {
   registries?: RegistrySource[];
   /** Config from elsewhere (Kubernetes CRDs), merged with the config directory's */
   configSources?: ConfigSource[];
+  /** more authenticators after the workload-token one (Kubernetes TokenReview) */
+  authenticators?: Authenticator[];
 }
 
 /** A read-only source of Istio config (the config directory's store is the writable one). */
@@ -121,7 +124,10 @@ export class ControlPlane {
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.generator = new XdsGenerator(() => this.pc);
     this.security = new ControlPlaneSecurity(
-      { configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm },
+      {
+        configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm,
+        authenticators: options.authenticators,
+      },
       { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
     );
     this.ads = new AdsServer(this.generator, {

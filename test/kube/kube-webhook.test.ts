@@ -2,7 +2,9 @@
  * The validating admission webhook on a real kube-apiserver: the control plane patches the
  * webhook configuration's caBundle with its CA's root, `kubectl apply` of an invalid
  * VirtualService is refused with the messages `clew validate` prints for the same file, and a
- * valid one is admitted and gets its status written.
+ * valid one is admitted and gets its status written; pods come back injected as
+ * `clew kube-inject` injects them; a sidecar's projected service-account token, checked by
+ * TokenReview, gets its certificate and registers its own pod only.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,14 @@ import { KubeClient } from '../../src/kube/kube-client.js';
 import { KubeSources } from '../../src/kube/kube-sources.js';
 import { KubeWebhooks, MUTATING_WEBHOOK_CONFIG, VALIDATING_WEBHOOK_CONFIG } from '../../src/kube/kube-webhooks.js';
 import { parse as parseYaml } from 'yaml';
-import { applyCrds, must, until } from './kube-fixtures.js';
+import * as crypto from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { applyCrds, createRunningPod, must, until } from './kube-fixtures.js';
+import { KubeTokenReviewAuthenticator } from '../../src/kube/kube-token-review.js';
+import { buildNode } from '../../src/xds/node-metadata.js';
+import { TestAdsClient, CLUSTER_TYPE } from '../helpers/ads-client.js';
+import { createCertificate } from '../security/helpers/ca-client.js';
+import { makeCsr } from '../security/helpers/openssl.js';
 
 const skip = kubeApiServerSkip();
 let api: KubeApiServer;
@@ -39,6 +48,7 @@ before(async () => {
   cp = new ControlPlane({
     configDir: path.join(dir, 'config'), xdsPort: 0, debugPort: 0, secureXdsPort: 0, publishToken: false, debounceMs: 50,
     registries: [kube.registrySource()], configSources: [kube.configSource()], log: (l) => logs.push(l),
+    authenticators: [new KubeTokenReviewAuthenticator(kube.client)],
   });
   await cp.start();
   webhooks = await KubeWebhooks.start({
@@ -225,4 +235,67 @@ test('a pod created in a labelled namespace comes back injected as clew kube-inj
     assert.equal(p.metadata.annotations?.['sidecar.istio.io/status'], undefined, `${ns}/${name}`);
   }
   assert.equal(webhooks.server.counts.get('/inject allowed'), 1, 'only the labelled namespace\'s opted-in pod reached the webhook (namespaceSelector, objectSelector)');
+});
+
+test('a sidecar\'s projected token (audience istio-ca) is checked by TokenReview: its own certificate and pod only; other audiences and deleted pods get nothing', { skip }, async () => {
+  await must(api, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tokens' } });
+  for (const sa of ['reviews', 'ratings']) {
+    await must(api, 'POST', '/api/v1/namespaces/tokens/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa } });
+  }
+  await createRunningPod(api, { name: 'reviews-1', namespace: 'tokens', labels: { app: 'reviews' }, serviceAccount: 'reviews', ip: '127.0.0.61' });
+  await createRunningPod(api, { name: 'ratings-1', namespace: 'tokens', labels: { app: 'ratings' }, serviceAccount: 'ratings', ip: '127.0.0.62' });
+  // the kubelet's projected token: TokenRequest bound to the pod
+  const tokenFor = async (sa: string, pod: string, audience = 'istio-ca') => {
+    const o = await must(api, 'GET', `/api/v1/namespaces/tokens/pods/${pod}`);
+    const r = await must(api, 'POST', `/api/v1/namespaces/tokens/serviceaccounts/${sa}/token`, {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { audiences: [audience], expirationSeconds: 600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod, uid: o.metadata.uid } },
+    });
+    return r.status.token as string;
+  };
+  const rootPem = cp.security.ca.rootCertPem();
+  const secure = `127.0.0.1:${cp.secureXdsPort}`;
+  const { csrPem } = makeCsr(path.join(dir, 'csr'), { sans: ['URI:spiffe://cluster.local/ns/tokens/sa/ratings'] });
+
+  const reviewsToken = await tokenFor('reviews', 'reviews-1');
+  const ok = await createCertificate(secure, rootPem, { csr: csrPem, validityDuration: 0 }, { token: reviewsToken });
+  assert.ok('chain' in ok, JSON.stringify(ok));
+  assert.equal(new crypto.X509Certificate(ok.chain[0]).subjectAltName, 'URI:spiffe://cluster.local/ns/tokens/sa/reviews', 'the identity is the token\'s, not the CSR\'s');
+
+  const otherAudience = await createCertificate(secure, rootPem, { csr: csrPem, validityDuration: 0 }, { token: await tokenFor('reviews', 'reviews-1', 'vault') });
+  assert.ok('code' in otherAudience && otherAudience.code === grpc.status.UNAUTHENTICATED, JSON.stringify(otherAudience));
+  assert.match(otherAudience.details, /kubernetes-token-review: TokenReview: not authenticated/);
+
+  // the reviews pod's token cannot register ratings' pod, nor another address
+  const node = (name: string, sa: string, address: string, app: string) => buildNode({
+    type: 'sidecar', name, namespace: 'tokens', address, labels: { app }, serviceAccount: sa,
+    interceptionMode: 'NONE', podPorts: [{ containerPort: 9080 }], appPorts: {},
+  });
+  const creds = grpc.credentials.createSsl(Buffer.from(rootPem));
+  const own = new TestAdsClient(secure, node('reviews-1', 'reviews', '127.0.0.61', 'reviews'), { credentials: creds, token: reviewsToken });
+  try {
+    await own.until(() => own.latest.has(CLUSTER_TYPE), 10_000);
+  } finally {
+    own.close();
+  }
+  for (const [what, n, re] of [
+    ['another pod', node('ratings-1', 'ratings', '127.0.0.62', 'ratings'), /service account ratings is not reviews/],
+    ['another address', node('reviews-1', 'reviews', '127.0.0.99', 'reviews'), /address 127\.0\.0\.99 is not one of 127\.0\.0\.61/],
+  ] as const) {
+    const c = new TestAdsClient(secure, n, { credentials: creds, token: reviewsToken });
+    try {
+      await c.until(() => c.status !== undefined, 10_000);
+      assert.equal(c.status!.code, grpc.status.PERMISSION_DENIED, what);
+      assert.match(c.status!.details, re, what);
+    } finally {
+      c.close();
+    }
+  }
+
+  // the pod is gone: its token no longer proves anything
+  const ratingsToken = await tokenFor('ratings', 'ratings-1');
+  await must(api, 'DELETE', '/api/v1/namespaces/tokens/pods/ratings-1?gracePeriodSeconds=0');
+  await until('ratings-1 deleted', async () => ((await api.request('GET', '/api/v1/namespaces/tokens/pods/ratings-1')).status === 404 ? true : undefined));
+  const gone = await createCertificate(secure, rootPem, { csr: csrPem, validityDuration: 0 }, { token: ratingsToken });
+  assert.ok('code' in gone && gone.code === grpc.status.UNAUTHENTICATED, JSON.stringify(gone));
 });

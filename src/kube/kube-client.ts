@@ -67,6 +67,17 @@ export class KubeClient {
     return new KubeClient(kc);
   }
 
+  /** kubectl's default: $KUBECONFIG, else ~/.kube/config, else in-cluster. */
+  static fromDefault(): KubeClient {
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromDefault();
+    } catch (err) {
+      throw new KubeError('KUBE_CONFIG', `kubeconfig: ${(err as Error).message}`);
+    }
+    return new KubeClient(kc);
+  }
+
   /** In a pod: KUBERNETES_SERVICE_HOST/PORT, the mounted service-account token and CA. */
   static inCluster(): KubeClient {
     if (!process.env.KUBERNETES_SERVICE_HOST) throw new KubeError('KUBE_CONFIG', 'not in a cluster: KUBERNETES_SERVICE_HOST is not set (pass --kubeconfig)');

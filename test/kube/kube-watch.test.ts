@@ -3,6 +3,8 @@
  * so an etcd compaction expires a resumed watch): the API server restarted mid-run, a watch that
  * resumes from a compacted resourceVersion (410 → relist, which finds a change the watch never
  * delivered), and 1000 Services created at once reaching a proxy in a few debounced pushes.
+ * Last, on the same API server: `clew install` checked by a server-side dry run, applied, and
+ * removed again by `clew uninstall`.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,8 @@ import { KubeClient } from '../../src/kube/kube-client.js';
 import { KubeSources } from '../../src/kube/kube-sources.js';
 import { TestAdsClient, CLUSTER_TYPE } from '../helpers/ads-client.js';
 import { must, until } from './kube-fixtures.js';
+import { runClew } from '../helpers/run-clew.js';
+import { installObjects, objectPath } from '../../src/kube/install/install-manifest.js';
 
 const skip = kubeApiServerSkip();
 let api: KubeApiServer;
@@ -107,5 +111,38 @@ test('1000 Services created at once: the proxy converges in a few debounced push
     assert.equal(kube.registry.services().filter((s) => s.name.startsWith('bulk-')).length, 1000);
   } finally {
     a.close();
+  }
+});
+
+test('clew install: its dry-run output passes kubectl apply --dry-run=server; install applies every object, uninstall removes them', { skip, timeout: 180_000 }, async () => {
+  const dry = await runClew(['install', '--dry-run', '-o', 'yaml']);
+  assert.equal(dry.code, 0, dry.stderr);
+  const server = await api.kubectl(['apply', '--dry-run=server', '-f', '-'], dry.stdout);
+  const objects = installObjects();
+  for (const o of objects) {
+    assert.match(server, new RegExp(`${o.metadata.name.replace(/\./g, '\\.')} (created|configured|unchanged) \\(server dry run\\)`), `${o.kind} ${o.metadata.name}`);
+  }
+  assert.equal((await api.request('GET', objectPath(objects.find((o) => o.kind === 'Deployment')!))).status, 404, 'a dry run stores nothing');
+
+  const inst = await runClew(['install', '--kubeconfig', api.kubeconfig], { timeoutMs: 60_000 });
+  assert.equal(inst.code, 0, inst.stderr);
+  for (const o of objects) {
+    const r = await api.request('GET', objectPath(o));
+    assert.equal(r.status, 200, `${o.kind} ${o.metadata.name}`);
+    assert.equal(r.body.metadata.labels['app.kubernetes.io/part-of'], 'clew', `${o.kind} ${o.metadata.name}`);
+  }
+  const again = await runClew(['install', '--kubeconfig', api.kubeconfig], { timeoutMs: 60_000 });
+  assert.equal(again.code, 0, `install twice: ${again.stderr}`);
+
+  const un = await runClew(['uninstall', '--kubeconfig', api.kubeconfig], { timeoutMs: 60_000 });
+  assert.equal(un.code, 0, un.stderr);
+  for (const o of objects) {
+    if (o.kind === 'Namespace') {
+      // without a controller manager here nothing finishes a namespace's deletion: it is Terminating
+      const r = await api.request('GET', objectPath(o));
+      assert.ok(r.status === 404 || r.body.metadata.deletionTimestamp, 'namespace being deleted');
+      continue;
+    }
+    await until(`${o.kind} ${o.metadata.name} gone`, async () => ((await api.request('GET', objectPath(o))).status === 404 ? true : undefined), 30_000);
   }
 });

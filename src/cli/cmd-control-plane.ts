@@ -91,6 +91,7 @@ export function register(program: Command): void {
       }
       let webhooks: import('../kube/kube-webhooks.js').KubeWebhooks | undefined;
       if (kube) {
+        kube.publishRootCert(() => cp.security.ca.rootCertPem(), log);
         const { KubeWebhooks } = await import('../kube/kube-webhooks.js');
         try {
           webhooks = await KubeWebhooks.start({

@@ -10,6 +10,7 @@ import { KubeConfigSource } from './kube-config-source.js';
 import { LeaderElection } from './kube-leader.js';
 import { KubeRegistry } from './kube-registry.js';
 import { KubeStatusWriter } from './kube-status-writer.js';
+import { RootCertPublisher } from './kube-root-cert-publisher.js';
 
 export interface KubeSourcesOptions {
   /** Istio's cluster id for this registry (default `Kubernetes`, as istiod's) */
@@ -31,6 +32,8 @@ export class KubeSources {
   readonly leader: LeaderElection;
   readonly status: KubeStatusWriter;
   readonly clusterId: string;
+  /** set by publishRootCert() once the CA is open */
+  rootCert: RootCertPublisher | undefined;
 
   constructor(readonly client: KubeClient, opts: KubeSourcesOptions = {}) {
     const log = opts.log ?? (() => {});
@@ -45,10 +48,19 @@ export class KubeSources {
       renewMs: opts.renewMs,
       log,
       onChange: (leader) => {
-        if (leader) this.status.resyncAll();
+        if (!leader) return;
+        this.status.resyncAll();
+        this.rootCert?.resyncAll();
       },
     });
     this.status = new KubeStatusWriter(client, this.config, this.leader, log);
+  }
+
+  /** Publishes the CA's root to every namespace (ConfigMap istio-ca-root-cert) while this holds the Lease. */
+  publishRootCert(rootPem: () => string, log?: (line: string) => void): RootCertPublisher {
+    this.rootCert = new RootCertPublisher(this.client, this.registry.namespaces, this.leader, rootPem, log);
+    this.rootCert.resyncAll();
+    return this.rootCert;
   }
 
   registrySource(): RegistrySource {
@@ -69,6 +81,7 @@ export class KubeSources {
 
   async stop(): Promise<void> {
     this.status.stop();
+    this.rootCert?.stop();
     this.registry.stop();
     this.config.stop();
     await this.leader.stop();

@@ -1,6 +1,7 @@
 /** `clew control-plane`: run the control plane (istiod's role) in the foreground. */
 import type { Command } from 'commander';
 import { ControlPlane } from '../control-plane/control-plane.js';
+import { parseCidr4 } from '../registry/index.js';
 import { ConfigPathError, formatMessage, MeshConfigError } from '../config/index.js';
 import { CliError, UsageError } from './errors.js';
 import { parsePort } from './cli-options.js';
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
     .option('--listen-address <ip>', 'address of the xDS (ADS) server', '127.0.0.1')
     .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
+    .option('--service-cidr <cidr>', 'range Services get their virtual IPs (ClusterIPs) from', '10.96.0.0/12')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
     .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
     .option('--kubeconfig <file>', 'also read Services, EndpointSlices, Pods and Istio CRDs from this Kubernetes cluster')
@@ -42,6 +44,11 @@ export function register(program: Command): void {
     .option('--proxy-image <image>', 'image of the injected init container and sidecar', 'clew:latest')
     .option('--no-native-sidecar', 'inject the sidecar as a regular container, not a restartable init container (Kubernetes before 1.29)')
     .action(async (opts) => {
+      try {
+        parseCidr4(opts.serviceCidr);
+      } catch (err) {
+        throw new UsageError(`--service-cidr: ${(err as Error).message}`);
+      }
       const log = (line: string) => process.stderr.write(`${line}\n`);
       let kube: import('../kube/kube-sources.js').KubeSources | undefined;
       if (opts.kubeconfig || opts.inCluster) {
@@ -72,6 +79,7 @@ export function register(program: Command): void {
         workloadCertTtlSeconds: parseTtlSeconds(opts.workloadCertTtl, '--workload-cert-ttl'),
         debugPort: opts.debugPort,
         listenAddress: opts.listenAddress,
+        serviceCidr: opts.serviceCidr,
         debugAddress: opts.debugAddress,
         debounceMs: opts.debounce,
         workloadGraceMs: opts.workloadGrace,

@@ -22,6 +22,10 @@ interface DemoFlags {
   meshConfig?: string;
   readyTimeout: string;
   logFile?: string;
+  netns?: boolean;
+  hosts?: string;
+  controlPlaneHost?: string;
+  dnsServer?: string[];
 }
 
 function toCliError(err: unknown): unknown {
@@ -42,6 +46,10 @@ export function register(program: Command): void {
     .option('--config-dir <dir>', 'control-plane config dir (default: a temporary one seeded with the samples)')
     .option('--mesh-config <file>', 'Istio MeshConfig YAML for the control plane (access logs, tracing, extensionProviders)')
     .option('--ready-timeout <seconds>', 'how long to wait for everything to be ready', '90')
+    .option('--netns', 'pods in network namespaces (root, Linux): transparent capture, DNS through the sidecars, apps unchanged')
+    .option('--hosts <names>', 'with --netns: spread the pods over these "machines" (host namespaces with their own bridge and subnet), e.g. a,b,c')
+    .option('--control-plane-host <name>', 'with --netns: run the control plane on this host (default: the root namespace)')
+    .option('--dns-server <ip>', "with --netns: the pods' name server (repeatable; default: this machine's)", (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--supervise', 'internal: the background supervisor of --detach').hideHelp())
     .addOption(new Option('--log-file <file>', 'internal').hideHelp())
     .action(async (flags: DemoFlags) => {
@@ -56,6 +64,11 @@ export function register(program: Command): void {
           readyTimeoutMs: Number(flags.readyTimeout) * 1000,
           detached: Boolean(flags.detach || flags.supervise),
           logFile: flags.logFile,
+          netns: flags.netns ? {
+            hosts: (flags.hosts ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+            controlPlaneHost: flags.controlPlaneHost,
+            dnsServers: flags.dnsServer,
+          } : undefined,
         };
         const code = flags.detach && !flags.supervise ? await detachDemo(opts) : await runDemo(opts);
         process.exit(code);

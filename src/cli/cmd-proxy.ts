@@ -28,6 +28,8 @@ export function register(program: Command): void {
     .option('--service-account <sa>', 'service account', 'default')
     .option('--address <ip>', "workload address (admin/stats/ready bind here too)")
     .option('--admin-address <ip>', 'address of the admin port (default: --address)')
+    .option('--dns-capture', "run the DNS proxy on 127.0.0.1:15053 (istio-agent's DNS capture): mesh hostnames answered from the control plane's name table, the rest forwarded to resolv.conf's name servers")
+    .option('--dns-port <port>', 'port of the DNS proxy', '15053')
     .option('--port <n>', 'workload port (repeatable)', collect, [])
     .option('--app-port <port=host:port>', 'where the app listens for a workload port (repeatable)', collect, [])
     .option('--interception-mode <mode>', 'NONE (local mode), REDIRECT or TPROXY (iptables capture in the pod\'s network namespace: clew iptables)', 'NONE');
@@ -81,6 +83,8 @@ export function register(program: Command): void {
         serviceAccount: String(o.serviceAccount),
         address: o.address,
         adminAddress: o.adminAddress,
+        dnsCapture: !!o.dnsCapture,
+        dnsPort: port(o.dnsPort, '--dns-port'),
         ports: (o.port as string[]).map((p) => port(p, '--port')),
         appPorts,
         interceptionMode: mode as 'NONE' | 'REDIRECT' | 'TPROXY',

@@ -72,10 +72,14 @@ export interface MeshConfig {
   defaultProviders?: DefaultProviders;
   trustDomain?: string;
   rootNamespace?: string;
+  /** how proxies normalize request paths before routing and authorization (unset/DEFAULT = BASE) */
+  pathNormalization?: { normalization?: PathNormalizationType };
   /** ALLOW_ANY (default): unknown destinations pass through; REGISTRY_ONLY: they are blocked */
   outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
   [field: string]: unknown;
 }
+
+export type PathNormalizationType = 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 
 export const DEFAULT_ZIPKIN_ADDRESS = 'zipkin.istio-system:9411';
 /** Istio's trace sampling default (PILOT_TRACE_SAMPLING), in percent. */

@@ -34,6 +34,9 @@ const proxyConfig = obj({
 
 const httpHeaders = list(any());
 
+/** MeshConfig.ProxyPathNormalization.NormalizationType (DEFAULT behaves as BASE) */
+export const PATH_NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const;
+
 /** The provider kinds of ExtensionProvider; exactly one per provider. */
 export const PROVIDER_KINDS = [
   'envoyExtAuthzHttp', 'envoyExtAuthzGrpc', 'zipkin', 'lightstep', 'datadog', 'stackdriver', 'opencensus',
@@ -80,6 +83,7 @@ export const meshConfigSchema: Schema = obj({
   defaultProviders: obj({ tracing: strList(), metrics: strList(), accessLogging: strList() }),
   trustDomain: str(),
   rootNamespace: str(),
+  pathNormalization: obj({ normalization: enm(...PATH_NORMALIZATIONS) }),
   outboundTrafficPolicy: obj({ mode: enm('REGISTRY_ONLY', 'ALLOW_ANY') }),
   ...anyFields(`proxyListenPort proxyInboundListenPort proxyHttpPort connectTimeout hboneIdleTimeout
     protocolDetectionTimeout tcpKeepalive ingressClass ingressService ingressControllerMode ingressSelector
@@ -87,6 +91,6 @@ export const meshConfigSchema: Schema = obj({
     enableAutoMtls trustDomainAliases caCertificates defaultServiceExportTo defaultVirtualServiceExportTo
     defaultDestinationRuleExportTo localityLbSetting dnsRefreshRate h2UpgradePolicy inboundClusterStatName
     outboundClusterStatName certificates serviceSettings serviceScopeConfigs enablePrometheusMerge
-    verifyCertificateAtClient ca discoverySelectors pathNormalization defaultHttpRetryPolicy tlsDefaults
+    verifyCertificateAtClient ca discoverySelectors defaultHttpRetryPolicy tlsDefaults
     defaultTrafficPolicy serviceEntryVisibility`),
 });

@@ -13,8 +13,9 @@ import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
 import { createPushContext, type PushContext } from './builders/index.js';
-import { AggregateRegistry, LocalRegistry, type RegistrySource } from '../registry/index.js';
+import { AggregateRegistry, LocalRegistry, VipAllocator, type RegistrySource } from '../registry/index.js';
 import type { ConfigResource } from '../config/types.js';
+import { ServiceVipFile } from './service-vip-file.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
 import { formatMessage, validateResources, type MeshConfig, type ValidationMessage } from '../config/index.js';
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   keyAlgorithm?: KeyAlgorithm;
   /** address of the xDS (ADS) servers, plaintext and TLS; default 127.0.0.1 */
   listenAddress?: string;
+  /** where Services get their virtual IPs (ClusterIPs); default 10.96.0.0/12 */
+  serviceCidr?: string;
   /** address of the debug/resource API (reads and the token-protected writes); default 127.0.0.1 */
   debugAddress?: string;
   /** publish the admin token for local CLI clients (default true) */
@@ -81,7 +84,7 @@ export interface ConfigSource {
 export class ControlPlane {
   readonly store: ConfigStore;
   /** the config directory's registry: Services/ServiceEntries/WorkloadEntries and self-registered proxies */
-  readonly localRegistry = new LocalRegistry();
+  readonly localRegistry: LocalRegistry;
   /** every registry, as one (Istio's aggregate controller) */
   readonly registry: AggregateRegistry;
   private readonly configSources: ConfigSource[];
@@ -116,6 +119,8 @@ export class ControlPlane {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.nackLog = new NackLog((line) => this.log(line));
     this.store = new ConfigStore(options.configDir);
+    // Services and ServiceEntries get stable virtual IPs, kept across restarts in the state dir
+    this.localRegistry = new LocalRegistry(new VipAllocator(new ServiceVipFile(options.configDir, this.log), options.serviceCidr));
     this.adminToken = loadOrCreateAdminToken(options.configDir);
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);

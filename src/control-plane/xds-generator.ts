@@ -4,13 +4,14 @@
  * that would get identical resources share one computation (and one encoding downstream).
  */
 import type { EnvoyResource } from '../xds/codec.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
 import { parseNode, type ProxyIdentity } from '../xds/node-metadata.js';
 import type { XdsResourceSource, XdsStreamInfo } from '../xds-server/index.js';
 import {
   buildClusters,
   buildEndpoints,
   buildListeners,
+  buildNameTable,
   buildRoutes,
   type PushContext,
 } from './builders/index.js';
@@ -22,6 +23,7 @@ const BUILDERS: Record<string, Builder> = {
   [LISTENER_TYPE]: (pc, p, names) => buildListeners(pc, p, names),
   [ROUTE_TYPE]: (pc, p, names) => buildRoutes(pc, p, names ?? []),
   [ENDPOINT_TYPE]: (pc, p, names) => buildEndpoints(pc, p, names ?? []),
+  [NAME_TABLE_TYPE]: (pc, p) => buildNameTable(pc, p),
 };
 
 /** The parts of a proxy's identity that a resource type depends on. */
@@ -32,6 +34,9 @@ function shapeKey(typeUrl: string, p: ProxyIdentity): string {
       return JSON.stringify(p.locality ?? {});
     case ROUTE_TYPE:
       return JSON.stringify([p.type, p.namespace, p.labels]);
+    case NAME_TABLE_TYPE:
+      // the same table for every proxy (names are expanded per namespace by the proxy)
+      return '';
     default:
       return JSON.stringify([
         p.type, p.namespace, p.labels, p.interceptionMode, p.podPorts, p.appPorts,
@@ -74,7 +79,7 @@ export class XdsGenerator implements XdsResourceSource {
     if (hit) return hit;
     const out = new Map<string, EnvoyResource>();
     for (const r of build(this.getPushContext(), proxy, sortedNames)) {
-      const name = typeUrl === ENDPOINT_TYPE ? (r.cluster_name as string) : (r.name as string);
+      const name = typeUrl === ENDPOINT_TYPE ? (r.cluster_name as string) : typeUrl === NAME_TABLE_TYPE ? '' : (r.name as string);
       out.set(name, r);
     }
     this.cache.set(key, out);

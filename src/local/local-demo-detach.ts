@@ -10,9 +10,10 @@ import { checkDemoCanStart, type DemoOptions } from './local-demo.js';
 import type { DetachMessage } from './local-demo-run.js';
 import { demoLogPath } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
+import { netnsDemoArgs } from './netns-demo.js';
 
 export async function detachDemo(opts: DemoOptions, con = new LocalConsole()): Promise<number> {
-  await checkDemoCanStart(opts); // fail fast, here, with the clear message
+  if (!opts.netns) await checkDemoCanStart(opts); // fail fast, here, with the clear message
   const logFile = opts.logFile ?? demoLogPath(opts.stateDir);
   const fd = openSync(logFile, 'w', 0o600);
   const args = [
@@ -25,6 +26,7 @@ export async function detachDemo(opts: DemoOptions, con = new LocalConsole()): P
     '--log-file', logFile,
     ...(opts.configDir ? ['--config-dir', opts.configDir] : []),
     ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
+    ...(opts.netns ? netnsDemoArgs(opts.netns) : []),
   ];
   const cmd = clewCommand(args);
   const child = spawn(cmd.command, cmd.args, {

@@ -5,6 +5,7 @@
  */
 import { LocalConsole } from './local-console.js';
 import { demoSummary, startDemo, type DemoOptions } from './local-demo.js';
+import { netnsDemoSummary, startNetnsDemo } from './netns-demo.js';
 
 /** Messages from the background supervisor to `clew demo --detach`. */
 export type DetachMessage =
@@ -38,14 +39,15 @@ export async function runDemo(opts: DemoOptions, con?: LocalConsole): Promise<nu
   try {
     let handle;
     try {
-      handle = await startDemo({ ...opts, abort: () => (signalled ? `interrupted by ${signalled}` : undefined) }, console);
+      const o = { ...opts, abort: () => (signalled ? `interrupted by ${signalled}` : undefined) };
+      handle = opts.netns ? await startNetnsDemo(o, opts.netns, console) : await startDemo(o, console);
     } catch (err) {
       const message = (err as Error).message;
       send({ t: 'failed', message });
       if (!ipc) console.info(`clew demo: ${message}`);
       return 1;
     }
-    for (const l of demoSummary(handle.state, opts)) console.info(l);
+    for (const l of opts.netns ? netnsDemoSummary(handle.state) : demoSummary(handle.state, opts)) console.info(l);
     send({ t: 'ready' });
     if (ipc && process.connected) process.disconnect();
     await woken;

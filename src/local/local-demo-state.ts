@@ -37,6 +37,14 @@ export interface DemoState {
   pods: DemoPodState[];
   /** every child pid (they are process-group leaders) */
   pids: number[];
+  /** `clew demo --netns`: the network its pods live in (stop removes what is left of it) */
+  netns?: {
+    prefix: string;
+    podCidr: string;
+    stateDir: string;
+    guardPid?: number;
+    pods: Array<{ name: string; namespace: string; ns: string; ip: string; host: string }>;
+  };
 }
 
 export function demoStatePath(stateDir: string = localStateDir()): string {

@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { pidAlive } from './local-address.js';
 import { readDemoState, removeDemoState, demoStatePath } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
+import { removeNetnsLeftovers } from './netns-network.js';
 
 async function waitGone(pids: number[], ms: number): Promise<number[]> {
   const deadline = Date.now() + ms;
@@ -44,6 +45,7 @@ export async function stopDemo(stateDir?: string, graceMs = 15_000): Promise<Sto
   const supervisorAlive = pidAlive(state.supervisorPid);
   const children = [...state.pids, ...(state.guardPid ? [state.guardPid] : [])];
   if (!supervisorAlive && children.filter(pidAlive).length === 0) {
+    if (state.netns) removeNetnsLeftovers(state.netns);
     removeDemoState(stateDir);
     if (state.configDirIsTemp) rmSync(state.configDir, { recursive: true, force: true });
     throw new LocalError('CLEW_LOCAL_DEMO_NOT_RUNNING', 'no demo is running (removed the state of one that ended abruptly)');
@@ -60,6 +62,9 @@ export async function stopDemo(stateDir?: string, graceMs = 15_000): Promise<Sto
   for (const pid of left) signalGroup(pid, 'SIGKILL');
   await waitGone(left, 2000);
   if (state.guardPid && pidAlive(state.guardPid)) process.kill(state.guardPid, 'SIGKILL');
+  // --netns: the supervisor (or its netns guard) removes the pods' namespaces; whatever a killed
+  // supervisor and guard left goes now (pods whose owner is gone, then the network itself)
+  if (state.netns) removeNetnsLeftovers(state.netns);
   removeDemoState(stateDir);
   if (state.configDirIsTemp) rmSync(state.configDir, { recursive: true, force: true });
   return { supervisorPid: state.supervisorPid, killed: left };

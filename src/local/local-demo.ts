@@ -14,6 +14,7 @@ import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoS
 import { LocalError } from './local-errors.js';
 import { planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
+import type { NetnsDemoSettings } from './netns-demo.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
 import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
@@ -33,6 +34,8 @@ export interface DemoOptions {
   logFile?: string;
   /** polled while starting: a message aborts the start (e.g. Ctrl-C) */
   abort?: () => string | undefined;
+  /** `--netns`: pods in network namespaces (src/local/netns-demo.ts) */
+  netns?: NetnsDemoSettings;
 }
 
 export interface DemoHandle {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { pidAlive } from './local-address.js';
 import { LocalError } from './local-errors.js';
 import { localStateDir } from './local-state-dir.js';
-import { cmd, deleteNetns, ip, ipIn, linkName, netnsExists, sleepMs } from './netns-ip.js';
+import { cmd, deleteNetns, execIn, ip, ipIn, linkName, netnsExists, sleepMs } from './netns-ip.js';
 
 export interface NetnsNetworkOptions {
   /** name prefix of namespaces and of the root link (letters, digits; at most 10) */
@@ -70,6 +70,7 @@ export function netnsRootCheck(): void {
 export class NetnsNetwork {
   readonly prefix: string;
   readonly podCidr: string;
+  readonly stateDir: string;
   readonly dir: string;
   private readonly octets: [number, number];
 
@@ -80,7 +81,8 @@ export class NetnsNetwork {
     const m = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/.exec(this.podCidr);
     if (!m || Number(m[1]) > 255 || Number(m[2]) > 255) throw new LocalError('CLEW_LOCAL_BAD_ARGUMENT', `pod CIDR ${JSON.stringify(this.podCidr)}: expected a /16 such as 10.47.0.0/16`);
     this.octets = [Number(m[1]), Number(m[2])];
-    this.dir = join(opts.stateDir ?? localStateDir(), 'netns', this.prefix);
+    this.stateDir = opts.stateDir ?? localStateDir();
+    this.dir = join(this.stateDir, 'netns', this.prefix);
   }
 
   private addr(third: number, fourth: number): string {
@@ -295,15 +297,17 @@ export class NetnsNetwork {
 
   /**
    * Keeps the network (router and root link) up for `ownerPid` without a pod: e.g. a control
-   * plane listening on rootAddress before any pod exists. Released by removePod(name, '').
+   * plane listening on rootAddress before any pod exists (or, with `host`, on that host's bridge
+   * address, the host being created). Returns the address. Released by removePod(name, '').
    */
-  reserve(name: string, ownerPid = process.pid): string {
+  reserve(name: string, ownerPid = process.pid, host?: string): string {
     netnsRootCheck();
     return this.withLock(() => {
       this.gcLocked();
       this.ensureBase();
-      atomicWrite(this.podFile(name, ''), { name, namespace: '', host: '', ns: '', ip: this.rootAddress, index: 0, ownerPid } satisfies PodNet);
-      return this.rootAddress;
+      const address = host ? this.ensureHost(this.readState(), host).gateway : this.rootAddress;
+      atomicWrite(this.podFile(name, ''), { name, namespace: '', host: host ?? '', ns: '', ip: address, index: 0, ownerPid } satisfies PodNet);
+      return address;
     });
   }
 
@@ -365,6 +369,23 @@ export class NetnsNetwork {
       ipIn(this.routerNs, ['route', 'replace', h.subnet, 'via', this.addr(254, 2 * h.index + 1)]);
     }
   }
+
+  /**
+   * Drops (or stops dropping) every packet to and from a host while its link stays up: what a
+   * black-holing network does (no ICMP, SYNs vanish, callers meet their connect timeouts; a cut
+   * link is refused at once). Rules in the router namespace's filter table only, gone with it.
+   * (`tc netem loss 100%` has the same effect where the kernel has sch_netem.)
+   */
+  setHostDrop(host: string, drop: boolean): void {
+    const h = this.host(host);
+    if (!h) throw new LocalError('CLEW_LOCAL_BAD_ARGUMENT', `no host ${host} in network ${this.prefix}`);
+    for (const dir of ['-i', '-o']) {
+      const rule = ['FORWARD', dir, `h${h.index}`, '-j', 'DROP'];
+      const present = execIn(this.routerNs, 'iptables', ['-w', '-C', ...rule], true).code === 0;
+      if (drop && !present) execIn(this.routerNs, 'iptables', ['-w', '-I', ...rule]);
+      if (!drop && present) execIn(this.routerNs, 'iptables', ['-w', '-D', ...rule]);
+    }
+  }
 }
 
 function atomicWrite(file: string, value: unknown): void {
@@ -372,4 +393,12 @@ function atomicWrite(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, file);
+}
+
+/** `clew demo stop` after a killed supervisor: pods with a dead owner go, the network once empty. */
+export function removeNetnsLeftovers(n: { prefix: string; podCidr: string; stateDir: string; guardPid?: number }): void {
+  // a guard still at work finishes first (it holds the network's lock while removing)
+  const deadline = Date.now() + 10_000;
+  while (n.guardPid && pidAlive(n.guardPid) && Date.now() < deadline) sleepMs(50);
+  new NetnsNetwork({ prefix: n.prefix, podCidr: n.podCidr, stateDir: n.stateDir }).gc();
 }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { clewCommand, PACKAGE_ROOT } from './local-clew-bin.js';
 import { LocalError } from './local-errors.js';
 import { DEFAULT_PROXY_PORTS, sidecarArgs, type PodPlan, type PodSpec } from './local-pod.js';
-import type { ManagedChild, Supervisor } from './local-supervisor.js';
+import type { ChildSpec, ManagedChild, Supervisor } from './local-supervisor.js';
 import type { NetnsNetwork, PodNet } from './netns-network.js';
 
 /** The uid/gid the sidecar runs as (the capture rules let its traffic through). */
@@ -116,17 +116,24 @@ export function netnsSidecarArgs(p: NetnsPodPlan): string[] {
   if (i >= 0) args[i + 1] = p.spec.capture?.interceptionMode ?? 'REDIRECT';
   // Istio binds the admin port to localhost only; stats and readiness stay on the pod address
   args.push('--admin-address', '127.0.0.1');
+  // DNS to the pod's name servers is captured: the sidecar answers it (istio-agent's DNS proxy)
+  if ((p.spec.dnsServers ?? []).length > 0) args.push('--dns-capture');
   return args;
 }
 
-export function startNetnsSidecar(sup: Supervisor, p: NetnsPodPlan): ManagedChild {
+/** The sidecar as a child: inside the pod's namespace, as uid/gid 1337 (TPROXY: with CAP_NET_ADMIN). */
+export function netnsSidecarSpec(p: NetnsPodPlan): ChildSpec {
   const cmd = clewCommand(netnsSidecarArgs(p));
   const caps = p.spec.capture?.interceptionMode === 'TPROXY' ? ['--inh-caps', '+net_admin', '--ambient-caps', '+net_admin'] : [];
-  return sup.spawn({
+  return {
     name: `${p.spec.label ?? p.spec.name}/proxy`,
     command: 'ip',
     args: ['netns', 'exec', p.pod.ns, 'setpriv', '--reuid', String(PROXY_UID), '--regid', String(PROXY_UID), '--clear-groups', ...caps, cmd.command, ...cmd.args],
-  });
+  };
+}
+
+export function startNetnsSidecar(sup: Supervisor, p: NetnsPodPlan): ManagedChild {
+  return sup.spawn(netnsSidecarSpec(p));
 }
 
 const PROXY_VARIABLES = /^(https?_proxy|all_proxy|no_proxy|grpc_proxy)$/i;

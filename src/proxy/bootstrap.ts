@@ -26,6 +26,14 @@ export interface ProxyOptions {
   adminPort?: number;
   /** where the admin port listens (default: the workload address; Istio under capture: 127.0.0.1) */
   adminAddress?: string;
+  /** run the DNS proxy (istio-agent's ISTIO_META_DNS_CAPTURE) on 127.0.0.1:dnsPort */
+  dnsCapture?: boolean;
+  /** default 15053 */
+  dnsPort?: number;
+  /** the DNS proxy's upstream resolvers (default: resolv.conf's name servers) */
+  dnsUpstreams?: string[];
+  /** resolv.conf to read search domains and name servers from (default /etc/resolv.conf) */
+  resolvConf?: string;
   statsPort?: number;
   readyPort?: number;
   concurrency?: number;

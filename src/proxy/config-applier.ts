@@ -5,7 +5,8 @@
  * update (NACK) leaves the last good config serving.
  */
 import type { EnvoyResource } from '../xds/codec.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
+import type { NameTableEntry } from '../capture/dns-table.js';
 import { parseSdsSecret } from './transport/tls-config.js';
 import type { SecretValue } from './secret/secret-types.js';
 import { ProxyConfigError } from './errors.js';
@@ -32,13 +33,17 @@ export interface ApplierDeps {
   onChange(): void;
   /** SDS secrets for the listeners' TLS contexts */
   secrets?: SecretProvider;
+  /** NDS: Istio's name table (service hostnames -> virtual IPs), for the DNS proxy and hostname lookups */
+  onNameTable?(table: Record<string, NameTableEntry>): void;
+  /** readiness waits for the first name table (the DNS proxy answers the app from it) */
+  needsNameTable?: boolean;
   /** where accepted ADS SDS states go (the secret manager) */
   applySecrets?(values: Map<string, SecretValue>, version: string): void;
 }
 
 export class ConfigApplier implements XdsApplier {
   readonly routes = new Map<string, RouteProvider>();
-  received = { cds: false, lds: false, eds: false, rds: false };
+  received = { cds: false, lds: false, eds: false, rds: false, nds: false };
   versions: Record<string, string> = {};
   /** Envoy's initial_fetch_timeout: after it, missing EDS/RDS no longer hold readiness back */
   initialFetchTimedOut = false;
@@ -124,6 +129,16 @@ export class ConfigApplier implements XdsApplier {
           this.received.rds = true;
           break;
         }
+        case NAME_TABLE_TYPE: {
+          const nt = resources.values().next().value as EnvoyResource | undefined;
+          const table = (nt?.table ?? {}) as Record<string, NameTableEntry>;
+          for (const [host, info] of Object.entries(table)) {
+            if (!Array.isArray(info?.ips)) throw new XdsRejectError(`name table: ${host}: no ips`);
+          }
+          this.deps.onNameTable?.(table);
+          this.received.nds = true;
+          break;
+        }
         case SECRET_TYPE: {
           // every secret validated first: one bad secret rejects the update (the last good ones stay)
           const values = new Map<string, SecretValue>();
@@ -151,6 +166,7 @@ export class ConfigApplier implements XdsApplier {
   isComplete(): boolean {
     if (!this.received.cds || !this.received.lds) return false;
     if (this.initialFetchTimedOut) return true;
+    if (this.deps.needsNameTable && !this.received.nds) return false;
     if (!this.deps.clusters.allInitialized()) return false;
     if (this.deps.listeners.secretsMissing() !== undefined) return false;
     for (const name of this.referencedRoutes) if (!this.routes.get(name)?.config) return false;

@@ -2,6 +2,7 @@
  * `startProxy`: wires bootstrap, ADS client, config applier, cluster and listener managers and
  * the admin/stats/readiness servers into one running proxy.
  */
+import { overflowCounter, overflowCounters } from '../stats/stats-overflow.js';
 import type * as http from 'node:http';
 import { buildNode } from '../xds/node-metadata.js';
 import { protoRoot } from '../xds/proto-root.js';
@@ -16,6 +17,8 @@ import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
 import { makeTransparent, resolverForMode } from './listener/destination-original.js';
 import { loadOriginalDstAddon } from '../capture/original-dst.js';
+import { DnsProxy, readResolvConf } from '../capture/dns-proxy.js';
+import { DnsTable } from '../capture/dns-table.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './observer.js';
 import { StatsStore } from '../stats/stats-store.js';
@@ -92,6 +95,8 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     if (LEVELS[lvl] >= level) process.stderr.write(`${new Date().toISOString()} [${lvl}] clew-proxy: ${msg}\n`);
   };
   const stats = worker.stats ?? new StatsStore();
+  stats.overflow = overflowCounter('stats_series');
+  for (const c of overflowCounters()) stats.adopt(c);
   const root = stats.scope('');
   const serverGauges = {
     live: root.gauge('server.live'),
@@ -128,7 +133,12 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const hold = options.holdUntilReady ? ready : undefined;
+  // Istio's name table (NDS): hostnames of local-mode requests find their `<vip>_<port>` listener
+  // through it, and with --dns-capture the DNS proxy answers the app from it
+  const resolv = readResolvConf(options.resolvConf);
+  const dnsTable = new DnsTable(identity.namespace, resolv.search);
   const listeners = new ListenerManager({
+    resolveName: (host) => dnsTable.vip(host),
     observer,
     resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
     onTransparentListen: (server) => makeTransparent(native.addon, server),
@@ -179,6 +189,8 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     setNames: (t, names) => xds.setNames(t, names),
     proxyAddress: identity.address,
     secrets,
+    onNameTable: (table) => dnsTable.update(table),
+    needsNameTable: !!options.dnsCapture,
     applySecrets: (values, version) => secrets.applyAds(values, version),
     bindOverride: (name, address, port) => {
       if (name === 'virtualOutbound' && options.outboundPort !== undefined) port = options.outboundPort;
@@ -218,6 +230,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       await listeners.close();
       await clusters.close();
       await telemetry.close();
+      await dns?.close();
       secrets.close();
     })());
   const backend = createAdminBackend({
@@ -253,6 +266,25 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     servers.push(srv.server);
     return srv;
   };
+  let dns: DnsProxy | undefined;
+  if (options.dnsCapture && worker.admin !== false) {
+    // istio-agent's DNS proxy (127.0.0.1:15053): the capture rules send the app's DNS here
+    const dnsStats = stats.scope('dns.');
+    dns = new DnsProxy({
+      table: dnsTable,
+      upstreams: options.dnsUpstreams ?? resolv.servers,
+      port: options.dnsPort ?? 15053,
+      stats: {
+        requests: dnsStats.counter('requests'),
+        answered: dnsStats.counter('answered'),
+        upstreamRequests: dnsStats.counter('upstream_requests'),
+        upstreamFailures: dnsStats.counter('upstream_failures'),
+        overflow: dnsStats.counter('overflow'),
+      },
+      log: (m) => log('warn', m),
+    });
+    await dns.start();
+  }
   const admin = await serve('admin', options.adminPort ?? 15000);
   const statsSrv = await serve('stats', options.statsPort ?? 15090);
   const readySrv = await serve('ready', options.readyPort ?? 15021);

@@ -8,7 +8,7 @@
 import { decodeResource, type EnvoyResource } from '../xds/codec.js';
 import type { XdsNode } from '../xds/node-metadata.js';
 import { jsonToStruct } from '../xds/struct.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
 import { ADS_PATH, adsClientCodec, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
 import { AdsChannel, type AdsCall } from './xds-client-transport.js';
 
@@ -48,6 +48,7 @@ interface TypeState {
 }
 
 export function resourceName(typeUrl: string, r: EnvoyResource): string {
+  if (typeUrl === NAME_TABLE_TYPE) return '';
   return typeUrl === ENDPOINT_TYPE ? String(r.cluster_name ?? '') : String(r.name ?? '');
 }
 
@@ -74,6 +75,8 @@ export class XdsClient {
     this.types.set(ROUTE_TYPE, { version: '', nonce: '', names: [], requested: false });
     // SDS over ADS: the names the active TLS contexts watch (the secret manager sets them)
     this.types.set(SECRET_TYPE, { version: '', nonce: '', names: [], requested: false });
+    // Istio's NDS name table, explicitly wildcard (it is not one of the wildcard-by-default types)
+    this.types.set(NAME_TABLE_TYPE, { version: '', nonce: '', names: ['*'], requested: true });
   }
 
   start(): void {
@@ -124,7 +127,7 @@ export class XdsClient {
     call.on('status', () => this.onStreamEnd(call));
     call.on('end', () => this.onStreamEnd(call));
     // CDS before LDS, like Envoy; then the dependent types if already known (resync).
-    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE]) {
+    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE, NAME_TABLE_TYPE]) {
       if (this.types.get(t)!.requested) this.send(t);
     }
   }

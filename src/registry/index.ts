@@ -8,3 +8,4 @@ export {
 } from './registry-protocol.js';
 export { workloadPortFor } from './registry-endpoints.js';
 export { localityString } from './registry-convert.js';
+export { VipAllocator, parseCidr4, DEFAULT_SERVICE_CIDR, AUTO_ALLOCATE_CIDR, MEMORY_VIP_STORE, type VipStore } from './registry-vips.js';

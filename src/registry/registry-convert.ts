@@ -30,6 +30,7 @@ export function servicesFromKube(res: ConfigResource<KubeServiceSpec>): MeshServ
     resolution: 'EDS',
     location: 'MESH_INTERNAL',
     addresses: clusterIP,
+    ...(spec.clusterIP === 'None' ? { headless: true } : {}),
     origin: 'Service',
   }];
 }

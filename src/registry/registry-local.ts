@@ -13,10 +13,14 @@ import type {
 import { servicesFromKube, servicesFromServiceEntry, workloadFromEntry, workloadFromProxy } from './registry-convert.js';
 import { endpointsFor } from './registry-endpoints.js';
 import { resolveHostname } from './registry-hosts.js';
+import type { VipAllocator } from './registry-vips.js';
 
 type Index = Map<string, Map<number, ServiceInstance[]>>;
 
 export class LocalRegistry implements ServiceRegistry {
+  /** allocates virtual IPs to services without one (the control plane's; none: addresses as configured) */
+  constructor(private readonly vips?: VipAllocator) {}
+
   private serviceList: MeshService[] = [];
   private byHost = new Map<string, MeshService>();
   private namespaces = new Set<string>();
@@ -39,6 +43,7 @@ export class LocalRegistry implements ServiceRegistry {
     const byHost = new Map<string, MeshService>();
     // First definition of a host wins (Kubernetes Services before ServiceEntries), as in Istio.
     for (const s of services) if (!byHost.has(s.hostname)) byHost.set(s.hostname, s);
+    this.vips?.assign([...byHost.values()]);
     this.mutate(() => {
       this.serviceList = [...byHost.values()];
       this.byHost = byHost;

@@ -33,6 +33,10 @@ export interface MeshService {
   resolution: 'EDS' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'NONE';
   location: 'MESH_INTERNAL' | 'MESH_EXTERNAL';
   addresses: string[];
+  /** `clusterIP: None`: no virtual IP (clients reach the endpoints directly) */
+  headless?: boolean;
+  /** the address was allocated by the control plane (ClusterIP-like, or Istio's ServiceEntry auto-allocation) */
+  vipAllocated?: boolean;
   origin: 'Service' | 'ServiceEntry';
   /** Static endpoints declared inline by a ServiceEntry. */
   staticEndpoints?: EndpointInfo[];

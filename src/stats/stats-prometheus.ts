@@ -26,22 +26,25 @@ export function formatPromNumber(n: number): string {
   return String(n);
 }
 
-function labelText(labels: ReadonlyArray<readonly [string, string]>, extra?: string): string {
-  if (labels.length === 0 && !extra) return '';
-  const parts: string[] = [];
-  for (const [k, v] of labels) parts.push(`${k}="${escapeLabelValue(v)}"`);
-  if (extra) parts.push(extra);
-  return `{${parts.join(',')}}`;
+/** `{k="v",...` without the closing brace ('' when there are no labels), built once per series per scrape */
+function labelPrefix(labels: ReadonlyArray<readonly [string, string]>): string {
+  if (labels.length === 0) return '';
+  let out = '{';
+  for (let i = 0; i < labels.length; i++) out += `${i ? ',' : ''}${labels[i][0]}="${escapeLabelValue(labels[i][1])}"`;
+  return out;
 }
 
-function histogramLines(h: Histogram, out: string[]): void {
+function histogramText(h: Histogram): string {
   const cum = h.cumulative();
-  for (let i = 0; i < h.buckets.length; i++) {
-    out.push(`${h.promName}_bucket${labelText(h.labels, `le="${formatPromNumber(h.buckets[i])}"`)} ${cum[i]}`);
-  }
-  out.push(`${h.promName}_bucket${labelText(h.labels, 'le="+Inf"')} ${cum[cum.length - 1]}`);
-  out.push(`${h.promName}_sum${labelText(h.labels)} ${formatPromNumber(h.sum)}`);
-  out.push(`${h.promName}_count${labelText(h.labels)} ${h.count}`);
+  const base = labelPrefix(h.labels);
+  const open = base ? `${base},` : '{';
+  const closed = base ? `${base}}` : '';
+  let out = '';
+  for (let i = 0; i < h.buckets.length; i++) out += `${h.promName}_bucket${open}le="${formatPromNumber(h.buckets[i])}"} ${cum[i]}\n`;
+  out += `${h.promName}_bucket${open}le="+Inf"} ${cum[cum.length - 1]}\n`;
+  out += `${h.promName}_sum${closed} ${formatPromNumber(h.sum)}\n`;
+  out += `${h.promName}_count${closed} ${h.count}\n`;
+  return out;
 }
 
 export interface PrometheusOptions {
@@ -57,7 +60,15 @@ function used(s: Series): boolean {
   return s.type === 'histogram' ? s.count > 0 : s.value !== 0;
 }
 
-export function prometheusText(store: StatsStore, opts: PrometheusOptions = {}): string {
+/** Chunks of about this many characters come out of prometheusChunks(). */
+export const PROMETHEUS_CHUNK_CHARS = 16 * 1024;
+
+/**
+ * The exposition in chunks, so a server can write one, let the event loop run (requests keep
+ * flowing during a large scrape) and come back for the next. Values are read when their chunk
+ * is built.
+ */
+export function* prometheusChunks(store: StatsStore, opts: PrometheusOptions = {}): Generator<string> {
   const families = new Map<string, Series[]>();
   for (const s of store.all()) {
     if (opts.filter && !opts.filter(s.promName)) continue;
@@ -67,17 +78,30 @@ export function prometheusText(store: StatsStore, opts: PrometheusOptions = {}):
     f.push(s);
   }
   const names = [...families.keys()].sort();
-  const out: string[] = [];
+  let out = '';
   for (const name of names) {
     const series = families.get(name)!;
     // promtool lints families without HELP, so every family gets one (its name, by default)
     const help = store.helpOf(name) ?? (opts.defaultHelp === false ? undefined : name);
-    if (help) out.push(`# HELP ${name} ${escapeHelp(help)}`);
-    out.push(`# TYPE ${name} ${series[0].type}`);
+    if (help) out += `# HELP ${name} ${escapeHelp(help)}\n`;
+    out += `# TYPE ${name} ${series[0].type}\n`;
     for (const s of series) {
-      if (s.type === 'histogram') histogramLines(s, out);
-      else out.push(`${name}${labelText(s.labels)} ${formatPromNumber(s.value)}`);
+      if (s.type === 'histogram') out += histogramText(s);
+      else {
+        const base = labelPrefix(s.labels);
+        out += `${name}${base ? `${base}}` : ''} ${formatPromNumber(s.value)}\n`;
+      }
+      if (out.length >= PROMETHEUS_CHUNK_CHARS) {
+        yield out;
+        out = '';
+      }
     }
   }
-  return out.length ? out.join('\n') + '\n' : '';
+  if (out) yield out;
+}
+
+export function prometheusText(store: StatsStore, opts: PrometheusOptions = {}): string {
+  let out = '';
+  for (const chunk of prometheusChunks(store, opts)) out += chunk;
+  return out;
 }

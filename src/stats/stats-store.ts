@@ -161,7 +161,15 @@ export interface StatsStoreOptions {
   tagExtractors?: readonly TagExtractor[];
   /** prefix of Prometheus names derived from dotted names (default `envoy_`) */
   envoyPrefix?: string;
+  /**
+   * Series kept at most (default DEFAULT_MAX_SERIES). Past it a new series is handed out
+   * detached (it counts, but is neither stored nor exported) and `clew.overflow.stats_series`
+   * counts each one, so no client-chosen key can grow the store or its exposition without bound.
+   */
+  maxSeries?: number;
 }
+
+export const DEFAULT_MAX_SERIES = 20_000;
 
 export class StatsStore {
   private readonly series = new Map<string, Series>();
@@ -169,10 +177,35 @@ export class StatsStore {
   private readonly helps = new Map<string, string>();
   readonly tagExtractors: readonly TagExtractor[];
   readonly envoyPrefix: string;
+  readonly maxSeries: number;
+  /**
+   * counts series handed out detached because the store was full; a proxy puts its
+   * `clew.overflow.stats_series` here (stats-overflow.ts), other stores keep this unexported one
+   */
+  overflow = new Counter('stats_overflow', [], 'stats_overflow');
 
   constructor(opts: StatsStoreOptions = {}) {
     this.tagExtractors = opts.tagExtractors ?? ISTIO_TAG_EXTRACTORS;
     this.envoyPrefix = opts.envoyPrefix ?? 'envoy_';
+    this.maxSeries = opts.maxSeries ?? DEFAULT_MAX_SERIES;
+  }
+
+  /** number of series kept */
+  get size(): number {
+    return this.series.size;
+  }
+
+  /** Whether the series of that name and labels exists (nothing is created). */
+  has(name: string, labels?: Labels): boolean {
+    return this.series.has(labelKey(name, labels));
+  }
+
+  /** Adds a series made outside the store (e.g. a module's overflow counter); kept past maxSeries. */
+  adopt(s: Series): void {
+    const key = '\u0000' + s.flatName;
+    if (this.series.get(key) === s) return;
+    this.make(s.type, s.promName, s.labels, s.flatName, ENVOY_DEFAULT_BUCKETS);
+    this.series.set(key, s);
   }
 
   /** A counter with explicit labels (Prometheus-native name). Same name+labels -> same handle. */
@@ -227,6 +260,7 @@ export class StatsStore {
     const { name, tags } = extractTags(flatName, this.tagExtractors);
     const promName = sanitizePromName(this.envoyPrefix + name);
     const s = this.make(type, promName, tags, flatName, buckets ?? ENVOY_DEFAULT_BUCKETS);
+    if (this.full()) return s;
     this.series.set(key, s);
     return s;
   }
@@ -239,8 +273,16 @@ export class StatsStore {
     const pairs: Array<readonly [string, string]> = [];
     if (labels) for (const k in labels) pairs.push([sanitizePromName(k), labels[k]]);
     const s = this.make(type, promName, pairs, istioFlatName(name, pairs), buckets ?? ENVOY_DEFAULT_BUCKETS);
+    if (this.full()) return s;
     this.series.set(key, s);
     return s;
+  }
+
+  /** true (and counted) when a new series must stay detached */
+  private full(): boolean {
+    if (this.series.size < this.maxSeries) return false;
+    this.overflow.inc();
+    return true;
   }
 
   private make(

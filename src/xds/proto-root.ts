@@ -13,12 +13,36 @@ import protobuf from 'protobufjs/light.js';
 /** src/xds/envoy-descriptor.json, from dist/src/xds (compiled) as from src/xds */
 export const DESCRIPTOR_FILE = fileURLToPath(new URL('../../../src/xds/envoy-descriptor.json', import.meta.url));
 
+/**
+ * Istio's NameTable (pkg/dns/proto/nds.proto), written here: it is not among Envoy's protos the
+ * generated descriptor comes from. Field numbers are the wire contract.
+ */
+const ISTIO_NDS_DESCRIPTOR = {
+  istio: { nested: { networking: { nested: { nds: { nested: { v1: { nested: {
+    NameTable: {
+      fields: { table: { keyType: 'string', type: 'NameInfo', id: 1 } },
+      nested: {
+        NameInfo: {
+          fields: {
+            ips: { rule: 'repeated', type: 'string', id: 1 },
+            registry: { type: 'string', id: 2 },
+            shortname: { type: 'string', id: 3 },
+            namespace: { type: 'string', id: 4 },
+            alt_hosts: { rule: 'repeated', type: 'string', id: 5 },
+          },
+        },
+      },
+    },
+  } } } } } } } },
+};
+
 let cached: protobuf.Root | undefined;
 
 /** The shared Root, loaded once per process (callers load it at start-up). */
 export function protoRoot(): protobuf.Root {
   if (cached) return cached;
   const root = protobuf.Root.fromJSON(JSON.parse(fs.readFileSync(DESCRIPTOR_FILE, 'utf8')));
+  root.addJSON(ISTIO_NDS_DESCRIPTOR);
   root.resolveAll();
   cached = root;
   return root;

@@ -5,6 +5,11 @@ export const ROUTE_TYPE = 'type.googleapis.com/envoy.config.route.v3.RouteConfig
 export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const ENDPOINT_TYPE = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+/**
+ * Istio's NDS: the name table (service hostnames and their virtual IPs) the sidecar's DNS proxy
+ * answers from; one resource, no name. Not an Envoy type (istio.networking.nds.v1).
+ */
+export const NAME_TABLE_TYPE = 'type.googleapis.com/istio.networking.nds.v1.NameTable';
 
 /** Push/ordering order Envoy expects: clusters before endpoints, listeners before routes. */
 export const XDS_TYPES_IN_ORDER = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE] as const;

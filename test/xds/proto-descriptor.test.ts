@@ -13,6 +13,7 @@ import { decodeResource, encodeResource } from '../../src/xds/codec.js';
 import * as typeUrls from '../../src/xds/type-urls.js';
 
 const full = loadProtoFiles();
+const ISTIO_NDS = '.istio.networking.nds.v1.';
 const compact = protoRoot();
 
 function typesOf(ns: protobuf.NamespaceBase, out: Array<protobuf.Type | protobuf.Enum> = []): Array<protobuf.Type | protobuf.Enum> {
@@ -37,6 +38,8 @@ test('every type of the compact root has the fields and values the .proto files 
   const types = typesOf(compact);
   assert.ok(types.length > 300, `only ${types.length} types`);
   for (const t of types) {
+    // Istio's NDS NameTable is declared in proto-root.ts, not generated from Envoy's files
+    if (t.fullName.startsWith(ISTIO_NDS)) continue;
     const orig = full.lookup(t.fullName);
     assert.ok(orig, `${t.fullName} is not in the .proto files`);
     if (t instanceof protobuf.Enum) {
@@ -54,6 +57,10 @@ test('every type URL Clew names resolves in the compact root as in the .proto fi
   for (const url of Object.values(typeUrls)) {
     if (typeof url !== 'string' || !url.startsWith(typeUrls.TYPE_PREFIX)) continue;
     const name = url.slice(typeUrls.TYPE_PREFIX.length);
+    if (`.${name}`.startsWith(ISTIO_NDS)) {
+      assert.ok(compact.lookup(name), name);
+      continue;
+    }
     assert.equal(!!compact.lookup(name), !!full.lookup(name), name);
   }
   // only reached through an Any: kept because their files are listed

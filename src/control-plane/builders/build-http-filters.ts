@@ -33,6 +33,8 @@ export interface HcmOptions {
   useRemoteAddress?: boolean;
   /** access_log, tracing, and the istio.stats filter (inserted right before the router) */
   telemetry?: ListenerTelemetry;
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action (build-path-normalization.ts) */
+  pathNormalization?: EnvoyResource;
 }
 
 export function hcmConfig(o: HcmOptions): EnvoyResource {
@@ -43,6 +45,7 @@ export function hcmConfig(o: HcmOptions): EnvoyResource {
   cfg.http_filters = stats ? [...o.httpFilters.slice(0, -1), stats, ...o.httpFilters.slice(-1)] : o.httpFilters;
   cfg.upgrade_configs = [{ upgrade_type: 'websocket' }];
   if (o.useRemoteAddress) cfg.use_remote_address = { value: true };
+  if (o.pathNormalization) Object.assign(cfg, o.pathNormalization);
   if (o.telemetry?.accessLog.length) cfg.access_log = o.telemetry.accessLog;
   if (o.telemetry?.tracing) cfg.tracing = o.telemetry.tracing;
   return cfg;

@@ -3,6 +3,7 @@ import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { GatewayServer } from '../../config/types.js';
 import type { PushContext } from '../push-context.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { socketAddress } from './build-common.js';
 import { hcmFilter, outboundHttpFilters, tcpFilters } from './build-http-filters.js';
 import { listenerTelemetry } from './build-telemetry-filters.js';
@@ -49,6 +50,7 @@ export function gatewayListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
     if (servers.some(isGatewayHttpServer)) {
       filters = [hcmFilter({
         statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: outboundHttpFilters(), useRemoteAddress: true, telemetry,
+        pathNormalization: pathNormalizationFields(pc.meshConfig),
       })];
     } else {
       const clusters = gatewayTcpClusters(pc, proxy, keys, port);

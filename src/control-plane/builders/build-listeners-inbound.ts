@@ -8,6 +8,7 @@ import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, socketAddress } from './build-common.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
@@ -33,12 +34,13 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function httpFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
   return [hcmFilter({
     statPrefix: `inbound_0.0.0.0_${p.port}`,
     routeConfig: inboundRouteConfig(p.port),
     httpFilters: [routerFilter()],
     telemetry,
+    pathNormalization,
   })];
 }
 
@@ -46,28 +48,29 @@ function httpFilters(p: InboundPort, telemetry: ListenerTelemetry): EnvoyResourc
  * The filter chains of a workload port: HTTP, TCP, or (protocol not declared) both, the HTTP one
  * taken when the first bytes are HTTP (Istio's protocol sniffing); `match` is added to each.
  */
-function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>): EnvoyResource[] {
+function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, normalization: EnvoyResource): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
   const tcp = tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
   const name = `0.0.0.0_${p.port}`;
   const withMatch = (m: Record<string, unknown>): Record<string, unknown> => (Object.keys(m).length ? { filter_chain_match: m } : {});
-  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry) }];
+  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, normalization) }];
   if (!p.sniffed) return [{ name, ...withMatch(match), filters: tcp }];
   return [
-    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry) },
+    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, normalization) },
     { name, ...withMatch(match), filters: tcp },
   ];
 }
 
 export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const ports = inboundPorts(pc, proxy);
+  const normalization = pathNormalizationFields(pc.meshConfig);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
     return ports.map((p) => ({
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: inboundChains(p, telemetry, {}).map(({ name: _n, ...c }) => c),
+      filter_chains: inboundChains(p, telemetry, {}, normalization).map(({ name: _n, ...c }) => c),
     }));
   }
   return [{
@@ -81,7 +84,7 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       typed_config: { '@type': ORIGINAL_DST_LISTENER_FILTER_TYPE },
     }],
     filter_chains: [
-      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } })),
+      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, normalization)),
       {
         name: 'virtualInbound-catchall-tcp',
         filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry),

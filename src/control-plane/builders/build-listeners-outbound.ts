@@ -3,6 +3,7 @@ import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { isIP } from 'node:net';
 import type { MeshService, ServicePortInfo } from '../../registry/types.js';
+import { pathNormalizationFields } from './build-path-normalization.js';
 import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import type { PushContext } from '../push-context.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER, socketAddress } from './build-common.js';
@@ -53,9 +54,9 @@ function tcpChain(pc: PushContext, proxy: ProxyIdentity, svc: MeshService, port:
   return { filters: tcpFilters(dests.length === 1 ? dests[0].name : `${svc.hostname}:${port}`, dests, telemetry) };
 }
 
-function httpChain(port: number, telemetry: ListenerTelemetry, sniffed: boolean): EnvoyResource {
+function httpChain(pc: PushContext, port: number, telemetry: ListenerTelemetry, sniffed: boolean): EnvoyResource {
   const name = `0.0.0.0_${port}`;
-  const hcm = hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry });
+  const hcm = hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry, pathNormalization: pathNormalizationFields(pc.meshConfig) });
   return sniffed ? { filter_chain_match: { application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: [hcm] } : { filters: [hcm] };
 }
 
@@ -98,12 +99,12 @@ export function outboundListeners(pc: PushContext, proxy: ProxyIdentity, telemet
     const portOf = (s: MeshService): ServicePortInfo => s.ports.find((p) => p.port === port)!;
     // One HTTP service makes the wildcard listener HTTP (routes then pick the service by Host).
     const http = services.some((s) => isHttpProtocol(portOf(s).protocol));
-    let wildcard: EnvoyResource[] | undefined = http ? [httpChain(port, telemetry, false)] : undefined;
+    let wildcard: EnvoyResource[] | undefined = http ? [httpChain(pc, port, telemetry, false)] : undefined;
     const vipListeners: EnvoyResource[] = [];
     for (const svc of services) {
       const sp = portOf(svc);
       if (isHttpProtocol(sp.protocol)) continue;
-      const chains = sp.sniffed ? [httpChain(port, telemetry, true), tcpChain(pc, proxy, svc, port, telemetry)] : [tcpChain(pc, proxy, svc, port, telemetry)];
+      const chains = sp.sniffed ? [httpChain(pc, port, telemetry, true), tcpChain(pc, proxy, svc, port, telemetry)] : [tcpChain(pc, proxy, svc, port, telemetry)];
       const vips = serviceVips(svc);
       if (vips.length > 0) {
         const l = listener(`${vips[0]}_${port}`, vips[0], port, chains);

@@ -6,6 +6,7 @@ export { buildClusters } from './build-clusters.js';
 export { buildEndpoints } from './build-endpoints.js';
 export { buildListeners, apiListener } from './build-listeners.js';
 export { buildRoutes, serviceDomains } from './build-routes.js';
+export { buildNameTable, nameTable, type NameInfo } from './build-name-table.js';
 export { effectiveTrafficPolicy } from './build-cluster-traffic-policy.js';
 export { inboundPorts } from './build-inbound-ports.js';
 export {

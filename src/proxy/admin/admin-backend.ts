@@ -3,7 +3,7 @@ import type { XdsNode } from '../../xds/node-metadata.js';
 import type { ConfigApplier } from '../config-applier.js';
 import type { ListenerManager } from '../listener/listener-manager.js';
 import type { StatsStore } from '../../stats/stats-store.js';
-import { prometheusText } from '../../stats/stats-prometheus.js';
+import { prometheusChunks } from '../../stats/stats-prometheus.js';
 import { envoyStatsText } from '../telemetry/stats-envoy-text.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { clustersJson, clustersText } from './admin-clusters.js';
@@ -68,7 +68,7 @@ export function createAdminBackend(d: BackendDeps): AdminBackend {
     },
     statsPrometheus: () => {
       d.refreshServerStats();
-      return prometheusText(d.stats);
+      return prometheusChunks(d.stats);
     },
     setLogLevel: d.setLogLevel,
     drainListeners: (o) => d.listeners.drainAll(o),

@@ -18,7 +18,8 @@ export interface AdminBackend {
   listenersText(): string;
   listenersJson(): unknown;
   statsText(): string;
-  statsPrometheus(): string;
+  /** the Prometheus exposition in chunks (written with the event loop turning in between) */
+  statsPrometheus(): Iterator<string>;
   setLogLevel(level: string): boolean;
   /** Envoy's query flags: inboundonly, graceful, skip_exit */
   drainListeners(opts: { inboundOnly: boolean; graceful: boolean; skipExit: boolean }): void;
@@ -48,6 +49,34 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'te
   res.end(body);
 }
 
+/**
+ * A large body (a scrape with many series) written chunk by chunk: the next chunk is built on a
+ * later turn of the event loop, after the socket took the last one, so a scrape never holds
+ * the proxy's traffic for long and never buffers the whole exposition.
+ */
+function sendChunks(res: http.ServerResponse, chunks: Iterator<string>, type: string): void {
+  res.writeHead(200, { 'content-type': type });
+  let closed = false;
+  res.once('close', () => (closed = true));
+  const next = (): void => {
+    if (closed) return;
+    let r: IteratorResult<string>;
+    try {
+      r = chunks.next();
+    } catch (err) {
+      res.destroy(err as Error);
+      return;
+    }
+    if (r.done) {
+      res.end();
+      return;
+    }
+    if (res.write(r.value)) setImmediate(next);
+    else res.once('drain', next);
+  };
+  next();
+}
+
 export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -56,7 +85,7 @@ export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestLis
       if (path === '/healthz/ready') return b.isReady() ? send(res, 200, '') : send(res, 503, '');
       return send(res, 404, '');
     }
-    if (path === '/stats/prometheus' || (kind === 'stats' && path === '/metrics')) return send(res, 200, b.statsPrometheus(), 'text/plain; version=0.0.4');
+    if (path === '/stats/prometheus' || (kind === 'stats' && path === '/metrics')) return sendChunks(res, b.statsPrometheus(), 'text/plain; version=0.0.4');
     if (kind === 'stats') return send(res, 404, '');
     const json = url.searchParams.get('format') === 'json';
     switch (path) {

@@ -8,10 +8,13 @@
  * lower-cased without being kept.
  */
 
+import { overflowCounter } from '../../stats/stats-overflow.js';
+
 const MAX_NAMES = 2048;
 
 /** Names seen on the wire in any case, seeded with the common ones as literals (internalized). */
 const LOWER = new Map<string, string>();
+const HEADER_NAMES_OVERFLOW = overflowCounter('header_names');
 
 const COMMON = [
   'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'content-type', 'content-length',
@@ -38,6 +41,6 @@ export function lowerHeaderName(raw: string): string {
     // the lower-case spelling maps to itself too, so both spellings hit from now on
     LOWER.set(raw, k);
     if (k !== raw && !LOWER.has(k)) LOWER.set(k, k);
-  }
+  } else HEADER_NAMES_OVERFLOW.inc();
   return k;
 }

@@ -35,6 +35,10 @@ import type { RequestObserver } from '../observer.js';
 import { clusterServiceHost } from '../telemetry/istio-identity.js';
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../telemetry/peer-metadata.js';
 import type { TraceContext } from '../telemetry/tracing-tracer.js';
+import { normalizeRequestPath, PathVerdict, type NormalizedPath } from './path-normalize.js';
+
+/** normalizeRequestPath's result, reused by every stream (read right after the call) */
+const NORMALIZED: NormalizedPath = { path: '', verdict: PathVerdict.Continue };
 
 export type DownstreamRequest = H1Request | H2Request;
 export type DownstreamResponse = H1Response | H2Response;
@@ -179,6 +183,14 @@ export class ActiveStream {
       this.info.peer = peers.takePeer(h);
       this.answerPeer = true;
     }
+    // Envoy's path normalization, before the route is chosen and before any filter sees the path
+    const np = NORMALIZED;
+    normalizeRequestPath(this.path, hcm.pathNormalization, np);
+    if (np.path !== this.path) this.path = this.info.path = np.path;
+    if (np.verdict !== PathVerdict.Continue) {
+      this.rejectPath(np.verdict);
+      return;
+    }
     const tracer = hcm.telemetry?.tracer;
     // the trace headers go straight onto the request (named stores, no per-request copy)
     if (tracer) this.trace = tracer.start(h, this.conn.direction, h);
@@ -203,6 +215,19 @@ export class ActiveStream {
     for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
     this.filters = filters;
     this.continueDecoding();
+  }
+
+  /** normalize_path failed or an escaped slash was found: 400, or 307 to the unescaped path (Envoy's local replies). */
+  private rejectPath(verdict: PathVerdict): void {
+    this.info.responseCodeDetails = 'path_normalization_failed';
+    if (verdict === PathVerdict.Redirect) {
+      this.hcm.stats?.downstream_rq_redirected_with_normalized_path.inc();
+      this.encodeHeaders(307, { location: this.path, 'content-length': '0' }, false);
+      this.res.end();
+      return;
+    }
+    this.hcm.stats?.downstream_rq_failed_path_normalization.inc();
+    this.sendLocalReply(400, undefined, undefined);
   }
 
   /**

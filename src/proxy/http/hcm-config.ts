@@ -17,6 +17,7 @@ import type { HttpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RouteConfig, type PerFilterParser } from '../router/route-config.js';
 import { parseXfcc, type XfccConfig } from './xfcc.js';
 import type { ClusterResolver } from '../upstream/cluster-slot.js';
+import { pathNormalization, type EscapedSlashesAction, type PathNormalization } from './path-normalize.js';
 import { parseHcmUpgrades, type UpgradeMap } from '../router/upgrade-config.js';
 import { DEFAULT_MAX_HEADERS_COUNT } from '../codec/codec-http1-server.js';
 
@@ -45,6 +46,8 @@ export interface HcmConfig {
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
   http2: boolean;
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action; undefined: the path is left as sent (fragment dropped) */
+  pathNormalization: PathNormalization | undefined;
   /** for cluster_header routes */
   resolveCluster: ClusterResolver;
   /** Istio metrics (istio.stats filter), access logs, tracing; undefined when none is configured */
@@ -120,12 +123,37 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     streamIdleTimeoutMs: durationToMs(tc.stream_idle_timeout) ?? 300_000,
     requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
     http2: tc.codec_type === 'HTTP2',
+    pathNormalization: parsePathNormalization(tc),
     resolveCluster: ctx.resolveCluster,
     telemetry: rt?.httpFromXds(tc, metrics),
     peers: rt,
     stats: rt ? new HcmStats(rt.stats, statPrefix) : undefined,
     xfcc: parseXfcc(tc),
   };
+}
+
+const ESCAPED_SLASHES: Record<string, EscapedSlashesAction> = {
+  IMPLEMENTATION_SPECIFIC_DEFAULT: 'KEEP_UNCHANGED',
+  KEEP_UNCHANGED: 'KEEP_UNCHANGED',
+  REJECT_REQUEST: 'REJECT_REQUEST',
+  UNESCAPE_AND_REDIRECT: 'UNESCAPE_AND_REDIRECT',
+  UNESCAPE_AND_FORWARD: 'UNESCAPE_AND_FORWARD',
+};
+const ESCAPED_SLASHES_BY_NUMBER = Object.keys(ESCAPED_SLASHES);
+
+/** The HCM's path options (Envoy's defaults: all off). Security-relevant, so anything unknown is a NACK. */
+function parsePathNormalization(tc: Record<string, any>): PathNormalization | undefined {
+  if (tc.path_normalization_options !== undefined && tc.path_normalization_options !== null) {
+    fail('HttpConnectionManager path_normalization_options is not supported (use normalize_path, merge_slashes, path_with_escaped_slashes_action)');
+  }
+  const normalize = tc.normalize_path?.value === true;
+  const mergeSlashes = tc.merge_slashes === true;
+  let raw = tc.path_with_escaped_slashes_action ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
+  if (typeof raw === 'number') raw = ESCAPED_SLASHES_BY_NUMBER[raw] ?? raw;
+  const escapedSlashes = ESCAPED_SLASHES[String(raw)];
+  if (escapedSlashes === undefined) fail(`HttpConnectionManager path_with_escaped_slashes_action: unknown value ${JSON.stringify(raw)}`);
+  if (!normalize && !mergeSlashes && escapedSlashes === 'KEEP_UNCHANGED') return undefined;
+  return pathNormalization(normalize, mergeSlashes, escapedSlashes);
 }
 
 /** max_headers_count: a UInt32Value at least 1 (Envoy's validation), 100 when unset */

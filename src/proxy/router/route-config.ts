@@ -5,6 +5,7 @@
 import { parseRouteUpgrades, type UpgradeMap } from './upgrade-config.js';
 import { durationToMs } from '../../xds/codec.js';
 import { compileRegex, fail } from '../errors.js';
+import { overflowCounter } from '../../stats/stats-overflow.js';
 import { Re2SyntaxError, type Re2, type Re2Substitution } from '../../regex/regex-re2.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
 import { checkHeaderValue, checkPathValue, compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
@@ -180,6 +181,10 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
   return route;
 }
 
+/** authorities whose virtual host lookup is remembered per route config (clients choose them) */
+const MAX_CACHED_AUTHORITIES = 4096;
+const VHOST_CACHE_OVERFLOW = overflowCounter('route_vhost_cache');
+
 export class RouteConfig {
   readonly name: string;
   readonly requestOps: HeaderOps;
@@ -244,7 +249,8 @@ export class RouteConfig {
     for (const [s, v] of this.suffixes) if (host.endsWith(s) && host.length > s.length) { found = v; break; }
     if (!found) for (const [p, v] of this.prefixes) if (host.startsWith(p) && host.length > p.length) { found = v; break; }
     found ??= this.wildcard;
-    if (this.cache.size < 4096) this.cache.set(host, found ?? null);
+    if (this.cache.size < MAX_CACHED_AUTHORITIES) this.cache.set(host, found ?? null);
+    else VHOST_CACHE_OVERFLOW.inc();
     return found;
   }
 

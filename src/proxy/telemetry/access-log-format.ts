@@ -174,7 +174,8 @@ function compileJsonValue(spec: string | JsonSpec): (info: StreamInfo) => unknow
   if (typeof spec !== 'string') {
     const entries = Object.entries(spec).map(([k, v]) => [k, compileJsonValue(v)] as const);
     return (info) => {
-      const o: Record<string, unknown> = {};
+      // no prototype: a key named `__proto__` is a key like any other (found by fuzzing)
+      const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const [k, f] of entries) o[k] = f(info);
       return o;
     };

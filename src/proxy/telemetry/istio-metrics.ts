@@ -11,6 +11,23 @@ import { formatResponseFlags, type PeerInfo, type StreamInfo } from '../stream-i
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN, peerInfoFromIdentity } from './istio-identity.js';
 import { applyOverrides, buildLabels, type LabelInputs, type Reporter, type TagOverrides } from './istio-metrics-labels.js';
 import { Counter, ENVOY_DEFAULT_BUCKETS, Histogram, type StatsStore } from '../../stats/stats-store.js';
+import { overflowCounter } from '../../stats/stats-overflow.js';
+
+/**
+ * Istio's special clusters: traffic to them is labelled by the cluster (destination_service and
+ * destination_service_name = the cluster name), never by the client-chosen :authority, so
+ * passthrough traffic to any number of hosts is one series.
+ */
+export const SPECIAL_CLUSTERS: ReadonlySet<string> = new Set([
+  'PassthroughCluster', 'BlackHoleCluster', 'InboundPassthroughCluster', 'InboundPassthroughClusterIpv4', 'InboundPassthroughClusterIpv6',
+]);
+
+/** Distinct label sets (series groups) per IstioMetrics by default; past it requests count in clew.overflow.istio_label_sets. */
+export const DEFAULT_MAX_LABEL_SETS = 1000;
+/** requests (and TCP connections) recorded past the label-set bound: not in any Istio series */
+const LABEL_SETS_OVERFLOW = overflowCounter('istio_label_sets');
+/** lookup-cache resets (the cache from stream fields to label sets is bounded by maxCachedSets) */
+const LABEL_CACHE_OVERFLOW = overflowCounter('istio_label_cache');
 
 export const ISTIO_REQUESTS_TOTAL = 'istio_requests_total';
 export const ISTIO_REQUEST_DURATION = 'istio_request_duration_milliseconds';
@@ -39,6 +56,8 @@ export interface IstioMetricsOptions {
   bytesBuckets?: readonly number[];
   /** distinct label sets kept in the lookup cache before it is reset (memory bound) */
   maxCachedSets?: number;
+  /** distinct label sets (series groups) created at most; default DEFAULT_MAX_LABEL_SETS */
+  maxLabelSets?: number;
   /** destination_service stays `unknown` instead of falling back to `:authority` */
   disableHostHeaderFallback?: boolean;
   /** metric names not recorded (their handles are detached from the store) */
@@ -88,6 +107,7 @@ export function destinationServiceOf(info: StreamInfo, localNamespace?: string, 
     const fqdn = c.slice(c.lastIndexOf('|') + 1);
     if (fqdn) return fqdn;
   }
+  if (c !== undefined && SPECIAL_CLUSTERS.has(c)) return c;
   if (noHostFallback) return '';
   const a = info.authority ?? header(info.requestHeaders, ':authority') ?? header(info.requestHeaders, 'host');
   if (!a) return '';
@@ -105,6 +125,12 @@ export class IstioMetrics {
   private tcp = new WeakMap<PeerInfo, SetCache<TcpHandles>>();
   private readonly tcpReported = new WeakMap<StreamInfo, { rx: number; tx: number; closed: boolean }>();
   private cachedSets = 0;
+  /** label sets created by this instance (bounded by maxLabelSets) */
+  private labelSets = 0;
+  private readonly maxLabelSets: number;
+  /** handed out past maxLabelSets: the request count goes to the overflow counter, the rest nowhere */
+  private overflowHttp: HttpHandles | undefined;
+  private overflowTcp: TcpHandles | undefined;
   /** the last bucket() answer and the stream fields it was looked up by */
   private lastBucket:
     | { map: object; peer: PeerInfo; service: string | undefined; cluster: string | undefined; authority: string | undefined; sets: Map<number | string, unknown> }
@@ -123,6 +149,7 @@ export class IstioMetrics {
   ) {
     this.local = peerInfoFromIdentity(identity, opts.trustDomain ?? DEFAULT_TRUST_DOMAIN, opts.clusterId ?? DEFAULT_CLUSTER_ID);
     this.maxCachedSets = opts.maxCachedSets ?? 10000;
+    this.maxLabelSets = opts.maxLabelSets ?? DEFAULT_MAX_LABEL_SETS;
     this.durationBuckets = opts.durationBuckets ?? ISTIO_DURATION_BUCKETS;
     this.bytesBuckets = opts.bytesBuckets ?? ISTIO_BYTES_BUCKETS;
     const dyn = new Set<(info: StreamInfo) => string>();
@@ -228,7 +255,7 @@ export class IstioMetrics {
     if (info.destinationService) {
       kind = 0;
       raw = info.destinationService;
-    } else if (c !== undefined && c.startsWith('outbound|') && !c.endsWith('|')) {
+    } else if (c !== undefined && ((c.startsWith('outbound|') && !c.endsWith('|')) || SPECIAL_CLUSTERS.has(c))) {
       kind = 1;
       raw = c;
     } else {
@@ -246,6 +273,7 @@ export class IstioMetrics {
   private noteNewSet(): void {
     if (++this.cachedSets > this.maxCachedSets) {
       // handles stay in the store; only the lookup cache is dropped and rebuilt on demand
+      LABEL_CACHE_OVERFLOW.inc();
       this.http = new WeakMap();
       this.tcp = new WeakMap();
       this.cachedSets = 0;
@@ -265,6 +293,12 @@ export class IstioMetrics {
     const hit = sets.get(key);
     if (hit) return hit;
     const labels = buildLabels(this.inputs(info, this.destinationService(info), grpc ? 'grpc' : 'http', grpc));
+    if (!this.admitLabelSet(ISTIO_REQUESTS_TOTAL, labels, info)) {
+      const o = (this.overflowHttp ??= this.detachedHttp());
+      sets.set(key, o);
+      this.noteNewSet();
+      return o;
+    }
     const h: HttpHandles = {
       requests: this.counter(ISTIO_REQUESTS_TOTAL, labels, info),
       duration: this.histogram(ISTIO_REQUEST_DURATION, labels, info, this.durationBuckets),
@@ -286,6 +320,12 @@ export class IstioMetrics {
     const hit = sets.get(key);
     if (hit) return hit;
     const labels = buildLabels(this.inputs(info, this.destinationService(info), 'tcp', false));
+    if (!this.admitLabelSet(ISTIO_TCP_OPENED, labels, info)) {
+      const o = (this.overflowTcp ??= this.detachedTcp());
+      sets.set(key, o);
+      this.noteNewSet();
+      return o;
+    }
     const h: TcpHandles = {
       opened: this.counter(ISTIO_TCP_OPENED, labels, info),
       closed: this.counter(ISTIO_TCP_CLOSED, labels, info),
@@ -295,6 +335,28 @@ export class IstioMetrics {
     sets.set(key, h);
     this.noteNewSet();
     return h;
+  }
+
+  /**
+   * A label set already in the store is always admitted; a new one only below maxLabelSets
+   * (so client-chosen values, e.g. authorities of requests no route matched, cannot grow the
+   * series, the exposition or the memory without bound).
+   */
+  private admitLabelSet(name: string, labels: Record<string, string>, info: StreamInfo): boolean {
+    if (this.dropped.has(name) || this.store.has(name, applyOverrides(name, labels, this.opts.tagOverrides, info))) return true;
+    if (this.labelSets >= this.maxLabelSets) return false;
+    this.labelSets++;
+    return true;
+  }
+
+  private detachedHttp(): HttpHandles {
+    const d = (n: string) => new Histogram(n, [], n, this.durationBuckets);
+    return { requests: LABEL_SETS_OVERFLOW, duration: d(ISTIO_REQUEST_DURATION), requestBytes: d(ISTIO_REQUEST_BYTES), responseBytes: d(ISTIO_RESPONSE_BYTES) };
+  }
+
+  private detachedTcp(): TcpHandles {
+    const c = (n: string) => new Counter(n, [], n);
+    return { opened: LABEL_SETS_OVERFLOW, closed: c(ISTIO_TCP_CLOSED), sent: c(ISTIO_TCP_SENT), received: c(ISTIO_TCP_RECEIVED) };
   }
 
   private destinationService(info: StreamInfo): string {

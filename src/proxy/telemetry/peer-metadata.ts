@@ -15,6 +15,7 @@
  *   the response goes back to the app.
  * Headers from outside the mesh are untrusted, but only label values depend on them.
  */
+import { overflowCounter } from '../../stats/stats-overflow.js';
 import type protobuf from 'protobufjs';
 import { lookupType } from '../../xds/proto-root.js';
 import { jsonToStruct, structToJson } from '../../xds/struct.js';
@@ -104,6 +105,8 @@ export function peerInfoFromStruct(md: Record<string, unknown>, trustDomain = DE
  * Decodes `x-envoy-peer-metadata` into a PeerInfo. Results are cached by header value, so the
  * same peer always yields the same (frozen) object: metrics use it as a cache key.
  */
+const PEER_CACHE_OVERFLOW = overflowCounter('peer_metadata_cache');
+
 export class PeerMetadataDecoder {
   private readonly cache = new Map<string, PeerInfo | null>();
   constructor(
@@ -118,7 +121,10 @@ export class PeerMetadataDecoder {
     if (hit !== undefined) return hit ?? undefined;
     const md = decodePeerMetadataStruct(h);
     const info = md ? peerInfoFromStruct(md, this.trustDomain) : undefined;
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    if (this.cache.size >= this.maxEntries) {
+      PEER_CACHE_OVERFLOW.inc();
+      this.cache.clear();
+    }
     this.cache.set(h, info ? Object.freeze(info) : null);
     return info;
   }

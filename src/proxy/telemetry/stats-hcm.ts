@@ -12,6 +12,10 @@ export class HcmStats {
   readonly downstream_rq_http1_total: Counter;
   readonly downstream_rq_http2_total: Counter;
   readonly downstream_rq_time: Histogram;
+  /** rejected by normalize_path or path_with_escaped_slashes_action REJECT_REQUEST */
+  readonly downstream_rq_failed_path_normalization: Counter;
+  /** UNESCAPE_AND_REDIRECT answered with a redirect */
+  readonly downstream_rq_redirected_with_normalized_path: Counter;
   /** Upgrade requests refused because neither the HCM nor the route enables their type */
   readonly downstream_rq_ws_on_non_ws_route: Counter;
   readonly downstream_cx_upgrades_total: Counter;
@@ -27,6 +31,8 @@ export class HcmStats {
     this.downstream_rq_http1_total = s.counter('downstream_rq_http1_total');
     this.downstream_rq_http2_total = s.counter('downstream_rq_http2_total');
     this.downstream_rq_time = s.histogram('downstream_rq_time');
+    this.downstream_rq_failed_path_normalization = s.counter('downstream_rq_failed_path_normalization');
+    this.downstream_rq_redirected_with_normalized_path = s.counter('downstream_rq_redirected_with_normalized_path');
     this.downstream_rq_ws_on_non_ws_route = s.counter('downstream_rq_ws_on_non_ws_route');
     this.downstream_cx_upgrades_total = s.counter('downstream_cx_upgrades_total');
     this.downstream_cx_upgrades_active = s.gauge('downstream_cx_upgrades_active');

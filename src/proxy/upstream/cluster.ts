@@ -3,6 +3,7 @@
  * over the available hosts (panic aware), per-host connection pools, circuit breaker, outlier
  * detection, active health checking and stats.
  */
+import { overflowCounter } from '../../stats/stats-overflow.js';
 import type { ClusterStats } from '../telemetry/stats-cluster.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ClusterConfig, EndpointSpec } from './cluster-config.js';
@@ -18,6 +19,10 @@ import { NO_SECRETS, type SecretProvider } from '../secret/secret-types.js';
 import { ClusterTransports, lazyTlsStats } from '../transport/transport-registry.js';
 
 const MAX_POOLS = 1024;
+/** ORIGINAL_DST hosts listed per cluster (admin /clusters); later ones are used unlisted */
+const MAX_ORIGINAL_DST_HOSTS = 1024;
+const POOLS_OVERFLOW = overflowCounter('upstream_pools');
+const ORIGINAL_DST_HOSTS_OVERFLOW = overflowCounter('original_dst_hosts');
 
 function releaseFallback(c: Cluster): void {
   c.releaseDeferred();
@@ -151,7 +156,8 @@ export class Cluster {
     let h = this.hosts.find((x) => x.key === key);
     if (!h) {
       h = new Host(address, port, 1, 0, '', 0, this.transports.forEndpoint(undefined));
-      if (this.hosts.length < 1024) this.hosts.push(h);
+      if (this.hosts.length < MAX_ORIGINAL_DST_HOSTS) this.hosts.push(h);
+      else ORIGINAL_DST_HOSTS_OVERFLOW.inc();
     }
     return h;
   }
@@ -183,6 +189,7 @@ export class Cluster {
     };
     if (this.pools.size >= MAX_POOLS) {
       // ORIGINAL_DST clusters see arbitrary destinations: retire the oldest pool (it closes once idle).
+      POOLS_OVERFLOW.inc();
       const [oldKey, oldPool] = this.pools.entries().next().value as [string, ConnPool];
       this.pools.delete(oldKey);
       void oldPool.close();

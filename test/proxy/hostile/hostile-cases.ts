@@ -127,4 +127,30 @@ export const UPGRADE_CASES: HostileCase[] = [
   },
 ];
 
-export const ALL_CASES: HostileCase[] = [...BODY_CASES, ...SMUGGLING_CASES, ...EDGE_CASES, ...UPGRADE_CASES];
+
+const GET = (path: string) => (a: string) => `GET ${path} HTTP/1.1\r\nHost: ${a}\r\n\r\n`;
+
+/**
+ * Item 4: paths are normalized before routing (MeshConfig pathNormalization, default BASE): the
+ * app sees the normalized path. Cases from Istio's PathNormalization test and Envoy's
+ * path_utility tests.
+ */
+export const NORMALIZATION_CASES: HostileCase[] = [
+  { name: 'dot-dot out of a prefix', send: GET('/public/../secret.txt'), status: [200], closes: false, appSees: '/secret.txt', appNever: '..', source: 'issue 23 item 4' },
+  { name: 'escaped dot-dot', send: GET('/public/%2e%2e/secret.txt'), status: [200], closes: false, appSees: '/secret.txt', appNever: '%2e', source: 'issue 23 item 4' },
+  { name: 'mixed-case escaped dot-dot', send: GET('/public/%2E%2e/secret.txt'), status: [200], closes: false, appSees: '/secret.txt', source: 'Istio PathNormalization (/app/%2E./admin)' },
+  { name: 'backslash as a separator', send: GET('/public/..\\secret.txt'), status: [200], closes: false, appSees: '/secret.txt', source: 'Istio PathNormalization (/app\\admin)' },
+  { name: 'dot segments and a double slash', send: GET('/app//../admin/./x'), status: [200], closes: false, appSees: '/app/admin/x', source: 'Istio PathNormalization BASE' },
+  { name: 'unreserved escapes decoded, others kept', send: GET('/x%41%7e%2F%25'), status: [200], closes: false, appSees: '/xA~%2F%25', source: 'Istio PathNormalization (percent-encoded table)' },
+  { name: 'a fragment is dropped', send: GET('/frag#../../admin'), status: [200], closes: false, appSees: '/frag', source: 'Istio PathNormalization (/app#foo)' },
+  { name: 'an escaped NUL', send: GET('/admin%00'), status: [400], closes: false, appNever: '/admin', source: 'Istio PathNormalization (Invalid)' },
+];
+
+/** Item 3: a route regex that backtracks catastrophically in JS answers at once (RE2, linear). */
+export const REGEX_CASES: HostileCase[] = [
+  { name: 'catastrophic-backtracking path on a regex route', send: GET(`/api/${'a'.repeat(40)}!`), status: [200], closes: false, only: ['gateway', 'outbound'], source: 'issue 23 item 3' },
+  { name: 'the regex route still matches', send: GET(`/api/${'a'.repeat(40)}`), status: [200], closes: false, appSees: `/api/${'a'.repeat(40)}`, only: ['gateway', 'outbound'], source: 'issue 23 item 3' },
+];
+
+
+export const ALL_CASES: HostileCase[] = [...BODY_CASES, ...SMUGGLING_CASES, ...EDGE_CASES, ...UPGRADE_CASES, ...NORMALIZATION_CASES, ...REGEX_CASES];

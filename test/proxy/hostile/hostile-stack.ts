@@ -38,6 +38,25 @@ spec:
   hosts: ['*']
   gateways: [gw]
   http:
+  - match:
+    - uri: {regex: '^/api/(a+)+$'}
+    route:
+    - destination: {host: web, port: {number: 9080}}
+    headers: {response: {set: {x-route: regex}}}
+  - route:
+    - destination: {host: web, port: {number: 9080}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  http:
+  - match:
+    - uri: {regex: '^/api/(a+)+$'}
+    route:
+    - destination: {host: web, port: {number: 9080}}
+    headers: {response: {set: {x-route: regex}}}
   - route:
     - destination: {host: web, port: {number: 9080}}
 `;

@@ -201,9 +201,12 @@ test('tag overrides remove and upsert labels per metric', () => {
   assert.equal(d.labels.source_cluster, 'east');
 });
 
-test('destination service: explicit, then outbound cluster FQDN, then :authority', () => {
+test('destination service: explicit, then outbound cluster FQDN, Istio\'s special clusters by name, then :authority', () => {
   assert.equal(destinationServiceOf(httpInfo({ direction: 'outbound', destinationService: 'x.y.svc.cluster.local' })), 'x.y.svc.cluster.local');
   assert.equal(destinationServiceOf(httpInfo({ direction: 'outbound' })), 'reviews.default.svc.cluster.local');
-  assert.equal(destinationServiceOf(httpInfo({ direction: 'outbound', upstreamCluster: 'PassthroughCluster', authority: 'example.com:8080' })), 'example.com');
+  // passthrough traffic is labelled by its cluster, never by the client-chosen Host
+  assert.equal(destinationServiceOf(httpInfo({ direction: 'outbound', upstreamCluster: 'PassthroughCluster', authority: 'example.com:8080' })), 'PassthroughCluster');
+  assert.equal(destinationServiceOf(httpInfo({ direction: 'outbound', upstreamCluster: 'BlackHoleCluster', authority: 'example.com:8080' })), 'BlackHoleCluster');
+  assert.equal(destinationServiceOf(httpInfo({ direction: 'outbound', upstreamCluster: undefined, authority: 'example.com:8080' })), 'example.com');
   assert.equal(destinationServiceOf(httpInfo({ direction: 'inbound', upstreamCluster: 'inbound|9080||', authority: undefined, requestHeaders: {} })), '');
 });

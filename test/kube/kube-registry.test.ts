@@ -130,6 +130,49 @@ test('an EndpointSlice change reaches a proxy as an EDS-only push; a kubectl-app
   }
 });
 
+test('the same Bookinfo through the config directory (Services, WorkloadEntries, the same DR/VS) gives a proxy the same clusters, routes and endpoints', { skip }, async () => {
+  // what the Kubernetes control plane has now: the EndpointSlice test left reviews-v3 not ready
+  const live = PODS.filter((p) => p.name !== 'reviews-v3-0');
+  const cfgDir = path.join(dir, 'same-config');
+  fs.mkdirSync(cfgDir);
+  fs.copyFileSync(path.join(REPO_ROOT, 'samples/bookinfo/platform/bookinfo.yaml'), path.join(cfgDir, 'bookinfo.yaml'));
+  for (const f of ['destination-rule-all.yaml', 'virtual-service-all-v1.yaml']) fs.copyFileSync(path.join(REPO_ROOT, 'samples/bookinfo/networking', f), path.join(cfgDir, f));
+  fs.writeFileSync(path.join(cfgDir, 'workloads.yaml'), live.map((p) => JSON.stringify({
+    apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: p.name, namespace: 'default' },
+    spec: { address: p.ip, labels: p.labels, serviceAccount: p.sa },
+  })).join('\n---\n'));
+  // the API server's own Service (default/kubernetes) exists only on the Kubernetes side
+  const KUBE_API = '|kubernetes.default.svc.cluster.local';
+  const other = new ControlPlane({ configDir: cfgDir, xdsPort: 0, debugPort: 0, secureXdsPort: 0, publishToken: false, debounceMs: 50, log: () => {} });
+  await other.start();
+  const node = {
+    id: 'sidecar~10.244.1.14~productpage-v1-0.default~default.svc.cluster.local',
+    metadata: { NAME: 'productpage-v1-0', NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' }, INSTANCE_IPS: '10.244.1.14' },
+  };
+  const a = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, node);
+  const b = new TestAdsClient(`127.0.0.1:${other.xdsPort}`, node);
+  try {
+    const ready = (c: TestAdsClient) => [CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE].every((t) => c.latest.has(t))
+      && (c.latest.get(ENDPOINT_TYPE)?.resources.length ?? 0) >= (c.latest.get(CLUSTER_TYPE)?.resources.filter((x: any) => x.type === 'EDS' || x.eds_cluster_config).length ?? 1);
+    await a.until(() => ready(a), 10_000);
+    await b.until(() => ready(b), 10_000);
+    const outbound = (c: TestAdsClient) => (c.latest.get(CLUSTER_TYPE)?.resources ?? []).map((x: any) => x.name as string).filter((n) => n.startsWith('outbound|') && !n.endsWith(KUBE_API)).sort();
+    assert.deepEqual(outbound(a), outbound(b));
+    assert.ok(outbound(a).includes('outbound|9080|v2|reviews.default.svc.cluster.local'), outbound(a).join('\n'));
+    const endpoints = (c: TestAdsClient) => Object.fromEntries((c.latest.get(ENDPOINT_TYPE)?.resources ?? []).filter((e: any) => !e.cluster_name.endsWith(KUBE_API)).map((e: any) => [e.cluster_name,
+      (e.endpoints ?? []).flatMap((l: any) => l.lb_endpoints).map((x: any) => `${x.endpoint.address.socket_address.address}:${x.endpoint.address.socket_address.port_value}`).sort()]));
+    assert.deepEqual(endpoints(a), endpoints(b));
+    // Kubernetes Services have ClusterIPs; the config directory's have none: the VIP domains differ, nothing else
+    const routes = (c: TestAdsClient) => JSON.parse(JSON.stringify(c.latest.get(ROUTE_TYPE)?.resources ?? [], (k, v) => (k === 'domains' ? v.filter((d: string) => !/^\d+\.\d+\.\d+\.\d+(:\d+)?$/.test(d)) : v)));
+    assert.ok(JSON.stringify(routes(a)).includes('outbound|9080|v1|reviews.default.svc.cluster.local'), 'the VirtualService is in the routes');
+    assert.deepEqual(routes(a), routes(b));
+  } finally {
+    a.close();
+    b.close();
+    await other.stop();
+  }
+});
+
 test('status: a valid VirtualService gets Reconciled=True, an invalid one (no webhook here) ERROR messages and stays out of the config', { skip }, async () => {
   await api.kubectl(['apply', '-f', '-'], JSON.stringify({
     apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'ratings-ok', namespace: 'default' },

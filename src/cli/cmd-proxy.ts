@@ -7,7 +7,7 @@
  */
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import type { LogLevel, ProxyOptions } from '../proxy/bootstrap.js';
+import type { LogLevel, ProxyOptions } from '../proxy/core/bootstrap.js';
 import { startProxy } from '../proxy/proxy.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';

@@ -29,6 +29,10 @@ import type { Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import type { Reporter } from './validate-reporter.js';
 import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { authorizationPolicySchema } from './schema-authorization-policy.js';
+import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
+import { requestAuthenticationSchema } from './schema-request-authentication.js';
+import { validateRequestAuthentication } from './semantic-request-authentication.js';
 
 /** Cross-resource checks of one kind (warnings, istioctl analyze's role). */
 export type CrossCheck = (
@@ -129,6 +133,21 @@ export const KINDS = [
     // access_log, tracing and istio.stats live in listeners; collectors outside the registry get a cluster
     pushes: [LISTENER_TYPE, CLUSTER_TYPE],
     cross: (telemetries, { reporterFor, opts }) => crossCheckTelemetry(telemetries, reporterFor, opts.meshConfig),
+  }),
+  define({
+    kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'authorizationpolicies', shortNames: ['ap'],
+    // `spec: {}` is meaningful (ALLOW nothing); a missing spec is the same
+    schema: authorizationPolicySchema, semantic: validateAuthorizationPolicy, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
+    // RBAC filters live in the inbound and gateway listeners
+    pushes: [LISTENER_TYPE],
+    columns: (s) => ({ ACTION: s?.action ?? 'ALLOW' }),
+  }),
+  define({
+    kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'requestauthentications', shortNames: ['ra'],
+    schema: requestAuthenticationSchema, semantic: validateRequestAuthentication, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
+    // jwt_authn filters live in the inbound and gateway listeners
+    pushes: [LISTENER_TYPE],
+    columns: (s) => ({ ISSUERS: (s?.jwtRules ?? []).map((r: any) => r?.issuer).join(',') }),
   }),
 ] as const;
 

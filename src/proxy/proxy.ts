@@ -9,30 +9,30 @@ import { protoRoot } from '../xds/proto-root.js';
 import { ROUTER_TYPE } from '../xds/type-urls.js';
 import { createAdminBackend } from './admin/admin-backend.js';
 import { createAdminHandler, listenHttp } from './admin/admin-server.js';
-import { identityFromOptions, type LogLevel, type ProxyOptions } from './bootstrap.js';
-import { ConfigApplier } from './config-applier.js';
+import { identityFromOptions, type LogLevel, type ProxyOptions } from './core/bootstrap.js';
+import { ConfigApplier } from './config/config-applier.js';
 import { DRAIN_DEFAULTS, runDrain, type DrainMode, type DrainResult } from './drain/drain-sequence.js';
 import { HttpConnectionManager } from './http/connection-manager.js';
 import { parseHcm } from './http/hcm-config.js';
-import { REQUEST_DESTINATION_RESOLVER } from './listener/destination.js';
+import { REQUEST_DESTINATION_RESOLVER } from './core/destination.js';
 import { makeTransparent, resolverForMode } from './listener/destination-original.js';
 import { loadOriginalDstAddon } from '../capture/original-dst.js';
 import { DnsProxy, readResolvConf } from '../capture/dns-proxy.js';
 import { DnsTable } from '../capture/dns-table.js';
 import { ListenerManager } from './listener/listener-manager.js';
-import { NOOP_OBSERVER } from './observer.js';
+import { NOOP_OBSERVER } from './core/observer.js';
 import { StatsStore } from '../stats/stats-store.js';
 import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
-import { XdsClient, type XdsApplier } from './xds-client.js';
+import { XdsClient, type XdsApplier } from './xds-client/xds-client.js';
 import { SECRET_TYPE } from '../xds/type-urls.js';
 import { bearerMetadata, readRoot } from './secret/ca-client.js';
 import { SecretManager } from './secret/secret-manager.js';
 import { workloadAgentStarter } from './secret/agent-options.js';
 import { tlsStats } from './transport/tls-stats.js';
 
-export type { ProxyOptions } from './bootstrap.js';
+export type { ProxyOptions } from './core/bootstrap.js';
 
 export interface ProxyHandle {
   /** admin, stats and readiness ports actually bound */

@@ -31,6 +31,7 @@ export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fau
 export const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
 export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
 export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 export const HTTP_PROTOCOL_OPTIONS_TYPE =
   'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const ORIGINAL_DST_LISTENER_FILTER_TYPE =

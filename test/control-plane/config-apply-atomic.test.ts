@@ -78,9 +78,9 @@ test('an unsupported Istio kind in the request refuses all of it: nothing stored
   const onChange = () => changes++;
   cp.store.on('change', onChange);
   const r = await post('/apis/v1/apply?file=mixed.yaml',
-    `${vs('mixed')}---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-all}\nspec: {}\n`);
+    `${vs('mixed')}---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: wasm}\nspec: {}\n`);
   assert.equal(r.status, 422);
-  assert.match(r.body.messages.map((m: { text: string }) => m.text).join('\n'), /security\.istio\.io\/v1 AuthorizationPolicy is not supported by Clew/);
+  assert.match(r.body.messages.map((m: { text: string }) => m.text).join('\n'), /extensions\.istio\.io\/v1alpha1 WasmPlugin is not supported by Clew/);
   assert.equal(cp.store.get('VirtualService', 'default', 'mixed'), undefined);
   cp.store.off('change', onChange);
   assert.equal(changes, 0); // no change event: no push

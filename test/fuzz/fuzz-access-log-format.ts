@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { AccessLogFormatError, compileJsonFormat, compileTextFormat, type Formatter } from '../../src/proxy/telemetry/access-log-format.js';
-import { newStreamInfo, type StreamInfo } from '../../src/proxy/stream-info.js';
+import { newStreamInfo, type StreamInfo } from '../../src/proxy/core/stream-info.js';
 import { fuzzMain, isMain, type FuzzTarget } from './fuzz-runner.js';
 
 const COMMANDS = [

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import v8 from 'node:v8';
 import { Re2, Re2SyntaxError } from '../../src/regex/regex-re2.js';
 import { checkRegex } from '../../src/config/value-regex.js';
-import { compileRegex, ProxyConfigError } from '../../src/proxy/errors.js';
+import { compileRegex, ProxyConfigError } from '../../src/proxy/core/errors.js';
 import { fuzzMain, isMain, type FuzzTarget } from './fuzz-runner.js';
 
 // The JavaScript oracle backtracks too: a 10-character input against a nested pattern held the

@@ -11,7 +11,7 @@ import { parseCluster } from '../../src/proxy/upstream/cluster-config.js';
 import { parseListener, type ListenerParseContext } from '../../src/proxy/listener/listener-config.js';
 import { RouteConfig } from '../../src/proxy/router/route-config.js';
 import { parsePerRouteFilterConfig } from '../../src/proxy/filters/registry.js';
-import { NOOP_OBSERVER } from '../../src/proxy/observer.js';
+import { NOOP_OBSERVER } from '../../src/proxy/core/observer.js';
 import type { RouteProvider } from '../../src/proxy/http/hcm-config.js';
 
 function wire(typeUrl: string, r: EnvoyResource): EnvoyResource {

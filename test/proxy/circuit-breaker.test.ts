@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { StreamInfo } from '../../src/proxy/stream-info.js';
+import type { StreamInfo } from '../../src/proxy/core/stream-info.js';
 import { outboundHttpListener, passthroughCluster, route, routeConfig, staticCluster, virtualOutbound, vhost } from './helpers/resources.js';
 import { startHarness, viaProxy, waitFor, type Harness } from './helpers/harness.js';
 import { startEcho } from './helpers/upstreams.js';

@@ -1,7 +1,7 @@
 /** Fault filter: abort (FI), delay (DI), percentages, per-route override. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StreamInfo } from '../../src/proxy/stream-info.js';
+import type { StreamInfo } from '../../src/proxy/core/stream-info.js';
 import { FAULT_TYPE } from '../../src/xds/type-urls.js';
 import { assignment, edsCluster, faultFilter, outboundHttpListener, passthroughCluster, route, routeConfig, routerFilter, virtualOutbound, vhost } from './helpers/resources.js';
 import { startHarness, viaProxy, waitFor, type Harness } from './helpers/harness.js';

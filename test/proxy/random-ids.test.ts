@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newUuid, randomHex } from '../../src/proxy/random-ids.js';
+import { newUuid, randomHex } from '../../src/proxy/core/random-ids.js';
 
 test('newUuid: RFC 9562 version 4 format, distinct across pool refills', () => {
   const seen = new Set<string>();

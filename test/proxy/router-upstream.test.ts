@@ -1,7 +1,7 @@
 /** Router behaviour against real upstreams: timeouts, retries, local replies and flags, mirroring. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StreamInfo } from '../../src/proxy/stream-info.js';
+import type { StreamInfo } from '../../src/proxy/core/stream-info.js';
 import { assignment, edsCluster, outboundHttpListener, passthroughCluster, route, routeConfig, staticCluster, virtualOutbound, vhost } from './helpers/resources.js';
 import { startHarness, viaProxy, waitFor, type Harness } from './helpers/harness.js';
 import { closedPort, startEcho, type EchoServer } from './helpers/upstreams.js';

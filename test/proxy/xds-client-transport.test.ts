@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { AdsChannel, type AdsCall } from '../../src/proxy/xds-client-transport.js';
+import { AdsChannel, type AdsCall } from '../../src/proxy/xds-client/xds-client-transport.js';
 
 const enc = (s: string): Uint8Array => Buffer.from(s);
 const dec = (b: Uint8Array): string => Buffer.from(b).toString();

@@ -10,6 +10,7 @@ import { listenerTelemetry } from './build-telemetry-filters.js';
 import { resolveDestination } from './build-route-action.js';
 import { matchApplies } from './build-route-match.js';
 import { isGatewayHttpServer } from './build-routes.js';
+import { buildAuthzFilters } from './build-authz.js';
 
 function gatewayTcpClusters(pc: PushContext, proxy: ProxyIdentity, gatewayKeys: string[], port: number): { name: string; weight: number }[] {
   for (const key of gatewayKeys) {
@@ -43,20 +44,22 @@ export function gatewayListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyRe
   }
   const out: EnvoyResource[] = [];
   const telemetry = listenerTelemetry(pc, proxy, 'gateway');
+  // AuthorizationPolicies selecting the gateway's workload (or its Gateway by targetRef)
+  const authz = buildAuthzFilters(pc, proxy);
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const { servers, keys } = byPort.get(port)!;
     const name = `0.0.0.0_${port}`;
     let filters: EnvoyResource[];
     if (servers.some(isGatewayHttpServer)) {
       filters = [hcmFilter({
-        statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: outboundHttpFilters(), useRemoteAddress: true, telemetry,
+        statPrefix: `outbound_${name}`, rds: `http.${port}`, httpFilters: [...authz.http, ...outboundHttpFilters()], useRemoteAddress: true, telemetry,
         pathNormalization: pathNormalizationFields(pc.meshConfig),
       })];
     } else {
       const clusters = gatewayTcpClusters(pc, proxy, keys, port);
       // TLS termination needs certificates (SDS), which Clew does not serve yet.
       if (clusters.length === 0) continue;
-      filters = tcpFilters(clusters.length === 1 ? clusters[0].name : name, clusters, telemetry);
+      filters = [...authz.tcp, ...tcpFilters(clusters.length === 1 ? clusters[0].name : name, clusters, telemetry)];
     }
     out.push({
       name,

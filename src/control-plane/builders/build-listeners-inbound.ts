@@ -13,6 +13,7 @@ import { hcmFilter, routerFilter, tcpFilters } from './build-http-filters.js';
 import type { ListenerTelemetry } from './build-telemetry-filters.js';
 import { inboundPorts, type InboundPort } from './build-inbound-ports.js';
 import { SNIFFED_HTTP_PROTOCOLS } from './build-listeners-outbound.js';
+import { buildAuthzFilters, type AuthzFilters } from './build-authz.js';
 
 export const VIRTUAL_INBOUND_PORT = 15006;
 
@@ -34,11 +35,12 @@ function inboundRouteConfig(port: number): EnvoyResource {
   };
 }
 
-function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource): EnvoyResource[] {
+function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormalization: EnvoyResource, authz: AuthzFilters): EnvoyResource[] {
   return [hcmFilter({
     statPrefix: `inbound_0.0.0.0_${p.port}`,
     routeConfig: inboundRouteConfig(p.port),
-    httpFilters: [routerFilter()],
+    // AuthorizationPolicy's RBAC filters (DENY, AUDIT, ALLOW) before the router
+    httpFilters: [...authz.http, routerFilter()],
     telemetry,
     pathNormalization,
   })];
@@ -48,15 +50,16 @@ function httpFilters(p: InboundPort, telemetry: ListenerTelemetry, pathNormaliza
  * The filter chains of a workload port: HTTP, TCP, or (protocol not declared) both, the HTTP one
  * taken when the first bytes are HTTP (Istio's protocol sniffing); `match` is added to each.
  */
-function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, normalization: EnvoyResource): EnvoyResource[] {
+function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Record<string, unknown>, normalization: EnvoyResource, authz: AuthzFilters): EnvoyResource[] {
   const cluster = inboundClusterName(p.port);
-  const tcp = tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry);
+  // network RBAC before tcp_proxy (a TCP port is authorized per connection)
+  const tcp = [...authz.tcp, ...tcpFilters(cluster, [{ name: cluster, weight: 1 }], telemetry)];
   const name = `0.0.0.0_${p.port}`;
   const withMatch = (m: Record<string, unknown>): Record<string, unknown> => (Object.keys(m).length ? { filter_chain_match: m } : {});
-  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, normalization) }];
+  if (isHttpProtocol(p.protocol)) return [{ name, ...withMatch(match), filters: httpFilters(p, telemetry, normalization, authz) }];
   if (!p.sniffed) return [{ name, ...withMatch(match), filters: tcp }];
   return [
-    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, normalization) },
+    { name, filter_chain_match: { ...match, application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: httpFilters(p, telemetry, normalization, authz) },
     { name, ...withMatch(match), filters: tcp },
   ];
 }
@@ -64,13 +67,14 @@ function inboundChains(p: InboundPort, telemetry: ListenerTelemetry, match: Reco
 export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetry: ListenerTelemetry): EnvoyResource[] {
   const ports = inboundPorts(pc, proxy);
   const normalization = pathNormalizationFields(pc.meshConfig);
+  const authz = buildAuthzFilters(pc, proxy);
   if (proxy.interceptionMode === 'NONE') {
     if (!proxy.address) return [];
     return ports.map((p) => ({
       name: `${proxy.address}_${p.port}`,
       address: socketAddress(proxy.address, p.port),
       traffic_direction: 'INBOUND',
-      filter_chains: inboundChains(p, telemetry, {}, normalization).map(({ name: _n, ...c }) => c),
+      filter_chains: inboundChains(p, telemetry, {}, normalization, authz).map(({ name: _n, ...c }) => c),
     }));
   }
   return [{
@@ -84,10 +88,10 @@ export function inboundListeners(pc: PushContext, proxy: ProxyIdentity, telemetr
       typed_config: { '@type': ORIGINAL_DST_LISTENER_FILTER_TYPE },
     }],
     filter_chains: [
-      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, normalization)),
+      ...ports.flatMap((p) => inboundChains(p, telemetry, { destination_port: { value: p.port } }, normalization, authz)),
       {
         name: 'virtualInbound-catchall-tcp',
-        filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry),
+        filters: [...authz.tcp, ...tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, [{ name: INBOUND_PASSTHROUGH_CLUSTER, weight: 1 }], telemetry)],
       },
     ],
   }];

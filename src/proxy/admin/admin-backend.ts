@@ -1,6 +1,6 @@
 /** The proxy's answers to admin requests (text formats follow Envoy's). */
 import type { XdsNode } from '../../xds/node-metadata.js';
-import type { ConfigApplier } from '../config-applier.js';
+import type { ConfigApplier } from '../config/config-applier.js';
 import type { ListenerManager } from '../listener/listener-manager.js';
 import type { StatsStore } from '../../stats/stats-store.js';
 import { prometheusChunks } from '../../stats/stats-prometheus.js';

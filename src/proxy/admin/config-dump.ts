@@ -1,6 +1,6 @@
 /** /config_dump in Envoy's v3 admin shape, built from the last applied resources. */
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../xds/type-urls.js';
-import type { ConfigApplier } from '../config-applier.js';
+import type { ConfigApplier } from '../config/config-applier.js';
 import type { ListenerManager } from '../listener/listener-manager.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { XdsNode } from '../../xds/node-metadata.js';

@@ -9,7 +9,7 @@
  * differently (if one ever does, it keeps its last good config and reports it; the agent logs it).
  */
 import type { EnvoyResource } from '../../xds/codec.js';
-import type { XdsApplier } from '../xds-client.js';
+import type { XdsApplier } from '../xds-client/xds-client.js';
 import type { ProxyConfigSource } from '../proxy.js';
 import { isAgentMessage, type ChildMessage, type ConfigUpdate } from './agent-messages.js';
 

@@ -3,7 +3,7 @@
  * queued in the pool, then carried by one connection until it ends, fails or is aborted.
  */
 import type { Http1ClientConn } from './codec-http1-client.js';
-import type { UpstreamControl, UpstreamError, UpstreamHandler, UpstreamRequest } from '../upstream/pool.js';
+import type { UpstreamControl, UpstreamError, UpstreamHandler, UpstreamRequest } from '../core/pool.js';
 
 /** One request/response on an upstream connection; the router's UpstreamControl. */
 export class Http1ClientExchange implements UpstreamControl {

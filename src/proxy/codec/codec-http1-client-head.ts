@@ -6,7 +6,7 @@
  * Header values are not validated: they come from llhttp-parsed downstream requests or
  * validated config.
  */
-import type { InHeaders, OutHeaders } from '../upstream/pool.js';
+import type { InHeaders, OutHeaders } from '../core/pool.js';
 import { lowerHeaderName } from './header-names.js';
 
 /** How the request body is framed on the wire. */

@@ -13,8 +13,8 @@ import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './co
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
 import { enterTurn, leaveTurn, turnTime } from './io-turn.js';
-import { classifyError, UpstreamError, type InHeaders } from '../upstream/pool.js';
-import type { UpstreamConnectionInfo } from '../transport/transport-socket.js';
+import { classifyError, UpstreamError, type InHeaders } from '../core/pool.js';
+import type { UpstreamConnectionInfo } from '../core/transport-socket.js';
 
 /** undici's margin under a server's `keep-alive: timeout=N` hint */
 const KEEPALIVE_HINT_MARGIN_MS = 2000;

@@ -4,7 +4,7 @@
  * body) a Readable that the router streams or buffers. No IncomingMessage per request.
  */
 import { Readable, type Duplex } from 'node:stream';
-import type { HeaderMap } from '../router/header-ops.js';
+import type { HeaderMap } from '../core/header-map.js';
 import { lowerHeaderName } from './header-names.js';
 
 /** Names whose repeats node:http drops (a second Host or Content-Length must not win silently). */

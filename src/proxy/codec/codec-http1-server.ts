@@ -27,7 +27,7 @@ import {
   CODEC_BAD_VERSION, CODEC_HEADERS_TIMEOUT, CODEC_HTTP09, CODEC_MISSING_HOST, CODEC_TE_IN_HTTP10, CODEC_TOO_MANY_HEADERS,
   CODEC_UNSUPPORTED_TE, type CodecError,
 } from './codec-error.js';
-import type { HeaderMap } from '../router/header-ops.js';
+import type { HeaderMap } from '../core/header-map.js';
 import { deliverBuffered, readDirect, releaseDirect, setDirectReader } from './socket-direct.js';
 import { turnTime } from './io-turn.js';
 

@@ -6,7 +6,7 @@
  */
 import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { HeaderMap } from '../router/header-ops.js';
+import type { HeaderMap } from '../core/header-map.js';
 
 export class H2Request {
   readonly httpVersionMajor = 2;

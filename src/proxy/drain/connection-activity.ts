@@ -5,7 +5,7 @@
  * requests, and connections whose lifetime is not request-shaped (TCP proxy, upgrades, HTTP/2
  * sessions, which close themselves after GOAWAY) are marked opaque and never closed as idle.
  */
-import type { ConnectionContext } from '../http/connection-context.js';
+import type { ConnectionContext } from '../core/connection-context.js';
 
 interface Activity {
   streams: number;

@@ -8,7 +8,11 @@ import { structToJson } from '../../xds/struct.js';
 import { alpnFilterFactory } from './alpn/alpn-filter.js';
 import { corsFilterFactory } from './cors/cors-filter.js';
 import { faultFilterFactory } from './fault/fault-filter.js';
-import type { HttpFilterFactory } from './filter.js';
+import type { HttpFilterFactory } from '../filter-api/http-filter.js';
+import { fail } from '../core/errors.js';
+import { rbacFilterFactory } from './rbac/rbac-filter.js';
+import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.js';
+import { istioAuthnFilterFactory } from './jwt-authn/istio-authn-filter.js';
 import { routerFilterFactory } from './router/router-filter.js';
 import { istioStatsFilterFactory } from './stats/stats-filter.js';
 import { parseStatsPluginConfig } from './stats/stats-config.js';
@@ -16,6 +20,9 @@ import type { MetricsConfig } from '../telemetry/telemetry-config.js';
 
 export const HTTP_FILTER_FACTORIES: readonly HttpFilterFactory[] = [
   istioStatsFilterFactory,
+  jwtAuthnFilterFactory,
+  istioAuthnFilterFactory,
+  rbacFilterFactory,
   faultFilterFactory,
   corsFilterFactory,
   alpnFilterFactory,
@@ -54,10 +61,19 @@ export function findFilterFactory(typeUrl: string): HttpFilterFactory | undefine
   return byType.get(typeUrl);
 }
 
-/** Parses a typed_per_filter_config value; unknown types are ignored (undefined). */
-export function parsePerRouteFilterConfig(_filterName: string, config: Record<string, any>): unknown {
-  const f = byPerRouteType.get(String(config['@type'] ?? ''));
-  return f?.parsePerRoute?.(config);
+/**
+ * Parses a typed_per_filter_config value once per RDS update. A type no filter of this proxy
+ * accepts is refused (NACK: an override of security or routing the proxy would not apply),
+ * unless it was wrapped in a FilterConfig with is_optional (then undefined: ignored).
+ */
+export function parsePerRouteFilterConfig(filterName: string, config: Record<string, any>, optional = false): unknown {
+  const typeUrl = String(config['@type'] ?? '');
+  const f = byPerRouteType.get(typeUrl);
+  if (f === undefined || f.parsePerRoute === undefined) {
+    if (optional) return undefined;
+    fail(`typed_per_filter_config ${filterName}: type ${typeUrl || '(none)'} is not implemented by this proxy`);
+  }
+  return f.parsePerRoute(config);
 }
 
 /**

@@ -13,7 +13,6 @@
  */
 import { applyHcmRequestHeaders } from './request-headers.js';
 import { applyPeerSecurity } from '../telemetry/peer-security.js';
-import type { AlpnOverride } from '../filters/alpn/alpn-filter.js';
 import type { Duplex, Readable } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import type { H1Response } from '../codec/codec-http1-response.js';
@@ -21,17 +20,20 @@ import { codecErrorDetails, codecErrorStatus, type CodecError } from '../codec/c
 import { upgradeEnabled } from '../router/upgrade-config.js';
 import type { H2Request, H2Response } from '../codec/codec-http2-server.js';
 import { constants as H2_CONSTANTS } from 'node:http2';
-import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../stream-info.js';
-import type { HttpFilter } from '../filters/filter.js';
+import { newStreamInfo, type ResponseFlag, type StreamInfo } from '../core/stream-info.js';
+import type { AlpnOverride, DownstreamSink, HttpFilter, HttpFilterCallbacks, LocalReplyOptions } from '../filter-api/http-filter.js';
+import { FilterState } from '../filter-api/filter-state.js';
+import type { ClusterSlot } from '../upstream/cluster-slot.js';
 import { applyHeaderOps, type HeaderMap } from '../router/header-ops.js';
-import type { Route, WeightedTarget } from '../router/route-config.js';
+import { RequestBodyGate } from './request-body-gate.js';
+import type { Route, RouteConfig, WeightedTarget } from '../router/route-config.js';
 import type { MatchInput } from '../router/route-match.js';
-import type { Destination } from '../listener/destination.js';
-import type { ConnectionContext } from './connection-context.js';
+import type { Destination } from '../core/destination.js';
+import type { ConnectionContext } from '../core/connection-context.js';
 import { markOpaque, streamEnded } from '../drain/connection-activity.js';
 import type { HcmConfig } from './hcm-config.js';
-import { httpToGrpcStatus } from './local-reply.js';
-import type { RequestObserver } from '../observer.js';
+import { httpToGrpcStatus } from '../core/local-reply.js';
+import type { RequestObserver } from '../core/observer.js';
 import { clusterServiceHost } from '../telemetry/istio-identity.js';
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../telemetry/peer-metadata.js';
 import type { TraceContext } from '../telemetry/tracing-tracer.js';
@@ -43,19 +45,11 @@ const NORMALIZED: NormalizedPath = { path: '', verdict: PathVerdict.Continue };
 export type DownstreamRequest = H1Request | H2Request;
 export type DownstreamResponse = H1Response | H2Response;
 
-/** The response surface shared by Clew's HTTP/1.1 codec and its HTTP/2 stream adapter. */
-export interface DownstreamSink {
-  readonly headersSent: boolean;
-  readonly writableEnded: boolean;
-  readonly writableFinished: boolean;
-  writeHead(status: number, headers?: Record<string, string | string[] | number | undefined>): unknown;
-  write(chunk: Buffer): boolean;
-  end(chunk?: Buffer | string): unknown;
-  addTrailers(trailers: Record<string, string | string[] | undefined>): void;
-  once(event: 'close' | 'drain', fn: () => void): unknown;
-}
+export type { DownstreamSink } from '../filter-api/http-filter.js';
 
 /** %RESPONSE_CODE_DETAILS% of local replies, by response flag (Envoy's strings) */
+const EMPTY_FILTERS: HttpFilter[] = [];
+
 const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
   NR: 'route_not_found',
   NC: 'cluster_not_found',
@@ -68,7 +62,7 @@ const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
   DPE: 'codec_error',
 };
 
-export class ActiveStream {
+export class ActiveStream implements HttpFilterCallbacks {
   readonly info: StreamInfo;
   readonly headers: HeaderMap;
   /** the downstream response (HTTP/1.1 codec or HTTP/2 compat) */
@@ -79,6 +73,7 @@ export class ActiveStream {
   path: string;
   readonly isGrpc: boolean;
   readonly isHttp2: boolean;
+  readonly isHttp10: boolean;
   /** Istio's istio.alpn filter: the ALPN new upstream TLS connections offer, by upstream protocol */
   alpnOverride: AlpnOverride | undefined = undefined;
   route: Route | undefined;
@@ -86,8 +81,9 @@ export class ActiveStream {
   weightedTarget: WeightedTarget | undefined;
   /** destination for ORIGINAL_DST clusters */
   destination: Destination | undefined;
-  private filters: HttpFilter[] = [];
-  private filterIndex = 0;
+  filters: HttpFilter[] = EMPTY_FILTERS;
+  /** the next filter whose decodeHeaders has not run */
+  filterIndex = 0;
   private done = false;
   /** set by the router: told when the downstream stream closes (aborts a pending upstream) */
   onDownstreamReset: { onDownstreamClose(): void } | undefined;
@@ -95,6 +91,9 @@ export class ActiveStream {
   trace: TraceContext | undefined;
   /** inbound: the caller sent peer metadata, so the response carries ours */
   private answerPeer = false;
+  /** the body through decodeData hooks (chains with body filters only) */
+  private gate: RequestBodyGate | undefined = undefined;
+  private state: FilterState | undefined = undefined;
   /** an HTTP/1.1 Upgrade request (h2c excepted): its type, lower-case */
   readonly upgradeType: string | undefined;
   /** the connection switched protocols (a tunnel runs until it closes) */
@@ -112,6 +111,7 @@ export class ActiveStream {
     this.headers = h;
     this.res = res as unknown as DownstreamSink;
     this.isHttp2 = req.httpVersionMajor === 2;
+    this.isHttp10 = !this.isHttp2 && req.httpVersionMinor === 0;
     this.info = newStreamInfo(conn.direction, this.isHttp2 ? 'HTTP/2' : 'HTTP/1.1');
     this.info.listenerName = conn.listenerName;
     this.info.downstreamRemoteAddress = conn.remote;
@@ -169,7 +169,8 @@ export class ActiveStream {
 
   /** The request body to stream or buffer; null when the request has none. */
   requestBody(): Readable | null {
-    return this.req.body;
+    const g = this.gate;
+    return g === undefined ? this.req.body : g.output();
   }
 
   start(): void {
@@ -194,27 +195,80 @@ export class ActiveStream {
     const tracer = hcm.telemetry?.tracer;
     // the trace headers go straight onto the request (named stores, no per-request copy)
     if (tracer) this.trace = tracer.start(h, this.conn.direction, h);
-    const rc = hcm.routes.config;
-    if (rc) {
-      const q = this.path.indexOf('?');
-      const input: MatchInput = {
-        path: q < 0 ? this.path : this.path.slice(0, q),
-        query: q < 0 ? '' : this.path.slice(q + 1),
-        headers: h,
-      };
-      this.route = rc.route(this.authority, input);
-      if (this.route) {
-        this.info.routeName = this.route.name;
-        if (this.route.decorator !== undefined) this.info.operationName = this.route.decorator;
-      }
-    }
+    this.matchRoute();
     if (peers && !inbound) this.sendPeerMetadata(peers.peerMetadata, peers.peerMetadataId);
     if (this.upgradeType !== undefined && !this.admitUpgrade(this.upgradeType)) return;
     const cfgs = hcm.filters;
     const filters = new Array<HttpFilter>(cfgs.length);
     for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
     this.filters = filters;
+    const body = this.req.body;
+    if (hcm.decodesBody && body !== null) this.gate = new RequestBodyGate(this, body);
     this.continueDecoding();
+  }
+
+  /** Resolves the route from the request as it is now (start, and clearRouteCache). */
+  private matchRoute(): void {
+    const rc = this.hcm.routes.config;
+    if (!rc) return;
+    const q = this.path.indexOf('?');
+    const input: MatchInput = {
+      path: q < 0 ? this.path : this.path.slice(0, q),
+      query: q < 0 ? '' : this.path.slice(q + 1),
+      headers: this.headers,
+    };
+    const r = (this.route = rc.route(this.authority, input));
+    this.info.routeName = r?.name;
+    if (r?.decorator !== undefined) this.info.operationName = r.decorator;
+  }
+
+  clearRouteCache(): void {
+    this.route = undefined;
+    this.matchRoute();
+  }
+
+  get routeConfig(): RouteConfig | undefined {
+    return this.hcm.routes.config;
+  }
+
+  clusterByName(name: string): ClusterSlot {
+    return this.hcm.resolveCluster(name);
+  }
+
+  get filterState(): FilterState {
+    return (this.state ??= new FilterState());
+  }
+
+  setDynamicMetadata(namespace: string, values: Record<string, unknown>): void {
+    const md = (this.info.dynamicMetadata ??= {});
+    const cur = md[namespace];
+    md[namespace] = cur === undefined ? { ...values } : Object.assign(cur, values);
+  }
+
+  dynamicMetadata(namespace: string): Record<string, unknown> | undefined {
+    return this.info.dynamicMetadata?.[namespace];
+  }
+
+  setDecoderBufferLimit(bytes: number): void {
+    if (this.gate !== undefined) this.gate.limit = bytes;
+  }
+
+  get decodingBuffer(): Buffer | undefined {
+    return this.gate?.buffered;
+  }
+
+  /** index of the terminal filter (the router) */
+  get routerIndex(): number {
+    return this.filters.length - 1;
+  }
+
+  get cb(): HttpFilterCallbacks {
+    return this;
+  }
+
+  /** the body held by filters outgrew the buffer limit: 413, as Envoy */
+  onBodyOverflow(): void {
+    this.sendLocalReply(413, 'Payload Too Large', undefined, { details: 'request_payload_too_large' });
   }
 
   /** normalize_path failed or an escaped slash was found: 400, or 307 to the unescaped path (Envoy's local replies). */
@@ -265,10 +319,15 @@ export class ActiveStream {
 
   /** Runs the remaining decoder filters; a filter that stopped calls this to resume. */
   continueDecoding(): void {
-    while (!this.done && this.filterIndex < this.filters.length) {
-      const f = this.filters[this.filterIndex++];
-      if (!f.decodeHeaders(this)) return;
+    const filters = this.filters;
+    const endStream = this.req.body === null;
+    const resumed = this.filterIndex - 1;
+    while (!this.done && this.filterIndex < filters.length) {
+      const f = filters[this.filterIndex++];
+      if (f.decodeHeaders(this, endStream) !== 'continue') break;
     }
+    // the body moves on as far as the filters let it (and is released by a filter that held it)
+    this.gate?.resume(resumed);
   }
 
   /** Per-filter config for the matched route (route, then virtual host), by filter name. */
@@ -284,7 +343,7 @@ export class ActiveStream {
 
   /** Runs encoder hooks (reverse order), route/vhost/route-config response header ops, then sends the headers. */
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
-    this.prepareResponseHeaders(status, headers);
+    this.prepareResponseHeaders(status, headers, endStream);
 
     const res = this.res;
     if (this.conn.draining && !this.isHttp2) (res as unknown as H1Response).shouldKeepAlive = false;
@@ -298,8 +357,8 @@ export class ActiveStream {
   }
 
   /** Encoder hooks, peer metadata, response header ops, hop-by-hop fields removed; the info records the status. */
-  private prepareResponseHeaders(status: number, headers: HeaderMap): void {
-    for (let i = this.filters.length - 1; i >= 0; i--) this.filters[i].encodeHeaders?.(this, status, headers);
+  private prepareResponseHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    for (let i = this.filters.length - 1; i >= 0; i--) this.filters[i].encodeHeaders?.(this, status, headers, endStream);
     const peers = this.hcm.peers;
     if (peers) {
       if (this.answerPeer) {
@@ -342,7 +401,7 @@ export class ActiveStream {
     const type = this.upgradeType;
     if (type === undefined || this.done || this.isHttp2) return undefined;
     const value = typeof headers.upgrade === 'string' ? headers.upgrade : type;
-    this.prepareResponseHeaders(101, headers);
+    this.prepareResponseHeaders(101, headers, false);
     const taken = (this.res as unknown as H1Response).switchProtocols(value, headers);
     if (taken === undefined) return undefined;
     this.hcm.stats?.upgradeStarted();
@@ -355,32 +414,64 @@ export class ActiveStream {
     this.info.responseFlags.add(flag);
   }
 
-  /** Envoy's local reply: text/plain body (or gRPC trailers-only), response flag. */
-  sendLocalReply(status: number, body: string | undefined, flag: ResponseFlag | undefined, grpcStatus?: number): void {
+  /** Envoy's local reply: text/plain body (or gRPC trailers-only), response flag, details. */
+  sendLocalReply(status: number, body: string | undefined, flag: ResponseFlag | undefined, opts?: LocalReplyOptions): void {
     if (flag) this.info.responseFlags.add(flag);
-    this.info.responseCodeDetails ??= flag ? (LOCAL_DETAILS[flag] ?? 'local_reply') : 'direct_response';
+    if (opts?.details !== undefined) this.info.responseCodeDetails = opts.details;
+    else this.info.responseCodeDetails ??= flag ? (LOCAL_DETAILS[flag] ?? 'local_reply') : 'direct_response';
     if (this.done) return;
+    this.gate?.close();
     if (this.res.headersSent) {
       this.resetDownstream();
       return;
     }
+    const extra = opts?.headers;
     if (this.isGrpc) {
-      const headers: HeaderMap = {
-        'content-type': 'application/grpc',
-        'grpc-status': String(grpcStatus ?? httpToGrpcStatus(status)),
-      };
+      const headers: HeaderMap = extra ? { ...extra } : {};
+      headers['content-type'] = 'application/grpc';
+      headers['grpc-status'] = String(opts?.grpcStatus ?? httpToGrpcStatus(status));
       if (body) headers['grpc-message'] = encodeURIComponent(body);
       this.encodeHeaders(200, headers, true);
       return;
     }
-    const headers: HeaderMap = {};
+    const headers: HeaderMap = extra ? { ...extra } : {};
     if (body) {
-      headers['content-type'] = 'text/plain';
+      headers['content-type'] = opts?.contentType ?? 'text/plain';
       headers['content-length'] = String(Buffer.byteLength(body));
     } else headers['content-length'] = '0';
     this.encodeHeaders(status, headers, false);
     this.info.bytesSent += body ? Buffer.byteLength(body) : 0;
     this.res.end(body);
+  }
+
+  /** A response body chunk through the encoders' encodeData (chains that have any), then downstream. */
+  encodeData(chunk: Buffer, endStream: boolean): boolean {
+    if (this.hcm.encodesBody) {
+      const filters = this.filters;
+      for (let i = filters.length - 1; i >= 0; i--) {
+        const f = filters[i];
+        if (f.encodeData !== undefined) chunk = f.encodeData(this, chunk, endStream) ?? chunk;
+      }
+    }
+    this.info.bytesSent += chunk.length;
+    const res = this.res;
+    if (endStream) {
+      res.end(chunk);
+      return true;
+    }
+    return res.write(chunk);
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.hcm.encodesBody) {
+      const filters = this.filters;
+      for (let i = filters.length - 1; i >= 0; i--) filters[i].encodeTrailers?.(this, trailers);
+    }
+    this.res.addTrailers(trailers as Record<string, string>);
+  }
+
+  onDownstreamDrain(fn: () => void): void {
+    this.res.once('drain', fn);
   }
 
   resetDownstream(): void {
@@ -399,6 +490,7 @@ export class ActiveStream {
     const complete = this.isHttp2 ? (res as unknown as H2Response).completed : res.writableFinished || (res.headersSent && res.writableEnded);
     if (!complete) info.responseFlags.add('DR');
     const duration = (info.durationMs = performance.now() - info.startMono);
+    this.gate?.close();
     for (const f of this.filters) f.onDestroy?.();
     this.onDownstreamReset?.onDownstreamClose();
     if (info.responseCodeDetails === undefined && info.responseCode !== undefined) info.responseCodeDetails = 'via_upstream';

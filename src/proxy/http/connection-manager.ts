@@ -14,12 +14,12 @@ import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec
 import { codecErrorDetails, codecErrorStatus, type CodecError } from '../codec/codec-error.js';
 import { STATUS_CODES } from 'node:http';
 import { markOpaque, streamStarted } from '../drain/connection-activity.js';
-import { newStreamInfo } from '../stream-info.js';
-import type { Destination } from '../listener/destination.js';
-import { sniffProtocol } from '../listener/protocol-sniffer.js';
-import type { RequestObserver } from '../observer.js';
+import { newStreamInfo } from '../core/stream-info.js';
+import type { Destination } from '../core/destination.js';
+import { sniffProtocol } from '../codec/protocol-sniffer.js';
+import type { RequestObserver } from '../core/observer.js';
 import { ActiveStream, type DownstreamRequest, type DownstreamResponse } from './active-stream.js';
-import { CONN_CTX, contextOf, type ConnectionContext } from './connection-context.js';
+import { CONN_CTX, contextOf, type ConnectionContext } from '../core/connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 
 export interface HcmEnv {

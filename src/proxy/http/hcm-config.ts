@@ -6,10 +6,10 @@
  * HttpTelemetry (none of them: no telemetry work per request).
  */
 import { durationToMs } from '../../xds/codec.js';
-import { fail } from '../errors.js';
-import type { HttpFilterConfig } from '../filters/filter.js';
+import { fail } from '../core/errors.js';
+import type { HttpFilterConfig, HttpFilterParseContext, SharedFilterResources } from '../filter-api/http-filter.js';
+import { SharedResources } from '../filter-api/shared-resources.js';
 import { filterConfigOf, filterTypeUrl, findFilterFactory } from '../filters/registry.js';
-import { IstioStatsFilterConfig } from '../filters/stats/stats-filter.js';
 import { HcmStats } from '../telemetry/stats-hcm.js';
 import type { MetricsConfig } from '../telemetry/telemetry-config.js';
 import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
@@ -34,6 +34,10 @@ export interface HcmConfig {
   statPrefix: string;
   routes: RouteProvider;
   filters: HttpFilterConfig[];
+  /** a filter of the chain has body hooks (decodeData/decodeTrailers): the body goes through them */
+  decodesBody: boolean;
+  /** a filter of the chain has encodeData/encodeTrailers */
+  encodesBody: boolean;
   generateRequestId: boolean;
   preserveExternalRequestId: boolean;
   useRemoteAddress: boolean;
@@ -66,6 +70,8 @@ export interface HcmParseContext {
   perFilterParser: PerFilterParser;
   /** the proxy's telemetry (stats store, peer identity, shared log writers and exporters) */
   telemetry?: TelemetryRuntime;
+  /** objects filters keep across listener updates (JWKS caches, gRPC channels); default: none kept */
+  shared?: SharedFilterResources;
 }
 
 export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConfig {
@@ -86,6 +92,7 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     fail('HttpConnectionManager without rds or route_config');
   }
   const filters: HttpFilterConfig[] = [];
+  const filterCtx: HttpFilterParseContext = { resolveCluster: ctx.resolveCluster, shared: ctx.shared ?? new SharedResources(), stats: ctx.telemetry?.stats, statPrefix: String(tc.stat_prefix ?? '') };
   let metrics: MetricsConfig | undefined;
   const list = (tc.http_filters ?? []) as Array<Record<string, any>>;
   list.forEach((f, i) => {
@@ -99,9 +106,9 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
       fail(`Didn't find a registered implementation for '${name}' with type URL: '${typeUrl.replace('type.googleapis.com/', '')}'`);
     }
     if (factory.typeUrls[0].endsWith('router.v3.Router') && i !== list.length - 1) fail('the router filter must be the last HTTP filter');
-    const cfg = factory.parse(filterConfigOf(typed), name);
+    const cfg = factory.parse(filterConfigOf(typed), name, filterCtx);
     // istio.stats records when the stream completes: it lives in the HCM's telemetry, not per request
-    if (cfg instanceof IstioStatsFilterConfig) metrics = cfg.metrics;
+    if (cfg.completionOnly) metrics = (cfg as unknown as { metrics: MetricsConfig }).metrics;
     else filters.push(cfg);
   });
   if (filters.length === 0 || !list.some((f) => String(f.typed_config?.['@type'] ?? '').endsWith('router.v3.Router'))) {
@@ -113,6 +120,8 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     statPrefix,
     routes,
     filters,
+    decodesBody: filters.some((f) => f.decodesBody === true),
+    encodesBody: filters.some((f) => f.encodesBody === true),
     generateRequestId: tc.generate_request_id?.value !== false,
     preserveExternalRequestId: tc.preserve_external_request_id === true,
     useRemoteAddress: tc.use_remote_address?.value === true,

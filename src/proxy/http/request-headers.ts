@@ -3,9 +3,9 @@
  * when missing (generate_request_id), the peer appended to x-forwarded-for (use_remote_address),
  * x-forwarded-proto and x-forwarded-client-cert (xfcc.ts). Shared by ordinary streams and Upgrade requests.
  */
-import { newUuid } from '../random-ids.js';
-import type { HeaderMap } from '../router/header-ops.js';
-import type { DownstreamTlsInfo } from '../transport/tls-downstream.js';
+import { newUuid } from '../core/random-ids.js';
+import type { HeaderMap } from '../core/header-map.js';
+import type { DownstreamTlsInfo } from '../core/connection-context.js';
 import type { HcmConfig } from './hcm-config.js';
 import { applyXfcc, XFCC } from './xfcc.js';
 

@@ -17,8 +17,8 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { newParser, type LlhttpParser } from '../codec/llhttp.js';
 import { decodeHeaders } from '../codec/codec-http1-client-head.js';
-import type { UpstreamTransport } from '../transport/transport-socket.js';
-import { UpstreamError, type InHeaders, type OutHeaders, type UpstreamControl, type UpstreamHandler } from '../upstream/pool.js';
+import type { UpstreamTransport } from '../core/transport-socket.js';
+import { UpstreamError, type InHeaders, type OutHeaders, type UpstreamControl, type UpstreamHandler } from '../core/pool.js';
 
 /** The router's handler of an upgrade attempt: a pool handler that also hears of a 101. */
 export interface UpgradeHandler extends UpstreamHandler {

@@ -7,9 +7,9 @@
  * sidecar inbound: SANITIZE_SET with Subject, URI and DNS, so the app sees
  * `By=spiffe://…;Hash=…;Subject="";URI=spiffe://…`.
  */
-import { fail } from '../errors.js';
-import type { HeaderMap } from '../router/header-ops.js';
-import type { DownstreamTlsInfo } from '../transport/tls-downstream.js';
+import { fail } from '../core/errors.js';
+import type { HeaderMap } from '../core/header-map.js';
+import type { DownstreamTlsInfo } from '../core/connection-context.js';
 
 export const XFCC = 'x-forwarded-client-cert';
 

@@ -6,7 +6,7 @@
  */
 import type * as net from 'node:net';
 import { socketFd, type OriginalDstAddon } from '../../capture/original-dst.js';
-import type { Destination, DestinationResolver } from './destination.js';
+import type { Destination, DestinationResolver } from '../core/destination.js';
 
 function unmapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;

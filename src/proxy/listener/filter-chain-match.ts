@@ -7,7 +7,7 @@
  * match is out. No chain left: the listener's default chain (or none: the connection closes).
  */
 import * as net from 'node:net';
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 import { onlyKnown } from '../transport/tls-config.js';
 
 interface PrefixRange {

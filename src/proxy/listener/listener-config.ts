@@ -3,7 +3,7 @@
  * use_original_dst, and filter chains with their match and terminal network filter (HTTP
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
-import { HCM_TYPE, ORIGINAL_DST_LISTENER_FILTER_TYPE, TCP_PROXY_TYPE } from '../../xds/type-urls.js';
+import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
 import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
 import { onlyKnown, parseDownstreamTlsContext } from '../transport/tls-config.js';
 import { DownstreamTlsTransport } from '../transport/tls-downstream.js';
@@ -12,18 +12,25 @@ import { NO_SECRETS, type SecretProvider } from '../secret/secret-types.js';
 import { needsAppProtocols, needsTlsInspection, parseFilterChainMatch, selectByMatch, type ChainQuery, type FilterChainMatch } from './filter-chain-match.js';
 
 export type { ChainQuery, FilterChainMatch } from './filter-chain-match.js';
-import { fail } from '../errors.js';
-import { HttpConnectionManager } from '../http/connection-manager.js';
-import { parseHcm, type HcmParseContext } from '../http/hcm-config.js';
-import { parseTcpProxy, TcpProxy } from '../network/tcp-proxy.js';
-import type { RequestObserver } from '../observer.js';
+import { fail } from '../core/errors.js';
+import type { HttpConnectionManager } from '../http/connection-manager.js';
+import type { TcpProxy } from '../network/tcp-proxy.js';
+import type { NetworkChain } from '../network/network-chain.js';
+import { parseNetworkFilters, type ChainParseContext } from '../network/network-registry.js';
+import type { RequestObserver } from '../core/observer.js';
+import type { SharedFilterResources } from '../filter-api/http-filter.js';
+import { SharedResources } from '../filter-api/shared-resources.js';
 
 export interface FilterChain {
   name: string;
   match: FilterChainMatch;
   /** the chain's DownstreamTlsContext (transport_socket tls); undefined = raw_buffer */
   tls: DownstreamTlsTransport | undefined;
+  /** the network filters and the terminal */
+  network: NetworkChain;
+  /** the terminal when it is an HCM (the local-mode dispatcher hands it requests) */
   hcm: HttpConnectionManager | undefined;
+  /** the terminal when it is a TCP proxy */
   tcp: TcpProxy | undefined;
 }
 
@@ -51,8 +58,9 @@ export interface ListenerConfig {
   raw: Record<string, any>;
 }
 
-export interface ListenerParseContext extends HcmParseContext {
+export interface ListenerParseContext extends Omit<ChainParseContext, 'shared'> {
   observer: RequestObserver;
+  shared?: SharedFilterResources;
   /** port/address overrides (virtualOutbound/virtualInbound flags, local-mode address) */
   bindOverride(name: string, address: string, port: number): { address: string; port: number };
   proxyAddress: string;
@@ -88,21 +96,10 @@ function parseDownstreamTransport(ts: Record<string, any> | undefined, where: st
 function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string): FilterChain {
   const where = `listener ${listenerName}: filter chain ${fc.name ?? ''}`;
   onlyKnown(fc, ['name', 'filter_chain_match', 'filters', 'transport_socket', 'metadata', 'transport_socket_connect_timeout'], where);
-  const chain: FilterChain = {
-    name: String(fc.name ?? ''),
-    match: parseFilterChainMatch(fc.filter_chain_match, `${where}: filter_chain_match`),
-    tls: parseDownstreamTransport(fc.transport_socket, `${where}: transport_socket`, ctx),
-    hcm: undefined,
-    tcp: undefined,
-  };
-  for (const f of (fc.filters ?? []) as Array<Record<string, any>>) {
-    const t = String(f.typed_config?.['@type'] ?? '');
-    if (t === HCM_TYPE) chain.hcm = new HttpConnectionManager(parseHcm(f.typed_config, ctx), { observer: ctx.observer });
-    else if (t === TCP_PROXY_TYPE) chain.tcp = new TcpProxy(parseTcpProxy(f.typed_config, ctx.resolveCluster, ctx.telemetry, fc.filters ?? []), ctx.observer);
-    // Other network filters (metadata exchange, RBAC ...) are not terminal; not implemented yet.
-  }
-  if (!chain.hcm && !chain.tcp) fail(`listener ${listenerName}: filter chain ${chain.name} has no HttpConnectionManager or TcpProxy`);
-  return chain;
+  const match = parseFilterChainMatch(fc.filter_chain_match, `${where}: filter_chain_match`);
+  const tls = parseDownstreamTransport(fc.transport_socket, `${where}: transport_socket`, ctx);
+  const net = parseNetworkFilters((fc.filters ?? []) as Array<Record<string, any>>, { ...ctx, shared: ctx.shared ?? new SharedResources() }, where);
+  return { name: String(fc.name ?? ''), match, tls, network: net, hcm: net.hcm, tcp: net.tcp };
 }
 
 export function parseListener(l: Record<string, any>, ctx: ListenerParseContext): ListenerConfig {

@@ -10,15 +10,16 @@
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CONN_CTX, type ConnectionContext } from '../http/connection-context.js';
-import { drainIdleMs, markDraining, markOpaque, trackConnection } from '../drain/connection-activity.js';
+import { CONN_CTX, type ConnectionContext } from '../core/connection-context.js';
+import { drainIdleMs, markDraining, trackConnection } from '../drain/connection-activity.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
-import type { RequestObserver } from '../observer.js';
-import type { DestinationResolver } from './destination.js';
+import type { RequestObserver } from '../core/observer.js';
+import type { DestinationResolver } from '../core/destination.js';
 import { allChains, detectAppProtocol, inspectsAppOn, selectChain, selectChainFor, type ChainQuery, type FilterChain, type ListenerConfig } from './listener-config.js';
 import { inspectClientHello, type ClientHelloInfo } from './tls-inspector.js';
 import type { TlsStats } from '../transport/tls-stats.js';
 import { OutboundDispatcher } from './outbound-dispatcher.js';
+import { handToNetworkChain } from '../network/network-chain.js';
 
 export interface ListenerManagerOptions {
   observer: RequestObserver;
@@ -383,11 +384,7 @@ export class ListenerManager {
   }
 
   private handToChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain): void {
-    if (chain.hcm) chain.hcm.handleConnection(socket, ctx);
-    else {
-      markOpaque(ctx);
-      chain.tcp!.handle(socket, ctx);
-    }
+    handToNetworkChain(chain.network, socket, ctx);
   }
 
   private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {

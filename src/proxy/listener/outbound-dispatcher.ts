@@ -10,13 +10,14 @@ import type { Duplex } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
 import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
 import { http2StreamListener } from '../codec/codec-http2-server.js';
-import { CONN_CTX, contextOf, type ConnectionContext } from '../http/connection-context.js';
+import { CONN_CTX, contextOf, type ConnectionContext } from '../core/connection-context.js';
 import { onClientError, type HttpConnectionManager } from '../http/connection-manager.js';
 import type { DownstreamRequest, DownstreamResponse } from '../http/active-stream.js';
-import type { RequestObserver } from '../observer.js';
-import { parseAuthority, type Destination } from './destination.js';
+import type { RequestObserver } from '../core/observer.js';
+import { parseAuthority, type Destination } from '../core/destination.js';
 import type { FilterChain } from './listener-config.js';
-import { sniffProtocol } from './protocol-sniffer.js';
+import { sniffProtocol } from '../codec/protocol-sniffer.js';
+import { admitToChain, type NetworkChain } from '../network/network-chain.js';
 
 export interface DispatchTarget {
   /** the filter chain for a destination port (port-index listener, else the dispatcher's own) */
@@ -69,10 +70,10 @@ export class OutboundDispatcher {
     });
   }
 
-  private hcmFor(ctx: ConnectionContext, dest: Destination): HttpConnectionManager | undefined {
+  private hcmFor(ctx: ConnectionContext, dest: Destination): { hcm: HttpConnectionManager; network: NetworkChain } | undefined {
     const chain = this.target.chainFor(ctx, dest);
     if (!chain) return undefined;
-    return chain.hcm ?? this.target.passthroughHcm(chain.tcp!.pickSlot().name);
+    return { hcm: chain.hcm ?? this.target.passthroughHcm(chain.tcp!.pickSlot().name), network: chain.network };
   }
 
   private onRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
@@ -83,18 +84,21 @@ export class OutboundDispatcher {
     const gen = this.target.generation();
     const r = ctx?.routed;
     if (r !== undefined && hostHeader !== undefined && r.host === hostHeader && r.generation === gen) {
-      (r.hcm as HttpConnectionManager).handleRequest(req, res, ctx!, r.destination);
+      const network = r.network as NetworkChain;
+      if (network.filters.length === 0) (r.hcm as HttpConnectionManager).handleRequest(req, res, ctx!, r.destination);
+      else admitToChain(network, req.socket as Duplex, ctx!, () => (r.hcm as HttpConnectionManager).handleRequest(req, res, ctx!, r.destination));
       return;
     }
     const dest = destinationFromRequest(req);
-    const hcm = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
-    if (ctx && dest && hcm && hostHeader !== undefined) ctx.routed = { generation: gen, host: hostHeader, destination: dest, hcm };
-    if (!ctx || !dest || !hcm) {
+    const found = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
+    if (ctx && dest && found && hostHeader !== undefined) ctx.routed = { generation: gen, host: hostHeader, destination: dest, hcm: found.hcm, network: found.network };
+    if (!ctx || !dest || !found) {
       res.writeHead(404, { 'content-length': '0' });
       res.end();
       return;
     }
-    hcm.handleRequest(req, res, ctx, dest);
+    // the destination chain's network filters (RBAC ...) run once for this connection first
+    admitToChain(found.network, req.socket as Duplex, ctx, () => found.hcm.handleRequest(req, res, ctx, dest));
   };
 
   private onConnect = (req: H1Request, socket: Duplex, head: Buffer): void => {

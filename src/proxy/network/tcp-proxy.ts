@@ -7,15 +7,17 @@
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { durationToMs } from '../../xds/codec.js';
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 import { networkStatsConfig } from '../filters/registry.js';
-import type { ConnectionContext } from '../http/connection-context.js';
+import type { ConnectionContext } from '../core/connection-context.js';
 import { clusterServiceHost } from '../telemetry/istio-identity.js';
 import { applyPeerSecurity } from '../telemetry/peer-security.js';
 import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
 import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
-import type { RequestObserver } from '../observer.js';
-import { newStreamInfo } from '../stream-info.js';
+import type { RequestObserver } from '../core/observer.js';
+import { newStreamInfo, type StreamInfo } from '../core/stream-info.js';
+import { markOpaque } from '../drain/connection-activity.js';
+import type { NetworkTerminal } from '../filter-api/network-filter.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
 
 export interface TcpProxyConfig {
@@ -48,8 +50,36 @@ export function parseTcpProxy(
   return { statPrefix: String(tc.stat_prefix ?? ''), targets, total, idleTimeoutMs: durationToMs(tc.idle_timeout) ?? 3_600_000, telemetry };
 }
 
-export class TcpProxy {
+export class TcpProxy implements NetworkTerminal {
   constructor(readonly config: TcpProxyConfig, private readonly observer: RequestObserver) {}
+
+  /** A network filter (RBAC) closed the connection before it reached us: one access-log line and the TCP metrics. */
+  onRejected(ctx: ConnectionContext, details: string): void {
+    const info = this.newInfo(ctx);
+    info.connectionTerminationDetails = details;
+    const telemetry = this.config.telemetry;
+    if (telemetry) {
+      telemetry.onConnectionOpen(info);
+      info.durationMs = performance.now() - info.startMono;
+      telemetry.onConnectionClose(info);
+    } else info.durationMs = performance.now() - info.startMono;
+    this.observer.onRequestComplete(info);
+  }
+
+  private newInfo(ctx: ConnectionContext): StreamInfo {
+    const info = newStreamInfo(ctx.direction, 'TCP');
+    info.listenerName = ctx.listenerName;
+    info.downstreamRemoteAddress = ctx.remote;
+    info.downstreamLocalAddress = ctx.local;
+    info.upstreamCluster = this.config.targets[0].slot.name;
+    if (ctx.tls !== undefined) {
+      applyPeerSecurity(info, ctx.tls);
+      info.requestedServerName = ctx.tls.sni || undefined;
+    }
+    const svc = clusterServiceHost(this.config.targets[0].slot.cluster?.config.raw);
+    if (svc !== undefined) info.destinationService = svc;
+    return info;
+  }
 
   /** the cluster a new connection goes to */
   pickSlot(): ClusterSlot {
@@ -60,7 +90,8 @@ export class TcpProxy {
     return ts[ts.length - 1].slot;
   }
 
-  handle(socket: net.Socket | Duplex, ctx: ConnectionContext): void {
+  handleConnection(socket: net.Socket | Duplex, ctx: ConnectionContext): void {
+    markOpaque(ctx);
     const info = newStreamInfo(ctx.direction, 'TCP');
     info.listenerName = ctx.listenerName;
     info.downstreamRemoteAddress = ctx.remote;

@@ -1,8 +1,10 @@
 /** Header add/set/remove lists (route, virtual host, route config, weighted cluster), compiled once. */
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 import { HEADER_VALUE_RULE, isHeaderName, isHeaderValue, isPathValue, PATH_VALUE_RULE } from '../../xds/field-values.js';
 
-export type HeaderMap = Record<string, string | string[] | undefined>;
+import type { HeaderMap } from '../core/header-map.js';
+
+export type { HeaderMap } from '../core/header-map.js';
 
 const enum Action {
   Append,

@@ -4,7 +4,7 @@
  */
 import { parseRouteUpgrades, type UpgradeMap } from './upgrade-config.js';
 import { durationToMs } from '../../xds/codec.js';
-import { compileRegex, fail } from '../errors.js';
+import { compileRegex, fail } from '../core/errors.js';
 import { overflowCounter } from '../../stats/stats-overflow.js';
 import { Re2SyntaxError, type Re2, type Re2Substitution } from '../../regex/regex-re2.js';
 import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
@@ -13,7 +13,8 @@ import { CompiledMatch, type MatchInput } from './route-match.js';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 /** Parses one typed_per_filter_config entry; throws on invalid config; undefined = unknown type. */
-export type PerFilterParser = (filterName: string, config: Record<string, any>) => unknown;
+/** parses one typed_per_filter_config entry; `optional`: a FilterConfig with is_optional (unknown types ignored) */
+export type PerFilterParser = (filterName: string, config: Record<string, any>, optional: boolean) => unknown;
 
 export interface HashPolicy {
   kind: 'header' | 'cookie' | 'source_ip' | 'query_parameter';
@@ -96,8 +97,10 @@ function parsePerFilter(obj: unknown, parse: PerFilterParser): Map<string, unkno
   const out = new Map<string, unknown>();
   if (!obj || typeof obj !== 'object') return out;
   for (const [name, cfg] of Object.entries(obj as Record<string, Record<string, any>>)) {
-    const inner = cfg['@type']?.endsWith('envoy.config.route.v3.FilterConfig') ? cfg.config : cfg;
-    const parsed = parse(name, inner ?? {});
+    const wrapped = cfg['@type']?.endsWith('envoy.config.route.v3.FilterConfig');
+    const inner = wrapped ? cfg.config : cfg;
+    if (wrapped && cfg.disabled === true) continue;
+    const parsed = parse(name, inner ?? {}, wrapped && cfg.is_optional === true);
     if (parsed !== undefined) out.set(name, parsed);
   }
   return out;

@@ -1,7 +1,7 @@
 /** RouteMatch compiled into one predicate object per route (no per-request compiles). */
-import { compileRegex, fail } from '../errors.js';
+import { compileRegex, fail } from '../core/errors.js';
 import type { Re2 } from '../../regex/regex-re2.js';
-import { compileHeaderMatcher, compileStringMatcher, type HeaderPredicate, type StringPredicate } from './string-matcher.js';
+import { compileHeaderMatcher, compileStringMatcher, type HeaderPredicate, type StringPredicate } from '../core/string-matcher.js';
 import type { HeaderMap } from './header-ops.js';
 
 /** What a route is matched against; query is parsed lazily, at most once per request. */

@@ -6,7 +6,7 @@
  * upgrades" overview). A refused upgrade is answered 403 and the connection closes, as Envoy
  * does. Custom upgrade filter chains and CONNECT termination are not implemented: a NACK.
  */
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 
 /** upgrade type (lower-case) -> enabled */
 export type UpgradeMap = ReadonlyMap<string, boolean>;

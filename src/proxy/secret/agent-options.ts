@@ -4,7 +4,7 @@
  * proxy without a root certificate has no agent (a TLS context asking for `default` then waits).
  */
 import * as fs from 'node:fs';
-import type { ProxyOptions } from '../bootstrap.js';
+import type { ProxyOptions } from '../core/bootstrap.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { CaClient } from './ca-client.js';
 import { WorkloadCertificateAgent, type WorkloadCertificate } from './workload-certificate.js';

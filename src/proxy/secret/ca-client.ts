@@ -5,7 +5,7 @@
  * as `authorization: Bearer`. On node:http2 through the ADS channel code, not grpc-js.
  */
 import * as fs from 'node:fs';
-import { AdsChannel, type AdsCallError } from '../xds-client-transport.js';
+import { AdsChannel, type AdsCallError } from '../xds-client/xds-client-transport.js';
 import { CREATE_CERTIFICATE_PATH, decodeCsrResponse, encodeCsrRequest } from './istio-ca-codec.js';
 
 export interface CaClientOptions {

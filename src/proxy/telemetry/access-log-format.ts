@@ -5,8 +5,8 @@
  * JSON when they are a key's whole value.
  */
 import * as os from 'node:os';
-import type { StreamInfo } from '../stream-info.js';
-import { formatResponseFlags } from '../stream-info.js';
+import type { StreamInfo } from '../core/stream-info.js';
+import { formatResponseFlags } from '../core/stream-info.js';
 import { compileTimeFormat } from './access-log-time.js';
 import { ISTIO_DEFAULT_JSON_FORMAT } from '../../xds/access-log-defaults.js';
 

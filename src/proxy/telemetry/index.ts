@@ -14,9 +14,9 @@
  *   t.onRequestComplete(info, trace);                       // metrics + access log + span
  *   // TCP: onTcpConnectionOpen(info) ... onTcpConnectionProgress(info) ... onTcpConnectionClose(info)
  */
-import { newUuid } from '../random-ids.js';
+import { newUuid } from '../core/random-ids.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
-import type { PeerInfo, StreamInfo } from '../stream-info.js';
+import type { PeerInfo, StreamInfo } from '../core/stream-info.js';
 import type { AccessLogSink } from './access-log-writer.js';
 import type { IstioMetrics } from './istio-metrics.js';
 import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from './peer-metadata.js';

@@ -4,7 +4,7 @@
  */
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { structToJson } from '../../xds/struct.js';
-import type { PeerInfo } from '../stream-info.js';
+import type { PeerInfo } from '../core/stream-info.js';
 
 export const UNKNOWN = 'unknown';
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';

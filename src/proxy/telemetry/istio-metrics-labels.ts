@@ -2,7 +2,7 @@
  * The label set of Istio's standard metrics, computed from the local proxy (as a PeerInfo),
  * the peer and the facts of one stream. Pure; the caller caches the result (istio-metrics.ts).
  */
-import type { PeerInfo, StreamInfo } from '../stream-info.js';
+import type { PeerInfo, StreamInfo } from '../core/stream-info.js';
 import { UNKNOWN } from './istio-identity.js';
 
 export type Reporter = 'source' | 'destination';

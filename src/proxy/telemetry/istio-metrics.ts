@@ -7,7 +7,7 @@
  * Expression tag overrides (the stats filter's dimensions) add their values to the key.
  */
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
-import { formatResponseFlags, type PeerInfo, type StreamInfo } from '../stream-info.js';
+import { formatResponseFlags, type PeerInfo, type StreamInfo } from '../core/stream-info.js';
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN, peerInfoFromIdentity } from './istio-identity.js';
 import { applyOverrides, buildLabels, type LabelInputs, type Reporter, type TagOverrides } from './istio-metrics-labels.js';
 import { Counter, ENVOY_DEFAULT_BUCKETS, Histogram, type StatsStore } from '../../stats/stats-store.js';

@@ -20,7 +20,7 @@ import type protobuf from 'protobufjs';
 import { lookupType } from '../../xds/proto-root.js';
 import { jsonToStruct, structToJson } from '../../xds/struct.js';
 import { nodeId, type ProxyIdentity } from '../../xds/node-metadata.js';
-import type { PeerInfo } from '../stream-info.js';
+import type { PeerInfo } from '../core/stream-info.js';
 import {
   DEFAULT_CLUSTER_ID,
   DEFAULT_TRUST_DOMAIN,

@@ -6,8 +6,8 @@
  * connection, outbound from the server certificate of the upstream connection. The peer objects
  * are reused (metrics cache label sets by peer object), so this costs no allocation per request.
  */
-import type { StreamInfo, PeerInfo } from '../stream-info.js';
-import type { DownstreamTlsInfo } from '../transport/tls-downstream.js';
+import type { StreamInfo, PeerInfo } from '../core/stream-info.js';
+import type { DownstreamTlsInfo } from '../core/connection-context.js';
 
 const MAX_PRINCIPALS = 1024;
 const byPeer = new WeakMap<PeerInfo, Map<string, PeerInfo>>();

@@ -8,8 +8,8 @@
  */
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { StatsStore } from '../../stats/stats-store.js';
-import type { PeerInfo } from '../stream-info.js';
-import { fail } from '../errors.js';
+import type { PeerInfo } from '../core/stream-info.js';
+import { fail } from '../core/errors.js';
 import { AccessLogFormatError, compileJsonFormat, compileTextFormat, ISTIO_DEFAULT_FORMAT, type Formatter } from './access-log-format.js';
 import { AccessLogWriter, openAccessLogSink, type AccessLogSink } from './access-log-writer.js';
 import { IstioMetrics } from './istio-metrics.js';

@@ -5,7 +5,7 @@
  * config pays nothing. Built by TelemetryRuntime, which shares writers, exporters and metric
  * handles between listeners.
  */
-import type { StreamInfo } from '../stream-info.js';
+import type { StreamInfo } from '../core/stream-info.js';
 import type { Formatter } from './access-log-format.js';
 import type { AccessLogWriter } from './access-log-writer.js';
 import type { IstioMetrics } from './istio-metrics.js';

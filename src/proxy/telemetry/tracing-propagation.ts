@@ -3,7 +3,7 @@
  * tracestate. Extraction looks at B3 multi, then B3 single, then W3C; injection writes the
  * formats the tracer is configured for.
  */
-import { randomHex } from '../random-ids.js';
+import { randomHex } from '../core/random-ids.js';
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
 

@@ -10,10 +10,10 @@
  * Sampling, first match wins: x-envoy-force-trace or x-client-trace-id present -> sampled; B3
  * debug -> sampled; a decision in the incoming headers -> kept; else random at samplingPercent.
  */
-import { newUuid } from '../random-ids.js';
+import { newUuid } from '../core/random-ids.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { nodeId } from '../../xds/node-metadata.js';
-import { formatResponseFlags, type StreamInfo } from '../stream-info.js';
+import { formatResponseFlags, type StreamInfo } from '../core/stream-info.js';
 import { canonicalRevision, canonicalService, workloadName } from './istio-identity.js';
 import {
   extractContext,

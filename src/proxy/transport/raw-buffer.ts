@@ -1,7 +1,7 @@
 /** envoy.transport_sockets.raw_buffer: plain TCP, the default transport of every cluster. */
 import * as net from 'node:net';
 import { bindDirect, directConnectOptions } from '../codec/socket-direct.js';
-import type { UpstreamConnectOptions, UpstreamTransport } from './transport-socket.js';
+import type { UpstreamConnectOptions, UpstreamTransport } from '../core/transport-socket.js';
 
 export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
 

@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
-import { fail } from '../errors.js';
-import { compileStringMatcher, type StringPredicate } from '../router/string-matcher.js';
+import { fail } from '../core/errors.js';
+import { compileStringMatcher, type StringPredicate } from '../core/string-matcher.js';
 import type { SecretRef, SecretValue } from '../secret/secret-types.js';
 
 /** Istio's config source for the agent's secrets: the `sds-grpc` bootstrap cluster. */

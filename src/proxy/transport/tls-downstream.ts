@@ -15,31 +15,10 @@ import { parseSubjectAltName, spiffeUri, verifyPeerCertificate } from './peer-ce
 import { TlsContext } from './tls-context.js';
 import type { DownstreamTlsConfig } from './tls-config.js';
 import type { TlsStats } from './tls-stats.js';
+import type { DownstreamTlsInfo } from '../core/connection-context.js';
 
-/** What the TLS handshake established, kept on the connection for filters and telemetry. */
-export interface DownstreamTlsInfo {
-  /** SNI the client asked for ('' when none) */
-  sni: string;
-  /** negotiated ALPN ('' when none) */
-  alpn: string;
-  /** the client's SPIFFE URI SAN (mTLS), if it presented a certificate with one */
-  peerPrincipal: string | undefined;
-  /** every URI SAN of the client certificate (XFCC URI=) */
-  peerUris: string[];
-  /** hex SHA-256 of the client certificate's DER (XFCC Hash=), if presented */
-  peerCertHash: string | undefined;
-  /** the client certificate's subject as text ('' for Istio's empty subject) */
-  peerSubject: string;
-  /** DNS SANs of the client certificate (XFCC DNS=) */
-  peerDns: string[];
-  /** the client certificate and its chain as PEM (XFCC Cert=, Chain=), made only when asked */
-  peerCertPem: string | undefined;
-  peerChainPem: string | undefined;
-  /** our own certificate's SPIFFE URI (XFCC By=) */
-  localPrincipal: string | undefined;
-  /** TLS version, e.g. TLSv1.3 */
-  version: string;
-}
+export type { DownstreamTlsInfo } from '../core/connection-context.js';
+
 
 const ACCEPT = Symbol('clew.tlsAccept');
 

@@ -12,7 +12,7 @@ import { spiffeUri, verifyPeerCertificate, PeerVerifyError } from './peer-certif
 import { TlsContext } from './tls-context.js';
 import type { UpstreamTlsConfig } from './tls-config.js';
 import type { TlsStats } from './tls-stats.js';
-import type { UpstreamConnectionInfo, UpstreamConnectOptions, UpstreamTransport } from './transport-socket.js';
+import type { UpstreamConnectionInfo, UpstreamConnectOptions, UpstreamTransport } from '../core/transport-socket.js';
 
 const FAILURE = Symbol('clew.transportFailure');
 const INFO = Symbol('clew.transportInfo');

@@ -7,13 +7,13 @@
  */
 import type { Scope } from '../../stats/stats-store.js';
 import { structToJson } from '../../xds/struct.js';
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 import type { SecretProvider } from '../secret/secret-types.js';
 import { RAW_BUFFER, RAW_BUFFER_TYPE } from './raw-buffer.js';
 import { onlyKnown, parseUpstreamTlsContext, type UpstreamTlsConfig } from './tls-config.js';
 import { tlsStats, type TlsStats } from './tls-stats.js';
 import { TlsUpstreamTransport } from './tls-upstream.js';
-import type { UpstreamTransport } from './transport-socket.js';
+import type { UpstreamTransport } from '../core/transport-socket.js';
 
 export const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 export const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';

@@ -1,7 +1,7 @@
 /** Cluster resource -> validated ClusterConfig (once per CDS update; failures NACK). */
 import { isIP } from 'node:net';
 import { durationToMs } from '../../xds/codec.js';
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 import { parseHealthChecks, type HealthCheckConfig } from './health-check-config.js';
 import type { EdsHealth } from './host.js';
 import type { LbOptions, LbPolicy } from './load-balancer.js';

@@ -12,7 +12,7 @@ import { Host, type HostResultObserver, type RequestResult } from './host.js';
 import type { LbContext } from './load-balancer.js';
 import { buildPrioritySet, type PrioritySet } from './load-balancer-priority.js';
 import { OutlierDetector } from './outlier-detector.js';
-import type { ConnPool } from './pool.js';
+import type { ConnPool } from '../core/pool.js';
 import { Http1Pool } from './pool-http1.js';
 import { Http2Pool } from './pool-http2.js';
 import { NO_SECRETS, type SecretProvider } from '../secret/secret-types.js';

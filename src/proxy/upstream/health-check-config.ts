@@ -1,6 +1,6 @@
 /** Cluster.health_checks -> HealthCheckConfig (Envoy's core.v3.HealthCheck), parsed once per CDS update. */
 import { durationToMs } from '../../xds/codec.js';
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 
 export type HealthCheckKind = 'http' | 'tcp' | 'grpc';
 

@@ -6,7 +6,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
-import type { UpstreamTransport } from '../transport/transport-socket.js';
+import type { UpstreamTransport } from '../core/transport-socket.js';
 import type { HealthCheckConfig } from './health-check-config.js';
 
 /** Envoy's HealthCheckFailureType plus success. */

@@ -5,7 +5,7 @@
  */
 
 import { RAW_BUFFER } from '../transport/raw-buffer.js';
-import type { UpstreamTransport } from '../transport/transport-socket.js';
+import type { UpstreamTransport } from '../core/transport-socket.js';
 
 /** EDS health_status (envoy.config.core.v3.HealthStatus). */
 export type EdsHealth = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';

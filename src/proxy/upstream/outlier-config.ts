@@ -1,6 +1,6 @@
 /** Cluster.outlier_detection -> OutlierConfig with Envoy's defaults (parsed once per CDS update). */
 import { durationToMs } from '../../xds/codec.js';
-import { fail } from '../errors.js';
+import { fail } from '../core/errors.js';
 
 export interface OutlierConfig {
   intervalMs: number;

@@ -5,7 +5,7 @@
  */
 import { Http1ClientConn, type Http1ClientOptions, type Http1ClientOwner, type Http1ClientTransport } from '../codec/codec-http1-client.js';
 import { Http1ClientExchange } from '../codec/codec-http1-client-exchange.js';
-import { UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
+import { UpstreamError, type ConnPool, type ConnPoolEvents, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from '../core/pool.js';
 
 /** Envoy's default common_http_protocol_options.idle_timeout */
 const DEFAULT_IDLE_MS = 3_600_000;

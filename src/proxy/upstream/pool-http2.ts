@@ -1,8 +1,8 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { UpstreamConnectionInfo, UpstreamTransport } from '../transport/transport-socket.js';
-import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from './pool.js';
+import type { UpstreamConnectionInfo, UpstreamTransport } from '../core/transport-socket.js';
+import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from '../core/pool.js';
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 

@@ -5,8 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { encodeResource, type EnvoyResource } from '../../../src/xds/codec.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../../src/xds/type-urls.js';
-import { adsServiceDefinition, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from '../../../src/proxy/xds-client-service.js';
-import { resourceName } from '../../../src/proxy/xds-client.js';
+import { adsServiceDefinition, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from '../../../src/proxy/xds-client/xds-client-service.js';
+import { resourceName } from '../../../src/proxy/xds-client/xds-client.js';
 import { structToJson } from '../../../src/xds/struct.js';
 import { lookupType } from '../../../src/xds/proto-root.js';
 

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseListener, selectChain, type ListenerParseContext } from '../../../src/proxy/listener/listener-config.js';
-import { ProxyConfigError } from '../../../src/proxy/errors.js';
-import { NOOP_OBSERVER } from '../../../src/proxy/observer.js';
+import { ProxyConfigError } from '../../../src/proxy/core/errors.js';
+import { NOOP_OBSERVER } from '../../../src/proxy/core/observer.js';
 import { parsePerRouteFilterConfig } from '../../../src/proxy/filters/registry.js';
 import { hcm, socketAddress, tcpProxy } from '../helpers/resources.js';
 

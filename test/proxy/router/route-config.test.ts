@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { RouteConfig } from '../../../src/proxy/router/route-config.js';
 import { compileRetryPolicy, retriableResponse, RETRY_5XX, RETRY_CONNECT_FAILURE } from '../../../src/proxy/router/retry-policy.js';
 import { parsePerRouteFilterConfig } from '../../../src/proxy/filters/registry.js';
-import { ProxyConfigError } from '../../../src/proxy/errors.js';
+import { ProxyConfigError } from '../../../src/proxy/core/errors.js';
 import { FAULT_TYPE } from '../../../src/xds/type-urls.js';
 
 const slot = (name: string) => ({ name, cluster: undefined });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHcmUpgrades, parseRouteUpgrades, upgradeEnabled } from '../../../src/proxy/router/upgrade-config.js';
-import { ProxyConfigError } from '../../../src/proxy/errors.js';
+import { ProxyConfigError } from '../../../src/proxy/core/errors.js';
 
 test('Envoy precedence: the route entry decides when present, else the HCM entry; types compare without case', () => {
   const hcm = parseHcmUpgrades([{ upgrade_type: 'WebSocket' }, { upgrade_type: 'spdy/3', enabled: { value: false } }]);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeResource, encodeResource } from '../../../src/xds/codec.js';
 import { LISTENER_TYPE } from '../../../src/xds/type-urls.js';
-import { ProxyConfigError } from '../../../src/proxy/errors.js';
+import { ProxyConfigError } from '../../../src/proxy/core/errors.js';
 import { parseStatsPluginConfig } from '../../../src/proxy/filters/stats/stats-config.js';
 import { compileStatsExpression } from '../../../src/proxy/filters/stats/stats-expression.js';
 import { filterConfigOf, filterTypeUrl, networkStatsConfig, parsePerRouteFilterConfig } from '../../../src/proxy/filters/registry.js';

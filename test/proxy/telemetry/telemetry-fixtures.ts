@@ -2,7 +2,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyIdentity } from '../../../src/xds/node-metadata.js';
-import { newStreamInfo, type StreamInfo } from '../../../src/proxy/stream-info.js';
+import { newStreamInfo, type StreamInfo } from '../../../src/proxy/core/stream-info.js';
 
 export function identity(name: string, app: string, version: string, sa: string, address: string): ProxyIdentity {
   return {

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { EnvoyResource } from '../../../src/xds/codec.js';
 import { jsonToStruct } from '../../../src/xds/struct.js';
-import type { StreamInfo } from '../../../src/proxy/stream-info.js';
+import type { StreamInfo } from '../../../src/proxy/core/stream-info.js';
 import { makePki, spiffe, type TestPki } from '../../helpers/test-pki.js';
 import { startHarness, viaProxy, waitFor, type Harness } from '../helpers/harness.js';
 import { edsCluster, outboundHttpListener, outboundTcpListener, passthroughCluster, route, routeConfig, socketAddress, virtualOutbound, vhost } from '../helpers/resources.js';

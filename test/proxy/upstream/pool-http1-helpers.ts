@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Http1Pool } from '../../../src/proxy/upstream/pool-http1.js';
 import { RAW_BUFFER } from '../../../src/proxy/transport/raw-buffer.js';
-import type { InHeaders, UpstreamControl, UpstreamError, UpstreamRequest } from '../../../src/proxy/upstream/pool.js';
+import type { InHeaders, UpstreamControl, UpstreamError, UpstreamRequest } from '../../../src/proxy/core/pool.js';
 
 export interface PoolEvents {
   connect: number;

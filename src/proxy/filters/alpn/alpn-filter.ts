@@ -5,24 +5,18 @@
  * recognise mTLS HTTP. The router passes the list with the request; the pool uses it when it opens
  * a connection (a host's pool carries one protocol, so its connections share the list).
  */
-import { fail } from '../../errors.js';
-import type { ActiveStream } from '../../http/active-stream.js';
-import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+import { fail } from '../../core/errors.js';
+import type { AlpnOverride, FilterHeadersStatus, HttpFilter, HttpFilterCallbacks, HttpFilterConfig, HttpFilterFactory } from '../../filter-api/http-filter.js';
+
+export type { AlpnOverride } from '../../filter-api/http-filter.js';
 
 export const ALPN_FILTER_TYPE = 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig';
 
-/** upstream protocol -> ALPN list */
-export interface AlpnOverride {
-  HTTP10: readonly string[] | undefined;
-  HTTP11: readonly string[] | undefined;
-  HTTP2: readonly string[] | undefined;
-}
-
 class AlpnFilter implements HttpFilter {
   constructor(private readonly cfg: AlpnFilterConfig) {}
-  decodeHeaders(s: ActiveStream): boolean {
+  decodeHeaders(s: HttpFilterCallbacks): FilterHeadersStatus {
     s.alpnOverride = this.cfg.override;
-    return true;
+    return 'continue';
   }
 }
 

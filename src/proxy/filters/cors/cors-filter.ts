@@ -4,10 +4,9 @@
  */
 import { checkHeaderValue } from '../../router/header-ops.js';
 import { CORS_POLICY_TYPE, CORS_TYPE } from '../../../xds/type-urls.js';
-import type { ActiveStream } from '../../http/active-stream.js';
-import type { HeaderMap } from '../../router/header-ops.js';
-import { compileStringMatcher, type StringPredicate } from '../../router/string-matcher.js';
-import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+import type { HeaderMap } from '../../core/header-map.js';
+import { compileStringMatcher, type StringPredicate } from '../../core/string-matcher.js';
+import type { FilterHeadersStatus, HttpFilter, HttpFilterCallbacks as Callbacks, HttpFilterConfig, HttpFilterFactory } from '../../filter-api/http-filter.js';
 
 interface CorsPolicy {
   origins: StringPredicate[];
@@ -38,23 +37,23 @@ class CorsFilter implements HttpFilter {
   private policy: CorsPolicy | undefined;
   constructor(private readonly name: string) {}
 
-  decodeHeaders(s: ActiveStream): boolean {
+  decodeHeaders(s: Callbacks): FilterHeadersStatus {
     const p = s.perFilterConfig<CorsPolicy>(this.name);
     const origin = s.headers.origin;
-    if (!p || typeof origin !== 'string') return true;
-    if (!p.origins.some((m) => m(origin))) return true;
+    if (!p || typeof origin !== 'string') return 'continue';
+    if (!p.origins.some((m) => m(origin))) return 'continue';
     this.policy = p;
     this.origin = origin;
     if (s.method === 'OPTIONS' && s.headers['access-control-request-method'] !== undefined) {
       const h: HeaderMap = { 'content-length': '0' };
       s.encodeHeaders(200, h, false);
       s.res.end();
-      return false;
+      return 'stop';
     }
-    return true;
+    return 'continue';
   }
 
-  encodeHeaders(s: ActiveStream, _status: number, h: HeaderMap): void {
+  encodeHeaders(s: Callbacks, _status: number, h: HeaderMap): void {
     const p = this.policy;
     if (!p || !this.origin) return;
     h['access-control-allow-origin'] = this.origin;

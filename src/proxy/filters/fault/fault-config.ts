@@ -1,7 +1,7 @@
 /** HTTPFault parsed once: delay and abort with their probabilities. */
 import { durationToMs } from '../../../xds/codec.js';
-import { fail } from '../../errors.js';
-import { compileHeaderMatcher, type HeaderPredicate } from '../../router/string-matcher.js';
+import { fail } from '../../core/errors.js';
+import { compileHeaderMatcher, type HeaderPredicate } from '../../core/string-matcher.js';
 
 export interface FaultSettings {
   delayMs: number | undefined;

@@ -3,8 +3,7 @@
  * a gRPC status). A route's typed_per_filter_config replaces the listener-level settings.
  */
 import { FAULT_TYPE } from '../../../xds/type-urls.js';
-import type { ActiveStream } from '../../http/active-stream.js';
-import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+import type { FilterHeadersStatus, HttpFilter, HttpFilterCallbacks as Callbacks, HttpFilterConfig, HttpFilterFactory } from '../../filter-api/http-filter.js';
 import { parseFault, type FaultSettings } from './fault-config.js';
 
 class FaultFilter implements HttpFilter {
@@ -12,13 +11,13 @@ class FaultFilter implements HttpFilter {
   private active = false;
   constructor(private readonly cfg: FaultConfig) {}
 
-  decodeHeaders(s: ActiveStream): boolean {
+  decodeHeaders(s: Callbacks): FilterHeadersStatus {
     const f = s.perFilterConfig<FaultSettings>(this.cfg.name) ?? this.cfg.settings;
-    for (const h of f.headers) if (!h.test(s.headers)) return true;
-    if (this.cfg.active >= f.maxActiveFaults) return true;
+    for (const h of f.headers) if (!h.test(s.headers)) return 'continue';
+    if (this.cfg.active >= f.maxActiveFaults) return 'continue';
     const delay = f.delayMs !== undefined && f.delayMs >= 0 && Math.random() < f.delayFraction;
     const abort = (f.abortStatus !== undefined || f.abortGrpcStatus !== undefined) && Math.random() < f.abortFraction;
-    if (!delay && !abort) return true;
+    if (!delay && !abort) return 'continue';
     this.cfg.active++;
     this.active = true;
     if (delay) {
@@ -31,17 +30,17 @@ class FaultFilter implements HttpFilter {
           s.continueDecoding();
         }
       }, f.delayMs);
-      return false;
+      return 'stop';
     }
     this.abort(s, f);
-    return false;
+    return 'stop';
   }
 
-  private abort(s: ActiveStream, f: FaultSettings): void {
+  private abort(s: Callbacks, f: FaultSettings): void {
     this.release();
     if (f.abortGrpcStatus !== undefined) {
       s.info.responseFlags.add('FI');
-      if (s.isGrpc) s.sendLocalReply(200, 'fault filter abort', undefined, f.abortGrpcStatus);
+      if (s.isGrpc) s.sendLocalReply(200, 'fault filter abort', undefined, { grpcStatus: f.abortGrpcStatus });
       else s.sendLocalReply(503, 'fault filter abort', undefined);
       return;
     }

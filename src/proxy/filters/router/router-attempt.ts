@@ -1,7 +1,7 @@
 /** One upstream try of the router: forwards pool callbacks to the router, tagged with the try. */
 import type { Host } from '../../upstream/host.js';
-import type { UpstreamConnectionInfo } from '../../transport/transport-socket.js';
-import type { InHeaders, UpstreamControl, UpstreamError } from '../../upstream/pool.js';
+import type { UpstreamConnectionInfo } from '../../core/transport-socket.js';
+import type { InHeaders, UpstreamControl, UpstreamError } from '../../core/pool.js';
 import type { UpgradeExchange, UpgradeHandler } from '../../http/upgrade.js';
 
 export interface AttemptOwner {

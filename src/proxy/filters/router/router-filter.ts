@@ -6,16 +6,15 @@
  */
 import type { Readable } from 'node:stream';
 import { ROUTER_TYPE } from '../../../xds/type-urls.js';
-import type { ActiveStream } from '../../http/active-stream.js';
-import { LOCAL_REPLY } from '../../http/local-reply.js';
-import { parseAuthority } from '../../listener/destination.js';
+import { LOCAL_REPLY } from '../../core/local-reply.js';
+import { parseAuthority } from '../../core/destination.js';
 import { applyHeaderOps } from '../../router/header-ops.js';
 import type { Route } from '../../router/route-config.js';
 import { backoffMs, retriableFailure, retriableResponse } from '../../router/retry-policy.js';
 import type { Cluster } from '../../upstream/cluster.js';
 import type { Host } from '../../upstream/host.js';
-import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure, UpstreamRequest } from '../../upstream/pool.js';
-import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+import type { InHeaders, OutHeaders, UpstreamError, UpstreamFailure, UpstreamRequest } from '../../core/pool.js';
+import type { FilterHeadersStatus, HttpFilter, HttpFilterCallbacks, HttpFilterConfig, HttpFilterFactory } from '../../filter-api/http-filter.js';
 import { Attempt, type AttemptOwner } from './router-attempt.js';
 import { pickWeighted, prepareUpstreamHeaders, redirectLocation, requestHash, rewritePath } from './router-helpers.js';
 import { sendMirror } from './router-mirror.js';
@@ -23,7 +22,7 @@ import { UpgradeExchange, upgradeRequestHead } from '../../http/upgrade.js';
 
 
 class RouterFilter implements HttpFilter, AttemptOwner {
-  private s!: ActiveStream;
+  private s!: HttpFilterCallbacks;
   private route!: Route;
   private cluster!: Cluster;
   private headers!: OutHeaders;
@@ -42,24 +41,24 @@ class RouterFilter implements HttpFilter, AttemptOwner {
   private waitingAdmission = false;
   private responseHeaders: InHeaders | undefined;
 
-  decodeHeaders(s: ActiveStream): boolean {
+  decodeHeaders(s: HttpFilterCallbacks): FilterHeadersStatus {
     this.s = s;
     const route = s.route;
     if (!route) {
       s.sendLocalReply(404, undefined, 'NR');
-      return false;
+      return 'stop';
     }
     this.route = route;
     if (route.kind === 'direct') {
       const d = route.direct!;
       s.sendLocalReply(d.status, d.body, undefined);
-      return false;
+      return 'stop';
     }
     if (route.kind === 'redirect') {
       const loc = redirectLocation(route.redirect!, route, s.authority, s.path, (s.headers['x-forwarded-proto'] as string) ?? 'http');
       s.encodeHeaders(route.redirect!.status, { location: loc, 'content-length': '0' }, false);
       s.res.end();
-      return false;
+      return 'stop';
     }
     let slot = route.slot;
     let hostRewrite = route.hostRewrite;
@@ -70,18 +69,18 @@ class RouterFilter implements HttpFilter, AttemptOwner {
       if (t.hostRewrite) hostRewrite = t.hostRewrite;
     } else if (route.clusterHeader) {
       const name = s.headers[route.clusterHeader];
-      if (typeof name === 'string') slot = s.hcm.resolveCluster(name);
+      if (typeof name === 'string') slot = s.clusterByName(name);
     }
     const cluster = slot?.cluster;
     s.info.upstreamCluster = slot?.name;
     if (!cluster) {
       s.sendLocalReply(503, undefined, 'NC');
-      return false;
+      return 'stop';
     }
     this.cluster = cluster;
     // Request header mutations: route config, virtual host, route, weighted cluster (most specific last).
     const h = s.headers;
-    const rc = s.hcm.routes.config;
+    const rc = s.routeConfig;
     if (rc) applyHeaderOps(h, rc.requestOps);
     applyHeaderOps(h, route.vhost.requestOps);
     applyHeaderOps(h, route.requestOps);
@@ -109,7 +108,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
       if (hasBody) s.info.bytesReceived = Number(h['content-length'] ?? 0);
       this.begin();
     }
-    return false;
+    return 'stop';
   }
 
   private begin(): void {
@@ -190,7 +189,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
       return;
     }
     const req: UpstreamRequest = { method: s.method, path: this.path, authority: this.headers.host as string, headers: this.headers, body: this.body };
-    if (ao !== undefined && host.transport.secure) req.alpn = this.cluster.config.http2 ? ao.HTTP2 : s.req.httpVersionMinor === 0 ? ao.HTTP10 : ao.HTTP11;
+    if (ao !== undefined && host.transport.secure) req.alpn = this.cluster.config.http2 ? ao.HTTP2 : s.isHttp10 ? ao.HTTP10 : ao.HTTP11;
     a.control = this.cluster.pool(host).send(req, a);
   }
 
@@ -286,10 +285,9 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
   onUpstreamData(a: Attempt, chunk: Buffer): boolean {
     if (a !== this.current) return true;
-    this.s.info.bytesSent += chunk.length;
-    const down = this.s.res;
-    if (down.write(chunk)) return true;
-    down.once('drain', () => a.control?.resume());
+    const s = this.s;
+    if (s.encodeData(chunk, false)) return true;
+    s.onDownstreamDrain(() => a.control?.resume());
     return false;
   }
 
@@ -301,7 +299,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (trailers !== undefined && (s.isHttp2 || this.responseHeaders?.['content-length'] === undefined)) {
       s.info.responseTrailers = trailers;
       if (trailers['grpc-status'] !== undefined) s.info.grpcStatus = Number(trailers['grpc-status']);
-      down.addTrailers(trailers as Record<string, string>);
+      s.encodeTrailers(trailers);
     }
     down.end();
   }

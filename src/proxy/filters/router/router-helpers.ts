@@ -1,8 +1,8 @@
 /** Router pieces without state: redirects, rewrites, hashing, header preparation. */
 import { murmur3 } from '../../upstream/hash.js';
-import type { HeaderMap } from '../../router/header-ops.js';
+import type { HeaderMap } from '../../core/header-map.js';
 import type { HashPolicy, RedirectAction, Route, WeightedTarget } from '../../router/route-config.js';
-import type { OutHeaders } from '../../upstream/pool.js';
+import type { OutHeaders } from '../../core/pool.js';
 
 export function pickWeighted(w: { targets: WeightedTarget[]; total: number }): WeightedTarget {
   let r = Math.random() * w.total;

@@ -3,11 +3,11 @@
  * suffixed `-shadow`; its response is drained and ignored and it never delays the main request.
  */
 import type { Readable } from 'node:stream';
-import type { ActiveStream } from '../../http/active-stream.js';
+import type { HttpFilterCallbacks } from '../../filter-api/http-filter.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
-import type { OutHeaders } from '../../upstream/pool.js';
+import type { OutHeaders } from '../../core/pool.js';
 
-export function sendMirror(slot: ClusterSlot, s: ActiveStream, headers: OutHeaders, path: string, body: Buffer | Readable | null): void {
+export function sendMirror(slot: ClusterSlot, s: HttpFilterCallbacks, headers: OutHeaders, path: string, body: Buffer | Readable | null): void {
   const cluster = slot.cluster;
   if (!cluster) return;
   // A streamed body cannot be shared; mirror only what is buffered (or nothing).

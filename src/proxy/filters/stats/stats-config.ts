@@ -8,7 +8,7 @@
  * A metric name is Istio's short one (`requests_total`); no name means every metric.
  */
 import { parseDurationMs } from '../../../xds/codec.js';
-import { fail } from '../../errors.js';
+import { fail } from '../../core/errors.js';
 import type { TagOverride, TagOverrides } from '../../telemetry/istio-metrics-labels.js';
 import type { MetricsConfig } from '../../telemetry/telemetry-config.js';
 import { compileStatsExpression } from './stats-expression.js';

@@ -5,7 +5,7 @@
  * `request.host`, `request.headers['x-user']`, `response.code`, `xds.cluster_name`. Anything
  * else is `supported: false` and yields `unknown` (the listener is not rejected for it).
  */
-import type { StreamInfo } from '../../stream-info.js';
+import type { StreamInfo } from '../../core/stream-info.js';
 
 export interface CompiledExpression {
   /** a literal's value */

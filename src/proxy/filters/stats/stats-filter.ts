@@ -8,12 +8,13 @@
  */
 import { ISTIO_STATS_TYPE } from '../../../xds/type-urls.js';
 import type { MetricsConfig } from '../../telemetry/telemetry-config.js';
-import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../filter.js';
+import type { HttpFilter, HttpFilterConfig, HttpFilterFactory } from '../../filter-api/http-filter.js';
 import { parseStatsPluginConfig } from './stats-config.js';
 
-const PASS: HttpFilter = { decodeHeaders: () => true };
+const PASS: HttpFilter = { decodeHeaders: () => 'continue' };
 
 export class IstioStatsFilterConfig implements HttpFilterConfig {
+  readonly completionOnly = true;
   constructor(
     readonly name: string,
     readonly metrics: MetricsConfig,

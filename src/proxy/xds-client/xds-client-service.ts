@@ -4,7 +4,7 @@
  * static ADS server (only grpc's types are imported: the proxy does not load @grpc/grpc-js).
  */
 import type * as grpc from '@grpc/grpc-js';
-import { lookupType } from '../xds/proto-root.js';
+import { lookupType } from '../../xds/proto-root.js';
 
 export const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 

@@ -1,5 +1,5 @@
 /** Typed errors of the proxy with stable codes. */
-import { Re2, Re2SyntaxError } from '../regex/regex-re2.js';
+import { Re2, Re2SyntaxError } from '../../regex/regex-re2.js';
 
 export class ProxyConfigError extends Error {
   readonly code = 'CLEW_PROXY_CONFIG';

@@ -1,5 +1,5 @@
 /** Envoy StringMatcher / HeaderMatcher compiled to a predicate once per config. */
-import { compileRegex, fail } from '../errors.js';
+import { compileRegex, fail } from './errors.js';
 
 export type StringPredicate = (v: string) => boolean;
 

@@ -1,6 +1,5 @@
 /** Per-connection facts the HCM and TcpProxy need, attached to the downstream socket. */
-import type { Destination } from '../listener/destination.js';
-import type { DownstreamTlsInfo } from '../transport/tls-downstream.js';
+import type { Destination } from './destination.js';
 
 export interface ConnectionContext {
   listenerName: string;
@@ -27,6 +26,10 @@ export interface ConnectionContext {
    * (XFCC, authorization), telemetry too (connection_security_policy, principals).
    */
   tls: DownstreamTlsInfo | undefined;
+  /** chains whose network filters already let this connection through (local-mode dispatch) */
+  admittedChains?: unknown[];
+  /** why a network filter closed the connection (%CONNECTION_TERMINATION_DETAILS%) */
+  terminationDetails?: string;
 }
 
 export interface RoutedHost {
@@ -36,6 +39,8 @@ export interface RoutedHost {
   destination: Destination;
   /** the HCM the destination's chain selected (an HttpConnectionManager) */
   hcm: unknown;
+  /** that chain's network filters and terminal (their filters run once per connection) */
+  network: unknown;
 }
 
 export const CONN_CTX = Symbol('clew.connectionContext');
@@ -46,4 +51,29 @@ type Carrier = { [CONN_CTX]?: ConnectionContext; stream?: Carrier } | undefined;
 export function contextOf(socket: unknown): ConnectionContext | undefined {
   const s = socket as Carrier;
   return s?.[CONN_CTX] ?? s?.stream?.[CONN_CTX];
+}
+
+/** What the TLS handshake established, kept on the connection for filters and telemetry. */
+export interface DownstreamTlsInfo {
+  /** SNI the client asked for ('' when none) */
+  sni: string;
+  /** negotiated ALPN ('' when none) */
+  alpn: string;
+  /** the client's SPIFFE URI SAN (mTLS), if it presented a certificate with one */
+  peerPrincipal: string | undefined;
+  /** every URI SAN of the client certificate (XFCC URI=) */
+  peerUris: string[];
+  /** hex SHA-256 of the client certificate's DER (XFCC Hash=), if presented */
+  peerCertHash: string | undefined;
+  /** the client certificate's subject as text ('' for Istio's empty subject) */
+  peerSubject: string;
+  /** DNS SANs of the client certificate (XFCC DNS=) */
+  peerDns: string[];
+  /** the client certificate and its chain as PEM (XFCC Cert=, Chain=), made only when asked */
+  peerCertPem: string | undefined;
+  peerChainPem: string | undefined;
+  /** our own certificate's SPIFFE URI (XFCC By=) */
+  localPrincipal: string | undefined;
+  /** TLS version, e.g. TLSv1.3 */
+  version: string;
 }

@@ -1,6 +1,6 @@
 /** Proxy options (flags) -> ProxyIdentity and defaults. */
-import type { PodPort, ProxyIdentity, ProxyType } from '../xds/node-metadata.js';
-import type { DestinationResolver } from './listener/destination.js';
+import type { PodPort, ProxyIdentity, ProxyType } from '../../xds/node-metadata.js';
+import type { DestinationResolver } from './destination.js';
 import type { RequestObserver } from './observer.js';
 
 export interface ProxyOptions {

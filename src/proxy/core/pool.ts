@@ -3,7 +3,7 @@
  * Callback-based on purpose: no per-request Readable, promise or AbortController on the hot path.
  */
 import type { Readable } from 'node:stream';
-import type { UpstreamConnectionInfo } from '../transport/transport-socket.js';
+import type { UpstreamConnectionInfo } from './transport-socket.js';
 
 /** headers to send; undefined values and ':'-prefixed (HTTP/2 pseudo) names are not sent */
 export type OutHeaders = Record<string, string | string[] | undefined>;

@@ -1,4 +1,4 @@
-import type { UpstreamConnectionInfo } from './transport/transport-socket.js';
+import type { UpstreamConnectionInfo } from './transport-socket.js';
 
 /**
  * What the proxy knows about one HTTP request (or one TCP connection) once it is done: Envoy's
@@ -79,6 +79,8 @@ export interface StreamInfo {
   upstreamPeer?: UpstreamConnectionInfo;
   /** the matched route's decorator operation: the span name (else `<host>:<port>/*`) */
   operationName?: string;
+  /** Envoy's dynamic metadata by namespace (filters: RBAC shadow results, JWT payload, ext_authz) */
+  dynamicMetadata?: Record<string, Record<string, unknown>>;
 }
 
 export function newStreamInfo(direction: 'inbound' | 'outbound', protocol: string): StreamInfo {
@@ -121,6 +123,7 @@ export function newStreamInfo(direction: 'inbound' | 'outbound', protocol: strin
     upstreamTransportFailureReason: undefined,
     upstreamPeer: undefined,
     operationName: undefined,
+    dynamicMetadata: undefined,
   };
 }
 

@@ -4,22 +4,24 @@
  * into their providers. Everything is parsed/validated before anything changes, so a rejected
  * update (NACK) leaves the last good config serving.
  */
-import type { EnvoyResource } from '../xds/codec.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
-import type { NameTableEntry } from '../capture/dns-table.js';
-import { parseSdsSecret } from './transport/tls-config.js';
-import type { SecretValue } from './secret/secret-types.js';
-import { ProxyConfigError } from './errors.js';
-import { parsePerRouteFilterConfig } from './filters/registry.js';
-import type { HcmParseContext, RouteProvider } from './http/hcm-config.js';
-import { parseListener, type ListenerParseContext } from './listener/listener-config.js';
-import type { ListenerManager } from './listener/listener-manager.js';
-import type { RequestObserver } from './observer.js';
-import type { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
-import { RouteConfig } from './router/route-config.js';
-import type { ClusterManager } from './upstream/cluster-manager.js';
-import type { SecretProvider } from './secret/secret-types.js';
-import { XdsRejectError, type XdsApplier } from './xds-client.js';
+import type { EnvoyResource } from '../../xds/codec.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../../xds/type-urls.js';
+import type { NameTableEntry } from '../../capture/dns-table.js';
+import { parseSdsSecret } from '../transport/tls-config.js';
+import type { SecretValue } from '../secret/secret-types.js';
+import { ProxyConfigError } from '../core/errors.js';
+import { parsePerRouteFilterConfig } from '../filters/registry.js';
+import type { HcmParseContext, RouteProvider } from '../http/hcm-config.js';
+import { parseListener, type ListenerParseContext } from '../listener/listener-config.js';
+import type { ListenerManager } from '../listener/listener-manager.js';
+import type { RequestObserver } from '../core/observer.js';
+import type { TelemetryRuntime } from '../telemetry/telemetry-runtime.js';
+import { RouteConfig } from '../router/route-config.js';
+import type { ClusterManager } from '../upstream/cluster-manager.js';
+import type { ClusterSlot } from '../upstream/cluster-slot.js';
+import { SharedResources } from '../filter-api/shared-resources.js';
+import type { SecretProvider } from '../secret/secret-types.js';
+import { XdsRejectError, type XdsApplier } from '../xds-client/xds-client.js';
 
 export interface ApplierDeps {
   clusters: ClusterManager;
@@ -49,15 +51,19 @@ export class ConfigApplier implements XdsApplier {
   initialFetchTimedOut = false;
   /** RDS names referenced by the current listeners */
   private referencedRoutes = new Set<string>();
+  /** objects filters keep across updates (JWKS caches, gRPC channels, token buckets) */
+  readonly shared = new SharedResources();
 
   constructor(private readonly deps: ApplierDeps) {}
 
   parseContext(): ListenerParseContext {
+    const resolveCluster = (name: string): ClusterSlot => this.deps.clusters.slot(name);
     const ctx: HcmParseContext = {
       rdsProvider: (name) => this.provider(name),
-      resolveCluster: (name) => this.deps.clusters.slot(name),
+      resolveCluster,
       perFilterParser: parsePerRouteFilterConfig,
       telemetry: this.deps.telemetry,
+      shared: this.shared,
     };
     return {
       ...ctx,

@@ -5,10 +5,10 @@
  * error_detail code 3). A lost stream reconnects with exponential backoff + jitter and resends
  * the known versions and subscriptions.
  */
-import { decodeResource, type EnvoyResource } from '../xds/codec.js';
-import type { XdsNode } from '../xds/node-metadata.js';
-import { jsonToStruct } from '../xds/struct.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
+import { decodeResource, type EnvoyResource } from '../../xds/codec.js';
+import type { XdsNode } from '../../xds/node-metadata.js';
+import { jsonToStruct } from '../../xds/struct.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../../xds/type-urls.js';
 import { ADS_PATH, adsClientCodec, type DiscoveryRequestMsg, type DiscoveryResponseMsg } from './xds-client-service.js';
 import { AdsChannel, type AdsCall } from './xds-client-transport.js';
 

@@ -1,0 +1,100 @@
+/**
+ * envoy.filters.http.rbac: the request is checked once its headers are in (Envoy's decodeHeaders)
+ * against `rules` (enforced) and `shadow_rules` (only recorded: Istio's dry run). A denial is a
+ * local reply 403 `RBAC: access denied` (gRPC callers get PERMISSION_DENIED), with
+ * %RESPONSE_CODE_DETAILS% `rbac_access_denied_matched_policy[<policy>|none]` and no response flag
+ * (Envoy has none for RBAC). Counters `http.<stat_prefix>.rbac.{allowed,denied,shadow_allowed,
+ * shadow_denied}` (with the rules' stat prefixes). The shadow result goes to dynamic metadata
+ * `envoy.filters.http.rbac` (`shadow_effective_policy_id`, `shadow_engine_result`).
+ */
+import { RBAC_TYPE } from '../../../xds/type-urls.js';
+import type { Counter, StatsStore } from '../../../stats/stats-store.js';
+import { fail } from '../../core/errors.js';
+import type { FilterHeadersStatus, HttpFilter, HttpFilterCallbacks, HttpFilterConfig, HttpFilterFactory, HttpFilterParseContext } from '../../filter-api/http-filter.js';
+import { compileRbac, evaluateRbac, type RbacEngine, type RbacInput } from './rbac-engine.js';
+
+export const RBAC_FILTER_NAME = 'envoy.filters.http.rbac';
+export const RBAC_DENIED_BODY = 'RBAC: access denied';
+
+const KNOWN = new Set(['@type', 'rules', 'shadow_rules', 'rules_stat_prefix', 'shadow_rules_stat_prefix']);
+
+interface RbacCounters {
+  allowed: Counter | undefined;
+  denied: Counter | undefined;
+  shadowAllowed: Counter | undefined;
+  shadowDenied: Counter | undefined;
+}
+
+export function rbacInputOf(cb: HttpFilterCallbacks): RbacInput {
+  return {
+    conn: cb.conn,
+    headers: cb.headers,
+    method: cb.method,
+    path: cb.path,
+    authority: cb.authority,
+    metadata: (ns) => cb.dynamicMetadata(ns),
+  };
+}
+
+export class RbacFilterConfig implements HttpFilterConfig, HttpFilter {
+  constructor(
+    readonly name: string,
+    readonly rules: RbacEngine | undefined,
+    readonly shadow: RbacEngine | undefined,
+    readonly shadowPrefix: string,
+    private readonly counters: RbacCounters,
+  ) {}
+
+  /** stateless: one object serves every request */
+  create(): HttpFilter {
+    return this;
+  }
+
+  decodeHeaders(cb: HttpFilterCallbacks): FilterHeadersStatus {
+    const input = rbacInputOf(cb);
+    if (this.shadow !== undefined) {
+      const s = evaluateRbac(this.shadow, input);
+      (s.allowed ? this.counters.shadowAllowed : this.counters.shadowDenied)?.inc();
+      const md: Record<string, unknown> = { [`${this.shadowPrefix}shadow_engine_result`]: s.allowed ? 'allowed' : 'denied' };
+      if (s.matched !== undefined) md[`${this.shadowPrefix}shadow_effective_policy_id`] = s.matched;
+      cb.setDynamicMetadata(RBAC_FILTER_NAME, md);
+    }
+    if (this.rules === undefined) return 'continue';
+    const r = evaluateRbac(this.rules, input);
+    if (r.allowed) {
+      this.counters.allowed?.inc();
+      if (this.rules.action === 'LOG' && r.matched !== undefined) cb.setDynamicMetadata(RBAC_FILTER_NAME, { access_log_hint: true });
+      return 'continue';
+    }
+    this.counters.denied?.inc();
+    cb.sendLocalReply(403, RBAC_DENIED_BODY, undefined, { details: `rbac_access_denied_matched_policy[${r.matched ?? 'none'}]` });
+    return 'stop';
+  }
+}
+
+function counters(stats: StatsStore | undefined, scope: string, rulesPrefix: string, shadowPrefix: string, rules: boolean, shadow: boolean): RbacCounters {
+  const s = stats?.scope(scope);
+  return {
+    allowed: rules ? s?.counter(`${rulesPrefix}allowed`) : undefined,
+    denied: rules ? s?.counter(`${rulesPrefix}denied`) : undefined,
+    shadowAllowed: shadow ? s?.counter(`${shadowPrefix}shadow_allowed`) : undefined,
+    shadowDenied: shadow ? s?.counter(`${shadowPrefix}shadow_denied`) : undefined,
+  };
+}
+
+export function parseRbacFilter(c: Record<string, any>, name: string, ctx: HttpFilterParseContext): RbacFilterConfig {
+  const where = `${name || RBAC_FILTER_NAME}`;
+  for (const k of Object.keys(c)) if (!KNOWN.has(k) && c[k] !== undefined) fail(`${where}: ${k} is not implemented by this proxy`);
+  const rules = c.rules ? compileRbac(c.rules, `${where}.rules`) : undefined;
+  const shadow = c.shadow_rules ? compileRbac(c.shadow_rules, `${where}.shadow_rules`) : undefined;
+  const rulesPrefix = String(c.rules_stat_prefix ?? '');
+  const shadowPrefix = String(c.shadow_rules_stat_prefix ?? '');
+  const scope = `http.${ctx.statPrefix ?? ''}.rbac.`;
+  return new RbacFilterConfig(name, rules, shadow, shadowPrefix, counters(ctx.stats, scope, rulesPrefix, shadowPrefix, rules !== undefined, shadow !== undefined));
+}
+
+export const rbacFilterFactory: HttpFilterFactory = {
+  typeUrls: [RBAC_TYPE],
+  perRouteTypeUrls: [],
+  parse: parseRbacFilter,
+};

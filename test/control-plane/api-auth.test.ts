@@ -33,7 +33,7 @@ spec:
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-auth-'));
   tmp.push(dir);
-  cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, listenAddress: '127.0.0.2', debounceMs: 20, log: () => {} });
+  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, listenAddress: '127.0.0.2', debounceMs: 20, log: () => {} });
   await cp.start();
 });
 
@@ -103,7 +103,7 @@ test('the token is created once, kept 0600 in .clew/secrets (0700) and published
   const published = path.join(stateDir, 'control-plane', tokenFileName('127.0.0.1', cp.debugPort));
   assert.equal(fs.statSync(published).mode & 0o777, 0o600);
   assert.equal(fs.readFileSync(published, 'utf8').trim(), cp.adminToken);
-  const again = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, publishToken: false, log: () => {} });
+  const again = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, publishToken: false, log: () => {} });
   assert.equal(again.adminToken, cp.adminToken);
 });
 

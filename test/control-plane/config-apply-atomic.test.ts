@@ -28,7 +28,7 @@ let dir: string;
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-atomic-'));
-  cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {} });
+  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
 });
 

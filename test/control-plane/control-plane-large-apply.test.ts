@@ -36,7 +36,7 @@ spec:
 
 async function applyMeasured(n: number): Promise<{ cpuMs: number; wallMs: number; maxReadyGapMs: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-large-'));
-  const cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, debounceMs: 20, publishToken: false, log: () => {} });
+  const cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, publishToken: false, log: () => {} });
   await cp.start();
   try {
     const body = gatewayConfig(n, 'vs');

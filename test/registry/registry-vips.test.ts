@@ -109,7 +109,7 @@ spec:
   - {name: tcp-redis, port: 6379}
 `);
   const start = async (): Promise<ControlPlane> => {
-    const cp = new ControlPlane({ configDir: dir, xdsPort: 0, debugPort: 0, log: () => undefined });
+    const cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, log: () => undefined });
     await cp.start();
     return cp;
   };

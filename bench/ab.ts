@@ -11,7 +11,6 @@
  * /proc schedstat, all threads), then a fixed-rate run (CPU µs per request at that rate, p50/p90).
  * Prints per-round figures and the medians, and B ÷ A.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +18,7 @@ import { schedstatSeconds } from './bench-cpu.js';
 import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { ClewSetup, BenchTelemetry } from './bench-clew.js';
-import { which } from './bench-tools.js';
+import { pinBenchCpus, which } from './bench-tools.js';
 import { repoRoot, round, sleep, runIfMain } from './bench-util.js';
 
 interface Variant {
@@ -61,9 +60,7 @@ async function main(): Promise<void> {
     flags: split(arg(argv, `--${k}-flags`)),
     wrkCpu: [], wrkRps: [], rateCpu: [], p50: [], p90: [],
   }));
-  const pin = which('taskset') !== undefined && os.cpus().length > 1;
-  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-  const cpu = pin ? 1 : undefined;
+  const { proxyCpu, toolCpu: cpu } = pinBenchCpus();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-ab-'));
   const up = await startUpstream(workDir, cpu);
   try {
@@ -71,7 +68,7 @@ async function main(): Promise<void> {
       const mod = (await import(path.join(v.root, 'dist', 'bench', 'bench-clew.js'))) as typeof import('./bench-clew.js');
       const dir = path.join(workDir, v.name);
       fs.mkdirSync(dir);
-      v.setup = await mod.startClew({ workDir: dir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: cpu, telemetry, nodeArgs: { client: v.flags, server: v.flags } });
+      v.setup = await mod.startClew({ workDir: dir, upstreams: up, proxyCpu, cpCpu: cpu, telemetry, nodeArgs: { client: v.flags, server: v.flags } });
       process.stderr.write(`${v.name}: ${v.root} ${v.flags.join(' ')} (client sidecar pid ${v.setup.client.pid})\n`);
     }
     const ep = (v: Variant) => ({ url: v.setup!.outboundUrl, host: mesh ? v.setup!.hosts.mesh : v.setup!.hosts.sidecar });

@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const TOOLS = {
@@ -110,4 +111,14 @@ export function toolVersions(status: ToolStatus): Record<string, string> {
     }
   }
   return out;
+}
+
+/**
+ * The suite's CPU split when taskset and a second CPU exist: the proxies on CPU 0, this process
+ * and its load tools on CPU 1 (this call moves us there). Both undefined otherwise (nothing pinned).
+ */
+export function pinBenchCpus(): { proxyCpu: number | undefined; toolCpu: number | undefined } {
+  if (which('taskset') === undefined || os.cpus().length < 2) return { proxyCpu: undefined, toolCpu: undefined };
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  return { proxyCpu: 0, toolCpu: 1 };
 }

@@ -28,7 +28,7 @@ import { runFixedRate, runWrk } from './bench-load.js';
 import { memBreakdown } from './bench-mem.js';
 import { startUpstream } from './bench-peers.js';
 import type { ClewSetup } from './bench-clew.js';
-import { which } from './bench-tools.js';
+import { pinBenchCpus, which } from './bench-tools.js';
 import { repoRoot, round, sleep, runIfMain } from './bench-util.js';
 
 interface Variant {
@@ -94,9 +94,7 @@ async function main(): Promise<void> {
     const nodeVersion = execFileSync(v.node, ['--version'], { encoding: 'utf8' }).trim();
     return { ...v, nodeVersion, cpu: [], rps: [], meshP90: [], meshCpu: [] };
   });
-  const pin = which('taskset') !== undefined && os.cpus().length > 1;
-  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-  const cpu = pin ? 1 : undefined;
+  const { proxyCpu, toolCpu: cpu } = pinBenchCpus();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-node-versions-'));
   const up = await startUpstream(workDir, cpu);
   try {
@@ -104,7 +102,7 @@ async function main(): Promise<void> {
       const mod = (await import(path.join(v.root, 'dist', 'bench', 'bench-clew.js'))) as typeof import('./bench-clew.js');
       const dir = path.join(workDir, v.name);
       fs.mkdirSync(dir);
-      v.setup = await mod.startClew({ workDir: dir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: cpu, telemetry: 'on', node: v.node });
+      v.setup = await mod.startClew({ workDir: dir, upstreams: up, proxyCpu, cpCpu: cpu, telemetry: 'on', node: v.node });
       process.stderr.write(`${v.name}: ${v.nodeVersion} ${v.root} (client sidecar pid ${v.setup.client.pid})\n`);
     }
     await sleep(3000);

@@ -9,7 +9,6 @@
  * (--alloc: V8's sampling heap profiler instead: bytes allocated per request by function, written
  *  to bench/out/sidecar-alloc.md, the raw profile to bench/out/sidecar.heapprofile)
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,7 +16,7 @@ import { startClew, type ClewSetup } from './bench-clew.js';
 import { runH2load, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { Pinned } from './bench-proc.js';
-import { which } from './bench-tools.js';
+import { pinBenchCpus, which } from './bench-tools.js';
 import { repoRoot, round } from './bench-util.js';
 
 interface CpuProfileNode {
@@ -131,26 +130,25 @@ async function main(): Promise<void> {
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
   const h2load = h2 ? which('h2load') : undefined;
   if (h2 && !h2load) throw new Error('h2load missing (apt-get install nghttp2-client)');
-  const pin = which('taskset') && os.cpus().length > 1;
-  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const { proxyCpu, toolCpu } = pinBenchCpus();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-profile-'));
   const profDir = path.join(workDir, 'prof');
   const started: Pinned[] = [];
   let clew: ClewSetup | undefined;
   try {
-    const up = await startUpstream(workDir, pin ? 1 : undefined);
+    const up = await startUpstream(workDir, toolCpu);
     started.push(up.proc);
     fs.mkdirSync(profDir, { recursive: true });
     const allocFile = path.join(profDir, 'sidecar.heapprofile');
     if (alloc) process.env.CLEW_ALLOC_PROFILE = allocFile;
     const preload = path.join(repoRoot(), 'dist', 'bench', 'alloc-profile-preload.js');
     const profArgs = alloc ? ['--import', preload] : ['--cpu-prof', '--cpu-prof-dir', profDir];
-    clew = await startClew({ workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, nodeArgs: { client: profArgs, server: mesh ? profArgs : [] } });
+    clew = await startClew({ workDir, upstreams: up, proxyCpu, cpCpu: toolCpu, nodeArgs: { client: profArgs, server: mesh ? profArgs : [] } });
     const ep = { url: clew.outboundUrl, host: h2 ? clew.hosts.h2 : mesh ? clew.hosts.mesh : clew.hosts.sidecar };
     const load = (secs: number): Promise<{ rps: number }> =>
       h2load
-        ? runH2load(h2load, ep, { cpu: pin ? 1 : undefined, seconds: secs, connections: 16, streams: 10 })
-        : runWrk(wrk, ep, { cpu: pin ? 1 : undefined, seconds: secs, connections: 64 });
+        ? runH2load(h2load, ep, { cpu: toolCpu, seconds: secs, connections: 16, streams: 10 })
+        : runWrk(wrk, ep, { cpu: toolCpu, seconds: secs, connections: 64 });
     await load(3);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const res = await load(seconds);

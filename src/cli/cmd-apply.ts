@@ -5,8 +5,8 @@ import { CliError } from './errors.js';
 import { qualifiedName } from './kinds.js';
 import { readInputs } from './read-inputs.js';
 import { collect } from './cli-options.js';
-
-interface ResultRow { kind: string; name: string; namespace: string; action: string }
+import { API_PATHS } from '../api/api-paths.js';
+import type { ApiError, ApplyRejected, ApplyResponse } from '../api/api-types.js';
 
 export async function sendFiles(
   endpoint: 'apply' | 'delete',
@@ -17,10 +17,8 @@ export async function sendFiles(
 ): Promise<boolean> {
   let ok = true;
   for (const f of readInputs(paths)) {
-    const res = await callControlPlane<{
-      results?: ResultRow[]; messages?: { text: string }[]; warnings?: { text: string }[]; ignored?: { text: string }[]; error?: string;
-    }>(
-      base, 'POST', `/apis/v1/${endpoint}?file=${encodeURIComponent(f.name)}`, f.text, call,
+    const res = await callControlPlane<Partial<ApplyResponse & ApplyRejected> & Partial<ApiError>>(
+      base, 'POST', `${API_PATHS[endpoint]}?file=${encodeURIComponent(f.name)}`, f.text, call,
     );
     if (res.status === 200) {
       for (const r of res.body.results ?? []) out(`${qualifiedName(r.kind, r.name)} ${r.action}\n`);

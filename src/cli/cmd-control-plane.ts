@@ -32,9 +32,9 @@ export function register(program: Command): void {
     .option('--debug-port <port>', 'HTTP port for /ready, /metrics, /debug/* and the resource API', port, 15014)
     .option('--listen-address <ip>', 'address of the xDS (ADS) server', '127.0.0.1')
     .option('--debug-address <ip>', 'address of the debug/resource API (writes need the admin token)', '127.0.0.1')
+    .option('--metrics-scrape-interval <ms>', "how often every connected proxy's Istio metrics are scraped for the dashboard's graph (0 = never)", (v) => Number(v), 5000)
     .option('--service-cidr <cidr>', 'range Services get their virtual IPs (ClusterIPs) from', '10.96.0.0/12')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
-    .option('--workload-grace <ms>', 'keep a disconnected proxy\'s workload registered this long', (v) => Number(v), 10_000)
     .option('--kubeconfig <file>', 'also read Services, EndpointSlices, Pods and Istio CRDs from this Kubernetes cluster')
     .option('--in-cluster', 'like --kubeconfig, with the pod\'s service account (KUBERNETES_SERVICE_HOST, mounted token)')
     .option('--cluster-id <id>', 'cluster id of the Kubernetes registry', 'Kubernetes')
@@ -82,7 +82,7 @@ export function register(program: Command): void {
         serviceCidr: opts.serviceCidr,
         debugAddress: opts.debugAddress,
         debounceMs: opts.debounce,
-        workloadGraceMs: opts.workloadGrace,
+        metricsScrapeIntervalMs: opts.metricsScrapeInterval,
       });
       try {
         await cp.start();

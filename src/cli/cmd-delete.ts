@@ -5,6 +5,8 @@ import { CliError, UsageError } from './errors.js';
 import { qualifiedName, resolveKind } from './kinds.js';
 import { collect } from './cli-options.js';
 import { sendFiles } from './cmd-apply.js';
+import { resourcePath } from '../api/api-paths.js';
+import type { ApiError, ApplyResponse } from '../api/api-types.js';
 
 export function register(program: Command): void {
   program
@@ -25,12 +27,10 @@ export function register(program: Command): void {
       }
       if (!kindArg || !nameArg) throw new UsageError('give -f PATH, or KIND and NAME');
       const kind = resolveKind(kindArg);
-      const res = await callControlPlane<{ results: { action: string }[] }>(
-        opts.controlPlane, 'DELETE',
-        `/apis/v1/resources/${encodeURIComponent(kind)}/${encodeURIComponent(opts.namespace)}/${encodeURIComponent(nameArg)}`,
-        undefined, call,
+      const res = await callControlPlane<ApplyResponse | ApiError>(
+        opts.controlPlane, 'DELETE', resourcePath(kind, opts.namespace, nameArg), undefined, call,
       );
-      if (res.status !== 200 && res.status !== 404) throw new CliError(`control plane answered HTTP ${res.status}: ${(res.body as { error?: string }).error ?? ''}`, 1);
+      if (res.status !== 200 && res.status !== 404) throw new CliError(`control plane answered HTTP ${res.status}: ${(res.body as ApiError).error ?? ''}`, 1);
       if (res.status === 404) throw new CliError(`${qualifiedName(kind, nameArg)} not found in namespace ${opts.namespace}`, 1);
       process.stdout.write(`${qualifiedName(kind, nameArg)} deleted\n`);
     });

@@ -18,6 +18,7 @@ interface DemoFlags {
   xdsPort: string;
   secureXdsPort: string;
   debugPort: string;
+  dashboardPort: string;
   configDir?: string;
   meshConfig?: string;
   readyTimeout: string;
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--xds-port <port>', 'control-plane xDS port', '15010')
     .option('--secure-xds-port <port>', 'control-plane TLS port (certificates and xDS over TLS)', '15012')
     .option('--debug-port <port>', 'control-plane debug port (clew apply/get/delete talk to it)', '15014')
+    .option('--dashboard-port <port>', 'where the dashboard is served on 127.0.0.1 (0: not served)', '20001')
     .option('--config-dir <dir>', 'control-plane config dir (default: a temporary one seeded with the samples)')
     .option('--mesh-config <file>', 'Istio MeshConfig YAML for the control plane (access logs, tracing, extensionProviders)')
     .option('--ready-timeout <seconds>', 'how long to wait for everything to be ready', '90')
@@ -59,6 +61,7 @@ export function register(program: Command): void {
           xdsPort: parsePort(flags.xdsPort, '--xds-port'),
           secureXdsPort: parsePort(flags.secureXdsPort, '--secure-xds-port'),
           debugPort: parsePort(flags.debugPort, '--debug-port'),
+          dashboardPort: flags.dashboardPort === '0' ? 0 : parsePort(flags.dashboardPort, '--dashboard-port'),
           configDir: flags.configDir,
           meshConfig: flags.meshConfig ? resolve(flags.meshConfig) : undefined,
           readyTimeoutMs: Number(flags.readyTimeout) * 1000,

@@ -7,6 +7,8 @@ import { CliError } from './errors.js';
 import { resolveKind } from './kinds.js';
 import { KINDS, kindDefinition } from '../config/kinds.js';
 import { parseOutput, table } from './output.js';
+import { API_PATHS } from '../api/api-paths.js';
+import type { ResourcesResponse } from '../api/api-types.js';
 
 /** The kind's columns from the kinds table. */
 function summary(r: ConfigResource): Record<string, string> {
@@ -34,7 +36,7 @@ export function register(program: Command): void {
       const params = new URLSearchParams({ kind });
       if (!opts.allNamespaces) params.set('namespace', opts.namespace);
       if (name) params.set('name', name);
-      const res = await callControlPlane<{ items: ConfigResource[] }>(opts.controlPlane, 'GET', `/apis/v1/resources?${params}`);
+      const res = await callControlPlane<ResourcesResponse>(opts.controlPlane, 'GET', `${API_PATHS.resources}?${params}`);
       if (res.status !== 200) throw new CliError(`control plane answered HTTP ${res.status}`);
       const items = res.body.items;
       if (name && items.length === 0) throw new CliError(`${kind} ${JSON.stringify(name)} not found in namespace ${opts.namespace}`, 1);

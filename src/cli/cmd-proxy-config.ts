@@ -7,6 +7,8 @@ import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.
 import { CliError, UsageError } from './errors.js';
 import { parseOutput, table } from './output.js';
 import { fetchSecretsDump, proxyAdminUrl, secretTable } from './proxy-config-secret.js';
+import { API_PATHS } from '../api/api-paths.js';
+import type { ConfigDumpResponse } from '../api/api-types.js';
 
 const SECTIONS = ['listeners', 'routes', 'clusters', 'endpoints'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -98,7 +100,7 @@ export function register(program: Command): void {
       const section = ALIAS[sectionArg.toLowerCase()];
       if (!section) throw new UsageError(`unknown section ${JSON.stringify(sectionArg)}; use one of ${SECTIONS.join(', ')}`);
       const format = parseOutput(opts.output, ['table', 'json']);
-      const res = await callControlPlane<any>(opts.controlPlane, 'GET', `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`);
+      const res = await callControlPlane<ConfigDumpResponse>(opts.controlPlane, 'GET', `${API_PATHS.configDump}?proxyID=${encodeURIComponent(proxy)}`);
       if (res.status === 404) throw new CliError(`proxy ${proxy} is not connected to ${opts.controlPlane}`, 1);
       if (res.status !== 200) throw new CliError(`control plane answered HTTP ${res.status}`);
       const list = items(res.body, section);

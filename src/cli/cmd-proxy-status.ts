@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError } from './errors.js';
 import { parseOutput, table } from './output.js';
-import type { ProxyStatusRow } from '../control-plane/proxy-status.js';
+import { API_PATHS } from '../api/api-paths.js';
+import type { ProxyStatusRow } from '../api/api-types.js';
 
 export function register(program: Command): void {
   program
@@ -14,7 +15,7 @@ export function register(program: Command): void {
     .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
     .action(async (proxy: string | undefined, opts) => {
       const format = parseOutput(opts.output, ['table', 'json']);
-      const res = await callControlPlane<ProxyStatusRow[]>(opts.controlPlane, 'GET', '/debug/proxy_status');
+      const res = await callControlPlane<ProxyStatusRow[]>(opts.controlPlane, 'GET', API_PATHS.proxyStatus);
       if (res.status !== 200) throw new CliError(`control plane answered HTTP ${res.status}`);
       let rows = res.body;
       if (proxy) rows = rows.filter((r) => r.name === proxy || r.nodeId === proxy || r.name.split('.')[0] === proxy);

@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .option('--remap-port <from=to>', 'bind listener port FROM on port TO instead, e.g. 80=8080 without root (repeatable)', collect, [])
     .option('--drain-duration <duration>', 'drain period (SIGTERM, hot restart, listener updates): connections are told to close, listeners close after it; e.g. 45s (a bare number is seconds)', '45s')
     .option('--parent-shutdown-duration <duration>', 'a drain ends by then, closing whatever is still open; e.g. 60s', '60s')
+    .option('--max-downstream-connections <n>', "global limit of open downstream connections (Envoy's overload manager downstream_connections): more are closed at once and counted in listener.<address>.downstream_global_cx_overflow; 0 = none (default: the open-files limit less a reserve, at most 65536)")
     .option('--root-cert <file>', "the control plane's root certificate (PEM): verifies its TLS port (certificate service, ADS over TLS); enables the workload certificate agent")
     .option('--ca-address <host:port>', 'where CreateCertificate goes (default: the xDS host, port 15012)')
     .option('--token-file <file>', 'workload token, sent as authorization: Bearer on the CSR call and the ADS stream (read again at each use)')
@@ -69,6 +70,13 @@ export function register(program: Command): void {
       const concurrency = Number(o.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError(`--concurrency: expected a whole number from 1 to 256, got ${JSON.stringify(o.concurrency)}`);
       if (parentShutdownMs < drainMs) throw new UsageError('--parent-shutdown-duration must not be shorter than --drain-duration');
+      let maxDownstreamConnections: number | undefined;
+      if (o.maxDownstreamConnections !== undefined) {
+        maxDownstreamConnections = Number(o.maxDownstreamConnections);
+        if (!Number.isInteger(maxDownstreamConnections) || maxDownstreamConnections < 0) {
+          throw new UsageError(`--max-downstream-connections: expected a whole number (0 = no limit), got ${JSON.stringify(o.maxDownstreamConnections)}`);
+        }
+      }
       const certTtlMs = durationFlag(o.workloadCertTtl, '--workload-cert-ttl');
       if (certTtlMs < 1000) throw new UsageError('--workload-cert-ttl must be at least 1s');
       const keyAlgorithm = String(o.keyAlgorithm).toLowerCase();
@@ -97,6 +105,7 @@ export function register(program: Command): void {
         logLevel: o.logLevel as LogLevel,
         drainTimeMs: drainMs,
         parentShutdownMs,
+        maxDownstreamConnections,
         rootCertFile: o.rootCert,
         caAddress: o.caAddress,
         tokenFile: o.tokenFile,

@@ -20,6 +20,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'run', load: () => import('./cmd-run.js') },
   { name: 'iptables', load: () => import('./cmd-iptables.js') },
   { name: 'validate', load: () => import('./cmd-validate.js') },
+  { name: 'analyze', load: () => import('./cmd-analyze.js') },
   { name: 'apply', load: () => import('./cmd-apply.js') },
   { name: 'delete', load: () => import('./cmd-delete.js') },
   { name: 'get', load: () => import('./cmd-get.js') },
@@ -29,6 +30,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'kube-inject', load: () => import('./cmd-kube-inject.js') },
   { name: 'install', load: () => import('./cmd-install.js') },
   { name: 'uninstall', load: () => import('./cmd-uninstall.js') },
+  { name: 'dashboard', load: () => import('./cmd-dashboard.js') },
 ];
 
 /**

@@ -9,17 +9,14 @@ import { request } from 'undici';
 import { callControlPlane } from './control-plane-client.js';
 import { CliError } from './errors.js';
 import { table } from './output.js';
+import { API_PATHS } from '../api/api-paths.js';
+import type { ProxyStatusRow } from '../api/api-types.js';
 
 const ADMIN_PORT = 15000;
 
-interface ProxyRow {
-  name: string;
-  nodeId: string;
-}
-
 /** The admin URL of a connected proxy: `<address from its node id>:15000`. */
 export async function proxyAdminUrl(controlPlane: string, proxy: string): Promise<string> {
-  const res = await callControlPlane<ProxyRow[]>(controlPlane, 'GET', '/debug/proxy_status');
+  const res = await callControlPlane<ProxyStatusRow[]>(controlPlane, 'GET', API_PATHS.proxyStatus);
   if (res.status !== 200 || !Array.isArray(res.body)) throw new CliError(`control plane answered HTTP ${res.status}`);
   const row = res.body.find((r) => r.nodeId === proxy || r.name === proxy) ?? res.body.find((r) => r.name.split('.')[0] === proxy);
   if (!row) throw new CliError(`proxy ${proxy} is not connected to ${controlPlane}`, 1);

@@ -4,7 +4,7 @@ export { parseConfigText, formatIgnored, type IgnoredResource, type LoadResult, 
 export { loadConfigPaths, ConfigPathError } from './load-paths.js';
 export { validateResource } from './validate-resource.js';
 export { validateResources, type CrossOptions } from './validate-cross.js';
-export { resourceKey, toYaml } from './resource-yaml.js';
+export { redacted, resourceKey, toYaml } from './resource-yaml.js';
 export { parseGoDuration } from './value-duration.js';
 export { resolveHost, hostMatches, followsPortNameConvention } from './value-host.js';
 export * from './types.js';

@@ -8,7 +8,7 @@
  * Adding a kind: a `schema-<kind>.ts` and `semantic-<kind>.ts`, its spec type in types.ts, and
  * one entry below. Builders then read `pushContext.ofKind('<Kind>')`.
  */
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
 import type { CrossOptions } from './validate-cross.js';
 import type { Schema } from './schema-dsl.js';
 import { destinationRuleSchema } from './schema-destination-rule.js';
@@ -17,6 +17,10 @@ import { kubeServiceSchema } from './schema-kube.js';
 import { serviceEntrySchema, workloadEntrySchema } from './schema-service-entry.js';
 import { sidecarSchema } from './schema-sidecar.js';
 import { telemetrySchema } from './schema-telemetry.js';
+import { peerAuthenticationSchema } from './schema-peer-authentication.js';
+import { SECRET_FIELDS, secretSchema } from './schema-secret.js';
+import { validatePeerAuthentication } from './semantic-peer-authentication.js';
+import { validateSecret } from './semantic-secret.js';
 import { virtualServiceSchema } from './schema-virtual-service.js';
 import { validateDestinationRule } from './semantic-destination-rule.js';
 import { validateGateway } from './semantic-gateway.js';
@@ -29,10 +33,13 @@ import type { Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import type { Reporter } from './validate-reporter.js';
 import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { crossCheckAuthorizationPolicies } from './validate-authz-cross.js';
 import { authorizationPolicySchema } from './schema-authorization-policy.js';
 import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
 import { requestAuthenticationSchema } from './schema-request-authentication.js';
 import { validateRequestAuthentication } from './semantic-request-authentication.js';
+import { envoyFilterSchema } from './schema-envoy-filter.js';
+import { validateEnvoyFilter } from './semantic-envoy-filter.js';
 
 /** Cross-resource checks of one kind (warnings, istioctl analyze's role). */
 export type CrossCheck = (
@@ -69,6 +76,13 @@ export interface KindDefinition<K extends string = string> {
   storage: 'config' | 'registry';
   /** the xDS types a change of this kind can affect; 'all' = a full push */
   pushes: readonly string[] | 'all';
+  /**
+   * For kinds without `spec` (a Secret): the top-level fields that make up the resource's spec;
+   * messages name them without a `spec.` prefix, and YAML output writes them at the top level.
+   */
+  topLevelSpec?: readonly string[];
+  /** holds secrets: files written 0600, values redacted in read APIs (/debug/configz, clew get) */
+  sensitive?: boolean;
   /** extra columns of `clew get` */
   columns?: (spec: any) => Record<string, string>;
   cross?: CrossCheck;
@@ -135,12 +149,31 @@ export const KINDS = [
     cross: (telemetries, { reporterFor, opts }) => crossCheckTelemetry(telemetries, reporterFor, opts.meshConfig),
   }),
   define({
+    kind: 'PeerAuthentication', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'peerauthentications', shortNames: ['pa'],
+    schema: peerAuthenticationSchema, semantic: validatePeerAuthentication, nameRule: 'dns1123Subdomain', storage: 'config',
+    // inbound filter chains (LDS), auto-mTLS endpoint metadata (EDS) and transport-socket matches (CDS)
+    pushes: [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE],
+    columns: (s) => ({
+      MODE: s.mtls?.mode ?? 'UNSET',
+      PORTS: Object.entries(s.portLevelMtls ?? {}).map(([p, m]: [string, any]) => `${p}=${m?.mode ?? 'UNSET'}`).join(','),
+    }),
+  }),
+  define({
+    kind: 'Secret', group: '', versions: ['v1'], plural: 'secrets', shortNames: [],
+    schema: secretSchema, semantic: validateSecret, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
+    topLevelSpec: SECRET_FIELDS, sensitive: true,
+    // credentialName material goes to the proxies as SDS resources over ADS
+    pushes: [SECRET_TYPE],
+    columns: (s) => ({ TYPE: s.type ?? 'Opaque', DATA: String(Object.keys({ ...(s.data ?? {}), ...(s.stringData ?? {}) }).length) }),
+  }),
+  define({
     kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'authorizationpolicies', shortNames: ['ap'],
     // `spec: {}` is meaningful (ALLOW nothing); a missing spec is the same
     schema: authorizationPolicySchema, semantic: validateAuthorizationPolicy, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
-    // RBAC filters live in the inbound and gateway listeners
+    // RBAC and ext_authz filters live in the inbound and gateway listeners
     pushes: [LISTENER_TYPE],
     columns: (s) => ({ ACTION: s?.action ?? 'ALLOW' }),
+    cross: (policies, { reporterFor, opts }) => crossCheckAuthorizationPolicies(policies, reporterFor, opts.meshConfig),
   }),
   define({
     kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'requestauthentications', shortNames: ['ra'],
@@ -148,6 +181,12 @@ export const KINDS = [
     // jwt_authn filters live in the inbound and gateway listeners
     pushes: [LISTENER_TYPE],
     columns: (s) => ({ ISSUERS: (s?.jwtRules ?? []).map((r: any) => r?.issuer).join(',') }),
+  }),
+  define({
+    kind: 'EnvoyFilter', group: NETWORKING, versions: ['v1alpha3'], plural: 'envoyfilters', shortNames: [],
+    schema: envoyFilterSchema, semantic: validateEnvoyFilter, nameRule: 'dns1123Subdomain', storage: 'config',
+    // HTTP_FILTER patches live in listeners
+    pushes: [LISTENER_TYPE],
   }),
 ] as const;
 

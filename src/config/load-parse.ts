@@ -129,7 +129,11 @@ export function parseConfigText(text: string, file: string, opts: ParseOptions =
     const metadata: ObjectMeta = { name: rawName, namespace };
     for (const k of ['labels', 'annotations'] as const) if (isPlainObject(meta[k])) metadata[k] = meta[k] as Record<string, string>;
     if (typeof meta.resourceVersion === 'string') metadata.resourceVersion = meta.resourceVersion;
-    const resource: ConfigResource = { apiVersion, kind: kind as IstioKind, metadata, spec: obj.spec, source };
+    if (typeof meta.creationTimestamp === 'string') metadata.creationTimestamp = meta.creationTimestamp;
+    // a kind without spec (Secret): its top-level fields make up the spec
+    const topLevel = kindClass.def.topLevelSpec;
+    const spec = topLevel ? Object.fromEntries(topLevel.filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]])) : obj.spec;
+    const resource: ConfigResource = { apiVersion, kind: kind as IstioKind, metadata, spec, source };
 
     const messages: ValidationMessage[] = [];
     const base = { file, kind, namespace, name: rawName, severity: 'error' as const };
@@ -137,7 +141,7 @@ export function parseConfigText(text: string, file: string, opts: ParseOptions =
       messages.push({ ...base, line: keyLine('apiVersion', line), field: 'apiVersion', message: `unsupported apiVersion "${apiVersion}" for ${kind} (accepted: ${accepted.join(', ')})`, code: Codes.apiVersion });
     }
     for (const k of Object.keys(obj)) {
-      if (!TOP_LEVEL.has(k)) messages.push({ ...base, line: keyLine(k, line), field: k, message: 'unknown field', code: Codes.unknownField });
+      if ((!TOP_LEVEL.has(k) || (topLevel && k === 'spec')) && !topLevel?.includes(k)) messages.push({ ...base, line: keyLine(k, line), field: k, message: 'unknown field', code: Codes.unknownField });
     }
     // Metadata is checked on the raw object: the resource keeps only the fields Clew uses.
     checkSchema(obj.metadata ?? {}, objectMeta, 'metadata', (field, message, code) =>

@@ -76,6 +76,10 @@ export interface MeshConfig {
   pathNormalization?: { normalization?: PathNormalizationType };
   /** ALLOW_ANY (default): unknown destinations pass through; REGISTRY_ONLY: they are blocked */
   outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
+  /** Istio's auto mTLS: clients use mTLS towards endpoints with a sidecar (default true) */
+  enableAutoMtls?: boolean;
+  /** TLS of Istio mTLS connections (minProtocolVersion default TLSV1_2) */
+  meshMTLS?: { minProtocolVersion?: 'TLS_AUTO' | 'TLSV1_2' | 'TLSV1_3'; cipherSuites?: string[]; ecdhCurves?: string[] };
   [field: string]: unknown;
 }
 
@@ -107,6 +111,7 @@ export function defaultMeshConfig(): MeshConfig {
     defaultProviders: { metrics: ['prometheus'] },
     trustDomain: 'cluster.local',
     rootNamespace: 'istio-system',
+    enableAutoMtls: true,
   };
 }
 

@@ -58,6 +58,8 @@ export const Codes = {
   empty: 'CLEW_EMPTY',
   duplicate: 'CLEW_DUPLICATE',
   tls: 'CLEW_TLS',
+  mtls: 'CLEW_MTLS',
+  secret: 'CLEW_SECRET',
   route: 'CLEW_ROUTE',
   weight: 'CLEW_WEIGHT',
   fault: 'CLEW_FAULT',

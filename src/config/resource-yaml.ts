@@ -1,6 +1,7 @@
 /** Resource identity and YAML output (the control plane's config directory). */
 import { stringify } from 'yaml';
 import type { ConfigResource } from './types.js';
+import { kindDefinition } from './kinds.js';
 
 /** `Kind/namespace/name`. */
 export function resourceKey(r: ConfigResource): string {
@@ -14,8 +15,25 @@ export function toYaml(resources: ConfigResource[]): string {
       const metadata: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(r.metadata)) if (v !== undefined) metadata[k] = v;
       const doc: Record<string, unknown> = { apiVersion: r.apiVersion, kind: r.kind, metadata };
-      if (r.spec !== undefined) doc.spec = r.spec;
+      if (kindDefinition(r.kind)?.topLevelSpec) Object.assign(doc, r.spec ?? {});
+      else if (r.spec !== undefined) doc.spec = r.spec;
       return stringify(doc, { lineWidth: 0 });
     })
     .join('---\n');
+}
+
+/**
+ * The resource as read APIs show it: values of sensitive kinds (Secret `data`/`stringData`) are
+ * replaced by their size, so private keys never leave the control plane through a read.
+ */
+export function redacted(r: ConfigResource): ConfigResource {
+  if (!kindDefinition(r.kind)?.sensitive) return r;
+  const spec = { ...(r.spec as Record<string, unknown>) };
+  for (const k of ['data', 'stringData']) {
+    const m = spec[k];
+    if (m && typeof m === 'object') {
+      spec[k] = Object.fromEntries(Object.entries(m as Record<string, unknown>).map(([key, v]) => [key, `<redacted: ${typeof v === 'string' ? v.length : 0} characters>`]));
+    }
+  }
+  return { ...r, spec };
 }

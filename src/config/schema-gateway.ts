@@ -11,6 +11,8 @@ const serverTls = obj({
   caCrl: str(),
   credentialName: str(),
   credentialNames: strList(),
+  caCertCredentialName: str(),
+  tlsCertificates: list(obj({ serverCertificate: str(), privateKey: str(), caCertificates: str() })),
   subjectAltNames: strList(),
   verifyCertificateSpki: strList(),
   verifyCertificateHash: strList(),

@@ -4,6 +4,7 @@ import { Codes } from './messages.js';
 import { asNum, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
 import type { Reporter } from './validate-reporter.js';
 import { checkWildcardDomain, isDns1123Label } from './value-host.js';
+import { validateClientTls } from './semantic-tls.js';
 
 export function validateDestinationRule(spec: Obj, rep: Reporter): void {
   const host = asStr(spec.host);
@@ -11,7 +12,8 @@ export function validateDestinationRule(spec: Obj, rep: Reporter): void {
     const err = checkWildcardDomain(host);
     if (err) rep.error('spec.host', err, Codes.host);
   }
-  if (has(spec, 'trafficPolicy')) validateTrafficPolicy(asObj(spec.trafficPolicy), 'spec.trafficPolicy', rep);
+  const workloadSelector = has(spec, 'workloadSelector');
+  if (has(spec, 'trafficPolicy')) validateTrafficPolicy(asObj(spec.trafficPolicy), 'spec.trafficPolicy', rep, workloadSelector);
 
   const subsets = asObjList(spec.subsets);
   subsets.forEach((s, i) => {
@@ -20,20 +22,20 @@ export function validateDestinationRule(spec: Obj, rep: Reporter): void {
     if (name !== undefined && !isDns1123Label(name)) {
       rep.error(joinKey(p, 'name'), `invalid subset name "${name}" (must be a DNS-1123 label)`, Codes.name);
     }
-    if (has(s, 'trafficPolicy')) validateTrafficPolicy(asObj(s.trafficPolicy), joinKey(p, 'trafficPolicy'), rep);
+    if (has(s, 'trafficPolicy')) validateTrafficPolicy(asObj(s.trafficPolicy), joinKey(p, 'trafficPolicy'), rep, workloadSelector);
   });
   findDuplicates(subsets.map((s) => asStr(s.name)), (name, i) =>
     rep.error(joinKey(joinIndex('spec.subsets', i), 'name'), `duplicate subset name "${name}"`, Codes.duplicate),
   );
 }
 
-function validateTrafficPolicy(tp: Obj, p: string, rep: Reporter): void {
-  validatePolicy(tp, p, rep);
+function validateTrafficPolicy(tp: Obj, p: string, rep: Reporter, workloadSelector: boolean): void {
+  validatePolicy(tp, p, rep, workloadSelector);
   const ports = asObjList(tp.portLevelSettings);
   ports.forEach((pl, i) => {
     const pp = joinIndex(joinKey(p, 'portLevelSettings'), i);
     if (has(pl, 'port') && !has(asObj(pl.port), 'number')) rep.error(joinKey(pp, 'port'), 'port number is required', Codes.required);
-    validatePolicy(pl, pp, rep);
+    validatePolicy(pl, pp, rep, workloadSelector);
   });
   findDuplicates(ports.map((pl) => asNum(asObj(pl.port).number)), (n, i) =>
     rep.error(joinKey(joinIndex(joinKey(p, 'portLevelSettings'), i), 'port'), `duplicate port-level settings for port ${n}`, Codes.duplicate),
@@ -41,7 +43,7 @@ function validateTrafficPolicy(tp: Obj, p: string, rep: Reporter): void {
 }
 
 /** The parts shared by a traffic policy and its port-level settings. */
-function validatePolicy(tp: Obj, p: string, rep: Reporter): void {
+function validatePolicy(tp: Obj, p: string, rep: Reporter, workloadSelector: boolean): void {
   if (has(tp, 'connectionPool')) {
     const cp = asObj(tp.connectionPool);
     if (!has(cp, 'tcp') && !has(cp, 'http')) rep.error(joinKey(p, 'connectionPool'), 'must set tcp or http', Codes.empty);
@@ -73,12 +75,5 @@ function validatePolicy(tp: Obj, p: string, rep: Reporter): void {
       }
     });
   }
-  if (has(tp, 'tls')) {
-    const tls = asObj(tp.tls);
-    if (tls.mode === 'MUTUAL' && !has(tls, 'credentialName')) {
-      for (const k of ['clientCertificate', 'privateKey']) {
-        if (!has(tls, k)) rep.error(joinKey(joinKey(p, 'tls'), k), 'is required for MUTUAL TLS without credentialName', Codes.tls);
-      }
-    }
-  }
+  if (has(tp, 'tls')) validateClientTls(asObj(tp.tls), joinKey(p, 'tls'), rep, { workloadSelector });
 }

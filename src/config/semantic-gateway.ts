@@ -4,6 +4,7 @@ import { Codes } from './messages.js';
 import { asList, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
 import type { Reporter } from './validate-reporter.js';
 import { checkNamespacedHost } from './value-host.js';
+import { validateServerTls } from './semantic-tls.js';
 
 export function validateGateway(spec: Obj, rep: Reporter): void {
   const servers = asObjList(spec.servers);
@@ -21,19 +22,7 @@ export function validateGateway(spec: Obj, rep: Reporter): void {
     findDuplicates(hosts.map(asStr), (h, j) => rep.error(joinIndex(joinKey(p, 'hosts'), j), `duplicate host "${h}"`, Codes.duplicate));
 
     const protocol = asStr(asObj(s.port).protocol)?.toUpperCase();
-    const tls = asObj(s.tls);
-    if ((protocol === 'HTTPS' || protocol === 'TLS') && !has(s, 'tls')) {
-      rep.error(joinKey(p, 'tls'), `TLS settings are required for protocol ${protocol}`, Codes.tls);
-    }
-    const mode = asStr(tls.mode);
-    if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !has(tls, 'credentialName') && !has(tls, 'credentialNames')) {
-      const tp = joinKey(p, 'tls');
-      if (!has(tls, 'serverCertificate') || !has(tls, 'privateKey')) {
-        rep.error(tp, `${mode} TLS requires credentialName, or serverCertificate and privateKey`, Codes.tls);
-      } else if (mode !== 'SIMPLE' && !has(tls, 'caCertificates')) {
-        rep.error(tp, `${mode} TLS requires caCertificates (or credentialName)`, Codes.tls);
-      }
-    }
+    validateServerTls(s, p, protocol, rep);
   });
 
   findDuplicates(servers.map((s) => asStr(asObj(s.port).name)), (name, i) =>

@@ -10,6 +10,8 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   resourceVersion?: string;
+  /** RFC 3339, as given in the YAML; policy precedence (oldest wins) reads it */
+  creationTimestamp?: string;
 }
 
 /** Where a resource came from, so every message can name file and line. */
@@ -456,6 +458,23 @@ export interface TelemetrySpec {
   accessLogging?: TelemetryAccessLogging[];
 }
 
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: MtlsMode };
+  /** keyed by the workload's container port */
+  portLevelMtls?: Record<string, { mode?: MtlsMode }>;
+}
+
+/** A Kubernetes Secret (only `kubernetes.io/tls` and generic ones holding TLS material are used). */
+export interface SecretSpec {
+  type?: string;
+  /** base64 values */
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
 export type VirtualService = ConfigResource<VirtualServiceSpec>;
 export type DestinationRule = ConfigResource<DestinationRuleSpec>;
 export type Gateway = ConfigResource<GatewaySpec>;
@@ -464,3 +483,4 @@ export type WorkloadEntry = ConfigResource<WorkloadEntrySpec>;
 export type Sidecar = ConfigResource<SidecarSpec>;
 export type KubeService = ConfigResource<KubeServiceSpec>;
 export type Telemetry = ConfigResource<TelemetrySpec>;
+export type PeerAuthentication = ConfigResource<PeerAuthenticationSpec>;

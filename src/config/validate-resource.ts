@@ -44,7 +44,8 @@ export function validateResource(resource: ConfigResource): ValidationMessage[] 
     if (!def.specOptional) rep.error('spec', 'is required', Codes.required);
     return rep.messages;
   }
-  checkSchema(spec, def.schema, 'spec', (path, message, code) => rep.error(path, message, code));
+  // kinds without spec (Secret) name their top-level fields
+  checkSchema(spec, def.schema, def.topLevelSpec ? '' : 'spec', (path, message, code) => rep.error(path, message, code));
   if (isPlainObject(spec)) def.semantic?.(spec, rep);
   return rep.messages;
 }

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import type { ConfigResource } from '../config/types.js';
 import {
   Codes,
+  kindDefinition,
   parseConfigText,
   validateResources,
   resourceKey,
@@ -388,7 +389,10 @@ export class ConfigStore extends EventEmitter {
         w.text = toYaml(w.resources);
         w.tmp = `${w.file}.tmp-${process.pid}`;
         tmps.push(w.tmp); // a write that fails half way leaves a file to remove
-        await fsp.writeFile(w.tmp, w.text);
+        // Secrets (and any kind marked sensitive) are readable by the control plane's user only
+        const sensitive = w.resources.some((r) => kindDefinition(r.kind)?.sensitive);
+        await fsp.writeFile(w.tmp, w.text, { mode: sensitive ? 0o600 : 0o644 });
+        if (sensitive) await fsp.chmod(w.tmp, 0o600);
       }
       for (const w of writes) {
         try {

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MeshConfig } from '../config/index.js';
 import type { AdsServer, StreamCaller, StreamCredentials, StreamRefusal, XdsStreamInfo } from '../xds-server/index.js';
-import { parseNode } from '../xds/node-metadata.js';
+import { parseNode, type ProxyIdentity } from '../xds/node-metadata.js';
 import { AuthenticatorChain, type Authenticator, type Caller } from '../security/auth/authenticator.js';
 import { WorkloadTokenAuthenticator } from '../security/auth/auth-workload-token.js';
 import { checkTokenRequest, WorkloadTokens, type MintedToken } from '../security/auth/workload-tokens.js';
@@ -124,6 +124,17 @@ export class ControlPlaneSecurity {
     return { code: grpc.status.PERMISSION_DENIED, message: `credential for ${caller.namespace}/${caller.serviceAccount}${caller.podName ? ` (pod ${caller.podName})` : ''} cannot register node ${s.node.id}: ${why}` };
   }
 
+  /**
+   * What a stream is served as. A client with a credential is what its node says (admitStream has
+   * checked the node against the credential). A client without one gets a proxyless gRPC
+   * client's view: the outbound configuration of its namespace (listeners, routes, clusters and
+   * endpoints of the services it may call) and nothing bound to a workload: no inbound listeners,
+   * no gateway listeners, no workload-selected policy (labels dropped), no secrets.
+   */
+  viewOf(s: XdsStreamInfo, id: ProxyIdentity): ProxyIdentity {
+    return s.caller ? id : anonymousView(id);
+  }
+
   /** POST /apis/v1/workload-tokens (the caller checked the admin token). */
   async mintToken(body: unknown): Promise<MintedToken> {
     const req = checkTokenRequest(body);
@@ -160,4 +171,21 @@ export function bindingViolation(caller: Caller, s: XdsStreamInfo): string | und
 
 function formatLabels(l: Record<string, string>): string {
   return `{${Object.entries(l).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`;
+}
+
+/** The identity an anonymous client is served as (see viewOf). */
+export function anonymousView(id: ProxyIdentity): ProxyIdentity {
+  return {
+    type: 'sidecar',
+    name: id.name,
+    namespace: id.namespace,
+    address: '',
+    labels: {},
+    serviceAccount: 'default',
+    interceptionMode: id.interceptionMode,
+    podPorts: [],
+    appPorts: {},
+    locality: id.locality,
+    anonymous: true,
+  };
 }

@@ -12,6 +12,7 @@ import { PushScheduler, typesForKinds, type PushRequest } from './push-scheduler
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
+import { controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
 import { createPushContext, type PushContext } from './builders/index.js';
 import { AggregateRegistry, LocalRegistry, VipAllocator, type RegistrySource } from '../registry/index.js';
 import type { ConfigResource } from '../config/types.js';
@@ -27,6 +28,8 @@ import { ControlPlaneSecurity } from './control-plane-security.js';
 import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
 import type { Authenticator } from '../security/auth/authenticator.js';
 import { NackLog } from './nack-log.js';
+import { MetricsScraper } from '../mesh-metrics/metrics-scraper.js';
+import { scrapeTargets } from './scrape-targets.js';
 import { loadOrCreateAdminToken, publishAdminToken, unpublishAdminToken } from './admin-token.js';
 
 export interface ControlPlaneOptions {
@@ -52,8 +55,6 @@ export interface ControlPlaneOptions {
   /** publish the admin token for local CLI clients (default true) */
   publishToken?: boolean;
   debounceMs?: number;
-  /** how long a disconnected proxy's workload stays registered */
-  workloadGraceMs?: number;
   /**
    * after a restart, how long a proxy's workload (saved in the config dir) stays registered
    * before its proxy reconnects (default 30 s: a proxy's reconnect backoff reaches 30 s)
@@ -61,6 +62,8 @@ export interface ControlPlaneOptions {
   restoredWorkloadGraceMs?: number;
   /** how often the config dir is re-scanned in addition to fs.watch */
   pollMs?: number;
+  /** how often every connected proxy's Istio metrics are scraped for the traffic graph (ms; 0 = never; default 5000) */
+  metricsScrapeIntervalMs?: number;
   log?: (line: string) => void;
   /**
    * Service registries besides the config directory's own (its Services, ServiceEntries,
@@ -114,6 +117,9 @@ export class ControlPlane {
   private publishedToken: string | undefined;
   private readonly log: (line: string) => void;
   readonly nackLog: NackLog;
+  /** the sidecars' Istio metrics, scraped into a bounded window (the dashboard's graph) */
+  readonly scraper: MetricsScraper;
+  readonly scrapeIntervalMs: number;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -127,7 +133,6 @@ export class ControlPlane {
     this.registry = new AggregateRegistry([...(options.registries ?? []), { clusterId: 'config', registry: this.localRegistry }]);
     this.configSources = options.configSources ?? [];
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
-    this.generator = new XdsGenerator(() => this.pc);
     this.security = new ControlPlaneSecurity(
       {
         configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm,
@@ -135,6 +140,8 @@ export class ControlPlane {
       },
       { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
     );
+    // a client without a credential is served as a proxyless client (security.viewOf)
+    this.generator = new XdsGenerator(() => this.pc, (s, id) => this.security.viewOf(s, id));
     this.ads = new AdsServer(this.generator, {
       logger: (level, msg) => {
         if (level === 'warn') this.log(`xds ${level}: ${msg}`);
@@ -143,6 +150,8 @@ export class ControlPlane {
       admit: (s) => this.security.admitStream(s),
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
+    this.scrapeIntervalMs = options.metricsScrapeIntervalMs ?? 5000;
+    this.scraper = new MetricsScraper({ intervalMs: this.scrapeIntervalMs, targets: () => scrapeTargets(this.ads.streams()) });
     this.wire();
   }
 
@@ -218,7 +227,9 @@ export class ControlPlane {
       clearTimeout(t);
       this.graceTimers.delete(nodeId);
     }
-    if (id.address) {
+    // no credential, no registration (the stream is served as a proxyless client: viewOf)
+    if (!s.caller) this.log(`xDS client without a credential: ${nodeId} from ${s.peer} (not registered; outbound configuration only)`);
+    if (id.address && s.caller) {
       // a disconnected workload whose address another proxy now has is gone for good
       for (const [other, w] of this.proxyWorkloads) {
         if (other !== nodeId && w.address === id.address && !this.streamsByNode.has(other)) this.forgetWorkload(other);
@@ -237,7 +248,9 @@ export class ControlPlane {
     if (set && set.size > 0) return;
     this.streamsByNode.delete(nodeId);
     this.log(`proxy disconnected: ${nodeId}`);
-    this.startGrace(nodeId, this.options.workloadGraceMs ?? 10_000);
+    // a workload leaves with its last stream; streams closed by stop() keep theirs (saved for the
+    // next start, restored with a grace until their proxies return)
+    if (!this.stopped) this.forgetWorkload(nodeId);
   }
 
   private startGrace(nodeId: string, ms: number): void {
@@ -275,8 +288,21 @@ export class ControlPlane {
     this.metrics.convergence((t1 - req.firstChangeAt) / 1000);
   }
 
-  /** Starts everything; resolves once the ADS and debug ports are listening. */
+  /**
+   * Starts everything; resolves once the ADS and debug ports are listening. A start that fails
+   * part-way (a port in use, a bad plug-in CA) closes what it had opened before rejecting, so a
+   * failed start leaves no listening socket or timer behind to keep the process alive.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     const host = this.options.listenAddress ?? '127.0.0.1';
     // a bad mesh config refuses the start (MeshConfigError carries every message)
     for (const m of await this.mesh.load()) this.log(`mesh config warning: ${formatMessage(m)}`);
@@ -301,10 +327,11 @@ export class ControlPlane {
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
     const debugHost = this.options.debugAddress ?? '127.0.0.1';
-    this.debug = await startDebugServer(this, debugHost, this.options.debugPort ?? 15014);
+    this.debug = await startDebugServer(controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014);
     this.debugPort = this.debug.port;
     if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);
     this.watchConfigDir();
+    this.scraper.start();
     this.ready = true;
     const debugUrl = `http://${debugHost.includes(':') ? `[${debugHost}]` : debugHost}:${this.debugPort}`;
     this.log(`control plane ready: xDS on ${host}:${this.xdsPort}, xDS+CA over TLS on ${host}:${this.secureXdsPort}, debug on ${debugUrl}, config dir ${this.options.configDir}${this.mesh.file ? `, mesh config ${this.mesh.file}` : ''}`);
@@ -356,6 +383,7 @@ export class ControlPlane {
     this.watcher?.close();
     if (this.poller) clearInterval(this.poller);
     for (const t of this.graceTimers.values()) clearTimeout(t);
+    await this.scraper.stop();
     await this.debug?.close();
     if (this.publishedToken) unpublishAdminToken(this.publishedToken, this.adminToken);
     await this.ads.close();

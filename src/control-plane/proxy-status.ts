@@ -2,19 +2,9 @@
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
 import type { StreamStatus, TypeStatus } from '../xds-server/index.js';
 
-export type SyncState = 'SYNCED' | 'NOT SENT' | 'STALE' | 'NACK';
+import type { ProxyStatusRow, SyncState } from '../api/api-types.js';
 
-export interface ProxyStatusRow {
-  name: string;
-  nodeId: string;
-  type: string;
-  connectedAt: string;
-  CDS: SyncState;
-  LDS: SyncState;
-  EDS: SyncState;
-  RDS: SyncState;
-  nacks: { type: string; message: string }[];
-}
+export type { ProxyStatusRow, SyncState };
 
 export function syncState(t: TypeStatus | undefined): SyncState {
   if (!t || !t.sentNonce) return 'NOT SENT';

@@ -4,7 +4,7 @@
  * that would get identical resources share one computation (and one encoding downstream).
  */
 import type { EnvoyResource } from '../xds/codec.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, NAME_TABLE_TYPE, ROUTE_TYPE, SECRET_TYPE } from '../xds/type-urls.js';
 import { parseNode, type ProxyIdentity } from '../xds/node-metadata.js';
 import type { XdsResourceSource, XdsStreamInfo } from '../xds-server/index.js';
 import {
@@ -15,6 +15,13 @@ import {
   buildRoutes,
   type PushContext,
 } from './builders/index.js';
+import { buildSecrets } from './builders/build-secrets.js';
+
+/**
+ * What a stream is served as, given its node: the control plane narrows clients without a
+ * credential to a proxyless client's view (see control-plane-security.ts).
+ */
+export type StreamView = (stream: XdsStreamInfo, parsed: ProxyIdentity) => ProxyIdentity;
 
 type Builder = (pc: PushContext, proxy: ProxyIdentity, names: string[] | undefined) => EnvoyResource[];
 
@@ -40,7 +47,7 @@ function shapeKey(typeUrl: string, p: ProxyIdentity): string {
     default:
       return JSON.stringify([
         p.type, p.namespace, p.labels, p.interceptionMode, p.podPorts, p.appPorts,
-        p.podPorts.length || p.type === 'router' ? p.address : '',
+        p.podPorts.length || p.type === 'router' ? p.address : '', p.anonymous === true,
       ]);
   }
 }
@@ -49,7 +56,10 @@ export class XdsGenerator implements XdsResourceSource {
   private cache = new Map<string, Map<string, EnvoyResource>>();
   private identities = new WeakMap<object, ProxyIdentity>();
 
-  constructor(private getPushContext: () => PushContext) {}
+  constructor(
+    private getPushContext: () => PushContext,
+    private readonly view: StreamView = (_s, id) => id,
+  ) {}
 
   /** Drops cached output; called whenever a new push context is installed. */
   invalidate(): void {
@@ -60,14 +70,30 @@ export class XdsGenerator implements XdsResourceSource {
     const node = stream.node ?? { id: `unknown-${stream.id}` };
     let id = this.identities.get(node);
     if (!id) {
-      id = parseNode(node);
+      id = this.view(stream, parseNode(node));
       this.identities.set(node, id);
     }
     return id;
   }
 
   resources(stream: XdsStreamInfo, typeUrl: string, names: string[] | undefined): Map<string, EnvoyResource> {
+    if (typeUrl === SECRET_TYPE) {
+      // named credentials: only of the namespace the stream's credential proves
+      const caller = stream.caller as { namespace?: string } | undefined;
+      return this.secrets(this.identity(stream).namespace, caller?.namespace, names ?? []);
+    }
     return this.generate(typeUrl, this.identity(stream), names);
+  }
+
+  private secrets(proxyNamespace: string, allowed: string | undefined, names: string[]): Map<string, EnvoyResource> {
+    const sorted = [...names].sort();
+    const key = `${SECRET_TYPE}|${proxyNamespace}|${allowed ?? ''}|${sorted.join(',')}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const out = new Map<string, EnvoyResource>();
+    for (const r of buildSecrets(this.getPushContext(), proxyNamespace, allowed, sorted)) out.set(r.name as string, r);
+    this.cache.set(key, out);
+    return out;
   }
 
   generate(typeUrl: string, proxy: ProxyIdentity, names: string[] | undefined): Map<string, EnvoyResource> {

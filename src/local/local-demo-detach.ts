@@ -22,6 +22,7 @@ export async function detachDemo(opts: DemoOptions, con = new LocalConsole()): P
     '--xds-port', String(opts.xdsPort),
     '--secure-xds-port', String(opts.secureXdsPort),
     '--debug-port', String(opts.debugPort),
+    '--dashboard-port', String(opts.dashboardPort ?? 0),
     '--ready-timeout', String(Math.round(opts.readyTimeoutMs / 1000)),
     '--log-file', logFile,
     ...(opts.configDir ? ['--config-dir', opts.configDir] : []),

@@ -34,6 +34,8 @@ export interface DemoState {
   gateway: { pid: number; address: string; port: number; url: string };
   /** the mesh client's outbound listener (fortio's sidecar) */
   client: { pid: number; address: string; proxyUrl: string };
+  /** the dashboard the demo serves (`--dashboard-port`) */
+  dashboard?: { url: string };
   pods: DemoPodState[];
   /** every child pid (they are process-group leaders) */
   pids: number[];

@@ -12,12 +12,14 @@ import { clewCommand } from './local-clew-bin.js';
 import { seedDemoConfigDir } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
+import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
+import { startDashboardServer, type DashboardServer } from '../dashboard/dashboard-server.js';
 import { planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
 import type { NetnsDemoSettings } from './netns-demo.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
 
 export interface DemoOptions {
   gatewayPort: number;
@@ -25,6 +27,8 @@ export interface DemoOptions {
   /** the control plane's TLS port (certificate service, ADS over TLS) */
   secureXdsPort: number;
   debugPort: number;
+  /** where `clew dashboard` is served on 127.0.0.1 by the demo (0: not served) */
+  dashboardPort?: number;
   configDir?: string;
   /** --mesh-config for the control plane (an absolute path) */
   meshConfig?: string;
@@ -75,6 +79,7 @@ export async function checkDemoCanStart(opts: DemoOptions): Promise<void> {
       { port: opts.secureXdsPort, what: 'control-plane TLS, --secure-xds-port' },
       { port: opts.debugPort, what: 'control-plane debug, --debug-port' },
       { port: opts.gatewayPort, what: 'ingress gateway, --gateway-port' },
+      ...(opts.dashboardPort ? [{ port: opts.dashboardPort, what: 'dashboard, --dashboard-port' }] : []),
     ]);
   } catch (err) {
     if (!(err instanceof LocalError)) throw err;
@@ -90,22 +95,21 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   const configDir = opts.configDir ?? seedDemoConfigDir();
   const sup = new Supervisor({ console: con });
   const plans: PodPlan[] = [];
+  const tokens: PodTokenFile[] = [];
   let stopped: Promise<void> | undefined;
+  let dashboard: DashboardServer | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
+      await dashboard?.close();
       await sup.stop();
+      for (const t of tokens) t.stop();
       for (const p of plans) p.lease?.release();
       removeDemoState(opts.stateDir, process.pid);
       if (configDirIsTemp) rmSync(configDir, { recursive: true, force: true });
     })();
     return stopped;
   };
-  const abort = (): string | undefined => {
-    const outside = opts.abort?.();
-    if (outside) return outside;
-    const dead = sup.children.find((c) => c.exit);
-    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before the demo was ready; see its [${dead.name}] lines` : undefined;
-  };
+  const abort = (): string | undefined => opts.abort?.() || sup.exitedBeforeReady('the demo');
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
     const cpCmd = clewCommand([
@@ -140,6 +144,10 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     }, opts.stateDir);
     plans.push(gateway);
     for (const p of plans) if (p.lease) sup.guardFile(p.lease.file);
+    // every pod (and the gateway) gets a workload token and the root: certificates, mTLS, ADS over TLS
+    await giveCredentials(plans, {
+      debugUrl, adminToken: adminTokenOf(configDir), secureAddress: `127.0.0.1:${opts.secureXdsPort}`,
+    }, opts.stateDir, tokens, (line) => con.info(line));
 
     const sidecars = new Map<PodPlan, RestartingChild>();
     for (const p of plans) {
@@ -161,6 +169,9 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       console: con, title: 'Waiting for Bookinfo', timeoutMs: opts.readyTimeoutMs, abort,
     });
 
+    if (opts.dashboardPort) {
+      dashboard = await startDashboardServer({ address: '127.0.0.1', port: opts.dashboardPort, controlPlane: debugUrl });
+    }
     const state: DemoState = {
       version: 1,
       supervisorPid: process.pid,
@@ -173,6 +184,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
       gateway: { pid: sidecars.get(gateway)!.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
       client: { pid: sidecars.get(client)!.current.pid, address: client.address, proxyUrl: outboundUrl(client) },
+      ...(dashboard ? { dashboard: { url: dashboard.url } } : {}),
       pods: plans.filter((p) => p.spec.app).map((p) => ({
         name: p.spec.name,
         namespace: p.spec.namespace,
@@ -218,6 +230,7 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
   }
   lines.push(
     `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
+    ...(state.dashboard ? [`Dashboard (traffic graph, services, config, proxies): ${state.dashboard.url}`] : [`Dashboard: clew dashboard${cpFlag}`]),
     `Mesh client (fortio's sidecar): ${state.client.proxyUrl}`,
     'Workloads:',
     ...state.pods.map((p) => `  ${p.name.padEnd(16)} ${p.address}`),
@@ -234,4 +247,18 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
     state.detached ? 'Stop it with: clew demo stop' : 'Stop it with Ctrl-C (or clew demo stop from another terminal)',
   );
   return lines;
+}
+
+/** A workload token per pod (renewed while the demo runs) and the root certificate, in each plan's spec. */
+export async function giveCredentials(
+  plans: PodPlan[], access: ControlPlaneAccess, stateDir: string | undefined, tokens: PodTokenFile[], log: (line: string) => void,
+): Promise<void> {
+  const rootCert = await fetchRootCert(access);
+  for (const p of plans) {
+    const t = await PodTokenFile.create(access, {
+      name: p.spec.name, namespace: p.spec.namespace, serviceAccount: p.spec.serviceAccount, address: p.address, labels: p.spec.labels,
+    }, rootCert, { stateDir, log });
+    tokens.push(t);
+    p.spec.credentials = t.credentials();
+  }
 }

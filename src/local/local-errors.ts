@@ -9,7 +9,9 @@ export type LocalErrorCode =
   | 'CLEW_LOCAL_SAMPLES_MISSING'
   | 'CLEW_LOCAL_BAD_ARGUMENT'
   /** network-namespace mode: a topology command failed, or it needs root */
-  | 'CLEW_LOCAL_NETNS';
+  | 'CLEW_LOCAL_NETNS'
+  /** the control plane did not give a pod its credentials (token, root certificate) */
+  | 'CLEW_LOCAL_CREDENTIALS';
 
 export class LocalError extends Error {
   constructor(readonly code: LocalErrorCode, message: string) {

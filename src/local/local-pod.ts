@@ -9,6 +9,7 @@ import { clewCommand } from './local-clew-bin.js';
 import { LocalError } from './local-errors.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import type { ChildSpec, ManagedChild, Supervisor } from './local-supervisor.js';
+import { credentialArgs, type PodCredentials } from './local-credentials.js';
 
 export interface ProxyPorts {
   outbound: number;
@@ -30,6 +31,11 @@ export interface PodSpec {
   /** the app; none for a sidecar-only pod (e.g. a mesh client) */
   app?: { command: string; args: string[]; env?: Record<string, string>; cwd?: string };
   xdsAddress: string;
+  /**
+   * the pod's workload credentials: the sidecar then gets its certificate from the CA and speaks
+   * ADS over TLS on the secure address instead of `xdsAddress`
+   */
+  credentials?: PodCredentials;
   /** a fixed address; default: lease one */
   address?: string;
   type?: 'sidecar' | 'router';
@@ -75,9 +81,11 @@ export async function planPod(spec: PodSpec, stateDir?: string): Promise<PodPlan
 
 export function sidecarArgs(plan: PodPlan): string[] {
   const { spec, address, proxyPorts: pp } = plan;
+  const creds = spec.credentials;
   const args = [
     'proxy',
-    '--xds-address', spec.xdsAddress,
+    '--xds-address', creds ? creds.secureAddress : spec.xdsAddress,
+    ...(creds ? credentialArgs(creds) : []),
     '--id', `${spec.name}.${spec.namespace}`,
     '--type', spec.type ?? 'sidecar',
     '--service-account', spec.serviceAccount,

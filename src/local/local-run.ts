@@ -8,68 +8,55 @@
 import { LocalConsole } from './local-console.js';
 import { describePod, planPod, readyUrl, sidecarSpec, startApp, type PodSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
-import { httpReady, waitReady } from './local-readiness.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
+import { awaitRunSidecar, runUntilAppOrSignal } from './run-lifecycle.js';
+import { fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
 
 export interface RunOptions {
   console?: LocalConsole;
   stateDir?: string;
   readyTimeoutMs?: number;
+  /** the control plane to get the pod's credentials from (token, root certificate); none: no identity */
+  controlPlane?: ControlPlaneAccess;
 }
 
 export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<number> {
   const con = opts.console ?? new LocalConsole();
   const plan = await planPod(spec, opts.stateDir);
+  let token: PodTokenFile | undefined;
+  if (opts.controlPlane) {
+    try {
+      const rootCert = await fetchRootCert(opts.controlPlane);
+      token = await PodTokenFile.create(opts.controlPlane, {
+        name: spec.name, namespace: spec.namespace, serviceAccount: spec.serviceAccount, address: plan.address, labels: spec.labels,
+      }, rootCert, { stateDir: opts.stateDir, log: (l) => con.info(l) });
+      plan.spec.credentials = token.credentials();
+    } catch (err) {
+      plan.lease?.release();
+      throw err;
+    }
+  }
   const sup = new Supervisor({ console: con });
   if (plan.lease) sup.guardFile(plan.lease.file);
-  let signalled: NodeJS.Signals | undefined;
-  let wake: () => void = () => {};
-  const woken = new Promise<void>((r) => (wake = r));
-  const uninstall = sup.onSignals((sig) => {
-    if (signalled) return;
-    signalled = sig;
-    con.info(`clew run: ${sig}, stopping ${spec.name}`);
-    wake();
-  });
+  const stop = sup.awaitStopSignal((sig) => con.info(`clew run: ${sig}, stopping ${spec.name}`));
   let app: ManagedChild | undefined;
   try {
     for (const l of describePod(plan)) con.info(l);
     const restarting = new RestartingChild(sup, sidecarSpec(plan), `the sidecar of ${spec.name}`);
     const sidecar = restarting.current;
-    try {
-      await Promise.race([
-        waitReady([{ label: `${spec.name} sidecar`, check: () => httpReady(readyUrl(plan)) }], {
-          console: con,
-          title: 'Waiting for the sidecar',
-          timeoutMs: opts.readyTimeoutMs ?? 60_000,
-          abort: () =>
-            signalled ? `interrupted by ${signalled}` : sidecar.exit ? `sidecar exited (code ${exitCodeOf(sidecar.exit)})` : undefined,
-        }),
-        woken,
-      ]);
-    } catch (err) {
-      con.info(`clew run: ${(err as Error).message}`);
-      return sidecar.exit ? exitCodeOf(sidecar.exit) || 1 : 1;
-    }
-    if (signalled) return 130;
+    const failed = await awaitRunSidecar({ con, name: spec.name, sidecar, readyUrl: readyUrl(plan), stop, timeoutMs: opts.readyTimeoutMs ?? 60_000 });
+    if (failed !== undefined) return failed;
     // from now on a sidecar that dies is restarted, and the app keeps running
     restarting.arm();
     if (spec.app) {
       app = startApp(sup, plan);
       con.info(`app ${spec.app.command} started (pid ${app.pid})`);
     }
-    const first = await Promise.race([
-      ...(app ? [app.exited.then(() => 'app' as const)] : []),
-      woken.then(() => 'signal' as const),
-    ]);
-    restarting.disarm();
-    if (first === 'app') con.info(`clew run: the app exited (code ${exitCodeOf(app!.exit!)}), stopping the sidecar`);
-    await sup.stop();
-    if (app?.exit) return exitCodeOf(app.exit);
-    return 130;
+    return await runUntilAppOrSignal({ con, sup, app, restarting, stop });
   } finally {
     await sup.stop();
-    uninstall();
+    stop.uninstall();
+    token?.stop();
     plan.lease?.release();
   }
 }

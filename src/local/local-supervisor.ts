@@ -81,6 +81,13 @@ export interface SupervisorOptions {
   watchdog?: boolean;
 }
 
+/** A supervisor's wait for the first stop signal (see Supervisor.awaitStopSignal). */
+export interface StopSignal {
+  signal(): NodeJS.Signals | undefined;
+  woken: Promise<void>;
+  uninstall(): void;
+}
+
 export class Supervisor extends EventEmitter {
   readonly console: LocalConsole;
   private readonly kids: ManagedChild[] = [];
@@ -168,6 +175,29 @@ export class Supervisor extends EventEmitter {
     return () => {
       for (const s of sigs) process.off(s, h);
     };
+  }
+
+  /**
+   * The first SIGINT/SIGTERM/SIGHUP: `signal()` names it once it came (later ones are ignored),
+   * `woken` resolves then; `uninstall()` removes the handlers.
+   */
+  awaitStopSignal(onFirst: (sig: NodeJS.Signals) => void): StopSignal {
+    let signalled: NodeJS.Signals | undefined;
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((r) => (wake = r));
+    const uninstall = this.onSignals((sig) => {
+      if (signalled) return;
+      signalled = sig;
+      onFirst(sig);
+      wake();
+    });
+    return { signal: () => signalled, woken, uninstall };
+  }
+
+  /** Why a start-up must give up: the first child that already exited, if any. */
+  exitedBeforeReady(what: string): string | undefined {
+    const dead = this.children.find((c) => c.exit);
+    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before ${what} was ready; see its [${dead.name}] lines` : undefined;
   }
 
   private startGuard(): void {

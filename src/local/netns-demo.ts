@@ -7,7 +7,10 @@
  * 127.0.0.1 as in loopback mode. Everything stops (namespaces, veths, routes removed) on Ctrl-C,
  * SIGTERM, `clew demo stop`, or, if the supervisor is killed, by the guard.
  */
-import { rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
 import { BOOKINFO_WORKLOADS, HTTPBIN_WORKLOADS, samplePath, type SampleWorkload } from '../../samples/manifest.js';
 import type { LocalConsole } from './local-console.js';
 import { clewCommand } from './local-clew-bin.js';
@@ -19,11 +22,11 @@ import { planPod, readyUrl, sidecarSpec } from './local-pod.js';
 import { RestartingChild } from './local-restart.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
 import { httpReady, tcpReady, waitReady } from './local-readiness.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
 import { NetnsGuard } from './netns-guard.js';
 import { netnsRootCheck, NetnsNetwork, type NetnsNetworkOptions } from './netns-network.js';
 import {
-  applyPodCapture, checkSidecarCanRead, netnsReadyUrl, netnsSidecarSpec, planNetnsPod, startNetnsApp, type NetnsPodPlan, type NetnsPodSpec,
+  applyPodCapture, checkSidecarCanRead, netnsReadyUrl, netnsSidecarSpec, planNetnsPod, PROXY_UID, startNetnsApp, type NetnsPodPlan, type NetnsPodSpec,
 } from './netns-pod.js';
 
 export interface NetnsDemoSettings {
@@ -61,10 +64,14 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
   const sup = new Supervisor({ console: con });
   const plans: NetnsPodPlan[] = [];
   let reserved = false;
+  const tokens: PodTokenFile[] = [];
+  let credsDir: string | undefined;
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await sup.stop();
+      for (const t of tokens) t.stop();
+      if (credsDir) rmSync(credsDir, { recursive: true, force: true });
       for (const p of plans) network.removePod(p.spec.name, p.spec.namespace);
       if (reserved) network.removePod('control-plane', '');
       guard.close();
@@ -73,12 +80,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
     })();
     return stopped;
   };
-  const abort = (): string | undefined => {
-    const outside = opts.abort?.();
-    if (outside) return outside;
-    const dead = sup.children.find((c) => c.exit);
-    return dead ? `${dead.name} exited (code ${exitCodeOf(dead.exit!)}) before the demo was ready; see its [${dead.name}] lines` : undefined;
-  };
+  const abort = (): string | undefined => opts.abort?.() || sup.exitedBeforeReady('the demo');
   try {
     const cpAddress = network.reserve('control-plane', process.pid, settings.controlPlaneHost);
     reserved = true;
@@ -118,6 +120,25 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
       proxyPorts: { outbound, inbound, admin, stats, ready },
       extraProxyArgs: opts.gatewayPort === 80 ? [] : ['--remap-port', `80=${opts.gatewayPort}`],
     }, opts.stateDir);
+
+    // credentials, as `clew demo` gives them: a workload token and the root per pod (netns pods'
+    // files owned by the sidecar's uid 1337, in a directory it can enter), the TLS port 15012
+    const access: ControlPlaneAccess = { debugUrl, adminToken: adminTokenOf(configDir), secureAddress: `${cpAddress}:15012` };
+    const rootCert = await fetchRootCert(access);
+    credsDir = mkdtempSync(join(tmpdir(), 'clew-netns-creds-'));
+    chownSync(credsDir, PROXY_UID, PROXY_UID);
+    for (const p of plans) {
+      const t = await PodTokenFile.create(access, {
+        name: p.spec.name, namespace: p.spec.namespace, serviceAccount: p.spec.serviceAccount, address: p.pod.ip, labels: p.spec.labels,
+      }, rootCert, { dir: credsDir, owner: PROXY_UID, log: (l) => con.info(l) });
+      tokens.push(t);
+      p.plan.spec.credentials = t.credentials();
+    }
+    const gwToken = await PodTokenFile.create(access, {
+      name: gateway.spec.name, namespace: gateway.spec.namespace, serviceAccount: gateway.spec.serviceAccount, address: gateway.address, labels: gateway.spec.labels,
+    }, rootCert, { stateDir: opts.stateDir, log: (l) => con.info(l) });
+    tokens.push(gwToken);
+    gateway.spec.credentials = gwToken.credentials();
 
     const sidecars = new Map<NetnsPodPlan, RestartingChild>();
     for (const p of plans) {

@@ -7,21 +7,27 @@
  * later start removes what a killed guard left.
  */
 import type { Command } from 'commander';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
 import { LocalConsole } from './local-console.js';
 import { LocalError } from './local-errors.js';
-import { httpReady, waitReady } from './local-readiness.js';
 import { RestartingChild } from './local-restart.js';
-import { exitCodeOf, Supervisor, type ManagedChild } from './local-supervisor.js';
+import { Supervisor, type ManagedChild } from './local-supervisor.js';
+import { awaitRunSidecar, runUntilAppOrSignal } from './run-lifecycle.js';
 import { NetnsGuard } from './netns-guard.js';
 import { netnsRootCheck, NetnsNetwork, type NetnsNetworkOptions } from './netns-network.js';
 import {
-  applyPodCapture, checkSidecarCanRead, describeNetnsPod, netnsReadyUrl, netnsSidecarSpec, planNetnsPod, startNetnsApp, type NetnsPodSpec,
+  applyPodCapture, checkSidecarCanRead, describeNetnsPod, netnsReadyUrl, PROXY_UID, netnsSidecarSpec, planNetnsPod, startNetnsApp, type NetnsPodSpec,
 } from './netns-pod.js';
 
 export interface NetnsRunOptions {
   console?: LocalConsole;
   network?: NetnsNetworkOptions;
   readyTimeoutMs?: number;
+  /** where the sidecar's credentials come from (given the network's root address); none: no identity */
+  controlPlane?: (rootAddress: string) => ControlPlaneAccess;
 }
 
 export async function runNetnsPod(spec: NetnsPodSpec, opts: NetnsRunOptions = {}): Promise<number> {
@@ -33,16 +39,10 @@ export async function runNetnsPod(spec: NetnsPodSpec, opts: NetnsRunOptions = {}
   if (!spec.noSidecar) checkSidecarCanRead();
   const guard = new NetnsGuard(network);
   const sup = new Supervisor({ console: con });
-  let signalled: NodeJS.Signals | undefined;
-  let wake: () => void = () => {};
-  const woken = new Promise<void>((r) => (wake = r));
-  const uninstall = sup.onSignals((sig) => {
-    if (signalled) return;
-    signalled = sig;
-    con.info(`clew run: ${sig}, stopping ${spec.name}`);
-    wake();
-  });
+  const stop = sup.awaitStopSignal((sig) => con.info(`clew run: ${sig}, stopping ${spec.name}`));
   let planned = false;
+  let token: PodTokenFile | undefined;
+  let credsDir: string | undefined;
   try {
     const p = planNetnsPod(network, { ...spec, xdsAddress: spec.xdsAddress || `${network.rootAddress}:15010` });
     planned = true;
@@ -51,44 +51,36 @@ export async function runNetnsPod(spec: NetnsPodSpec, opts: NetnsRunOptions = {}
     for (const l of describeNetnsPod(p)) con.info(l);
     let sidecar: ManagedChild | undefined;
     let restarting: RestartingChild | undefined;
+    if (!spec.noSidecar && opts.controlPlane) {
+      // a workload token and the root, readable by the sidecar's uid (1337) only
+      const access = opts.controlPlane(network.rootAddress);
+      const rootCert = await fetchRootCert(access);
+      credsDir = mkdtempSync(join(tmpdir(), 'clew-netns-creds-'));
+      chownSync(credsDir, PROXY_UID, PROXY_UID);
+      token = await PodTokenFile.create(access, {
+        name: spec.name, namespace: spec.namespace, serviceAccount: spec.serviceAccount, address: p.pod.ip, labels: spec.labels,
+      }, rootCert, { dir: credsDir, owner: PROXY_UID, log: (l) => con.info(l) });
+      p.plan.spec.credentials = token.credentials();
+    }
     if (!spec.noSidecar) {
       applyPodCapture(p);
       restarting = new RestartingChild(sup, netnsSidecarSpec(p), `the sidecar of ${spec.name}`);
       sidecar = restarting.current;
-      try {
-        await Promise.race([
-          waitReady([{ label: `${spec.name} sidecar`, check: () => httpReady(netnsReadyUrl(p)) }], {
-            console: con,
-            title: 'Waiting for the sidecar',
-            timeoutMs: opts.readyTimeoutMs ?? 60_000,
-            abort: () => (signalled ? `interrupted by ${signalled}` : sidecar!.exit ? `sidecar exited (code ${exitCodeOf(sidecar!.exit)})` : undefined),
-          }),
-          woken,
-        ]);
-      } catch (err) {
-        con.info(`clew run: ${(err as Error).message}`);
-        return sidecar.exit ? exitCodeOf(sidecar.exit) || 1 : 1;
-      }
-      if (signalled) return 130;
+      const failed = await awaitRunSidecar({ con, name: spec.name, sidecar, readyUrl: netnsReadyUrl(p), stop, timeoutMs: opts.readyTimeoutMs ?? 60_000 });
+      if (failed !== undefined) return failed;
       // from now on a sidecar that dies is restarted (the capture rules stay), the app keeps running
-      restarting!.arm();
+      restarting.arm();
     }
     const app = spec.app ? startNetnsApp(sup, p) : undefined;
     if (app) con.info(`app ${spec.app!.command} started (pid ${app.pid})`);
     if (!app && !sidecar) return 0;
-    const first = await Promise.race([
-      ...(app ? [app.exited.then(() => 'app' as const)] : []),
-      woken.then(() => 'signal' as const),
-    ]);
-    restarting?.disarm();
-    if (first === 'app') con.info(`clew run: the app exited (code ${exitCodeOf(app!.exit!)}), stopping the sidecar`);
-    await sup.stop();
-    if (app?.exit) return exitCodeOf(app.exit);
-    return 130;
+    return await runUntilAppOrSignal({ con, sup, app, restarting, stop });
   } finally {
     await sup.stop();
-    uninstall();
+    stop.uninstall();
     if (planned) network.removePod(spec.name, spec.namespace);
+    token?.stop();
+    if (credsDir) rmSync(credsDir, { recursive: true, force: true });
     guard.close();
   }
 }

@@ -21,6 +21,7 @@ import { DnsProxy, readResolvConf } from '../capture/dns-proxy.js';
 import { DnsTable } from '../capture/dns-table.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { NOOP_OBSERVER } from './core/observer.js';
+import { defaultMaxDownstreamConnections } from './listener/connection-budget.js';
 import { StatsStore } from '../stats/stats-store.js';
 import type { ClusterStats } from './telemetry/stats-cluster.js';
 import { TelemetryRuntime } from './telemetry/telemetry-runtime.js';
@@ -143,6 +144,8 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
     onTransparentListen: (server) => makeTransparent(native.addon, server),
     drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
+    stats,
+    maxDownstreamConnections: options.maxDownstreamConnections ?? defaultMaxDownstreamConnections(),
     drainIdleMs: options.drainQuietMs ?? DRAIN_DEFAULTS.quietMs,
     hold,
     log,

@@ -26,8 +26,14 @@ function endpointOf(w: Workload, port: number): EndpointInfo {
   };
   if (w.locality) ep.locality = w.locality;
   if (w.weight) ep.weight = w.weight;
+  // Istio's injector labels pods with a sidecar security.istio.io/tlsMode=istio; a proxy-registered
+  // workload has one unless it says otherwise
+  const label = w.labels[TLS_MODE_LABEL];
+  if (label === 'istio' || (w.origin === 'proxy' && label !== 'disabled')) ep.tlsMode = 'istio';
   return ep;
 }
+
+export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 export function endpointsFor(svc: MeshService, sp: ServicePortInfo, workloads: Workload[]): EndpointInfo[] {
   const out: EndpointInfo[] = [];

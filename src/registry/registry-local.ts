@@ -104,9 +104,16 @@ export class LocalRegistry implements ServiceRegistry {
   private mutate(change: () => void): void {
     const beforeServices = servicesSignature(this.serviceList);
     const beforeEndpoints = endpointSignatures(this.index);
+    const beforeAccounts = accountSignature(this.index);
     change();
     this.index = buildIndex(this.serviceList, this.workloads());
     if (servicesSignature(this.serviceList) !== beforeServices) {
+      this.emit({ kind: 'services' });
+      return;
+    }
+    // the service accounts behind a service are in its clusters (the SANs auto mTLS checks): a
+    // change there is a cluster change, as in Istio (a new account triggers a full push)
+    if (accountSignature(this.index) !== beforeAccounts) {
       this.emit({ kind: 'services' });
       return;
     }
@@ -173,6 +180,17 @@ function endpointSignatures(index: Index): Map<string, string> {
     out.set(host, JSON.stringify([...byPort].map(([port, list]) => [port, list.map((i) => i.endpoint)])));
   }
   return out;
+}
+
+/** host -> the service accounts of its endpoints, one string for the whole registry. */
+function accountSignature(index: Index): string {
+  const out: string[] = [];
+  for (const [host, byPort] of index) {
+    const accounts = new Set<string>();
+    for (const list of byPort.values()) for (const i of list) if (i.endpoint.serviceAccount) accounts.add(`${i.endpoint.namespace ?? ''}/${i.endpoint.serviceAccount}`);
+    out.push(`${host}=${[...accounts].sort().join(',')}`);
+  }
+  return out.sort().join(';');
 }
 
 export function createLocalRegistry(): LocalRegistry {

@@ -72,6 +72,11 @@ export interface EndpointInfo {
   healthy: boolean;
   /** Inline ServiceEntry endpoints: the service port this endpoint serves (absent: every port). */
   servicePort?: number;
+  /**
+   * 'istio' when the endpoint has a sidecar that speaks Istio mTLS: a workload registered by its
+   * proxy (always with a credential), or a WorkloadEntry labelled security.istio.io/tlsMode=istio
+   */
+  tlsMode?: 'istio';
 }
 
 export interface ServiceInstance {

@@ -15,6 +15,7 @@ import { WriteBudget } from './ads-write-budget.js';
 import { AdsStream, type StreamContext } from './ads-stream.js';
 import { DeltaStream } from './ads-stream-delta.js';
 import { SotwStream } from './ads-stream-sotw.js';
+import { grpcBindAddress, shutdownGrpcServer } from './grpc-server-lifecycle.js';
 import {
   XdsServerError,
   type AdsLogger,
@@ -27,7 +28,6 @@ import {
   type XdsStreamInfo,
 } from './ads-types.js';
 
-const SHUTDOWN_GRACE_MS = 1000;
 
 export class AdsServer extends EventEmitter {
   /** Shared encoded-bytes caches; exposed for diagnostics (encodeCount) and tests. */
@@ -77,7 +77,7 @@ export class AdsServer extends EventEmitter {
     // requests are small (node, names, a NACK's message); 4 MiB is gRPC's own default
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
     this.attach(server, false);
-    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    const addr = grpcBindAddress(host, port);
     const bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => {
         if (err) reject(new XdsServerError('XDS_LISTEN_FAILED', `xds server cannot listen on ${addr}: ${err.message}`, { cause: err }));
@@ -191,16 +191,7 @@ export class AdsServer extends EventEmitter {
     this.server = undefined;
     for (const s of [...this.live.values()]) s.end();
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(server);
     for (const s of [...this.live.values()]) {
       s.closed = true;
       s.dispose();

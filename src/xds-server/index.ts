@@ -1,5 +1,6 @@
 /** Public surface of the ADS server module. */
 export { AdsServer } from './ads-server.js';
+export { grpcBindAddress, shutdownGrpcServer, GRPC_SHUTDOWN_GRACE_MS } from './grpc-server-lifecycle.js';
 export {
   XdsServerError,
   type XdsServerErrorCode,

@@ -11,7 +11,9 @@
  *             CLEW_APP_PORTS (JSON text: {"9080":"127.0.1.2:41234"}: where inbound traffic for a
  *             workload port goes when the app does not listen on that port itself; default
  *             127.0.0.1:<port> in REDIRECT mode, <address>:<port> otherwise),
- *             ISTIO_VERSION, CLUSTER_ID ("Kubernetes"), CLEW_PROXY ("1" for Clew's own proxy).
+ *             ISTIO_VERSION, CLUSTER_ID ("Kubernetes"), CLEW_PROXY ("1" for Clew's own proxy),
+ *             CLEW_STATS_PORT (where the proxy serves /stats/prometheus on its address, when not
+ *             15090: Istio's prometheus.io/port annotation).
  */
 
 export type ProxyType = 'sidecar' | 'router';
@@ -34,6 +36,13 @@ export interface ProxyIdentity {
   /** workload port -> "host:port" of the app */
   appPorts: Record<string, string>;
   locality?: { region?: string; zone?: string; sub_zone?: string };
+  /**
+   * Set by the control plane, never read from the node: the client proved no identity and is
+   * served as a proxyless client (no certificate of its own, so no auto mTLS).
+   */
+  anonymous?: boolean;
+  /** the stats port (/stats/prometheus) on `address`; undefined: 15090 */
+  statsPort?: number;
 }
 
 export interface XdsNode {
@@ -67,6 +76,7 @@ export function buildNode(p: ProxyIdentity): XdsNode {
       ISTIO_VERSION: '1.24.0',
       CLUSTER_ID: 'Kubernetes',
       CLEW_PROXY: '1',
+      ...(p.statsPort !== undefined ? { CLEW_STATS_PORT: String(p.statsPort) } : {}),
     },
   };
 }
@@ -107,6 +117,8 @@ export function parseNode(node: XdsNode): ProxyIdentity {
   if (ips) address = ips.split(',')[0];
   const labels = (md.LABELS && typeof md.LABELS === 'object' ? md.LABELS : {}) as Record<string, string>;
   const mode = str(md.INTERCEPTION_MODE);
+  const port = Number(str(md.CLEW_STATS_PORT));
+  const statsPort = Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
   return {
     type,
     name,
@@ -118,5 +130,6 @@ export function parseNode(node: XdsNode): ProxyIdentity {
     podPorts: parseJson<PodPort[]>(md.POD_PORTS, []),
     appPorts: parseJson<Record<string, string>>(md.CLEW_APP_PORTS, {}),
     locality: node.locality,
+    ...(statsPort !== undefined ? { statsPort } : {}),
   };
 }

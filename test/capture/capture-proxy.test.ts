@@ -152,7 +152,9 @@ test('an unknown destination passes through (ALLOW_ANY), its name from the upstr
   assert.equal(fromOutside.code, 200, fromOutside.body);
   assert.equal(JSON.parse(fromOutside.body).remote, '127.0.0.6');
   // a port the workload does not declare: InboundPassthroughCluster, from 127.0.0.6
-  const js = `const s = require('net').connect(7777, '${serverIp}'); s.on('data', (d) => process.stdout.write(d)); s.on('error', (e) => console.error(e.message));`;
+  // the client speaks first: under PERMISSIVE mTLS (the default) the TLS inspector waits for the
+  // client's first bytes, so server-first protocols need STRICT or DISABLE, as in Istio
+  const js = `const s = require('net').connect(7777, '${serverIp}', () => s.write('hi')); s.on('data', (d) => { process.stdout.write(d); s.end(); }); s.on('error', (e) => console.error(e.message));`;
   const peer = spawnSync('ip', ['netns', 'exec', mesh.pods.get('outside')!.pod.ns, process.execPath, '-e', js], { encoding: 'utf8', timeout: 10_000 }).stdout.trim();
   assert.equal(peer, '127.0.0.6');
   assert.ok(mesh.stat('server', 'cluster.InboundPassthroughCluster.upstream_cx_total') >= 1);

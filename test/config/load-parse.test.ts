@@ -110,8 +110,8 @@ test('every accepted version of the networking kinds parses; other groups are ig
   const knative = parseConfigText('apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: k}\nspec: {}\n', 'k.yaml');
   assert.deepEqual(knative.resources, []);
   assert.equal(knative.ignored[0].kind, 'Service');
-  const secret = parseConfigText('apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: b}\n', 's.yaml');
-  assert.deepEqual(secret.ignored, [{ file: 's.yaml', line: 2, apiVersion: 'v1', kind: 'Secret', name: 's' }]);
+  const cm = parseConfigText('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: b}\n', 's.yaml');
+  assert.deepEqual(cm.ignored, [{ file: 's.yaml', line: 2, apiVersion: 'v1', kind: 'ConfigMap', name: 's' }]);
 });
 
 test('kind: List items are loaded one by one, with their own lines', () => {

@@ -39,13 +39,13 @@ test('every configuration block of the seed validates with no errors', () => {
   assert.deepEqual(validateResources(all).filter((m) => m.severity === 'error').map(formatMessage), []);
 });
 
-test('the Kiali Secret block is an ignored kind', () => {
+test('the Kiali Secret block loads as a Secret (credentials for credentialName are Secrets) and validates', () => {
   const secret = blocks.find((b) => /^kind: Secret$/m.test(b));
   assert.ok(secret);
   const r = parseConfigText(secret, 'kiali.yaml');
   assert.deepEqual(r.messages, []);
-  assert.deepEqual(r.resources, []);
-  assert.deepEqual(r.ignored.map((i) => `${i.kind} ${i.name}`), ['Secret kiali']);
+  assert.deepEqual(r.resources.map((x) => `${x.kind} ${x.metadata.name}`), ['Secret kiali']);
+  assert.deepEqual(r.ignored, []);
 });
 
 test('the delay fault of the seed (deprecated percent + fixedDelay) is kept as written', () => {

@@ -5,10 +5,15 @@ const ap = (spec: string) => doc('AuthorizationPolicy', spec, 'security.istio.io
 
 const cases: Case[] = [
   {
-    name: "CUSTOM is refused until ext_authz exists (a policy that would not be enforced)",
+    name: "CUSTOM with a provider is valid (that the provider exists is a check against the mesh config)",
     yaml: ap("  action: CUSTOM\n  provider: {name: ext}\n  rules: [{}]"),
+    want: [],
+  },
+  {
+    name: "CUSTOM without a provider name",
+    yaml: ap("  action: CUSTOM\n  rules: [{}]"),
     want: [
-      "test.yaml:6: AuthorizationPolicy default/x: spec.action: CUSTOM (external authorization through ext_authz) is not implemented by Clew yet; the policy would not be enforced",
+      "test.yaml:5: AuthorizationPolicy default/x: spec.provider.name: CUSTOM needs the name of an extension provider (envoyExtAuthzHttp or envoyExtAuthzGrpc in the mesh config)",
     ],
   },
   {

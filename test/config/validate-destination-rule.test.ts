@@ -2,6 +2,7 @@ import { doc, runCases, type Case } from './cases-helper.js';
 
 const dr = (spec: string) => doc('DestinationRule', spec);
 const at = (line: number, rest: string) => `test.yaml:${line}: DestinationRule default/x: ${rest}`;
+const warnAt = (line: number, rest: string) => `test.yaml:${line}: warning: DestinationRule default/x: ${rest}`;
 /** host on line 6, `trafficPolicy:` on 7, its first field on 8. */
 const policy = (tp: string) => dr(`  host: reviews\n  trafficPolicy:\n${tp}`);
 
@@ -93,9 +94,38 @@ const cases: Case[] = [
     name: 'MUTUAL TLS without client certificate',
     yaml: policy('    tls:\n      mode: MUTUAL\n'),
     want: [
-      at(8, 'spec.trafficPolicy.tls.clientCertificate: is required for MUTUAL TLS without credentialName'),
-      at(8, 'spec.trafficPolicy.tls.privateKey: is required for MUTUAL TLS without credentialName'),
+      at(8, 'spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls'),
+      at(8, 'spec.trafficPolicy.tls.privateKey: private key required for mutual tls'),
     ],
+  },
+  {
+    name: 'MUTUAL without certificates in a port-level and a subset policy',
+    yaml: dr('  host: reviews\n  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 9080}\n      tls: {mode: MUTUAL, clientCertificate: /c.pem}\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      tls: {mode: MUTUAL, privateKey: /k.pem}\n'),
+    want: [
+      at(10, 'spec.trafficPolicy.portLevelSettings[0].tls.privateKey: private key required for mutual tls'),
+      at(15, 'spec.subsets[0].trafficPolicy.tls.clientCertificate: client certificate required for mutual tls'),
+    ],
+  },
+  {
+    name: 'credentialName with files; credentialName without workloadSelector (warning)',
+    yaml: policy('    tls:\n      mode: SIMPLE\n      credentialName: upstream-ca\n      caCertificates: /ca.pem\n'),
+    want: [
+      warnAt(10, 'spec.trafficPolicy.tls.credentialName: credentialName applies at gateways; sidecars use it only when the DestinationRule has a workloadSelector'),
+      at(11, 'spec.trafficPolicy.tls.caCertificates: cannot specify client certificates or CA certificate or CA CRL If credentialName is set'),
+    ],
+  },
+  {
+    name: 'insecureSkipVerify with a CA or SANs',
+    yaml: policy('    tls:\n      mode: SIMPLE\n      insecureSkipVerify: true\n      caCertificates: /ca.pem\n      subjectAltNames: [httpbin.org]\n'),
+    want: [
+      at(11, 'spec.trafficPolicy.tls.caCertificates: cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true'),
+      at(12, 'spec.trafficPolicy.tls.subjectAltNames: cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true'),
+    ],
+  },
+  {
+    name: 'ISTIO_MUTUAL with certificate files (warning: no effect); sni and subjectAltNames are fine',
+    yaml: policy('    tls:\n      mode: ISTIO_MUTUAL\n      clientCertificate: /c.pem\n      sni: reviews.default.svc.cluster.local\n      subjectAltNames: [spiffe://cluster.local/ns/default/sa/reviews]\n'),
+    want: [warnAt(10, "spec.trafficPolicy.tls.clientCertificate: has no effect with mode ISTIO_MUTUAL (the workload's own Istio certificate is used)")],
   },
   {
     name: 'unknown TLS mode',

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
+import { tokenForNode } from '../helpers/workload-token.js';
 import { TestAdsClient, CLUSTER_TYPE, ENDPOINT_TYPE } from '../helpers/ads-client.js';
 
 const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
@@ -32,14 +33,15 @@ spec:
 `);
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function sidecar(cp: ControlPlane, name: string, app: string, ip: string): TestAdsClient {
-  return new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, {
+async function sidecar(cp: ControlPlane, name: string, app: string, ip: string): Promise<TestAdsClient> {
+  const node = {
     id: `sidecar~${ip}~${name}.default~default.svc.cluster.local`,
     metadata: {
       NAME: name, NAMESPACE: 'default', LABELS: { app }, INSTANCE_IPS: ip, INTERCEPTION_MODE: 'NONE',
       POD_PORTS: JSON.stringify([{ name: 'http', containerPort: 9080, protocol: 'TCP' }]),
     },
-  });
+  };
+  return new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, node, { token: await tokenForNode(cp, node) });
 }
 
 function reviewsEndpoints(c: TestAdsClient): string[] {
@@ -59,7 +61,7 @@ async function start(opts: Partial<ConstructorParameters<typeof ControlPlane>[0]
 
 test('a restarted control plane starts with the workloads of the proxies connected before', async () => {
   const first = await start();
-  const reviews = sidecar(first, 'reviews-v1', 'reviews', '127.0.3.2');
+  const reviews = await sidecar(first, 'reviews-v1', 'reviews', '127.0.3.2');
   await reviews.until(() => reviews.latest.has(CLUSTER_TYPE));
   assert.deepEqual(instances(first), ['127.0.3.2']);
   await first.stop();
@@ -69,7 +71,7 @@ test('a restarted control plane starts with the workloads of the proxies connect
   try {
     assert.deepEqual(instances(second), ['127.0.3.2'], 'restored before any proxy reconnects');
     // productpage's proxy is back first: its very first EDS already has reviews' endpoint
-    const pp = sidecar(second, 'productpage-v1', 'productpage', '127.0.3.1');
+    const pp = await sidecar(second, 'productpage-v1', 'productpage', '127.0.3.1');
     try {
       await pp.until(() => pp.latest.has(ENDPOINT_TYPE));
       assert.deepEqual(reviewsEndpoints(pp), ['127.0.3.2']);
@@ -87,7 +89,7 @@ test('a restarted control plane starts with the workloads of the proxies connect
 
 test('a restored workload goes at once when another proxy connects with its address', async () => {
   const first = await start();
-  const reviews = sidecar(first, 'reviews-v1', 'reviews', '127.0.3.2');
+  const reviews = await sidecar(first, 'reviews-v1', 'reviews', '127.0.3.2');
   await reviews.until(() => reviews.latest.has(CLUSTER_TYPE));
   await first.stop();
   reviews.close();
@@ -95,7 +97,7 @@ test('a restored workload goes at once when another proxy connects with its addr
   const second = await start({ restoredWorkloadGraceMs: 60_000 });
   try {
     assert.deepEqual(instances(second), ['127.0.3.2']);
-    const other = sidecar(second, 'ratings-v1', 'ratings', '127.0.3.2');
+    const other = await sidecar(second, 'ratings-v1', 'ratings', '127.0.3.2');
     try {
       await other.until(() => other.latest.has(CLUSTER_TYPE));
       assert.deepEqual(instances(second), []);

@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { WorkloadTokens } from '../../src/security/auth/workload-tokens.js';
 import { buildNode, type ProxyIdentity } from '../../src/xds/node-metadata.js';
-import { TestAdsClient, CLUSTER_TYPE } from '../helpers/ads-client.js';
+import { TestAdsClient, CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE } from '../helpers/ads-client.js';
 import { createCertificate } from '../security/helpers/ca-client.js';
 import { makeCsr, makePluginCa, opensslAsync, verifyChain } from '../security/helpers/openssl.js';
 
@@ -26,7 +26,7 @@ const clients: TestAdsClient[] = [];
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-sec-'));
   fs.mkdirSync(path.join(dir, 'config'));
-  cp = new ControlPlane({ configDir: path.join(dir, 'config'), xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, workloadGraceMs: 100, log: () => {} });
+  cp = new ControlPlane({ configDir: path.join(dir, 'config'), xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
   rootPem = fs.readFileSync(path.join(dir, 'config', '.clew', 'root-cert.pem'), 'utf8');
 });
@@ -174,4 +174,65 @@ test('clew control-plane: a bad plug-in CA or TTL is a startup error naming the 
   const r3 = await runClew(args('--workload-cert-ttl', 'soon'));
   assert.equal(r3.code, 2, r3.stderr);
   assert.match(r3.stderr, /--workload-cert-ttl: invalid duration "soon"/);
+});
+
+test('Must show 4 (control plane): a spoofed node id gets no registration and no traffic; entries leave with their stream', async () => {
+  fs.writeFileSync(path.join(dir, 'config', 'productpage.yaml'), `apiVersion: v1
+kind: Service
+metadata: {name: productpage, namespace: default}
+spec:
+  selector: {app: productpage}
+  ports:
+  - {name: http, port: 9080, targetPort: 9080}
+`);
+  cp.store.reload();
+  const CLUSTER = 'outbound|9080||productpage.default.svc.cluster.local';
+  const endpointsOf = (c: TestAdsClient): string[] => {
+    const e = c.latest.get(ENDPOINT_TYPE)?.resources.find((x) => x.cluster_name === CLUSTER);
+    return (e?.endpoints?.[0]?.lb_endpoints ?? []).map((l: any) => l.endpoint.address.socket_address.address).sort();
+  };
+  const workloadsFile = (): string => fs.readFileSync(path.join(dir, 'config', '.clew', 'proxy-workloads.json'), 'utf8');
+  // the caller (a gateway-like client with its own credential) and the real productpage
+  const watcherId: ProxyIdentity = { ...productpage('127.0.0.50'), name: 'watcher', labels: { app: 'watcher' }, serviceAccount: 'watcher', podPorts: [] };
+  const watcher = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, buildNode(watcherId), { token: await tokenFor(watcherId) });
+  const realId = productpage('127.0.0.51');
+  const real = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, buildNode(realId), { token: await tokenFor(realId) });
+  clients.push(watcher, real);
+  await watcher.until(() => endpointsOf(watcher).join() === '127.0.0.51', 10_000);
+
+  // 1. no credential, claiming productpage-v1 at another address (the 2.5 s spoof of the issue)
+  const anonId = productpage('127.0.0.66');
+  const anon = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, buildNode(anonId));
+  clients.push(anon);
+  await anon.until(() => anon.latest.has(LISTENER_TYPE) && anon.latest.has(CLUSTER_TYPE));
+  // served as a proxyless client: outbound clusters, but no inbound listener of productpage
+  assert.ok(anon.latest.get(CLUSTER_TYPE)!.resources.some((c) => c.name === CLUSTER));
+  const anonListeners = anon.latest.get(LISTENER_TYPE)!.resources.map((l) => l.name as string);
+  assert.ok(!anonListeners.some((n) => n.includes('127.0.0.66') || n === 'virtualInbound'), `no inbound listener: ${anonListeners}`);
+  // 2. productpage's name with reviews' credential
+  const reviewsId: ProxyIdentity = { ...productpage('127.0.0.67'), name: 'reviews-v1', serviceAccount: 'bookinfo-reviews', labels: { app: 'reviews', version: 'v1' } };
+  const stolen = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, buildNode(productpage('127.0.0.67')), { token: await tokenFor(reviewsId) });
+  clients.push(stolen);
+  await stolen.until(() => stolen.status !== undefined);
+  assert.equal(stolen.status!.code, grpc.status.PERMISSION_DENIED);
+  // 3. a new id with productpage's labels and no credential
+  const lookalike = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, buildNode({ ...productpage('127.0.0.68'), name: 'productpage-v9' }));
+  clients.push(lookalike);
+  await lookalike.until(() => lookalike.latest.has(CLUSTER_TYPE));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(endpointsOf(watcher), ['127.0.0.51'], 'traffic still goes to the real productpage only');
+  assert.deepEqual(cp.registry.instances('productpage.default.svc.cluster.local', 9080).map((i) => i.endpoint.address), ['127.0.0.51']);
+  assert.doesNotMatch(workloadsFile(), /127\.0\.0\.6[678]/, 'nothing spoofed was saved');
+  // and the spoofer gets no certificate
+  const { csrPem } = makeCsr(path.join(dir, 'csr-spoof'));
+  const csr = await createCertificate(secure(), rootPem, { csr: csrPem, validityDuration: 0 });
+  assert.ok('code' in csr && csr.code === grpc.status.UNAUTHENTICATED);
+
+  // the real workload leaves with its stream: no grace, gone from EDS and from the saved file
+  real.close();
+  await watcher.until(() => endpointsOf(watcher).length === 0, 3000);
+  assert.doesNotMatch(workloadsFile(), /127\.0\.0\.51/);
+  anon.close();
+  lookalike.close();
+  watcher.close();
 });

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { runClew } from '../helpers/run-clew.js';
+import { tokenForNode } from '../helpers/workload-token.js';
 import { TestAdsClient, CLUSTER_TYPE, LISTENER_TYPE } from '../helpers/ads-client.js';
 import { typesForKinds } from '../../src/control-plane/push-scheduler.js';
 import type { EnvoyResource } from '../../src/xds/codec.js';
@@ -59,13 +60,14 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'mesh.yaml'), MESH);
   cp = new ControlPlane({
     configDir: path.join(dir, 'config'), meshConfigFile: path.join(dir, 'mesh.yaml'),
-    xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, pollMs: 100, workloadGraceMs: 200, log: (l) => logs.push(l),
+    xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 20, pollMs: 100, log: (l) => logs.push(l),
   });
   await cp.start();
-  client = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, {
+  const node = {
     id: 'sidecar~127.0.3.1~productpage-v1.default~default.svc.cluster.local',
     metadata: { NAME: 'productpage-v1', NAMESPACE: 'default', LABELS: { app: 'productpage' }, INSTANCE_IPS: '127.0.3.1' },
-  });
+  };
+  client = new TestAdsClient(`127.0.0.1:${cp.xdsPort}`, node, { token: await tokenForNode(cp, node) });
 });
 
 after(async () => {

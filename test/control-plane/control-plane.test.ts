@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { runClew, type ClewResult } from '../helpers/run-clew.js';
+import { tokenForNode } from '../helpers/workload-token.js';
 import { TestAdsClient, CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../helpers/ads-client.js';
 
 let cp: ControlPlane;
@@ -52,7 +53,7 @@ async function get(p: string): Promise<{ status: number; text: string }> {
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-'));
   fs.writeFileSync(path.join(dir, 'services.yaml'), SERVICES);
-  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 30, pollMs: 200, workloadGraceMs: 200, log: () => {} });
+  cp = new ControlPlane({ configDir: dir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 30, pollMs: 200, log: () => {} });
   await cp.start();
 });
 
@@ -154,10 +155,11 @@ test('delete by file and by kind/name', async () => {
 
 test('pushes: a proxy gets CDS/EDS/LDS/RDS, an endpoint-only change pushes EDS only, proxy-status shows SYNCED', async () => {
   const addr = `127.0.0.1:${cp.xdsPort}`;
-  const a = new TestAdsClient(addr, {
+  const nodeA = {
     id: 'sidecar~127.0.3.1~productpage-v1.default~default.svc.cluster.local',
     metadata: { NAME: 'productpage-v1', NAMESPACE: 'default', LABELS: { app: 'productpage' }, INSTANCE_IPS: '127.0.3.1' },
-  });
+  };
+  const a = new TestAdsClient(addr, nodeA, { token: await tokenForNode(cp, nodeA) });
   try {
     await a.until(() => [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE].every((t) => a.latest.has(t)));
     const clusters = a.latest.get(CLUSTER_TYPE)!.resources.map((c) => c.name);
@@ -168,22 +170,44 @@ test('pushes: a proxy gets CDS/EDS/LDS/RDS, an endpoint-only change pushes EDS o
     const countBefore = a.received.length;
 
     // a reviews workload's proxy connects: only endpoints change
-    const b = new TestAdsClient(addr, {
+    const nodeB = {
       id: 'sidecar~127.0.3.2~reviews-v1.default~default.svc.cluster.local',
       metadata: {
         NAME: 'reviews-v1', NAMESPACE: 'default', LABELS: { app: 'reviews', version: 'v1' }, INSTANCE_IPS: '127.0.3.2',
         INTERCEPTION_MODE: 'NONE', POD_PORTS: JSON.stringify([{ name: 'http', containerPort: 9080, protocol: 'TCP' }]),
       },
-    });
+    };
+    const b = new TestAdsClient(addr, nodeB, { token: await tokenForNode(cp, nodeB) });
     try {
       await a.until(() => {
         const e = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
         return (e?.endpoints?.[0]?.lb_endpoints?.length ?? 0) === 1;
       });
-      const after = a.received.slice(countBefore);
-      assert.deepEqual([...new Set(after.map((r) => r.typeUrl))], [ENDPOINT_TYPE]);
+      // the first reviews workload brings a new service account: the cluster's SANs change (CDS), as in Istio
+      const first = a.received.slice(countBefore);
+      assert.deepEqual([...new Set(first.map((r) => r.typeUrl))].sort(), [CLUSTER_TYPE, ENDPOINT_TYPE].sort());
       const ep = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
       assert.deepEqual(ep!.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.3.2', port_value: 9080 });
+      // a second one with the same account: only endpoints change
+      await new Promise((r) => setTimeout(r, 200));
+      const countMid = a.received.length;
+      const nodeC = {
+        id: 'sidecar~127.0.3.3~reviews-v2.default~default.svc.cluster.local',
+        metadata: {
+          NAME: 'reviews-v2', NAMESPACE: 'default', LABELS: { app: 'reviews', version: 'v2' }, INSTANCE_IPS: '127.0.3.3',
+          INTERCEPTION_MODE: 'NONE', POD_PORTS: JSON.stringify([{ name: 'http', containerPort: 9080, protocol: 'TCP' }]),
+        },
+      };
+      const c = new TestAdsClient(addr, nodeC, { token: await tokenForNode(cp, nodeC) });
+      try {
+        await a.until(() => {
+          const e = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
+          return (e?.endpoints?.[0]?.lb_endpoints?.length ?? 0) === 2;
+        });
+        assert.deepEqual([...new Set(a.received.slice(countMid).map((r) => r.typeUrl))], [ENDPOINT_TYPE]);
+      } finally {
+        c.close();
+      }
 
       await b.until(() => b.latest.has(ROUTE_TYPE));
       await new Promise((r) => setTimeout(r, 100));
@@ -205,7 +229,7 @@ test('pushes: a proxy gets CDS/EDS/LDS/RDS, an endpoint-only change pushes EDS o
     } finally {
       b.close();
     }
-    // the workload goes away after the grace period: endpoints empty again
+    // the workload leaves with its stream: endpoints empty again
     await a.until(() => {
       const e = a.latest.get(ENDPOINT_TYPE)!.resources.find((x) => x.cluster_name === 'outbound|9080||reviews.default.svc.cluster.local');
       return (e?.endpoints?.[0]?.lb_endpoints?.length ?? 0) === 0;
@@ -236,7 +260,7 @@ test('a NACK shows in proxy-status with the client message', async () => {
 test('quick successive applies are debounced into fewer pushes', async () => {
   // its own control plane with a debounce window longer than five applies' file writes take
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-cp-debounce-'));
-  const cp2 = new ControlPlane({ configDir: d, xdsPort: 0, debugPort: 0, debounceMs: 400, publishToken: false, log: () => {} });
+  const cp2 = new ControlPlane({ configDir: d, xdsPort: 0, secureXdsPort: 0, debugPort: 0, debounceMs: 400, publishToken: false, log: () => {} });
   await cp2.start();
   try {
     const pushes = () => {

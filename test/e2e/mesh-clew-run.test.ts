@@ -11,6 +11,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { adminTokenOf } from '../../src/local/local-credentials.js';
 import { adminStat, spawnClew, startControlPlane, stopProcess, tempDir, waitFor, type ControlPlaneProc, type Proc } from './mesh-stack.js';
 
 const NAMES = ['a', 'b', 'c'];
@@ -62,8 +63,10 @@ before(async () => {
   if (user) chmodSync(stateDir, 0o777);
   for (const name of NAMES) {
     const run = spawnClew(
-      ['run', '--name', name, '--port', String(PORT), '--xds-address', cp.xdsAddress, '--', process.execPath, APP],
-      { CLEW_STATE_DIR: stateDir, CLEW_LOCAL_FIRST_BLOCK: '64' },
+      ['run', '--name', name, '--port', String(PORT), '--xds-address', cp.xdsAddress,
+        '--control-plane', cp.debugUrl, '--ca-address', `127.0.0.1:${cp.secureXdsPort}`, '--', process.execPath, APP],
+      // another user than the control plane's: it is given the admin token to mint its pods' workload tokens
+      { CLEW_STATE_DIR: stateDir, CLEW_LOCAL_FIRST_BLOCK: '64', CLEW_CONTROL_PLANE_TOKEN: adminTokenOf(cp.configDir) },
       user,
     );
     pods.set(name, { name, run, address: '' });

@@ -15,14 +15,20 @@ import { clewCommand } from '../../src/local/local-clew-bin.js';
 import { planPod, readyUrl, sidecarArgs, type PodPlan } from '../../src/local/local-pod.js';
 import { freePorts } from '../../src/local/local-ports.js';
 import { httpReady } from '../../src/local/local-readiness.js';
+import { giveCredentials } from '../../src/local/local-demo.js';
+import { adminTokenOf, type ControlPlaneAccess, type PodTokenFile } from '../../src/local/local-credentials.js';
 
 export { connectTunnel, TunnelAgent, curl } from './mesh-clients.js';
 
 const procs = new Set<ChildProcess>();
 const plans: PodPlan[] = [];
 const dirs: string[] = [];
+const tokens: PodTokenFile[] = [];
+/** control planes started here, by xDS address: sidecars planned against one get its credentials */
+const controlPlanes = new Map<string, ControlPlaneProc>();
 
 after(async () => {
+  for (const t of tokens) t.stop();
   await Promise.all([...procs].map((p) => stopProcess(p)));
   for (const p of plans) p.lease?.release();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -101,6 +107,7 @@ export async function startControlPlane(configDir: string, ports?: { xds: number
     xdsAddress: `127.0.0.1:${xds}`,
     debugUrl: `http://127.0.0.1:${debug}`,
   };
+  controlPlanes.set(cp.xdsAddress, cp);
   let dead = false;
   void p.exited.then(() => (dead = true));
   await waitFor(async () => {
@@ -110,16 +117,30 @@ export async function startControlPlane(configDir: string, ports?: { xds: number
   return cp;
 }
 
+/** What a pod needs to get its credentials from this control plane. */
+export function controlPlaneAccess(cp: ControlPlaneProc): ControlPlaneAccess {
+  return { debugUrl: cp.debugUrl, adminToken: adminTokenOf(cp.configDir), secureAddress: `127.0.0.1:${cp.secureXdsPort}` };
+}
+
 /** POST /apis/v1/apply on the control plane's debug port (what `clew apply` does). */
 export async function applyConfig(cp: { debugUrl: string; configDir: string }, yaml: string): Promise<void> {
+  return writeConfig(cp, 'apply', yaml);
+}
+
+/** POST /apis/v1/delete (what `clew delete -f` does). */
+export async function deleteConfig(cp: { debugUrl: string; configDir: string }, yaml: string): Promise<void> {
+  return writeConfig(cp, 'delete', yaml);
+}
+
+async function writeConfig(cp: { debugUrl: string; configDir: string }, op: 'apply' | 'delete', yaml: string): Promise<void> {
   const token = readFileSync(join(cp.configDir, '.clew', 'secrets', 'admin-token'), 'utf8').trim();
-  const res = await request(`${cp.debugUrl}/apis/v1/apply`, {
+  const res = await request(`${cp.debugUrl}/apis/v1/${op}`, {
     method: 'POST',
     body: yaml,
     headers: { 'content-type': 'application/yaml', authorization: `Bearer ${token}` },
   });
   const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`apply answered ${res.statusCode}: ${text}`);
+  if (res.statusCode !== 200) throw new Error(`${op} answered ${res.statusCode}: ${text}`);
 }
 
 export interface PodOptions {
@@ -172,6 +193,12 @@ export async function planSidecar(o: PodOptions): Promise<PodPlan> {
  */
 export async function startSidecar(plan: PodPlan, appPorts: Record<number, number> = {}): Promise<Sidecar> {
   for (const [p, appPort] of Object.entries(appPorts)) plan.appPorts.set(Number(p), appPort);
+  // as `clew run` does: a workload token and the root, so the sidecar registers, gets its
+  // certificate and speaks ADS over TLS
+  const cp = controlPlanes.get(plan.spec.xdsAddress);
+  if (cp && !plan.spec.credentials) {
+    await giveCredentials([plan], controlPlaneAccess(cp), undefined, tokens, () => {});
+  }
   const p = spawnClew(sidecarArgs(plan));
   let dead = false;
   void p.exited.then(() => (dead = true));

@@ -110,7 +110,7 @@ test('a real Prometheus scrapes both sidecars; istio_requests_total by destinati
   const dst = await prom.query('sum(istio_requests_total{reporter="destination"}) by (source_workload, source_version, connection_security_policy, destination_service, job)');
   // destination_service on the server side comes from the inbound cluster's istio metadata
   assert.deepEqual(dst.map((r) => r.metric), [{
-    source_workload: 'productpage-v1', source_version: 'v1', connection_security_policy: 'none',
+    source_workload: 'productpage-v1', source_version: 'v1', connection_security_policy: 'mutual_tls',
     destination_service: 'reviews.default.svc.cluster.local', job: 'envoy-stats',
   }]);
   // Istio's duration histogram with its buckets, Envoy cluster/server stats beside it

@@ -116,7 +116,8 @@ export function promtool(text: string): string[] {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 10000 });
   if (r.error) throw new Error(`promtool is required (apt-get install prometheus): ${r.error.message}`);
   const out = `${r.stdout}${r.stderr}`.trim();
-  if (/error/i.test(out)) throw new Error(`promtool: ${out}`);
+  // a parse error ("error while linting: ..."); metric names may contain "error" (ssl_connection_error)
+  if (/^error|error while linting/im.test(out)) throw new Error(`promtool: ${out}`);
   return out.split('\n').filter(Boolean);
 }
 

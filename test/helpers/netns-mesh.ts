@@ -7,7 +7,7 @@
  * removes whatever a failure left).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -15,9 +15,10 @@ import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { LocalConsole } from '../../src/local/local-console.js';
 import { httpReady } from '../../src/local/local-readiness.js';
 import { Supervisor, type ManagedChild } from '../../src/local/local-supervisor.js';
+import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } from '../../src/local/local-credentials.js';
 import { NetnsNetwork } from '../../src/local/netns-network.js';
 import {
-  applyPodCapture, checkSidecarCanRead, netnsReadyUrl, planNetnsPod, startNetnsApp, startNetnsSidecar, type NetnsPodPlan, type NetnsPodSpec,
+  applyPodCapture, checkSidecarCanRead, netnsReadyUrl, PROXY_UID, planNetnsPod, startNetnsApp, startNetnsSidecar, type NetnsPodPlan, type NetnsPodSpec,
 } from '../../src/local/netns-pod.js';
 import { requireRoot } from './netns.js';
 
@@ -53,6 +54,15 @@ export async function startNetnsMesh(opts: { prefix: string; podCidr: string; me
   const rootAddress = network.reserve('control-plane');
   const cp = new ControlPlane({ configDir, listenAddress: rootAddress, xdsPort: 15010, debugPort: 15014, meshConfigFile: opts.meshConfigFile, log: () => undefined });
   await cp.start();
+  // each sidecar gets a workload token and the root, as `clew run` gives them (files owned by the
+  // sidecar's uid 1337, in a directory it can enter), and talks to the TLS port
+  const credsDir = mkdtempSync(join(tmpdir(), `clew-${opts.prefix}-creds-`));
+  chownSync(credsDir, PROXY_UID, PROXY_UID);
+  const access: ControlPlaneAccess = {
+    debugUrl: `http://127.0.0.1:${cp.debugPort}`, adminToken: adminTokenOf(configDir), secureAddress: `${rootAddress}:${cp.secureXdsPort}`,
+  };
+  const rootCert = await fetchRootCert(access);
+  const tokens: PodTokenFile[] = [];
   let text = '';
   const out = new PassThrough();
   out.on('data', (d: Buffer) => (text += d.toString()));
@@ -74,6 +84,11 @@ export async function startNetnsMesh(opts: { prefix: string; podCidr: string; me
       const p = planNetnsPod(network, spec);
       pods.set(spec.name, p);
       if (!spec.noSidecar) {
+        const t = await PodTokenFile.create(access, {
+          name: spec.name, namespace: spec.namespace, serviceAccount: spec.serviceAccount, address: p.pod.ip, labels: spec.labels,
+        }, rootCert, { dir: credsDir, owner: PROXY_UID });
+        tokens.push(t);
+        p.plan.spec.credentials = t.credentials();
         applyPodCapture(p);
         const sidecar = startNetnsSidecar(sup, p);
         children.push(sidecar);
@@ -126,6 +141,8 @@ export async function startNetnsMesh(opts: { prefix: string; podCidr: string; me
       closed ??= (async () => {
         await sup.stop(3000);
         await cp.stop();
+        for (const t of tokens) t.stop();
+        rmSync(credsDir, { recursive: true, force: true });
         for (const p of pods.values()) network.removePod(p.spec.name, p.spec.namespace);
         network.removePod('control-plane', '');
         network.gc();

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { ProxyAgent, request } from 'undici';
 import { pidAlive } from '../../src/local/local-address.js';
 import { PACKAGE_ROOT } from '../../src/local/local-clew-bin.js';
 import { readDemoState, type DemoState } from '../../src/local/local-demo-state.js';
@@ -116,7 +116,7 @@ before(async () => {
   const [xds, debug, gateway, secure] = await freePorts('127.0.0.1', 4);
   ports = { xds, debug, gateway };
   const r = await clew([
-    'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '120',
+    'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--dashboard-port', '0', '--ready-timeout', '120',
   ], 150_000);
   state = readDemoState(stateDir);
   if (r.code !== 0) {
@@ -203,7 +203,36 @@ test('5: circuit breaking on httpbin: clew load through the mesh client sees 200
   await del('samples/httpbin/destination-rule-circuit-breaker.yaml');
 });
 
-test('6: deleting the config restores the original behaviour; demo stop leaves no process', { timeout: 120_000 }, async () => {
+/** A plaintext GET straight to a pod's address (no sidecar of ours): status, or 0 when refused. */
+async function direct(url: string): Promise<number> {
+  try {
+    const res = await request(url, { headersTimeout: 5000, bodyTimeout: 5000, reset: true });
+    await res.body.dump();
+    return res.statusCode;
+  } catch {
+    return 0;
+  }
+}
+
+test('6: mutual TLS: certificates in proxy-config secret, httpbin sees the caller by its SPIFFE URI, STRICT refuses plaintext to a pod', { timeout: 120_000 }, async () => {
+  const secret = await clew(['proxy-config', 'secret', 'reviews-v1.default', ...cp()]);
+  assert.equal(secret.code, 0, secret.out);
+  assert.match(secret.out, /^default\s+Cert Chain\s+ACTIVE\s+true\s+[0-9a-f]+/m);
+  assert.match(secret.out, /^ROOTCA\s+CA\s+ACTIVE\s+true/m);
+  const headers = await request('http://httpbin:8000/headers', { dispatcher: new ProxyAgent({ uri: state!.client.proxyUrl, proxyTunnel: false }) });
+  const xfcc = String(((await headers.body.json()) as any).headers['X-Forwarded-Client-Cert']);
+  assert.match(xfcc, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/fortio$/);
+  const reviews = state!.pods.find((p) => p.name === 'reviews-v1')!;
+  const url = `http://${reviews.address}:9080/reviews/0`;
+  assert.equal(await direct(url), 200, 'PERMISSIVE (the default): plaintext to the pod is served');
+  await apply(`${NET}/peer-authentication-strict.yaml`);
+  await waitUntil(async () => (await direct(url)) === 0, 20_000, 'STRICT: plaintext to the pod refused');
+  assert.equal((await page()).status, 200, 'the mesh keeps working under STRICT');
+  await del(`${NET}/peer-authentication-strict.yaml`);
+  await waitUntil(async () => (await direct(url)) === 200, 20_000, 'PERMISSIVE again');
+});
+
+test('7: deleting the config restores the original behaviour; demo stop leaves no process', { timeout: 120_000 }, async () => {
   await del(`${NET}/virtual-service-ratings-test-abort.yaml`);
   await del(`${NET}/virtual-service-reviews-jason-v2-v3.yaml`);
   const jason = await login('jason');

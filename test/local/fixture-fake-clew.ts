@@ -2,11 +2,13 @@
  * A stand-in for `clew` in local-mode tests (via $CLEW_LOCAL_CLEW_BIN), so they do not depend on
  * the real proxy and control plane. `proxy` serves /healthz/ready on <address>:<ready-port>,
  * forwards each --port on <address> to its --app-port target, and with `--remap-port 80=P`
- * answers 200 on <address>:P (a gateway); `control-plane` serves /ready on --debug-port;
+ * answers 200 on <address>:P (a gateway); `control-plane` serves /ready, /debug/root-cert and
+ * token minting on --debug-port (and writes the admin token under --config-dir);
  * `demo` is the real command. It records its argv in $FAKE_CLEW_ARGS_FILE.
  * FAKE_PROXY_EXIT_AFTER_MS makes the proxy exit (code 3) after that long.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, request } from 'node:http';
 import { Command } from 'commander';
 import { register as registerDemo } from '../../src/cli/cmd-demo.js';
@@ -22,7 +24,19 @@ if (argv[0] === 'demo') {
   });
 } else if (argv[0] === 'control-plane') {
   const debugPort = Number(argv[argv.indexOf('--debug-port') + 1]);
-  createServer((req, res) => res.writeHead(req.url === '/ready' ? 200 : 404).end('ok')).listen(debugPort, '127.0.0.1');
+  // the credential contract's surface: the admin token under the config dir, the root and tokens
+  const configDir = argv[argv.indexOf('--config-dir') + 1];
+  mkdirSync(join(configDir, '.clew', 'secrets'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(configDir, '.clew', 'secrets', 'admin-token'), 'fake-admin-token\n', { mode: 0o600 });
+  createServer((req, res) => {
+    if (req.url === '/ready') return res.writeHead(200).end('ok');
+    if (req.url === '/debug/root-cert') return res.writeHead(200).end('-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n');
+    if (req.url === '/apis/v1/workload-tokens' && req.method === 'POST' && req.headers.authorization === 'Bearer fake-admin-token') {
+      req.resume();
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'fake-workload-token', expiresAt: new Date(Date.now() + 3600_000).toISOString() }));
+    }
+    res.writeHead(404).end('no');
+  }).listen(debugPort, '127.0.0.1');
   console.log(`fake control plane up (pid ${process.pid})`);
 } else if (argv[0] !== 'proxy') {
   process.stderr.write(`fake clew: unsupported ${argv[0]}\n`);

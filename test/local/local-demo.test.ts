@@ -24,7 +24,7 @@ async function setup(): Promise<{ dir: string; env: NodeJS.ProcessEnv; flags: st
     gateway,
     xds,
     env: { CLEW_STATE_DIR: dir, CLEW_LOCAL_CLEW_BIN: fixture('fixture-fake-clew') },
-    flags: ['--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--ready-timeout', '30'],
+    flags: ['--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug), '--gateway-port', String(gateway), '--dashboard-port', '0', '--ready-timeout', '30'],
   };
 }
 

@@ -56,6 +56,15 @@ test('the sidecar gets the workload identity, ports and app ports; the app gets 
     assert.equal(e.POD_NAME, 'web');
     assert.equal(e.POD_NAMESPACE, 'shop');
     assert.doesNotMatch(e.NO_PROXY ?? '', /127\.0\.\d+\.\d+\/|127\.0\.0\.0|\*/, 'service traffic must not bypass the sidecar');
+    // with credentials: the token and root for the agent, ADS over TLS on the secure port
+    plan.spec.credentials = { tokenFile: '/t/web.token', rootCertFile: '/t/root.pem', secureAddress: '127.0.0.1:15012' };
+    const withCreds = sidecarArgs(plan);
+    const v = (f: string): string => withCreds[withCreds.indexOf(f) + 1];
+    assert.equal(v('--xds-address'), '127.0.0.1:15012');
+    assert.equal(v('--token-file'), '/t/web.token');
+    assert.equal(v('--root-cert'), '/t/root.pem');
+    assert.equal(v('--ca-address'), '127.0.0.1:15012');
+    assert.ok(withCreds.includes('--xds-tls'));
   } finally {
     plan.lease?.release();
   }

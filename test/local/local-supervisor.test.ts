@@ -87,3 +87,33 @@ test('SIGKILL of the supervising process: the orphan guard ends the children', a
   await waitUntil(() => [...pids, grandchild].every((p) => !pidAlive(p)), 5000, 'children to die after their parent was killed');
   await waitUntil(() => !pidAlive(guard), 3000, 'the guard to exit');
 });
+
+test('awaitStopSignal: the first signal is named and wakes once; later ones are ignored; uninstall removes the handlers', async () => {
+  const { con } = capture();
+  const sup = new Supervisor({ console: con, watchdog: false });
+  const seen: string[] = [];
+  const before = process.listenerCount('SIGTERM');
+  const stop = sup.awaitStopSignal((sig) => seen.push(sig));
+  assert.equal(stop.signal(), undefined);
+  assert.equal(process.listenerCount('SIGTERM'), before + 1);
+  process.emit('SIGTERM', 'SIGTERM');
+  process.emit('SIGINT', 'SIGINT');
+  await stop.woken;
+  assert.equal(stop.signal(), 'SIGTERM');
+  assert.deepEqual(seen, ['SIGTERM']);
+  stop.uninstall();
+  assert.equal(process.listenerCount('SIGTERM'), before);
+});
+
+test('exitedBeforeReady names the first child that exited, with its code', async () => {
+  const { con } = capture();
+  const sup = new Supervisor({ console: con, watchdog: false });
+  try {
+    assert.equal(sup.exitedBeforeReady('the demo'), undefined);
+    const c = sup.spawn({ name: 'quitter', command: process.execPath, args: ['-e', 'process.exit(3)'] });
+    await c.exited;
+    assert.equal(sup.exitedBeforeReady('the demo'), 'quitter exited (code 3) before the demo was ready; see its [quitter] lines');
+  } finally {
+    await sup.stop();
+  }
+});

@@ -109,6 +109,11 @@ test('events: services when the set of services or ports changes, endpoints with
   assert.deepEqual(events, [{ kind: 'services' }]);
   events.length = 0;
   reg.upsertProxyWorkload('a', workloadProxy('reviews-v1', 'reviews', 'v1', '127.0.1.1'));
+  // a new service account behind reviews: its clusters' SANs change, a full push as in Istio
+  assert.deepEqual(events, [{ kind: 'services' }]);
+  events.length = 0;
+  // another endpoint with the same account: endpoints only
+  reg.upsertProxyWorkload('b', workloadProxy('reviews-v2', 'reviews', 'v2', '127.0.1.2'));
   assert.deepEqual(events, [{ kind: 'endpoints', hostnames: ['reviews.default.svc.cluster.local'] }]);
   events.length = 0;
   // Same identity again: nothing changed, no event.
@@ -117,7 +122,7 @@ test('events: services when the set of services or ports changes, endpoints with
   reg.setConfig([kubeService('reviews', [{ name: 'http', port: 9080 }]), kubeService('ratings', [{ name: 'http', port: 9081 }])]);
   assert.deepEqual(events, [{ kind: 'services' }]);
   events.length = 0;
-  reg.removeProxyWorkload('a');
+  reg.removeProxyWorkload('b');
   assert.deepEqual(events, [{ kind: 'endpoints', hostnames: ['reviews.default.svc.cluster.local'] }]);
   off();
   events.length = 0;

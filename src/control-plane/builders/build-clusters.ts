@@ -13,6 +13,7 @@ import {
 } from './build-common.js';
 import { applyTrafficPolicy, effectiveTrafficPolicy } from './build-cluster-traffic-policy.js';
 import { buildLoadAssignment } from './build-load-assignment.js';
+import { clusterTransport } from './build-cluster-tls.js';
 import { inboundPorts } from './build-inbound-ports.js';
 import { collectorClusters } from './build-telemetry-clusters.js';
 import { isHttp2Protocol } from '../../registry/registry-protocol.js';
@@ -50,6 +51,8 @@ function outboundCluster(
     c.lb_policy = 'CLUSTER_PROVIDED';
     delete c.ring_hash_lb_config;
     delete c.maglev_lb_config;
+  } else {
+    Object.assign(c, clusterTransport(pc, proxy, svc, sp, subset, policy.tls, dr));
   }
   if (c.type === 'STATIC' || c.type === 'STRICT_DNS' || c.type === 'LOGICAL_DNS') {
     c.load_assignment = buildLoadAssignment(pc, proxy, name, svc, sp.port, subset);

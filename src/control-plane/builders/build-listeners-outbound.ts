@@ -56,7 +56,7 @@ function tcpChain(pc: PushContext, proxy: ProxyIdentity, svc: MeshService, port:
 
 function httpChain(pc: PushContext, port: number, telemetry: ListenerTelemetry, sniffed: boolean): EnvoyResource {
   const name = `0.0.0.0_${port}`;
-  const hcm = hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters(), telemetry, pathNormalization: pathNormalizationFields(pc.meshConfig) });
+  const hcm = hcmFilter({ statPrefix: `outbound_${name}`, rds: String(port), httpFilters: outboundHttpFilters({ sidecar: true }), telemetry, pathNormalization: pathNormalizationFields(pc.meshConfig) });
   return sniffed ? { filter_chain_match: { application_protocols: [...SNIFFED_HTTP_PROTOCOLS] }, filters: [hcm] } : { filters: [hcm] };
 }
 

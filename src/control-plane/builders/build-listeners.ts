@@ -12,7 +12,8 @@ import { gatewayListeners } from './build-listeners-gateway.js';
 import { inboundListeners } from './build-listeners-inbound.js';
 import { outboundListeners, virtualOutboundListener } from './build-listeners-outbound.js';
 import { parseHostPortName } from './build-routes.js';
-import { listenerTelemetry } from './build-telemetry-filters.js';
+import { listenerTelemetry, type ListenerTelemetry } from './build-telemetry-filters.js';
+import { applyEnvoyFilters } from './build-envoy-filter.js';
 
 /** The Listener a proxyless gRPC client asks for when dialing `xds:///<name>`. */
 export function apiListener(name: string): EnvoyResource {
@@ -29,11 +30,29 @@ export function apiListener(name: string): EnvoyResource {
   };
 }
 
+/**
+ * As Istio: when access logging is on, every listener logs the connections no filter chain takes
+ * (a listener-level access_log filtered on response flag NR); requests log through their HCM.
+ */
+function withListenerAccessLog(listeners: EnvoyResource[], t: ListenerTelemetry): EnvoyResource[] {
+  if (t.accessLog.length === 0) return listeners;
+  const log = t.accessLog.map((e) => ({ ...e, filter: { response_flag_filter: { flags: ['NR'] } } }));
+  for (const l of listeners) l.access_log = log;
+  return listeners;
+}
+
 function proxyListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
-  if (proxy.type === 'router') return gatewayListeners(pc, proxy);
+  return applyEnvoyFilters(pc, proxy, builtListeners(pc, proxy));
+}
+
+function builtListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+  if (proxy.type === 'router') return withListenerAccessLog(gatewayListeners(pc, proxy), listenerTelemetry(pc, proxy, 'gateway'));
   const outbound = listenerTelemetry(pc, proxy, 'outbound');
   const inbound = listenerTelemetry(pc, proxy, 'inbound');
-  return [virtualOutboundListener(outbound, outboundTrafficMode(pc, proxy)), ...outboundListeners(pc, proxy, outbound), ...inboundListeners(pc, proxy, inbound)];
+  return [
+    ...withListenerAccessLog([virtualOutboundListener(outbound, outboundTrafficMode(pc, proxy)), ...outboundListeners(pc, proxy, outbound)], outbound),
+    ...withListenerAccessLog(inboundListeners(pc, proxy, inbound), inbound),
+  ];
 }
 
 export function buildListeners(pc: PushContext, proxy: ProxyIdentity, names?: string[]): EnvoyResource[] {

@@ -9,6 +9,9 @@ import type { PushContext } from '../push-context.js';
 import { localityFromString, socketAddress } from './build-common.js';
 import { effectiveTrafficPolicy, localityLbActive } from './build-cluster-traffic-policy.js';
 import { applyDistribute, applyFailover, type LocalityGroup } from './build-locality.js';
+import { TLS_MODE_ISTIO, TRANSPORT_SOCKET_MATCH } from './build-cluster-tls.js';
+import { effectivePeerAuthentication, mtlsModeForPort } from './build-peer-authentication.js';
+import type { PeerAuthentication, PeerAuthenticationSpec } from '../../config/types.js';
 
 /** Istio-style endpoint metadata: the workload descriptor used by telemetry, plus the labels. */
 function endpointMetadata(ep: EndpointInfo): EnvoyResource | undefined {
@@ -25,7 +28,7 @@ function endpointMetadata(ep: EndpointInfo): EnvoyResource | undefined {
   };
 }
 
-function lbEndpoint(ep: EndpointInfo): EnvoyResource {
+function lbEndpoint(ep: EndpointInfo, mtls: boolean): EnvoyResource {
   const out: EnvoyResource = {
     endpoint: { address: socketAddress(ep.address, ep.port) },
     health_status: ep.healthy ? 'HEALTHY' : 'UNHEALTHY',
@@ -33,7 +36,24 @@ function lbEndpoint(ep: EndpointInfo): EnvoyResource {
   };
   const md = endpointMetadata(ep);
   if (md) out.metadata = md;
+  // auto mTLS: the cluster's `tlsMode-istio` transport-socket match selects this endpoint
+  if (mtls) {
+    out.metadata ??= { filter_metadata: {} };
+    out.metadata.filter_metadata[TRANSPORT_SOCKET_MATCH] = jsonToStruct({ tlsMode: TLS_MODE_ISTIO });
+  }
   return out;
+}
+
+/**
+ * Istio's mtls_checker: an endpoint with a sidecar is reached with mTLS unless its own
+ * PeerAuthentication resolves to DISABLE for the endpoint's (container) port.
+ */
+function endpointMtls(pc: PushContext, ep: EndpointInfo): boolean {
+  if (ep.tlsMode !== 'istio') return false;
+  const policies = pc.ofKind<PeerAuthenticationSpec>('PeerAuthentication') as readonly PeerAuthentication[];
+  if (policies.length === 0) return true;
+  const eff = effectivePeerAuthentication(policies, { namespace: ep.namespace ?? '', labels: ep.labels });
+  return mtlsModeForPort(eff, ep.port) !== 'DISABLE';
 }
 
 export function buildLoadAssignment(
@@ -56,7 +76,7 @@ export function buildLoadAssignment(
   let groups: LocalityGroup[] = [...byLocality].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([locality, eps]) => {
     // grpc-js-xds rejects a LocalityLbEndpoints without locality, so it is always present.
     const entry: EnvoyResource = { locality: localityFromString(locality) };
-    entry.lb_endpoints = eps.map(lbEndpoint);
+    entry.lb_endpoints = eps.map((ep) => lbEndpoint(ep, endpointMtls(pc, ep)));
     // Locality weights are required once locality-weighted LB is on; the sum keeps plain LB unchanged.
     entry.load_balancing_weight = { value: eps.reduce((n, e) => n + (e.weight ?? 1), 0) };
     return { locality, entry };

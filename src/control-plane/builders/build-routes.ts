@@ -3,6 +3,7 @@
  * port plus the catch-all), `http.<port>` for gateways, `<fqdn>:<port>` for proxyless gRPC.
  */
 import type { GatewayServer } from '../../config/types.js';
+import { httpsRouteName, terminatesTls } from './build-gateway-tls.js';
 import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import type { MeshService } from '../../registry/types.js';
@@ -89,12 +90,18 @@ export function isGatewayHttpServer(s: GatewayServer): boolean {
   return GATEWAY_HTTP.has(s.port.protocol.toUpperCase());
 }
 
+/**
+ * A gateway's routes on a port: `http.<port>` for its plaintext HTTP servers, or one HTTPS
+ * server's own (`https.<port>.<portName>.<gateway>.<namespace>`, build-gateway-tls.ts).
+ */
 function gatewayRouteConfig(pc: PushContext, proxy: ProxyIdentity, port: number, name: string): EnvoyResource {
   const vhosts = new Map<string, EnvoyResource>();
+  const https = name.startsWith('https.');
   for (const gw of pc.gatewaysForProxy(proxy)) {
     const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
-      if (server.port.number !== port || !isGatewayHttpServer(server)) continue;
+      if (server.port.number !== port) continue;
+      if (https ? !(terminatesTls(server) && httpsRouteName(server, gw.metadata.name, gw.metadata.namespace) === name) : !isGatewayHttpServer(server)) continue;
       const hosts = server.hosts.map((h) => serverHost(h, gw.metadata.namespace));
       for (const vs of pc.virtualServicesForGateway(key, proxy)) {
         const vsNs = vs.resource.metadata.namespace;
@@ -141,6 +148,8 @@ export function buildRoutes(pc: PushContext, proxy: ProxyIdentity, names: string
       out.push(sidecarRouteConfig(pc, proxy, Number(name)));
     } else if (/^http\.\d+$/.test(name)) {
       out.push(gatewayRouteConfig(pc, proxy, Number(name.slice(5)), name));
+    } else if (/^https\.\d+\./.test(name)) {
+      out.push(gatewayRouteConfig(pc, proxy, Number(name.split('.')[1]), name));
     } else {
       const rc = proxylessRouteConfig(pc, proxy, name);
       if (rc) out.push(rc);

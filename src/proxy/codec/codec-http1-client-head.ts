@@ -60,7 +60,8 @@ export function decodeHeaders(raw: readonly string[] | null | undefined, out: In
     const k = lowerHeaderName(raw[i]);
     if (k === '__proto__') continue;
     const v = raw[i + 1];
-    const cur = out[k];
+    // own fields only: `constructor` or `toString` from an upstream is a field, not Object's member
+    const cur = Object.hasOwn(out, k) ? out[k] : undefined;
     if (cur === undefined) out[k] = v;
     else if (typeof cur === 'string') out[k] = [cur, v];
     else cur.push(v);

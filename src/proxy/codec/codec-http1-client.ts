@@ -352,7 +352,7 @@ export class Http1ClientConn {
       // a handler threw inside a parser callback: this exchange is broken, the process is not
       this.executing = false;
       this.endRead();
-      this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
+      this.protocolError(`upstream response handler failed: ${(err as Error).message}`, 'reset');
       return true;
     }
     this.executing = false;
@@ -429,14 +429,14 @@ export class Http1ClientConn {
       } catch (err) {
         this.executing = false;
         this.endRead();
-        this.protocolError(`upstream response handler failed: ${(err as Error).message}`);
+        this.protocolError(`upstream response handler failed: ${(err as Error).message}`, 'reset');
         return;
       }
       this.executing = false;
       // an EOF-delimited response that completed here is never reused: the destroy below closes it
       this.endRead();
       if (r !== undefined && this.exchange !== null) {
-        this.protocolError(`upstream closed mid-response (${r.code})`);
+        this.protocolError(`upstream closed mid-response (${r.code})`, 'reset');
         return;
       }
     }
@@ -475,11 +475,12 @@ export class Http1ClientConn {
     }
   }
 
-  private protocolError(message: string): void {
+  /** the upstream's bytes are not an HTTP/1.1 response we accept (Envoy: protocol_error, flag UPE); `reset` for an early close */
+  private protocolError(message: string, kind: 'protocol' | 'reset' = 'protocol'): void {
     const x = this.exchange;
     this.exchange = null;
     this.destroy();
-    x?.fail(new UpstreamError('reset', message));
+    x?.fail(new UpstreamError(kind, message));
   }
 
   private releaseParser(): void {
@@ -500,6 +501,11 @@ export class Http1ClientConn {
     if (pending !== null) {
       raw = headers === undefined ? pending : pending.concat(headers);
       this.pendingHeaders = null;
+    }
+    if (status < 100 || status > 599) {
+      // RFC 9110 15: every valid status code is within 100-599 (llhttp takes any three digits)
+      this.protocolError(`upstream status ${status} outside 100-599`);
+      return 1;
     }
     if (status < 200) {
       if (status === 101) {

@@ -19,8 +19,11 @@ export function headersFromRaw(raw: string[]): HeaderMap {
   const h: HeaderMap = {};
   for (let i = 0; i < raw.length; i += 2) {
     const k = lowerHeaderName(raw[i]);
+    // a field named like an Object.prototype member (constructor, toString) is a field like any
+    // other; __proto__ cannot be one on a plain object and is dropped (found by the codec fuzz target)
+    if (k === '__proto__') continue;
     const v = raw[i + 1];
-    const cur = h[k];
+    const cur = Object.hasOwn(h, k) ? h[k] : undefined;
     if (cur === undefined) h[k] = k === 'set-cookie' ? [v] : v;
     else if (k === 'set-cookie') (cur as string[]).push(v);
     else if (!SINGLE.has(k)) h[k] = k === 'cookie' ? `${cur as string}; ${v}` : `${cur as string}, ${v}`;

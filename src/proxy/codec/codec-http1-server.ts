@@ -113,6 +113,7 @@ class H1ServerConnection implements H1ResponseOwner {
       onMessageComplete: this.onMessageComplete,
       onHeaders: this.onHeaders,
     });
+    this.parser.onMessageBegin = this.onMessageBegin;
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', ignore);
@@ -230,6 +231,17 @@ class H1ServerConnection implements H1ResponseOwner {
     this.lineTail = undefined;
     if (!/ HTTP\/\d\.\d\r?$/.test(tail)) this.codecError({ code: CODEC_HTTP09, message: 'HTTP/0.9 request (no version in the request line)' });
   }
+
+  /**
+   * A request head begins, wherever in a read: its head timeout runs from now. A head that began
+   * after another message in an earlier read is not taken for one that begins at the start of
+   * the next read (onData's headBegun): its request line would be looked for in the middle of
+   * its header fields (found by the HTTP codec fuzz target: a pipelined request whose head came
+   * in three reads got a 400 as HTTP/0.9).
+   */
+  private onMessageBegin = (): void => {
+    if (this.headStart === 0) this.headStart = turnTime();
+  };
 
   private onHeaders = (raw: string[], url: string): void => {
     for (let i = 0; i < raw.length; i++) this.pendingRaw.push(raw[i]);

@@ -50,6 +50,11 @@ export interface ProxyOptions {
   /** Envoy's --parent-shutdown-time-s: a whole-proxy drain ends by then, whatever is left (ms, default 60000) */
   parentShutdownMs?: number;
   /**
+   * the global downstream connection limit (Envoy's overload manager downstream_connections):
+   * 0 = none; default: the open-files limit less a reserve (listener/connection-budget.ts)
+   */
+  maxDownstreamConnections?: number;
+  /**
    * a graceful drain is over once no downstream connection was open, opened or closed for this
    * long; a draining HTTP/1.1 connection idle this long is closed (ms, default 1000)
    */
@@ -106,6 +111,7 @@ export function identityFromOptions(o: ProxyOptions): ProxyIdentity {
     interceptionMode: o.interceptionMode ?? 'NONE',
     podPorts,
     appPorts: o.appPorts ?? {},
+    ...(o.statsPort && o.statsPort !== 15090 ? { statsPort: o.statsPort } : {}),
   };
 }
 

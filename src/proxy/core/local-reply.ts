@@ -17,6 +17,7 @@ export const LOCAL_REPLY = {
   connectFailure: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
   reset: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
   remoteReset: 'upstream connect error or disconnect/reset before headers. reset reason: remote reset',
+  protocolError: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
   overflow: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
   timeout: 'upstream request timeout',
   faultAbort: 'fault filter abort',

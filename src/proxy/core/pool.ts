@@ -34,7 +34,8 @@ export interface UpstreamControl {
   resume(): void;
 }
 
-export type UpstreamFailure = 'connect' | 'reset' | 'timeout' | 'refused' | 'aborted';
+/** `protocol`: the upstream's bytes were not HTTP we accept (Envoy's protocol_error reset: flag UPE) */
+export type UpstreamFailure = 'connect' | 'reset' | 'timeout' | 'refused' | 'aborted' | 'protocol';
 
 export class UpstreamError extends Error {
   readonly code = 'CLEW_UPSTREAM';
@@ -67,5 +68,8 @@ export function classifyError(err: unknown): UpstreamError {
   if (e.name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return new UpstreamError('aborted', 'aborted');
   if (CONNECT_CODES.has(code)) return new UpstreamError('connect', e.message ?? code);
   if (code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(e.message ?? '')) return new UpstreamError('refused', e.message ?? code);
+  if ((code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_ERROR' || code === 'ERR_HTTP2_SESSION_ERROR') && /PROTOCOL_ERROR|Protocol error/i.test(e.message ?? '')) {
+    return new UpstreamError('protocol', e.message ?? code);
+  }
   return new UpstreamError('reset', e.message ?? code);
 }

@@ -44,6 +44,17 @@ export function markDraining(ctx: ConnectionContext, now = Date.now()): void {
 }
 
 /**
+ * How long an HTTP/1.1 connection has had no request under way (since it was accepted or its
+ * last request ended), or undefined when it is busy, opaque (TCP proxy, upgraded, HTTP/2) or
+ * unknown: what the global connection limit may close to make room.
+ */
+export function idleMs(ctx: ConnectionContext | undefined, now: number): number | undefined {
+  const a = ctx ? byConn.get(ctx) : undefined;
+  if (!a || a.opaque || a.streams > 0) return undefined;
+  return now - a.idleSince;
+}
+
+/**
  * How long a draining HTTP/1.1 connection has been idle since the drain reached it (a client
  * gets the whole idle period to use it once more and be told to close), or undefined when it is
  * busy, opaque, not draining or unknown.

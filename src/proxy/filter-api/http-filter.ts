@@ -111,6 +111,8 @@ export interface HttpFilterCallbacks {
   addFlag(flag: ResponseFlag): void;
   /** the most request body bytes held while a filter buffers (413 beyond) */
   setDecoderBufferLimit(bytes: number): void;
+  /** the listener's per_connection_buffer_limit_bytes (default 1 MiB): what the router buffers for retries and mirrors unless the route sets its own */
+  readonly bufferLimitBytes: number;
   /** the request body held by a 'stop-and-buffer' so far */
   readonly decodingBuffer: Buffer | undefined;
 

@@ -57,6 +57,7 @@ const LOCAL_DETAILS: Partial<Record<ResponseFlag, string>> = {
   UO: 'upstream_reset_before_response_started{overflow}',
   UF: 'upstream_reset_before_response_started{connection_failure}',
   UC: 'upstream_reset_before_response_started{connection_termination}',
+  UPE: 'upstream_reset_before_response_started{protocol_error}',
   UT: 'upstream_response_timeout',
   FI: 'fault_filter_abort',
   DPE: 'codec_error',
@@ -203,7 +204,11 @@ export class ActiveStream implements HttpFilterCallbacks {
     for (let i = 0; i < cfgs.length; i++) filters[i] = cfgs[i].create(this);
     this.filters = filters;
     const body = this.req.body;
-    if (hcm.decodesBody && body !== null) this.gate = new RequestBodyGate(this, body);
+    if (hcm.decodesBody && body !== null) {
+      this.gate = new RequestBodyGate(this, body);
+      // the listener's per_connection_buffer_limit_bytes, until a filter sets its own
+      this.gate.limit = hcm.bufferLimitBytes;
+    }
     this.continueDecoding();
   }
 
@@ -251,6 +256,10 @@ export class ActiveStream implements HttpFilterCallbacks {
 
   setDecoderBufferLimit(bytes: number): void {
     if (this.gate !== undefined) this.gate.limit = bytes;
+  }
+
+  get bufferLimitBytes(): number {
+    return this.hcm.bufferLimitBytes;
   }
 
   get decodingBuffer(): Buffer | undefined {

@@ -4,6 +4,7 @@
  * smuggling shapes, header limits), and runs each request as an ActiveStream. Requests parsed
  * elsewhere (the outbound dispatcher) enter through handleRequest().
  */
+import { keepH2SessionAlive } from '../codec/h2-session-keepalive.js';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -108,10 +109,12 @@ export class HttpConnectionManager {
 
   h2Server(): http2.Http2Server {
     if (this.h2) return this.h2;
-    const server = http2.createServer({ maxSessionMemory: 64 });
+    // max_headers_count applies to HTTP/2 too (the four request pseudo-headers on top)
+    const server = http2.createServer({ maxSessionMemory: 64, maxHeaderListPairs: this.config.maxHeadersCount + 4 });
     server.on('stream', http2StreamListener(this.onRequest));
     server.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
+      keepH2SessionAlive(session, this.config.h2Keepalive);
       this.trackSession(session);
     });
     server.on('sessionError', () => undefined);

@@ -5,6 +5,7 @@
  * HCM's access_log and tracing plus the istio.stats filter's metrics, resolved into one
  * HttpTelemetry (none of them: no telemetry work per request).
  */
+import { DEFAULT_H2_KEEPALIVE, type H2Keepalive } from '../codec/h2-session-keepalive.js';
 import { durationToMs } from '../../xds/codec.js';
 import { fail } from '../core/errors.js';
 import type { HttpFilterConfig, HttpFilterParseContext, SharedFilterResources } from '../filter-api/http-filter.js';
@@ -47,6 +48,13 @@ export interface HcmConfig {
   maxHeadersCount: number;
   /** upgrade_configs: the Upgrade types this HCM carries (routes may override) */
   upgrades: UpgradeMap;
+  /**
+   * the listener's per_connection_buffer_limit_bytes (Envoy's default 1 MiB): the most request
+   * body the router buffers for retries and mirroring unless the route sets its own
+   */
+  bufferLimitBytes: number;
+  /** http2_protocol_options.connection_keepalive for downstream HTTP/2 sessions (codec/h2-session-keepalive.ts) */
+  h2Keepalive: H2Keepalive;
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
   http2: boolean;
@@ -129,6 +137,8 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     maxRequestHeadersKb: Number(tc.max_request_headers_kb?.value ?? 60),
     maxHeadersCount: maxHeadersCount(tc.common_http_protocol_options?.max_headers_count),
     upgrades: parseHcmUpgrades(tc.upgrade_configs),
+    bufferLimitBytes: DEFAULT_BUFFER_LIMIT_BYTES,
+    h2Keepalive: parseH2Keepalive(tc.http2_protocol_options?.connection_keepalive),
     streamIdleTimeoutMs: durationToMs(tc.stream_idle_timeout) ?? 300_000,
     requestTimeoutMs: durationToMs(tc.request_timeout) ?? 0,
     http2: tc.codec_type === 'HTTP2',
@@ -140,6 +150,19 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     xfcc: parseXfcc(tc),
   };
 }
+
+/** KeepaliveSettings: interval (required, at least 1 ms as Envoy validates), timeout (Envoy's default 20 s); none set: Clew's default */
+function parseH2Keepalive(k: Record<string, any> | undefined): H2Keepalive {
+  if (k === undefined || k === null) return DEFAULT_H2_KEEPALIVE;
+  const intervalMs = durationToMs(k.interval) ?? 0;
+  if (intervalMs < 1) fail('HttpConnectionManager http2_protocol_options.connection_keepalive.interval: must be at least 1ms');
+  const timeoutMs = durationToMs(k.timeout) ?? 20_000;
+  if (timeoutMs < 1) fail('HttpConnectionManager http2_protocol_options.connection_keepalive.timeout: must be at least 1ms');
+  return { intervalMs, timeoutMs };
+}
+
+/** Envoy's default per_connection_buffer_limit_bytes */
+export const DEFAULT_BUFFER_LIMIT_BYTES = 1024 * 1024;
 
 const ESCAPED_SLASHES: Record<string, EscapedSlashesAction> = {
   IMPLEMENTATION_SPECIFIC_DEFAULT: 'KEEP_UNCHANGED',

@@ -127,7 +127,7 @@ export class UpgradeExchange implements UpstreamControl {
     if (this.state !== 'head' && this.state !== 'response') return;
     const n = this.parser.execute(chunk);
     if (typeof n !== 'number') {
-      this.fail(new UpstreamError('reset', `malformed upstream response to an upgrade (${n.code})`));
+      this.fail(new UpstreamError('protocol', `malformed upstream response to an upgrade (${n.code})`));
       return;
     }
     // a 101 ended the head (onHeadersComplete): what follows in this read is the tunnel's

@@ -4,6 +4,7 @@
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
+import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
 import { onlyKnown, parseDownstreamTlsContext } from '../transport/tls-config.js';
 import { DownstreamTlsTransport } from '../transport/tls-downstream.js';
@@ -55,6 +56,15 @@ export interface ListenerConfig {
   httpInspector: boolean;
   /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
   transparent: boolean;
+  /**
+   * where its `listener.<prefix>.*` stats go: stat_prefix, else the configured address as Envoy
+   * names it (`0.0.0.0_15001`), which the Prometheus tag extractor turns into listener_address
+   */
+  statPrefix: string;
+  /** ignore_global_conn_limit: connections here are not refused by the global downstream limit */
+  ignoreGlobalConnLimit: boolean;
+  /** the listener's own access_log: a line for each connection refused before any filter chain (flag NR) */
+  accessLog: TcpTelemetry | undefined;
   raw: Record<string, any>;
 }
 
@@ -93,12 +103,12 @@ function parseDownstreamTransport(ts: Record<string, any> | undefined, where: st
   fail(`${where}: transport socket type ${url || '(none)'} is not implemented by this proxy`);
 }
 
-function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string): FilterChain {
+function parseChain(fc: Record<string, any>, ctx: ListenerParseContext, listenerName: string, bufferLimitBytes: number | undefined): FilterChain {
   const where = `listener ${listenerName}: filter chain ${fc.name ?? ''}`;
   onlyKnown(fc, ['name', 'filter_chain_match', 'filters', 'transport_socket', 'metadata', 'transport_socket_connect_timeout'], where);
   const match = parseFilterChainMatch(fc.filter_chain_match, `${where}: filter_chain_match`);
   const tls = parseDownstreamTransport(fc.transport_socket, `${where}: transport_socket`, ctx);
-  const net = parseNetworkFilters((fc.filters ?? []) as Array<Record<string, any>>, { ...ctx, shared: ctx.shared ?? new SharedResources() }, where);
+  const net = parseNetworkFilters((fc.filters ?? []) as Array<Record<string, any>>, { ...ctx, shared: ctx.shared ?? new SharedResources(), bufferLimitBytes }, where);
   return { name: String(fc.name ?? ''), match, tls, network: net, hcm: net.hcm, tcp: net.tcp };
 }
 
@@ -116,9 +126,12 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     if (f.filter_disabled) fail(`listener ${name}: listener_filters[${i}].filter_disabled: not implemented by this proxy`);
     return t;
   });
+  const statPrefix = typeof l.stat_prefix === 'string' && l.stat_prefix !== '' ? l.stat_prefix : `${address.includes(':') ? `[${address}]` : address}_${port}`;
   if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
-  const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name));
-  const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name) : undefined;
+  const limitRaw = l.per_connection_buffer_limit_bytes?.value;
+  const bufferLimitBytes = limitRaw === undefined ? undefined : Number(limitRaw);
+  const chains = ((l.filter_chains ?? []) as Array<Record<string, any>>).map((fc) => parseChain(fc, ctx, name, bufferLimitBytes));
+  const defaultChain = l.default_filter_chain ? parseChain(l.default_filter_chain, ctx, name, bufferLimitBytes) : undefined;
   let direction: 'inbound' | 'outbound' = 'outbound';
   if (l.traffic_direction === 'INBOUND' || name === 'virtualInbound') direction = 'inbound';
   else if (l.traffic_direction !== 'OUTBOUND' && name !== 'virtualOutbound' && ctx.proxyAddress && address === ctx.proxyAddress && l.bind_to_port?.value !== false) {
@@ -141,6 +154,9 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     inspectApp: filterTypes.includes(HTTP_INSPECTOR_TYPE) || needsAppProtocols(chains.map((c) => c.match)),
     httpInspector: filterTypes.includes(HTTP_INSPECTOR_TYPE),
     transparent: l.transparent?.value === true,
+    statPrefix,
+    ignoreGlobalConnLimit: l.ignore_global_conn_limit === true,
+    accessLog: Array.isArray(l.access_log) && l.access_log.length > 0 ? ctx.telemetry?.tcpFromXds({ access_log: l.access_log }, undefined) : undefined,
     raw: l,
   };
 }

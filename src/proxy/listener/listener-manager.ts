@@ -9,9 +9,12 @@
  * when it is quiescent.
  */
 import * as net from 'node:net';
+import { StatsStore } from '../../stats/stats-store.js';
+import { newStreamInfo } from '../core/stream-info.js';
+import { listenerStats, type ListenerStats } from './listener-stats.js';
 import type { Duplex } from 'node:stream';
 import { CONN_CTX, type ConnectionContext } from '../core/connection-context.js';
-import { drainIdleMs, markDraining, trackConnection } from '../drain/connection-activity.js';
+import { drainIdleMs, idleMs, markDraining, trackConnection } from '../drain/connection-activity.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import type { RequestObserver } from '../core/observer.js';
 import type { DestinationResolver } from '../core/destination.js';
@@ -20,6 +23,11 @@ import { inspectClientHello, type ClientHelloInfo } from './tls-inspector.js';
 import type { TlsStats } from '../transport/tls-stats.js';
 import { OutboundDispatcher } from './outbound-dispatcher.js';
 import { handToNetworkChain } from '../network/network-chain.js';
+
+/** connections looked at per accept when one must be closed to make room */
+const EVICT_SCAN = 64;
+/** a connection idle for less than this is not closed to make room (its request may be on the way) */
+const MIN_IDLE_TO_EVICT_MS = 1000;
 
 export interface ListenerManagerOptions {
   observer: RequestObserver;
@@ -40,6 +48,14 @@ export interface ListenerManagerOptions {
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
   /** the `listener.<name>.ssl.*` stats of a listener with TLS chains */
   tlsStats?(listenerName: string): TlsStats;
+  /** where `listener.<name>.*` stats live (default: a private store) */
+  stats?: StatsStore;
+  /**
+   * the global downstream connection limit (Envoy's overload manager `downstream_connections`
+   * monitor): a connection accepted while this many are open is closed at once and counted in
+   * `listener.<prefix>.downstream_global_cx_overflow`; 0 = no limit
+   */
+  maxDownstreamConnections?: number;
 }
 
 /** the most bytes read while looking for a complete ClientHello (a record's maximum and its header) */
@@ -86,6 +102,7 @@ export class ListenerManager {
   private drainingAll: 'accepting' | 'stopped' | undefined;
 
   constructor(private readonly opts: ListenerManagerOptions) {
+    this.statsStore = opts.stats ?? new StatsStore();
     if (opts.hold) {
       this.holding = true;
       void opts.hold.then(() => (this.holding = false));
@@ -96,6 +113,7 @@ export class ListenerManager {
         generation: () => this.generation,
         passthroughHcm: (name) => opts.passthroughHcm(name),
         dispatchConnection: (socket, ctx) => this.dispatchConnection(socket, ctx),
+        noFilterChain: (ctx, protocol) => this.noFilterChain(undefined, ctx, undefined, protocol),
       },
       opts.observer,
     );
@@ -258,6 +276,54 @@ export class ListenerManager {
     this.drainTimers.add(t);
   }
 
+  private readonly statsStore: StatsStore;
+  /** where the search for an idle connection to close resumes (a live iterator over `open`) */
+  private evictCursor: Iterator<Conn> | undefined;
+
+  /**
+   * At the global limit, an HTTP/1.1 connection with no request under way for a second or more
+   * (an idle keep-alive, or one that never sent a complete head) is closed to make room, as
+   * Envoy's overload manager shortens idle timeouts under pressure: a flood of idle connections
+   * cannot lock out new clients. At most EVICT_SCAN connections are looked at per accept.
+   */
+  private evictIdle(): boolean {
+    const now = Date.now();
+    for (let i = 0; i < EVICT_SCAN; i++) {
+      let r = this.evictCursor?.next();
+      if (r === undefined || r.done) {
+        this.evictCursor = this.open.values();
+        r = this.evictCursor.next();
+        if (r.done) return false;
+      }
+      const s = r.value;
+      const ctx = ctxOf(s);
+      const idle = idleMs(ctx, now);
+      if (idle === undefined || idle < MIN_IDLE_TO_EVICT_MS || s.destroyed) continue;
+      this.statsOf(ctx!.listenerName).downstream_cx_idle_evicted.inc();
+      this.open.delete(s);
+      s.destroy();
+      return true;
+    }
+    return false;
+  }
+  private readonly statsByName = new Map<string, ListenerStats>();
+  private lastOverflowLog = 0;
+
+  /** `listener.<prefix>.*` (one set per prefix: listeners are few and prefixes repeat across updates) */
+  listenerStats(prefix: string): ListenerStats {
+    let st = this.statsByName.get(prefix);
+    if (st === undefined) {
+      st = listenerStats(this.statsStore, prefix);
+      this.statsByName.set(prefix, st);
+    }
+    return st;
+  }
+
+  /** the stats of the listener named so (by its stat prefix), or of the name if it is gone */
+  private statsOf(listenerName: string): ListenerStats {
+    return this.listenerStats(this.listeners.get(listenerName)?.config.statPrefix ?? listenerName);
+  }
+
   private onConnection(al: ActiveListener, socket: net.Socket): void {
     if (this.holding) {
       // bytes that arrive meanwhile stay buffered in the socket
@@ -269,6 +335,26 @@ export class ListenerManager {
     }
     const cfg = al.config;
     socket.on('error', () => undefined);
+    const st = this.listenerStats(cfg.statPrefix);
+    st.downstream_cx_total.inc();
+    const max = this.opts.maxDownstreamConnections ?? 0;
+    if (max > 0 && !cfg.ignoreGlobalConnLimit && this.open.size >= max && !this.evictIdle()) {
+      // over the global limit: closed before any byte is read (Envoy's global_cx_overflow), so a
+      // flood of idle connections cannot use up the descriptors new clients and upstreams need
+      st.downstream_global_cx_overflow.inc();
+      const now = Date.now();
+      if (now - this.lastOverflowLog >= 10_000) {
+        this.lastOverflowLog = now;
+        this.opts.log('warn', `listener ${cfg.name}: ${this.open.size} downstream connections open, the limit (--max-downstream-connections ${max}): new connections are closed`);
+      }
+      socket.destroy();
+      return;
+    }
+    st.downstream_cx_active.inc();
+    socket.once('close', () => {
+      st.downstream_cx_active.dec();
+      st.downstream_cx_destroy.inc();
+    });
     const ctx: ConnectionContext = {
       listenerName: cfg.name,
       direction: cfg.direction,
@@ -309,7 +395,7 @@ export class ListenerManager {
     const port = ctx.destination!.port;
     const target = this.listenerFor(ctx.destination!) ?? this.listeners.get(ctx.listenerName)?.config;
     if (!target) {
-      socket.destroy();
+      this.noFilterChain(socket, ctx, undefined);
       return;
     }
     if (target.name !== ctx.listenerName) {
@@ -338,7 +424,7 @@ export class ListenerManager {
       localAddress: ctx.localAddress,
     };
     const inspectApp = inspectsAppOn(cfg, port);
-    if (!cfg.inspectTls && !inspectApp) return this.runChain(socket, ctx, selectChainFor(cfg, q), undefined);
+    if (!cfg.inspectTls && !inspectApp) return this.runChain(socket, ctx, cfg, selectChainFor(cfg, q), undefined);
     const chunks: Buffer[] = [];
     let bytes = 0;
     const onData = (d: Buffer): void => {
@@ -360,14 +446,14 @@ export class ListenerManager {
         const app = detectAppProtocol(buf);
         if (app) q.applicationProtocols = [app];
       }
-      this.runChain(socket, ctx, selectChainFor(cfg, q), hello);
+      this.runChain(socket, ctx, cfg, selectChainFor(cfg, q), hello);
     };
     socket.on('data', onData);
   }
 
-  private runChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain | undefined, hello: ClientHelloInfo | undefined): void {
+  private runChain(socket: net.Socket, ctx: ConnectionContext, cfg: ListenerConfig, chain: FilterChain | undefined, hello: ClientHelloInfo | undefined): void {
     if (!chain) {
-      socket.destroy();
+      this.noFilterChain(socket, ctx, cfg);
       return;
     }
     if (!chain.tls) {
@@ -385,6 +471,28 @@ export class ListenerManager {
 
   private handToChain(socket: net.Socket, ctx: ConnectionContext, chain: FilterChain): void {
     handToNetworkChain(chain.network, socket, ctx);
+  }
+
+  /**
+   * No listener or filter chain takes the connection (or, through the dispatcher, its request):
+   * Envoy's no_filter_chain_match, a line with flag NR in the listener's access log (Istio gives
+   * every listener one for exactly this), and the observer hears of it; the connection closes.
+   */
+  noFilterChain(socket: Duplex | undefined, ctx: ConnectionContext, cfg: ListenerConfig | undefined, protocol = 'TCP'): void {
+    const listener = cfg ?? this.listeners.get(ctx.listenerName)?.config;
+    if (listener) this.listenerStats(listener.statPrefix).no_filter_chain_match.inc();
+    else this.statsOf(ctx.listenerName).no_filter_chain_match.inc();
+    const info = newStreamInfo(ctx.direction, protocol);
+    info.listenerName = ctx.listenerName;
+    info.downstreamRemoteAddress = ctx.remote;
+    info.downstreamLocalAddress = ctx.local;
+    info.responseFlags.add('NR');
+    info.responseCodeDetails = 'filter_chain_not_found';
+    info.durationMs = 0;
+    if (ctx.destination !== undefined) info.authority = `${ctx.destination.host}:${ctx.destination.port}`;
+    listener?.accessLog?.onConnectionClose(info);
+    this.opts.observer.onRequestComplete(info);
+    socket?.destroy();
   }
 
   private chainFor(ctx: ConnectionContext, dest: { host: string; port: number }): FilterChain | undefined {

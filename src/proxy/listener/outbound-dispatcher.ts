@@ -4,11 +4,12 @@
  * absolute-form URL (HTTP_PROXY clients), else the Host header (port 80 by default). CONNECT
  * host:port answers 200 and re-enters the tunnelled bytes as a new connection to host:port.
  */
+import { DEFAULT_H2_KEEPALIVE, keepH2SessionAlive } from '../codec/h2-session-keepalive.js';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { H1Request } from '../codec/codec-http1-request.js';
-import { serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
+import { DEFAULT_MAX_HEADERS_COUNT, serveHttp1, type H1ServerHandler, type H1ServerOptions } from '../codec/codec-http1-server.js';
 import { http2StreamListener } from '../codec/codec-http2-server.js';
 import { CONN_CTX, contextOf, type ConnectionContext } from '../core/connection-context.js';
 import { onClientError, type HttpConnectionManager } from '../http/connection-manager.js';
@@ -28,6 +29,8 @@ export interface DispatchTarget {
   dispatchConnection(socket: net.Socket, ctx: ConnectionContext): void;
   /** changes whenever the listener configuration does */
   generation(): number;
+  /** a request whose destination no listener or chain takes (counted and logged with flag NR) */
+  noFilterChain(ctx: ConnectionContext, protocol: string): void;
 }
 
 
@@ -93,6 +96,7 @@ export class OutboundDispatcher {
     const found = ctx && dest ? this.hcmFor(ctx, dest) : undefined;
     if (ctx && dest && found && hostHeader !== undefined) ctx.routed = { generation: gen, host: hostHeader, destination: dest, hcm: found.hcm, network: found.network };
     if (!ctx || !dest || !found) {
+      if (ctx) this.target.noFilterChain(dest ? { ...ctx, destination: dest } : ctx, req.httpVersionMajor === 2 ? 'HTTP/2' : 'HTTP/1.1');
       res.writeHead(404, { 'content-length': '0' });
       res.end();
       return;
@@ -120,10 +124,11 @@ export class OutboundDispatcher {
 
   private h2Server(): http2.Http2Server {
     if (this.h2) return this.h2;
-    const s = http2.createServer({ maxSessionMemory: 64 });
+    const s = http2.createServer({ maxSessionMemory: 64, maxHeaderListPairs: DEFAULT_MAX_HEADERS_COUNT + 4 });
     s.on('stream', http2StreamListener(this.onRequest));
     s.on('session', (session: http2.ServerHttp2Session) => {
       (session as unknown as Record<symbol, unknown>)[CONN_CTX] = contextOf(session.socket);
+      keepH2SessionAlive(session, DEFAULT_H2_KEEPALIVE);
     });
     s.on('sessionError', () => undefined);
     this.h2 = s;

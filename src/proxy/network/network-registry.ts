@@ -12,13 +12,21 @@ import { HttpConnectionManager } from '../http/connection-manager.js';
 import { parseHcm, type HcmParseContext } from '../http/hcm-config.js';
 import type { NetworkChain } from './network-chain.js';
 import { networkRbacFactory } from '../filters/rbac/rbac-network.js';
+import { connectionLimitFactory } from './connection-limit.js';
 import { parseTcpProxy, TcpProxy } from './tcp-proxy.js';
 
-export type ChainParseContext = NetworkParseContext & HcmParseContext;
+export type ChainParseContext = NetworkParseContext & HcmParseContext & {
+  /** the listener's per_connection_buffer_limit_bytes (the HCM's buffer limit for retries and mirrors) */
+  bufferLimitBytes?: number;
+};
 
 const hcmFactory: NetworkFilterFactory<ChainParseContext> = {
   typeUrls: [HCM_TYPE],
-  parseTerminal: (config, _name, ctx) => new HttpConnectionManager(parseHcm(config, ctx), { observer: ctx.observer }),
+  parseTerminal: (config, _name, ctx) => {
+    const cfg = parseHcm(config, ctx);
+    if (ctx.bufferLimitBytes !== undefined) cfg.bufferLimitBytes = ctx.bufferLimitBytes;
+    return new HttpConnectionManager(cfg, { observer: ctx.observer });
+  },
 };
 
 const tcpProxyFactory: NetworkFilterFactory<ChainParseContext> = {
@@ -34,6 +42,7 @@ const istioStatsNetworkFactory: NetworkFilterFactory<ChainParseContext> = {
 
 export const NETWORK_FILTER_FACTORIES: readonly NetworkFilterFactory<ChainParseContext>[] = [
   istioStatsNetworkFactory,
+  connectionLimitFactory,
   networkRbacFactory,
   hcmFactory,
   tcpProxyFactory,

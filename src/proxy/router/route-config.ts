@@ -53,6 +53,13 @@ export interface VirtualHost {
   routes: Route[];
   retry: RetryPolicy | undefined;
   perFilter: Map<string, unknown>;
+  /**
+   * require_tls ALL (Istio's Gateway httpsRedirect): a request that did not arrive over TLS
+   * (x-forwarded-proto, as the connection manager set it) gets this 301 to https instead
+   */
+  tlsRedirect?: Route;
+  /** per_request_buffer_limit_bytes: the most request body buffered for retries and mirroring */
+  bufferLimit?: number;
 }
 
 export interface Route {
@@ -80,6 +87,8 @@ export interface Route {
   decorator?: string;
   /** RouteAction upgrade_configs: per-type overrides of the HCM's upgrade_configs */
   upgrades?: UpgradeMap;
+  /** per_request_buffer_limit_bytes of the route (else its virtual host's, else the listener's) */
+  bufferLimit?: number;
 }
 
 const REDIRECT_CODES: Record<string, number> = {
@@ -91,6 +100,13 @@ function fraction(p: Record<string, any> | undefined): number {
   const fp = p.default_value ?? p;
   const den = fp.denominator === 'TEN_THOUSAND' ? 10000 : fp.denominator === 'MILLION' ? 1e6 : 100;
   return Number(fp.numerator ?? 0) / den;
+}
+
+/** a UInt32Value byte limit, undefined when unset */
+function bufferLimit(v: { value?: unknown } | undefined): number | undefined {
+  if (v === undefined || v === null || v.value === undefined) return undefined;
+  const n = Number(v.value);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
 function parsePerFilter(obj: unknown, parse: PerFilterParser): Map<string, unknown> {
@@ -122,6 +138,7 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     perFilter: parsePerFilter(r.typed_per_filter_config, parse),
   };
   if (typeof r.decorator?.operation === 'string' && r.decorator.operation !== '') route.decorator = r.decorator.operation;
+  route.bufferLimit = bufferLimit(r.per_request_buffer_limit_bytes);
   if (r.route) {
     const a = r.route as Record<string, any>;
     if (a.cluster) route.slot = resolve(String(a.cluster));
@@ -210,8 +227,16 @@ export class RouteConfig {
         routes: [],
         retry: compileRetryPolicy(v.retry_policy),
         perFilter: parsePerFilter(v.typed_per_filter_config, parse),
+        bufferLimit: bufferLimit(v.per_request_buffer_limit_bytes),
       };
       vhost.routes = ((v.routes ?? []) as Array<Record<string, any>>).map((r) => compileRoute(r, vhost, resolve, parse));
+      const requireTls = v.require_tls ?? 'NONE';
+      if (requireTls === 'ALL' || requireTls === 2) {
+        vhost.tlsRedirect = compileRoute({ name: `${vhost.name}/require_tls`, match: { prefix: '/' }, redirect: { https_redirect: true } }, vhost, resolve, parse);
+      } else if (requireTls !== 'NONE' && requireTls !== 0) {
+        // EXTERNAL_ONLY needs Envoy's internal-request classification, which this proxy lacks
+        fail(`virtual host ${vhost.name}: require_tls ${String(requireTls)} is not supported (NONE or ALL)`);
+      }
       for (const raw of (v.domains ?? []) as string[]) {
         const d = raw.toLowerCase();
         if (d === '*') {
@@ -260,6 +285,7 @@ export class RouteConfig {
   route(authority: string, input: MatchInput): Route | undefined {
     const vh = this.findVirtualHost(authority);
     if (!vh) return undefined;
+    if (vh.tlsRedirect && input.headers['x-forwarded-proto'] !== 'https') return vh.tlsRedirect;
     const routes = vh.routes;
     for (let i = 0; i < routes.length; i++) if (routes[i].match.matches(input)) return routes[i];
     return undefined;

@@ -43,9 +43,15 @@ function splitPem(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((c) => (c.endsWith('\n') ? c : `${c}\n`)) ?? [];
 }
 
-/** Istio's rotateTime: when to renew a certificate valid from notBefore to notAfter (ms from now). */
-export function rotationDelayMs(notBefore: Date, notAfter: Date, now: number, ratio = 0.5, jitter = 0.01, random = Math.random): number {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
+/**
+ * Istio's rotateTime: when to renew a certificate obtained at `createdAt` and valid until notAfter
+ * (ms from now). The lifetime counts from when the agent got the certificate (Istio's
+ * SecretItem.CreatedTime), not from NotBefore: CAs backdate NotBefore for clock skew (2 min for
+ * istiod and Clew's CA), which with a short TTL would put the rotation time in the past and make
+ * the agent renew in a loop.
+ */
+export function rotationDelayMs(createdAt: Date, notAfter: Date, now: number, ratio = 0.5, jitter = 0.01, random = Math.random): number {
+  const lifetime = notAfter.getTime() - createdAt.getTime();
   const r = Math.min(1, Math.max(0, ratio + (random() * 2 - 1) * jitter));
   return Math.max(0, notAfter.getTime() - r * lifetime - now);
 }
@@ -101,7 +107,7 @@ export class WorkloadCertificateAgent {
       this.issued++;
       this.retryMs = RETRY_MIN_MS;
       this.opts.onCertificate(cert);
-      const delay = rotationDelayMs(cert.notBefore, cert.notAfter, Date.now(), this.opts.graceRatio, this.opts.graceJitter);
+      const delay = rotationDelayMs(new Date(), cert.notAfter, Date.now(), this.opts.graceRatio, this.opts.graceJitter);
       this.opts.log('info', `workload certificate serial ${cert.serialNumber} valid until ${cert.notAfter.toISOString()}; next rotation in ${Math.round(delay / 1000)} s`);
       this.schedule(delay);
     } catch (err) {

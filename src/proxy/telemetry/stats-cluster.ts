@@ -21,6 +21,8 @@ export class ClusterStats {
   readonly upstream_rq_retry_success: Counter;
   readonly upstream_rq_retry_overflow: Counter;
   readonly upstream_rq_rx_reset: Counter;
+  /** retries or mirroring given up because the request body outgrew the buffer limit */
+  readonly retry_or_shadow_abandoned: Counter;
   readonly upstream_rq_tx_reset: Counter;
   readonly upstream_rq_time: Histogram;
   readonly upstream_cx_total: Counter;
@@ -68,6 +70,7 @@ export class ClusterStats {
     this.upstream_rq_retry_success = s.counter('upstream_rq_retry_success');
     this.upstream_rq_retry_overflow = s.counter('upstream_rq_retry_overflow');
     this.upstream_rq_rx_reset = s.counter('upstream_rq_rx_reset');
+    this.retry_or_shadow_abandoned = s.counter('retry_or_shadow_abandoned');
     this.upstream_rq_tx_reset = s.counter('upstream_rq_tx_reset');
     this.upstream_rq_time = s.histogram('upstream_rq_time');
     this.upstream_cx_total = s.counter('upstream_cx_total');

@@ -6,6 +6,7 @@ import { parseHealthChecks, type HealthCheckConfig } from './health-check-config
 import type { EdsHealth } from './host.js';
 import type { LbOptions, LbPolicy } from './load-balancer.js';
 import { parseOutlierDetection, type OutlierConfig } from './outlier-config.js';
+import { structToJson } from '../../xds/struct.js';
 import { endpointTransportMetadata, parseClusterTransports, type ClusterTransportConfig } from '../transport/transport-registry.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
@@ -44,6 +45,11 @@ export interface ClusterConfig {
   connectTimeoutMs: number;
   lb: LbOptions;
   http2: boolean;
+  /**
+   * Istio's istio.alpn may replace the TLS ALPN of this cluster's connections; false when the
+   * cluster's `istio` metadata says `alpn_override: "false"` (TLS origination to a non-mesh server)
+   */
+  alpnOverride: boolean;
   circuitBreakers: CircuitBreakers;
   /** common_http_protocol_options.max_requests_per_connection; 0 = unlimited */
   maxRequestsPerConnection: number;
@@ -143,6 +149,7 @@ export function parseCluster(c: Record<string, any>): ClusterConfig {
       choiceCount: num(c.least_request_lb_config?.choice_count, 2),
     },
     http2,
+    alpnOverride: structToJson(c.metadata?.filter_metadata?.istio ?? {}).alpn_override !== 'false',
     circuitBreakers: {
       maxConnections: num(th.max_connections, 1024),
       maxPendingRequests: num(th.max_pending_requests, 1024),

@@ -5,7 +5,7 @@
  * workload certificate may show it).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { AdsServer } from '../../xds-server/index.js';
+import { grpcBindAddress, shutdownGrpcServer, type AdsServer } from '../../xds-server/index.js';
 import { caServiceDefinition } from './istio-ca-messages.js';
 import type { ServingCertProvider } from './serving-cert-provider.js';
 
@@ -13,8 +13,6 @@ export interface SecureServer {
   port: number;
   close(): Promise<void>;
 }
-
-const SHUTDOWN_GRACE_MS = 1000;
 
 export async function startSecureServer(o: {
   host: string;
@@ -28,21 +26,12 @@ export async function startSecureServer(o: {
   o.ads.attach(server, true);
   // (identity provider, CA provider, require a client certificate)
   const creds = grpc.experimental.createCertificateProviderServerCredentials(o.provider, o.provider, false);
-  const addr = o.host.includes(':') && !o.host.startsWith('[') ? `[${o.host}]:${o.port}` : `${o.host}:${o.port}`;
+  const addr = grpcBindAddress(o.host, o.port);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(addr, creds, (err, p) => (err ? reject(Object.assign(err, { address: addr })) : resolve(p)));
   });
   return {
     port,
-    close: () => new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    }),
+    close: () => shutdownGrpcServer(server),
   };
 }

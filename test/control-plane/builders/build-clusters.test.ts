@@ -21,7 +21,8 @@ function clusterWith(trafficPolicy: unknown, port: { name: string; port: number 
 }
 
 test('outbound EDS cluster: exact shape with Istio defaults', () => {
-  const pc = makePc([kubeService('reviews', [{ name: 'http', port: 9080 }])]);
+  // auto mTLS adds transport_socket_matches (build-mtls.test.ts); the rest of the shape is this
+  const pc = makePc([kubeService('reviews', [{ name: 'http', port: 9080 }])], [], { enableAutoMtls: false });
   const c = byName(buildClusters(pc, proxy()), `outbound|9080||${REVIEWS}`);
   assert.deepEqual(c, {
     name: `outbound|9080||${REVIEWS}`,

@@ -58,10 +58,12 @@ test('an undeclared port is sniffed: an HTTP chain for http/1.x and h2c beside t
 });
 
 test('inbound under capture: original ports, sniffed ports, 127.0.0.6, TPROXY transparent', () => {
-  const pc = makePc([svc('app', undefined, [{ name: 'http', port: 9080 }, { port: 7000 }])]);
+  // mTLS DISABLE: the plaintext chains alone (the mTLS chains per mode: build-mtls.test.ts)
+  const disable = res('PeerAuthentication', 'mesh', { mtls: { mode: 'DISABLE' } }, 'istio-system');
+  const pc = makePc([svc('app', undefined, [{ name: 'http', port: 9080 }, { port: 7000 }]), disable]);
   const me = proxy({ interceptionMode: 'REDIRECT', labels: { app: 'app' }, podPorts: [{ name: 'http', containerPort: 9080 }, { containerPort: 7000 }] });
   const vi = byName(buildListeners(pc, me), 'virtualInbound');
-  assert.deepEqual(vi.listener_filters.map((f: any) => f.name), ['envoy.filters.listener.original_dst']);
+  assert.deepEqual(vi.listener_filters.map((f: any) => f.name), ['envoy.filters.listener.original_dst', 'envoy.filters.listener.http_inspector']);
   assert.equal(vi.transparent, undefined);
   const chains = vi.filter_chains.map((c: any) => [c.name, c.filter_chain_match]);
   assert.deepEqual(chains, [

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildListeners } from '../../../src/control-plane/builders/index.js';
 import { LISTENER_TYPE, HCM_TYPE, TCP_PROXY_TYPE } from '../../../src/xds/type-urls.js';
+import { structToJson } from '../../../src/xds/struct.js';
 import { assertRoundTrip, BOOKINFO_SERVICES, byName, kubeService, makePc, proxy, res, subsetsRule, vs } from './fixtures.js';
 
 // Istio's stats filter sits right before the router on every sidecar and gateway HCM.
@@ -18,7 +19,7 @@ test('sidecar: virtualOutbound on 15001 with use_original_dst and a passthrough 
   assert.equal(vo.filter_chains[0].filters[1].typed_config.cluster, 'PassthroughCluster');
 });
 
-test('sidecar: HTTP service port → 0.0.0.0_<port>, bind_to_port false, HCM with RDS <port> and fault, cors, istio.stats, router', () => {
+test('sidecar: HTTP service port → 0.0.0.0_<port>, bind_to_port false, HCM with RDS <port> and istio.alpn, fault, cors, istio.stats, router', () => {
   const ls = buildListeners(makePc(BOOKINFO_SERVICES), proxy());
   const l = byName(ls, '0.0.0.0_9080');
   assert.deepEqual(l.bind_to_port, { value: false });
@@ -27,11 +28,20 @@ test('sidecar: HTTP service port → 0.0.0.0_<port>, bind_to_port false, HCM wit
   assert.equal(hcm.name, 'envoy.filters.network.http_connection_manager');
   assert.equal(hcm.typed_config['@type'], HCM_TYPE);
   assert.deepEqual(hcm.typed_config.rds, { route_config_name: '9080', config_source: { ads: {}, resource_api_version: 'V3' } });
-  assert.deepEqual(hcm.typed_config.http_filters.map((f: any) => f.name), FILTER_NAMES);
+  assert.deepEqual(hcm.typed_config.http_filters.map((f: any) => f.name), ['istio.alpn', ...FILTER_NAMES]);
+  // istio.alpn (a TypedStruct, as Istio sends it): mTLS HTTP connections announce their version
+  const alpn = hcm.typed_config.http_filters[0].typed_config;
+  assert.equal(alpn['@type'], 'type.googleapis.com/udpa.type.v1.TypedStruct');
+  assert.equal(alpn.type_url, 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig');
+  assert.deepEqual(structToJson(alpn.value), { alpn_override: [
+    { upstream_protocol: 'HTTP10', alpn_override: ['istio-http/1.0', 'istio'] },
+    { upstream_protocol: 'HTTP11', alpn_override: ['istio-http/1.1', 'istio'] },
+    { upstream_protocol: 'HTTP2', alpn_override: ['istio-h2', 'istio'] },
+  ] });
   // as Istio: WebSocket upgrades are carried (the proxy refuses any other upgrade type)
   assert.deepEqual(hcm.typed_config.upgrade_configs, [{ upgrade_type: 'websocket' }]);
   // The fault filter has an empty HTTPFault so per-route configs decide.
-  assert.deepEqual(hcm.typed_config.http_filters[0].typed_config, { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' });
+  assert.deepEqual(hcm.typed_config.http_filters[1].typed_config, { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' });
 });
 
 test('sidecar: TCP service port → TcpProxy to the service cluster, or the weighted tcp route destinations', () => {
@@ -84,8 +94,13 @@ test('inbound REDIRECT: virtualInbound on 15006 with a filter chain per port and
   const vi = byName(ls, 'virtualInbound');
   assertRoundTrip(LISTENER_TYPE, vi);
   assert.deepEqual(vi.address, { socket_address: { address: '0.0.0.0', port_value: 15006 } });
-  assert.deepEqual(vi.filter_chains[0].filter_chain_match, { destination_port: { value: 9080 } });
-  assert.equal(vi.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
+  // PERMISSIVE (nothing configured): the mTLS chain, then the plaintext one, both to inbound|9080||
+  assert.deepEqual(vi.filter_chains[0].filter_chain_match, {
+    destination_port: { value: 9080 }, transport_protocol: 'tls',
+    application_protocols: ['istio-peer-exchange', 'istio', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2'],
+  });
+  assert.deepEqual(vi.filter_chains[1].filter_chain_match, { destination_port: { value: 9080 }, transport_protocol: 'raw_buffer' });
+  for (const i of [0, 1]) assert.equal(vi.filter_chains[i].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
   assert.equal(vi.filter_chains.at(-1).filters.at(-1).typed_config.cluster, 'InboundPassthroughCluster');
   assert.ok(!ls.some((x) => x.name === '127.0.10.1_9080'));
 });

@@ -296,14 +296,14 @@ test('1xx responses (100-continue, 103) are skipped: the handler sees only the f
   }
 });
 
-test('a malformed response is kind reset', async () => {
+test('a malformed response is kind protocol (Envoy: protocol_error, flag UPE)', async () => {
   const up = await rawServer((sock, soFar) => {
     if (soFar.endsWith('\r\n\r\n')) sock.write('HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n');
   });
   const { pool } = newPool(up.port);
   try {
     const r = await send(pool, {}).done;
-    assert.equal(r.error?.kind, 'reset');
+    assert.equal(r.error?.kind, 'protocol');
     assert.match(r.error?.message ?? '', /HPE_/);
   } finally {
     await pool.close();
@@ -324,6 +324,40 @@ test('response headers: more than 32 fields (flushed early by llhttp) all arrive
   } finally {
     await pool.close();
     await up.close();
+  }
+});
+
+test('response fields named like Object members (constructor, toString) arrive as fields; __proto__ changes nothing (found by the codec fuzz target: a 503)', async () => {
+  const up = await rawServer((sock, soFar) => {
+    if (soFar.endsWith('\r\n\r\n')) sock.write('HTTP/1.1 200 OK\r\nconstructor: P (\r\ntoString: t\r\n__proto__: x\r\ncontent-length: 2\r\n\r\nok');
+  });
+  const { pool } = newPool(up.port);
+  try {
+    const r = await send(pool, {}).done;
+    assert.equal(r.error, undefined);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers?.constructor, 'P (');
+    assert.equal(r.headers?.tostring, 't');
+    assert.equal(Object.getPrototypeOf(r.headers), Object.prototype);
+  } finally {
+    await pool.close();
+    await up.close();
+  }
+});
+
+test('a status outside 100-599 is an upstream protocol error (RFC 9110 15; found by the codec fuzz target: 800 was relayed)', async () => {
+  for (const line of ['HTTP/1.1 800 Unknown', 'HTTP/1.1 099 Low', 'HTTP/1.1 000 Zero']) {
+    const up = await rawServer((sock, soFar) => {
+      if (soFar.endsWith('\r\n\r\n')) sock.write(`${line}\r\ncontent-length: 2\r\n\r\nok`);
+    });
+    const { pool } = newPool(up.port);
+    try {
+      const r = await send(pool, {}).done;
+      assert.equal(r.error?.kind, 'protocol', line);
+    } finally {
+      await pool.close();
+      await up.close();
+    }
   }
 });
 

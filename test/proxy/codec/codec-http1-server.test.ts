@@ -531,3 +531,44 @@ test('a request head dripped slower than headersTimeoutMs gets 408 and the conne
     await srv.close();
   }
 });
+
+test('a pipelined head that begins mid-read and arrives in three reads is one request, not HTTP/0.9 (found by the codec fuzz target)', async () => {
+  const seen: string[] = [];
+  const srv = await server({
+    onRequest: (q, s) => {
+      seen.push(`${q.method} ${q.url}`);
+      // the first answer waits, so the second head arrives while the first is under way
+      setTimeout(() => s.writeHead(200, { 'content-length': '2' }).end('ok'), seen.length === 1 ? 150 : 0);
+    },
+  });
+  try {
+    const parts = [
+      'POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPUT /b HTTP/1.1\r\nHost: x\r\nx-one: 1\r\nx-t',
+      'wo: 2\r\nx-thr',
+      'ee: 3\r\n\r\n',
+    ];
+    const r = await exchange(srv.port, parts, (t) => count(t, /ok/g) === 2, 40);
+    assert.equal(count(r.text, /HTTP\/1\.1 200 OK\r\n/g), 2, r.text);
+    assert.deepEqual(seen, ['POST /a', 'PUT /b']);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('request fields named like Object members (constructor, toString) are fields; __proto__ is dropped (found by the codec fuzz target)', async () => {
+  let headers: Record<string, unknown> | undefined;
+  const srv = await server({
+    onRequest: (q, s) => {
+      headers = q.headers as Record<string, unknown>;
+      s.writeHead(200, { 'content-length': '2' }).end('ok');
+    },
+  });
+  try {
+    await exchange(srv.port, 'GET /a HTTP/1.1\r\nHost: x\r\nconstructor: c\r\ntoString: t\r\n__proto__: p\r\n\r\n', (t) => t.endsWith('ok'));
+    assert.equal(headers?.constructor, 'c');
+    assert.equal(headers?.tostring, 't');
+    assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+  } finally {
+    await srv.close();
+  }
+});

@@ -52,7 +52,17 @@ export async function startHarness(r: MeshResources, opts: Partial<ProxyOptions>
     xdsBackoffMaxMs: 200,
     ...opts,
   });
-  if (waitReady) await withTimeout(proxy.ready, 5000, 'proxy never became ready');
+  if (waitReady) {
+    // generous: a loaded 2-core machine can take seconds for a workload key and CSR; a proxy
+    // that never gets ready is closed before the error, so the test file fails instead of hanging
+    try {
+      await withTimeout(proxy.ready, 20_000, 'proxy never became ready');
+    } catch (err) {
+      await proxy.close().catch(() => undefined);
+      await xds.stop().catch(() => undefined);
+      throw err;
+    }
+  }
   const h: Harness = {
     xds,
     proxy,

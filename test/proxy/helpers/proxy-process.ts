@@ -16,8 +16,10 @@ export interface ProxyProcess {
   waitReady(readyPort: number, ms?: number): Promise<void>;
 }
 
-export function spawnProxy(args: string[]): ProxyProcess {
-  const child = spawn(process.execPath, [CLEW_BIN, 'proxy', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `wrapper`: a command the proxy runs under, e.g. `['prlimit', '--nofile=256:256']` */
+export function spawnProxy(args: string[], wrapper: string[] = []): ProxyProcess {
+  const argv = [process.execPath, CLEW_BIN, 'proxy', ...args];
+  const child = spawn(wrapper[0] ?? argv[0], [...wrapper.slice(1), ...(wrapper.length > 0 ? argv : argv.slice(1))], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) =>

@@ -105,7 +105,8 @@ export const EDGE_CASES: HostileCase[] = [
   { name: '101 request headers', send: (a) => `GET /many HTTP/1.1\r\nHost: ${a}\r\n${fields(100)}\r\n`, status: [431], appNever: '/many', source: 'issue 23 item 9; Envoy max_headers_count' },
   { name: '10,000 request headers', send: (a) => `GET /many HTTP/1.1\r\nHost: ${a}\r\n${Array.from({ length: 10_000 }, () => 'a: b\r\n').join('')}\r\n`, status: [431], appNever: '/many', source: 'issue 23 item 9' },
   { name: 'an oversized header', send: (a) => `GET /big HTTP/1.1\r\nHost: ${a}\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`, status: [431], source: 'Envoy max_request_headers_kb' },
-  { name: 'garbage', send: () => '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', status: [400], source: 'a TLS ClientHello on a plaintext port' },
+  // the inbound port is PERMISSIVE (mTLS by default): a ClientHello there is TLS, not garbage
+  { name: 'garbage', send: () => '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', status: [400], only: ['gateway', 'outbound'], source: 'a TLS ClientHello on a plaintext port' },
 ];
 
 /** Item 5: Upgrade requests under the HCM's rules. */

@@ -72,3 +72,17 @@ test('retry policy: retry_on bits, counts, backoff, status codes and gRPC status
   assert.ok(retriableResponse(p, 200, 14));
   assert.ok(!retriableResponse(p, 200, 5));
 });
+
+test('require_tls ALL (Gateway httpsRedirect): a request not over TLS gets the 301 to https, a TLS one its route; EXTERNAL_ONLY is a NACK', () => {
+  const make = (requireTls: string) => new RouteConfig({
+    name: 'r',
+    virtual_hosts: [{ name: 'v', domains: ['*'], require_tls: requireTls, routes: [{ name: 'app', match: { prefix: '/' }, route: { cluster: 'a' } }] }],
+  }, slot, parsePerRouteFilterConfig);
+  const r = make('ALL');
+  const plain = r.route('web.example.com', { path: '/x', query: '', headers: { 'x-forwarded-proto': 'http' } })!;
+  assert.equal(plain.kind, 'redirect');
+  assert.deepEqual({ scheme: plain.redirect!.scheme, status: plain.redirect!.status }, { scheme: 'https', status: 301 });
+  assert.equal(r.route('web.example.com', { path: '/x', query: '', headers: { 'x-forwarded-proto': 'https' } })!.name, 'app');
+  assert.equal(make('NONE').route('web.example.com', { path: '/x', query: '', headers: { 'x-forwarded-proto': 'http' } })!.name, 'app');
+  assert.throws(() => make('EXTERNAL_ONLY'), /require_tls EXTERNAL_ONLY is not supported/);
+});

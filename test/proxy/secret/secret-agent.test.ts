@@ -95,13 +95,17 @@ function meshResources(cluster: string): Parameters<typeof startHarness>[0] {
   };
 }
 
-test('rotation time: Istio rotateTime, half of the lifetime ± 1 % jitter', () => {
+test('rotation time: Istio rotateTime, half of the lifetime (from when it was obtained) ± 1 % jitter', () => {
   const nb = new Date(0);
   const na = new Date(100_000);
   assert.equal(rotationDelayMs(nb, na, 0, 0.5, 0.01, () => 0.5), 50_000);
   assert.equal(rotationDelayMs(nb, na, 0, 0.5, 0.01, () => 1), 49_000);
   assert.equal(rotationDelayMs(nb, na, 0, 0.5, 0.01, () => 0), 51_000);
   assert.equal(rotationDelayMs(nb, na, 60_000, 0.5, 0.01, () => 0.5), 0, 'already past: now');
+  // the lifetime counts from when the certificate was obtained: a CA that backdates NotBefore by
+  // 2 min (clock skew) with a 60 s TTL gets a rotation 30 s later, not a renewal loop
+  const got = new Date(1_000_000);
+  assert.equal(rotationDelayMs(got, new Date(1_060_000), 1_000_000, 0.5, 0.01, () => 0.5), 30_000);
 });
 
 test('SDS default/ROOTCA from the agent: CSR with the bearer token (read at each use), the CA verified by --root-cert, mTLS with the issued identity, rotation keeps live connections', async () => {

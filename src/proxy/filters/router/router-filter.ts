@@ -95,14 +95,42 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     const req = s.requestBody();
     const hasBody = req !== null;
     if (req !== null && (route.retry || (route.mirrors.length > 0 && s.upgradeType === undefined))) {
-      // Retries and mirrors need the whole body; buffer it (Envoy buffers too).
+      // Retries and mirrors need the whole body: buffered up to the buffer limit (Envoy's
+      // per_request_buffer_limit_bytes, else the listener's per_connection_buffer_limit_bytes);
+      // a bigger body is streamed and the retries and mirrors given up (retry_or_shadow_abandoned)
+      const limit = route.bufferLimit ?? route.vhost.bufferLimit ?? s.bufferLimitBytes;
+      const cl = h['content-length'];
+      if (typeof cl === 'string' && Number(cl) > limit) {
+        this.abandonBuffering();
+        this.body = req;
+        s.info.bytesReceived = Number(cl);
+        this.begin();
+        return 'stop';
+      }
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        this.body = Buffer.concat(chunks);
+      let size = 0;
+      const onData = (c: Buffer): void => {
+        size += c.length;
+        chunks.push(c);
+        if (size <= limit) return;
+        // too big to keep: what was read goes first, the rest streams behind it
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        req.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        chunks.length = 0;
+        this.abandonBuffering();
+        this.body = req;
+        if (cl !== undefined) s.info.bytesReceived = Number(cl);
+        this.begin();
+      };
+      const onEnd = (): void => {
+        this.body = Buffer.concat(chunks, size);
         s.info.bytesReceived = this.body.length;
         this.begin();
-      });
+      };
+      req.on('data', onData);
+      req.on('end', onEnd);
     } else {
       this.body = req;
       if (hasBody) s.info.bytesReceived = Number(h['content-length'] ?? 0);
@@ -111,10 +139,20 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     return 'stop';
   }
 
+  /** The request body outgrew the buffer limit: it is streamed, without retries or mirrors. */
+  private abandonBuffering(): void {
+    this.noRetry = true;
+    this.cluster.stats.retry_or_shadow_abandoned.inc();
+  }
+
+  /** the body is streamed (over the buffer limit): no retry can resend it */
+  private noRetry = false;
+
   private begin(): void {
     if (this.finished) return;
     const route = this.route;
-    // an Upgrade is not mirrored (a shadow cannot take part in the tunnel)
+    // an Upgrade is not mirrored (a shadow cannot take part in the tunnel); a streamed body is
+    // not mirrored either (sendMirror mirrors only buffered bodies)
     if (this.s.upgradeType === undefined) for (const m of route.mirrors) {
       if (m.fraction >= 1 || Math.random() < m.fraction) sendMirror(m.slot, this.s, this.headers, this.path, this.body);
     }
@@ -169,7 +207,8 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.current = a;
     const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.tryTimer = setTimeout(onPerTryTimeout, perTry, this, a);
-    const ao = s.alpnOverride;
+    // istio.alpn, unless the cluster opted out (TLS origination: Istio's alpn_override "false")
+    const ao = this.cluster.config.alpnOverride ? s.alpnOverride : undefined;
     if (s.upgradeType !== undefined) {
       // an Upgrade gets a connection of its own (upgrade.ts), never a pooled one
       const c = this.cluster;
@@ -230,7 +269,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
 
   private canRetry(): boolean {
     const p = this.route.retry;
-    if (!p || this.finished || this.attempts > p.numRetries) return false;
+    if (!p || this.finished || this.noRetry || this.attempts > p.numRetries) return false;
     return this.body === null || Buffer.isBuffer(this.body);
   }
 
@@ -309,8 +348,11 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.endAttempt(a);
     if (this.s.responseStarted) {
       this.finish();
-      this.cluster.stats.upstream_rq_rx_reset.inc();
-      this.s.addFlag('UR');
+      if (err.kind === 'protocol') this.s.addFlag('UPE');
+      else {
+        this.cluster.stats.upstream_rq_rx_reset.inc();
+        this.s.addFlag('UR');
+      }
       this.s.resetDownstream();
       return;
     }
@@ -324,7 +366,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     this.cluster.reportResult(a.host, failure === 'connect' ? 'connect_failure' : failure === 'timeout' ? 'timeout' : 'reset');
     if (failure === 'reset' || failure === 'refused') this.cluster.stats.upstream_rq_rx_reset.inc();
     const p = this.route.retry;
-    if (p && retriableFailure(p, failure === 'aborted' ? 'reset' : failure) && this.canRetry() && this.scheduleRetry()) {
+    if (p && retriableFailure(p, failure === 'aborted' || failure === 'protocol' ? 'reset' : failure) && this.canRetry() && this.scheduleRetry()) {
       if (failure === 'connect') this.s.addFlag('UF');
       return;
     }
@@ -333,6 +375,7 @@ class RouterFilter implements HttpFilter, AttemptOwner {
     if (this.attempts > 1 && p) s.addFlag('URX');
     if (failure === 'timeout') s.sendLocalReply(504, LOCAL_REPLY.timeout, 'UT');
     else if (failure === 'connect') s.sendLocalReply(503, LOCAL_REPLY.connectFailure, 'UF');
+    else if (failure === 'protocol') s.sendLocalReply(503, LOCAL_REPLY.protocolError, 'UPE');
     else s.sendLocalReply(503, LOCAL_REPLY.reset, 'UC');
   }
 

@@ -1,0 +1,40 @@
+/**
+ * The paths of the control plane's HTTP API (debug port, 15014), one list for the server, the
+ * CLI, the dashboard and scripts. Bottom module: no imports.
+ */
+export const API_PATHS = {
+  ready: '/ready',
+  metrics: '/metrics',
+  syncz: '/debug/syncz',
+  proxyStatus: '/debug/proxy_status',
+  /** `?proxyID=<node id | name.namespace | name>` */
+  configDump: '/debug/config_dump',
+  registryz: '/debug/registryz',
+  configz: '/debug/configz',
+  mesh: '/debug/mesh',
+  /** the mesh's root certificate (PEM), what clients verify the TLS port and workload certificates with */
+  rootCert: '/debug/root-cert',
+  /** GET `?kind=&namespace=&name=` */
+  resources: '/apis/v1/resources',
+  apply: '/apis/v1/apply',
+  delete: '/apis/v1/delete',
+  /** POST (admin token) `{namespace, serviceAccount, podName, addresses?, labels?, expirationSeconds?}`: a workload token */
+  workloadTokens: '/apis/v1/workload-tokens',
+  /** GET `?window=1m|5m|1h`: the traffic graph from the sidecars' Istio metrics (GraphResponse) */
+  graph: '/apis/v1/graph',
+  /** GET: services with health and endpoints (ServiceListResponse) */
+  services: '/apis/v1/services',
+  /** GET: workloads with health and their proxy's sync status (WorkloadListResponse) */
+  workloads: '/apis/v1/workloads',
+  /** GET: Istio config with validation state and YAML (ConfigListResponse) */
+  configList: '/apis/v1/config',
+} as const;
+
+/** The graph's time windows (Kiali's 1m, 5m, 1h) in milliseconds. */
+export const GRAPH_WINDOWS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000 } as const;
+export type GraphWindow = keyof typeof GRAPH_WINDOWS;
+
+/** `DELETE /apis/v1/resources/<kind>/<namespace>/<name>` */
+export function resourcePath(kind: string, namespace: string, name: string): string {
+  return `${API_PATHS.resources}/${encodeURIComponent(kind)}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
+}

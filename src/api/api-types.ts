@@ -96,6 +96,8 @@ export interface RegistryzEntry {
   location: string;
   addresses: string[];
   origin: string;
+  /** id of the registry that defines the host (the aggregate's first match: `Kubernetes`, `config`, ...) */
+  cluster?: string;
   /** service port (as a string) -> endpoints */
   endpoints: Record<string, RegistryEndpoint[]>;
 }

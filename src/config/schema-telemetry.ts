@@ -47,7 +47,7 @@ const accessLogging = obj({
   match: obj({ mode: mode() }),
   providers,
   disabled: bool(),
-  filter: noEffect(obj({ expression: str() }), 'every request is logged'),
+  filter: obj({ expression: str() }),
 });
 
 export const telemetrySchema: Schema = obj(

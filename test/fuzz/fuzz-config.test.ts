@@ -123,7 +123,12 @@ const httpRoute = fc.tuple(action, fc.record({
   headers: optional(headers),
 }, { requiredKeys: [] })).map(([a, rest]) => {
   const route: Record<string, unknown> = { ...rest, ...a };
-  if ('redirect' in a) delete route.rewrite; // mutually exclusive (the validator says so)
+  // a redirect or a direct response excludes a rewrite and a fault (Istio's rules, which the
+  // validator applies): generate the valid combinations, so most inputs validate
+  if ('redirect' in a || 'directResponse' in a) {
+    delete route.rewrite;
+    delete route.fault;
+  }
   return route;
 });
 const virtualService = fc.record({

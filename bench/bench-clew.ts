@@ -198,11 +198,11 @@ async function waitRoute(url: string, host: string, timeoutMs: number): Promise<
  * Starts the control plane (on `cpCpu`) and both sidecars (on `proxyCpu`). Sidecar addresses are
  * 127.0.<n>.1 (client) and 127.0.<n>.2 (server), each sidecar's ports free on its address.
  */
-export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number; node?: string }): Promise<ClewSetup> {
+export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number; node?: string; extraConfig?: string }): Promise<ClewSetup> {
   const telemetry = opts.telemetry ?? 'on';
   const cfgDir = path.join(opts.workDir, 'clew-config');
   fs.mkdirSync(cfgDir, { recursive: true });
-  fs.writeFileSync(path.join(cfgDir, 'bench-mesh.yaml'), meshYaml(opts.upstreams) + (telemetry === 'off' ? TELEMETRY_OFF_YAML : ''));
+  fs.writeFileSync(path.join(cfgDir, 'bench-mesh.yaml'), meshYaml(opts.upstreams) + (telemetry === 'off' ? TELEMETRY_OFF_YAML : '') + (opts.extraConfig ?? ''));
   const meshFile = path.join(opts.workDir, 'mesh.yaml');
   fs.writeFileSync(meshFile, meshConfigYaml(telemetry, opts.workDir));
   const [xdsPort, securePort, debugPort] = await distinctFreePorts(3);

@@ -8,8 +8,9 @@
 // by then is killed with everything it started and counted as a failure that names it. (With one
 // `node --test` over all files, a single hung file - an EADDRINUSE or a failed wait that left a
 // server open - stalled the whole run until CI's own limit, with no name.) A file's output is
-// printed in one piece when it ends; the totals, the slowest files and the failed files come
-// last. The exit status is 0 only if every file passed.
+// printed in one piece when it ends (`--test-force-exit`: once its tests and hooks are done the
+// file's process exits even if something it opened is still referenced); the totals, the slowest
+// files and the failed files come last. The exit status is 0 only if every file passed.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -55,7 +56,7 @@ function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
     const chunks = [];
-    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', file], {
+    const child = spawn(process.execPath, ['--test', '--test-force-exit', '--test-reporter=spec', file], {
       detached: true, // its own process group: a timeout kills what the file started too
       stdio: ['ignore', 'pipe', 'pipe'],
       env: process.env,

@@ -22,6 +22,8 @@ export interface ProxyStatusRow {
   nodeId: string;
   /** `sidecar` or `router` */
   type: string;
+  /** its admin port on the address in its node id, when not 15000 (CLEW_ADMIN_PORT) */
+  adminPort?: number;
   connectedAt: string;
   CDS: SyncState;
   LDS: SyncState;
@@ -94,6 +96,8 @@ export interface RegistryzEntry {
   location: string;
   addresses: string[];
   origin: string;
+  /** id of the registry that defines the host (the aggregate's first match: `Kubernetes`, `config`, ...) */
+  cluster?: string;
   /** service port (as a string) -> endpoints */
   endpoints: Record<string, RegistryEndpoint[]>;
 }

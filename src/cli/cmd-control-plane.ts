@@ -35,13 +35,42 @@ export function register(program: Command): void {
     .option('--metrics-scrape-interval <ms>', "how often every connected proxy's Istio metrics are scraped for the dashboard's graph (0 = never)", (v) => Number(v), 5000)
     .option('--service-cidr <cidr>', 'range Services get their virtual IPs (ClusterIPs) from', '10.96.0.0/12')
     .option('--debounce <ms>', 'merge changes arriving within this many ms into one push', (v) => Number(v), 100)
+    .option('--kubeconfig <file>', 'also read Services, EndpointSlices, Pods and Istio CRDs from this Kubernetes cluster')
+    .option('--in-cluster', 'like --kubeconfig, with the pod\'s service account (KUBERNETES_SERVICE_HOST, mounted token)')
+    .option('--cluster-id <id>', 'cluster id of the Kubernetes registry', 'Kubernetes')
+    .option('--system-namespace <ns>', 'namespace of the control plane (status Lease)', 'istio-system')
+    .option('--webhook-port <port>', 'with --kubeconfig/--in-cluster: HTTPS port of the admission webhooks (/validate, /inject), as istiod\'s 15017', port, 15017)
+    .option('--webhook-address <ip>', 'address of the admission webhooks (default: --listen-address)')
+    .option('--proxy-image <image>', 'image of the injected init container and sidecar', 'clew:latest')
+    .option('--no-native-sidecar', 'inject the sidecar as a regular container, not a restartable init container (Kubernetes before 1.29)')
     .action(async (opts) => {
       try {
         parseCidr4(opts.serviceCidr);
       } catch (err) {
         throw new UsageError(`--service-cidr: ${(err as Error).message}`);
       }
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      let kube: import('../kube/kube-sources.js').KubeSources | undefined;
+      if (opts.kubeconfig || opts.inCluster) {
+        if (opts.kubeconfig && opts.inCluster) throw new UsageError('control-plane: --kubeconfig and --in-cluster exclude each other');
+        const { KubeClient } = await import('../kube/kube-client.js');
+        const { KubeSources } = await import('../kube/kube-sources.js');
+        let client;
+        try {
+          client = opts.inCluster ? KubeClient.inCluster() : KubeClient.fromFile(opts.kubeconfig);
+        } catch (err) {
+          throw new UsageError(`control-plane: ${(err as Error).message}`);
+        }
+        kube = new KubeSources(client, { clusterId: opts.clusterId, systemNamespace: opts.systemNamespace, log });
+        log(`kubernetes: ${client.server}: waiting for the informers to list`);
+        await kube.start();
+        log(`kubernetes: ${kube.registry.services().length} services, ${kube.config.all().length} Istio resources`);
+      }
       const cp = new ControlPlane({
+        registries: kube ? [kube.registrySource()] : [],
+        configSources: kube ? [kube.configSource()] : [],
+        // sidecars' projected service-account tokens (audience istio-ca), checked by TokenReview
+        authenticators: kube ? [new (await import('../kube/kube-token-review.js')).KubeTokenReviewAuthenticator(kube.client)] : [],
         configDir: opts.configDir,
         meshConfigFile: opts.meshConfig,
         xdsPort: opts.xdsPort,
@@ -68,9 +97,27 @@ export function register(program: Command): void {
         if (e.code === 'EADDRINUSE') throw new UsageError(`port in use: ${e.message}`);
         throw err;
       }
+      let webhooks: import('../kube/kube-webhooks.js').KubeWebhooks | undefined;
+      if (kube) {
+        kube.publishRootCert(() => cp.security.ca.rootCertPem(), log);
+        const { KubeWebhooks } = await import('../kube/kube-webhooks.js');
+        try {
+          webhooks = await KubeWebhooks.start({
+            client: kube.client, ca: cp.security.ca, host: opts.webhookAddress ?? opts.listenAddress, port: opts.webhookPort, log,
+            namespaceLabels: (ns) => kube!.registry.namespaceLabels(ns),
+            inject: { image: opts.proxyImage, nativeSidecar: opts.nativeSidecar },
+          });
+        } catch (err) {
+          await cp.stop();
+          await kube.stop();
+          const e = err as NodeJS.ErrnoException;
+          if (e.code === 'EADDRINUSE') throw new UsageError(`webhook port in use: ${e.message}`);
+          throw err;
+        }
+      }
       await new Promise<void>((resolve) => {
         const stop = () => {
-          void cp.stop().then(resolve);
+          void (webhooks?.stop() ?? Promise.resolve()).then(() => cp.stop()).then(() => kube?.stop()).then(resolve);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

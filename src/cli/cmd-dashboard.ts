@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--address <ip>', 'address to serve the dashboard on', '127.0.0.1')
     .option('--control-plane <url>', 'control-plane debug URL', DEFAULT_CONTROL_PLANE)
     .option('--prometheus <url>', 'take the graph from this Prometheus server (scraping the sidecars) instead of the control plane')
-    .option('--browser', 'open the dashboard in the default browser (xdg-open)')
+    .option('--browser', 'open the dashboard in the default browser (open on macOS, xdg-open elsewhere)')
     .action(async (opts) => {
       const port = parsePort(opts.port, '--port');
       let server;
@@ -47,7 +47,9 @@ export function register(program: Command): void {
       }
       process.stdout.write(`clew dashboard: ${server.url} (control plane ${opts.controlPlane}${opts.prometheus ? `, graph from Prometheus ${opts.prometheus}` : ''}); Ctrl-C stops it\n`);
       if (opts.browser) {
-        const child = spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true });
+        // the desktop's URL opener: macOS `open`, Windows `start` (through cmd), elsewhere xdg-open
+        const [opener, ...openArgs] = process.platform === 'darwin' ? ['open'] : process.platform === 'win32' ? ['cmd', '/c', 'start', '""'] : ['xdg-open'];
+        const child = spawn(opener, [...openArgs, server.url], { stdio: 'ignore', detached: true });
         child.on('error', (err) => process.stderr.write(`clew dashboard: could not open a browser: ${err.message}\n`));
         child.unref();
       }

@@ -10,6 +10,8 @@ import { detachDemo } from '../local/local-demo-detach.js';
 import { runDemo } from '../local/local-demo-run.js';
 import { stopDemo } from '../local/local-demo-stop.js';
 import { LocalError } from '../local/local-errors.js';
+import { parsePodAddressingMode } from '../local/pod-addressing.js';
+import { assertLocalModeSupported, assertNetnsSupported } from '../local/local-platform.js';
 
 interface DemoFlags {
   detach?: boolean;
@@ -24,6 +26,7 @@ interface DemoFlags {
   readyTimeout: string;
   logFile?: string;
   netns?: boolean;
+  podAddressing?: string;
   hosts?: string;
   controlPlaneHost?: string;
   dnsServer?: string[];
@@ -48,6 +51,7 @@ export function register(program: Command): void {
     .option('--config-dir <dir>', 'control-plane config dir (default: a temporary one seeded with the samples)')
     .option('--mesh-config <file>', 'Istio MeshConfig YAML for the control plane (access logs, tracing, extensionProviders)')
     .option('--ready-timeout <seconds>', 'how long to wait for everything to be ready', '90')
+    .option('--pod-addressing <mode>', 'loopback-ip: every pod on its own 127.0.x.y (Linux); port: every pod on 127.0.0.1 with its own ports (macOS); default $CLEW_POD_ADDRESSING, else loopback-ip where 127.0.1.1 can be bound, else port')
     .option('--netns', 'pods in network namespaces (root, Linux): transparent capture, DNS through the sidecars, apps unchanged')
     .option('--hosts <names>', 'with --netns: spread the pods over these "machines" (host namespaces with their own bridge and subnet), e.g. a,b,c')
     .option('--control-plane-host <name>', 'with --netns: run the control plane on this host (default: the root namespace)')
@@ -56,6 +60,9 @@ export function register(program: Command): void {
     .addOption(new Option('--log-file <file>', 'internal').hideHelp())
     .action(async (flags: DemoFlags) => {
       try {
+        assertLocalModeSupported();
+        if (flags.netns) assertNetnsSupported();
+        if (flags.netns && flags.podAddressing !== undefined) throw new UsageError('--pod-addressing is for pods on loopback; --netns gives every pod its own network namespace');
         const opts = {
           gatewayPort: parsePort(flags.gatewayPort, '--gateway-port'),
           xdsPort: parsePort(flags.xdsPort, '--xds-port'),
@@ -67,6 +74,7 @@ export function register(program: Command): void {
           readyTimeoutMs: Number(flags.readyTimeout) * 1000,
           detached: Boolean(flags.detach || flags.supervise),
           logFile: flags.logFile,
+          podAddressing: flags.podAddressing !== undefined ? parsePodAddressingMode(flags.podAddressing, '--pod-addressing') : undefined,
           netns: flags.netns ? {
             hosts: (flags.hosts ?? '').split(',').map((h) => h.trim()).filter(Boolean),
             controlPlaneHost: flags.controlPlaneHost,

@@ -47,7 +47,7 @@ export function register(program: Command): void {
       }
       if (format === 'yaml') {
         const data = name ? clean(items[0]) : { apiVersion: 'v1', kind: 'List', items: items.map(clean) };
-        process.stdout.write(YAML.stringify(data));
+        process.stdout.write(YAML.stringify(data, { version: '1.1' })); // quoted so that `clew apply` reads back the same strings
         return;
       }
       if (items.length === 0) {

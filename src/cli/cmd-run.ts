@@ -7,6 +7,8 @@ import { CliError, UsageError } from './errors.js';
 import { addSidecarPortOptions, collectPort, parseHostPort, parseLabels, parsePort } from './cli-options.js';
 import { LocalError } from '../local/local-errors.js';
 import { runPod } from '../local/local-run.js';
+import { assertLocalModeSupported, assertNetnsSupported } from '../local/local-platform.js';
+import { selectPodAddressing } from '../local/pod-addressing-select.js';
 import type { ControlPlaneAccess } from '../local/local-credentials.js';
 import { DEFAULT_CONTROL_PLANE, findAdminToken } from './control-plane-client.js';
 import { addNetnsRunOptions, netnsSpecFromFlags, runNetnsPod } from '../local/netns-run.js';
@@ -27,6 +29,7 @@ interface RunFlags {
   statsPort: string;
   readyPort: string;
   readyTimeout: string;
+  podAddressing?: string;
 }
 
 export function register(program: Command): void {
@@ -42,12 +45,17 @@ export function register(program: Command): void {
     .option('--xds-address <host:port>', 'control plane xDS address (plaintext; used only for the host when --ca-address is not given)', '127.0.0.1:15010')
     .option('--control-plane <url>', "the control plane's API: the pod's workload token is minted there (admin token: $CLEW_CONTROL_PLANE_TOKEN or the one published for your user)", DEFAULT_CONTROL_PLANE)
     .option('--ca-address <host:port>', "the control plane's TLS port: certificates and ADS over TLS (default: the xDS host, port 15012)")
-    .option('--address <ip>', 'pod address (default: lease a free 127.0.x.y)');
+    .option('--address <ip>', 'pod address (default: lease a free 127.0.x.y; with --pod-addressing port: 127.0.0.1)')
+    .option('--pod-addressing <mode>', 'loopback-ip: the pod on its own 127.0.x.y with the well-known sidecar ports (Linux); port: on 127.0.0.1 with ports of its own (macOS); default $CLEW_POD_ADDRESSING, else loopback-ip where 127.0.1.1 can be bound, else port');
   addNetnsRunOptions(addSidecarPortOptions(cmd))
     .option('--ready-timeout <seconds>', 'how long to wait for the sidecar', '60')
     .argument('[command...]', 'the app to run (after --); none: sidecar only')
     .action(async (command: string[], flags: RunFlags) => {
       try {
+        assertLocalModeSupported();
+        const netns = !!(flags as unknown as { netns?: boolean }).netns;
+        if (netns) assertNetnsSupported();
+        if (netns && flags.podAddressing !== undefined) throw new UsageError('--pod-addressing is for pods on loopback; --netns gives the pod its own network namespace');
         const bracket = (h: string): string => (h.includes(':') ? `[${h}]` : h);
         // the pod's credentials: a workload token minted with the admin token, the root, the TLS port
         const access = (xdsHost: string, debugUrl: string): ControlPlaneAccess => {
@@ -62,7 +70,7 @@ export function register(program: Command): void {
         const labels = parseLabels(flags.labels);
         if (Object.keys(labels).length === 0) labels.app = flags.name;
         const [app, ...args] = command;
-        if ((flags as unknown as { netns?: boolean }).netns) {
+        if (netns) {
           // --netns: the pod in its own network namespace (src/local/netns-run.ts); the control
           // plane is reached on the network's root address unless --xds-address says otherwise
           const xds = cmd.getOptionValueSource('xdsAddress') === 'default' ? '' : flags.xdsAddress;
@@ -85,6 +93,10 @@ export function register(program: Command): void {
             },
           }));
         }
+        const addressing = await selectPodAddressing(flags.podAddressing);
+        // the sidecar's ports: as given; with per-pod ports, those not given are leased
+        const given = (flag: keyof RunFlags): number | undefined => (addressing.mode === 'port' && cmd.getOptionValueSource(flag) === 'default'
+          ? undefined : parsePort(String(flags[flag])));
         const code = await runPod({
           name: flags.name,
           namespace: flags.namespace,
@@ -95,13 +107,14 @@ export function register(program: Command): void {
           xdsAddress: flags.xdsAddress,
           address: flags.address,
           proxyPorts: {
-            outbound: parsePort(flags.outboundPort),
-            inbound: parsePort(flags.inboundPort),
-            admin: parsePort(flags.adminPort),
-            stats: parsePort(flags.statsPort),
-            ready: parsePort(flags.readyPort),
+            outbound: given('outboundPort'),
+            inbound: given('inboundPort'),
+            admin: given('adminPort'),
+            stats: given('statsPort'),
+            ready: given('readyPort'),
           },
         }, {
+          addressing,
           readyTimeoutMs: Number(flags.readyTimeout) * 1000,
           controlPlane: access(parseHostPort(flags.xdsAddress).host, flags.controlPlane),
         });

@@ -20,6 +20,6 @@ export function table(headers: string[], rows: string[][]): string {
 
 export function render(format: OutputFormat, data: unknown, toTable: () => string): string {
   if (format === 'json') return JSON.stringify(data, null, 2) + '\n';
-  if (format === 'yaml') return YAML.stringify(data);
+  if (format === 'yaml') return YAML.stringify(data, { version: '1.1' }); // strings like "on" stay strings for Kubernetes' reader
   return toTable();
 }

@@ -2,7 +2,8 @@
  * `clew proxy-config secret PROXY [-o json]`: the secrets a proxy holds, from the proxy's own admin
  * `/config_dump` (SecretsConfigDump; the control plane never sees the workload's key or
  * certificate), in istioctl's columns. The proxy's admin address comes from the control plane's
- * view of its node (the address in its node id, port 15000) unless `--admin URL` is given.
+ * view of its node (the address in its node id, port 15000 or its CLEW_ADMIN_PORT) unless
+ * `--admin URL` is given.
  */
 import * as crypto from 'node:crypto';
 import { request } from 'undici';
@@ -14,7 +15,7 @@ import type { ProxyStatusRow } from '../api/api-types.js';
 
 const ADMIN_PORT = 15000;
 
-/** The admin URL of a connected proxy: `<address from its node id>:15000`. */
+/** The admin URL of a connected proxy: `<address from its node id>:<15000 or the port it published>`. */
 export async function proxyAdminUrl(controlPlane: string, proxy: string): Promise<string> {
   const res = await callControlPlane<ProxyStatusRow[]>(controlPlane, 'GET', API_PATHS.proxyStatus);
   if (res.status !== 200 || !Array.isArray(res.body)) throw new CliError(`control plane answered HTTP ${res.status}`);
@@ -22,7 +23,7 @@ export async function proxyAdminUrl(controlPlane: string, proxy: string): Promis
   if (!row) throw new CliError(`proxy ${proxy} is not connected to ${controlPlane}`, 1);
   const ip = row.nodeId.split('~')[1];
   if (!ip) throw new CliError(`proxy ${proxy}: no address in its node id ${row.nodeId}`);
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${ADMIN_PORT}`;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${row.adminPort ?? ADMIN_PORT}`;
 }
 
 export async function fetchSecretsDump(adminUrl: string): Promise<any> {

@@ -80,3 +80,13 @@ export function lineForPath(source: SourceRef | undefined, path: string): number
   }
   return source.line;
 }
+
+/** After a field is renamed, its new path (and everything under it) keeps the old path's lines. */
+export function aliasLines(source: SourceRef | undefined, from: string, to: string): void {
+  const map = source ? lineMaps.get(source) : undefined;
+  if (!map) return;
+  for (const [p, line] of [...map]) {
+    if (p === from) map.set(to, line);
+    else if (p.startsWith(from) && (p[from.length] === '.' || p[from.length] === '[')) map.set(to + p.slice(from.length), line);
+  }
+}

@@ -33,10 +33,13 @@ import type { Obj } from './semantic-util.js';
 import type { ConfigResource } from './types.js';
 import type { Reporter } from './validate-reporter.js';
 import { crossCheckTelemetry } from './validate-telemetry-cross.js';
+import { crossCheckAuthorizationPolicies } from './validate-authz-cross.js';
 import { authorizationPolicySchema } from './schema-authorization-policy.js';
 import { validateAuthorizationPolicy } from './semantic-authorization-policy.js';
 import { requestAuthenticationSchema } from './schema-request-authentication.js';
 import { validateRequestAuthentication } from './semantic-request-authentication.js';
+import { envoyFilterSchema } from './schema-envoy-filter.js';
+import { validateEnvoyFilter } from './semantic-envoy-filter.js';
 
 /** Cross-resource checks of one kind (warnings, istioctl analyze's role). */
 export type CrossCheck = (
@@ -167,9 +170,10 @@ export const KINDS = [
     kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'authorizationpolicies', shortNames: ['ap'],
     // `spec: {}` is meaningful (ALLOW nothing); a missing spec is the same
     schema: authorizationPolicySchema, semantic: validateAuthorizationPolicy, specOptional: true, nameRule: 'dns1123Subdomain', storage: 'config',
-    // RBAC filters live in the inbound and gateway listeners
+    // RBAC and ext_authz filters live in the inbound and gateway listeners
     pushes: [LISTENER_TYPE],
     columns: (s) => ({ ACTION: s?.action ?? 'ALLOW' }),
+    cross: (policies, { reporterFor, opts }) => crossCheckAuthorizationPolicies(policies, reporterFor, opts.meshConfig),
   }),
   define({
     kind: 'RequestAuthentication', group: 'security.istio.io', versions: ['v1beta1', 'v1'], plural: 'requestauthentications', shortNames: ['ra'],
@@ -177,6 +181,12 @@ export const KINDS = [
     // jwt_authn filters live in the inbound and gateway listeners
     pushes: [LISTENER_TYPE],
     columns: (s) => ({ ISSUERS: (s?.jwtRules ?? []).map((r: any) => r?.issuer).join(',') }),
+  }),
+  define({
+    kind: 'EnvoyFilter', group: NETWORKING, versions: ['v1alpha3'], plural: 'envoyfilters', shortNames: [],
+    schema: envoyFilterSchema, semantic: validateEnvoyFilter, nameRule: 'dns1123Subdomain', storage: 'config',
+    // HTTP_FILTER patches live in listeners
+    pushes: [LISTENER_TYPE],
   }),
 ] as const;
 

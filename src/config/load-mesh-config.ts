@@ -4,7 +4,8 @@
  * other config message; the result is Istio's defaults with the file applied over them.
  */
 import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, LineCounter, parseAllDocuments, Scalar, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, LineCounter, Scalar, type Node, type YAMLMap } from 'yaml';
+import { parseKubeYaml } from './yaml-kube.js';
 import { attachLineMap, buildLineMap, lineForPath } from './field-path.js';
 import { ConfigPathError } from './load-paths.js';
 import { applyMeshConfig, defaultMeshConfig, type MeshConfig } from './mesh-config.js';
@@ -56,8 +57,8 @@ export function parseMeshConfigText(text: string, file: string, opts: MeshParseO
   };
 
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
-  const list = (Array.isArray(docs) ? docs : []).filter((d) => !(d.contents === null || (isScalar(d.contents) && d.contents.value === null)));
+  // istiod reads the mesh config with the same YAML reader as Kubernetes objects
+  const list = parseKubeYaml(text, lc).filter((d) => !(d.contents === null || (isScalar(d.contents) && d.contents.value === null)));
   const syntax = list.find((d) => d.errors.length > 0);
   if (syntax) {
     const err = syntax.errors[0];
@@ -78,7 +79,7 @@ export function parseMeshConfigText(text: string, file: string, opts: MeshParseO
   const source: SourceRef = { file, line: lc.linePos(root.range?.[0] ?? 0).line };
   attachLineMap(source, buildLineMap(root, lc));
   const lineOf = (field: string) => lineForPath(source, field);
-  checkSchema(doc, meshConfigSchema, '', (field, message, code) => add('error', lineOf(field), field, message, code));
+  checkSchema(doc, meshConfigSchema, '', (field, message, code, severity = 'error') => add(severity, lineOf(field), field, message, code));
   validateMeshConfig(doc, {
     error: (field, message, code) => add('error', lineOf(field), field, message, code),
     warn: (field, message, code) => add('warning', lineOf(field), field, message, code),
@@ -122,8 +123,7 @@ export async function loadMeshConfigFile(path: string, base?: MeshConfig): Promi
     throw new ConfigPathError(path, e.code === 'ENOENT' ? 'no such file or directory' : e.message);
   }
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
-  const first = Array.isArray(docs) ? docs[0] : undefined;
+  const first = parseKubeYaml(text, lc)[0];
   const root = first?.contents;
   if (first && first.errors.length === 0 && isMap(root) && (first.toJS() as { kind?: unknown }).kind === 'ConfigMap') {
     const parsed = parseConfigMapMesh(root, lc, path, { base });

@@ -2,7 +2,7 @@
  * Parsing: multi-document YAML text into resources that remember their file and lines, plus
  * messages (syntax, document shape, schema, semantics) and the list of ignored kinds.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type YAMLMap } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from 'yaml';
 import { attachLineMap, buildLineMap, lineForPath } from './field-path.js';
 import { Codes, type ValidationMessage } from './messages.js';
 import { checkSchema, isPlainObject } from './schema-dsl.js';
@@ -10,6 +10,8 @@ import { objectMeta } from './schema-common.js';
 import { apiVersionsOf, classifyKind, KINDS, type IstioKind } from './kinds.js';
 import type { ConfigResource, ObjectMeta, SourceRef } from './types.js';
 import { validateResource } from './validate-resource.js';
+import { normalizeSpec } from './spec-normalize.js';
+import { parseKubeYaml } from './yaml-kube.js';
 
 /** A document outside Istio's API groups and the kinds table (Deployment, ServiceAccount, ...). */
 export interface IgnoredResource {
@@ -46,13 +48,13 @@ export function parseConfigText(text: string, file: string, opts: ParseOptions =
   const defaultNamespace = opts.defaultNamespace ?? 'default';
   const result: LoadResult = { resources: [], ignored: [], messages: [] };
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
+  const docs = parseKubeYaml(text, lc);
   const lineAt = (offset: number) => lc.linePos(offset).line;
   const docError = (line: number, field: string, message: string, code: string): void => {
     result.messages.push({ file, line, kind: '', namespace: '', name: '', field, message, severity: 'error', code });
   };
 
-  for (const doc of Array.isArray(docs) ? docs : []) {
+  for (const doc of docs) {
     if (doc.errors.length > 0) {
       // Later errors in a document usually follow from the first one.
       const err = doc.errors[0];
@@ -149,6 +151,8 @@ export function parseConfigText(text: string, file: string, opts: ParseOptions =
     );
     result.messages.push(...messages);
     if (rawName === '') return; // without a name it cannot be stored or referenced
+    // deprecated spellings Istio still takes are renamed before validation and the builders see them
+    if (isPlainObject(spec)) normalizeSpec(resource, kindClass.def.schema, topLevel ? '' : 'spec', result.messages);
     result.messages.push(...validateResource(resource));
     result.resources.push(resource);
   }

@@ -67,6 +67,11 @@ export const Codes = {
   deprecated: 'CLEW_DEPRECATED',
   resolution: 'CLEW_RESOLUTION',
   sidecar: 'CLEW_SIDECAR',
+  /** a valid Istio field Clew accepts but does not implement (warning) */
+  noEffect: 'CLEW_NO_EFFECT',
+  /** a valid Istio field Clew does not implement and refuses (security, routing or policy) */
+  notImplemented: 'CLEW_NOT_IMPLEMENTED',
+  exportTo: 'CLEW_EXPORT_TO',
   /** Istio analyzer codes (same meaning as istioctl analyze). */
   referenceNotFound: 'IST0101',
   conflictingVirtualServiceHosts: 'IST0109',

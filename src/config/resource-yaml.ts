@@ -17,7 +17,8 @@ export function toYaml(resources: ConfigResource[]): string {
       const doc: Record<string, unknown> = { apiVersion: r.apiVersion, kind: r.kind, metadata };
       if (kindDefinition(r.kind)?.topLevelSpec) Object.assign(doc, r.spec ?? {});
       else if (r.spec !== undefined) doc.spec = r.spec;
-      return stringify(doc, { lineWidth: 0 });
+      // YAML 1.1 quoting ("on", "y", "0777"), so reading the file back (Kubernetes' rules) gives the same strings
+      return stringify(doc, { lineWidth: 0, version: '1.1' });
     })
     .join('---\n');
 }

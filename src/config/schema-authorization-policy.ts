@@ -1,5 +1,7 @@
 /** security.istio.io AuthorizationPolicy (v1 and v1beta1): Istio's fields, unknown ones refused. */
-import { enm, list, obj, str, strList, strMap, type Schema } from './schema-dsl.js';
+import { enm, list, obj, refused, str, strList, strMap, type Schema } from './schema-dsl.js';
+
+const trustDomainsNote = 'sources would match whatever their trust domain; write the trust domain into principals instead';
 
 export const AUTHZ_ACTIONS = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const;
 
@@ -10,6 +12,7 @@ const source = obj({
   serviceAccounts: strList(), notServiceAccounts: strList(),
   ipBlocks: strList(), notIpBlocks: strList(),
   remoteIpBlocks: strList(), notRemoteIpBlocks: strList(),
+  trustDomains: refused(strList(), trustDomainsNote), notTrustDomains: refused(strList(), trustDomainsNote),
 });
 
 const operation = obj({

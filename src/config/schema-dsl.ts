@@ -13,7 +13,29 @@ import {
 
 type Check = (v: string) => string | undefined;
 
-export type Schema =
+/**
+ * What Clew does with a valid field it does not implement (absent = implemented):
+ * - `noEffect`: accepted with a warning naming the field (tuning, observability: nothing gets
+ *   less safe or goes elsewhere when it is ignored);
+ * - `refused`: an error, because ignoring it would change security, routing or policy behind the
+ *   user's back (`when` limits the refusal to values that would matter, e.g. `true`);
+ * - `ignored`: a Kubernetes field the mesh does not use, in Istio either: no message.
+ * The reason is written next to each field (`note`) and lands in docs/field-coverage.md.
+ */
+export interface FieldEffect {
+  status: 'noEffect' | 'refused' | 'ignored';
+  note: string;
+  when?: (v: unknown) => boolean;
+}
+
+/** Properties every schema node may carry. */
+export interface SchemaMeta {
+  effect?: FieldEffect;
+  /** a deprecated spelling Istio still takes: loading renames it to this field (with a warning) */
+  renamedTo?: string;
+}
+
+export type Schema = SchemaMeta & (
   | { t: 'string'; enum?: readonly string[]; check?: Check; code?: string }
   | { t: 'int'; min?: number; max?: number; rangeMessage?: string }
   | { t: 'number'; min?: number; max?: number }
@@ -23,7 +45,7 @@ export type Schema =
   | { t: 'object'; fields: Record<string, Schema>; required: readonly string[]; exclusive: readonly (readonly string[])[] }
   | { t: 'list'; items: Schema }
   | { t: 'map'; values: Schema; keyCheck?: Check }
-  | { t: 'any' };
+  | { t: 'any' });
 
 export const str = (opts: { enum?: readonly string[]; check?: Check; code?: string } = {}): Schema => ({ t: 'string', ...opts });
 export const enm = (...values: string[]): Schema => ({ t: 'string', enum: values });
@@ -47,6 +69,15 @@ export const any = (): Schema => ({ t: 'any' });
 export const strList = (): Schema => list(str());
 export const strMap = (): Schema => map(str());
 
+/** A valid field Clew does not implement yet: accepted with a warning (see FieldEffect). */
+export const noEffect = (s: Schema, note: string): Schema => ({ ...s, effect: { status: 'noEffect', note } });
+/** A valid field Clew does not implement and may not ignore: an error (see FieldEffect). */
+export const refused = (s: Schema, note: string, when?: (v: unknown) => boolean): Schema => ({ ...s, effect: { status: 'refused', note, when } });
+/** A Kubernetes field the mesh does not read (neither does Istio): accepted silently. */
+export const ignored = (s: Schema, note: string): Schema => ({ ...s, effect: { status: 'ignored', note } });
+/** A deprecated spelling of `to` (loading renames it). */
+export const renamed = (s: Schema, to: string): Schema => ({ ...s, renamedTo: to });
+
 export function obj(
   fields: Record<string, Schema>,
   opts: { required?: readonly string[]; exclusive?: readonly (readonly string[])[] } = {},
@@ -54,7 +85,18 @@ export function obj(
   return { t: 'object', fields, required: opts.required ?? [], exclusive: opts.exclusive ?? [] };
 }
 
-export type Report = (path: string, message: string, code: string) => void;
+export type Report = (path: string, message: string, code: string, severity?: 'error' | 'warning') => void;
+
+/** The message for a present field with an effect annotation, or undefined. */
+export function effectMessage(effect: FieldEffect, value: unknown): { severity: 'error' | 'warning'; message: string; code: string } | undefined {
+  if (effect.status === 'noEffect') {
+    return { severity: 'warning', message: `has no effect: Clew does not implement this field yet (${effect.note})`, code: Codes.noEffect };
+  }
+  if (effect.status === 'refused' && (effect.when === undefined || effect.when(value))) {
+    return { severity: 'error', message: `is not implemented by Clew and cannot be ignored safely (${effect.note}); remove it or use Istio`, code: Codes.notImplemented };
+  }
+  return undefined;
+}
 
 function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'list';
@@ -85,12 +127,17 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function checkSchema(value: unknown, schema: Schema, path: string, report: Report): void {
+/** `inRefused`: under a refused field, whose error already covers everything inside it. */
+export function checkSchema(value: unknown, schema: Schema, path: string, report: Report, inRefused = false): void {
   switch (schema.t) {
     case 'any':
       return;
     case 'string': {
-      if (typeof value !== 'string') return report(path, `must be a string, got ${describe(value)}`, Codes.type);
+      if (typeof value !== 'string') {
+        // `version: on` is `true` to Kubernetes' YAML 1.1 reader, as it is to Clew's
+        const hint = typeof value === 'boolean' ? ' (Kubernetes reads unquoted true/false, yes/no, on/off, y/n as booleans: quote the value)' : '';
+        return report(path, `must be a string, got ${describe(value)}${hint}`, Codes.type);
+      }
       if (schema.enum) {
         if (!schema.enum.includes(value)) report(path, `must be one of ${schema.enum.join(', ')}; got ${JSON.stringify(value)}`, Codes.enum);
       } else if (schema.check) {
@@ -129,7 +176,7 @@ export function checkSchema(value: unknown, schema: Schema, path: string, report
       value.forEach((item, i) => {
         const p = joinIndex(path, i);
         if (item === null || item === undefined) report(p, 'must not be empty', Codes.type);
-        else checkSchema(item, schema.items, p, report);
+        else checkSchema(item, schema.items, p, report, inRefused);
       });
       return;
     case 'map':
@@ -138,7 +185,7 @@ export function checkSchema(value: unknown, schema: Schema, path: string, report
         const p = joinKey(path, k);
         const keyErr = schema.keyCheck?.(k);
         if (keyErr) report(p, keyErr, Codes.format);
-        if (v !== null && v !== undefined) checkSchema(v, schema.values, p, report);
+        if (v !== null && v !== undefined) checkSchema(v, schema.values, p, report, inRefused);
         else if (schema.values.t !== 'object') report(p, 'must not be empty', Codes.type);
       }
       return;
@@ -154,7 +201,10 @@ export function checkSchema(value: unknown, schema: Schema, path: string, report
           continue;
         }
         // null is how YAML writes "absent" (`hosts:` with nothing after it).
-        if (v !== null && v !== undefined) checkSchema(v, fieldSchema, p, report);
+        if (v === null || v === undefined) continue;
+        const m = fieldSchema.effect && !inRefused ? effectMessage(fieldSchema.effect, v) : undefined;
+        if (m) report(p, m.message, m.code, m.severity);
+        checkSchema(v, fieldSchema, p, report, inRefused || m?.severity === 'error');
       }
       for (const r of schema.required) {
         if (value[r] === null || value[r] === undefined) report(joinKey(path, r), 'is required', Codes.required);

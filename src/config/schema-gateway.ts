@@ -1,24 +1,31 @@
 /** Gateway spec schema (networking.istio.io). */
-import { bool, enm, list, obj, str, strList, strMap, type Schema } from './schema-dsl.js';
+import { bool, enm, list, obj, refused, str, strList, strMap, type Schema } from './schema-dsl.js';
 import { servicePort } from './schema-common.js';
 
-const serverTls = obj({
+const TLS_VERSIONS = ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'] as const;
+
+/** Istio's ServerTLSSettings (Gateway servers, Sidecar ingress listeners). */
+export const serverTls = obj({
   httpsRedirect: bool(),
   mode: enm('PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'),
   serverCertificate: str(),
   privateKey: str(),
   caCertificates: str(),
-  caCrl: str(),
+  caCrl: refused(str(), 'certificate revocation lists are not checked: a revoked client certificate would be accepted'),
   credentialName: str(),
-  credentialNames: strList(),
-  caCertCredentialName: str(),
-  tlsCertificates: list(obj({ serverCertificate: str(), privateKey: str(), caCertificates: str() })),
+  credentialNames: refused(strList(), 'several server certificates (RSA and ECDSA) are not served; use credentialName'),
+  caCertCredentialName: refused(str(), 'the client CA would not come from this secret; put ca.crt in the credentialName secret'),
+  tlsCertificates: refused(
+    list(obj({ serverCertificate: str(), privateKey: str(), caCertificates: str() })),
+    'several server certificates are not served; use serverCertificate/privateKey or credentialName',
+  ),
   subjectAltNames: strList(),
-  verifyCertificateSpki: strList(),
-  verifyCertificateHash: strList(),
-  minProtocolVersion: enm('TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'),
-  maxProtocolVersion: enm('TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'),
+  verifyCertificateSpki: refused(strList(), 'client certificates would not be pinned to these SPKI hashes'),
+  verifyCertificateHash: refused(strList(), 'client certificates would not be pinned to these hashes'),
+  minProtocolVersion: enm(...TLS_VERSIONS),
+  maxProtocolVersion: enm(...TLS_VERSIONS),
   cipherSuites: strList(),
+  insecureSkipVerify: refused(bool(), 'client certificates that fail verification would be refused instead of let through', (v) => v === true),
 });
 
 const server = obj(
@@ -28,7 +35,7 @@ const server = obj(
     hosts: strList(),
     tls: serverTls,
     name: str(),
-    defaultEndpoint: str(),
+    defaultEndpoint: refused(str(), 'gateway servers forward by their routes only'),
   },
   { required: ['port'] },
 );

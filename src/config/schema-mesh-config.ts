@@ -43,6 +43,14 @@ export const PROVIDER_KINDS = [
   'skywalking', 'opentelemetry', 'prometheus', 'envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls', 'sds',
 ] as const;
 
+/** includeRequestBodyInCheck of the ext_authz providers */
+const extAuthzBody = obj({ maxRequestBytes: uint32(), allowPartialMessage: bool(), packAsBytes: bool() });
+const extAuthzCommon = {
+  // Istio's task writes the port quoted (`port: "9000"`, protojson accepts it): checked in semantic-mesh-config.ts
+  service: str(), port: any(), timeout: dur(), failOpen: bool(), clearRouteCache: bool(), statusOnError: str(),
+  includeRequestBodyInCheck: extAuthzBody,
+};
+
 const extensionProvider = obj(
   {
     name: str(),
@@ -68,7 +76,16 @@ const extensionProvider = obj(
       omitEmptyValues: bool(),
     }),
     prometheus: obj({}),
-    ...anyFields('envoyExtAuthzHttp envoyExtAuthzGrpc lightstep datadog stackdriver opencensus skywalking envoyHttpAls envoyTcpAls envoyOtelAls sds'),
+    envoyExtAuthzHttp: obj(
+      {
+        ...extAuthzCommon, pathPrefix: str(), includeHeadersInCheck: strList(), includeRequestHeadersInCheck: strList(),
+        includeAdditionalHeadersInCheck: map(str()), headersToUpstreamOnAllow: strList(), headersToDownstreamOnDeny: strList(),
+        headersToDownstreamOnAllow: strList(),
+      },
+      { required: ['service', 'port'] },
+    ),
+    envoyExtAuthzGrpc: obj(extAuthzCommon, { required: ['service', 'port'] }),
+    ...anyFields('lightstep datadog stackdriver opencensus skywalking envoyHttpAls envoyTcpAls envoyOtelAls sds'),
   },
   { required: ['name'], exclusive: [PROVIDER_KINDS] },
 );

@@ -1,5 +1,5 @@
 /** telemetry.istio.io Telemetry (v1alpha1 and v1): tracing, metrics and access logging. */
-import { bool, dur, enm, list, map, num, obj, str, strMap, type Schema } from './schema-dsl.js';
+import { bool, dur, enm, list, map, noEffect, num, obj, str, strMap, type Schema } from './schema-dsl.js';
 
 export const WORKLOAD_MODES = ['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const;
 
@@ -19,7 +19,7 @@ const customTag = obj(
     literal: obj({ value: str() }, { required: ['value'] }),
     environment: obj({ name: str(), defaultValue: str() }, { required: ['name'] }),
     header: obj({ name: str(), defaultValue: str() }, { required: ['name'] }),
-    formatter: obj({ value: str() }, { required: ['value'] }),
+    formatter: noEffect(obj({ value: str() }, { required: ['value'] }), 'the span gets no tag from a formatter'),
   },
   { exclusive: [['literal', 'environment', 'header', 'formatter']] },
 );
@@ -30,9 +30,9 @@ const tracing = obj({
   randomSamplingPercentage: num(0, 100),
   disableSpanReporting: bool(),
   customTags: map(customTag),
-  useRequestIdForTraceSampling: bool(),
-  enableIstioTags: bool(),
-  disableContextPropagation: bool(),
+  useRequestIdForTraceSampling: noEffect(bool(), 'sampling does not follow x-request-id'),
+  enableIstioTags: noEffect(bool(), "spans carry Clew's default tags"),
+  disableContextPropagation: noEffect(bool(), 'trace context headers are still propagated'),
 });
 
 const metricsOverride = obj({
@@ -41,7 +41,7 @@ const metricsOverride = obj({
   tagOverrides: map(obj({ operation: enm('UPSERT', 'REMOVE'), value: str() })),
 });
 
-const metrics = obj({ providers, overrides: list(metricsOverride), reportingInterval: dur() });
+const metrics = obj({ providers, overrides: list(metricsOverride), reportingInterval: noEffect(dur(), 'TCP metrics are reported when a connection closes') });
 
 const accessLogging = obj({
   match: obj({ mode: mode() }),

@@ -1,5 +1,5 @@
 /** VirtualService spec schema (networking.istio.io). */
-import { bool, dur, enm, headerValue, int, list, map, obj, pathValue, regex, str, strList, strMap, type Schema } from './schema-dsl.js';
+import { bool, dur, enm, headerValue, int, list, map, noEffect, obj, pathValue, refused, regex, renamed, str, strList, strMap, type Schema } from './schema-dsl.js';
 import { headerKeyMap, headers, percent, portNumber, portSelector } from './schema-common.js';
 
 const stringMatch = obj({ exact: str(), prefix: str(), regex: regex() }, { exclusive: [['exact', 'prefix', 'regex']] });
@@ -30,11 +30,12 @@ const redirect = obj(
     uri: pathValue(),
     authority: pathValue(),
     port: portNumber(),
-    derivePort: enm('FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'),
+    derivePort: refused(enm('FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'), 'the redirect would keep the request port'),
     scheme: pathValue(),
     redirectCode: int(300, 399, 'must be a 3xx redirect code'),
+    prefixRewrite: refused(pathValue(), 'the redirect would keep the matched path prefix'),
   },
-  { exclusive: [['port', 'derivePort']] },
+  { exclusive: [['port', 'derivePort'], ['uri', 'prefixRewrite']] },
 );
 
 const rewrite = obj(
@@ -46,18 +47,18 @@ const retries = obj({
   attempts: int(0),
   perTryTimeout: dur(),
   retryOn: str(),
-  retryRemoteLocalities: bool(),
-  retryIgnorePreviousHosts: bool(),
+  retryRemoteLocalities: noEffect(bool(), 'retries may go to any locality'),
+  retryIgnorePreviousHosts: noEffect(bool(), 'a retry may pick a host that already failed'),
   backoff: dur(),
 });
 
 const fault = obj({
   delay: obj(
-    { fixedDelay: dur(), exponentialDelay: dur(), percentage: percent, percent: int(0, 100) },
+    { fixedDelay: dur(), exponentialDelay: noEffect(dur(), 'no exponential delay is injected'), percentage: percent, percent: int(0, 100) },
     { exclusive: [['fixedDelay', 'exponentialDelay'], ['percentage', 'percent']] },
   ),
   abort: obj(
-    { httpStatus: int(200, 599), grpcStatus: str(), http2Error: str(), percentage: percent },
+    { httpStatus: int(200, 599), grpcStatus: str(), http2Error: noEffect(str(), 'no HTTP/2 error is injected'), percentage: percent },
     { exclusive: [['httpStatus', 'grpcStatus', 'http2Error']] },
   ),
 });
@@ -71,7 +72,7 @@ const corsPolicy = obj(
     exposeHeaders: list(headerValue()),
     maxAge: dur(),
     allowCredentials: bool(),
-    unmatchedPreflights: enm('UNSPECIFIED', 'FORWARD', 'IGNORE'),
+    unmatchedPreflights: refused(enm('UNSPECIFIED', 'FORWARD', 'IGNORE'), 'preflight requests that match no allowed origin would be handled the default way', (v) => v !== 'UNSPECIFIED'),
   },
   { exclusive: [['allowOrigins', 'allowOrigin']] },
 );
@@ -94,9 +95,10 @@ const httpRoute = obj(
     retries,
     fault,
     mirror: destination,
-    mirrors: list(obj({ destination, percentage: percent }, { required: ['destination'] })),
+    mirrors: refused(list(obj({ destination, percentage: percent }, { required: ['destination'] })), 'traffic would not be copied to these destinations; use mirror'),
     mirrorPercentage: percent,
     mirrorPercent: int(0, 100),
+    mirror_percent: renamed(int(0, 100), 'mirrorPercent'),
     corsPolicy,
     headers,
   },
@@ -107,19 +109,26 @@ const httpRoute = obj(
       ['redirect', 'directResponse'],
       ['route', 'delegate'],
       ['redirect', 'rewrite'],
+      ['redirect', 'fault'],
+      ['directResponse', 'fault'],
+      ['directResponse', 'rewrite'],
+      ['delegate', 'redirect'],
       ['mirror', 'mirrors'],
       ['mirrorPercentage', 'mirrorPercent'],
+      ['mirrorPercent', 'mirror_percent'],
     ],
   },
 );
 
+const destinationSubnets = refused(strList(), 'the route would match connections to any destination address');
+
 const l4Match = obj({
-  destinationSubnets: strList(),
+  destinationSubnets,
   port: portNumber(),
   sourceLabels: strMap(),
   gateways: strList(),
   sourceNamespace: str(),
-  sourceSubnet: str(),
+  sourceSubnet: refused(str(), 'the route would match connections from any source address'),
 });
 
 const routeDestination = obj({ destination, weight: int(0) }, { required: ['destination'] });
@@ -129,7 +138,7 @@ const tcpRoute = obj({ match: list(l4Match), route: list(routeDestination) });
 const tlsMatch = obj(
   {
     sniHosts: strList(),
-    destinationSubnets: strList(),
+    destinationSubnets,
     port: portNumber(),
     sourceLabels: strMap(),
     gateways: strList(),

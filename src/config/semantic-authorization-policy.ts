@@ -1,7 +1,7 @@
 /**
  * AuthorizationPolicy semantics (Istio's validation, plus what Clew does not implement yet):
- * `provider` only with CUSTOM, and CUSTOM itself is refused until ext_authz exists (a policy the
- * proxies would not enforce must not look applied); every `from` has a source and every `to` an
+ * `provider` only with CUSTOM, and CUSTOM needs a provider name (that it names an ext_authz
+ * provider of the mesh config is checked across resources); every `from` has a source and every `to` an
  * operation; `when` keys known and with values; address blocks, ports and path templates
  * well-formed; serviceAccounts not mixed with principals/namespaces. A DENY rule with HTTP-only
  * fields and no ports warns that it denies more on TCP ports (Istio's widening rule).
@@ -76,8 +76,8 @@ function widensOnTcp(rule: Obj): boolean {
 export function validateAuthorizationPolicy(spec: Obj, rep: Reporter): void {
   const action = asStr(spec.action) ?? 'ALLOW';
   if (has(spec, 'provider') && action !== 'CUSTOM') rep.error('spec.provider', 'provider is only allowed with action CUSTOM', Codes.format);
-  if (action === 'CUSTOM') {
-    rep.error('spec.action', 'CUSTOM (external authorization through ext_authz) is not implemented by Clew yet; the policy would not be enforced', Codes.format);
+  if (action === 'CUSTOM' && !asStr(asObj(spec.provider).name)) {
+    rep.error('spec.provider.name', 'CUSTOM needs the name of an extension provider (envoyExtAuthzHttp or envoyExtAuthzGrpc in the mesh config)', Codes.required);
   }
   for (const [k, v] of Object.entries(asObj(asObj(spec.selector).matchLabels))) {
     const p = joinKey('spec.selector.matchLabels', k);

@@ -43,7 +43,23 @@ export function validateMeshConfig(mesh: Obj, sink: MessageSink): void {
     if (!PROVIDER_KINDS.some((k) => has(p, k))) {
       sink.error(pp, 'must set one provider (zipkin, opentelemetry, envoyFileAccessLog, prometheus, ...)', Codes.empty);
     }
-    for (const kind of ['zipkin', 'opentelemetry'] as const) {
+    for (const kind of ['envoyExtAuthzHttp', 'envoyExtAuthzGrpc'] as const) {
+      if (!has(p, kind)) continue;
+      const e = asObj(p[kind]);
+      const kp = joinKey(pp, kind);
+      const portText = String(e.port ?? '');
+      if (!(/^\d+$/.test(portText) && Number(portText) >= 1 && Number(portText) <= 65535)) sink.error(joinKey(kp, 'port'), `must be a port number 1-65535, got ${JSON.stringify(e.port)}`, Codes.range);
+      const status = asStr(e.statusOnError);
+      if (status !== undefined && status !== '' && !(/^\d+$/.test(status) && Number(status) >= 100 && Number(status) <= 599)) {
+        sink.error(joinKey(kp, 'statusOnError'), `"${status}" is not an HTTP status code`, Codes.format);
+      }
+      const prefix = asStr(e.pathPrefix);
+      if (prefix !== undefined && prefix !== '' && !/^\/[\x21-\x7e]*$/.test(prefix)) sink.error(joinKey(kp, 'pathPrefix'), `must begin with / and have no spaces ("${prefix}")`, Codes.format);
+      if (has(e, 'includeRequestBodyInCheck') && !(Number(asObj(e.includeRequestBodyInCheck).maxRequestBytes) > 0)) {
+        sink.error(joinKey(joinKey(kp, 'includeRequestBodyInCheck'), 'maxRequestBytes'), 'must be greater than 0', Codes.range);
+      }
+    }
+    for (const kind of ['zipkin', 'opentelemetry', 'envoyExtAuthzHttp', 'envoyExtAuthzGrpc'] as const) {
       const service = asStr(asObj(p[kind]).service);
       const err = service !== undefined ? checkProviderService(service) : undefined;
       if (err) sink.error(joinKey(joinKey(pp, kind), 'service'), err, Codes.host);

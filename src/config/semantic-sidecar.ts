@@ -1,13 +1,14 @@
 /** Sidecar semantics: egress hosts, catch-all listener, ingress ports and endpoints. */
 import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
-import { asList, asNum, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
+import { asList, asNum, asObj, asObjList, asStr, checkSelectorLabels, findDuplicates, has, type Obj } from './semantic-util.js';
 import type { Reporter } from './validate-reporter.js';
 import { checkNamespacedHost } from './value-host.js';
 
 const DEFAULT_ENDPOINT = /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):(\d{1,5})$/;
 
 export function validateSidecar(spec: Obj, rep: Reporter): void {
+  checkSelectorLabels(asObj(spec.workloadSelector).labels, 'spec.workloadSelector.labels', rep, Codes.format);
   const egress = asObjList(spec.egress);
   const ingress = asObjList(spec.ingress);
   if (egress.length === 0 && ingress.length === 0 && !has(spec, 'outboundTrafficPolicy') && !has(spec, 'inboundConnectionPool')) {

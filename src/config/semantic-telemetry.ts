@@ -1,7 +1,8 @@
 /**
  * Telemetry semantics (Istio's validation rules): provider references, selectors and target
- * references, custom tags, metric tag overrides.
+ * references, custom tags, metric tag overrides, access-log filter expressions (CEL).
  */
+import { celExpressionError } from '../xds/cel-expression.js';
 import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
 import { asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
@@ -37,6 +38,18 @@ function validateTargetRef(ref: Obj, p: string, namespace: string, rep: Reporter
   const ns = asStr(ref.namespace);
   if (ns !== undefined && ns !== '' && ns !== namespace) {
     rep.error(joinKey(p, 'namespace'), 'cross namespace referencing is not currently supported', Codes.format);
+  }
+}
+
+/** accessLogging filter.expression: a CEL expression the proxy compiles (Envoy's CEL access-log filter) */
+function validateLogFilter(filter: Obj, p: string, rep: Reporter): void {
+  const expression = asStr(filter.expression);
+  if (expression === undefined) return;
+  const at = joinKey(p, 'expression');
+  if (expression === '') rep.error(at, 'must not be empty', Codes.empty);
+  else {
+    const error = celExpressionError(expression);
+    if (error) rep.error(at, `${error} in "${expression}"`, Codes.format);
   }
 }
 
@@ -82,6 +95,6 @@ export function validateTelemetry(spec: Obj, rep: Reporter): void {
   asObjList(spec.accessLogging).forEach((l, i) => {
     const p = joinIndex('spec.accessLogging', i);
     validateProviders(l.providers, joinKey(p, 'providers'), rep);
-    if (asStr(asObj(l.filter).expression) === '') rep.error(joinKey(joinKey(p, 'filter'), 'expression'), 'must not be empty', Codes.empty);
+    validateLogFilter(asObj(l.filter), joinKey(p, 'filter'), rep);
   });
 }

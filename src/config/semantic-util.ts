@@ -36,3 +36,12 @@ export function findDuplicates<T>(values: (T | undefined)[], onDuplicate: (value
     seen.add(v);
   });
 }
+
+/** Istio's rule for `workloadSelector.labels` (ServiceEntry, Sidecar): no wildcards, no empty key. */
+export function checkSelectorLabels(labels: unknown, p: string, rep: { error(field: string, message: string, code: string): void }, code: string): void {
+  for (const [k, v] of Object.entries(asObj(labels))) {
+    const lp = `${p}${/^[A-Za-z0-9_-]+$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`}`;
+    if (k === '') rep.error(lp, 'empty key is not supported in selector', code);
+    else if (k.includes('*') || (typeof v === 'string' && v.includes('*'))) rep.error(lp, 'wildcard is not supported in selector', code);
+  }
+}

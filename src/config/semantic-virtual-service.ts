@@ -2,6 +2,7 @@
 import { joinIndex, joinKey } from './field-path.js';
 import { Codes } from './messages.js';
 import { asList, asNum, asObj, asObjList, asStr, findDuplicates, has, type Obj } from './semantic-util.js';
+import { validateExportTo } from './semantic-export-to.js';
 import type { Reporter } from './validate-reporter.js';
 import { checkRegexRewrite } from './value-regex.js';
 import { checkVirtualServiceHost, checkWildcardDomain, hostMatches, isDns1123Subdomain } from './value-host.js';
@@ -70,6 +71,7 @@ export function validateVirtualService(spec: Obj, rep: Reporter): void {
     });
     validateDestinations(asObjList(route.route), joinKey(p, 'route'), rep, true);
   });
+  validateExportTo(spec.exportTo, rep);
 }
 
 function validateHttpRoute(route: Obj, p: string, rep: Reporter): void {
@@ -78,11 +80,12 @@ function validateHttpRoute(route: Obj, p: string, rep: Reporter): void {
   }
   if (has(route, 'route')) validateDestinations(asObjList(route.route), joinKey(p, 'route'), rep, true);
   if (has(route, 'mirror')) validateDestinationHost(asObj(route.mirror), joinKey(p, 'mirror'), rep);
+  if (has(route, 'mirrorPercent')) rep.warn(joinKey(p, 'mirrorPercent'), 'using deprecated setting "mirrorPercent", use "mirrorPercentage" instead', Codes.deprecated);
 
   if (has(route, 'redirect')) {
     const r = asObj(route.redirect);
-    if (!['uri', 'authority', 'scheme', 'port', 'derivePort'].some((k) => has(r, k))) {
-      rep.error(joinKey(p, 'redirect'), 'must set at least one of uri, authority, scheme, port or derivePort', Codes.route);
+    if (!['uri', 'prefixRewrite', 'authority', 'scheme', 'port', 'derivePort'].some((k) => has(r, k))) {
+      rep.error(joinKey(p, 'redirect'), 'must set at least one of uri, prefixRewrite, authority, scheme, port or derivePort', Codes.route);
     }
   }
 

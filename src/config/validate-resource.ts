@@ -45,7 +45,7 @@ export function validateResource(resource: ConfigResource): ValidationMessage[] 
     return rep.messages;
   }
   // kinds without spec (Secret) name their top-level fields
-  checkSchema(spec, def.schema, def.topLevelSpec ? '' : 'spec', (path, message, code) => rep.error(path, message, code));
+  checkSchema(spec, def.schema, def.topLevelSpec ? '' : 'spec', (path, message, code, severity = 'error') => rep.add(severity, path, message, code));
   if (isPlainObject(spec)) def.semantic?.(spec, rep);
   return rep.messages;
 }

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MeshConfig } from '../config/index.js';
 import type { AdsServer, StreamCaller, StreamCredentials, StreamRefusal, XdsStreamInfo } from '../xds-server/index.js';
 import { parseNode, type ProxyIdentity } from '../xds/node-metadata.js';
-import { AuthenticatorChain, type Caller } from '../security/auth/authenticator.js';
+import { AuthenticatorChain, type Authenticator, type Caller } from '../security/auth/authenticator.js';
 import { WorkloadTokenAuthenticator } from '../security/auth/auth-workload-token.js';
 import { checkTokenRequest, WorkloadTokens, type MintedToken } from '../security/auth/workload-tokens.js';
 import { CertificateAuthority, servingNames } from '../security/ca/certificate-authority.js';
@@ -26,6 +26,8 @@ export interface SecurityOptions {
   workloadCertTtlSeconds?: number;
   /** key type of the control plane's own serving certificate */
   keyAlgorithm?: KeyAlgorithm;
+  /** tried after the workload-token authenticator (the chain's plug-ins: Kubernetes TokenReview) */
+  authenticators?: Authenticator[];
 }
 
 export class ControlPlaneSecurity {
@@ -63,7 +65,7 @@ export class ControlPlaneSecurity {
       log: this.deps.log,
     });
     this.tokens = WorkloadTokens.open(this.options.configDir);
-    this.authenticator = new AuthenticatorChain([new WorkloadTokenAuthenticator(this.tokens)]);
+    this.authenticator = new AuthenticatorChain([new WorkloadTokenAuthenticator(this.tokens), ...(this.options.authenticators ?? [])]);
     const file = this.ca.publishRoot();
     this.deps.log(`CA: root certificate for clients in ${file}`);
     const root = this.ca.signer.root;

@@ -15,7 +15,8 @@ import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
 import { controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
 import { createPushContext, type PushContext } from './builders/index.js';
-import { LocalRegistry, VipAllocator } from '../registry/index.js';
+import { AggregateRegistry, LocalRegistry, VipAllocator, type RegistrySource } from '../registry/index.js';
+import type { ConfigResource } from '../config/types.js';
 import { ServiceVipFile } from './service-vip-file.js';
 import { AdsServer, type XdsStreamInfo } from '../xds-server/index.js';
 import { ENDPOINT_TYPE, SHORT_TYPE_NAME } from '../xds/type-urls.js';
@@ -26,6 +27,7 @@ import type { ProxyIdentity } from '../xds/node-metadata.js';
 import { ProxyWorkloadFile } from './proxy-workload-file.js';
 import { ControlPlaneSecurity } from './control-plane-security.js';
 import type { KeyAlgorithm } from '../security/ca/ca-keys.js';
+import type { Authenticator } from '../security/auth/authenticator.js';
 import { NackLog } from './nack-log.js';
 import { MetricsScraper } from '../mesh-metrics/metrics-scraper.js';
 import { scrapeTargets } from './scrape-targets.js';
@@ -64,11 +66,32 @@ export interface ControlPlaneOptions {
   /** how often every connected proxy's Istio metrics are scraped for the traffic graph (ms; 0 = never; default 5000) */
   metricsScrapeIntervalMs?: number;
   log?: (line: string) => void;
+  /**
+   * Service registries besides the config directory's own (its Services, ServiceEntries,
+   * WorkloadEntries and the self-registered proxies, cluster id `config`), in priority order:
+   * a host defined by an earlier registry wins (Kubernetes before the config directory).
+   */
+  registries?: RegistrySource[];
+  /** Config from elsewhere (Kubernetes CRDs), merged with the config directory's */
+  configSources?: ConfigSource[];
+  /** more authenticators after the workload-token one (Kubernetes TokenReview) */
+  authenticators?: Authenticator[];
+}
+
+/** A read-only source of Istio config (the config directory's store is the writable one). */
+export interface ConfigSource {
+  readonly name: string;
+  all(): ConfigResource[];
+  onChange(listener: (change: ConfigChange) => void): () => void;
 }
 
 export class ControlPlane {
   readonly store: ConfigStore;
-  readonly registry: LocalRegistry;
+  /** the config directory's registry: Services/ServiceEntries/WorkloadEntries and self-registered proxies */
+  readonly localRegistry: LocalRegistry;
+  /** every registry, as one (Istio's aggregate controller) */
+  readonly registry: AggregateRegistry;
+  private readonly configSources: ConfigSource[];
   readonly metrics = new ControlPlaneMetrics();
   readonly generator: XdsGenerator;
   readonly ads: AdsServer;
@@ -105,13 +128,18 @@ export class ControlPlane {
     this.nackLog = new NackLog((line) => this.log(line));
     this.store = new ConfigStore(options.configDir);
     // Services and ServiceEntries get stable virtual IPs, kept across restarts in the state dir
-    this.registry = new LocalRegistry(new VipAllocator(new ServiceVipFile(options.configDir, this.log), options.serviceCidr));
+    this.localRegistry = new LocalRegistry(new VipAllocator(new ServiceVipFile(options.configDir, this.log), options.serviceCidr));
     this.adminToken = loadOrCreateAdminToken(options.configDir);
     this.workloadFile = new ProxyWorkloadFile(options.configDir, this.log);
     this.mesh = new MeshConfigSource(options.meshConfigFile);
+    this.registry = new AggregateRegistry([...(options.registries ?? []), { clusterId: 'config', registry: this.localRegistry }]);
+    this.configSources = options.configSources ?? [];
     this.pc = createPushContext({ config: [], registry: this.registry, version: '0' });
     this.security = new ControlPlaneSecurity(
-      { configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm },
+      {
+        configDir: options.configDir, caDir: options.caDir, workloadCertTtlSeconds: options.workloadCertTtlSeconds, keyAlgorithm: options.keyAlgorithm,
+        authenticators: options.authenticators,
+      },
       { meshConfig: () => this.meshConfig(), metrics: this.metrics, log: this.log },
     );
     // a client without a credential is served as a proxyless client (security.viewOf)
@@ -143,22 +171,28 @@ export class ControlPlane {
 
   /** Warnings that need the mesh config (Telemetry providers that do not exist) for these resources. */
   meshWarnings(keys?: Set<string>): ValidationMessage[] {
-    const telemetries = this.store.all().filter((r) => r.kind === 'Telemetry');
+    const telemetries = this.allConfig().filter((r) => r.kind === 'Telemetry');
     if (telemetries.length === 0) return [];
     return validateResources(telemetries, { meshConfig: this.meshConfig() })
       .filter((m) => m.severity === 'warning' && m.kind === 'Telemetry' && m.code === 'IST0101')
       .filter((m) => !keys || keys.has(`${m.kind}/${m.namespace}/${m.name}`));
   }
 
+  /** The config in force: the config directory's, then every other source's. */
+  allConfig(): ConfigResource[] {
+    if (this.configSources.length === 0) return this.store.all();
+    return [...this.store.all(), ...this.configSources.flatMap((s) => s.all())];
+  }
+
   private wire(): void {
-    this.store.on('change', (change: ConfigChange) => {
+    const onConfig = (change: ConfigChange) => {
       // only registry kinds can change services or endpoints; rebuilding the registry for a
       // routing change would cost a full re-index. The registry's events while it takes the
       // config are this change's own (its keys say whom it reaches).
       if ([...change.kinds].some((k) => REGISTRY_KINDS.has(k))) {
         this.applyingConfig = true;
         try {
-          this.registry.setConfig(this.store.all());
+          this.localRegistry.setConfig(this.allConfig());
         } finally {
           this.applyingConfig = false;
         }
@@ -167,7 +201,9 @@ export class ControlPlane {
       if (change.kinds.has('Telemetry')) {
         for (const m of this.meshWarnings(new Set(change.keys))) this.log(`config warning: ${formatMessage(m)}`);
       }
-    });
+    };
+    this.store.on('change', onConfig);
+    for (const src of this.configSources) src.onChange(onConfig);
     this.store.on('rejected', (file: string, messages) => {
       this.metrics.configRejected('file');
       for (const m of messages) this.log(`config rejected, keeping the last good version: ${formatMessage(m)}`);
@@ -208,7 +244,7 @@ export class ControlPlane {
       for (const [other, w] of this.proxyWorkloads) {
         if (other !== nodeId && w.address === id.address && !this.streamsByNode.has(other)) this.forgetWorkload(other);
       }
-      this.registry.upsertProxyWorkload(nodeId, id);
+      this.localRegistry.upsertProxyWorkload(nodeId, id);
       this.proxyWorkloads.set(nodeId, id);
       this.workloadFile.save(this.proxyWorkloads);
     }
@@ -239,7 +275,7 @@ export class ControlPlane {
   private forgetWorkload(nodeId: string): void {
     clearTimeout(this.graceTimers.get(nodeId));
     this.graceTimers.delete(nodeId);
-    this.registry.removeProxyWorkload(nodeId);
+    this.localRegistry.removeProxyWorkload(nodeId);
     if (this.proxyWorkloads.delete(nodeId)) this.workloadFile.save(this.proxyWorkloads);
   }
 
@@ -247,7 +283,7 @@ export class ControlPlane {
     const t0 = performance.now();
     const before = this.pc;
     this.pc = createPushContext({
-      config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
+      config: this.allConfig(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
     });
     this.generator.invalidate();
     // a change reaches only the proxies whose scope imports it (before or after it)
@@ -296,14 +332,17 @@ export class ControlPlane {
     // the store's events do the rest: 'change' gives the registry its Services and entries,
     // 'rejected' logs each invalid file once
     this.store.reload();
+    // registry kinds (ServiceEntries, WorkloadEntries) of the other config sources, which listed
+    // before this control plane subscribed to them
+    if (this.configSources.length > 0) this.localRegistry.setConfig(this.allConfig());
     // the workloads of the proxies connected before a restart, until they reconnect (or their grace ends)
     for (const [nodeId, id] of this.workloadFile.load()) {
-      this.registry.upsertProxyWorkload(nodeId, id);
+      this.localRegistry.upsertProxyWorkload(nodeId, id);
       this.proxyWorkloads.set(nodeId, id);
       this.startGrace(nodeId, this.options.restoredWorkloadGraceMs ?? 30_000);
     }
     this.pc = createPushContext({
-      config: this.store.all(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
+      config: this.allConfig(), registry: this.registry, version: String(++this.pushSeq), meshConfig: this.meshConfig(),
     });
     this.generator.invalidate();
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);

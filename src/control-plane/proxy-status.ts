@@ -1,5 +1,6 @@
 /** istioctl's proxy-status view of the ADS server's per-stream state. */
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.js';
+import { parseNode } from '../xds/node-metadata.js';
 import type { StreamStatus, TypeStatus } from '../xds-server/index.js';
 
 import type { ProxyStatusRow, SyncState } from '../api/api-types.js';
@@ -26,6 +27,11 @@ export function proxyName(nodeId: string): string {
   return parts.length === 4 ? parts[2] : nodeId;
 }
 
+function adminPortOf(s: StreamStatus): { adminPort?: number } {
+  const port = s.stream.node ? parseNode(s.stream.node).adminPort : undefined;
+  return port !== undefined ? { adminPort: port } : {};
+}
+
 export function proxyStatusRows(streams: StreamStatus[]): ProxyStatusRow[] {
   const rows: ProxyStatusRow[] = [];
   for (const s of streams) {
@@ -35,6 +41,7 @@ export function proxyStatusRows(streams: StreamStatus[]): ProxyStatusRow[] {
       name: proxyName(nodeId),
       nodeId,
       type: nodeId.split('~')[0] || 'sidecar',
+      ...adminPortOf(s),
       connectedAt: new Date(s.stream.connectedAt).toISOString(),
       CDS: 'NOT SENT',
       LDS: 'NOT SENT',

@@ -27,6 +27,7 @@ export async function detachDemo(opts: DemoOptions, con = new LocalConsole()): P
     '--log-file', logFile,
     ...(opts.configDir ? ['--config-dir', opts.configDir] : []),
     ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
+    ...(opts.podAddressing ? ['--pod-addressing', opts.podAddressing] : []),
     ...(opts.netns ? netnsDemoArgs(opts.netns) : []),
   ];
   const cmd = clewCommand(args);

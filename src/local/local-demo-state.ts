@@ -12,6 +12,10 @@ export interface DemoPodState {
   name: string;
   namespace: string;
   address: string;
+  /** workload port -> where its sidecar serves it on `address` (the same port unless pod addressing is `port`) */
+  ports?: Record<string, number>;
+  /** the sidecar's admin port on `address` */
+  adminPort?: number;
   /** workload port -> app port */
   appPorts: Record<string, number>;
   sidecarPid: number;
@@ -31,6 +35,8 @@ export interface DemoState {
   /** true when the demo created configDir (and removes it at stop) */
   configDirIsTemp: boolean;
   controlPlane: { pid: number; xdsAddress: string; debugUrl: string };
+  /** how the pods are addressed (pod-addressing.ts), and why */
+  podAddressing?: { mode: 'loopback-ip' | 'port'; reason: string };
   gateway: { pid: number; address: string; port: number; url: string };
   /** the mesh client's outbound listener (fortio's sidecar) */
   client: { pid: number; address: string; proxyUrl: string };

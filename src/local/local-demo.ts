@@ -14,7 +14,8 @@ import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoS
 import { LocalError } from './local-errors.js';
 import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
 import { startDashboardServer, type DashboardServer } from '../dashboard/dashboard-server.js';
-import { planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
+import { inboundPortOf, planPod, readyUrl, sidecarSpec, startApp, outboundUrl, type PodPlan, type PodSpec } from './local-pod.js';
+import { selectPodAddressing } from './pod-addressing-select.js';
 import { RestartingChild } from './local-restart.js';
 import type { NetnsDemoSettings } from './netns-demo.js';
 import { assertPortsFree, freePorts } from './local-ports.js';
@@ -40,6 +41,8 @@ export interface DemoOptions {
   abort?: () => string | undefined;
   /** `--netns`: pods in network namespaces (src/local/netns-demo.ts) */
   netns?: NetnsDemoSettings;
+  /** `--pod-addressing loopback-ip|port` (else $CLEW_POD_ADDRESSING, else what the machine can do: pod-addressing.ts) */
+  podAddressing?: string;
 }
 
 export interface DemoHandle {
@@ -89,6 +92,7 @@ export async function checkDemoCanStart(opts: DemoOptions): Promise<void> {
 
 export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<DemoHandle> {
   await checkDemoCanStart(opts);
+  const addressing = await selectPodAddressing(opts.podAddressing);
   const xdsAddress = `127.0.0.1:${opts.xdsPort}`;
   const debugUrl = `http://127.0.0.1:${opts.debugPort}`;
   const configDirIsTemp = !opts.configDir;
@@ -103,7 +107,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       await dashboard?.close();
       await sup.stop();
       for (const t of tokens) t.stop();
-      for (const p of plans) p.lease?.release();
+      for (const p of plans) p.network.release();
       removeDemoState(opts.stateDir, process.pid);
       if (configDirIsTemp) rmSync(configDir, { recursive: true, force: true });
     })();
@@ -112,6 +116,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   const abort = (): string | undefined => opts.abort?.() || sup.exitedBeforeReady('the demo');
   try {
     con.info(`config dir: ${configDir}${configDirIsTemp ? ' (temporary, seeded with the samples)' : ''}`);
+    con.info(`pod addressing: ${addressing.mode} (${addressing.reason})`);
     const cpCmd = clewCommand([
       'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--secure-xds-port', String(opts.secureXdsPort),
       '--debug-port', String(opts.debugPort),
@@ -123,10 +128,10 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       console: con, title: 'Starting the control plane', timeoutMs: opts.readyTimeoutMs, abort,
     });
 
-    for (const w of [...BOOKINFO_WORKLOADS, ...HTTPBIN_WORKLOADS]) plans.push(await planPod(sampleSpec(w, xdsAddress), opts.stateDir));
+    for (const w of [...BOOKINFO_WORKLOADS, ...HTTPBIN_WORKLOADS]) plans.push(await planPod(sampleSpec(w, xdsAddress), opts.stateDir, addressing));
     const client = await planPod({
       name: 'fortio', namespace: 'default', labels: { app: 'fortio' }, serviceAccount: 'fortio', ports: [], xdsAddress,
-    }, opts.stateDir);
+    }, opts.stateDir, addressing);
     plans.push(client);
     // The gateway sits on 127.0.0.1 (the URL users expect); its own admin/ready/stats ports are
     // ephemeral there so they cannot clash with anything else on the host.
@@ -141,9 +146,9 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       address: '127.0.0.1',
       proxyPorts: { outbound, inbound, admin, stats, ready },
       extraProxyArgs: opts.gatewayPort === 80 ? [] : ['--remap-port', `80=${opts.gatewayPort}`],
-    }, opts.stateDir);
+    }, opts.stateDir, addressing);
     plans.push(gateway);
-    for (const p of plans) if (p.lease) sup.guardFile(p.lease.file);
+    for (const p of plans) for (const f of p.network.files) sup.guardFile(f);
     // every pod (and the gateway) gets a workload token and the root: certificates, mTLS, ADS over TLS
     await giveCredentials(plans, {
       debugUrl, adminToken: adminTokenOf(configDir), secureAddress: `127.0.0.1:${opts.secureXdsPort}`,
@@ -182,6 +187,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       configDir,
       configDirIsTemp,
       controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
+      podAddressing: { mode: addressing.mode, reason: addressing.reason },
       gateway: { pid: sidecars.get(gateway)!.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
       client: { pid: sidecars.get(client)!.current.pid, address: client.address, proxyUrl: outboundUrl(client) },
       ...(dashboard ? { dashboard: { url: dashboard.url } } : {}),
@@ -189,6 +195,8 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
         name: p.spec.name,
         namespace: p.spec.namespace,
         address: p.address,
+        ports: Object.fromEntries(p.spec.ports.map((k) => [String(k), inboundPortOf(p, k)])),
+        adminPort: p.proxyPorts.admin,
         appPorts: Object.fromEntries([...p.appPorts].map(([k, v]) => [String(k), v])),
         sidecarPid: sidecars.get(p)!.current.pid,
         appPid: apps.get(p)?.pid,
@@ -232,8 +240,9 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
     `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
     ...(state.dashboard ? [`Dashboard (traffic graph, services, config, proxies): ${state.dashboard.url}`] : [`Dashboard: clew dashboard${cpFlag}`]),
     `Mesh client (fortio's sidecar): ${state.client.proxyUrl}`,
+    ...(state.podAddressing ? [`Pod addressing: ${state.podAddressing.mode} (${state.podAddressing.reason})`] : []),
     'Workloads:',
-    ...state.pods.map((p) => `  ${p.name.padEnd(16)} ${p.address}`),
+    ...state.pods.map((p) => `  ${p.name.padEnd(16)} ${podEndpoints(p)}`),
     '',
     'Next steps:',
     `  clew apply -f ${net}/virtual-service-reviews-50-v3.yaml${cpFlag}      # 50% v1, 50% v3 (red stars)`,
@@ -247,6 +256,13 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
     state.detached ? 'Stop it with: clew demo stop' : 'Stop it with Ctrl-C (or clew demo stop from another terminal)',
   );
   return lines;
+}
+
+/** `127.0.1.3` when the pod serves its ports as declared, else where each is (`9080 at 127.0.0.1:21007`). */
+function podEndpoints(p: DemoState['pods'][number]): string {
+  const moved = Object.entries(p.ports ?? {}).filter(([k, v]) => Number(k) !== v);
+  if (moved.length === 0) return p.address;
+  return moved.map(([k, v]) => `${k} at ${p.address}:${v}`).join(', ') + (p.adminPort ? `  (admin ${p.adminPort})` : '');
 }
 
 /** A workload token per pod (renewed while the demo runs) and the root certificate, in each plan's spec. */

@@ -1,6 +1,8 @@
 /** Errors of local mode (`clew run`, `clew demo`), with stable codes the CLI can map. */
 export type LocalErrorCode =
   | 'CLEW_LOCAL_NO_ADDRESS'
+  | 'CLEW_LOCAL_NO_PORT'
+  | 'CLEW_LOCAL_UNSUPPORTED'
   | 'CLEW_LOCAL_PORT_IN_USE'
   | 'CLEW_LOCAL_READY_TIMEOUT'
   | 'CLEW_LOCAL_CHILD_EXITED'

@@ -1,25 +1,18 @@
 /**
- * A local "pod": a workload address, its sidecar (`clew proxy` in INTERCEPTION_MODE=NONE, binding
- * the workload's ports on that address) and optionally its app (listening on the same address at
- * free ports the sidecar forwards to, calling out through the sidecar as its HTTP proxy).
+ * A local "pod": a workload address and ports (pod-addressing.ts: its own 127.0.x.y, or its own
+ * ports on 127.0.0.1), its sidecar (`clew proxy` in INTERCEPTION_MODE=NONE, binding the workload's
+ * ports on that address) and optionally its app (listening on the same address at free ports the
+ * sidecar forwards to, calling out through the sidecar as its HTTP proxy).
  * Shared by `clew run` (one pod) and `clew demo` (many, in one supervisor).
  */
-import { allocateAddress, type AddressLease } from './local-address.js';
 import { clewCommand } from './local-clew-bin.js';
 import { LocalError } from './local-errors.js';
-import { assertPortsFree, freePorts } from './local-ports.js';
 import type { ChildSpec, ManagedChild, Supervisor } from './local-supervisor.js';
 import { credentialArgs, type PodCredentials } from './local-credentials.js';
+import { DEFAULT_PROXY_PORTS, type PodAddressing, type PodNetwork, type ProxyPorts } from './pod-addressing.js';
+import { loopbackIpAddressing } from './pod-addressing-loopback.js';
 
-export interface ProxyPorts {
-  outbound: number;
-  inbound: number;
-  admin: number;
-  stats: number;
-  ready: number;
-}
-
-export const DEFAULT_PROXY_PORTS: ProxyPorts = { outbound: 15001, inbound: 15006, admin: 15000, stats: 15090, ready: 15021 };
+export { DEFAULT_PROXY_PORTS, type ProxyPorts };
 
 export interface PodSpec {
   name: string;
@@ -49,34 +42,26 @@ export interface PodSpec {
 export interface PodPlan {
   spec: PodSpec;
   address: string;
-  lease?: AddressLease;
+  /** the pod's address and ports, and their leases (`network.release()` gives them back) */
+  network: PodNetwork;
   proxyPorts: ProxyPorts;
+  /** workload port -> where its sidecar listener binds on the pod address (the EDS endpoint's port) */
+  inboundPorts: Map<number, number>;
   /** workload port -> the app's port on the pod address */
   appPorts: Map<number, number>;
 }
 
-export function proxyPortsOf(spec: PodSpec): ProxyPorts {
-  return { ...DEFAULT_PROXY_PORTS, ...spec.proxyPorts };
+/** The pod's address and ports by `addressing` (default loopback-ip): leased unless fixed in the spec. */
+export async function planPod(spec: PodSpec, stateDir?: string, addressing: PodAddressing = loopbackIpAddressing()): Promise<PodPlan> {
+  const network = await addressing.allocate({
+    owner: `${spec.name}.${spec.namespace}`, ports: spec.ports, app: !!spec.app, address: spec.address, proxyPorts: spec.proxyPorts,
+  }, stateDir);
+  return { spec, address: network.address, network, proxyPorts: network.proxyPorts, inboundPorts: network.inboundPorts, appPorts: network.appPorts };
 }
 
-/** Leases the address (unless fixed) and picks a free app port per workload port. */
-export async function planPod(spec: PodSpec, stateDir?: string): Promise<PodPlan> {
-  const proxyPorts = proxyPortsOf(spec);
-  const needed = [proxyPorts.outbound, proxyPorts.admin, proxyPorts.stats, proxyPorts.ready, ...spec.ports];
-  let address = spec.address;
-  let lease: AddressLease | undefined;
-  if (address) {
-    await assertPortsFree(address, needed.map((port) => ({ port, what: `${spec.name}` })));
-  } else {
-    lease = await allocateAddress({ stateDir, owner: `${spec.name}.${spec.namespace}`, probePorts: needed });
-    address = lease.address;
-  }
-  const appPorts = new Map<number, number>();
-  if (spec.app && spec.ports.length > 0) {
-    const free = await freePorts(address, spec.ports.length);
-    spec.ports.forEach((p, i) => appPorts.set(p, free[i]));
-  }
-  return { spec, address, lease, proxyPorts, appPorts };
+/** Where workload port `p` is served on the pod address (its own port, unless the addressing moved it). */
+export function inboundPortOf(plan: PodPlan, p: number): number {
+  return plan.inboundPorts.get(p) ?? p;
 }
 
 export function sidecarArgs(plan: PodPlan): string[] {
@@ -101,6 +86,8 @@ export function sidecarArgs(plan: PodPlan): string[] {
   if (labels) args.push('--labels', labels);
   for (const p of spec.ports) args.push('--port', String(p));
   for (const [p, appPort] of plan.appPorts) args.push('--app-port', `${p}=${address}:${appPort}`);
+  // port addressing: workload port P is bound (and published as the endpoint's port) elsewhere
+  for (const p of spec.ports) if (inboundPortOf(plan, p) !== p) args.push('--remap-port', `${p}=${inboundPortOf(plan, p)}`);
   args.push(...(spec.extraProxyArgs ?? []));
   return args;
 }
@@ -161,9 +148,9 @@ export function describePod(plan: PodPlan): string[] {
   const lines = [`pod ${spec.name}.${spec.namespace} on ${address}`];
   for (const p of spec.ports) {
     const appPort = plan.appPorts.get(p);
-    lines.push(`  port ${p}: sidecar inbound ${address}:${p}${appPort ? ` -> app ${address}:${appPort}` : ''}`);
+    lines.push(`  port ${p}: sidecar inbound ${address}:${inboundPortOf(plan, p)}${appPort ? ` -> app ${address}:${appPort}` : ''}`);
   }
   lines.push(`  outbound (HTTP_PROXY): ${outboundUrl(plan)}`);
-  lines.push(`  admin http://${address}:${pp.admin}  ready ${readyUrl(plan)}`);
+  lines.push(`  admin http://${address}:${pp.admin}  stats http://${address}:${pp.stats}/stats/prometheus  ready ${readyUrl(plan)}`);
   return lines;
 }

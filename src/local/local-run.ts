@@ -11,6 +11,7 @@ import { RestartingChild } from './local-restart.js';
 import { Supervisor, type ManagedChild } from './local-supervisor.js';
 import { awaitRunSidecar, runUntilAppOrSignal } from './run-lifecycle.js';
 import { fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
+import type { PodAddressing } from './pod-addressing.js';
 
 export interface RunOptions {
   console?: LocalConsole;
@@ -18,11 +19,13 @@ export interface RunOptions {
   readyTimeoutMs?: number;
   /** the control plane to get the pod's credentials from (token, root certificate); none: no identity */
   controlPlane?: ControlPlaneAccess;
+  /** how the pod is addressed (default loopback-ip) */
+  addressing?: PodAddressing;
 }
 
 export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<number> {
   const con = opts.console ?? new LocalConsole();
-  const plan = await planPod(spec, opts.stateDir);
+  const plan = await planPod(spec, opts.stateDir, opts.addressing);
   let token: PodTokenFile | undefined;
   if (opts.controlPlane) {
     try {
@@ -32,15 +35,16 @@ export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<numb
       }, rootCert, { stateDir: opts.stateDir, log: (l) => con.info(l) });
       plan.spec.credentials = token.credentials();
     } catch (err) {
-      plan.lease?.release();
+      plan.network.release();
       throw err;
     }
   }
   const sup = new Supervisor({ console: con });
-  if (plan.lease) sup.guardFile(plan.lease.file);
+  for (const f of plan.network.files) sup.guardFile(f);
   const stop = sup.awaitStopSignal((sig) => con.info(`clew run: ${sig}, stopping ${spec.name}`));
   let app: ManagedChild | undefined;
   try {
+    if (opts.addressing) con.info(`pod addressing: ${opts.addressing.mode} (${opts.addressing.reason})`);
     for (const l of describePod(plan)) con.info(l);
     const restarting = new RestartingChild(sup, sidecarSpec(plan), `the sidecar of ${spec.name}`);
     const sidecar = restarting.current;
@@ -57,6 +61,6 @@ export async function runPod(spec: PodSpec, opts: RunOptions = {}): Promise<numb
     await sup.stop();
     stop.uninstall();
     token?.stop();
-    plan.lease?.release();
+    plan.network.release();
   }
 }

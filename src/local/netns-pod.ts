@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { clewCommand, PACKAGE_ROOT } from './local-clew-bin.js';
 import { LocalError } from './local-errors.js';
 import { DEFAULT_PROXY_PORTS, sidecarArgs, type PodPlan, type PodSpec } from './local-pod.js';
+import type { PodNetwork } from './pod-addressing.js';
 import type { ChildSpec, ManagedChild, Supervisor } from './local-supervisor.js';
 import type { NetnsNetwork, PodNet } from './netns-network.js';
 
@@ -84,7 +85,9 @@ export function checkSidecarCanRead(): void {
 export function planNetnsPod(network: NetnsNetwork, spec: NetnsPodSpec): NetnsPodPlan {
   const servers = spec.dnsServers ?? hostNameServers();
   const pod = network.addPod({ name: spec.name, namespace: spec.namespace, host: spec.host, resolvConf: podResolvConf(spec.namespace, servers) });
-  const plan: PodPlan = { spec, address: pod.ip, proxyPorts: { ...DEFAULT_PROXY_PORTS }, appPorts: new Map() };
+  // the namespace is the pod's: its own address, the well-known ports, nothing leased
+  const net: PodNetwork = { address: pod.ip, proxyPorts: { ...DEFAULT_PROXY_PORTS }, inboundPorts: new Map(), appPorts: new Map(), files: [], release: () => {} };
+  const plan: PodPlan = { spec, address: pod.ip, network: net, proxyPorts: net.proxyPorts, inboundPorts: net.inboundPorts, appPorts: net.appPorts };
   return { spec: { ...spec, dnsServers: servers }, pod, plan };
 }
 

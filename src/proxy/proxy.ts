@@ -15,11 +15,14 @@ import { DRAIN_DEFAULTS, runDrain, type DrainMode, type DrainResult } from './dr
 import { HttpConnectionManager } from './http/connection-manager.js';
 import { parseHcm } from './http/hcm-config.js';
 import { REQUEST_DESTINATION_RESOLVER } from './core/destination.js';
-import { makeTransparent, resolverForMode } from './listener/destination-original.js';
+import { resolverForMode } from './listener/destination-original.js';
 import { loadOriginalDstAddon } from '../capture/original-dst.js';
+import { CaptureListener } from '../capture/capture-listener.js';
 import { DnsProxy, readResolvConf } from '../capture/dns-proxy.js';
 import { DnsTable } from '../capture/dns-table.js';
 import { ListenerManager } from './listener/listener-manager.js';
+import type { ListenerConfig } from './listener/listener-config.js';
+import cluster from 'node:cluster';
 import { NOOP_OBSERVER } from './core/observer.js';
 import { defaultMaxDownstreamConnections } from './listener/connection-budget.js';
 import { StatsStore } from '../stats/stats-store.js';
@@ -129,7 +132,14 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   const localMode = mode === 'NONE';
   // transparent capture: where a connection was headed comes from the kernel (native addon)
   const native = localMode ? { addon: undefined, error: undefined } : loadOriginalDstAddon();
-  const captureResolver = options.resolver ? undefined : resolverForMode(mode, native.addon, native.error, (m) => log('warn', m));
+  const captureResolver = options.resolver ? undefined : resolverForMode(mode, native.error);
+  // captured connections are accepted by the addon, which reads their original destination as
+  // it accepts them; in node:cluster workers (--hot-restart, --concurrency) each worker binds its
+  // own socket with SO_REUSEPORT, as the agent cannot share a socket it did not create
+  const captureServer = (c: ListenerConfig): CaptureListener | undefined =>
+    c.transparent || (captureResolver && (c.useOriginalDst || c.originalDst))
+      ? new CaptureListener(native.addon, { transparent: c.transparent, reusePort: cluster.isWorker }, native.error)
+      : undefined;
   const passthrough = new Map<string, HttpConnectionManager>();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
@@ -142,7 +152,7 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     resolveName: (host) => dnsTable.vip(host),
     observer,
     resolver: options.resolver ?? captureResolver ?? REQUEST_DESTINATION_RESOLVER,
-    onTransparentListen: (server) => makeTransparent(native.addon, server),
+    createServer: localMode ? undefined : captureServer,
     drainTimeMs: options.drainTimeMs ?? DRAIN_DEFAULTS.drainMs,
     stats,
     maxDownstreamConnections: options.maxDownstreamConnections ?? defaultMaxDownstreamConnections(),

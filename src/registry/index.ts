@@ -1,5 +1,6 @@
 export * from './types.js';
 export { LocalRegistry, createLocalRegistry } from './registry-local.js';
+export { AggregateRegistry, type RegistrySource } from './registry-aggregate.js';
 export { resolveHostname, serviceFqdn, hostMatches, hostsIntersect, DOMAIN_SUFFIX } from './registry-hosts.js';
 export { labelsMatch } from './registry-labels.js';
 export {

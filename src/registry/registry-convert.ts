@@ -134,6 +134,7 @@ export function workloadFromProxy(proxyId: string, p: ProxyIdentity): Workload {
     origin: 'proxy',
     proxyId,
   };
+  if (p.endpointPorts) w.endpointPorts = { ...p.endpointPorts };
   const loc = localityString(p.locality);
   if (loc) w.locality = loc;
   return w;

@@ -17,7 +17,8 @@ export function workloadPortFor(w: Workload, sp: ServicePortInfo): number | unde
 function endpointOf(w: Workload, port: number): EndpointInfo {
   const ep: EndpointInfo = {
     address: w.address,
-    port,
+    // a local pod on a shared address serves its workload port on a port of its own
+    port: w.endpointPorts?.[String(port)] ?? port,
     labels: w.labels,
     workloadName: w.name,
     namespace: w.namespace,

@@ -92,6 +92,10 @@ export class LocalRegistry implements ServiceRegistry {
     return () => this.listeners.delete(listener);
   }
 
+  hasNamespace(namespace: string): boolean {
+    return this.namespaces.has(namespace);
+  }
+
   resolveHost(host: string, namespace: string): string {
     return resolveHostname(host, namespace, (h) => this.byHost.has(h), (ns) => this.namespaces.has(ns));
   }

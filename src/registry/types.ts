@@ -55,11 +55,16 @@ export interface Workload {
   namedPorts: Record<string, number>;
   locality?: string;
   weight?: number;
-  origin: 'proxy' | 'WorkloadEntry';
+  origin: 'proxy' | 'WorkloadEntry' | 'Pod';
   /** Set when origin is 'proxy': the xDS node id. */
   proxyId?: string;
   /** Every port the workload declares (POD_PORTS, WorkloadEntry ports); a proxy without any yields no endpoints. */
   ports?: number[];
+  /**
+   * Workload port -> the port it is really reached on at `address` (a local-mode pod with its own
+   * ports on a shared address, CLEW_ENDPOINT_PORTS); endpoints carry it. Absent: the workload port.
+   */
+  endpointPorts?: Record<string, number>;
 }
 
 export interface EndpointInfo {
@@ -100,4 +105,6 @@ export interface ServiceRegistry {
   onChange(listener: (event: RegistryEvent) => void): () => void;
   /** Short-name resolution (`reviews` in ns default → `reviews.default.svc.cluster.local`). */
   resolveHost?(host: string, namespace: string): string;
+  /** Whether the registry knows this namespace (short names `name.ns` resolve against it). */
+  hasNamespace?(namespace: string): boolean;
 }

@@ -13,7 +13,10 @@
  *             127.0.0.1:<port> in REDIRECT mode, <address>:<port> otherwise),
  *             ISTIO_VERSION, CLUSTER_ID ("Kubernetes"), CLEW_PROXY ("1" for Clew's own proxy),
  *             CLEW_STATS_PORT (where the proxy serves /stats/prometheus on its address, when not
- *             15090: Istio's prometheus.io/port annotation).
+ *             15090: Istio's prometheus.io/port annotation), CLEW_ADMIN_PORT (its admin port on
+ *             its address, when not 15000), CLEW_ENDPOINT_PORTS (JSON text: {"9080":21007}: local
+ *             mode with per-pod ports, the port the sidecar really serves a workload port on; EDS
+ *             endpoints carry it instead of the workload port).
  */
 
 export type ProxyType = 'sidecar' | 'router';
@@ -43,6 +46,10 @@ export interface ProxyIdentity {
   anonymous?: boolean;
   /** the stats port (/stats/prometheus) on `address`; undefined: 15090 */
   statsPort?: number;
+  /** the admin port on `address`; undefined: 15000 */
+  adminPort?: number;
+  /** workload port -> the port it is really served on at `address` (local mode, port addressing) */
+  endpointPorts?: Record<string, number>;
 }
 
 export interface XdsNode {
@@ -77,6 +84,8 @@ export function buildNode(p: ProxyIdentity): XdsNode {
       CLUSTER_ID: 'Kubernetes',
       CLEW_PROXY: '1',
       ...(p.statsPort !== undefined ? { CLEW_STATS_PORT: String(p.statsPort) } : {}),
+      ...(p.adminPort !== undefined ? { CLEW_ADMIN_PORT: String(p.adminPort) } : {}),
+      ...(p.endpointPorts ? { CLEW_ENDPOINT_PORTS: JSON.stringify(p.endpointPorts) } : {}),
     },
   };
 }
@@ -117,8 +126,9 @@ export function parseNode(node: XdsNode): ProxyIdentity {
   if (ips) address = ips.split(',')[0];
   const labels = (md.LABELS && typeof md.LABELS === 'object' ? md.LABELS : {}) as Record<string, string>;
   const mode = str(md.INTERCEPTION_MODE);
-  const port = Number(str(md.CLEW_STATS_PORT));
-  const statsPort = Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+  const statsPort = portOf(md.CLEW_STATS_PORT);
+  const adminPort = portOf(md.CLEW_ADMIN_PORT);
+  const endpointPorts = endpointPortsOf(md.CLEW_ENDPOINT_PORTS);
   return {
     type,
     name,
@@ -131,5 +141,25 @@ export function parseNode(node: XdsNode): ProxyIdentity {
     appPorts: parseJson<Record<string, string>>(md.CLEW_APP_PORTS, {}),
     locality: node.locality,
     ...(statsPort !== undefined ? { statsPort } : {}),
+    ...(adminPort !== undefined ? { adminPort } : {}),
+    ...(endpointPorts ? { endpointPorts } : {}),
   };
+}
+
+function portOf(v: unknown): number | undefined {
+  const port = Number(str(v));
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+/** CLEW_ENDPOINT_PORTS: only whole port -> port pairs are kept (a bad entry never redirects traffic). */
+function endpointPortsOf(v: unknown): Record<string, number> | undefined {
+  const raw = parseJson<unknown>(v, undefined);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, to] of Object.entries(raw as Record<string, unknown>)) {
+    const from = portOf(k);
+    const real = typeof to === 'number' ? portOf(String(to)) : undefined;
+    if (from !== undefined && real !== undefined) out[String(from)] = real;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

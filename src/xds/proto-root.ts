@@ -51,3 +51,14 @@ export function protoRoot(): protobuf.Root {
 export function lookupType(fullName: string): protobuf.Type {
   return protoRoot().lookupType(fullName);
 }
+
+/** The number of an enum value by name (e.g. envoy.type.v3.StatusCode `Forbidden` → 403), or undefined. */
+export function lookupEnumValue(enumName: string, valueName: string): number | undefined {
+  const e = protoRoot().lookupEnum(enumName);
+  return Object.prototype.hasOwnProperty.call(e.values, valueName) ? e.values[valueName] : undefined;
+}
+
+/** The name of an enum value by number (e.g. 503 → `ServiceUnavailable`), or undefined. */
+export function lookupEnumName(enumName: string, value: number): string | undefined {
+  return protoRoot().lookupEnum(enumName).valuesById[value];
+}

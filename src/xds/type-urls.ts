@@ -31,6 +31,8 @@ export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ro
 export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
 export const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
 export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+export const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+export const EXT_AUTHZ_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
 export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 export const HTTP_PROTOCOL_OPTIONS_TYPE =
@@ -49,6 +51,24 @@ export const XDS_TYPED_STRUCT_TYPE = 'type.googleapis.com/xds.type.v3.TypedStruc
 export const ISTIO_ALPN_TYPE = 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig';
 /** Istio's stats filter (istio.stats) config, carried inside a TypedStruct */
 export const ISTIO_STATS_TYPE = 'type.googleapis.com/stats.PluginConfig';
+/** Envoy's CEL access-log filter config (Istio's Telemetry accessLogging filter.expression) */
+export const CEL_EXPRESSION_FILTER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
 export const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
 export const ZIPKIN_CONFIG_TYPE = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
 export const OPENTELEMETRY_CONFIG_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+/**
+ * The HTTP filter types Clew's proxies implement (typed_config '@type', or a TypedStruct's
+ * type_url): what an EnvoyFilter may insert. test/xds checks it against the proxy's registry.
+ */
+export const PROXY_HTTP_FILTER_TYPES: readonly string[] = [
+  'type.googleapis.com/stats.PluginConfig',
+  'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
+  'type.googleapis.com/io.istio.network.authn.Config',
+  RBAC_TYPE,
+  EXT_AUTHZ_TYPE,
+  LOCAL_RATELIMIT_TYPE,
+  FAULT_TYPE,
+  CORS_TYPE,
+  'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig',
+  ROUTER_TYPE,
+];

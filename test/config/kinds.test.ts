@@ -90,17 +90,17 @@ const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: 
 test('clew validate: an Istio kind Clew does not implement is an error (exit 1) that says so', () => {
   const r = validate({
     'policy.yaml': 'apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: wasm, namespace: prod}\nspec: {}\n'
-      + '---\napiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: default}\nspec: {}\n',
+      + '---\napiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: default}\nspec: {}\n',
     'vs.yaml': VS,
   });
   assert.equal(r.code, 1, r.stdout);
   assert.match(r.stdout, /^policy\.yaml:2: WasmPlugin prod\/wasm: extensions\.istio\.io\/v1alpha1 WasmPlugin is not supported by Clew \(it would have no effect\); Istio kinds Clew implements: VirtualService \(networking\.istio\.io\), /m);
-  assert.match(r.stdout, /^policy\.yaml:7: EnvoyFilter default\/default: networking\.istio\.io\/v1alpha3 EnvoyFilter is not supported by Clew/m);
+  assert.match(r.stdout, /^policy\.yaml:7: WorkloadGroup default\/default: networking\.istio\.io\/v1 WorkloadGroup is not supported by Clew/m);
   assert.match(r.stdout, /validated 1 resource in 2 files: 2 errors/);
-  const parsed = parseConfigText('apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: f}\nspec: {}\n', 'ef.yaml');
+  const parsed = parseConfigText('apiVersion: networking.istio.io/v1alpha3\nkind: Sidecar2\nmetadata: {name: f}\nspec: {}\n', 'ef.yaml');
   assert.deepEqual(parsed.messages.map((m) => m.code), [Codes.unsupportedKind]);
   assert.deepEqual(parsed.ignored, []);
-  assert.match(formatMessage(parsed.messages[0]), /^ef\.yaml:2: EnvoyFilter default\/f: networking\.istio\.io\/v1alpha3 EnvoyFilter is not supported by Clew/);
+  assert.match(formatMessage(parsed.messages[0]), /^ef\.yaml:2: Sidecar2 default\/f: networking\.istio\.io\/v1alpha3 Sidecar2 is not supported by Clew/);
 });
 
 test('clew validate: kinds outside Istio\'s API groups are ignored with a note (exit 0)', () => {

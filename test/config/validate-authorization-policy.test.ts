@@ -5,10 +5,15 @@ const ap = (spec: string) => doc('AuthorizationPolicy', spec, 'security.istio.io
 
 const cases: Case[] = [
   {
-    name: "CUSTOM is refused until ext_authz exists (a policy that would not be enforced)",
+    name: "CUSTOM with a provider is valid (that the provider exists is a check against the mesh config)",
     yaml: ap("  action: CUSTOM\n  provider: {name: ext}\n  rules: [{}]"),
+    want: [],
+  },
+  {
+    name: "CUSTOM without a provider name",
+    yaml: ap("  action: CUSTOM\n  rules: [{}]"),
     want: [
-      "test.yaml:6: AuthorizationPolicy default/x: spec.action: CUSTOM (external authorization through ext_authz) is not implemented by Clew yet; the policy would not be enforced",
+      "test.yaml:5: AuthorizationPolicy default/x: spec.provider.name: CUSTOM needs the name of an extension provider (envoyExtAuthzHttp or envoyExtAuthzGrpc in the mesh config)",
     ],
   },
   {
@@ -58,7 +63,7 @@ const cases: Case[] = [
     name: "unknown source fields; serviceAccounts not mixed with namespaces",
     yaml: ap("  rules:\n  - from:\n    - source: {serviceAccounts: [a], namespaces: [b], trustDomains: [c]}"),
     want: [
-      "test.yaml:8: AuthorizationPolicy default/x: spec.rules[0].from[0].source.trustDomains: unknown field",
+      "test.yaml:8: AuthorizationPolicy default/x: spec.rules[0].from[0].source.trustDomains: is not implemented by Clew and cannot be ignored safely (sources would match whatever their trust domain; write the trust domain into principals instead); remove it or use Istio",
       "test.yaml:8: AuthorizationPolicy default/x: spec.rules[0].from[0].source: serviceAccounts cannot be combined with principals or namespaces",
     ],
   },

@@ -78,7 +78,10 @@ const cases: Case[] = [
   {
     name: 'consistentHash without a key',
     yaml: policy('    loadBalancer:\n      consistentHash:\n        minimumRingSize: 1024\n'),
-    want: [at(9, 'spec.trafficPolicy.loadBalancer.consistentHash: must set one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName')],
+    want: [
+      at(9, 'spec.trafficPolicy.loadBalancer.consistentHash: must set one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName'),
+      warnAt(10, "spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize: consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's RingHash configuration instead"),
+    ],
   },
   {
     name: 'consistentHash with two keys',

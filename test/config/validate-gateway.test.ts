@@ -6,6 +6,8 @@ const warnAt = (line: number, rest: string) => `test.yaml:${line}: warning: Gate
 /** `servers:` on line 6, the first server on line 7. */
 const servers = (s: string) => gw(`  servers:\n${s}`);
 
+const CRL_REFUSED = 'is not implemented by Clew and cannot be ignored safely (certificate revocation lists are not checked: a revoked client certificate would be accepted); remove it or use Istio';
+
 const cases: Case[] = [
   { name: 'no servers', yaml: gw('  selector: {istio: ingressgateway}\n'), want: [at(5, 'spec.servers: at least one server is required')] },
   {
@@ -76,7 +78,9 @@ const cases: Case[] = [
     name: 'CRL with SIMPLE, and with credentialName',
     yaml: servers('  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n    tls: {mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem, caCrl: /crl.pem}\n  - port: {number: 8443, name: https-2, protocol: HTTPS}\n    hosts: ["*"]\n    tls: {mode: MUTUAL, credentialName: c, caCrl: /crl.pem}\n'),
     want: [
+      at(9, `spec.servers[0].tls.caCrl: ${CRL_REFUSED}`),
       at(9, 'spec.servers[0].tls.caCrl: CRL is not supported with SIMPLE TLS'),
+      at(12, `spec.servers[1].tls.caCrl: ${CRL_REFUSED}`),
       at(12, 'spec.servers[1].tls.caCrl: CRL is not supported with credentialName. CRL has to be specified in the credential'),
     ],
   },

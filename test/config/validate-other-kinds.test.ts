@@ -7,7 +7,8 @@ const PORTS = '  ports:\n  - {number: 80, name: http, protocol: HTTP}\n';
 
 const cases: Case[] = [
   { name: 'service entry without hosts', yaml: se(PORTS), want: [SE(5, 'spec.hosts: at least one host is required')] },
-  { name: 'service entry without ports', yaml: se('  hosts: [api.example.com]\n'), want: [SE(5, 'spec.ports: at least one port is required')] },
+  // issue 25: no ports is valid (Istio takes the ports from the traffic)
+  { name: 'service entry without ports is valid', yaml: se('  hosts: [api.example.com]\n'), want: [] },
   {
     name: 'STATIC without endpoints',
     yaml: se(`  hosts: [api.example.com]\n${PORTS}  resolution: STATIC\n`),
@@ -19,9 +20,16 @@ const cases: Case[] = [
     want: [SE(11, 'spec.endpoints[0].address: must be an IP address for resolution STATIC, got "api.internal"')],
   },
   {
-    name: 'DNS with a wildcard host',
+    // Istio's webhook rejects this too (validation_test.go "discovery type DNS, non-FQDN host");
+    // only its CRD schema lets it through. With endpoints (next case) the wildcard is fine.
+    name: 'DNS with a wildcard host and no endpoints',
     yaml: se(`  hosts: ["*.example.com"]\n${PORTS}  resolution: DNS\n`),
-    want: [SE(6, 'spec.hosts[0]: wildcard host "*.example.com" is not allowed with resolution DNS')],
+    want: [SE(6, 'spec.hosts[0]: wildcard host "*.example.com" is not allowed with resolution DNS without endpoints (there is no name to resolve)')],
+  },
+  {
+    name: 'DNS with a wildcard host and endpoints is valid',
+    yaml: se(`  hosts: ["*.example.com"]\n${PORTS}  resolution: DNS\n  endpoints:\n  - address: proxy.example.com\n`),
+    want: [],
   },
   {
     name: 'endpoints with resolution NONE',
@@ -91,7 +99,10 @@ const cases: Case[] = [
   {
     name: 'sidecar ingress defaultEndpoint',
     yaml: doc('Sidecar', '  ingress:\n  - port: {number: 9080, name: http, protocol: HTTP}\n    defaultEndpoint: 10.1.1.1:8080\n'),
-    want: [at('Sidecar', 8, 'spec.ingress[0].defaultEndpoint: must be 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix://<path>')],
+    want: [
+      at('Sidecar', 6, "spec.ingress: is not implemented by Clew and cannot be ignored safely (inbound listeners are built from the workload's ports; these ports, endpoints and TLS settings would not apply); remove it or use Istio"),
+      at('Sidecar', 8, 'spec.ingress[0].defaultEndpoint: must be 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix://<path>'),
+    ],
   },
   {
     name: 'sidecar outbound mode',

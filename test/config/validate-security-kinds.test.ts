@@ -16,7 +16,7 @@ const pa = (spec: string, v = 'v1') => doc('PeerAuthentication', spec, `security
 const at = (line: number, rest: string) => `test.yaml:${line}: PeerAuthentication default/x: ${rest}`;
 
 const cases: Case[] = [
-  { name: 'PA: namespace STRICT (v1) and workload PERMISSIVE with port DISABLE (v1beta1) are valid', yaml: `${pa('  mtls: {mode: STRICT}\n')}\n---\n${pa('  selector: {matchLabels: {app: reviews}}\n  mtls: {mode: PERMISSIVE}\n  portLevelMtls:\n    "9080": {mode: DISABLE}\n', 'v1beta1').replace('name: x', 'name: y')}`, want: [] },
+  { name: 'PA: namespace STRICT (v1) and workload PERMISSIVE with port DISABLE (v1beta1) are valid', yaml: `${pa('  mtls: {mode: STRICT}\n')}\n---\n${pa('  selector: {matchLabels: {app: reviews}}\n  mtls: {mode: PERMISSIVE}\n  portLevelMtls:\n    "9080": {mode: DISABLE}\n', 'v1beta1').replace('name: x', 'name: x2')}`, want: [] },
   {
     name: 'PA: portLevelMtls without selector',
     yaml: pa('  mtls: {mode: STRICT}\n  portLevelMtls:\n    "8080": {mode: DISABLE}\n'),
@@ -33,10 +33,10 @@ const cases: Case[] = [
   },
   {
     name: 'PA: unknown mode and wildcard selector',
-    yaml: pa('  selector: {matchLabels: {app: "*"}}\n  mtls: {mode: ON}\n'),
+    yaml: pa('  selector: {matchLabels: {app: "*"}}\n  mtls: {mode: BLAH}\n'),
     want: [
       at(6, 'spec.selector.matchLabels.app: wildcard is not supported in selector'),
-      at(7, 'spec.mtls.mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT; got "ON"'),
+      at(7, 'spec.mtls.mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT; got "BLAH"'),
     ],
   },
   {

@@ -5,6 +5,8 @@ import { doc, runCases, type Case } from './cases-helper.js';
 
 const at = (line: number, rest: string) => `test.yaml:${line}: Telemetry default/x: ${rest}`;
 const tel = (spec: string) => doc('Telemetry', spec);
+const noEffect = (line: number, field: string, why: string) =>
+  `test.yaml:${line}: warning: Telemetry default/x: ${field}: has no effect: Clew does not implement this field yet (${why})`;
 
 const cases: Case[] = [
   {
@@ -23,11 +25,9 @@ const cases: Case[] = [
   accessLogging:
   - providers: [{name: envoy}]
     disabled: false
-    filter: {expression: "response.code >= 400"}
     match: {mode: SERVER}
   metrics:
   - providers: [{name: prometheus}]
-    reportingInterval: 15s
     overrides:
     - match: {metric: REQUEST_COUNT, mode: CLIENT_AND_SERVER}
       disabled: false
@@ -44,7 +44,7 @@ const cases: Case[] = [
   { name: 'unknown workload mode', yaml: tel('  tracing:\n  - match: {mode: BOTH}\n'), want: [at(7, 'spec.tracing[0].match.mode: must be one of CLIENT_AND_SERVER, CLIENT, SERVER; got "BOTH"')] },
   {
     name: 'custom tag without a kind, and with two',
-    yaml: tel('  tracing:\n  - customTags:\n      a: {}\n      b: {literal: {value: x}, header: {name: y}}\n'),
+    yaml: tel('  tracing:\n  - customTags:\n      a: {}\n      b: {literal: {value: x}, header: {name: z}}\n'),
     want: [at(8, 'spec.tracing[0].customTags.a: must set one of literal, environment, header or formatter'), at(9, 'spec.tracing[0].customTags.b: literal and header are mutually exclusive')],
   },
   { name: 'custom tag header without name', yaml: tel('  tracing:\n  - customTags:\n      a: {header: {defaultValue: x}}\n'), want: [at(8, 'spec.tracing[0].customTags.a.header.name: is required')] },
@@ -66,7 +66,7 @@ const cases: Case[] = [
     ],
   },
   { name: 'tag override with no operation defaults to UPSERT', yaml: tel('  metrics:\n  - overrides:\n    - tagOverrides:\n        a: {}\n'), want: [at(9, 'spec.metrics[0].overrides[0].tagOverrides.a: value must be set when operation is UPSERT')] },
-  { name: 'reporting interval', yaml: tel('  metrics:\n  - reportingInterval: 5 seconds\n'), want: [at(7, 'spec.metrics[0].reportingInterval: invalid duration "5 seconds" (expected Go syntax such as 1s, 100ms, 1m30s)')] },
+  { name: 'reporting interval', yaml: tel('  metrics:\n  - reportingInterval: 5 seconds\n'), want: [noEffect(7, 'spec.metrics[0].reportingInterval', 'TCP metrics are reported when a connection closes'), at(7, 'spec.metrics[0].reportingInterval: invalid duration "5 seconds" (expected Go syntax such as 1s, 100ms, 1m30s)')] },
   { name: 'access log disabled as a string', yaml: tel('  accessLogging:\n  - disabled: "yes"\n'), want: [at(7, 'spec.accessLogging[0].disabled: must be a boolean, got string "yes"')] },
   { name: 'empty filter expression', yaml: tel('  accessLogging:\n  - filter: {expression: ""}\n'), want: [at(7, 'spec.accessLogging[0].filter.expression: must not be empty')] },
   { name: 'selector and targetRef together', yaml: tel('  selector: {matchLabels: {app: a}}\n  targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: gw}\n'), want: [at(5, 'spec: selector and targetRef are mutually exclusive')] },

@@ -165,7 +165,7 @@ const cases: Case[] = [
   {
     name: 'redirect with nothing to redirect to',
     yaml: http('  - redirect:\n      redirectCode: 301\n'),
-    want: [at(8, 'spec.http[0].redirect: must set at least one of uri, authority, scheme, port or derivePort')],
+    want: [at(8, 'spec.http[0].redirect: must set at least one of uri, prefixRewrite, authority, scheme, port or derivePort')],
   },
   {
     name: 'redirect and rewrite',

@@ -155,7 +155,7 @@ before(async () => {
   const ecdsa = ['--key-algorithm', 'ecdsa'];
   for (const p of pods) {
     const plan = await planPod({ ...p, serviceAccount: p.name, ports: [9080], xdsAddress: cp.xdsAddress, extraProxyArgs: ecdsa }, stateDir);
-    leases.push(() => plan.lease?.release());
+    leases.push(() => plan.network.release());
     const appPort = await listen(app(p.name), plan.address);
     started.push(startSidecar(plan, { 9080: appPort }));
   }
@@ -164,12 +164,12 @@ before(async () => {
     name: 'istio-ingressgateway', namespace: 'istio-system', labels: { istio: 'ingressgateway' }, serviceAccount: 'istio-ingressgateway-service-account',
     ports: [], xdsAddress: cp.xdsAddress, type: 'router', extraProxyArgs: ['--remap-port', `80=${port}`, ...ecdsa],
   }, stateDir);
-  leases.push(() => gwPlan.lease?.release());
+  leases.push(() => gwPlan.network.release());
   started.push(startSidecar(gwPlan));
   const clientPlan = await planPod({
     name: 'client', namespace: 'shop', labels: { app: 'client' }, serviceAccount: 'client', ports: [], xdsAddress: cp.xdsAddress, extraProxyArgs: ecdsa,
   }, stateDir);
-  leases.push(() => clientPlan.lease?.release());
+  leases.push(() => clientPlan.network.release());
   started.push(startSidecar(clientPlan));
   try {
     [gateway, client] = (await Promise.all(started)).slice(-2);

@@ -30,7 +30,7 @@ const controlPlanes = new Map<string, ControlPlaneProc>();
 after(async () => {
   for (const t of tokens) t.stop();
   await Promise.all([...procs].map((p) => stopProcess(p)));
-  for (const p of plans) p.lease?.release();
+  for (const p of plans) p.network.release();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

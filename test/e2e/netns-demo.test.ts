@@ -216,7 +216,7 @@ test('TCP through capture: a Debian redis-server pod, redis-cli from another pod
   assert.ok(!spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(`${PREFIX}-pod-redis.default`), 'the pod\'s namespace is gone');
 });
 
-test('a client with no sidecar calling a pod IP passes that pod\'s inbound sidecar', async () => {
+test('a client with no sidecar calling a pod IP passes that pod\'s inbound sidecar (PERMISSIVE) and is refused under STRICT', async () => {
   const run = spawn(process.execPath, [CLEW, 'run', '--netns', '--no-sidecar', '--host', 'b', '--name', 'outsider', '--', 'sleep', '120'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   background.push(run);
   let out = '';
@@ -231,6 +231,25 @@ test('a client with no sidecar calling a pod IP passes that pod\'s inbound sidec
   assert.equal(afterCount - before, 1, 'the details sidecar saw it inbound (a caller without identity: unknown)');
   // no sidecar: its own traffic is not captured (nothing listens on 15001 there)
   assert.equal(spawnSync('ip', ['netns', 'exec', ns, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }).stdout.includes('ISTIO'), false);
+
+  // STRICT for details: the plaintext caller is refused at the inbound sidecar, mesh callers
+  // (mTLS from their sidecars) still pass; back to the default (PERMISSIVE) it passes again
+  const outsider = (): ReturnType<typeof spawnSync> =>
+    spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', `http://${details}:9080/details/0`], { encoding: 'utf8', env: cleanEnv() });
+  const strict = join(stateDir, 'details-strict.yaml');
+  writeFileSync(strict, 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: details-strict, namespace: default}\nspec:\n  selector: {matchLabels: {app: details}}\n  mtls: {mode: STRICT}\n');
+  await apply(strict);
+  try {
+    await waitUntil(() => outsider().status !== 0, 20_000, 'the plaintext call to details refused under STRICT');
+    const refused = outsider();
+    assert.notEqual(refused.status, 0, `curl without a sidecar got ${String(refused.stdout)} under STRICT`);
+    const mesh = inPod('productpage-v1', ['curl', '-s', '-m', '10', 'http://details:9080/details/0']);
+    assert.equal(mesh.code, 0, mesh.stderr);
+    assert.equal(JSON.parse(mesh.stdout).author, 'William Shakespeare', 'a mesh caller still reaches details under STRICT');
+  } finally {
+    await del(strict);
+  }
+  await waitUntil(() => outsider().stdout === '200', 20_000, 'the plaintext call to details passing again after the STRICT policy is deleted');
   run.kill('SIGTERM');
   await new Promise((r) => run.once('exit', r));
 });

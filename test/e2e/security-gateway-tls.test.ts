@@ -182,7 +182,7 @@ before(async () => {
     ports: [], xdsAddress: cp.xdsAddress, type: 'router',
     extraProxyArgs: ['--remap-port', `80=${p80}`, '--remap-port', `443=${p443}`, '--remap-port', `8443=${p8443}`, '--remap-port', `9443=${p9443}`],
   }, stateDir);
-  closers.push(() => gwPlan.lease?.release());
+  closers.push(() => gwPlan.network.release());
   [gateway, client] = await Promise.all([startSidecar(gwPlan), startSidecar(clientPlan), startSidecar(webPlan, { 8080: webAppPort })]);
   gw = { host: gwPlan.address, http: p80, https: p443, mutual: p8443, pass: p9443 };
   let last = '';

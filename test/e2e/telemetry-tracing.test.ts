@@ -122,7 +122,7 @@ before(async () => {
     },
     stateDir,
   );
-  after(() => gwPlan.lease?.release());
+  after(() => gwPlan.network.release());
   gwUrl = `http://${gwPlan.address}:${gwPort}`;
   const [aPort, bPort] = [await listen(aApp, aPlan.address), await listen(bApp, bPlan.address)];
   [a, b, gateway] = await Promise.all([startSidecar(aPlan, { 9080: aPort }), startSidecar(bPlan, { 9080: bPort }), startSidecar(gwPlan)]);

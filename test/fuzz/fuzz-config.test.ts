@@ -123,7 +123,12 @@ const httpRoute = fc.tuple(action, fc.record({
   headers: optional(headers),
 }, { requiredKeys: [] })).map(([a, rest]) => {
   const route: Record<string, unknown> = { ...rest, ...a };
-  if ('redirect' in a) delete route.rewrite; // mutually exclusive (the validator says so)
+  // a redirect or a direct response excludes a rewrite and a fault (Istio's rules, which the
+  // validator applies): generate the valid combinations, so most inputs validate
+  if ('redirect' in a || 'directResponse' in a) {
+    delete route.rewrite;
+    delete route.fault;
+  }
   return route;
 });
 const virtualService = fc.record({
@@ -199,10 +204,8 @@ test('fuzz: YAML loading and validation never throw and stay fast on any text', 
   });
   const text = fc.oneof(mutated, fc.string({ unit: 'binary', maxLength: 200 }), configText);
   fc.assert(fc.property(text, (t) => {
-    const t0 = performance.now();
     stats.time(() => errorsOf(t));
-    const ms = performance.now() - t0;
-    assert.ok(ms < 1000, `one input took ${ms.toFixed(0)} ms`);
+    assert.ok(stats.lastMs < 1000, `one input took ${stats.lastMs.toFixed(0)} ms of CPU`);
   }), fuzzParams(300));
   stats.report('config-yaml');
 });

@@ -16,17 +16,26 @@ export function fuzzParams<T>(defaultRuns: number): Parameters<T> & { numRuns: n
   return { seed, numRuns: Number(process.env.CLEW_FUZZ_RUNS ?? defaultRuns), endOnFailure: true };
 }
 
-/** Counts inputs and the slowest one, for the long run's report. */
+/**
+ * Counts inputs and the slowest one, for the long run's report. Times are CPU time of the process
+ * (as test/fuzz/fuzz-runner.ts): on a shared machine a fine input can wait seconds for a core,
+ * while a hang burns CPU.
+ */
 export class FuzzStats {
   inputs = 0;
   slowestMs = 0;
+  /** CPU ms of the last input */
+  lastMs = 0;
   private readonly started = Date.now();
+  private readonly cpu0 = process.cpuUsage();
   time<R>(fn: () => R): R {
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     try {
       return fn();
     } finally {
-      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      const ms = (c.user + c.system) / 1000;
+      this.lastMs = ms;
       this.inputs++;
       if (ms > this.slowestMs) this.slowestMs = ms;
     }
@@ -34,7 +43,8 @@ export class FuzzStats {
   report(name: string): void {
     if (process.env.CLEW_FUZZ_SECONDS) {
       const rss = Math.round(process.memoryUsage().rss / 1048576);
-      process.stderr.write(`fuzz ${name}: ${this.inputs} inputs in ${Math.round((Date.now() - this.started) / 1000)} s, slowest ${this.slowestMs.toFixed(1)} ms, rss ${rss} MB\n`);
+      const c = process.cpuUsage(this.cpu0);
+      process.stderr.write(`fuzz ${name}: ${this.inputs} inputs in ${Math.round((Date.now() - this.started) / 1000)} s (${Math.round((c.user + c.system) / 1e6)} s of CPU), slowest ${this.slowestMs.toFixed(1)} ms of CPU, rss ${rss} MB\n`);
     }
   }
 }

@@ -87,7 +87,8 @@ export function fuzzMain<T>(t: FuzzTarget<T>, argv = process.argv.slice(2)): voi
   console.log(`${t.name}: seed ${seed}, ${minutes !== undefined ? `${minutes} min` : `${runs ?? 200} runs`}`);
   const r = runFuzz(t, { seed, runs, minutes: minutes ?? (runs === undefined ? 1 : undefined) });
   const mem = process.memoryUsage();
-  console.log(`${t.name}: ${r.inputs} generated inputs + ${r.corpus} corpus inputs in ${(r.ms / 1000).toFixed(1)} s, no failure (seed ${r.seed}; heap ${(mem.heapUsed / 1048576).toFixed(0)} MB, rss ${(mem.rss / 1048576).toFixed(0)} MB)`);
+  const cpu = process.cpuUsage();
+  console.log(`${t.name}: ${r.inputs} generated inputs + ${r.corpus} corpus inputs in ${(r.ms / 1000).toFixed(1)} s (${((cpu.user + cpu.system) / 1e6).toFixed(0)} s of CPU), no failure (seed ${r.seed}; heap ${(mem.heapUsed / 1048576).toFixed(0)} MB, rss ${(mem.rss / 1048576).toFixed(0)} MB)`);
 }
 
 export function isMain(url: string): boolean {

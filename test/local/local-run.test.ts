@@ -66,7 +66,7 @@ test('the sidecar gets the workload identity, ports and app ports; the app gets 
     assert.equal(v('--ca-address'), '127.0.0.1:15012');
     assert.ok(withCreds.includes('--xds-tls'));
   } finally {
-    plan.lease?.release();
+    plan.network.release();
   }
 });
 

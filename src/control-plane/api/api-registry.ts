@@ -10,6 +10,7 @@ export function registryRoutes(view: ControlPlaneView): ApiRoute[] {
       method: 'GET', path: API_PATHS.registryz, doc: API_PATHS.registryz,
       handle: () => json(200, view.services().map((svc): RegistryzEntry => ({
         ...svc,
+        cluster: view.clusterOf(svc.hostname),
         endpoints: Object.fromEntries(svc.ports.map((port) => [
           String(port.port),
           view.instances(svc.hostname, port.port).map((i) => i.endpoint),

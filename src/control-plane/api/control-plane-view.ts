@@ -23,8 +23,10 @@ export interface ControlPlaneView {
   services(): MeshService[];
   instances(hostname: string, port: number): ServiceInstance[];
   workloads(): Workload[];
+  /** cluster id of the registry that defines the host (the aggregate's first match) */
+  clusterOf(hostname: string): string | undefined;
   configRevision(): number;
-  /** every resource in the store */
+  /** every resource the push context sees: the store plus read-only sources (Kubernetes CRDs) */
   configResources(): ConfigResource[];
   listResources(kind?: string, namespace?: string, name?: string): ConfigResource[];
   /** hand-edited files that failed validation (the last good version stays in force) */

@@ -3,7 +3,8 @@
  * semantics):
  * - policies in force: the root namespace's without a selector (mesh-wide), the proxy
  *   namespace's without one, and those whose selector (or Gateway targetRef) picks the workload;
- * - one RBAC filter per action, in evaluation order DENY, AUDIT (Envoy LOG), ALLOW; an ALLOW
+ * - CUSTOM first (a shadow RBAC filter + the provider's ext_authz filter: build-ext-authz.ts),
+ *   then one RBAC filter per action, in evaluation order DENY, AUDIT (Envoy LOG), ALLOW; an ALLOW
  *   filter exists as soon as one ALLOW policy applies, and denies what none of them allows
  *   (`spec: {}` allows nothing; `rules: [{}]` allows everything);
  * - Envoy policy names `ns[<ns>]-policy[<name>]-rule[<i>]`; dry-run policies
@@ -20,8 +21,10 @@ import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { NETWORK_RBAC_TYPE, RBAC_TYPE } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
+import { findExtensionProvider } from '../../config/mesh-config.js';
 import { policiesInForce } from './build-policy-selection.js';
 import { buildAuthnFilters } from './build-authn.js';
+import { buildExtAuthzFilter, EXT_AUTHZ_POLICY_PREFIX, EXT_AUTHZ_SHADOW_PREFIX, isExtAuthzProvider } from './build-ext-authz.js';
 
 export const HTTP_RBAC_FILTER = 'envoy.filters.http.rbac';
 export const NETWORK_RBAC_FILTER = 'envoy.filters.network.rbac';
@@ -52,6 +55,8 @@ export interface AuthorizationPolicySpec {
   targetRef?: { group?: string; kind: string; name: string };
   targetRefs?: Array<{ group?: string; kind: string; name: string }>;
   action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  /** CUSTOM: the MeshConfig extension provider (envoyExtAuthzHttp / envoyExtAuthzGrpc) */
+  provider?: { name?: string };
   rules?: AuthzRule[];
 }
 export type AuthorizationPolicy = ConfigResource<AuthorizationPolicySpec>;
@@ -298,13 +303,55 @@ export interface AuthzFilters {
 
 export const NO_AUTHZ: AuthzFilters = { http: [], tcp: [] };
 
-/** RequestAuthentication's jwt_authn + istio_authn, then AuthorizationPolicy's RBAC filters. */
+/** Istio's answer to a CUSTOM policy it cannot build (unknown or mixed providers): deny everything. */
+export const BAD_CUSTOM_POLICY = 'default-deny-all-due-to-bad-CUSTOM-action';
+const DENY_ALL: M = { action: 'DENY', policies: { [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } } };
+
+const httpRbac = (c: M): M => ({ name: HTTP_RBAC_FILTER, typed_config: { '@type': RBAC_TYPE, ...c } });
+const tcpRbac = (c: M): M => ({ name: NETWORK_RBAC_FILTER, typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: 'tcp.', ...c } });
+
+/** The CUSTOM rules as DENY-shaped RBAC policies named `istio-ext-authz-ns[..]-policy[..]-rule[i]`. */
+function customRules(policies: AuthorizationPolicy[], tcp: boolean): Record<string, M> {
+  const out: Record<string, M> = {};
+  for (const p of policies) {
+    (p.spec?.rules ?? []).forEach((rule, i) => {
+      const b = buildRule(rule, p.metadata.namespace, tcp, 'DENY');
+      if (b) out[`${EXT_AUTHZ_POLICY_PREFIX}-ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = b;
+    });
+  }
+  return out;
+}
+
+/**
+ * CUSTOM policies (Istio's evaluation order: before DENY and ALLOW): a shadow RBAC filter marks
+ * the requests a CUSTOM rule covers (`istio_ext_authz_shadow_effective_policy_id`), and the
+ * provider's ext_authz filter checks only those. One provider per workload; a provider that is
+ * unknown or does not build makes the workload deny everything, as Istio does. On TCP chains an
+ * HTTP provider does nothing (as Istio); a gRPC provider would need the network ext_authz filter,
+ * which Clew's proxy lacks, so the connections its rules cover are refused (fail closed).
+ */
+function customFilters(pc: PushContext, all: AuthorizationPolicy[]): AuthzFilters {
+  const policies = all.filter((p) => p.spec?.action === 'CUSTOM');
+  if (policies.length === 0) return NO_AUTHZ;
+  const names = [...new Set(policies.map((p) => p.spec?.provider?.name ?? ''))];
+  const provider = names.length === 1 ? findExtensionProvider(pc.meshConfig, names[0]) : undefined;
+  const ext = provider !== undefined && isExtAuthzProvider(provider) ? buildExtAuthzFilter(pc, provider) : undefined;
+  if (ext === undefined || 'error' in ext) return { http: [httpRbac({ rules: DENY_ALL })], tcp: [tcpRbac({ rules: DENY_ALL })] };
+  const shadow = httpRbac({ shadow_rules: { action: 'DENY', policies: customRules(policies, false) }, shadow_rules_stat_prefix: EXT_AUTHZ_SHADOW_PREFIX });
+  const tcpPolicies = customRules(policies, true);
+  const tcp = provider!.envoyExtAuthzGrpc !== undefined && Object.keys(tcpPolicies).length > 0 ? [tcpRbac({ rules: { action: 'DENY', policies: tcpPolicies } })] : [];
+  return { http: [shadow, ext], tcp };
+}
+
+/** RequestAuthentication's jwt_authn + istio_authn, then CUSTOM (ext_authz), then the RBAC filters. */
 export function buildAuthzFilters(pc: PushContext, proxy: ProxyIdentity): AuthzFilters {
-  const policies = applicablePolicies(pc, proxy).filter((p) => (p.spec?.action ?? 'ALLOW') !== 'CUSTOM');
+  const applicable = applicablePolicies(pc, proxy);
+  const policies = applicable.filter((p) => (p.spec?.action ?? 'ALLOW') !== 'CUSTOM');
+  const custom = customFilters(pc, applicable);
   const authn = buildAuthnFilters(pc, proxy);
-  if (policies.length === 0 && authn.length === 0) return NO_AUTHZ;
+  if (policies.length === 0 && authn.length === 0 && custom === NO_AUTHZ) return NO_AUTHZ;
   return {
-    http: [...authn, ...filterConfigs(policies, false).map((c) => ({ name: HTTP_RBAC_FILTER, typed_config: { '@type': RBAC_TYPE, ...c } }))],
-    tcp: filterConfigs(policies, true).map((c) => ({ name: NETWORK_RBAC_FILTER, typed_config: { '@type': NETWORK_RBAC_TYPE, stat_prefix: 'tcp.', ...c } })),
+    http: [...authn, ...custom.http, ...filterConfigs(policies, false).map(httpRbac)],
+    tcp: [...custom.tcp, ...filterConfigs(policies, true).map(tcpRbac)],
   };
 }

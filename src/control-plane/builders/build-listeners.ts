@@ -13,6 +13,7 @@ import { inboundListeners } from './build-listeners-inbound.js';
 import { outboundListeners, virtualOutboundListener } from './build-listeners-outbound.js';
 import { parseHostPortName } from './build-routes.js';
 import { listenerTelemetry, type ListenerTelemetry } from './build-telemetry-filters.js';
+import { applyEnvoyFilters } from './build-envoy-filter.js';
 
 /** The Listener a proxyless gRPC client asks for when dialing `xds:///<name>`. */
 export function apiListener(name: string): EnvoyResource {
@@ -41,6 +42,10 @@ function withListenerAccessLog(listeners: EnvoyResource[], t: ListenerTelemetry)
 }
 
 function proxyListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
+  return applyEnvoyFilters(pc, proxy, builtListeners(pc, proxy));
+}
+
+function builtListeners(pc: PushContext, proxy: ProxyIdentity): EnvoyResource[] {
   if (proxy.type === 'router') return withListenerAccessLog(gatewayListeners(pc, proxy), listenerTelemetry(pc, proxy, 'gateway'));
   const outbound = listenerTelemetry(pc, proxy, 'outbound');
   const inbound = listenerTelemetry(pc, proxy, 'inbound');

@@ -1,6 +1,6 @@
 /**
  * Telemetry as xDS (the contract with the proxy): HttpConnectionManager/TcpProxy `access_log`
- * file loggers, HCM `tracing` (Zipkin or OpenTelemetry over HTTP, collector as a CDS cluster),
+ * file loggers (with the Telemetry filter expression as a CEL extension filter), HCM `tracing` (Zipkin or OpenTelemetry over HTTP, collector as a CDS cluster),
  * and Istio's stats filter `istio.stats` (a TypedStruct of stats.PluginConfig) placed before the
  * router (HTTP) or the tcp_proxy (TCP).
  */
@@ -8,7 +8,7 @@ import type { EnvoyResource } from '../../xds/codec.js';
 import type { ProxyIdentity } from '../../xds/node-metadata.js';
 import { jsonToStruct } from '../../xds/struct.js';
 import {
-  FILE_ACCESS_LOG_TYPE, ISTIO_STATS_TYPE, OPENTELEMETRY_CONFIG_TYPE, TYPED_STRUCT_TYPE, ZIPKIN_CONFIG_TYPE,
+  CEL_EXPRESSION_FILTER_TYPE, FILE_ACCESS_LOG_TYPE, ISTIO_STATS_TYPE, OPENTELEMETRY_CONFIG_TYPE, TYPED_STRUCT_TYPE, ZIPKIN_CONFIG_TYPE,
 } from '../../xds/type-urls.js';
 import type { PushContext } from '../push-context.js';
 import { metricsPolicy, type MetricsPolicy } from './build-telemetry-metrics.js';
@@ -17,6 +17,8 @@ import {
 } from './build-telemetry-policy.js';
 
 export const STATS_FILTER = 'istio.stats';
+/** Envoy's name of the CEL access-log filter extension, as Istio emits it */
+export const CEL_ACCESS_LOG_FILTER = 'envoy.access_loggers.extension_filters.cel';
 
 /** What one listener class of one proxy carries; built once per LDS build. */
 export interface ListenerTelemetry {
@@ -32,10 +34,20 @@ export function accessLogEntry(p: AccessLogPolicy): EnvoyResource {
   const logFormat = 'text' in p.format
     ? { text_format_source: { inline_string: p.format.text } }
     : { json_format: jsonToStruct(p.format.json) };
-  return {
+  const entry: EnvoyResource = {
     name: 'envoy.access_loggers.file',
     typed_config: { '@type': FILE_ACCESS_LOG_TYPE, path: p.path, log_format: logFormat },
   };
+  // Istio: the Telemetry filter expression as Envoy's CEL access-log extension filter
+  if (p.filter) {
+    entry.filter = {
+      extension_filter: {
+        name: CEL_ACCESS_LOG_FILTER,
+        typed_config: { '@type': CEL_EXPRESSION_FILTER_TYPE, expression: p.filter },
+      },
+    };
+  }
+  return entry;
 }
 
 export function tracingConfig(t: TracingPolicy): EnvoyResource {

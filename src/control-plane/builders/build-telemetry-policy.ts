@@ -170,6 +170,8 @@ export interface AccessLogPolicy {
   path: string;
   /** text format string, or JSON key -> format */
   format: { text: string } | { json: Record<string, unknown> };
+  /** Telemetry accessLogging filter.expression: a CEL expression; only requests it is true for are logged */
+  filter?: string;
 }
 
 export { ISTIO_DEFAULT_FORMAT as ISTIO_DEFAULT_TEXT_FORMAT, ISTIO_DEFAULT_JSON_FORMAT } from '../../xds/access-log-defaults.js';
@@ -191,16 +193,20 @@ function providerAccessLog(p: ExtensionProvider): AccessLogPolicy | undefined {
   return { path, format: { text: f.logFormat?.text || ISTIO_DEFAULT_TEXT_FORMAT } };
 }
 
-/** Istio's mergeLogs: which providers log on this class (Telemetry accessLogging, defaultProviders). */
-function loggingProviders(mesh: MeshConfig, levels: TelemetryAccessLogging[][], cls: ListenerClass): string[] {
+/**
+ * Istio's mergeLogs: which providers log on this class (Telemetry accessLogging, defaultProviders),
+ * each with the filter expression of the accessLogging entry that enabled it last (an entry
+ * without providers applies to the providers it inherits, and so does its filter).
+ */
+function loggingProviders(mesh: MeshConfig, levels: TelemetryAccessLogging[][], cls: ListenerClass): Map<string, string | undefined> {
   const defaults = mesh.defaultProviders?.accessLogging ?? [];
-  if (levels.length === 0) return [...defaults];
+  if (levels.length === 0) return new Map(defaults.map((d) => [d, undefined]));
   let inScope = defaults;
   for (const level of levels) {
     const names = [...new Set(level.flatMap((l) => (l.providers ?? []).map((p) => p.name)))];
     if (names.length) inScope = names;
   }
-  const providers = new Set<string>();
+  const providers = new Map<string, string | undefined>();
   let parent = defaults;
   for (const level of levels) {
     for (const l of level) {
@@ -209,11 +215,11 @@ function loggingProviders(mesh: MeshConfig, levels: TelemetryAccessLogging[][], 
       for (const name of names) {
         if (!inScope.includes(name) || !modeApplies(l.match?.mode, cls)) continue;
         if (l.disabled) providers.delete(name);
-        else providers.add(name);
+        else providers.set(name, l.filter?.expression || undefined);
       }
     }
   }
-  return [...providers].sort();
+  return new Map([...providers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** The access logs of a listener of this class (empty: none). */
@@ -221,8 +227,13 @@ export function accessLogPolicy(pc: PushContext, telemetries: readonly Telemetry
   const mesh = pc.meshConfig;
   const levels = telemetries.map((t) => t.spec?.accessLogging ?? []).filter((l) => l.length > 0);
   if (levels.length === 0 && !(mesh.defaultProviders?.accessLogging ?? []).length) return legacyAccessLog(mesh);
-  return loggingProviders(mesh, levels, cls)
-    .map((name) => findExtensionProvider(mesh, name))
-    .map((p) => (p ? providerAccessLog(p) : undefined))
-    .filter((x): x is AccessLogPolicy => x !== undefined);
+  const out: AccessLogPolicy[] = [];
+  for (const [name, filter] of loggingProviders(mesh, levels, cls)) {
+    const p = findExtensionProvider(mesh, name);
+    const policy = p ? providerAccessLog(p) : undefined;
+    if (!policy) continue;
+    if (filter) policy.filter = filter;
+    out.push(policy);
+  }
+  return out;
 }

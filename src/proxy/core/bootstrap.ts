@@ -112,7 +112,23 @@ export function identityFromOptions(o: ProxyOptions): ProxyIdentity {
     podPorts,
     appPorts: o.appPorts ?? {},
     ...(o.statsPort && o.statsPort !== 15090 ? { statsPort: o.statsPort } : {}),
+    ...(o.adminPort && o.adminPort !== 15000 ? { adminPort: o.adminPort } : {}),
+    ...endpointPortsOf(o),
   };
+}
+
+/**
+ * Local mode (NONE) on a shared address: a workload port bound elsewhere with `--remap-port` is
+ * reached there, and its EDS endpoints must say so.
+ */
+function endpointPortsOf(o: ProxyOptions): { endpointPorts?: Record<string, number> } {
+  if ((o.interceptionMode ?? 'NONE') !== 'NONE' || !o.remapPorts) return {};
+  const out: Record<string, number> = {};
+  for (const p of o.ports ?? []) {
+    const to = o.remapPorts[p];
+    if (to !== undefined && to !== p) out[String(p)] = to;
+  }
+  return Object.keys(out).length > 0 ? { endpointPorts: out } : {};
 }
 
 /** "k=v,k2=v2" -> record */

@@ -7,6 +7,7 @@ export interface ConnectionContext {
   remoteAddress: string;
   remotePort: number;
   localAddress: string;
+  /** the port the connection was made to, as the listener's resource names it (`local` has the socket's own) */
   localPort: number;
   /** connection-level destination (SO_ORIGINAL_DST or CONNECT target), when known */
   destination: Destination | undefined;

@@ -11,6 +11,8 @@ import { faultFilterFactory } from './fault/fault-filter.js';
 import type { HttpFilterFactory } from '../filter-api/http-filter.js';
 import { fail } from '../core/errors.js';
 import { rbacFilterFactory } from './rbac/rbac-filter.js';
+import { extAuthzFilterFactory } from './ext-authz/ext-authz-filter.js';
+import { localRateLimitFilterFactory } from './local-ratelimit/local-ratelimit-filter.js';
 import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.js';
 import { istioAuthnFilterFactory } from './jwt-authn/istio-authn-filter.js';
 import { routerFilterFactory } from './router/router-filter.js';
@@ -23,6 +25,8 @@ export const HTTP_FILTER_FACTORIES: readonly HttpFilterFactory[] = [
   jwtAuthnFilterFactory,
   istioAuthnFilterFactory,
   rbacFilterFactory,
+  extAuthzFilterFactory,
+  localRateLimitFilterFactory,
   faultFilterFactory,
   corsFilterFactory,
   alpnFilterFactory,

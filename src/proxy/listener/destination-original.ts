@@ -1,11 +1,14 @@
 /**
- * Destination resolvers under transparent capture (the proxy picks one by INTERCEPTION_MODE):
- * - REDIRECT: SO_ORIGINAL_DST through the native addon (src/capture/original-dst.ts);
- * - TPROXY: the accepted socket's own local address is the original destination.
+ * Destination resolvers under transparent capture (the proxy picks one by INTERCEPTION_MODE).
+ * Captured connections come from capture listeners (src/capture/capture-listener.ts: the native
+ * addon accepts them and reads SO_ORIGINAL_DST as it does), so a resolver only looks it up:
+ * - REDIRECT: the original destination conntrack recorded;
+ * - TPROXY: the same (outbound traffic is still REDIRECTed in TPROXY mode), else the accepted
+ *   socket's own local address, which is the original destination of a TPROXYed connection.
  * A connection made to the listener itself has no original destination (routed per request).
  */
 import type * as net from 'node:net';
-import { socketFd, type OriginalDstAddon } from '../../capture/original-dst.js';
+import { capturedDestination } from '../../capture/capture-listener.js';
 import type { Destination, DestinationResolver } from '../core/destination.js';
 
 function unmapped(address: string): string {
@@ -13,31 +16,24 @@ function unmapped(address: string): string {
 }
 
 /** REDIRECT: SO_ORIGINAL_DST (a client using the sidecar as its HTTP proxy has none). */
-export function redirectResolver(addon: OriginalDstAddon, log?: (msg: string) => void): DestinationResolver {
-  let warned = false;
+export function redirectResolver(): DestinationResolver {
   return {
     resolveConnection(socket: net.Socket): Destination | undefined {
-      const fd = socketFd(socket);
-      if (fd === undefined) return undefined;
-      let d: ReturnType<OriginalDstAddon['originalDst']>;
-      try {
-        d = addon.originalDst(fd);
-      } catch (err) {
-        if (!warned) log?.(`SO_ORIGINAL_DST failed: ${(err as Error).message}`);
-        warned = true;
-        return undefined;
-      }
+      const d = capturedDestination(socket);
       if (!d) return undefined;
-      if (d.port === socket.localPort && d.address === unmapped(socket.localAddress ?? '')) return undefined;
-      return { host: d.address, port: d.port };
+      if (d.port === socket.localPort && d.host === unmapped(socket.localAddress ?? '')) return undefined;
+      return { host: d.host, port: d.port };
     },
   };
 }
 
-/** TPROXY: the local address the kernel gave the accepted socket is where it was headed. */
+/** TPROXY: SO_ORIGINAL_DST, else the local address the kernel gave the accepted socket. */
 export function tproxyResolver(): DestinationResolver {
+  const redirect = redirectResolver();
   return {
     resolveConnection(socket: net.Socket): Destination | undefined {
+      const d = redirect.resolveConnection(socket);
+      if (d) return d;
       const address = socket.localAddress;
       const port = socket.localPort;
       if (!address || !port) return undefined;
@@ -46,20 +42,11 @@ export function tproxyResolver(): DestinationResolver {
   };
 }
 
-/** The resolver for an interception mode; REDIRECT without the native addon is an error. */
-export function resolverForMode(mode: 'NONE' | 'REDIRECT' | 'TPROXY', addon: OriginalDstAddon | undefined, addonError: string | undefined, log?: (msg: string) => void): DestinationResolver | undefined {
-  if (mode === 'TPROXY') return tproxyResolver();
-  if (mode !== 'REDIRECT') return undefined;
-  if (!addon) {
-    throw new Error(`INTERCEPTION_MODE=REDIRECT needs the original-destination addon (native/original-dst, built by npm ci with node-gyp): ${addonError ?? 'not built'}`);
+/** The resolver for an interception mode; capture without the native addon is an error. */
+export function resolverForMode(mode: 'NONE' | 'REDIRECT' | 'TPROXY', addonError: string | undefined): DestinationResolver | undefined {
+  if (mode === 'NONE') return undefined;
+  if (addonError !== undefined) {
+    throw new Error(`INTERCEPTION_MODE=${mode} needs the original-destination addon (native/original-dst, built by npm ci with node-gyp): ${addonError}`);
   }
-  return redirectResolver(addon, log);
-}
-
-/** IP_TRANSPARENT on a listening server's socket (TPROXY). */
-export function makeTransparent(addon: OriginalDstAddon | undefined, server: net.Server): void {
-  const fd = (server as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
-  if (!addon) throw new Error('IP_TRANSPARENT needs the original-destination addon (native/original-dst)');
-  if (typeof fd !== 'number' || fd < 0) throw new Error('the listening socket has no file descriptor');
-  addon.setTransparent(fd);
+  return mode === 'TPROXY' ? tproxyResolver() : redirectResolver();
 }

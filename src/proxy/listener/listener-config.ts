@@ -4,6 +4,7 @@
  * connection manager or TcpProxy). Anything invalid throws (NACK).
  */
 import { ORIGINAL_DST_LISTENER_FILTER_TYPE } from '../../xds/type-urls.js';
+import { durationToMs } from '../../xds/codec.js';
 import type { TcpTelemetry } from '../telemetry/telemetry-stream.js';
 import { RAW_BUFFER_TYPE } from '../transport/raw-buffer.js';
 import { onlyKnown, parseDownstreamTlsContext } from '../transport/tls-config.js';
@@ -38,7 +39,14 @@ export interface FilterChain {
 export interface ListenerConfig {
   name: string;
   address: string;
+  /** where it binds: the resource's port unless the proxy binds it elsewhere (`--remap-port`, `--outbound-port`) */
   port: number;
+  /**
+   * the port in the listener resource, when it binds elsewhere: connections report it as their
+   * local port (RBAC destination_port, chain matching), as the pod's own port (local mode with
+   * per-pod ports binds workload port 9080 on a port of its own)
+   */
+  resourcePort?: number;
   /** additional_addresses (a service's other virtual IPs on a `<vip>_<port>` listener) */
   additionalAddresses: string[];
   bindToPort: boolean;
@@ -56,6 +64,13 @@ export interface ListenerConfig {
   httpInspector: boolean;
   /** `transparent`: the socket accepts connections to any address (TPROXY; IP_TRANSPARENT) */
   transparent: boolean;
+  /**
+   * listener_filters_timeout: how long the inspectors wait for a connection's first bytes
+   * (Envoy's default 15 s; 0 = no limit). On expiry the connection is closed, or, with
+   * continue_on_listener_filters_timeout, handed to a chain with what is known (plaintext).
+   */
+  listenerFiltersTimeoutMs: number;
+  continueOnListenerFiltersTimeout: boolean;
   /**
    * where its `listener.<prefix>.*` stats go: stat_prefix, else the configured address as Envoy
    * names it (`0.0.0.0_15001`), which the Prometheus tag extractor turns into listener_address
@@ -79,6 +94,9 @@ export interface ListenerParseContext extends Omit<ChainParseContext, 'shared'> 
   /** a secret of an active chain changed (readiness may change) */
   onSecretChange?: () => void;
 }
+
+/** Envoy's listener_filters_timeout when the listener does not set one */
+export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
 const HTTP_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
@@ -127,6 +145,7 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     return t;
   });
   const statPrefix = typeof l.stat_prefix === 'string' && l.stat_prefix !== '' ? l.stat_prefix : `${address.includes(':') ? `[${address}]` : address}_${port}`;
+  const resourcePort = port;
   if (bindToPort) ({ address, port } = ctx.bindOverride(name, address, port));
   const limitRaw = l.per_connection_buffer_limit_bytes?.value;
   const bufferLimitBytes = limitRaw === undefined ? undefined : Number(limitRaw);
@@ -141,6 +160,7 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     name,
     address,
     port,
+    ...(port !== resourcePort ? { resourcePort } : {}),
     additionalAddresses: ((l.additional_addresses ?? []) as Array<Record<string, any>>)
       .map((a) => a.address?.socket_address?.address)
       .filter((a): a is string => typeof a === 'string' && a !== ''),
@@ -154,6 +174,8 @@ export function parseListener(l: Record<string, any>, ctx: ListenerParseContext)
     inspectApp: filterTypes.includes(HTTP_INSPECTOR_TYPE) || needsAppProtocols(chains.map((c) => c.match)),
     httpInspector: filterTypes.includes(HTTP_INSPECTOR_TYPE),
     transparent: l.transparent?.value === true,
+    listenerFiltersTimeoutMs: durationToMs(l.listener_filters_timeout) ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
+    continueOnListenerFiltersTimeout: l.continue_on_listener_filters_timeout === true,
     statPrefix,
     ignoreGlobalConnLimit: l.ignore_global_conn_limit === true,
     accessLog: Array.isArray(l.access_log) && l.access_log.length > 0 ? ctx.telemetry?.tcpFromXds({ access_log: l.access_log }, undefined) : undefined,

@@ -9,6 +9,7 @@
  * when it is quiescent.
  */
 import * as net from 'node:net';
+import type { EventEmitter } from 'node:events';
 import { StatsStore } from '../../stats/stats-store.js';
 import { newStreamInfo } from '../core/stream-info.js';
 import { listenerStats, type ListenerStats } from './listener-stats.js';
@@ -41,8 +42,12 @@ export interface ListenerManagerOptions {
    */
   hold?: Promise<void>;
   passthroughHcm(clusterName: string): HttpConnectionManager;
-  /** a listener marked `transparent` is listening (TPROXY: the socket needs IP_TRANSPARENT) */
-  onTransparentListen?(server: net.Server, listenerName: string): void;
+  /**
+   * the server a listener binds, when it is not a net.Server: under transparent capture the
+   * listeners that need the original destination (and `transparent` ones, TPROXY) are capture
+   * listeners (src/capture/capture-listener.ts); undefined = net.Server
+   */
+  createServer?(config: ListenerConfig): ListeningServer | undefined;
   /** a service hostname's virtual IP (the proxy's name table), to find `<vip>_<port>` listeners by name */
   resolveName?(host: string): string | undefined;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
@@ -65,7 +70,7 @@ export interface ActiveListener {
   config: ListenerConfig;
   version: string;
   lastUpdated: Date;
-  server: net.Server | undefined;
+  server: ListeningServer | undefined;
   boundPort: number | undefined;
   bindError: string | undefined;
   bound: Promise<void>;
@@ -81,6 +86,14 @@ export interface DrainListenersOptions {
 }
 
 type Conn = net.Socket | Duplex;
+
+/** What a bound listener needs of its server: net.Server's surface, or a capture listener's. */
+export interface ListeningServer extends EventEmitter {
+  readonly listening: boolean;
+  listen(options: { host: string; port: number }, cb: () => void): unknown;
+  address(): net.AddressInfo | string | null;
+  close(cb?: (err?: Error) => void): unknown;
+}
 
 export class ListenerManager {
   readonly listeners = new Map<string, ActiveListener>();
@@ -168,7 +181,7 @@ export class ListenerManager {
   }
 
   private bind(al: ActiveListener): void {
-    const server = net.createServer({ noDelay: true });
+    const server = this.opts.createServer?.(al.config) ?? net.createServer({ noDelay: true });
     al.server = server;
     server.on('connection', (s: net.Socket) => this.onConnection(al, s));
     al.bound = new Promise<void>((resolve) => {
@@ -184,14 +197,6 @@ export class ListenerManager {
         // after the bind, a listening socket still reports accept() failures (EMFILE/ENFILE when
         // descriptors run out) as 'error': without a listener that ends the process
         server.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(al, err));
-        if (al.config.transparent) {
-          try {
-            this.opts.onTransparentListen?.(server, al.config.name);
-          } catch (err) {
-            al.bindError = (err as Error).message;
-            this.opts.log('warn', `listener ${al.config.name}: cannot make it transparent: ${al.bindError}`);
-          }
-        }
         resolve();
       });
     });
@@ -361,7 +366,8 @@ export class ListenerManager {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
+      // a listener bound on another port than its resource's reports the resource's (the pod's own port)
+      localPort: cfg.resourcePort ?? socket.localPort ?? 0,
       destination: undefined,
       draining: al.draining,
       remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
@@ -427,13 +433,36 @@ export class ListenerManager {
     if (!cfg.inspectTls && !inspectApp) return this.runChain(socket, ctx, cfg, selectChainFor(cfg, q), undefined);
     const chunks: Buffer[] = [];
     let bytes = 0;
+    // listener_filters_timeout: a client that never finishes its first bytes (a partial
+    // ClientHello, a silent client on a sniffed port) is closed, or handed on as plaintext
+    let timer: NodeJS.Timeout | undefined;
+    const stopWaiting = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      socket.removeListener('data', onData);
+      socket.removeListener('close', stopWaiting);
+    };
+    if (cfg.listenerFiltersTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        stopWaiting();
+        this.listenerStats(cfg.statPrefix).downstream_pre_cx_timeout.inc();
+        if (!cfg.continueOnListenerFiltersTimeout) {
+          socket.destroy();
+          return;
+        }
+        socket.pause();
+        if (bytes > 0) socket.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes));
+        this.runChain(socket, ctx, cfg, selectChainFor(cfg, q), undefined);
+      }, cfg.listenerFiltersTimeoutMs);
+      socket.once('close', stopWaiting);
+    }
     const onData = (d: Buffer): void => {
       chunks.push(d);
       bytes += d.length;
       const buf = chunks.length === 1 ? d : Buffer.concat(chunks, bytes);
       const r = cfg.inspectTls ? inspectClientHello(buf) : ({ kind: 'raw' } as const);
       if (r.kind === 'more' && bytes < MAX_INSPECT_BYTES) return;
-      socket.removeListener('data', onData);
+      stopWaiting();
       socket.pause();
       socket.unshift(buf);
       let hello: ClientHelloInfo | undefined;

@@ -16,6 +16,8 @@ export interface ListenerStats {
   no_filter_chain_match: Counter;
   /** idle HTTP/1.1 connections of this listener closed to make room under the global limit */
   downstream_cx_idle_evicted: Counter;
+  /** the listener filters (TLS/HTTP inspectors) timed out waiting for the first bytes */
+  downstream_pre_cx_timeout: Counter;
 }
 
 export function listenerStats(store: StatsStore, name: string): ListenerStats {
@@ -27,5 +29,6 @@ export function listenerStats(store: StatsStore, name: string): ListenerStats {
     downstream_global_cx_overflow: s.counter('downstream_global_cx_overflow'),
     no_filter_chain_match: s.counter('no_filter_chain_match'),
     downstream_cx_idle_evicted: s.counter('downstream_cx_idle_evicted'),
+    downstream_pre_cx_timeout: s.counter('downstream_pre_cx_timeout'),
   };
 }

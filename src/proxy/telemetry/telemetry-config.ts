@@ -8,6 +8,8 @@ import type { TagOverrides } from './istio-metrics-labels.js';
 import { ENVOY_DEFAULT_FORMAT } from './access-log-format.js';
 import type { PropagationFormat } from './tracing-propagation.js';
 import type { CustomTag } from './tracing-tracer.js';
+import { fail } from '../core/errors.js';
+import { compileAccessLogFilter, type AccessLogPredicate } from './access-log-filter.js';
 
 export interface AccessLogConfig {
   /** file path, or /dev/stdout, /dev/stderr */
@@ -18,6 +20,8 @@ export interface AccessLogConfig {
   json?: boolean | Record<string, string>;
   maxBufferBytes?: number;
   flushIntervalMs?: number;
+  /** the logger's AccessLogFilter: only what it passes is written */
+  filter?: AccessLogPredicate;
 }
 
 /**
@@ -90,17 +94,20 @@ function structToStrings(v: unknown): Record<string, string> | undefined {
   return out;
 }
 
-function accessLogFromXds(entry: unknown): AccessLogConfig | undefined {
+function accessLogFromXds(entry: unknown, index: number): AccessLogConfig {
+  const where = `access_log[${index}]`;
   const tc = obj(obj(entry)?.typed_config);
-  if (!tc) return undefined;
+  if (!tc) fail(`${where}: no typed_config`);
   const type = String(tc['@type'] ?? '');
   let path: string;
   if (type.endsWith('.FileAccessLog')) path = String(tc.path ?? '/dev/stdout');
   else if (type.endsWith('.StdoutAccessLog')) path = '/dev/stdout';
   else if (type.endsWith('.StderrAccessLog')) path = '/dev/stderr';
-  else return undefined;
+  else fail(`${where} ${String(obj(entry)?.name ?? '')}: access logger ${type || '(no type)'} not implemented by this proxy`);
+  const filter = obj(obj(entry)?.filter);
   const lf = obj(tc.log_format);
   const cfg: AccessLogConfig = { path };
+  if (filter) cfg.filter = compileAccessLogFilter(filter, `${where}.filter`);
   if (lf) {
     const text = obj(lf.text_format_source)?.inline_string ?? lf.text_format;
     if (typeof text === 'string') cfg.format = text;
@@ -185,12 +192,13 @@ function customTagFromXds(v: unknown): CustomTag | undefined {
 /**
  * The telemetry part of a decoded HttpConnectionManager (or TcpProxy: access_log only): access
  * logs and tracing. Istio metrics are not in it: they come from the istio.stats filter
- * (filters/stats). Unknown loggers/providers are ignored. `resolve` pins collector clusters to
+ * (filters/stats). An access logger or log filter this proxy does not implement rejects the
+ * config (ProxyConfigError, a NACK); an unknown tracing provider is ignored. `resolve` pins collector clusters to
  * an address at config time; without it they are resolved when spans are sent.
  */
 export function telemetryConfigFromXds(filter: unknown, resolve?: ClusterResolver): TelemetryConfig {
   const f = obj(filter) ?? {};
-  const logs = (Array.isArray(f.access_log) ? f.access_log : []).map(accessLogFromXds).filter((x): x is AccessLogConfig => !!x);
+  const logs = (Array.isArray(f.access_log) ? f.access_log : []).map(accessLogFromXds);
   const t = obj(f.tracing);
   const cfg: TelemetryConfig = {};
   if (logs.length) cfg.accessLog = logs;

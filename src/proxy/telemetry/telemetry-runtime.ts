@@ -128,7 +128,7 @@ export class TelemetryRuntime {
 
   private logs(cfg: AccessLogConfig | AccessLogConfig[] | undefined): AccessLogHandle[] {
     if (cfg === undefined) return [];
-    return (Array.isArray(cfg) ? cfg : [cfg]).map((l) => ({ format: this.format(l), writer: this.writer(l) }));
+    return (Array.isArray(cfg) ? cfg : [cfg]).map((l) => ({ format: this.format(l), writer: this.writer(l), filter: l.filter }));
   }
 
   /** Throws AccessLogFormatError (code ACCESS_LOG_FORMAT) for an invalid format. */

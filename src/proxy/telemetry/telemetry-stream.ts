@@ -8,12 +8,15 @@
 import type { StreamInfo } from '../core/stream-info.js';
 import type { Formatter } from './access-log-format.js';
 import type { AccessLogWriter } from './access-log-writer.js';
+import type { AccessLogPredicate } from './access-log-filter.js';
 import type { IstioMetrics } from './istio-metrics.js';
 import type { TraceContext, Tracer } from './tracing-tracer.js';
 
 export interface AccessLogHandle {
   format: Formatter;
   writer: AccessLogWriter;
+  /** the logger's AccessLogFilter (undefined: every request or connection) */
+  filter: AccessLogPredicate | undefined;
 }
 
 export class HttpTelemetry {
@@ -29,7 +32,10 @@ export class HttpTelemetry {
     if (info.requestId === undefined && trace) info.requestId = trace.requestId;
     this.metrics?.recordRequest(info);
     const logs = this.logs;
-    for (let i = 0; i < logs.length; i++) logs[i].writer.log(logs[i].format(info));
+    for (let i = 0; i < logs.length; i++) {
+      const l = logs[i];
+      if (l.filter === undefined || l.filter(info)) l.writer.log(l.format(info));
+    }
     if (trace !== undefined && this.tracer) this.tracer.finish(info, trace);
   }
 }
@@ -65,7 +71,10 @@ export class TcpTelemetry {
       if (this.open.delete(info) && this.open.size === 0) this.stop();
     }
     const logs = this.logs;
-    for (let i = 0; i < logs.length; i++) logs[i].writer.log(logs[i].format(info));
+    for (let i = 0; i < logs.length; i++) {
+      const l = logs[i];
+      if (l.filter === undefined || l.filter(info)) l.writer.log(l.format(info));
+    }
   }
 
   /** Istio's tcp_reporting_duration: bytes moved so far on long-lived connections. */

@@ -13,6 +13,7 @@ import { TlsContext } from './tls-context.js';
 import type { UpstreamTlsConfig } from './tls-config.js';
 import type { TlsStats } from './tls-stats.js';
 import type { UpstreamConnectionInfo, UpstreamConnectOptions, UpstreamTransport } from '../core/transport-socket.js';
+import { lookupFor } from './dns-lookup.js';
 
 const FAILURE = Symbol('clew.transportFailure');
 const INFO = Symbol('clew.transportInfo');
@@ -71,6 +72,7 @@ export class TlsUpstreamTransport implements UpstreamTransport {
     const s = tls.connect({
       host,
       port,
+      ...lookupFor(host),
       ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
       secureContext: ctx,
       // no SNI unless configured (Envoy's default); node would send the host name otherwise

@@ -34,6 +34,7 @@ const view: ControlPlaneView = {
     endpoint: { address: '127.0.1.2', port, labels: { app: 'a' }, healthy: true, workloadName: hostname.split('.')[0] },
   }],
   workloads: () => [],
+  clusterOf: () => undefined,
   configRevision: () => 7,
   configResources: () => [VS],
   listResources: (kind, namespace, name) => [VS].filter((r) => (!kind || r.kind.toLowerCase() === kind.toLowerCase()) && (!namespace || r.metadata.namespace === namespace) && (!name || r.metadata.name === name)),

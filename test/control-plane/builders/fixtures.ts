@@ -7,7 +7,7 @@ import { createPushContext, type PushContext } from '../../../src/control-plane/
 import type { MeshConfig } from '../../../src/config/mesh-config.js';
 import { decodeResource, encodeResource, type EnvoyResource } from '../../../src/xds/codec.js';
 
-const API: Record<string, string> = { Service: 'v1', Telemetry: 'telemetry.istio.io/v1', AuthorizationPolicy: 'security.istio.io/v1', RequestAuthentication: 'security.istio.io/v1' };
+const API: Record<string, string> = { Service: 'v1', Telemetry: 'telemetry.istio.io/v1', AuthorizationPolicy: 'security.istio.io/v1', RequestAuthentication: 'security.istio.io/v1', EnvoyFilter: 'networking.istio.io/v1alpha3' };
 
 export function res<S>(kind: IstioKind, name: string, spec: S, namespace = 'default', labels?: Record<string, string>): ConfigResource<S> {
   return {

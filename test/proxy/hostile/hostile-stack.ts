@@ -131,7 +131,7 @@ export async function startHostileStack(extraConfig = ''): Promise<HostileStack>
     },
     stateDir,
   );
-  cleanups.push(() => gwPlan.lease?.release());
+  cleanups.push(() => gwPlan.network.release());
   const [web, gateway] = await Promise.all([startSidecar(webPlan, { 9080: appPort }), startSidecar(gwPlan)]);
   const targets: Target[] = [
     { name: 'gateway', host: gwPlan.address, port: gwPort, authority: 'web.example.com', proxy: gateway },

@@ -120,7 +120,6 @@ test('telemetry config from an xDS HttpConnectionManager', () => {
           log_format: { json_format: { fields: { code: { string_value: '%RESPONSE_CODE%' } } } },
         },
       },
-      { name: 'other', typed_config: { '@type': 'type.googleapis.com/some.Unknown' } },
     ],
     tracing: {
       random_sampling: { value: 25 },
@@ -135,6 +134,11 @@ test('telemetry config from an xDS HttpConnectionManager', () => {
       },
     },
   };
+  // an access logger this proxy does not implement is a config error (NACK), not a silent no-log
+  assert.throws(
+    () => telemetryConfigFromXds({ ...hcm, access_log: [...hcm.access_log, { name: 'other', typed_config: { '@type': 'type.googleapis.com/some.Unknown' } }] }),
+    /access_log\[2\] other: access logger type.googleapis.com\/some.Unknown not implemented/,
+  );
   const cfg = telemetryConfigFromXds(hcm, (c) => (c === 'zipkin' ? '127.0.0.1:9411' : undefined));
   // Istio metrics are not the HCM's business: they come from the istio.stats filter
   assert.deepEqual(cfg, {

@@ -176,6 +176,14 @@ function metadataRule(m: Record<string, any>, where: string): Rule {
   };
 }
 
+/** A MetadataMatcher over dynamic metadata by namespace (ext_authz's filter_enabled_metadata). */
+export type MetadataPredicate = (metadata: (namespace: string) => Record<string, unknown> | undefined) => boolean;
+
+export function compileMetadataMatcher(m: Record<string, any>, where: string): MetadataPredicate {
+  const rule = metadataRule(m, where);
+  return (metadata) => rule({ metadata } as RbacInput);
+}
+
 // ---------------------------------------------------------------- permissions and principals
 const PERMISSION_KINDS = new Set([
   'and_rules', 'or_rules', 'any', 'header', 'url_path', 'destination_ip', 'destination_port',

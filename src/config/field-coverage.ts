@@ -1,0 +1,122 @@
+/**
+ * The field-coverage table (docs/field-coverage.md), generated from the schema code: every field of
+ * every kind with its type, Istio's constraints as the schema checks them, and what Clew does with
+ * it (implemented, accepted with no effect, refused, ignored, or a deprecated spelling).
+ * `node scripts/write-field-coverage.js` writes it; a test checks the committed file is current.
+ */
+import { KINDS } from './kinds.js';
+import { joinKey } from './field-path.js';
+import type { FieldEffect, Schema } from './schema-dsl.js';
+
+export interface FieldRow {
+  kind: string;
+  /** `spec.http[].route[].weight`; `[]` = any list item, `{}` = any map value */
+  path: string;
+  type: string;
+  status: 'implemented' | FieldEffect['status'] | 'renamed';
+  /** the status is this field's own (else inherited from an enclosing field) */
+  own: boolean;
+  note: string;
+}
+
+function typeOf(s: Schema): string {
+  switch (s.t) {
+    case 'string': return s.enum ? `enum: ${s.enum.join(' \\| ')}` : s.check ? 'string (checked)' : 'string';
+    case 'int': return s.min !== undefined || s.max !== undefined ? `integer ${s.min ?? ''}..${s.max ?? ''}` : 'integer';
+    case 'number': return s.min !== undefined || s.max !== undefined ? `number ${s.min ?? ''}..${s.max ?? ''}` : 'number';
+    case 'bool': return 'boolean';
+    case 'duration': return s.minMs > 0 ? `duration >= ${s.minMs}ms` : 'duration';
+    case 'intOrString': return 'integer or string';
+    case 'object': return 'object';
+    case 'list': return `list of ${typeOf(s.items)}`;
+    case 'map': return `map of ${typeOf(s.values)}`;
+    case 'any': return 'any';
+  }
+}
+
+const RANK: FieldRow['status'][] = ['implemented', 'renamed', 'ignored', 'noEffect', 'refused'];
+function strongest(a: FieldRow['status'] | undefined, b: FieldRow['status'] | undefined): FieldRow['status'] {
+  return RANK[Math.max(RANK.indexOf(a ?? 'implemented'), RANK.indexOf(b ?? 'implemented'))];
+}
+
+/** Every field of every kind; a subtree seen before (shared schema) is listed once, then referred to. */
+export function fieldCoverage(): FieldRow[] {
+  const rows: FieldRow[] = [];
+  for (const def of KINDS) {
+    const seen = new Map<Schema, string>();
+    const walk = (s: Schema, path: string, inherited: FieldRow['status'] | undefined, required: boolean): void => {
+      const own: FieldRow['status'] | undefined = s.renamedTo ? 'renamed' : s.effect?.status;
+      // inside a refused field everything is refused; inside a no-effect one, nothing has effect
+      const status = strongest(own, inherited);
+      const notes: string[] = [];
+      if (required) notes.push('required');
+      if (s.renamedTo) notes.push(`deprecated spelling of ${s.renamedTo}`);
+      if (s.effect) notes.push(s.effect.note + (s.effect.when ? ' (only some values)' : ''));
+      if (status !== (own ?? 'implemented')) notes.push('as the enclosing field');
+      const again = seen.get(s);
+      if (again !== undefined && s.t === 'object') notes.push(`same fields as ${again}`);
+      if (path !== root) rows.push({ kind: def.kind, path, type: typeOf(s), status, own: own !== undefined && own === status && strongest(inherited, undefined) !== status, note: notes.join('; ') });
+      if (again !== undefined) return;
+      if (s.t === 'object' || s.t === 'list' || s.t === 'map') seen.set(s, path);
+      const under = strongest(own, inherited);
+      if (s.t === 'object') for (const [k, f] of Object.entries(s.fields)) walk(f, joinKey(path, k), under, s.required.includes(k));
+      else if (s.t === 'list') walkInner(s.items, `${path}[]`, under);
+      else if (s.t === 'map') walkInner(s.values, `${path}{}`, under);
+    };
+    // list items and map values are not rows of their own: their fields are
+    const walkInner = (s: Schema, path: string, under: FieldRow['status'] | undefined): void => {
+      if (s.t === 'object') {
+        const again = seen.get(s);
+        if (again !== undefined) {
+          rows.push({ kind: def.kind, path, type: 'object', status: strongest(under, undefined), own: false, note: `${under && under !== 'implemented' ? 'as the enclosing field; ' : ''}same fields as ${again}` });
+          return;
+        }
+        seen.set(s, path);
+        for (const [k, f] of Object.entries(s.fields)) walk(f, joinKey(path, k), under, s.required.includes(k));
+      } else if (s.t === 'list') walkInner(s.items, `${path}[]`, under);
+      else if (s.t === 'map') walkInner(s.values, `${path}{}`, under);
+    };
+    const root = def.topLevelSpec ? '' : 'spec';
+    walk(def.schema, root, undefined, false);
+  }
+  return rows;
+}
+
+const STATUS_TEXT: Record<FieldRow['status'], string> = {
+  implemented: 'implemented',
+  noEffect: 'accepted, no effect (warning)',
+  refused: 'refused (error)',
+  ignored: 'ignored (as Istio)',
+  renamed: 'deprecated spelling (warning)',
+};
+
+export function renderFieldCoverage(): string {
+  const rows = fieldCoverage();
+  const out: string[] = [
+    '# Field coverage',
+    '',
+    '<!-- generated by `node scripts/write-field-coverage.js` (after `npm run build`) from src/config/schema-*.ts; do not edit -->',
+    '',
+    "Every field of Istio's current API for each kind Clew supports, as Clew's schema knows it.",
+    '`implemented`: the builders apply it. `accepted, no effect`: valid, Clew does not implement it yet,',
+    'and ignoring it makes nothing less safe; loading warns (`CLEW_NO_EFFECT`) naming the field.',
+    '`refused`: valid in Istio, not implemented, and ignoring it would change security, routing or',
+    'policy, so loading rejects it (`CLEW_NOT_IMPLEMENTED`) with the reason below. `ignored`: a',
+    'Kubernetes field the mesh does not read (Istio neither). A sub-field inherits its parent\'s status.',
+    '',
+    '| kind | fields | implemented | no effect | refused | ignored | deprecated spellings |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const def of KINDS) {
+    const mine = rows.filter((r) => r.kind === def.kind);
+    const n = (st: FieldRow['status']) => mine.filter((r) => r.status === st).length;
+    out.push(`| ${def.kind} | ${mine.length} | ${n('implemented')} | ${n('noEffect')} | ${n('refused')} | ${n('ignored')} | ${n('renamed')} |`);
+  }
+  for (const def of KINDS) {
+    out.push('', `## ${def.kind}`, '', '| field | type | Clew | notes |', '|---|---|---|---|');
+    for (const r of rows.filter((x) => x.kind === def.kind)) {
+      out.push(`| \`${r.path}\` | ${r.type} | ${STATUS_TEXT[r.status]} | ${r.note.replace(/\|/g, '\\|')} |`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -71,11 +71,12 @@ function firstLine(e: unknown): string {
 }
 
 /**
- * Parses and type-checks a boolean CEL expression over Envoy's attributes. Errors: syntax, an
- * unknown top-level attribute or function, a result that cannot be a bool (Envoy logs only when
- * the value is `true`: a filter whose value is never a bool would log nothing).
+ * Parses and type-checks a CEL expression over Envoy's attributes. Errors: syntax, an unknown
+ * top-level attribute or function, and with `result: 'bool'` (filters) a result that cannot be a
+ * bool (Envoy logs only when the value is `true`: a filter whose value is never a bool would log
+ * nothing). `result: 'any'` is for values (stats tag overrides).
  */
-export function compileCelExpression(expression: string): CelCompileResult {
+export function compileCelExpression(expression: string, result: 'bool' | 'any' = 'bool'): CelCompileResult {
   if (typeof expression !== 'string' || expression.trim() === '') return { error: 'empty CEL expression' };
   if (expression.length > MAX_CEL_EXPRESSION_LENGTH) {
     return { error: `CEL expression longer than ${MAX_CEL_EXPRESSION_LENGTH} characters` };
@@ -88,7 +89,7 @@ export function compileCelExpression(expression: string): CelCompileResult {
   }
   const checked = parsed.check();
   if (!checked.valid) return { error: `CEL type error: ${firstLine(checked.error)}` };
-  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+  if (result === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') {
     return { error: `CEL expression has type ${checked.type ?? 'unknown'}, a filter needs bool` };
   }
   return { program: parsed as CelProgram, roots: rootsOf(parsed.ast) };

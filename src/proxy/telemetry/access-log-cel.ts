@@ -16,7 +16,9 @@
  * Integers are CEL ints (bigint), request.time a timestamp, request.duration a duration.
  */
 import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator';
-import { compileCelExpression, ENVOY_CEL_ROOTS, type CelActivation, type EnvoyCelRoot } from '../../xds/cel-expression.js';
+import {
+  compileCelExpression, ENVOY_CEL_ROOTS, type CelActivation, type CelProgram, type EnvoyCelRoot,
+} from '../../xds/cel-expression.js';
 import { fail } from '../core/errors.js';
 import type { ResponseFlag, StreamInfo } from '../core/stream-info.js';
 
@@ -91,7 +93,7 @@ function requestAttrs(i: StreamInfo): Record<string, unknown> {
     if (q >= 0) put(o, 'query', path.slice(q + 1));
   }
   put(o, 'host', i.authority ?? first(h?.[':authority']) ?? first(h?.host));
-  put(o, 'scheme', first(h?.[':scheme']));
+  put(o, 'scheme', first(h?.[':scheme']) ?? first(h?.['x-forwarded-proto']) ?? 'http');
   put(o, 'method', i.method ?? first(h?.[':method']));
   put(o, 'headers', celHeaders(h));
   put(o, 'referer', first(h?.referer));
@@ -188,17 +190,27 @@ export function compileCelAccessLogFilter(config: Record<string, unknown>, where
   if (typeof expression !== 'string') fail(`${where}.expression: required`);
   const compiled = compileCelExpression(expression);
   if ('error' in compiled) fail(`${where}.expression: ${compiled.error}`);
+  const evaluate = celEvaluator(compiled);
+  return (info) => evaluate(info) === true;
+}
+
+/**
+ * A compiled expression as a function of the finished request: its value, or undefined on an
+ * evaluation error (a header the request does not have, a missing attribute, no such overload).
+ * Envoy's filter logs nothing then; Istio's stats tag is `unknown`.
+ */
+export function celEvaluator(compiled: { program: CelProgram; roots: readonly EnvoyCelRoot[] }): (info: StreamInfo) => unknown {
   const { program, roots } = compiled;
   return (info) => {
     const activation = celActivation(info, roots);
-    // an evaluation error is an ordinary outcome here (a header the request does not have), and
-    // most of its cost would be the stack trace, which nobody reads: none is captured
+    // an evaluation error is an ordinary outcome here, and most of its cost would be the stack
+    // trace, which nobody reads: none is captured
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      return program(activation) === true;
+      return program(activation);
     } catch {
-      return false; // Envoy: an expression error does not log
+      return undefined;
     } finally {
       Error.stackTraceLimit = limit;
     }

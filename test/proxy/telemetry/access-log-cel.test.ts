@@ -71,7 +71,7 @@ test('request, response, addresses, upstream and xds attributes map from StreamI
   });
   const yes = [
     "request.path == '/reviews/0?page=2' && request.url_path == '/reviews/0' && request.query == 'page=2'",
-    "request.method == 'POST' && request.host == 'reviews:9080' && request.protocol == 'HTTP/1.1'",
+    "request.method == 'POST' && request.host == 'reviews:9080' && request.protocol == 'HTTP/1.1' && request.scheme == 'http'",
     "request.useragent == 'curl/8.0' && request.id == 'abc' && request.referer == 'http://r/'",
     'request.size == 12 && response.size == 358',
     "request.time > timestamp('2024-01-01T00:00:00Z') && request.time < timestamp('2025-01-01T00:00:00Z')",

@@ -107,7 +107,7 @@ test('PluginConfig: metric names, dimensions, tags_to_remove, drop, tcp_reportin
   assert.equal(samples.some((s) => s.name.startsWith('istio_request_bytes')), false, 'dropped');
 });
 
-test('dimension expressions: literals and attributes; anything else is unknown, not an error', () => {
+test('dimension expressions: literals and attributes read directly, other expressions as CEL; what does not compile or fails is unknown, not an error', () => {
   const info = httpInfo({ direction: 'outbound', requestHeaders: { 'user-agent': 'curl/8', 'x-b': 'B' }, responseHeaders: { 'x-c': 'C' }, responseCode: 503 });
   info.responseFlags.add('UF');
   const ev = (e: string): string => {
@@ -126,8 +126,21 @@ test('dimension expressions: literals and attributes; anything else is unknown, 
   assert.equal(ev('response.code'), '503');
   assert.equal(ev('response.flags'), 'UF');
   assert.equal(ev('xds.cluster_name'), 'outbound|9080||reviews.default.svc.cluster.local');
-  assert.equal(compileStatsExpression('has(request.auth) ? "a" : "b"').supported, false);
-  assert.equal(ev('has(request.auth) ? "a" : "b"'), 'unknown');
+  // other expressions are CEL over Envoy's attributes (the access-log filter's evaluator)
+  assert.equal(compileStatsExpression('has(request.auth) ? "a" : "b"').supported, true);
+  assert.equal(ev('has(request.auth) ? "a" : "b"'), 'b');
+  assert.equal(ev("'x-b' in request.headers ? 'user' : 'anonymous'"), 'user');
+  assert.equal(ev("'x-none' in request.headers ? 'user' : 'anonymous'"), 'anonymous');
+  assert.equal(ev("request.url_path.startsWith('/reviews')"), 'true');
+  assert.equal(ev("string(response.code / 100) + 'xx'"), '5xx');
+  assert.equal(ev('response.code + 1'), '504');
+  assert.equal(ev('1u + 2u'), '3');
+  // an evaluation error (no such header) or a value that is not a scalar: unknown
+  assert.equal(ev("request.headers['x-none'] + '!'"), 'unknown');
+  assert.equal(ev('request.headers'), 'unknown');
+  // does not compile: unsupported, unknown (the listener is not rejected)
+  assert.equal(compileStatsExpression('response.code +').supported, false);
+  assert.equal(ev('response.code +'), 'unknown');
 });
 
 test('a network istio.stats filter before tcp_proxy gives TCP metrics; absent, none', () => {

@@ -1,11 +1,18 @@
 /**
  * The attribute expressions of Istio's stats filter dimensions (Telemetry API tagOverrides
  * values), compiled once per config into a function of the finished StreamInfo. Istio evaluates
- * CEL; Clew understands the forms tag overrides use: a string literal, or one attribute such as
- * `request.host`, `request.headers['x-user']`, `response.code`, `xds.cluster_name`. Anything
- * else is `supported: false` and yields `unknown` (the listener is not rejected for it).
+ * CEL. The common forms have direct readers (a string literal, or one attribute such as
+ * `request.host`, `request.headers['x-user']`, `response.code`, `xds.cluster_name`); any other
+ * expression is evaluated as CEL over Envoy's attributes (the access-log filter's evaluator):
+ * `'x-user' in request.headers ? 'user' : 'anonymous'`, `request.url_path.startsWith('/api')`,
+ * `string(response.code / 100) + 'xx'`. Its value becomes the tag as text; an evaluation error is
+ * `unknown`. An expression that does not compile is `supported: false` and yields `unknown` (the
+ * listener is not rejected for it).
  */
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { compileCelExpression } from '../../../xds/cel-expression.js';
 import type { StreamInfo } from '../../core/stream-info.js';
+import { celEvaluator } from '../../telemetry/access-log-cel.js';
 
 export interface CompiledExpression {
   /** a literal's value */
@@ -65,5 +72,25 @@ export function compileStatsExpression(source: string): CompiledExpression {
     const side = h[1] === 'request' ? 'requestHeaders' : 'responseHeaders';
     return { expr: (i) => text(i[side]?.[name]), supported: true };
   }
-  return { value: UNKNOWN, supported: false };
+  const cel = compileCelExpression(s, 'any');
+  if ('error' in cel) return { value: UNKNOWN, supported: false };
+  const evaluate = celEvaluator(cel);
+  return { expr: (i) => tagText(evaluate(i)), supported: true };
+}
+
+/** A CEL value as a metric label: strings, numbers and bools as text; anything else `unknown`. */
+function tagText(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return v === '' ? UNKNOWN : v;
+    case 'bigint':
+    case 'number':
+    case 'boolean':
+      return String(v);
+    case 'object':
+      // a CEL uint prints as its digits; maps, lists, timestamps are not labels
+      return v instanceof UnsignedInt ? String(v.value) : UNKNOWN;
+    default:
+      return UNKNOWN;
+  }
 }

@@ -95,3 +95,41 @@ test('--mesh-config: the mesh config is validated too and Telemetry providers ar
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--mesh-config: ext_authz providers are checked (port, statusOnError, pathPrefix, body limit) and CUSTOM must name one', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'clew-validate-extauthz-'));
+  try {
+    const mesh = join(dir, 'mesh.yaml');
+    const ap = join(dir, 'ap.yaml');
+    const policy = (name: string, provider: string) => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}, namespace: foo}\nspec:\n  action: CUSTOM\n  provider: {name: ${provider}}\n  rules: [{}]\n`;
+    writeFileSync(mesh, 'extensionProviders:\n'
+      + '- name: bad\n  envoyExtAuthzHttp: {service: ext-authz.foo.svc.cluster.local, port: "x", statusOnError: "teapot", pathPrefix: check, includeRequestBodyInCheck: {maxRequestBytes: 0}}\n');
+    writeFileSync(ap, policy('a', 'bad'));
+    const bad = clew('-f', ap, '--mesh-config', mesh);
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stdout.split('\n').filter((l) => l.startsWith(mesh)).join('\n'),
+      `${mesh}:3: extensionProviders[0].envoyExtAuthzHttp.port: must be a port number 1-65535, got "x"\n`
+        + `${mesh}:3: extensionProviders[0].envoyExtAuthzHttp.statusOnError: "teapot" is not an HTTP status code\n`
+        + `${mesh}:3: extensionProviders[0].envoyExtAuthzHttp.pathPrefix: must begin with / and have no spaces ("check")\n`
+        + `${mesh}:3: extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck.maxRequestBytes: must be greater than 0`,
+    );
+    writeFileSync(mesh, 'extensionProviders:\n'
+      + '- name: ok-grpc\n  envoyExtAuthzGrpc: {service: foo/ext-authz, port: "9000", statusOnError: "503"}\n'
+      + '- name: zipkin\n  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}\n');
+    writeFileSync(ap, `${policy('a', 'ok-grpc')}---\n${policy('b', 'nope')}---\n${policy('c', 'zipkin')}`);
+    const r = clew('-f', ap, '--mesh-config', mesh);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stdout,
+      `${ap}:14: AuthorizationPolicy foo/b: spec.provider.name: provider "nope" is not defined in the mesh config's extensionProviders (ext_authz providers: ok-grpc); the workload would deny every request\n`
+        + `${ap}:22: AuthorizationPolicy foo/c: spec.provider.name: provider "zipkin" is not an ext_authz provider (envoyExtAuthzHttp or envoyExtAuthzGrpc); the workload would deny every request\n`
+        + 'validated 3 resources in 2 files: 2 errors, 0 warnings\n',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

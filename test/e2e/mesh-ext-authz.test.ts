@@ -3,7 +3,9 @@
  * Clew's samples/ext-authz): curl -> client sidecar -> server sidecar (shadow RBAC + ext_authz) ->
  * app. The authorizer runs outside the mesh on loopback, reached through a ServiceEntry as in
  * Istio's local-authorizer setup; the mesh config names it as HTTP and gRPC providers, plus one
- * that is down (fail open / statusOnError) and one that never answers (timeout).
+ * that is down (fail open / statusOnError) and one that never answers (timeout). A second
+ * authorizer runs in the mesh behind its own sidecar (Istio's main task): the checks reach it
+ * over mTLS.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +28,8 @@ let authz: ExtAuthzServers;
 let httpPort = 0;
 let grpcPort = 0;
 let slow: net.Server;
+let meshAuthz: ExtAuthzServers | undefined;
+let authzPod: Sidecar;
 const held: net.Socket[] = [];
 
 interface Reply { status: number; head: string; body: string }
@@ -90,6 +94,15 @@ spec:
   ports:
   - {name: http-web, port: ${WEB}, targetPort: ${WEB}}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: ext-authz, namespace: default}
+spec:
+  selector: {app: ext-authz}
+  ports:
+  - {name: http, port: 8000, targetPort: 8000}
+  - {name: grpc, port: 9000, targetPort: 9000}
+---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ext-authz, namespace: default}
@@ -133,6 +146,15 @@ spec:
   envoyExtAuthzGrpc: {service: down.local, port: ${downPort}, statusOnError: "503"}
 - name: slow
   envoyExtAuthzGrpc: {service: slow.local, port: ${slowPort}, timeout: 0.3s}
+- name: mesh-grpc
+  envoyExtAuthzGrpc: {service: ext-authz.default.svc.cluster.local, port: "9000"}
+- name: mesh-http
+  envoyExtAuthzHttp:
+    service: default/ext-authz
+    port: 8000
+    includeRequestHeadersInCheck: [x-ext-authz]
+    headersToUpstreamOnAllow: [x-ext-authz-check-result]
+    headersToDownstreamOnDeny: [x-ext-authz-check-result]
 `);
   cp = await startControlPlane(configDir, undefined, meshFile);
   const serverPlan = await planSidecar({ name: 'web', labels: { app: 'web' }, ports: [WEB], xdsAddress: cp.xdsAddress, stateDir });
@@ -142,7 +164,13 @@ spec:
   });
   await new Promise<void>((r) => app.listen(0, serverPlan.address, () => r()));
   const clientPlan = await planSidecar({ name: 'sleep', labels: { app: 'sleep' }, xdsAddress: cp.xdsAddress, stateDir });
-  [server, client] = await Promise.all([startSidecar(serverPlan, { [WEB]: (app.address() as net.AddressInfo).port }), startSidecar(clientPlan)]);
+  const authzPlan = await planSidecar({ name: 'ext-authz', labels: { app: 'ext-authz' }, ports: [8000, 9000], xdsAddress: cp.xdsAddress, stateDir });
+  meshAuthz = await startExtAuthz(authzPlan.address);
+  [server, client, authzPod] = await Promise.all([
+    startSidecar(serverPlan, { [WEB]: (app.address() as net.AddressInfo).port }),
+    startSidecar(clientPlan),
+    startSidecar(authzPlan, { 8000: meshAuthz.httpPort, 9000: meshAuthz.grpcPort }),
+  ]);
   await waitFor(async () => (await call('/').catch(() => ({ status: 0 }))).status === 200, 20_000, 'web to answer through the mesh');
 }, { timeout: 60_000 });
 
@@ -151,6 +179,7 @@ after(async () => {
   for (const s of held) s.destroy();
   slow?.close();
   await authz?.close();
+  await meshAuthz?.close();
 });
 
 test('HTTP provider: allowed with the authorizer\'s header upstream; denied with its status, header and body; uncovered paths are not checked', async () => {
@@ -210,4 +239,33 @@ test('the authorizer goes down and comes back: denied (fail closed) meanwhile, a
   await waitFor(async () => (await call('/check/ok', true)).status === 403, 10_000, 'fail closed while the authorizer is down');
   authz = await startExtAuthz('127.0.0.1', httpPort, grpcPort);
   await waitFor(async () => (await call('/check/ok', true)).status === 200, 10_000, 'checks to work again');
+});
+
+test('an authorizer in the mesh behind its own sidecar: gRPC and HTTP checks go over mTLS', async () => {
+  await applyConfig(cp, customPolicy('mesh-grpc'));
+  // the previous provider (the loopback gRPC authorizer) answers the same: the meshed one counting says it switched
+  const before = meshAuthz!.counters.checks;
+  await waitFor(async () => {
+    const r = await call('/check/mesh', true);
+    return r.status === 200 && seenHeaders(r)['x-ext-authz-check-received'] === 'GET /check/mesh' && meshAuthz!.counters.checks > before;
+  }, 15_000, 'the meshed gRPC provider to be in force');
+  const checks = meshAuthz!.counters.checks;
+  const denied = await call('/check/mesh-denied');
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body, DENIED_BODY);
+  assert.equal(meshAuthz!.counters.checks, checks + 1, 'the meshed authorizer answered');
+  const handshakes = async (port: number) => {
+    const text = await (await request(`${server.adminUrl}/stats`)).body.text();
+    return Number(new RegExp(`^cluster\\.outbound\\|${port}\\|\\|ext-authz\\.default\\.svc\\.cluster\\.local\\.ssl\\.handshake: (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  };
+  assert.ok((await handshakes(9000)) >= 1, 'the server sidecar reached the authorizer over TLS');
+  await applyConfig(cp, customPolicy('mesh-http'));
+  await waitFor(async () => {
+    const r = await call('/check/mesh-http', true);
+    return r.status === 200 && seenHeaders(r)['x-ext-authz-check-received'] === undefined && seenHeaders(r)['x-ext-authz-check-result'] === 'allowed';
+  }, 15_000, 'the meshed HTTP provider to be in force');
+  const deniedHttp = await call('/check/mesh-http-denied');
+  assert.equal(deniedHttp.status, 403);
+  assert.match(deniedHttp.head, /^x-ext-authz-check-result: denied$/im);
+  assert.ok((await handshakes(8000)) >= 1);
 });

@@ -192,12 +192,13 @@ test('filter_enabled_metadata: only requests the shadow RBAC marked are checked'
   assert.equal(authz.counters.checks, before + 1);
 });
 
-test('NACKs: google_grpc, metadata context namespaces, a V2 transport, no service; the last good config stays', async () => {
+test('NACKs: google_grpc, metadata context namespaces, a V2 transport, no service, a deny list for the HTTP service; the last good config stays', async () => {
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ grpc_service: { google_grpc: { target_uri: 'x', stat_prefix: 'x' } } }, /grpc_service.google_grpc is not implemented/],
     [{ grpc_service: grpcService(AUTHZ_GRPC), metadata_context_namespaces: ['envoy.filters.http.jwt_authn'] }, /metadata_context_namespaces is not implemented/],
     [{ grpc_service: grpcService(AUTHZ_GRPC), transport_api_version: 'V2' }, /only V3/],
     [{}, /grpc_service or http_service is required/],
+    [{ http_service: httpService(AUTHZ_HTTP), disallowed_headers: names('authorization') }, /disallowed_headers with http_service is not implemented/],
   ];
   for (const [cfg, re] of bad) {
     const n = h.xds.nacks.length;

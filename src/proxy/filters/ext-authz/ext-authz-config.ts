@@ -165,6 +165,8 @@ export function parseExtAuthzConfig(c: Record<string, any>, name: string): ExtAu
   const api = c.transport_api_version;
   if (api !== undefined && api !== 'V3' && api !== 'AUTO' && api !== 2 && api !== 0) fail(`${where}.transport_api_version: only V3 is implemented`);
   if (c.grpc_service && c.http_service) fail(`${where}: grpc_service and http_service are exclusive`);
+  // the HTTP client sends only Authorization and the allowed headers; it does not apply a deny list
+  if (c.http_service && isSet(c.disallowed_headers)) fail(`${where}.disallowed_headers with http_service is not implemented by this proxy`);
   const allowedHeaders = compileNameList(c.allowed_headers, `${where}.allowed_headers`);
   const target = c.grpc_service
     ? parseGrpcService(c.grpc_service, `${where}.grpc_service`)

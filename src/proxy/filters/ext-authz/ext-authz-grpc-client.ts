@@ -9,15 +9,19 @@
  *
  * Channels are kept per host and authority for the process (at most MAX_CHANNELS, the oldest
  * closed beyond, counted in clew.overflow.ext_authz_grpc_channels) with a short reconnect backoff,
- * so a server that comes back is used again within a second. Plaintext only: a host whose
- * cluster transport is TLS answers an error (fail open or closed as configured).
+ * so a server that comes back is used again within a second. A host whose cluster transport is
+ * TLS (an authorizer behind its sidecar: mTLS) is called through the cluster's own HTTP/2 pool
+ * instead (ext-authz-grpc-pool.ts), which has the workload certificate and Istio's ALPN.
  * @grpc/grpc-js is imported when the first gRPC ext_authz filter is configured, not at proxy start
  * (a sidecar without one never loads it: test/cli/cli-lazy-commands).
  */
 import type * as GrpcJs from '@grpc/grpc-js';
 import { lookupType } from '../../../xds/proto-root.js';
 import { overflowCounter } from '../../../stats/stats-overflow.js';
+import type { Cluster } from '../../upstream/cluster.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
+import type { Host } from '../../upstream/host.js';
+import { unaryOverPool } from './ext-authz-grpc-pool.js';
 import { headerValue, type AuthzClient, type CheckInput, type CheckResult, type HeaderEdit } from './ext-authz-check.js';
 import type { GrpcTarget, NameList } from './ext-authz-config.js';
 
@@ -152,13 +156,24 @@ export class GrpcAuthzClient implements AuthzClient {
   }
 
   check(input: CheckInput, done: (r: CheckResult) => void): () => void {
-    if (grpc !== undefined) return this.checkWith(grpc, input, done);
+    const cluster = this.slot.cluster;
+    if (cluster === undefined) {
+      done({ kind: 'error', reason: `cluster ${this.t.cluster} is not known to this proxy` });
+      return () => undefined;
+    }
+    const host = cluster.chooseHost(undefined);
+    if (host === undefined) {
+      done({ kind: 'error', reason: `no healthy host in cluster ${this.t.cluster}` });
+      return () => undefined;
+    }
+    if (host.transport.secure) return this.checkOverPool(cluster, host, input, done);
+    if (grpc !== undefined) return this.checkWith(grpc, host, input, done);
     // the first check of a process waits for @grpc/grpc-js (loading started when the filter was parsed)
     let cancelled = false;
     let cancel: (() => void) | undefined;
     loadGrpc().then(
       (m) => {
-        if (!cancelled) cancel = this.checkWith(m, input, done);
+        if (!cancelled) cancel = this.checkWith(m, host, input, done);
       },
       (err: unknown) => {
         if (!cancelled) done({ kind: 'error', reason: `@grpc/grpc-js did not load: ${(err as Error).message}` });
@@ -170,21 +185,23 @@ export class GrpcAuthzClient implements AuthzClient {
     };
   }
 
-  private checkWith(grpc: typeof GrpcJs, input: CheckInput, done: (r: CheckResult) => void): () => void {
-    const cluster = this.slot.cluster;
-    if (cluster === undefined) {
-      done({ kind: 'error', reason: `cluster ${this.t.cluster} is not known to this proxy` });
+  /** A TLS host (an authorizer behind its sidecar): the cluster's own HTTP/2 pool carries the call over mTLS. */
+  private checkOverPool(cluster: Cluster, host: Host, input: CheckInput, done: (r: CheckResult) => void): () => void {
+    if (!cluster.config.http2) {
+      done({ kind: 'error', reason: `cluster ${this.t.cluster} needs TLS but is not HTTP/2 (name its port grpc or set the protocol)` });
       return () => undefined;
     }
-    const host = cluster.chooseHost(undefined);
-    if (host === undefined) {
-      done({ kind: 'error', reason: `no healthy host in cluster ${this.t.cluster}` });
-      return () => undefined;
-    }
-    if (host.transport.secure) {
-      done({ kind: 'error', reason: `cluster ${this.t.cluster} needs TLS (${host.transport.kind}); Clew's gRPC authorization client speaks plaintext only` });
-      return () => undefined;
-    }
+    return unaryOverPool(cluster, host, CHECK_METHOD_PATH, this.t.authority, encodeCheckRequest(input, this.encodeOptions), this.t.timeoutMs, (a) => {
+      if (a.error !== undefined || a.message === undefined) return done({ kind: 'error', reason: a.error ?? 'no CheckResponse' });
+      try {
+        done(decodeCheckResponse(a.message));
+      } catch (e) {
+        done({ kind: 'error', reason: `bad CheckResponse: ${(e as Error).message}` });
+      }
+    });
+  }
+
+  private checkWith(grpc: typeof GrpcJs, host: Host, input: CheckInput, done: (r: CheckResult) => void): () => void {
     let finished = false;
     const client = channelFor(grpc, host.address, host.port, this.t.authority);
     const call = client.makeUnaryRequest<Buffer, Buffer>(

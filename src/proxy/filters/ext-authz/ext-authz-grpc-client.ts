@@ -22,7 +22,7 @@ import type { Cluster } from '../../upstream/cluster.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
 import type { Host } from '../../upstream/host.js';
 import { unaryOverPool } from './ext-authz-grpc-pool.js';
-import { headerValue, type AuthzClient, type CheckInput, type CheckResult, type HeaderEdit } from './ext-authz-check.js';
+import { authzHost, headerValue, type AuthzClient, type CheckInput, type CheckResult, type HeaderEdit } from './ext-authz-check.js';
 import type { GrpcTarget, NameList } from './ext-authz-config.js';
 
 export const CHECK_METHOD_PATH = '/envoy.service.auth.v3.Authorization/Check';
@@ -156,16 +156,12 @@ export class GrpcAuthzClient implements AuthzClient {
   }
 
   check(input: CheckInput, done: (r: CheckResult) => void): () => void {
-    const cluster = this.slot.cluster;
-    if (cluster === undefined) {
-      done({ kind: 'error', reason: `cluster ${this.t.cluster} is not known to this proxy` });
+    const picked = authzHost(this.slot, this.t.cluster);
+    if ('error' in picked) {
+      done(picked.error);
       return () => undefined;
     }
-    const host = cluster.chooseHost(undefined);
-    if (host === undefined) {
-      done({ kind: 'error', reason: `no healthy host in cluster ${this.t.cluster}` });
-      return () => undefined;
-    }
+    const { cluster, host } = picked;
     if (host.transport.secure) return this.checkOverPool(cluster, host, input, done);
     if (grpc !== undefined) return this.checkWith(grpc, host, input, done);
     // the first check of a process waits for @grpc/grpc-js (loading started when the filter was parsed)

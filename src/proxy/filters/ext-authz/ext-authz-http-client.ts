@@ -13,7 +13,7 @@ import { isHeaderName, isHeaderValue } from '../../../xds/field-values.js';
 import type { HeaderMap } from '../../core/header-map.js';
 import type { InHeaders, OutHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../core/pool.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
-import { headerValue, type AuthzClient, type CheckInput, type CheckResult, type HeaderEdit } from './ext-authz-check.js';
+import { authzHost, headerValue, type AuthzClient, type CheckInput, type CheckResult, type HeaderEdit } from './ext-authz-check.js';
 import type { HttpTarget, NameList } from './ext-authz-config.js';
 
 /** the most of an authorization server's response body kept for the denied reply */
@@ -65,16 +65,12 @@ export class HttpAuthzClient implements AuthzClient {
   constructor(private readonly t: HttpTarget, private readonly slot: ClusterSlot) {}
 
   check(input: CheckInput, done: (r: CheckResult) => void): () => void {
-    const cluster = this.slot.cluster;
-    if (cluster === undefined) {
-      done({ kind: 'error', reason: `cluster ${this.t.cluster} is not known to this proxy` });
+    const picked = authzHost(this.slot, this.t.cluster);
+    if ('error' in picked) {
+      done(picked.error);
       return () => undefined;
     }
-    const host = cluster.chooseHost(undefined);
-    if (host === undefined) {
-      done({ kind: 'error', reason: `no healthy host in cluster ${this.t.cluster}` });
-      return () => undefined;
-    }
+    const { cluster, host } = picked;
     let finished = false;
     let control: UpstreamControl | undefined;
     const finish = (r: CheckResult): void => {

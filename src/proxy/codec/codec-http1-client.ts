@@ -12,7 +12,7 @@ import { newParser, resetParser, type LlhttpError, type LlhttpParser } from './l
 import { BodyFraming, chunkHeader, decodeHeaders, encodeRequestHead } from './codec-http1-client-head.js';
 import type { Http1ClientExchange } from './codec-http1-client-exchange.js';
 import { setDirectReader, writeDirect, writeDirectJoined } from './socket-direct.js';
-import { enterTurn, leaveTurn, turnTime } from './io-turn.js';
+import { turnTime } from './io-turn.js';
 import { classifyError, UpstreamError, type InHeaders } from '../core/pool.js';
 import type { UpstreamConnectionInfo } from '../core/transport-socket.js';
 
@@ -47,8 +47,8 @@ export interface Http1ClientOwner {
 
 /**
  * How the connection is opened: the host's transport socket (src/proxy/transport, structurally;
- * the codec does not depend on it). A raw transport reads directly (socket-direct.ts); a secure
- * one (TLS) is read through its 'data' events, bypassing the direct path on purpose.
+ * the codec does not depend on it). Every transport is asked for a direct socket: its reads land
+ * in socket-direct.ts's shared buffer (raw TCP and TLS alike: net's `onread`).
  */
 export interface Http1ClientTransport {
   readonly secure: boolean;
@@ -121,15 +121,6 @@ export class Http1ClientConn {
   private readonly reader = (d: Buffer): void => {
     this.onSocketData(d);
   };
-  /** a secure transport's reads ('data' events), each as an I/O turn like a direct read */
-  private readonly secureReader = (d: Buffer): void => {
-    enterTurn();
-    try {
-      this.onSocketData(d);
-    } finally {
-      leaveTurn();
-    }
-  };
 
   constructor(
     host: string,
@@ -145,9 +136,8 @@ export class Http1ClientConn {
       onMessageComplete: () => this.onMessageComplete(),
     });
     const t = opts.transport;
-    const s = (this.socket = t.connect(host, port, { direct: !t.secure, keepaliveMs: opts.keepaliveMs, alpn: opts.alpn }));
-    if (t.secure) s.on('data', this.secureReader);
-    else setDirectReader(s, this.reader);
+    const s = (this.socket = t.connect(host, port, { direct: true, keepaliveMs: opts.keepaliveMs, alpn: opts.alpn }));
+    setDirectReader(s, this.reader);
     s.setTimeout(opts.connectTimeoutMs);
     s.on(t.readyEvent, () => this.onConnect());
     s.on('end', () => this.onSocketEnd());
@@ -316,8 +306,8 @@ export class Http1ClientConn {
     this.socket.setTimeout(0);
     // the handle may not be the one the reader was attached to (net tries the next address of a
     // name with a new handle)
-    if (!this.opts.transport.secure) setDirectReader(this.socket, this.reader);
-    else this.peer = this.opts.transport.connectionInfo(this.socket);
+    setDirectReader(this.socket, this.reader);
+    if (this.opts.transport.secure) this.peer = this.opts.transport.connectionInfo(this.socket);
     this.owner.onConnected(this);
   }
 

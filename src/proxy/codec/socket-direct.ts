@@ -1,12 +1,13 @@
 /**
  * Socket I/O for Clew's HTTP/1.1 codecs, on net.Socket's public API.
  *
- * Reads: each read reaches the codec's reader as one I/O turn (io-turn.ts). Plain TCP sockets the
- * proxy connects (transport/raw-buffer.ts) read in net's documented `onread` mode
- * (`net.connect({ onread })`): one shared buffer, a callback per read, no Readable, no 'data'
- * event and no read-ahead tick; a reader sees the bytes only during its call (the buffer is reused
- * by the next read). TLS sockets and sockets accepted by a
- * server (net offers `onread` only to sockets it connects) read through their 'data' events; when
+ * Reads: each read reaches the codec's reader as one I/O turn (io-turn.ts). Sockets the proxy
+ * connects (transport/raw-buffer.ts, and transport/tls-upstream.ts: `tls.connect` takes the same
+ * option when it makes the socket) read in net's documented `onread` mode
+ * (`net.connect({ onread })`): one shared buffer, a callback per read (TLS: per decrypted
+ * record batch), no Readable, no 'data' event and no read-ahead tick; a reader sees the bytes only
+ * during its call (the buffer is reused by the next read). Sockets accepted by a server (net
+ * offers `onread` only to sockets it connects) read through their 'data' events; when
  * such a socket leaves the codec (Upgrade, CONNECT), `releaseDirect` removes the codec's listener
  * and the socket is an ordinary Readable again.
  *

@@ -11,7 +11,7 @@
 import type * as net from 'node:net';
 
 export interface UpstreamConnectOptions {
-  /** read into the shared buffer of codec/socket-direct.ts (raw sockets only; TLS ignores it) */
+  /** read into the shared buffer of codec/socket-direct.ts (net's `onread`; raw and TLS sockets) */
   direct?: boolean;
   /** TCP keepalive initial delay (ms); undefined = none */
   keepaliveMs?: number;
@@ -32,7 +32,7 @@ export interface UpstreamConnectionInfo {
 export interface UpstreamTransport {
   /** 'raw_buffer' or 'tls' (stats, admin, messages) */
   readonly kind: string;
-  /** true: bytes are encrypted (TLS); the direct socket I/O path is bypassed */
+  /** true: bytes are encrypted (TLS) */
   readonly secure: boolean;
   /** the ALPN list it offers by default (empty: none) */
   readonly alpn: readonly string[];

@@ -14,6 +14,7 @@ import type { UpstreamTlsConfig } from './tls-config.js';
 import type { TlsStats } from './tls-stats.js';
 import type { UpstreamConnectionInfo, UpstreamConnectOptions, UpstreamTransport } from '../core/transport-socket.js';
 import { lookupFor } from './dns-lookup.js';
+import { bindDirect, directConnectOptions } from '../codec/socket-direct.js';
 
 const FAILURE = Symbol('clew.transportFailure');
 const INFO = Symbol('clew.transportInfo');
@@ -64,12 +65,17 @@ export class TlsUpstreamTransport implements UpstreamTransport {
     const ctx = this.context.current();
     if (typeof ctx === 'string') {
       this.stats?.connection_error.inc();
-      return failedSocket(ctx);
+      const failed = failedSocket(ctx);
+      return opts.direct ? bindDirect(failed, directConnectOptions()) : failed;
     }
     const key = `${host}:${port}`;
     const kept = this.config.maxSessionKeys > 0 ? this.sessions.get(key) : undefined;
     const alpn = opts.alpn ?? this.config.common.alpn;
+    // direct: cleartext reads land in the shared buffer (tls.connect takes net's `onread` when it
+    // makes the socket itself), as raw_buffer's do, instead of going through 'data' events
+    const direct = opts.direct ? directConnectOptions() : undefined;
     const s = tls.connect({
+      ...direct,
       host,
       port,
       ...lookupFor(host),
@@ -82,6 +88,7 @@ export class TlsUpstreamTransport implements UpstreamTransport {
       checkServerIdentity: this.checkIdentity,
       session: kept && kept.generation === this.context.generation ? kept.session : undefined,
     }) as TaggedSocket;
+    if (direct !== undefined) bindDirect(s, direct);
     s.setNoDelay(true);
     if (opts.keepaliveMs !== undefined) s.setKeepAlive(true, opts.keepaliveMs);
     if (this.config.maxSessionKeys > 0) {

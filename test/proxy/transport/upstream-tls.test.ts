@@ -7,6 +7,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as net from 'node:net';
@@ -61,6 +63,9 @@ function mtlsCluster(name: string, ctx: EnvoyResource, extra: EnvoyResource = {}
   });
 }
 
+/** 3 MiB that differ everywhere (a reused read buffer shows as a wrong digest) */
+const BIG = Buffer.from(Array.from({ length: 3 << 20 }, (_v, i) => (i * 7919 + (i >> 13)) & 0xff));
+
 const C = (n: string): string => `outbound|9080||${n}.default.svc.cluster.local`;
 
 before(async () => {
@@ -72,7 +77,14 @@ before(async () => {
   const client = root.leaf('client', [spiffe('default', 'client')]);
   const expired = root.leaf('expired', [spiffe('default', 'server')], { expired: true });
   const serverOpts = { key: server.key, cert: server.cert, ca: root.cert, requestCert: true, rejectUnauthorized: true };
-  const h1 = https.createServer(serverOpts, (req, res) => res.end(describe(req.socket as tls.TLSSocket, { proto: req.httpVersion })));
+  const h1 = https.createServer(serverOpts, (req, res) => {
+    const big = /^\/big\/(length|chunked)$/.exec(req.url ?? '');
+    if (big === null) return res.end(describe(req.socket as tls.TLSSocket, { proto: req.httpVersion }));
+    // many TLS records: the proxy reads them into its shared buffer, one read at a time
+    if (big[1] === 'length') res.setHeader('content-length', BIG.length);
+    for (let i = 0; i < BIG.length; i += 16_384) res.write(BIG.subarray(i, i + 16_384));
+    res.end();
+  });
   ports.h1 = await listen(h1);
   const h2 = http2.createSecureServer({ ...serverOpts, allowHTTP1: false }, (req, res) => res.end(describe(req.socket as unknown as tls.TLSSocket, { proto: req.httpVersion })));
   h2.on('sessionError', () => undefined);
@@ -151,6 +163,41 @@ test('HTTP/1.1 over mTLS: the server sees the client certificate and the configu
   assert.equal(seen.proto, '1.1');
   const stats = (await h.admin('/stats')).body;
   assert.match(stats, /cluster\.outbound\|9080\|\|h1\.default\.svc\.cluster\.local\.ssl\.handshake: [1-9]/);
+});
+
+/** GET through the outbound listener, reading slowly: the proxy must pause its upstream TLS reads. */
+function slowGet(port: number, path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers: { host: 'h1:9080' } }, (res) => {
+      const parts: Buffer[] = [];
+      res.pause();
+      let paused = 0;
+      const tick = (): void => {
+        const c = res.read() as Buffer | null;
+        if (c !== null) parts.push(c);
+        if (res.readableEnded) return;
+        paused++;
+        setTimeout(tick, paused < 20 ? 25 : 0);
+      };
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      res.on('readable', () => undefined);
+      setTimeout(tick, 25);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('large mTLS responses (content-length and chunked) reach a slow reader byte for byte', async () => {
+  const want = createHash('sha256').update(BIG).digest('hex');
+  for (const framing of ['length', 'chunked']) {
+    const r = await slowGet(h.outbound, `/big/${framing}`);
+    assert.equal(r.status, 200, framing);
+    assert.equal(r.body.length, BIG.length, framing);
+    assert.equal(createHash('sha256').update(r.body).digest('hex'), want, framing);
+  }
+  // and the connection is still good for the next exchange
+  assert.equal((await viaProxy(h.outbound, 'http://h1:9080/x')).status, 200);
 });
 
 test('a new connection resumes the TLS session (max_session_keys default)', async () => {

@@ -113,16 +113,35 @@ export function scrapeTexts(mesh: ScaleMesh, requests: number): Map<string, stri
   return new Map([...texts].map(([k, v]) => [k, `# TYPE istio_requests_total counter\n${v.join('\n')}\n`]));
 }
 
-/** Two scrapes of every proxy into the window (baseline, then `requests` more per call), committed at `t`. */
-export function feedWindow(store: MetricsWindowStore, mesh: ScaleMesh, requests = 600, t?: number): number {
+export interface WindowFeed {
+  /** raw series in one scrape round */
+  series: number;
+  /** one more scrape round of every proxy, committed now */
+  round(): void;
+}
+
+/**
+ * Scrape rounds of every proxy into the window, `intervalMs` apart, the last one committed now
+ * (the first is the baseline; each later one adds `requests` requests per call). `round()` adds
+ * one more, as the scraper would every interval.
+ */
+export function feedWindow(store: MetricsWindowStore, mesh: ScaleMesh, opts: { scrapes?: number; intervalMs?: number; requests?: number } = {}): WindowFeed {
+  const scrapes = Math.max(2, opts.scrapes ?? 2);
+  const interval = opts.intervalMs ?? 5000;
+  const start = Date.now();
+  let k = 0;
   let series = 0;
-  for (const [proxy, text] of scrapeTexts(mesh, 1)) store.addScrape(proxy, parsePromText(text, SCRAPED_FAMILIES));
-  store.commit(t === undefined ? undefined : t - 1);
-  for (const [proxy, text] of scrapeTexts(mesh, 1 + requests)) {
-    const samples = parsePromText(text, SCRAPED_FAMILIES);
-    series += samples.length;
-    store.addScrape(proxy, samples);
-  }
-  store.commit(t);
-  return series;
+  const scrape = (t: number) => {
+    series = 0;
+    for (const [proxy, text] of scrapeTexts(mesh, 1 + k * (opts.requests ?? 600))) {
+      const samples = parsePromText(text, SCRAPED_FAMILIES);
+      series += samples.length;
+      store.addScrape(proxy, samples);
+    }
+    k++;
+    store.commit(t);
+  };
+  for (let i = 0; i < scrapes - 1; i++) scrape(start - (scrapes - 1 - i) * interval);
+  scrape(Date.now());
+  return { get series() { return series; }, round: () => scrape(Date.now()) };
 }

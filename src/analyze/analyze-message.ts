@@ -1,6 +1,7 @@
 /** istioctl analyze's message shape: a code, a level, the resource, and Istio's message name. */
 import type { ConfigResource, ValidationMessage } from '../config/index.js';
 import { Codes } from '../config/messages.js';
+import { istioWording, type ResourceLookup } from './analyze-wording.js';
 
 export type AnalysisLevel = 'Error' | 'Warning' | 'Info';
 
@@ -68,13 +69,14 @@ export function analysisMessage(r: ConfigResource, code: string, message: string
  * A validator message as an analysis message, as istioctl maps its validation: Istio's own code
  * (at Istio's level) when the validator made one of Istio's checks; a deprecated field is IST0002
  * Deprecated; any other error is IST0106 SchemaValidationError and any other warning IST0133
- * SchemaWarning (the validator's code kept in `detailCode`).
+ * SchemaWarning (the validator's code kept in `detailCode`). Istio's codes are worded with Istio's
+ * templates (analyze-wording.ts).
  */
-export function fromValidation(m: ValidationMessage): AnalysisMessage {
+export function fromValidation(m: ValidationMessage, lookup?: ResourceLookup): AnalysisMessage {
   const ist = ISTIO_CODES[m.code] !== undefined;
   const code = ist ? m.code : m.code === Codes.deprecated ? 'IST0002' : m.severity === 'error' ? 'IST0106' : 'IST0133';
   const def = ISTIO_CODES[code];
-  const text = m.field && !ist ? `${m.field}: ${m.message}` : m.message;
+  const text = ist ? istioWording(m, lookup) ?? m.message : m.field ? `${m.field}: ${m.message}` : m.message;
   return {
     code,
     name: def.name,

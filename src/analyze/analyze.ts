@@ -36,9 +36,10 @@ export function analyze(input: AnalyzeInput): AnalysisMessage[] {
     ...all.filter((r) => r.kind === 'WorkloadEntry')
       .map((r) => ({ name: r.metadata.name, namespace: r.metadata.namespace ?? 'default', labels: { ...r.metadata.labels, ...(r.spec as WorkloadEntrySpec).labels } })),
   ];
+  const lookup = (kind: string, namespace: string, name: string) => merged.get(`${kind}/${namespace}/${name}`);
   const out = [
-    ...input.loadMessages.map(fromValidation),
-    ...validateResources(all, { knownHosts: new Set(input.registryHosts ?? []), meshConfig: mesh }).map(fromValidation),
+    ...input.loadMessages.map((m) => fromValidation(m, lookup)),
+    ...validateResources(all, { knownHosts: new Set(input.registryHosts ?? []), meshConfig: mesh }).map((m) => fromValidation(m, lookup)),
     ...ANALYZERS.flatMap((a) => a(all, { mesh, workloads })),
   ];
   const seen = new Set<string>();

@@ -12,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -36,6 +36,8 @@ let browser: Browser | undefined;
 let page: Page;
 let cpUrl: string;
 const pageErrors: string[] = [];
+/** screenshots: $CLEW_SCREENSHOT_DIR when set (kept), else the temporary directory (removed) */
+const shots = process.env.CLEW_SCREENSHOT_DIR ?? dir;
 
 async function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
   const end = Date.now() + ms;
@@ -54,8 +56,8 @@ async function getJson<T>(url: string): Promise<T> {
 }
 
 before(async () => {
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(configDir, { recursive: true });
+  mkdirSync(shots, { recursive: true });
   writeFileSync(join(configDir, 'mesh.yaml'), mesh.yaml);
   cp = new ControlPlane({
     configDir, xdsPort: 0, secureXdsPort: 0, debugPort: 0, publishToken: false, log: () => undefined,
@@ -114,6 +116,7 @@ test(`graph: ${SERVICES} services render in Chromium with every node and edge, n
   const answered = page.waitForResponse((r) => r.url().includes('/api/graph?window=1m') && r.status() === 200);
   await page.click('#refresh-now');
   await answered;
+  await page.screenshot({ path: join(shots, 'dashboard-graph-200-services.png') });
   console.log(`# ${api.nodes.length} nodes, ${api.edges.length} edges: shown ${shownAfter} ms after the page opened; a refresh answered in ${Date.now() - t1} ms`);
   assert.deepEqual(pageErrors, []);
 });
@@ -173,6 +176,6 @@ test('config list: the same analysis messages as clew analyze --control-plane; a
   const listed = await page.$$eval('#analysis tbody tr', (rows) => rows.map((r) => `${r.getAttribute('data-level')} ${r.getAttribute('data-code')} ${r.getAttribute('data-resource')}`));
   assert.deepEqual(listed.sort(), api.messages.map(brief).sort());
   assert.ok(listed.includes('Error IST0106 VirtualService/team-1/broken'), listed.join('\n'));
-  await page.screenshot({ path: join(dir, 'dashboard-config-analysis.png') });
+  await page.screenshot({ path: join(shots, 'dashboard-config-analysis.png') });
   assert.deepEqual(pageErrors, []);
 });

@@ -1,10 +1,13 @@
 /**
  * `clew analyze`'s engine: validation (schema, semantics, cross-resource: Istio's codes where it
- * has them) plus the analyzers, over files alone or merged with a running control plane's config
- * (a file's resource replaces the running one of the same kind, namespace and name).
+ * has them) plus the analyzers (analyzer-list.ts), over files alone or merged with a running
+ * control plane's config (a file's resource replaces the running one of the same kind, namespace
+ * and name). The control plane runs the same engine for `GET /apis/v1/analyze`.
  */
-import { resourceKey, validateResources, type ConfigResource, type ValidationMessage } from '../config/index.js';
-import { ANALYZERS } from './analyzers.js';
+import { defaultMeshConfig, resourceKey, validateResources, type ConfigResource, type MeshConfig, type ValidationMessage } from '../config/index.js';
+import type { WorkloadEntrySpec } from '../config/types.js';
+import { ANALYZERS } from './analyzer-list.js';
+import type { AnalyzedWorkload } from './analyzer-types.js';
 import { fromValidation, LEVEL_ORDER, type AnalysisLevel, type AnalysisMessage } from './analyze-message.js';
 
 export interface AnalyzeInput {
@@ -14,6 +17,10 @@ export interface AnalyzeInput {
   running?: ConfigResource[];
   /** hostnames of the running registry (services of proxies and Kubernetes); with the config's Services and ServiceEntries, what a destination may name */
   registryHosts?: string[];
+  /** workloads of the running registry (WorkloadEntries of the config are added) */
+  workloads?: AnalyzedWorkload[];
+  /** the mesh config in force (default: Istio's default mesh config) */
+  mesh?: MeshConfig;
   /** only these namespaces' resources are reported (undefined: all) */
   namespace?: string;
 }
@@ -23,10 +30,17 @@ export function analyze(input: AnalyzeInput): AnalysisMessage[] {
   for (const r of input.running ?? []) merged.set(resourceKey(r), r);
   for (const r of input.files) merged.set(resourceKey(r), r);
   const all = [...merged.values()];
+  const mesh = input.mesh ?? defaultMeshConfig();
+  const workloads: AnalyzedWorkload[] = [
+    ...(input.workloads ?? []),
+    ...all.filter((r) => r.kind === 'WorkloadEntry')
+      .map((r) => ({ name: r.metadata.name, namespace: r.metadata.namespace ?? 'default', labels: { ...r.metadata.labels, ...(r.spec as WorkloadEntrySpec).labels } })),
+  ];
+  const lookup = (kind: string, namespace: string, name: string) => merged.get(`${kind}/${namespace}/${name}`);
   const out = [
-    ...input.loadMessages.map(fromValidation),
-    ...validateResources(all, { knownHosts: new Set(input.registryHosts ?? []) }).map(fromValidation),
-    ...ANALYZERS.flatMap((a) => a(all)),
+    ...input.loadMessages.map((m) => fromValidation(m, lookup)),
+    ...validateResources(all, { knownHosts: new Set(input.registryHosts ?? []), meshConfig: mesh }).map((m) => fromValidation(m, lookup)),
+    ...ANALYZERS.flatMap((a) => a(all, { mesh, workloads })),
   ];
   const seen = new Set<string>();
   return out

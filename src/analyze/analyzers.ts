@@ -1,18 +1,11 @@
 /**
- * istioctl analyze's checks that the config validator does not already make (it reports IST0101
- * references, IST0109, IST0118, IST0159/0160, IST0174 and schema errors): IST0132 (a
- * VirtualService host no server of its gateway accepts), IST0145 (two gateways with the same
- * selector, port and a common host), IST0108 (an istio.io annotation Istio does not know).
+ * Gateway, VirtualService-gateway and annotation checks of istioctl analyze that the config
+ * validator does not make: IST0132 (a VirtualService host no server of its gateway accepts),
+ * IST0145 (two gateways with the same selector, port and a common host), IST0108 (an istio.io
+ * annotation Istio does not know). The list of every analyzer is analyzer-list.ts.
  */
 import type { ConfigResource, GatewaySpec, VirtualServiceSpec } from '../config/types.js';
-import { CODE_NAMES, type AnalysisMessage } from './analyze-message.js';
-
-function msg(r: ConfigResource, code: string, level: AnalysisMessage['level'], message: string, field?: string): AnalysisMessage {
-  return {
-    code, name: CODE_NAMES[code], level, kind: r.kind, namespace: r.metadata.namespace, resourceName: r.metadata.name,
-    file: r.source?.file, line: r.source?.line, field, message,
-  };
-}
+import { analysisMessage as msg, type AnalysisMessage } from './analyze-message.js';
 
 /** Istio's annotation names (istio/api annotation list) that Clew's resources and workloads may carry. */
 const KNOWN_ANNOTATIONS = new Set([
@@ -38,7 +31,7 @@ export function unknownAnnotations(resources: readonly ConfigResource[]): Analys
     for (const key of Object.keys(r.metadata.annotations ?? {})) {
       const domain = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
       if (!/(^|\.)istio\.io$/.test(domain) || KNOWN_ANNOTATIONS.has(key)) continue;
-      out.push(msg(r, 'IST0108', 'Warning', `Unknown annotation: ${key}`, `metadata.annotations.${key}`));
+      out.push(msg(r, 'IST0108', `Unknown annotation: ${key}`, `metadata.annotations.${key}`));
     }
   }
   return out;
@@ -76,7 +69,7 @@ export function virtualServiceHostsInGateways(resources: readonly ConfigResource
         .filter((h) => h.ns === '*' || h.ns === vs.metadata.namespace || (h.ns === '.' && gw.metadata.namespace === vs.metadata.namespace));
       (spec.hosts ?? []).forEach((host, i) => {
         if (accepted.some((h) => hostsOverlap(h.host, host))) return;
-        out.push(msg(vs, 'IST0132', 'Warning', `one or more host [${host}] defined in VirtualService ${vs.metadata.namespace}/${vs.metadata.name} not found in Gateway ${gw.metadata.namespace}/${gw.metadata.name}.`, `spec.hosts[${i}]`));
+        out.push(msg(vs, 'IST0132', `one or more host [${host}] defined in VirtualService ${vs.metadata.namespace}/${vs.metadata.name} not found in Gateway ${gw.metadata.namespace}/${gw.metadata.name}.`, `spec.hosts[${i}]`));
       });
     });
   }
@@ -100,7 +93,7 @@ export function conflictingGateways(resources: readonly ConfigResource[]): Analy
         const conflict = ((b.spec as GatewaySpec).servers ?? []).find((sb) => sb.port.number === sa.port.number &&
           sa.hosts.some((ha) => sb.hosts.some((hb) => hostsOverlap(serverHost(ha).host, serverHost(hb).host))));
         if (!conflict) continue;
-        out.push(msg(a, 'IST0145', 'Error',
+        out.push(msg(a, 'IST0145',
           `Conflict with gateways ${b.metadata.namespace}/${b.metadata.name} (workload selector ${selectorKey((a.spec as GatewaySpec).selector) || '(none)'}, port ${sa.port.number}, hosts ${sa.hosts.join(', ')}).`,
           'spec.servers'));
         break;
@@ -109,5 +102,3 @@ export function conflictingGateways(resources: readonly ConfigResource[]): Analy
   }
   return out;
 }
-
-export const ANALYZERS = [unknownAnnotations, virtualServiceHostsInGateways, conflictingGateways] as const;

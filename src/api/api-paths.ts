@@ -28,6 +28,8 @@ export const API_PATHS = {
   workloads: '/apis/v1/workloads',
   /** GET: Istio config with validation state and YAML (ConfigListResponse) */
   configList: '/apis/v1/config',
+  /** GET `?namespace=`: `clew analyze` of the running config (AnalyzeResponse) */
+  analyze: '/apis/v1/analyze',
 } as const;
 
 /** The graph's time windows (Kiali's 1m, 5m, 1h) in milliseconds. */

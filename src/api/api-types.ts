@@ -4,6 +4,7 @@
  */
 import type { ConfigResource } from '../config/types.js';
 import type { ValidationMessage } from '../config/messages.js';
+import type { AnalysisMessage } from '../analyze/analyze-message.js';
 
 /** Every error answer: `{error, code?}` (plus what the endpoint adds). */
 export interface ApiError {
@@ -273,4 +274,14 @@ export interface ConfigListResponse {
   items: ConfigListItem[];
   /** hand-edited files the control plane refused (the last good version stays in force) */
   rejected: Array<{ file: string; messages: string[] }>;
+}
+
+// ---------------------------------------------------------------- analysis (clew analyze, dashboard)
+
+/** `GET /apis/v1/analyze?namespace=`: istioctl analyze's messages for the running config. */
+export interface AnalyzeResponse {
+  revision: number;
+  /** the namespace reported (undefined: all) */
+  namespace?: string;
+  messages: AnalysisMessage[];
 }

@@ -1,17 +1,21 @@
 /**
  * `clew analyze [-f PATH...] [-A | -n NS] [--control-plane URL] [-o text|json|yaml]
  * [--failure-threshold Error|Warning|Info]`: istioctl analyze's role, with Istio's message codes.
- * Files alone, or merged with a running control plane's config (`--control-plane`, or
- * `--use-control-plane` for the default URL). Exit 0 when nothing reaches the threshold, 79 when
+ * Files alone, the running control plane's config (`--control-plane`, or `--use-control-plane`
+ * for the default URL: the control plane analyzes it, `GET /apis/v1/analyze`, as the dashboard
+ * shows it), or files merged with the running config (analyzed here, over the control plane's
+ * resources, registry, workloads and mesh config). Exit 0 when nothing reaches the threshold, 79 when
  * something does (istioctl's "analyzers found issues"), 2 on usage errors.
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { ConfigPathError, loadConfigPaths, type ConfigResource, type LoadResult } from '../config/index.js';
 import { API_PATHS } from '../api/api-paths.js';
-import type { RegistryzEntry, ResourcesResponse } from '../api/api-types.js';
+import type { AnalyzeResponse, RegistryzEntry, ResourcesResponse, WorkloadListResponse } from '../api/api-types.js';
+import type { MeshConfig } from '../config/index.js';
+import type { AnalyzedWorkload } from '../analyze/analyzer-types.js';
 import { analyze, failsAt } from '../analyze/analyze.js';
-import { formatAnalysis, type AnalysisLevel } from '../analyze/analyze-message.js';
+import { formatAnalysis, type AnalysisLevel, type AnalysisMessage } from '../analyze/analyze-message.js';
 import { collect } from './cli-options.js';
 import { callControlPlane, DEFAULT_CONTROL_PLANE } from './control-plane-client.js';
 import { CliError, UsageError } from './errors.js';
@@ -45,19 +49,31 @@ export function register(program: Command): void {
           throw err;
         }
       }
-      let running: ConfigResource[] | undefined;
-      let registryHosts: string[] | undefined;
-      if (cpUrl) {
-        const res = await callControlPlane<ResourcesResponse>(cpUrl, 'GET', API_PATHS.resources);
-        if (res.status !== 200) throw new CliError(`control plane ${cpUrl} answered HTTP ${res.status}`);
-        running = res.body.items;
-        const reg = await callControlPlane<RegistryzEntry[]>(cpUrl, 'GET', API_PATHS.registryz);
-        if (reg.status !== 200) throw new CliError(`control plane ${cpUrl} answered HTTP ${reg.status} for its registry`);
-        registryHosts = reg.body.map((s) => s.hostname);
+      const namespace: string | undefined = opts.allNamespaces ? undefined : opts.namespace;
+      let messages: AnalysisMessage[];
+      if (cpUrl && opts.filename.length === 0) {
+        const path = `${API_PATHS.analyze}${namespace === undefined ? '' : `?namespace=${encodeURIComponent(namespace)}`}`;
+        const res = await callControlPlane<AnalyzeResponse>(cpUrl, 'GET', path);
+        if (res.status !== 200) throw new CliError(`control plane ${cpUrl} answered HTTP ${res.status} for ${API_PATHS.analyze}`);
+        messages = res.body.messages;
+      } else {
+        let running: ConfigResource[] | undefined;
+        let registryHosts: string[] | undefined;
+        let workloads: AnalyzedWorkload[] | undefined;
+        let mesh: MeshConfig | undefined;
+        if (cpUrl) {
+          const get = async <T>(path: string, what: string): Promise<T> => {
+            const res = await callControlPlane<T>(cpUrl, 'GET', path);
+            if (res.status !== 200) throw new CliError(`control plane ${cpUrl} answered HTTP ${res.status} for its ${what}`);
+            return res.body;
+          };
+          running = (await get<ResourcesResponse>(API_PATHS.resources, 'resources')).items;
+          registryHosts = (await get<RegistryzEntry[]>(API_PATHS.registryz, 'registry')).map((s) => s.hostname);
+          workloads = (await get<WorkloadListResponse>(API_PATHS.workloads, 'workloads')).items.map((w) => ({ name: w.name, namespace: w.namespace, labels: w.labels }));
+          mesh = await get<MeshConfig>(API_PATHS.mesh, 'mesh config');
+        }
+        messages = analyze({ files: loaded.resources, loadMessages: loaded.messages, running, registryHosts, workloads, mesh, namespace });
       }
-      const messages = analyze({
-        files: loaded.resources, loadMessages: loaded.messages, running, registryHosts, namespace: opts.allNamespaces ? undefined : opts.namespace,
-      });
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(messages, null, 2)}\n`);
       else if (opts.output === 'yaml') process.stdout.write(stringify(messages));
       else if (messages.length === 0) {

@@ -30,6 +30,7 @@ const FORWARD: Record<string, string> = {
   '/api/proxies': API_PATHS.proxyStatus,
   '/api/config_dump': API_PATHS.configDump,
   '/api/syncz': API_PATHS.syncz,
+  '/api/analyze': API_PATHS.analyze,
 };
 
 export const DASHBOARD_API_PATHS = Object.keys(FORWARD);

@@ -227,6 +227,10 @@ test('config list: resources with YAML, and a broken hand-edited file flagged wi
   const text = await row.textContent();
   assert.match(text ?? '', /weight/, text ?? '');
   assert.equal(await row.getAttribute('data-state'), 'error');
+  // clew analyze's message for it in the list: code, level and resource
+  const finding = page.locator('#analysis tr[data-code="IST0106"][data-resource="VirtualService/default/broken"]');
+  assert.equal(await finding.getAttribute('data-level'), 'Error');
+  assert.match((await finding.textContent()) ?? '', /SchemaValidationError.*weight/);
   const valid = await page.$$eval('#config tbody tr', (rs) => rs.map((r) => `${r.getAttribute('data-config')}=${r.getAttribute('data-state')}`));
   assert.ok(valid.some((v) => /^Gateway\/default\/bookinfo-gateway=valid$/.test(v)), valid.join(', '));
   await page.click('tr[data-config="Gateway/default/bookinfo-gateway"]');

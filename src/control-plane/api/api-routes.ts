@@ -13,6 +13,7 @@ import { configWriteRoutes } from './api-config-write.js';
 import { securityRoutes } from './api-security.js';
 import { graphRoutes } from './api-graph.js';
 import { listRoutes } from './api-lists.js';
+import { analyzeRoutes } from './api-analyze.js';
 
 export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): ApiRoute[] {
   return [
@@ -23,6 +24,7 @@ export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): A
     ...securityRoutes(view, writes),
     ...graphRoutes(view),
     ...listRoutes(view),
+    ...analyzeRoutes(view),
     ...configWriteRoutes(view, writes),
   ];
 }

@@ -1,5 +1,6 @@
 /** The lists: services, workloads (with proxy sync), Istio config (validation, YAML), proxies (listeners/routes/clusters). */
-import type { ConfigListResponse, ProxyStatusRow, ServiceListResponse, WorkloadListResponse } from '../../api/api-types.js';
+import type { AnalyzeResponse, ConfigListResponse, ProxyStatusRow, ServiceListResponse, WorkloadListResponse } from '../../api/api-types.js';
+import type { AnalysisMessage } from '../../analyze/analyze-message.js';
 import { api, el, healthDot, percent, rate, setStatus, table } from './ui-util.js';
 
 function fail(main: HTMLElement, err: unknown): void {
@@ -42,14 +43,28 @@ export async function showWorkloads(main: HTMLElement): Promise<void> {
   }
 }
 
+/** istioctl analyze's level as a badge (the validation states' colours: Error red, Warning orange, Info green). */
+function levelBadge(m: AnalysisMessage): HTMLSpanElement {
+  const state = m.level === 'Error' ? 'error' : m.level === 'Warning' ? 'warning' : 'valid';
+  return el('span', { class: `badge state-${state}`, 'data-code': m.code, 'data-level': m.level, title: `${m.level} ${m.name}: ${m.message}` }, `${m.code} ${m.level}`);
+}
+
 export async function showConfig(main: HTMLElement): Promise<void> {
   try {
-    const r = await api<ConfigListResponse>('config');
+    // the same messages as `clew analyze --control-plane`: one engine, one endpoint
+    const [r, analysis] = await Promise.all([api<ConfigListResponse>('config'), api<AnalyzeResponse>('analyze')]);
+    const byResource = new Map<string, AnalysisMessage[]>();
+    for (const m of analysis.messages) {
+      const key = `${m.kind}/${m.namespace}/${m.resourceName}`;
+      byResource.set(key, [...(byResource.get(key) ?? []), m]);
+    }
     const yaml = el('pre', { id: 'config-yaml' }, 'Click a resource for its YAML.');
     const rows = r.items.map((c) => {
-      const tr = el('tr', { class: 'clickable', 'data-config': c.key, 'data-state': c.state },
+      const found = byResource.get(c.key) ?? [];
+      const tr = el('tr', { class: 'clickable', 'data-config': c.key, 'data-state': c.state, 'data-codes': found.map((m) => m.code).join(' ') },
         el('td', {}, c.kind), el('td', {}, c.namespace), el('td', {}, c.name),
         el('td', {}, el('span', { class: `badge state-${c.state}` }, c.state)), el('td', {}, c.file ?? '-'),
+        el('td', {}, ...found.map(levelBadge)),
         el('td', {}, ...c.messages.map((m) => el('div', { class: 'messages' }, m))));
       tr.addEventListener('click', () => {
         main.querySelectorAll('tr.selected').forEach((x) => x.classList.remove('selected'));
@@ -61,11 +76,17 @@ export async function showConfig(main: HTMLElement): Promise<void> {
     const rejected = r.rejected.map((f) => el('tr', { 'data-rejected': f.file, 'data-state': 'error' },
       el('td', {}, el('span', { class: 'badge state-error' }, 'error')), el('td', {}, f.file),
       el('td', {}, ...f.messages.map((m) => el('div', { class: 'messages' }, m)))));
+    const findings = analysis.messages.map((m) => el('tr', {
+      'data-code': m.code, 'data-level': m.level, 'data-resource': `${m.kind}/${m.namespace}/${m.resourceName}`,
+    }, el('td', {}, levelBadge(m)), el('td', {}, m.name), el('td', {}, `${m.kind} ${m.namespace}/${m.resourceName}`),
+    el('td', {}, m.file ? `${m.file}${m.line ? `:${m.line}` : ''}` : '-'), el('td', {}, m.message)));
     main.replaceChildren(
       el('h2', {}, `Refused files (${r.rejected.length})`),
       r.rejected.length ? table(['State', 'File', 'Messages'], rejected, { id: 'rejected' }) : el('p', { class: 'muted', id: 'rejected' }, 'none: every file in the config dir is valid'),
+      el('h2', {}, `Analysis (${analysis.messages.length}, as clew analyze)`),
+      findings.length ? table(['Code', 'Name', 'Resource', 'File', 'Message'], findings, { id: 'analysis' }) : el('p', { class: 'muted', id: 'analysis' }, 'No validation issues found.'),
       el('h2', {}, `Istio config (${r.items.length}, revision ${r.revision})`),
-      table(['Kind', 'Namespace', 'Name', 'State', 'File', 'Messages'], rows, { id: 'config' }),
+      table(['Kind', 'Namespace', 'Name', 'State', 'File', 'Analysis', 'Messages'], rows, { id: 'config' }),
       yaml,
     );
     setStatus('');

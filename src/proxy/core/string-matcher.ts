@@ -1,5 +1,6 @@
 /** Envoy StringMatcher / HeaderMatcher compiled to a predicate once per config. */
 import { compileRegex, fail } from './errors.js';
+import { regexPrefilter } from './regex-prefilter.js';
 
 export type StringPredicate = (v: string) => boolean;
 
@@ -25,7 +26,11 @@ export function compileStringMatcher(m: Record<string, any>): StringPredicate {
   if (m.safe_regex !== undefined) {
     // Envoy: ignore_case has no effect on safe_regex (use (?i) in the pattern)
     const re = compileRegex(m.safe_regex.regex);
-    return (v) => re.fullMatch(v);
+    // Istio's `*` (present) and `{**}`: RE2's `.` is any character but a newline
+    if (m.safe_regex.regex === '.+') return (v) => v.length > 0 && !v.includes('\n');
+    if (m.safe_regex.regex === '.*') return (v) => !v.includes('\n');
+    const pre = regexPrefilter(m.safe_regex.regex);
+    return pre === undefined ? (v) => re.fullMatch(v) : (v) => pre(v) && re.fullMatch(v);
   }
   fail('string matcher without a match kind');
 }
@@ -33,6 +38,8 @@ export function compileStringMatcher(m: Record<string, any>): StringPredicate {
 export interface HeaderPredicate {
   name: string;
   test(headers: Record<string, string | string[] | undefined>): boolean;
+  /** the same test on the header's value, already looked up (undefined: absent) */
+  testValue(raw: string | string[] | undefined): boolean;
 }
 
 /** envoy.config.route.v3.HeaderMatcher */
@@ -55,19 +62,23 @@ export function compileHeaderMatcher(h: Record<string, any>): HeaderPredicate {
     pred = (v) => /^-?\d+$/.test(v) && Number(v) >= start && Number(v) < end;
   } else present = true;
   const treatMissingAsEmpty = h.treat_missing_header_as_empty === true;
+  const testValue = (raw: string | string[] | undefined): boolean => {
+    if (raw === undefined) {
+      if (present !== undefined) return present ? invert : !invert;
+      if (treatMissingAsEmpty && pred) return pred('') !== invert;
+      return false;
+    }
+    const v = Array.isArray(raw) ? raw.join(',') : raw;
+    if (present !== undefined) return present ? !invert : invert;
+    return pred!(v) !== invert;
+  };
   return {
     name,
+    testValue,
     test(headers) {
       let raw = headers[name];
       if (name === ':authority' && raw === undefined) raw = headers.host;
-      if (raw === undefined) {
-        if (present !== undefined) return present ? invert : !invert;
-        if (treatMissingAsEmpty && pred) return pred('') !== invert;
-        return false;
-      }
-      const v = Array.isArray(raw) ? raw.join(',') : raw;
-      if (present !== undefined) return present ? !invert : invert;
-      return pred!(v) !== invert;
+      return testValue(raw);
     },
   };
 }

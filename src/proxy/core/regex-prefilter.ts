@@ -117,7 +117,7 @@ function scan(pattern: string): Scan | undefined {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The prefilter of an RE2 pattern (for full matches), or undefined when there is none to have. */
-export function regexPrefilter(pattern: string): Prefilter | undefined {
+export function regexPrefilter(pattern: string, lower: (v: string) => string = (v) => v.toLowerCase()): Prefilter | undefined {
   const s = scan(pattern);
   if (s === undefined || s.runs.length === 0) return undefined;
   if (s.ci && s.runs.some((r) => NON_ASCII.test(r.text))) return undefined;
@@ -134,5 +134,5 @@ export function regexPrefilter(pattern: string): Prefilter | undefined {
     return true;
   };
   if (!s.ci) return check;
-  return (v) => NON_ASCII.test(v) || check(v.toLowerCase());
+  return (v) => NON_ASCII.test(v) || check(lower(v));
 }

@@ -4,24 +4,40 @@ import { regexPrefilter } from './regex-prefilter.js';
 
 export type StringPredicate = (v: string) => boolean;
 
+let lastIn = '';
+let lastLower = '';
+
+/**
+ * v.toLowerCase(), remembering the last answer for the whole process: the ignore_case matchers of
+ * one request mostly look at the same value in turn (RBAC's host rules: the authority, a dozen
+ * times), so it is lower-cased once.
+ */
+export function lowerCased(v: string): string {
+  if (v !== lastIn) {
+    lastLower = v.toLowerCase();
+    lastIn = v;
+  }
+  return lastLower;
+}
+
 /** envoy.type.matcher.v3.StringMatcher */
 export function compileStringMatcher(m: Record<string, any>): StringPredicate {
   const ic = m.ignore_case === true;
   if (m.exact !== undefined) {
     const e = ic ? String(m.exact).toLowerCase() : String(m.exact);
-    return ic ? (v) => v.toLowerCase() === e : (v) => v === e;
+    return ic ? (v) => lowerCased(v) === e : (v) => v === e;
   }
   if (m.prefix !== undefined) {
     const p = ic ? String(m.prefix).toLowerCase() : String(m.prefix);
-    return ic ? (v) => v.toLowerCase().startsWith(p) : (v) => v.startsWith(p);
+    return ic ? (v) => lowerCased(v).startsWith(p) : (v) => v.startsWith(p);
   }
   if (m.suffix !== undefined) {
     const s = ic ? String(m.suffix).toLowerCase() : String(m.suffix);
-    return ic ? (v) => v.toLowerCase().endsWith(s) : (v) => v.endsWith(s);
+    return ic ? (v) => lowerCased(v).endsWith(s) : (v) => v.endsWith(s);
   }
   if (m.contains !== undefined) {
     const c = ic ? String(m.contains).toLowerCase() : String(m.contains);
-    return ic ? (v) => v.toLowerCase().includes(c) : (v) => v.includes(c);
+    return ic ? (v) => lowerCased(v).includes(c) : (v) => v.includes(c);
   }
   if (m.safe_regex !== undefined) {
     // Envoy: ignore_case has no effect on safe_regex (use (?i) in the pattern)
@@ -29,7 +45,7 @@ export function compileStringMatcher(m: Record<string, any>): StringPredicate {
     // Istio's `*` (present) and `{**}`: RE2's `.` is any character but a newline
     if (m.safe_regex.regex === '.+') return (v) => v.length > 0 && !v.includes('\n');
     if (m.safe_regex.regex === '.*') return (v) => !v.includes('\n');
-    const pre = regexPrefilter(m.safe_regex.regex);
+    const pre = regexPrefilter(m.safe_regex.regex, lowerCased);
     return pre === undefined ? (v) => re.fullMatch(v) : (v) => pre(v) && re.fullMatch(v);
   }
   fail('string matcher without a match kind');

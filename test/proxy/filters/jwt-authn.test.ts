@@ -85,6 +85,10 @@ test('verified-token cache: a token is verified once, honours exp, is bounded wi
   // a tampered token (same header and payload, other signature) is not a hit
   const tampered = good.slice(0, good.lastIndexOf('.') + 1) + 'A'.repeat(86);
   assert.equal((await run(tampered)).result, '401');
+  // the cache is looked up by the token's tail: another token with the same tail is not a hit
+  const sameTail = `${good.slice(0, 10)}x${good.slice(11)}`;
+  assert.equal((await run(sameTail)).result, '401');
+  assert.deepEqual([(await run(good)).sync, counter('jwt_cache_hit')], [true, 2], 'the verified entry is still there');
   // exp honoured by the cache itself: an entry is gone once its token expires
   const c = new VerifiedJwtCache(3, 60_000);
   const t0 = 1_000_000_000_000;

@@ -20,6 +20,8 @@ export const JWT_CACHE_MAX_AGE_MS = 5 * 60_000;
 const OVERFLOW = overflowCounter('jwt_verified_cache');
 
 export interface VerifiedJwt {
+  /** the raw token */
+  token: string;
   /** the payload as verified */
   payload: JWTPayload;
   /** the payload as it goes to dynamic metadata (space-delimited claims split), made once */
@@ -28,6 +30,16 @@ export interface VerifiedJwt {
   payloadHeader?: string;
   /** the entry is valid while Date.now() < validUntilMs */
   validUntilMs: number;
+}
+
+/**
+ * The map key: the token's last 64 characters (its signature's end), so a lookup hashes 64
+ * characters instead of the whole token (hundreds); the entry keeps the whole token and a hit
+ * needs it equal. Another token with the same tail is a miss (verified, and never stored
+ * over the entry unless it verifies).
+ */
+function keyOf(token: string): string {
+  return token.length > 64 ? token.slice(-64) : token;
 }
 
 export class VerifiedJwtCache {
@@ -41,10 +53,11 @@ export class VerifiedJwtCache {
 
   /** The verified token, or undefined (never seen, evicted, or no longer valid). */
   get(token: string, nowMs = Date.now()): VerifiedJwt | undefined {
-    const e = this.entries.get(token);
-    if (e === undefined) return undefined;
+    const key = keyOf(token);
+    const e = this.entries.get(key);
+    if (e === undefined || e.token !== token) return undefined;
     if (nowMs >= e.validUntilMs) {
-      this.entries.delete(token);
+      this.entries.delete(key);
       return undefined;
     }
     return e;
@@ -54,15 +67,16 @@ export class VerifiedJwtCache {
   set(token: string, payload: JWTPayload, metadata: Record<string, unknown>, nowMs = Date.now()): VerifiedJwt {
     let validUntilMs = nowMs + this.maxAgeMs;
     if (typeof payload.exp === 'number') validUntilMs = Math.min(validUntilMs, payload.exp * 1000);
-    const e: VerifiedJwt = { payload, metadata, validUntilMs };
+    const e: VerifiedJwt = { token, payload, metadata, validUntilMs };
     if (validUntilMs <= nowMs) return e;
-    this.entries.delete(token);
+    const key = keyOf(token);
+    this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
       OVERFLOW.inc();
     }
-    this.entries.set(token, e);
+    this.entries.set(key, e);
     return e;
   }
 }

@@ -66,6 +66,19 @@ test('IPv4 CIDR comparison answers as BlockList (mapped IPv6, leading zeros, bad
   assert.equal(ipv4Number('1.2.3.04'), undefined);
 });
 
+test('RBAC or_rules of url_path rules (Istio paths) answer as the rules one by one', () => {
+  const conn = { listenerName: 'l', direction: 'inbound' as const, remoteAddress: '10.0.0.5', remotePort: 1, localAddress: '127.0.10.1', localPort: 9080, destination: undefined, draining: false, remote: '', local: '', routed: undefined, tls: undefined };
+  const up = (m: Record<string, unknown>) => ({ url_path: { path: m } });
+  const rules = [up({ prefix: '/api/v2/' }), up({ safe_regex: { regex: '/team-0/[^/]+/items' } }), up({ exact: '/svc-0' }), up({ suffix: '.JSON', ignore_case: true })];
+  const fast = compilePermission({ or_rules: { rules } }, 'p');
+  const one = rules.map((x) => compilePermission(x, 'p'));
+  for (const path of ['/api/v2/x', '/api/v2/x?y=1', '/team-0/a/items', '/team-0/a/items?q', '/team-0//items', '/svc-0', '/svc-0?a', '/svc-01', '/a/b.json', '/a/b.Json?x', '/', undefined]) {
+    const r: RbacInput = { conn, headers: {}, method: 'GET', path, authority: 'h' };
+    assert.equal(fast(r), one.some((f) => f({ ...r })), String(path));
+  }
+  assert.throws(() => compilePermission({ or_rules: { rules: [up({ prefix: '/a' }), up({ safe_regex: { regex: '(' } })] } }, 'p'), /invalid regex/);
+});
+
 test('RBAC or_rules of exact header matches (methods, header values) answer as the rules one by one', () => {
   const conn = { listenerName: 'l', direction: 'inbound' as const, remoteAddress: '10.0.0.5', remotePort: 1, localAddress: '127.0.10.1', localPort: 9080, destination: undefined, draining: false, remote: '', local: '', routed: undefined, tls: undefined };
   const hdr = (name: string, exact: string) => ({ header: { name, string_match: { exact } } });

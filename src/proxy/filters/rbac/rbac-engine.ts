@@ -151,6 +151,29 @@ function exactHeaderSet(list: Array<Record<string, any>>, key: 'header'): Rule |
   };
 }
 
+/**
+ * An OR of url_path rules (Istio's `paths`) as one rule: the path without query is taken once
+ * and each matcher tried on it, without a rule call per path. Undefined for any other OR. The
+ * rules were compiled (and checked) already.
+ */
+function urlPathSet(list: Array<Record<string, any>>, where: string): Rule | undefined {
+  if (list.length < 2) return undefined;
+  for (const x of list) {
+    if (!x || typeof x !== 'object') return undefined;
+    const k = plainKeys(x);
+    if (k.length !== 1 || k[0] !== 'url_path' || !x.url_path || typeof x.url_path !== 'object') return undefined;
+    const uk = plainKeys(x.url_path);
+    if (uk.length !== 1 || uk[0] !== 'path') return undefined;
+  }
+  const preds = list.map((x, i) => stringMatcher(x.url_path.path, `${where}.rules[${i}].url_path.path`));
+  return (r) => {
+    if (r.path === undefined) return false;
+    const p = (r.urlPath ??= pathOnly(r.path));
+    for (const m of preds) if (m(p)) return true;
+    return false;
+  };
+}
+
 /** HeaderMatcher over the request headers, with :method, :path, :authority and :scheme as Envoy sees them. */
 function headerRule(h: Record<string, any>, where: string): Rule {
   let m;
@@ -282,7 +305,7 @@ export function compilePermission(p: Record<string, any>, where: string): Rule {
       const raw = (p[kind].rules ?? []) as Array<Record<string, any>>;
       const rules = raw.map((x, i) => compilePermission(x, `${w}.rules[${i}]`));
       if (rules.length === 0) fail(`${w}: rules needs at least one entry`);
-      return kind === 'and_rules' ? allOf(rules) : (exactHeaderSet(raw, 'header') ?? anyOf(rules));
+      return kind === 'and_rules' ? allOf(rules) : (exactHeaderSet(raw, 'header') ?? urlPathSet(raw, w) ?? anyOf(rules));
     }
     case 'not_rule': {
       const inner = compilePermission(p.not_rule, w);

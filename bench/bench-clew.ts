@@ -177,12 +177,12 @@ function sidecarArgs(creds: PodTokenFile, id: string, address: string, p: Sideca
 }
 
 /** Waits until GET through the outbound listener with `host` answers 200. */
-async function waitRoute(url: string, host: string, timeoutMs: number): Promise<void> {
+async function waitRoute(url: string, host: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < end) {
     try {
-      const r = await request(url, { headers: { host } });
+      const r = await request(url, { headers: { ...headers, host } });
       await r.body.dump();
       if (r.statusCode === 200) return;
       last = `HTTP ${r.statusCode}`;
@@ -198,7 +198,7 @@ async function waitRoute(url: string, host: string, timeoutMs: number): Promise<
  * Starts the control plane (on `cpCpu`) and both sidecars (on `proxyCpu`). Sidecar addresses are
  * 127.0.<n>.1 (client) and 127.0.<n>.2 (server), each sidecar's ports free on its address.
  */
-export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number; node?: string; extraConfig?: string }): Promise<ClewSetup> {
+export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number; node?: string; extraConfig?: string; routeCheck?: { path: string; headers: Record<string, string> } }): Promise<ClewSetup> {
   const telemetry = opts.telemetry ?? 'on';
   const cfgDir = path.join(opts.workDir, 'clew-config');
   fs.mkdirSync(cfgDir, { recursive: true });
@@ -257,7 +257,8 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
     const outboundUrl = `http://${clientAddr}:${cp.outbound}/`;
     const hosts = { sidecar: 'bench-direct:8000', mesh: 'bench-mesh:8000', h2: 'bench-h2:8001', grpc: 'bench-h2:9000' };
     await waitRoute(outboundUrl, hosts.sidecar, opts.readyTimeoutMs ?? 30_000);
-    await waitRoute(outboundUrl, hosts.mesh, opts.readyTimeoutMs ?? 30_000);
+    // routeCheck: a request the extra config's policies let through (a path, a token)
+    await waitRoute(outboundUrl + (opts.routeCheck?.path ?? '/').slice(1), hosts.mesh, opts.readyTimeoutMs ?? 30_000, opts.routeCheck?.headers);
     return {
       controlPlane, client, server, outboundUrl, hosts,
       statsUrls: { client: `http://${clientAddr}:${cp.stats}/stats/prometheus`, server: `http://${serverAddr}:${sp.stats}/stats/prometheus` },

@@ -12,6 +12,13 @@ export interface Endpoint {
   url: string;
   /** Host header / :authority; default the URL's */
   host?: string;
+  /** more request headers (an Authorization bearer token, ...), sent on every request */
+  headers?: Record<string, string>;
+}
+
+/** `name: value` lines of the endpoint's extra headers, for the tools' -H flags. */
+function headerLines(ep: Endpoint): string[] {
+  return Object.entries(ep.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
 }
 
 export interface WrkResult {
@@ -106,6 +113,7 @@ function check(name: string, r: { code: number | null; timedOut: boolean; stderr
 export async function runWrk(bin: string, ep: Endpoint, opts: { cpu?: number; seconds: number; connections: number }): Promise<WrkResult> {
   const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '--timeout', '5s'];
   if (ep.host) args.push('-H', `Host: ${ep.host}`);
+  for (const h of headerLines(ep)) args.push('-H', h);
   args.push(ep.url);
   const r = await runTool(bin, args, { cpu: opts.cpu, timeoutMs: (opts.seconds + 20) * 1000 });
   check('wrk', r);
@@ -116,6 +124,7 @@ export async function runHey(bin: string, ep: Endpoint, opts: { cpu?: number; se
   // -q is per worker
   const args = ['-c', String(opts.connections), '-q', String(opts.rps / opts.connections), '-z', `${opts.seconds}s`, '-t', '5'];
   if (ep.host) args.push('-host', ep.host);
+  for (const h of headerLines(ep)) args.push('-H', h);
   args.push(ep.url);
   const r = await runTool(bin, args, { cpu: opts.cpu, timeoutMs: (opts.seconds + 20) * 1000 });
   check('hey', r);
@@ -126,6 +135,7 @@ export async function runFixedRate(ep: Endpoint, opts: { cpu?: number; seconds: 
   const script = path.join(repoRoot(), 'dist', 'bench', 'fixed-rate-load.js');
   const args = [script, '--url', ep.url, '--rps', String(opts.rps), '--connections', String(opts.connections), '--duration-ms', String(opts.seconds * 1000)];
   if (ep.host) args.push('--host', ep.host);
+  for (const h of headerLines(ep)) args.push('--header', h);
   const r = await runTool(process.execPath, args, { cpu: opts.cpu, timeoutMs: (opts.seconds + 20) * 1000 });
   check('fixed-rate-load', r);
   const j = JSON.parse(r.stdout);
@@ -137,6 +147,7 @@ export async function runH2load(bin: string, ep: Endpoint, opts: { cpu?: number;
   if (opts.path) url.pathname = opts.path;
   const args = ['-t1', `-c${opts.connections}`, `-m${opts.streams}`, '-D', String(opts.seconds), '--warm-up-time', '1'];
   if (ep.host) args.push('-H', `:authority: ${ep.host}`);
+  for (const h of headerLines(ep)) args.push('-H', h);
   if (opts.grpcBodyFile) args.push('-d', opts.grpcBodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers');
   args.push(url.toString());
   const r = await runTool(bin, args, { cpu: opts.cpu, timeoutMs: (opts.seconds + 25) * 1000 });

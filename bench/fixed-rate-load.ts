@@ -6,7 +6,7 @@
  * Raw sockets and one pre-encoded request keep the generator's own cost and jitter low.
  *
  *   node dist/bench/fixed-rate-load.js --url http://127.0.0.1:8080/ [--host svc:8000]
- *     [--rps 1000] [--connections 16] [--duration-ms 10000]
+ *     [--rps 1000] [--connections 16] [--duration-ms 10000] [--header 'name: value']...
  * Prints one JSON object.
  */
 import * as net from 'node:net';
@@ -24,7 +24,9 @@ const hostHeader = arg('--host', url.host);
 const rps = Number(arg('--rps', '1000'));
 const connections = Number(arg('--connections', '16'));
 const durationMs = Number(arg('--duration-ms', '10000'));
-const REQUEST = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: clew-bench\r\nAccept: */*\r\n\r\n`);
+// --header 'name: value', repeatable: extra request headers (a bearer token)
+const extraHeaders = process.argv.flatMap((a, i) => (a === '--header' && process.argv[i + 1] !== undefined ? [`${process.argv[i + 1]}\r\n`] : [])).join('');
+const REQUEST = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: clew-bench\r\nAccept: */*\r\n${extraHeaders}\r\n`);
 
 interface Conn {
   socket: net.Socket;

@@ -17,7 +17,7 @@ import { runH2load, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { Pinned } from './bench-proc.js';
 import { pinBenchCpus, which } from './bench-tools.js';
-import { repoRoot, round } from './bench-util.js';
+import { repoRoot, round, runIfMain } from './bench-util.js';
 
 interface CpuProfileNode {
   id: number;
@@ -190,7 +190,5 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+// main only when run as a script: authz-cost.ts imports summarizeProfile
+runIfMain(import.meta.url, main);

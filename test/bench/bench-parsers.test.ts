@@ -121,9 +121,11 @@ test('summary and checks: ratios, latency added over direct, pass/fail per targe
   assert.equal(byId.get('control-plane-rss'), true);
 });
 
-test('fixed-rate-load paces requests and reads chunked and content-length responses', async () => {
+test('fixed-rate-load paces requests, sends --header lines, reads chunked and content-length responses', async () => {
   let n = 0;
-  const server = http.createServer((_req, res) => {
+  let withHeaders = 0;
+  const server = http.createServer((req, res) => {
+    if (req.headers.authorization === 'Bearer t.o.k' && req.headers['x-tenant'] === 'tenant-7') withHeaders++;
     // alternate framing: chunked, then content-length
     if (n++ % 2) {
       res.write('x'.repeat(100));
@@ -135,7 +137,7 @@ test('fixed-rate-load paces requests and reads chunked and content-length respon
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/fixed-rate-load.js');
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [script, '--url', `http://127.0.0.1:${port}/`, '--rps', '200', '--connections', '4', '--duration-ms', '500'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile(process.execPath, [script, '--url', `http://127.0.0.1:${port}/`, '--rps', '200', '--connections', '4', '--duration-ms', '500', '--header', 'authorization: Bearer t.o.k', '--header', 'x-tenant: tenant-7'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
     });
     const r = JSON.parse(out);
     assert.equal(r.errors, 0);
@@ -144,6 +146,7 @@ test('fixed-rate-load paces requests and reads chunked and content-length respon
     // 200 rps for 0.5 s: about 100 requests, not as many as possible
     assert.ok(r.completed >= 90 && r.completed <= 102, `completed ${r.completed}`);
     assert.equal(n, r.completed);
+    assert.equal(withHeaders, n, 'every request carries the --header lines');
     assert.ok(r.latency_us.p50 > 0 && r.latency_us.p50 <= r.latency_us.p99);
   } finally {
     server.close();

@@ -40,13 +40,21 @@ export function authnAttributes(payload: Record<string, unknown>): Record<string
   return attrs;
 }
 
+/**
+ * The attributes by payload object: the JWT filter hands out one payload object per verified token
+ * (its cache), so a token seen again reuses its attributes. Weak: they go with the payload.
+ */
+const attributesOf = new WeakMap<object, Record<string, unknown>>();
+
 const filter: HttpFilter = {
   decodeHeaders(cb: HttpFilterCallbacks): FilterHeadersStatus {
     const md = cb.dynamicMetadata(JWT_AUTHN_FILTER);
     if (md === undefined) return 'continue';
     for (const payload of Object.values(md)) {
       if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
-        cb.setDynamicMetadata(ISTIO_AUTHN_METADATA, authnAttributes(payload as Record<string, unknown>));
+        let attrs = attributesOf.get(payload);
+        if (attrs === undefined) attributesOf.set(payload, (attrs = authnAttributes(payload as Record<string, unknown>)));
+        cb.setDynamicMetadata(ISTIO_AUTHN_METADATA, attrs);
         break;
       }
     }

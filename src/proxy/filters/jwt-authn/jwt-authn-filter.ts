@@ -9,12 +9,19 @@
  * The verified payload goes to dynamic metadata `envoy.filters.http.jwt_authn` under the
  * provider's `payload_in_metadata` name (Istio uses the issuer), for istio_authn and RBAC.
  * Anything else of the API is refused when parsed (NACK).
+ *
+ * Verified tokens are cached per provider by their raw string (jwt-cache.ts: bounded, honours
+ * `exp`): a token seen again skips the signature check, the claim checks and the payload
+ * normalization, and the filter continues at once. Counters `http.<stat_prefix>.jwt_authn.
+ * {jwt_cache_hit,jwt_cache_miss}` (Envoy's names).
  */
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { fail } from '../../core/errors.js';
 import type { HeaderMap } from '../../core/header-map.js';
 import type { FilterHeadersStatus, HttpFilter, HttpFilterCallbacks, HttpFilterConfig, HttpFilterFactory, HttpFilterParseContext } from '../../filter-api/http-filter.js';
+import type { Counter } from '../../../stats/stats-store.js';
 import { parseJwksSource } from './jwks-source.js';
+import { VerifiedJwtCache, type VerifiedJwt } from './jwt-cache.js';
 
 export const JWT_AUTHN_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
 export const JWT_AUTHN_FILTER = 'envoy.filters.http.jwt_authn';
@@ -28,6 +35,8 @@ interface Location {
   kind: 'header' | 'param' | 'cookie';
   name: string;
   prefix: string;
+  /** the prefix lower-cased once (the match ignores case) */
+  prefixLower: string;
 }
 
 interface Provider {
@@ -42,6 +51,8 @@ interface Provider {
   metadataKey: string | undefined;
   spaceDelimited: Set<string>;
   claimHeaders: Array<{ header: string; claim: string }>;
+  /** tokens this provider verified */
+  verified: VerifiedJwtCache;
 }
 
 /** a requirement: providers that may satisfy it, and what a missing or failed token means */
@@ -66,12 +77,13 @@ function parseProvider(name: string, p: Record<string, any>, ctx: HttpFilterPars
   const locations: Location[] = [];
   for (const h of (p.from_headers ?? []) as Array<Record<string, any>>) {
     if (!h.name) fail(`${where}.from_headers: name is required`);
-    locations.push({ kind: 'header', name: String(h.name).toLowerCase(), prefix: String(h.value_prefix ?? '') });
+    const prefix = String(h.value_prefix ?? '');
+    locations.push({ kind: 'header', name: String(h.name).toLowerCase(), prefix, prefixLower: prefix.toLowerCase() });
   }
-  for (const q of (p.from_params ?? []) as string[]) locations.push({ kind: 'param', name: String(q), prefix: '' });
-  for (const c of (p.from_cookies ?? []) as string[]) locations.push({ kind: 'cookie', name: String(c), prefix: '' });
+  for (const q of (p.from_params ?? []) as string[]) locations.push({ kind: 'param', name: String(q), prefix: '', prefixLower: '' });
+  for (const c of (p.from_cookies ?? []) as string[]) locations.push({ kind: 'cookie', name: String(c), prefix: '', prefixLower: '' });
   // Envoy's default: Authorization: Bearer, then the access_token query parameter
-  if (locations.length === 0) locations.push({ kind: 'header', name: 'authorization', prefix: 'Bearer ' }, { kind: 'param', name: 'access_token', prefix: '' });
+  if (locations.length === 0) locations.push({ kind: 'header', name: 'authorization', prefix: 'Bearer ', prefixLower: 'bearer ' }, { kind: 'param', name: 'access_token', prefix: '', prefixLower: '' });
   const norm = p.normalize_payload_in_metadata as Record<string, any> | undefined;
   for (const k of Object.keys(norm ?? {})) if (k !== 'space_delimited_claims') fail(`${where}.normalize_payload_in_metadata.${k} is not implemented by this proxy`);
   return {
@@ -86,6 +98,7 @@ function parseProvider(name: string, p: Record<string, any>, ctx: HttpFilterPars
     metadataKey: p.payload_in_metadata ? String(p.payload_in_metadata) : undefined,
     spaceDelimited: new Set(((norm?.space_delimited_claims ?? []) as unknown[]).map(String)),
     claimHeaders: ((p.claim_to_headers ?? []) as Array<Record<string, any>>).map((c) => ({ header: String(c.header_name ?? '').toLowerCase(), claim: String(c.claim_name ?? '') })),
+    verified: new VerifiedJwtCache(),
   };
 }
 
@@ -112,8 +125,13 @@ function parseRequirement(r: Record<string, any> | undefined, providers: Map<str
   return out;
 }
 
+interface JwtCounters {
+  cacheHit: Counter | undefined;
+  cacheMiss: Counter | undefined;
+}
+
 export class JwtAuthnConfig implements HttpFilterConfig {
-  constructor(readonly name: string, readonly rules: Rule[], readonly bypassCorsPreflight: boolean) {}
+  constructor(readonly name: string, readonly rules: Rule[], readonly bypassCorsPreflight: boolean, readonly counters: JwtCounters = { cacheHit: undefined, cacheMiss: undefined }) {}
   create(): HttpFilter {
     return new JwtAuthnFilter(this);
   }
@@ -139,7 +157,7 @@ function extract(cb: HttpFilterCallbacks, providers: Provider[]): Found | undefi
       if (loc.kind === 'header') {
         const v = one(cb.headers[loc.name]);
         if (v === undefined) continue;
-        if (loc.prefix && !v.toLowerCase().startsWith(loc.prefix.toLowerCase())) continue;
+        if (loc.prefix && (v.length < loc.prefix.length || v.slice(0, loc.prefix.length).toLowerCase() !== loc.prefixLower)) continue;
         const t = v.slice(loc.prefix.length).trim();
         if (t) return { token: t, loc };
       } else if (loc.kind === 'param') {
@@ -206,6 +224,16 @@ class JwtAuthnFilter implements HttpFilter {
       this.deny(cb, 'Jwt is missing');
       return 'stop';
     }
+    // a token one of the providers verified before, still valid: no verification again
+    for (const p of req.providers) {
+      const hit = p.verified.get(found.token);
+      if (hit !== undefined) {
+        this.cfg.counters.cacheHit?.inc();
+        this.accept(cb, p, found, hit);
+        return 'continue';
+      }
+    }
+    this.cfg.counters.cacheMiss?.inc();
     let iss: string | undefined;
     try {
       iss = decodeJwt(found.token).iss;
@@ -225,8 +253,9 @@ class JwtAuthnFilter implements HttpFilter {
       ...(provider.audiences.length ? { audience: provider.audiences } : {}),
     }).then(
       (r) => {
+        const v = provider.verified.set(found.token, r.payload, normalized(r.payload, provider));
         if (this.destroyed) return;
-        this.accept(cb, provider, found, r.payload);
+        this.accept(cb, provider, found, v);
         cb.continueDecoding();
       },
       (err: unknown) => {
@@ -238,16 +267,17 @@ class JwtAuthnFilter implements HttpFilter {
     return 'stop';
   }
 
-  private accept(cb: HttpFilterCallbacks, p: Provider, found: Found, payload: JWTPayload): void {
+  private accept(cb: HttpFilterCallbacks, p: Provider, found: Found, v: VerifiedJwt): void {
     const h = cb.headers as HeaderMap;
+    const payload = v.payload;
     if (!p.forward && found.loc.kind === 'header') h[found.loc.name] = undefined;
-    if (p.payloadHeader) h[p.payloadHeader] = b64url(JSON.stringify(payload), p.padPayloadHeader);
+    if (p.payloadHeader) h[p.payloadHeader] = v.payloadHeader ??= b64url(JSON.stringify(payload), p.padPayloadHeader);
     for (const c of p.claimHeaders) {
       const v = (payload as Record<string, unknown>)[c.claim];
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') h[c.header] = String(v);
       else if (Array.isArray(v)) h[c.header] = v.map(String).join(',');
     }
-    if (p.metadataKey) cb.setDynamicMetadata(JWT_AUTHN_FILTER, { [p.metadataKey]: normalized(payload, p) });
+    if (p.metadataKey) cb.setDynamicMetadata(JWT_AUTHN_FILTER, { [p.metadataKey]: v.metadata });
   }
 
   private deny(cb: HttpFilterCallbacks, message: string): void {
@@ -277,7 +307,8 @@ export function parseJwtAuthn(c: Record<string, any>, name: string, ctx: HttpFil
     const req = r.requires === undefined ? { providers: [], allowMissing: true, allowFailed: true } : parseRequirement(r.requires, providers, `${where}.requires`);
     return { prefix: m.prefix, req };
   });
-  return new JwtAuthnConfig(name, rules, c.bypass_cors_preflight === true);
+  const scope = ctx.stats?.scope(`http.${ctx.statPrefix ?? ''}.jwt_authn.`);
+  return new JwtAuthnConfig(name, rules, c.bypass_cors_preflight === true, { cacheHit: scope?.counter('jwt_cache_hit'), cacheMiss: scope?.counter('jwt_cache_miss') });
 }
 
 export const jwtAuthnFilterFactory: HttpFilterFactory = {

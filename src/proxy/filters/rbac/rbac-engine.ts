@@ -22,6 +22,8 @@ export interface RbacInput {
   method?: string;
   /** path with query */
   path?: string;
+  /** the path without its query, computed on first use by a url_path rule */
+  urlPath?: string;
   authority?: string;
   /** dynamic metadata by filter namespace (the JWT filter's payload, Istio's request.auth.*) */
   metadata?(namespace: string): Record<string, unknown> | undefined;
@@ -62,8 +64,17 @@ function oneKey(obj: Record<string, any>, where: string): string {
   return keys[0];
 }
 
+// two and three rules without a loop: most Istio rules have that few, and V8 inlines these
 function anyOf(rules: Rule[]): Rule {
   if (rules.length === 1) return rules[0];
+  if (rules.length === 2) {
+    const [a, b] = rules;
+    return (r) => a(r) || b(r);
+  }
+  if (rules.length === 3) {
+    const [a, b, c] = rules;
+    return (r) => a(r) || b(r) || c(r);
+  }
   return (r) => {
     for (const f of rules) if (f(r)) return true;
     return false;
@@ -72,6 +83,14 @@ function anyOf(rules: Rule[]): Rule {
 
 function allOf(rules: Rule[]): Rule {
   if (rules.length === 1) return rules[0];
+  if (rules.length === 2) {
+    const [a, b] = rules;
+    return (r) => a(r) && b(r);
+  }
+  if (rules.length === 3) {
+    const [a, b, c] = rules;
+    return (r) => a(r) && b(r) && c(r);
+  }
   return (r) => {
     for (const f of rules) if (!f(r)) return false;
     return true;
@@ -81,6 +100,78 @@ function allOf(rules: Rule[]): Rule {
 function pathOnly(p: string): string {
   const q = p.indexOf('?');
   return q < 0 ? p : p.slice(0, q);
+}
+
+/** The value a header rule looks at: the pseudo headers from the request, others from the header map (a list joined with ','). */
+function headerValueOf(name: string): (r: RbacInput) => string | undefined {
+  if (name === ':method') return (r) => r.method;
+  if (name === ':path') return (r) => r.path;
+  if (name === ':authority') return (r) => r.authority;
+  if (name === ':scheme') return () => 'http';
+  if (name.startsWith(':')) return () => undefined;
+  return (r) => {
+    const raw = r.headers![name];
+    return Array.isArray(raw) ? raw.join(',') : raw;
+  };
+}
+
+function plainKeys(o: Record<string, any>): string[] {
+  return Object.keys(o).filter((k) => o[k] !== undefined && o[k] !== null);
+}
+
+/**
+ * An OR of header rules that are all plain exact matches on one header (Istio's `methods`, and
+ * `values` of a `request.headers[...]` condition) as one set lookup; undefined for anything else.
+ * The rules were compiled (and checked) already: this only replaces their evaluation.
+ */
+function exactHeaderSet(list: Array<Record<string, any>>, key: 'header'): Rule | undefined {
+  if (list.length < 2) return undefined;
+  let name: string | undefined;
+  const values = new Set<string>();
+  for (const x of list) {
+    if (!x || typeof x !== 'object') return undefined;
+    const k = plainKeys(x);
+    if (k.length !== 1 || k[0] !== key) return undefined;
+    const h = x[key] as Record<string, any>;
+    if (!h || typeof h !== 'object' || plainKeys(h).some((f) => f !== 'name' && f !== 'string_match')) return undefined;
+    const sm = h.string_match as Record<string, any> | undefined;
+    if (!sm || typeof sm !== 'object') return undefined;
+    const sk = plainKeys(sm);
+    if (sk.length !== 1 || sk[0] !== 'exact' || typeof sm.exact !== 'string') return undefined;
+    const n = String(h.name ?? '').toLowerCase();
+    if (!n || (name !== undefined && n !== name)) return undefined;
+    name = n;
+    values.add(sm.exact);
+  }
+  const value = headerValueOf(name!);
+  return (r) => {
+    if (r.headers === undefined) return false;
+    const v = value(r);
+    return v !== undefined && values.has(v);
+  };
+}
+
+/**
+ * An OR of url_path rules (Istio's `paths`) as one rule: the path without query is taken once
+ * and each matcher tried on it, without a rule call per path. Undefined for any other OR. The
+ * rules were compiled (and checked) already.
+ */
+function urlPathSet(list: Array<Record<string, any>>, where: string): Rule | undefined {
+  if (list.length < 2) return undefined;
+  for (const x of list) {
+    if (!x || typeof x !== 'object') return undefined;
+    const k = plainKeys(x);
+    if (k.length !== 1 || k[0] !== 'url_path' || !x.url_path || typeof x.url_path !== 'object') return undefined;
+    const uk = plainKeys(x.url_path);
+    if (uk.length !== 1 || uk[0] !== 'path') return undefined;
+  }
+  const preds = list.map((x, i) => stringMatcher(x.url_path.path, `${where}.rules[${i}].url_path.path`));
+  return (r) => {
+    if (r.path === undefined) return false;
+    const p = (r.urlPath ??= pathOnly(r.path));
+    for (const m of preds) if (m(p)) return true;
+    return false;
+  };
 }
 
 /** HeaderMatcher over the request headers, with :method, :path, :authority and :scheme as Envoy sees them. */
@@ -93,9 +184,12 @@ function headerRule(h: Record<string, any>, where: string): Rule {
   }
   const name = m.name;
   if (name.startsWith(':')) {
-    const pseudo = (r: RbacInput): string | undefined =>
-      name === ':method' ? r.method : name === ':path' ? r.path : name === ':authority' ? r.authority : name === ':scheme' ? 'http' : undefined;
-    return (r) => r.headers !== undefined && m.test({ [name]: pseudo(r) });
+    // the pseudo header's value straight from the request (no header object per call)
+    if (name === ':method') return (r) => r.headers !== undefined && m.testValue(r.method);
+    if (name === ':path') return (r) => r.headers !== undefined && m.testValue(r.path);
+    if (name === ':authority') return (r) => r.headers !== undefined && m.testValue(r.authority);
+    if (name === ':scheme') return (r) => r.headers !== undefined && m.testValue('http');
+    return (r) => r.headers !== undefined && m.testValue(undefined);
   }
   return (r) => r.headers !== undefined && m.test(r.headers);
 }
@@ -113,7 +207,7 @@ function stringMatcher(m: Record<string, any> | undefined, where: string): Strin
 function urlPathRule(p: Record<string, any>, where: string): Rule {
   only(p, new Set(['path']), where);
   const m = stringMatcher(p.path, `${where}.path`);
-  return (r) => r.path !== undefined && m(pathOnly(r.path));
+  return (r) => r.path !== undefined && m((r.urlPath ??= pathOnly(r.path)));
 }
 
 // ---------------------------------------------------------------- metadata
@@ -208,9 +302,10 @@ export function compilePermission(p: Record<string, any>, where: string): Rule {
       return p.any === true ? ALWAYS : fail(`${w}: must be true`);
     case 'and_rules':
     case 'or_rules': {
-      const rules = ((p[kind].rules ?? []) as Array<Record<string, any>>).map((x, i) => compilePermission(x, `${w}.rules[${i}]`));
+      const raw = (p[kind].rules ?? []) as Array<Record<string, any>>;
+      const rules = raw.map((x, i) => compilePermission(x, `${w}.rules[${i}]`));
       if (rules.length === 0) fail(`${w}: rules needs at least one entry`);
-      return kind === 'and_rules' ? allOf(rules) : anyOf(rules);
+      return kind === 'and_rules' ? allOf(rules) : (exactHeaderSet(raw, 'header') ?? urlPathSet(raw, w) ?? anyOf(rules));
     }
     case 'not_rule': {
       const inner = compilePermission(p.not_rule, w);
@@ -268,9 +363,10 @@ export function compilePrincipal(p: Record<string, any>, where: string): Rule {
       return p.any === true ? ALWAYS : fail(`${w}: must be true`);
     case 'and_ids':
     case 'or_ids': {
-      const ids = ((p[kind].ids ?? []) as Array<Record<string, any>>).map((x, i) => compilePrincipal(x, `${w}.ids[${i}]`));
+      const raw = (p[kind].ids ?? []) as Array<Record<string, any>>;
+      const ids = raw.map((x, i) => compilePrincipal(x, `${w}.ids[${i}]`));
       if (ids.length === 0) fail(`${w}: ids needs at least one entry`);
-      return kind === 'and_ids' ? allOf(ids) : anyOf(ids);
+      return kind === 'and_ids' ? allOf(ids) : (exactHeaderSet(raw, 'header') ?? anyOf(ids));
     }
     case 'not_id': {
       const inner = compilePrincipal(p.not_id, w);

@@ -4,7 +4,7 @@
  * dry-run annotation, on HTTP, gRPC (@grpc/grpc-js) and TCP, including Istio's TCP rule (an ALLOW
  * rule with HTTP-only fields is dropped, a DENY rule loses them and denies more).
  *
- * One mesh serves the whole file: a control plane, the server `web` (HTTP 8080, gRPC 7070, TCP
+ * One mesh per test file: a control plane, the server `web` (HTTP 8080, gRPC 7070, TCP
  * 9000, each behind its sidecar) and two clients with their own sidecars: A = `sleep` in `default`,
  * B = `intruder` in namespace `other` (other principal, namespace, address, JWT and x-user). Each
  * row applies one policy `row-<n>` through the control plane's API (replacing the previous row's),
@@ -12,8 +12,12 @@
  * protocol and request, and the outcome expected (allow, or deny = HTTP 403 `RBAC: access denied`,
  * gRPC PERMISSION_DENIED, TCP closed without a reply). A probe is repeated until it gives the
  * expected outcome (a connection opened under the previous config drains) and then once more.
+ *
+ * Used by mesh-authz-table-fields.test.ts (part 1: source and operation fields) and
+ * mesh-authz-table-conditions.test.ts (part 2: when keys, actions, the TCP rule, dry run), each on
+ * its own mesh so that each file stays short under load.
  */
-import { after, before, test } from 'node:test';
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -25,8 +29,6 @@ import { ProxyAgent, request } from 'undici';
 import { startEchoServer, echoDefinition, type EchoServer } from '../helpers/echo-grpc.js';
 import { applyConfig, connectTunnel, deleteConfig, planSidecar, startControlPlane, startSidecar, tempDir, waitFor, type ControlPlaneProc, type Sidecar } from './mesh-stack.js';
 
-process.env.CLEW_LOCAL_FIRST_BLOCK = '137';
-
 const HTTP = 8080;
 const GRPC = 7070;
 const TCP = 9000;
@@ -37,7 +39,7 @@ const P_B = 'cluster.local/ns/other/sa/intruder';
 
 type Outcome = 'allow' | 'deny';
 type Who = 'A' | 'B';
-interface Probe {
+export interface Probe {
   who: Who;
   proto: 'http' | 'grpc' | 'tcp';
   /** HTTP: method (GET), path (/api/items), `short` = authority `web:8080` (A only) instead of the FQDN */
@@ -58,7 +60,7 @@ interface Client {
   token: string;
 }
 
-let cp: ControlPlaneProc;
+export let cp: ControlPlaneProc;
 let server: Sidecar;
 const clients = {} as Record<Who, Client>;
 let grpcServer: EchoServer;
@@ -163,7 +165,7 @@ function shadowStat(p: Probe, prefix: string, result: Outcome): string {
 }
 
 // ---------------------------------------------------------------- rows
-interface Row {
+export interface Row {
   name: string;
   action?: 'ALLOW' | 'DENY' | 'AUDIT';
   dryRun?: boolean;
@@ -185,8 +187,9 @@ let addrA = '';
 let addrB = '';
 let addrServer = '';
 
-function rows(): Row[] {
-  return [
+/** The table; `part` 1 = source and operation fields, 2 = when keys, actions, TCP rule, dry run. */
+export function rows(part: 1 | 2): Row[] {
+  const all: Row[] = [
     // from.source, ALLOW: one client matches, the other does not; principals, namespaces and
     // addresses are connection facts, so TCP obeys them too
     { name: 'source.principals', rules: from({ principals: [P_A] }), probes: aOnly('http', 'grpc', 'tcp') },
@@ -217,6 +220,7 @@ function rows(): Row[] {
     { name: 'gRPC methods + paths', rules: to({ methods: ['POST'], paths: ['/clew.test.Echo/Say'] }), probes: [A('grpc', 'allow'), A('grpc', 'deny', { rpc: 'Stream' }), A('http', 'deny')] },
     { name: 'gRPC DENY paths', action: 'DENY', rules: to({ paths: ['/clew.test.Echo/Stream'] }), probes: [A('grpc', 'allow'), A('grpc', 'deny', { rpc: 'Stream' }), B('grpc', 'deny', { rpc: 'Stream' })] },
 
+    // ---- part 2
     // when, ALLOW
     { name: 'when request.headers[x-user]', rules: when('request.headers[x-user]', ['alice']), probes: aOnly('http', 'grpc') },
     { name: 'when request.headers[x-user] notValues', rules: when('request.headers[x-user]', ['alice'], true), probes: bOnly('http') },
@@ -261,10 +265,13 @@ function rows(): Row[] {
       probes: [A('http', 'allow', { shadow: 'allow' }), B('http', 'allow', { shadow: 'deny' }), B('tcp', 'allow', { shadow: 'deny' })],
     },
   ];
+  const split = all.findIndex((r) => r.name.startsWith('when '));
+  return part === 1 ? all.slice(0, split) : all.slice(split);
 }
 
 // ---------------------------------------------------------------- setup
-before(async () => {
+/** The mesh for one test file (its own address block: set $CLEW_LOCAL_FIRST_BLOCK first). */
+export async function startTableMesh(): Promise<void> {
   const stateDir = tempDir('clew-e2e-authz-table-state-');
   const configDir = tempDir('clew-e2e-authz-table-config-');
   writeFileSync(join(configDir, 'web.yaml'), `apiVersion: v1
@@ -320,7 +327,7 @@ spec:
       await waitFor(async () => (await probe({ who, proto, expect: 'allow' }).catch(() => 'deny')) === 'allow', 20_000, `${who} to reach web over ${proto}`);
     }
   }
-}, { timeout: 60_000 });
+}
 
 after(async () => {
   for (const s of servers) s.close();
@@ -357,18 +364,19 @@ async function settle(p: Probe): Promise<void> {
   }, 6000, () => `${describe(p)}: expected ${p.expect}, last ${last}`);
 }
 
-test('AuthorizationPolicy table: every source, operation and when field, ALLOW/DENY/AUDIT, dry run, on HTTP, gRPC and TCP', { timeout: 120_000 }, async () => {
+/** Applies each row's policy in turn (replacing the previous one), waits for the push, runs its probes; asserts none failed. */
+export async function runRows(table: Row[], first: number): Promise<void> {
   const failures: string[] = [];
-  const table = rows();
   let previous: string | undefined;
-  for (const [i, r] of table.entries()) {
+  for (const [k, r] of table.entries()) {
+    const i = first + k;
     const yaml = policy(i, r);
     if (previous) await deleteConfig(cp, previous);
     await applyConfig(cp, yaml);
     previous = yaml;
     await waitFor(async () => {
       const dump = await configDump();
-      return dump.includes(`policy[row-${i}]`) && (i === 0 || !dump.includes(`policy[row-${i - 1}]`));
+      return dump.includes(`policy[row-${i}]`) && (k === 0 || !dump.includes(`policy[row-${i - 1}]`));
     }, 10_000, `row ${i} (${r.name}) to reach the server sidecar`);
     const check = async (p: Probe): Promise<void> => {
       try {
@@ -391,26 +399,4 @@ test('AuthorizationPolicy table: every source, operation and when field, ALLOW/D
     else await Promise.all(r.probes.map(check));
   }
   assert.deepEqual(failures, [], `${failures.length} probes failed:\n${failures.join('\n')}`);
-});
-
-test('fields Clew does not implement are refused with the policy and field named: experimental.envoy.filters.* keys, trustDomains', async () => {
-  const yaml = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: mysql-tables, namespace: default}
-spec:
-  selector: {matchLabels: {app: web}}
-  rules:
-  - when:
-    - {key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: ["[update]"]}
-`;
-  await assert.rejects(applyConfig(cp, yaml), /mysql-tables[\s\S]*experimental\.envoy\.filters\.network\.mysql_proxy\[db\.table\]/);
-  await assert.rejects(applyConfig(cp, `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: by-trust-domain, namespace: default}
-spec:
-  selector: {matchLabels: {app: web}}
-  rules:
-  - from:
-    - source: {trustDomains: [cluster.local]}
-`), /by-trust-domain[\s\S]*trustDomains/);
-});
+}

@@ -26,7 +26,7 @@ import { freePorts } from '../../src/local/local-ports.js';
 import { waitFor } from './mesh-stack.js';
 
 // this file's own address block (test files run in parallel, each with its own state dir)
-process.env.CLEW_LOCAL_FIRST_BLOCK = '131';
+process.env.CLEW_LOCAL_FIRST_BLOCK = '151';
 delete process.env.CLEW_POD_ADDRESSING;
 
 const POLICY = 'samples/bookinfo/policy';

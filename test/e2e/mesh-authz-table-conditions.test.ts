@@ -10,7 +10,7 @@ import { cp, rows, runRows, startTableMesh } from './mesh-authz-table-fixture.js
 
 process.env.CLEW_LOCAL_FIRST_BLOCK = '139';
 
-before(() => startTableMesh(), { timeout: 60_000 });
+before(() => startTableMesh(), { timeout: 90_000 });
 
 test('AuthorizationPolicy table, part 2: every when key, DENY, AUDIT, the TCP drop/widen rule and dry run, on HTTP, gRPC and TCP', { timeout: 120_000 }, () => runRows(rows(2), 100));
 

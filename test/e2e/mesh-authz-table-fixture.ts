@@ -314,7 +314,13 @@ spec:
   const appPorts = { [HTTP]: await listen(web, serverPlan.address), [GRPC]: grpcServer.port, [TCP]: await listen(tcp, serverPlan.address) };
   const planA = await planSidecar({ name: 'sleep', labels: { app: 'sleep' }, xdsAddress: cp.xdsAddress, stateDir });
   const planB = await planSidecar({ name: 'intruder', namespace: 'other', labels: { app: 'intruder' }, xdsAddress: cp.xdsAddress, stateDir });
-  const [srv, a, b] = await Promise.all([startSidecar(serverPlan, appPorts), startSidecar(planA), startSidecar(planB)]);
+  // the server first, then both clients: fewer sidecars getting certificates at once on a loaded
+  // machine (two of these meshes and a demo may start together in the suite)
+  const [srv, a, b] = await startSidecar(serverPlan, appPorts, 40_000)
+    .then(async (srv) => [srv, ...(await Promise.all([startSidecar(planA, {}, 40_000), startSidecar(planB, {}, 40_000)]))])
+    .catch((err: Error) => {
+      throw new Error(`${err.message}\n--- control plane output (last 3000 chars) ---\n${cp.output().slice(-3000)}`);
+    });
   server = srv;
   clients.A = { sidecar: a, agent: new ProxyAgent({ uri: a.outboundUrl, proxyTunnel: false }), user: 'alice', token: await sign('alice', 'web', 'presenter-a', ['admin']) };
   clients.B = { sidecar: b, agent: new ProxyAgent({ uri: b.outboundUrl, proxyTunnel: false }), user: 'bob', token: await sign('bob', 'other', 'presenter-b', ['user']) };

@@ -35,6 +35,7 @@ import { bearerMetadata, readRoot } from './secret/ca-client.js';
 import { SecretManager } from './secret/secret-manager.js';
 import { workloadAgentStarter } from './secret/agent-options.js';
 import { tlsStats } from './transport/tls-stats.js';
+import { isLoopbackV4 } from './transport/transport-registry.js';
 
 export type { ProxyOptions } from './core/bootstrap.js';
 
@@ -118,7 +119,12 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
     startAgent: workloadAgentStarter(options, identity, log),
     log,
   });
-  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange(), secrets);
+  const mode = options.interceptionMode ?? 'NONE';
+  const localMode = mode === 'NONE';
+  // local mode: pods share the machine's loopback, each on its own address; a connection to
+  // another pod leaves from this pod's address (as in a cluster), not from 127.0.0.1
+  const podSource = localMode && options.address !== undefined && isLoopbackV4(options.address) && options.address !== '127.0.0.1' ? options.address : undefined;
+  const clusters = new ClusterManager(stats, () => applier?.onMembershipChange(), secrets, podSource);
   // Istio metrics, access logs and tracing per listener from xDS; span collectors are clusters
   const telemetry = new TelemetryRuntime({
     identity,
@@ -128,8 +134,6 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
       return h ? { host: h.address, port: h.port } : undefined;
     },
   });
-  const mode = options.interceptionMode ?? 'NONE';
-  const localMode = mode === 'NONE';
   // transparent capture: where a connection was headed comes from the kernel (native addon)
   const native = localMode ? { addon: undefined, error: undefined } : loadOriginalDstAddon();
   const captureResolver = options.resolver ? undefined : resolverForMode(mode, native.error);

@@ -141,7 +141,9 @@ spec:
   - from:
     - source: {ipBlocks: ["${client.address}/32"]}
     to:
-    - operation: {paths: ["/api/secret"]}
+    # scoped by port as Istio advises: on the TCP port a DENY rule loses its paths and would
+    # refuse every connection from the client pod (mesh-authz-table.test.ts shows that widening)
+    - operation: {ports: ["${WEB}"], paths: ["/api/secret"]}
 `);
   const alice = ['-H', 'x-user: alice'];
   await waitFor(async () => (await call('/api/list', alice)).status === 200, 10_000, 'web-viewer to allow GET /api/list');

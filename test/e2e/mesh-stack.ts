@@ -189,9 +189,9 @@ export async function planSidecar(o: PodOptions): Promise<PodPlan> {
 
 /**
  * Starts `clew proxy` for a planned pod with the arguments `clew run` uses; `appPorts` says where
- * the app listens for each workload port. Resolves once the sidecar reports ready.
+ * the app listens for each workload port. Resolves once the sidecar reports ready (within `readyMs`).
  */
-export async function startSidecar(plan: PodPlan, appPorts: Record<number, number> = {}): Promise<Sidecar> {
+export async function startSidecar(plan: PodPlan, appPorts: Record<number, number> = {}, readyMs = 20_000): Promise<Sidecar> {
   for (const [p, appPort] of Object.entries(appPorts)) plan.appPorts.set(Number(p), appPort);
   // as `clew run` does: a workload token and the root, so the sidecar registers, gets its
   // certificate and speaks ADS over TLS
@@ -205,7 +205,7 @@ export async function startSidecar(plan: PodPlan, appPorts: Record<number, numbe
   await waitFor(async () => {
     if (dead) throw new Error(`sidecar ${plan.spec.name} exited: ${p.output()}`);
     return httpReady(readyUrl(plan), 500);
-  }, 20_000, () => `sidecar ${plan.spec.name} to be ready: ${p.output()}`);
+  }, readyMs, () => `sidecar ${plan.spec.name} to be ready: ${p.output()}`);
   const adminUrl = `http://${plan.address}:${plan.proxyPorts.admin}`;
   return {
     ...p,

@@ -28,6 +28,11 @@ export interface TransportEnv {
   onSecretChange(): void;
   /** upstream_bind_config: every connection binds this local address (Istio's 127.0.0.6 inbound) */
   sourceAddress?: string;
+  /**
+   * local mode: connections to a loopback address (another pod on this machine) bind the pod's own
+   * address, so the peer sees the caller's pod address as in a cluster (`ipBlocks`, `source.ip`)
+   */
+  loopbackSourceAddress?: string;
 }
 
 export interface UpstreamTransportFactory<C> {
@@ -120,7 +125,7 @@ export class ClusterTransports {
   private readonly matched: Array<{ match: TransportMatch; transport: UpstreamTransport }>;
 
   constructor(cfg: ClusterTransportConfig, env: TransportEnv) {
-    const make = (s: ParsedTransportSocket): UpstreamTransport => bindSource(s.factory.create(s.config, env), env.sourceAddress);
+    const make = (s: ParsedTransportSocket): UpstreamTransport => bindSource(s.factory.create(s.config, env), env.sourceAddress, env.loopbackSourceAddress);
     this.defaultTransport = make(cfg.defaultSocket);
     this.matched = cfg.matches.map((m) => ({ match: m, transport: make(m.socket) }));
   }
@@ -143,15 +148,27 @@ export class ClusterTransports {
   }
 }
 
-/** A transport whose connections bind `address` (upstream_bind_config); itself without one. */
-function bindSource(t: UpstreamTransport, address: string | undefined): UpstreamTransport {
-  if (address === undefined) return t;
+/** an IPv4 loopback literal (127.0.0.0/8) */
+export function isLoopbackV4(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * A transport whose connections bind `address` (upstream_bind_config), or, without one, bind
+ * `loopbackAddress` when they go to a loopback address; itself when neither is set.
+ */
+export function bindSource(t: UpstreamTransport, address: string | undefined, loopbackAddress?: string): UpstreamTransport {
+  if (address === undefined && loopbackAddress === undefined) return t;
+  const local = (host: string): string | undefined => address ?? (isLoopbackV4(host) ? loopbackAddress : undefined);
   return {
     kind: t.kind,
     secure: t.secure,
     alpn: t.alpn,
     readyEvent: t.readyEvent,
-    connect: (host, port, opts) => t.connect(host, port, { ...opts, localAddress: address }),
+    connect: (host, port, opts) => {
+      const la = local(host);
+      return t.connect(host, port, la === undefined ? opts : { ...opts, localAddress: la });
+    },
     failureReason: (s) => t.failureReason(s),
     connectionInfo: (s) => t.connectionInfo(s),
     notReady: () => t.notReady(),

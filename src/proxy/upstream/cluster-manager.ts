@@ -34,6 +34,8 @@ export class ClusterManager {
     private readonly onMembership: () => void = () => undefined,
     /** SDS secrets of the clusters' transport sockets */
     private readonly secrets: SecretProvider = NO_SECRETS,
+    /** local mode: the pod's address, bound by upstream connections to loopback addresses */
+    private readonly loopbackSourceAddress?: string,
   ) {}
 
   clusterStats(name: string): ClusterStats {
@@ -62,7 +64,7 @@ export class ClusterManager {
       seen.add(cfg.name);
       const old = this.clusters.get(cfg.name);
       if (old && JSON.stringify(old.config.raw) === JSON.stringify(cfg.raw)) continue;
-      const c = new Cluster(cfg, this.clusterStats(cfg.name), { onInitialized: () => this.onMembership(), secrets: this.secrets });
+      const c = new Cluster(cfg, this.clusterStats(cfg.name), { onInitialized: () => this.onMembership(), secrets: this.secrets, loopbackSourceAddress: this.loopbackSourceAddress });
       c.versionInfo = version;
       if (cfg.type === 'EDS') {
         const a = this.assignments.get(cfg.edsName);

@@ -33,6 +33,8 @@ export interface ClusterEvents {
   onInitialized?(): void;
   /** where the transport sockets' SDS secrets come from */
   secrets?: SecretProvider;
+  /** local mode: the pod's address, bound by connections to loopback addresses (TransportEnv) */
+  loopbackSourceAddress?: string;
 }
 
 export class Cluster {
@@ -59,6 +61,7 @@ export class Cluster {
       secrets: events.secrets ?? NO_SECRETS,
       tlsStats: lazyTlsStats(stats.scope),
       sourceAddress: config.sourceAddress,
+      loopbackSourceAddress: events.loopbackSourceAddress,
       onSecretChange: () => {
         if (!this.retired) events.onInitialized?.();
       },

@@ -133,6 +133,9 @@ test('DENY comes first and names its policy; and_rules with not_rule', async () 
 test('LOG never denies; shadow rules count and leave the request alone', async () => {
   assert.equal((await get('/audited', alice)).status, 200);
   assert.equal((await get('/shadow', alice)).status, 200);
+  // Envoy's contract with access loggers: a LOG match sets envoy.common access_log_hint
+  assert.equal((await infoFor('/audited')).dynamicMetadata?.['envoy.common']?.access_log_hint, true);
+  assert.equal((await infoFor('/shadow')).dynamicMetadata?.['envoy.common']?.access_log_hint, undefined, 'no LOG policy matched /shadow');
   const stats = (await h.admin('/stats')).body;
   assert.match(stats, /http\.9080\.rbac\.istio_dry_run_deny_shadow_denied: [1-9]/);
   assert.match(stats, /http\.9080\.rbac\.denied: [1-9]/);

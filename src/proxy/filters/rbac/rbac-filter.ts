@@ -5,7 +5,8 @@
  * %RESPONSE_CODE_DETAILS% `rbac_access_denied_matched_policy[<policy>|none]` and no response flag
  * (Envoy has none for RBAC). Counters `http.<stat_prefix>.rbac.{allowed,denied,shadow_allowed,
  * shadow_denied}` (with the rules' stat prefixes). The shadow result goes to dynamic metadata
- * `envoy.filters.http.rbac` (`shadow_effective_policy_id`, `shadow_engine_result`).
+ * `envoy.filters.http.rbac` (`shadow_effective_policy_id`, `shadow_engine_result`); a LOG (Istio AUDIT)
+ * match sets `access_log_hint: true` in `envoy.common`, as Envoy does.
  */
 import { RBAC_TYPE } from '../../../xds/type-urls.js';
 import type { Counter, StatsStore } from '../../../stats/stats-store.js';
@@ -15,6 +16,8 @@ import { compileRbac, evaluateRbac, type RbacEngine, type RbacInput } from './rb
 
 export const RBAC_FILTER_NAME = 'envoy.filters.http.rbac';
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
+/** Envoy's shared dynamic-metadata namespace (`access_log_hint` of the LOG action, Istio's AUDIT) */
+export const SHARED_METADATA_NAMESPACE = 'envoy.common';
 
 const KNOWN = new Set(['@type', 'rules', 'shadow_rules', 'rules_stat_prefix', 'shadow_rules_stat_prefix']);
 
@@ -63,7 +66,8 @@ export class RbacFilterConfig implements HttpFilterConfig, HttpFilter {
     const r = evaluateRbac(this.rules, input);
     if (r.allowed) {
       this.counters.allowed?.inc();
-      if (this.rules.action === 'LOG' && r.matched !== undefined) cb.setDynamicMetadata(RBAC_FILTER_NAME, { access_log_hint: true });
+      // Envoy's LOG action: the hint for access loggers lives in the shared namespace envoy.common
+      if (this.rules.action === 'LOG' && r.matched !== undefined) cb.setDynamicMetadata(SHARED_METADATA_NAMESPACE, { access_log_hint: true });
       return 'continue';
     }
     this.counters.denied?.inc();

@@ -74,7 +74,10 @@ export class RedisWindows {
     if (results === null) throw new RateLimitServiceError('redis: the pipeline was discarded', 'CLEW_RATELIMIT_REDIS');
     return items.map((_it, i) => {
       const [err, v] = results![i * 2];
-      if (err) throw new RateLimitServiceError(`redis: ${err.message}`, 'CLEW_RATELIMIT_REDIS');
+      if (err) {
+        this.markDown(err.message);
+        throw new RateLimitServiceError(`redis: ${err.message}`, 'CLEW_RATELIMIT_REDIS');
+      }
       return Number(v);
     });
   }

@@ -22,6 +22,8 @@ export interface RateLimitServerOptions {
   grpcAddress: string;
   /** prefix of the Redis keys */
   keyPrefix?: string;
+  /** how long start-up waits for the first Redis connection (default 5 s) */
+  redisWaitMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -59,6 +61,9 @@ export async function startRateLimitServer(o: RateLimitServerOptions): Promise<R
   const log = o.log ?? stderrLog;
   const config = loadRateLimitConfig(o.configPath);
   const windows = new RedisWindows(o.redisUrl, log);
+  // as envoyproxy/ratelimit, connect before serving; a Redis that is not there yet is not fatal:
+  // requests are answered UNAVAILABLE (the proxies' failure mode) until it comes
+  await windows.ready(o.redisWaitMs ?? 5000).catch((err: Error) => log(`starting without redis: ${err.message}`));
   const decider = new RateLimitDecider(config, windows, o.keyPrefix ?? '');
   const server = new grpc.Server();
   server.addService(

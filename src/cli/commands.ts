@@ -27,6 +27,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'proxy-status', load: () => import('./cmd-proxy-status.js') },
   { name: 'proxy-config', load: () => import('./cmd-proxy-config.js') },
   { name: 'load', load: () => import('./cmd-load.js') },
+  { name: 'ratelimit', load: () => import('./cmd-ratelimit.js') },
   { name: 'kube-inject', load: () => import('./cmd-kube-inject.js') },
   { name: 'install', load: () => import('./cmd-install.js') },
   { name: 'uninstall', load: () => import('./cmd-uninstall.js') },

@@ -185,8 +185,8 @@ export const KINDS = [
   define({
     kind: 'EnvoyFilter', group: NETWORKING, versions: ['v1alpha3'], plural: 'envoyfilters', shortNames: [],
     schema: envoyFilterSchema, semantic: validateEnvoyFilter, nameRule: 'dns1123Subdomain', storage: 'config',
-    // HTTP_FILTER patches live in listeners
-    pushes: [LISTENER_TYPE],
+    // HTTP_FILTER patches live in listeners, VIRTUAL_HOST patches in route configurations
+    pushes: [LISTENER_TYPE, ROUTE_TYPE],
   }),
 ] as const;
 

@@ -29,7 +29,18 @@ const match = obj({
   context: enm(...ENVOY_FILTER_CONTEXTS),
   proxy: refused(obj({ proxyVersion: str(), metadata: strMap() }), MATCH_NOTE),
   listener,
-  routeConfiguration: refused(any(), 'route configuration patches are not implemented (HTTP_FILTER is)'),
+  routeConfiguration: obj({
+    portNumber: int(0, 65535),
+    portName: refused(str(), MATCH_NOTE),
+    gateway: refused(str(), MATCH_NOTE),
+    name: str(),
+    vhost: obj({
+      name: str(),
+      domainName: refused(str(), MATCH_NOTE),
+      // Istio does not narrow a VIRTUAL_HOST patch by its route match (HTTP_ROUTE patches use it)
+      route: obj({ name: str(), action: enm('ANY', 'ROUTE', 'REDIRECT', 'DIRECT_RESPONSE') }),
+    }),
+  }),
   cluster: refused(any(), 'cluster patches are not implemented (HTTP_FILTER is)'),
 });
 

@@ -1,7 +1,9 @@
 /**
  * EnvoyFilter semantics. Clew implements HTTP_FILTER patches (INSERT_BEFORE, INSERT_AFTER,
  * INSERT_FIRST, REMOVE) matched by context, listener port/name and the HTTP connection manager's
- * sub-filter name; every other applyTo or operation is refused here, and the match fields Clew
+ * sub-filter name, and VIRTUAL_HOST MERGE patches (matched by context, route configuration port
+ * and name, virtual host name) whose value sets VirtualHost fields the proxies implement and fits
+ * the VirtualHost proto; every other applyTo or operation is refused here, and the match fields Clew
  * does not implement are refused by the schema (schema-envoy-filter.ts), so a patch never
  * silently does nothing. An inserted filter must be one the proxies implement, and a
  * typed_config given by '@type' must fit its proto (checked by encoding it).
@@ -11,6 +13,7 @@ import { Codes } from './messages.js';
 import { asObj, asObjList, asStr, has, type Obj } from './semantic-util.js';
 import type { Reporter } from './validate-reporter.js';
 import { decodeResource, encodeResource } from '../xds/codec.js';
+import { fromProtoJson } from '../xds/proto-json.js';
 import { PROXY_HTTP_FILTER_TYPES, TYPED_STRUCT_TYPE, XDS_TYPED_STRUCT_TYPE } from '../xds/type-urls.js';
 
 /** a dotted field path under `p` (`match.listener.portName`) */
@@ -40,8 +43,10 @@ function filterValueError(v: Obj): string | undefined {
     if (tc.value !== undefined && (typeof tc.value !== 'object' || Array.isArray(tc.value))) return 'value.typed_config.value must be an object';
     return undefined;
   }
-  const { '@type': _t, ...body } = tc;
+  const { '@type': _t, ...raw } = tc;
   try {
+    // proto3 JSON spellings (durations as "10s") as Istio's jsonpb reads them
+    const body = fromProtoJson(type, raw);
     const back = decodeResource(type, encodeResource(type, body));
     if (canon(back) !== canon(body)) return `value.typed_config has fields or values ${type.replace('type.googleapis.com/', '')} does not have (write it as proto field names, durations as {seconds}, or use a TypedStruct)`;
   } catch (err) {
@@ -50,14 +55,54 @@ function filterValueError(v: Obj): string | undefined {
   return undefined;
 }
 
+const VIRTUAL_HOST_TYPE = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
+/** VirtualHost fields a MERGE may set: those the proxies read (others would be ignored there) */
+const VHOST_MERGE_FIELDS = new Set([
+  'rate_limits', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove',
+  'retry_policy', 'typed_per_filter_config', 'per_request_buffer_limit_bytes',
+]);
+
+/** why a VIRTUAL_HOST MERGE value is refused, or undefined */
+function virtualHostValueError(v: Obj): string | undefined {
+  for (const k of Object.keys(v)) {
+    if (!VHOST_MERGE_FIELDS.has(k)) return `value.${k}: merging this VirtualHost field is not implemented by Clew (${[...VHOST_MERGE_FIELDS].join(', ')} are)`;
+  }
+  try {
+    const body = fromProtoJson(VIRTUAL_HOST_TYPE, v);
+    const back = decodeResource(VIRTUAL_HOST_TYPE, encodeResource(VIRTUAL_HOST_TYPE, body));
+    if (canon(back) !== canon(body)) return 'value has fields or values envoy.config.route.v3.VirtualHost does not have (write it as proto field names, durations as {seconds})';
+  } catch (err) {
+    return `value does not fit envoy.config.route.v3.VirtualHost: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+function validateVirtualHostPatch(cp: Obj, p: string, rep: Reporter): void {
+  const m = asObj(cp.match);
+  if (has(m, 'listener')) rep.error(at(p, 'match.listener'), 'VIRTUAL_HOST patches match by routeConfiguration, not listener', Codes.format);
+  const patch = asObj(cp.patch);
+  const op = asStr(patch.operation) ?? 'INVALID';
+  if (op !== 'MERGE') {
+    rep.error(at(p, 'patch.operation'), `${op} is not implemented by Clew for VIRTUAL_HOST (MERGE is)`, Codes.format);
+    return;
+  }
+  const err = virtualHostValueError(asObj(patch.value));
+  if (err) rep.error(at(p, 'patch.value'), err, Codes.format);
+}
+
 export function validateEnvoyFilter(spec: Obj, rep: Reporter): void {
   asObjList(spec.configPatches).forEach((cp, i) => {
     const p = joinIndex('spec.configPatches', i);
     const applyTo = asStr(cp.applyTo) ?? 'INVALID';
-    if (applyTo !== 'HTTP_FILTER') {
-      rep.error(joinKey(p, 'applyTo'), `${applyTo} patches are not implemented by Clew yet (HTTP_FILTER is)`, Codes.format);
+    if (applyTo === 'VIRTUAL_HOST') {
+      validateVirtualHostPatch(cp, p, rep);
       return;
     }
+    if (applyTo !== 'HTTP_FILTER') {
+      rep.error(joinKey(p, 'applyTo'), `${applyTo} patches are not implemented by Clew yet (HTTP_FILTER and VIRTUAL_HOST MERGE are)`, Codes.format);
+      return;
+    }
+    if (has(asObj(cp.match), 'routeConfiguration')) rep.error(at(p, 'match.routeConfiguration'), 'HTTP_FILTER patches match by listener, not routeConfiguration', Codes.format);
     const m = asObj(cp.match);
     const l = asObj(m.listener);
     const fc = asObj(l.filterChain);

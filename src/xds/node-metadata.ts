@@ -65,10 +65,15 @@ export function nodeId(p: Pick<ProxyIdentity, 'type' | 'address' | 'name' | 'nam
   return `${p.type}~${p.address}~${p.name}.${p.namespace}~${p.namespace}.svc.cluster.local`;
 }
 
+/** the node's service cluster (Envoy's local cluster name: the rate limit source_cluster action) */
+export function nodeCluster(p: Pick<ProxyIdentity, 'labels' | 'name'>): string {
+  return p.labels.app ?? p.name;
+}
+
 export function buildNode(p: ProxyIdentity): XdsNode {
   return {
     id: nodeId(p),
-    cluster: p.labels.app ?? p.name,
+    cluster: nodeCluster(p),
     locality: p.locality ?? {},
     user_agent_name: 'clew',
     metadata: {

@@ -55,6 +55,9 @@ export const PROTO_FILES = [
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
   // CheckRequest / CheckResponse: the ext_authz gRPC protocol the proxy speaks as a client
   'envoy/service/auth/v3/external_auth.proto',
+  'envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto',
+  // RateLimitRequest / RateLimitResponse: the global rate limit protocol (proxy client, `clew ratelimit` server)
+  'envoy/service/ratelimit/v3/rls.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',

@@ -32,6 +32,7 @@ export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fau
 export const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
 export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
 export const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+export const RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
 export const EXT_AUTHZ_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
 export const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 export const NETWORK_RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
@@ -67,6 +68,7 @@ export const PROXY_HTTP_FILTER_TYPES: readonly string[] = [
   RBAC_TYPE,
   EXT_AUTHZ_TYPE,
   LOCAL_RATELIMIT_TYPE,
+  RATELIMIT_TYPE,
   FAULT_TYPE,
   CORS_TYPE,
   'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig',

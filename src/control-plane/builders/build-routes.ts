@@ -12,6 +12,7 @@ import { isHttpProtocol } from '../../registry/registry-protocol.js';
 import type { PushContext } from '../push-context.js';
 import { findPort, outboundTrafficMode, PASSTHROUGH_CLUSTER } from './build-common.js';
 import { buildDefaultRoute, buildVirtualServiceRoutes } from './build-http-routes.js';
+import { applyEnvoyFilterRoutes } from './build-envoy-filter.js';
 
 /** Domains of a service's virtual host; short names only for the proxy's own namespace, as in Istio. */
 export function serviceDomains(svc: MeshService, port: number, proxyNamespace: string): string[] {
@@ -143,6 +144,10 @@ function proxylessRouteConfig(pc: PushContext, proxy: ProxyIdentity, name: strin
 }
 
 export function buildRoutes(pc: PushContext, proxy: ProxyIdentity, names: string[]): EnvoyResource[] {
+  return applyEnvoyFilterRoutes(pc, proxy, builtRoutes(pc, proxy, names));
+}
+
+function builtRoutes(pc: PushContext, proxy: ProxyIdentity, names: string[]): EnvoyResource[] {
   const out: EnvoyResource[] = [];
   for (const name of names) {
     if (/^\d+$/.test(name)) {

@@ -190,6 +190,8 @@ export interface HttpFilterParseContext {
   readonly stats?: StatsStore;
   /** the HCM's stat_prefix */
   readonly statPrefix?: string;
+  /** the proxy's service cluster (node.cluster: Envoy's local cluster name); absent in unit tests */
+  readonly localCluster?: string;
 }
 
 /**

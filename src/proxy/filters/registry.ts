@@ -13,6 +13,7 @@ import { fail } from '../core/errors.js';
 import { rbacFilterFactory } from './rbac/rbac-filter.js';
 import { extAuthzFilterFactory } from './ext-authz/ext-authz-filter.js';
 import { localRateLimitFilterFactory } from './local-ratelimit/local-ratelimit-filter.js';
+import { rateLimitFilterFactory } from './ratelimit/ratelimit-filter.js';
 import { jwtAuthnFilterFactory } from './jwt-authn/jwt-authn-filter.js';
 import { istioAuthnFilterFactory } from './jwt-authn/istio-authn-filter.js';
 import { routerFilterFactory } from './router/router-filter.js';
@@ -27,6 +28,7 @@ export const HTTP_FILTER_FACTORIES: readonly HttpFilterFactory[] = [
   rbacFilterFactory,
   extAuthzFilterFactory,
   localRateLimitFilterFactory,
+  rateLimitFilterFactory,
   faultFilterFactory,
   corsFilterFactory,
   alpnFilterFactory,

@@ -7,6 +7,7 @@
  */
 import { DEFAULT_H2_KEEPALIVE, type H2Keepalive } from '../codec/h2-session-keepalive.js';
 import { durationToMs } from '../../xds/codec.js';
+import { nodeCluster } from '../../xds/node-metadata.js';
 import { fail } from '../core/errors.js';
 import type { HttpFilterConfig, HttpFilterParseContext, SharedFilterResources } from '../filter-api/http-filter.js';
 import { SharedResources } from '../filter-api/shared-resources.js';
@@ -100,7 +101,9 @@ export function parseHcm(tc: Record<string, any>, ctx: HcmParseContext): HcmConf
     fail('HttpConnectionManager without rds or route_config');
   }
   const filters: HttpFilterConfig[] = [];
-  const filterCtx: HttpFilterParseContext = { resolveCluster: ctx.resolveCluster, shared: ctx.shared ?? new SharedResources(), stats: ctx.telemetry?.stats, statPrefix: String(tc.stat_prefix ?? '') };
+  const filterCtx: HttpFilterParseContext = { resolveCluster: ctx.resolveCluster, shared: ctx.shared ?? new SharedResources(), stats: ctx.telemetry?.stats, statPrefix: String(tc.stat_prefix ?? ''),
+    ...(ctx.telemetry ? { localCluster: nodeCluster(ctx.telemetry.identity) } : {}),
+  };
   let metrics: MetricsConfig | undefined;
   const list = (tc.http_filters ?? []) as Array<Record<string, any>>;
   list.forEach((f, i) => {

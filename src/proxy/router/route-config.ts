@@ -11,6 +11,7 @@ import type { ClusterResolver, ClusterSlot } from '../upstream/cluster-slot.js';
 import { checkHeaderValue, checkPathValue, compileHeaderOps, EMPTY_OPS, type HeaderOps } from './header-ops.js';
 import { CompiledMatch, type MatchInput } from './route-match.js';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { compileRateLimits, type RateLimitEntry } from './rate-limit-policy.js';
 
 /** Parses one typed_per_filter_config entry; throws on invalid config; undefined = unknown type. */
 /** parses one typed_per_filter_config entry; `optional`: a FilterConfig with is_optional (unknown types ignored) */
@@ -60,6 +61,8 @@ export interface VirtualHost {
   tlsRedirect?: Route;
   /** per_request_buffer_limit_bytes: the most request body buffered for retries and mirroring */
   bufferLimit?: number;
+  /** rate_limits: descriptors for the global rate limit filter (rate-limit-policy.ts) */
+  rateLimits: RateLimitEntry[];
 }
 
 export interface Route {
@@ -89,6 +92,10 @@ export interface Route {
   upgrades?: UpgradeMap;
   /** per_request_buffer_limit_bytes of the route (else its virtual host's, else the listener's) */
   bufferLimit?: number;
+  /** RouteAction rate_limits */
+  rateLimits: RateLimitEntry[];
+  /** RouteAction include_vh_rate_limits: the virtual host's rate limits apply too */
+  includeVhRateLimits: boolean;
 }
 
 const REDIRECT_CODES: Record<string, number> = {
@@ -136,6 +143,8 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     requestOps: compileHeaderOps(r.request_headers_to_add, r.request_headers_to_remove),
     responseOps: compileHeaderOps(r.response_headers_to_add, r.response_headers_to_remove),
     perFilter: parsePerFilter(r.typed_per_filter_config, parse),
+    rateLimits: [],
+    includeVhRateLimits: false,
   };
   if (typeof r.decorator?.operation === 'string' && r.decorator.operation !== '') route.decorator = r.decorator.operation;
   route.bufferLimit = bufferLimit(r.per_request_buffer_limit_bytes);
@@ -162,6 +171,8 @@ function compileRoute(r: Record<string, any>, vhost: VirtualHost, resolve: Clust
     if (a.timeout !== undefined) route.timeoutMs = durationToMs(a.timeout) ?? 15000;
     if (a.max_stream_duration?.grpc_timeout_header_max !== undefined && a.timeout === undefined) route.timeoutMs = 0;
     route.retry = compileRetryPolicy(a.retry_policy) ?? vhost.retry;
+    route.rateLimits = compileRateLimits(a.rate_limits, `route ${route.name}: rate_limits`);
+    route.includeVhRateLimits = a.include_vh_rate_limits?.value === true || a.include_vh_rate_limits === true;
     route.upgrades = parseRouteUpgrades(a.upgrade_configs, route.name);
     route.mirrors = ((a.request_mirror_policies ?? []) as Array<Record<string, any>>).map((m) => ({
       slot: resolve(String(m.cluster)),
@@ -228,6 +239,7 @@ export class RouteConfig {
         retry: compileRetryPolicy(v.retry_policy),
         perFilter: parsePerFilter(v.typed_per_filter_config, parse),
         bufferLimit: bufferLimit(v.per_request_buffer_limit_bytes),
+        rateLimits: compileRateLimits(v.rate_limits, `virtual host ${String(v.name ?? '')}: rate_limits`),
       };
       vhost.routes = ((v.routes ?? []) as Array<Record<string, any>>).map((r) => compileRoute(r, vhost, resolve, parse));
       const requireTls = v.require_tls ?? 'NONE';

@@ -8,6 +8,7 @@ import type { HttpFilterCallbacks } from '../../filter-api/http-filter.js';
 import type { Cluster } from '../../upstream/cluster.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
 import type { Host } from '../../upstream/host.js';
+import { sideCallHost } from '../../grpc-client/grpc-unary-client.js';
 
 export interface CheckPeer {
   address: string;
@@ -93,12 +94,9 @@ export function applyHeaderEdits(h: HeaderMap, edits: readonly HeaderEdit[]): nu
 
 /**
  * The authorization server's cluster and a healthy host of it, or the error result a check gets
- * when there is none (shared by the HTTP and gRPC clients).
+ * when there is none (the shared side-call host choice, in check terms).
  */
 export function authzHost(slot: ClusterSlot, clusterName: string): { cluster: Cluster; host: Host } | { error: CheckResult } {
-  const cluster = slot.cluster;
-  if (cluster === undefined) return { error: { kind: 'error', reason: `cluster ${clusterName} is not known to this proxy` } };
-  const host = cluster.chooseHost(undefined);
-  if (host === undefined) return { error: { kind: 'error', reason: `no healthy host in cluster ${clusterName}` } };
-  return { cluster, host };
+  const picked = sideCallHost(slot, clusterName);
+  return 'error' in picked ? { error: { kind: 'error', reason: picked.error } } : picked;
 }

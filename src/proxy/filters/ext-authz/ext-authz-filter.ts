@@ -23,6 +23,7 @@ import { applyHeaderEdits, checkInputOf, type AuthzClient, type CheckResult, typ
 import { EXT_AUTHZ_FILTER, parseExtAuthzConfig, type ExtAuthzSettings } from './ext-authz-config.js';
 import { GrpcAuthzClient } from './ext-authz-grpc-client.js';
 import { HttpAuthzClient } from './ext-authz-http-client.js';
+import { OutageLog } from '../../grpc-client/outage-log.js';
 
 export { EXT_AUTHZ_FILTER };
 
@@ -32,26 +33,6 @@ interface Counters {
   error: Counter | undefined;
   failureModeAllowed: Counter | undefined;
   disabled: Counter | undefined;
-}
-
-/** One log line when checks start failing (with the reason) and one when they work again; kept across LDS updates. */
-export class OutageLog {
-  private failing = false;
-  constructor(private readonly what: string, private readonly log: (msg: string) => void) {}
-  failed(reason: string): void {
-    if (this.failing) return;
-    this.failing = true;
-    this.log(`ext_authz ${this.what}: check failed: ${reason}`);
-  }
-  worked(): void {
-    if (!this.failing) return;
-    this.failing = false;
-    this.log(`ext_authz ${this.what}: checks work again`);
-  }
-}
-
-function stderrLog(msg: string): void {
-  process.stderr.write(`${new Date().toISOString()} [warn] clew-proxy: ${msg}\n`);
 }
 
 export class ExtAuthzConfig implements HttpFilterConfig {
@@ -190,7 +171,7 @@ export function parseExtAuthzFilter(c: Record<string, any>, name: string, ctx: H
     ? new GrpcAuthzClient(t, slot, { allowed: s.allowedHeaders, disallowed: s.disallowedHeaders, packAsBytes: s.body?.packAsBytes, tlsSession: s.includeTlsSession })
     : new HttpAuthzClient(t, slot);
   const what = `${t.kind} ${t.cluster}`;
-  const outage = ctx.shared.get(`ext_authz:outage:${what}`, () => new OutageLog(what, stderrLog));
+  const outage = ctx.shared.get(`ext_authz:outage:${what}`, () => new OutageLog(`ext_authz ${what}`));
   const scope = `http.${ctx.statPrefix ?? ''}.ext_authz.${s.statPrefix ? `${s.statPrefix}.` : ''}`;
   return new ExtAuthzConfig(name, s, client, counters(ctx.stats, scope), outage);
 }

@@ -1,13 +1,13 @@
 /**
- * The Check call over a cluster's own HTTP/2 pool, for hosts whose transport is TLS (an
- * authorizer in the mesh, behind its sidecar: mTLS with the workload certificate, Istio's ALPN
- * `istio-h2`), where the plaintext @grpc/grpc-js channel cannot go. One unary call: a
- * length-prefixed CheckRequest, `grpc-timeout`, the CheckResponse and grpc-status from the
- * trailers (or a trailers-only answer).
+ * A unary gRPC call over a cluster's own HTTP/2 pool, for hosts whose transport is TLS (a service
+ * in the mesh, behind its sidecar: mTLS with the workload certificate, Istio's ALPN `istio-h2`),
+ * where the plaintext @grpc/grpc-js channel cannot go. One length-prefixed request message,
+ * `grpc-timeout`, the response message and grpc-status from the trailers (or a trailers-only
+ * answer). Used by grpc-unary-client.ts (ext_authz Check, rate limit ShouldRateLimit).
  */
-import type { InHeaders, UpstreamControl, UpstreamHandler } from '../../core/pool.js';
-import type { Cluster } from '../../upstream/cluster.js';
-import type { Host } from '../../upstream/host.js';
+import type { InHeaders, UpstreamControl, UpstreamHandler } from '../core/pool.js';
+import type { Cluster } from '../upstream/cluster.js';
+import type { Host } from '../upstream/host.js';
 
 /** Istio's ALPN for HTTP/2 over mTLS (istio.alpn), which the server sidecar's mTLS chain expects */
 const ISTIO_H2_ALPN = ['istio-h2', 'istio'] as const;

@@ -28,11 +28,22 @@ export const API_PATHS = {
   workloads: '/apis/v1/workloads',
   /** GET: Istio config with validation state and YAML (ConfigListResponse) */
   configList: '/apis/v1/config',
+  /** POST Zipkin v2 JSON spans (gzip allowed): the control plane's span receiver; no admin token (span reporters have none) */
+  zipkinSpans: '/api/v2/spans',
+  /** GET: the services that reported spans, with the receiver's bounds and counters (TraceServicesResponse) */
+  traceServices: '/apis/v1/traces/services',
+  /** GET `?service=&limit=`: recent traces of a service (TraceListResponse); `/<traceId>`: one trace (TraceResponse) */
+  traces: '/apis/v1/traces',
 } as const;
 
 /** The graph's time windows (Kiali's 1m, 5m, 1h) in milliseconds. */
 export const GRAPH_WINDOWS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000 } as const;
 export type GraphWindow = keyof typeof GRAPH_WINDOWS;
+
+/** `GET /apis/v1/traces/<traceId>` */
+export function tracePath(traceId: string): string {
+  return `${API_PATHS.traces}/${encodeURIComponent(traceId)}`;
+}
 
 /** `DELETE /apis/v1/resources/<kind>/<namespace>/<name>` */
 export function resourcePath(kind: string, namespace: string, name: string): string {

@@ -4,7 +4,7 @@
  * listed here) and its path in src/api/api-paths.ts, its response type in src/api/api-types.ts.
  */
 import type { ApiRoute } from './api-route.js';
-import type { ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
+import type { ControlPlaneIngest, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 import { healthRoutes } from './api-health.js';
 import { xdsRoutes } from './api-xds.js';
 import { registryRoutes } from './api-registry.js';
@@ -13,8 +13,9 @@ import { configWriteRoutes } from './api-config-write.js';
 import { securityRoutes } from './api-security.js';
 import { graphRoutes } from './api-graph.js';
 import { listRoutes } from './api-lists.js';
+import { traceRoutes } from './api-traces.js';
 
-export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): ApiRoute[] {
+export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites, ingest?: ControlPlaneIngest): ApiRoute[] {
   return [
     ...healthRoutes(view),
     ...xdsRoutes(view),
@@ -23,6 +24,7 @@ export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): A
     ...securityRoutes(view, writes),
     ...graphRoutes(view),
     ...listRoutes(view),
+    ...(ingest ? traceRoutes(view, ingest) : []),
     ...configWriteRoutes(view, writes),
   ];
 }

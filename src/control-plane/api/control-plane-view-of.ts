@@ -1,7 +1,7 @@
 /** The ControlPlane object seen through the API's interfaces. */
 import type { ControlPlane } from '../control-plane.js';
 import { configDumpFor } from '../config-dump.js';
-import type { ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
+import type { ControlPlaneIngest, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 
 export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
   return {
@@ -22,6 +22,7 @@ export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
     rootCertPem: () => cp.security.ca.rootCertPem(),
     traffic: (windowMs) => cp.scraper.store.query(windowMs),
     scrapeStatus: () => (cp.scrapeIntervalMs > 0 ? cp.scraper.status() : undefined),
+    traces: () => cp.traces,
   };
 }
 
@@ -32,5 +33,19 @@ export function controlPlaneWrites(cp: ControlPlane): ControlPlaneWrites {
     deleteKeys: (items) => cp.store.deleteKeys(items),
     configRejected: (source) => cp.metrics.configRejected(source),
     mintToken: (body) => cp.security.mintToken(body),
+  };
+}
+
+export function controlPlaneIngest(cp: ControlPlane): ControlPlaneIngest {
+  return {
+    receiveSpans: (spans, truncated) => {
+      const r = cp.traces.add(spans, truncated);
+      cp.metrics.spansReceived(r.accepted, r.dropped);
+    },
+    spansRefused: () => {
+      cp.traces.rejected();
+      cp.metrics.spansRefused();
+    },
+    maxSpanBodyBytes: () => cp.traces.limits.maxBodyBytes,
   };
 }

@@ -10,6 +10,8 @@ import type { StreamStatus } from '../../xds-server/index.js';
 import type { ApplyResult } from '../config-store.js';
 import type { ScrapeStatus } from '../../api/api-types.js';
 import type { TrafficQuery } from '../../mesh-metrics/traffic-rows.js';
+import type { TraceSpan } from '../../api/api-types.js';
+import type { TraceStore } from '../traces/trace-store.js';
 
 export interface ControlPlaneView {
   isReady(): boolean;
@@ -39,6 +41,16 @@ export interface ControlPlaneView {
   traffic(windowMs: number): TrafficQuery;
   /** the scraper's state; undefined when scraping is off */
   scrapeStatus(): ScrapeStatus | undefined;
+  /** the span receiver's store, read side */
+  traces(): Pick<TraceStore, 'services' | 'tracesOf' | 'trace'>;
+}
+
+/** What unauthenticated reporters may hand the control plane: spans (`POST /api/v2/spans`). */
+export interface ControlPlaneIngest {
+  receiveSpans(spans: TraceSpan[], truncatedFields: number): void;
+  /** counts a refused span POST */
+  spansRefused(): void;
+  maxSpanBodyBytes(): number;
 }
 
 /** The writes of the API; every caller has passed `authorizeWrite`. */

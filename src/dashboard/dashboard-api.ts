@@ -4,7 +4,7 @@
  * given (graph-promql.ts, with the control plane's registry for idle nodes).
  */
 import { request } from 'undici';
-import { API_PATHS, GRAPH_WINDOWS, type GraphWindow } from '../api/api-paths.js';
+import { API_PATHS, GRAPH_WINDOWS, tracePath, type GraphWindow } from '../api/api-paths.js';
 import type { ServiceListResponse, WorkloadListResponse } from '../api/api-types.js';
 import { buildGraph } from '../mesh-metrics/graph-build.js';
 import { queryPrometheusTraffic } from '../mesh-metrics/graph-promql.js';
@@ -30,7 +30,14 @@ const FORWARD: Record<string, string> = {
   '/api/proxies': API_PATHS.proxyStatus,
   '/api/config_dump': API_PATHS.configDump,
   '/api/syncz': API_PATHS.syncz,
+  '/api/traces/services': API_PATHS.traceServices,
+  '/api/traces': API_PATHS.traces,
 };
+
+/** browser paths with a parameter -> control-plane path */
+const FORWARD_PATTERNS: Array<{ path: RegExp; to: (param: string) => string }> = [
+  { path: /^\/api\/traces\/([0-9a-fA-F]{16}|[0-9a-fA-F]{32})$/, to: tracePath },
+];
 
 export const DASHBOARD_API_PATHS = Object.keys(FORWARD);
 
@@ -38,12 +45,16 @@ export class DashboardApi {
   constructor(private readonly opts: DashboardApiOptions) {}
 
   handles(path: string): boolean {
-    return Object.hasOwn(FORWARD, path);
+    return Object.hasOwn(FORWARD, path) || FORWARD_PATTERNS.some((p) => p.path.test(path));
   }
 
   async get(path: string, query: URLSearchParams): Promise<DashboardReply> {
     if (path === '/api/graph' && this.opts.prometheus) return this.prometheusGraph(query);
     const q = query.toString();
+    if (!Object.hasOwn(FORWARD, path)) {
+      const p = FORWARD_PATTERNS.find((f) => f.path.test(path))!;
+      return this.controlPlane(p.to(p.path.exec(path)![1]));
+    }
     return this.controlPlane(`${FORWARD[path]}${q ? `?${q}` : ''}`);
   }
 

@@ -133,7 +133,7 @@ export async function showTrace(main: HTMLElement, traceId: string): Promise<voi
       const label = el('td', { class: 'span-label' }, el('b', {}, serviceOf(span)), ' ', el('span', { class: 'muted' }, span.kind ?? ''));
       label.style.paddingLeft = `${8 + depth * 14}px`;
       const tr = el('tr', {
-        class: 'clickable', 'data-span': span.id, 'data-service': serviceOf(span), 'data-kind': span.kind ?? '', 'data-depth': String(depth),
+        class: 'clickable', 'data-span': span.id, 'data-parent': span.parentId ?? '', 'data-shared': String(span.shared === true), 'data-service': serviceOf(span), 'data-kind': span.kind ?? '', 'data-depth': String(depth),
       }, label, el('td', { class: 'span-name' }, span.name ?? ''), el('td', { class: 'num' }, micros(offset)), el('td', { class: 'num' }, micros(span.duration ?? 0)),
       el('td', { class: 'track' }, bar));
       tr.addEventListener('click', () => {

@@ -31,6 +31,10 @@ interface TraceEntry {
   spans: TraceSpan[];
   /** span key -> index in spans (replacing retried copies) */
   keys: Map<string, number>;
+  /** spans per reporting service */
+  perService: Map<string, number>;
+  /** computed on read, dropped when a span arrives */
+  summary?: TraceSummary;
 }
 
 export interface AddResult {
@@ -115,11 +119,12 @@ export class TraceStore {
       if (entry) {
         this.traces.delete(span.traceId);
       } else {
-        entry = { traceId: span.traceId, spans: [], keys: new Map() };
+        entry = { traceId: span.traceId, spans: [], keys: new Map(), perService: new Map() };
       }
       this.traces.set(span.traceId, entry);
       const key = spanKey(span);
       const at = entry.keys.get(key);
+      entry.summary = undefined;
       if (at !== undefined) {
         entry.spans[at] = span;
         accepted++;
@@ -128,6 +133,7 @@ export class TraceStore {
       } else {
         entry.keys.set(key, entry.spans.length);
         entry.spans.push(span);
+        entry.perService.set(serviceOf(span), (entry.perService.get(serviceOf(span)) ?? 0) + 1);
         this.spanCount++;
         accepted++;
       }
@@ -161,27 +167,26 @@ export class TraceStore {
   services(): TraceServicesResponse {
     const rows = new Map<string, { name: string; traces: number; spans: number }>();
     for (const e of this.traces.values()) {
-      const seen = new Set<string>();
-      for (const s of e.spans) {
-        const name = serviceOf(s);
+      for (const [name, spans] of e.perService) {
         let row = rows.get(name);
         if (!row) rows.set(name, (row = { name, traces: 0, spans: 0 }));
-        row.spans++;
-        if (!seen.has(name)) {
-          seen.add(name);
-          row.traces++;
-        }
+        row.traces++;
+        row.spans += spans;
       }
     }
     return { items: [...rows.values()].sort((a, b) => a.name.localeCompare(b.name)), receiver: this.stats() };
+  }
+
+  private summaryOf(e: TraceEntry): TraceSummary {
+    return (e.summary ??= summarize(e.traceId, e.spans));
   }
 
   /** the newest `limit` traces (by start) with a span the service reported; every trace for `''` */
   tracesOf(service: string, limit: number): TraceSummary[] {
     const out: TraceSummary[] = [];
     for (const e of this.traces.values()) {
-      if (service && !e.spans.some((s) => serviceOf(s) === service)) continue;
-      out.push(summarize(e.traceId, e.spans));
+      if (service && !e.perService.has(service)) continue;
+      out.push(this.summaryOf(e));
     }
     return out.sort((a, b) => b.startUs - a.startUs).slice(0, limit);
   }
@@ -189,6 +194,6 @@ export class TraceStore {
   trace(traceId: string): TraceResponse | undefined {
     const e = this.traces.get(traceId.toLowerCase());
     if (!e) return undefined;
-    return { summary: summarize(e.traceId, e.spans), spans: [...e.spans].sort(byStart) };
+    return { summary: this.summaryOf(e), spans: [...e.spans].sort(byStart) };
   }
 }

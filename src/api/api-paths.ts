@@ -34,6 +34,12 @@ export const API_PATHS = {
   traceServices: '/apis/v1/traces/services',
   /** GET `?service=&limit=`: recent traces of a service (TraceListResponse); `/<traceId>`: one trace (TraceResponse) */
   traces: '/apis/v1/traces',
+  /** Zipkin's own v2 reads over the same store, for Zipkin API clients: GET service names (string[]) */
+  zipkinServices: '/api/v2/services',
+  /** GET `?serviceName=&limit=`: traces as arrays of spans, newest first */
+  zipkinTraces: '/api/v2/traces',
+  /** GET `/api/v2/trace/<traceId>`: one trace's spans */
+  zipkinTrace: '/api/v2/trace',
 } as const;
 
 /** The graph's time windows (Kiali's 1m, 5m, 1h) in milliseconds. */

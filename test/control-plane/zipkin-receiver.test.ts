@@ -92,6 +92,12 @@ test('the sidecars\' exporter posts spans without a token; listed per service an
   ]);
   assert.equal(one.body.spans[2].tags?.error, 'true');
   assert.equal((await get(tracePath('f'.repeat(32)))).status, 404);
+  // Zipkin's own reads over the same store
+  assert.deepEqual((await get<string[]>(API_PATHS.zipkinServices)).body, ['productpage.default', 'reviews.default']);
+  const zipkinTraces = await get<unknown[][]>(`${API_PATHS.zipkinTraces}?serviceName=reviews.default&limit=5`);
+  assert.deepEqual(zipkinTraces.body, [one.body.spans]);
+  assert.deepEqual((await get(`${API_PATHS.zipkinTrace}/${trace.toUpperCase()}`)).body, one.body.spans);
+  assert.equal((await get(`${API_PATHS.zipkinTrace}/${'f'.repeat(16)}`)).status, 404);
   const bad = await get<{ error: string }>(`${API_PATHS.traces}?limit=0`);
   assert.equal(bad.status, 400);
   assert.match(bad.body.error, /limit must be an integer from 1 to 1000/);

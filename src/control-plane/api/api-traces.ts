@@ -3,7 +3,9 @@
  * the sidecars' Zipkin exporters send (gzip allowed; no admin token: reporters have none, so the
  * Host check and a JSON media type, which a cross-site form cannot send, guard it), 202 when
  * stored, 400/413/415 with the reason otherwise. Reads: the services that reported spans, a
- * service's recent traces, one trace's spans (the dashboard's Traces page).
+ * service's recent traces, one trace's spans (the dashboard's Traces page); the same reads in
+ * Zipkin's own v2 shapes (`/api/v2/services`, `/api/v2/traces`, `/api/v2/trace/<id>`) for Zipkin
+ * API clients.
  */
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
@@ -80,6 +82,27 @@ export function traceRoutes(view: ControlPlaneView, ingest: ControlPlaneIngest):
         if (typeof limit === 'string') return json(400, { error: limit, code: 'CLEW_API_BAD_LIMIT' });
         const service = (req.query.get('service') ?? '').toLowerCase();
         return json(200, { service, items: view.traces().tracesOf(service, limit) } satisfies TraceListResponse);
+      },
+    },
+    {
+      method: 'GET', path: API_PATHS.zipkinServices, doc: API_PATHS.zipkinServices,
+      handle: () => json(200, view.traces().services().items.map((s) => s.name)),
+    },
+    {
+      method: 'GET', path: API_PATHS.zipkinTraces, doc: `${API_PATHS.zipkinTraces}?serviceName=&limit=`,
+      handle: (req) => {
+        const limit = limitOf(req.query);
+        if (typeof limit === 'string') return json(400, { error: limit, code: 'CLEW_API_BAD_LIMIT' });
+        const traces = view.traces();
+        const items = traces.tracesOf((req.query.get('serviceName') ?? '').toLowerCase(), limit);
+        return json(200, items.map((t) => traces.trace(t.traceId)?.spans ?? []));
+      },
+    },
+    {
+      method: 'GET', path: /^\/api\/v2\/trace\/([^/]+)$/, doc: `${API_PATHS.zipkinTrace}/<traceId>`,
+      handle: (req) => {
+        const found = view.traces().trace(req.params[0]);
+        return found ? json(200, found.spans) : json(404, { error: `no trace ${req.params[0]}`, code: 'CLEW_API_NO_TRACE' });
       },
     },
     {

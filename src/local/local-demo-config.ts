@@ -3,7 +3,7 @@
  * (Services, the Bookinfo gateway, destination-rule-all) unless the user names one; the demo's
  * mesh config (tracing to the control plane) unless the user names one.
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { SAMPLE_CONFIG_FILES, samplePath } from '../../samples/manifest.js';
@@ -24,11 +24,13 @@ export const DEMO_TRACE_SAMPLING = 100;
  * The demo's mesh config when the user gives none: the sidecars' tracing goes to the control
  * plane's own Zipkin receiver (`POST /api/v2/spans` on its debug port) as an extension provider
  * and the default tracing provider, every request sampled, so the dashboard's Traces page fills
- * with no setup. A temp file; `remove()` deletes it.
+ * with no setup. Written to `<config dir>/.clew/demo-mesh-config.yaml` (the control plane's state
+ * dir: not read as Istio config, and gone with a temporary config dir); `remove()` deletes it.
  */
-export function writeDemoMeshConfig(collectorHost: string, collectorPort: number): { file: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'clew-demo-mesh-'));
-  const file = join(dir, 'mesh-config.yaml');
+export function writeDemoMeshConfig(configDir: string, collectorHost: string, collectorPort: number): { file: string; remove(): void } {
+  const dir = join(configDir, '.clew');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'demo-mesh-config.yaml');
   writeFileSync(file, [
     '# written by clew demo: spans to the control plane\'s Zipkin receiver (the dashboard\'s Traces page)',
     'extensionProviders:',
@@ -40,5 +42,5 @@ export function writeDemoMeshConfig(collectorHost: string, collectorPort: number
     `  tracing: {sampling: ${DEMO_TRACE_SAMPLING}}`,
     '',
   ].join('\n'));
-  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { file, remove: () => rmSync(file, { force: true }) };
 }

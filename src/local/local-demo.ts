@@ -123,7 +123,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     const cpCmd = clewCommand([
       'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--secure-xds-port', String(opts.secureXdsPort),
       '--debug-port', String(opts.debugPort),
-      '--mesh-config', opts.meshConfig ?? (demoMesh = writeDemoMeshConfig('127.0.0.1', opts.debugPort)).file,
+      '--mesh-config', opts.meshConfig ?? (demoMesh = writeDemoMeshConfig(configDir, '127.0.0.1', opts.debugPort)).file,
     ]);
     const cpR = new RestartingChild(sup, { name: 'control-plane', command: cpCmd.command, args: cpCmd.args }, 'the control plane');
     const restarting: RestartingChild[] = [cpR];

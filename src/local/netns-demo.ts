@@ -93,7 +93,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
     const cpArgs = [
       'control-plane', '--config-dir', configDir, '--listen-address', cpAddress, '--debug-address', cpAddress,
       '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
-      '--mesh-config', opts.meshConfig ?? (demoMesh = writeDemoMeshConfig(cpAddress, opts.debugPort)).file,
+      '--mesh-config', opts.meshConfig ?? (demoMesh = writeDemoMeshConfig(configDir, cpAddress, opts.debugPort)).file,
     ];
     const cpCmd = clewCommand(cpArgs);
     const cpR = new RestartingChild(sup, settings.controlPlaneHost
@@ -176,6 +176,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
       configDir,
       configDirIsTemp,
       controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
+      ...(demoMesh ? { tracing: true } : {}),
       gateway: { pid: gw.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
       client: { pid: sidecars.get(sleep)!.current.pid, address: sleep.pod.ip, proxyUrl: `ip netns exec ${sleep.pod.ns}` },
       pods: plans.filter((p) => p.spec.app).map((p) => ({
@@ -224,6 +225,7 @@ export function netnsDemoSummary(state: DemoState): string[] {
     '',
     `Bookinfo is ready: ${state.gateway.url}`,
     `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
+    ...(state.tracing ? [`Traces (every request sampled, received by the control plane at ${state.controlPlane.debugUrl}/api/v2/spans): clew dashboard${cp}, page Traces`] : []),
     'Pods (network namespace, address, host):',
     ...pods.map((p) => `  ${p.name.padEnd(16)} ${p.ns.padEnd(36)} ${p.ip.padEnd(14)} ${p.host}`),
     '',

@@ -73,12 +73,19 @@ async function controlPlane<T>(path: string): Promise<{ status: number; body: T 
 }
 
 before(async () => {
-  const [xds, debug, gateway, secure, dashboard] = await freePorts('127.0.0.1', 5);
-  ports = { debug, gateway, dashboard };
-  const r = await clew([
-    'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug),
-    '--gateway-port', String(gateway), '--dashboard-port', String(dashboard), '--ready-timeout', '150',
-  ], 180_000);
+  // ports picked free can be taken by another process before the demo binds them (other tests run
+  // beside this one): the demo then refuses at once, and new ports are picked
+  let r: { code: number | null; out: string } = { code: null, out: '' };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [xds, debug, gateway, secure, dashboard] = await freePorts('127.0.0.1', 5);
+    ports = { debug, gateway, dashboard };
+    r = await clew([
+      'demo', '--detach', '--xds-port', String(xds), '--secure-xds-port', String(secure), '--debug-port', String(debug),
+      '--gateway-port', String(gateway), '--dashboard-port', String(dashboard), '--ready-timeout', '150',
+    ], 180_000);
+    if (!/port already in use/.test(r.out)) break;
+  }
+  const { debug, dashboard } = ports;
   state = readDemoState(stateDir);
   assert.equal(r.code, 0, `clew demo --detach: ${r.out}`);
   assert.match(r.out, new RegExp(`Traces \\(every request sampled, received by the control plane at http://127\\.0\\.0\\.1:${debug}/api/v2/spans\\): http://127\\.0\\.0\\.1:${dashboard}/#/traces`));
@@ -156,11 +163,12 @@ test('a trace of one productpage request shows spans from every hop, listed for 
     `services of the trace: ${trace.summary.services.join(', ')}`,
   );
   assert.equal(trace.summary.error, false);
-  // the timing nests: each hop's server side within its client side (same clock: one machine)
+  // each hop's server side starts once its client side has (one machine's clock, millisecond timestamps);
+  // ends are not compared: the server's span closes when its last byte is written, which may be after the client has read it
   for (const c of trace.spans.filter((s) => s.kind === 'CLIENT')) {
     const s = trace.spans.find((x) => x.kind === 'SERVER' && serverOf(c, x));
     if (!s) continue;
-    assert.ok(s.timestamp! >= c.timestamp! && s.timestamp! + s.duration! <= c.timestamp! + c.duration! + 1000, `span ${c.id}: server inside client`);
+    assert.ok(s.timestamp! >= c.timestamp! - 1000, `span ${c.id}: the server side starts after the client side`);
   }
   const services = await controlPlane<TraceServicesResponse>(API_PATHS.traceServices);
   assert.ok(services.body.items.some((s) => s.name === 'ratings.default' && s.traces >= 1), JSON.stringify(services.body.items));
@@ -197,7 +205,7 @@ test('a trace of one productpage request shows spans from every hop, listed for 
     assert.ok(client, `timeline has ${from} → ${to}: ${JSON.stringify(rows)}`);
     const callee = server(client)!;
     assert.equal(callee.depth, client.depth + 1, `${to}'s server span sits under ${from}'s client span`);
-    assert.ok(callee.left >= client.left, `${to} starts after ${from} calls it`);
+    assert.ok(callee.left + 1 >= client.left, `${to} starts after ${from} calls it (1 % of the timeline: millisecond timestamps)`);
   }
   const ratings = rows.find((r) => r.service === 'ratings.default' && r.kind === 'SERVER')!;
   assert.ok(ratings.depth >= 4, `ratings is four calls deep (gateway, productpage, reviews): depth ${ratings.depth}`);

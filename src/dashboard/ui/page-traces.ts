@@ -35,7 +35,8 @@ export async function showTraces(main: HTMLElement): Promise<void> {
   try {
     const services = await api<TraceServicesResponse>('traces/services');
     const names = services.items.map((s) => s.name);
-    if (!service || !names.includes(service)) service = names.find((n) => n.startsWith('productpage.')) ?? names[0];
+    // the last choice, else the service in the most traces (the list is sorted by name: ties go to the first)
+    if (!service || !names.includes(service)) service = services.items.reduce<TraceServicesResponse['items'][number] | undefined>((best, x) => (!best || x.traces > best.traces ? x : best), undefined)?.name;
     const select = el('select', { id: 'trace-service' }, ...services.items.map((s) => {
       const o = el('option', { value: s.name }, `${s.name} (${s.traces} traces)`);
       if (s.name === service) o.selected = true;

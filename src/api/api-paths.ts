@@ -20,14 +20,6 @@ export const API_PATHS = {
   delete: '/apis/v1/delete',
   /** POST (admin token) `{namespace, serviceAccount, podName, addresses?, labels?, expirationSeconds?}`: a workload token */
   workloadTokens: '/apis/v1/workload-tokens',
-  /** GET `?window=1m|5m|1h`: the traffic graph from the sidecars' Istio metrics (GraphResponse) */
-  graph: '/apis/v1/graph',
-  /** GET: services with health and endpoints (ServiceListResponse) */
-  services: '/apis/v1/services',
-  /** GET: workloads with health and their proxy's sync status (WorkloadListResponse) */
-  workloads: '/apis/v1/workloads',
-  /** GET: Istio config with validation state and YAML (ConfigListResponse) */
-  configList: '/apis/v1/config',
   /** POST Zipkin v2 JSON spans (gzip allowed): the control plane's span receiver; no admin token (span reporters have none) */
   zipkinSpans: '/api/v2/spans',
   /** GET: the services that reported spans, with the receiver's bounds and counters (TraceServicesResponse) */
@@ -40,6 +32,14 @@ export const API_PATHS = {
   zipkinTraces: '/api/v2/traces',
   /** GET `/api/v2/trace/<traceId>`: one trace's spans */
   zipkinTrace: '/api/v2/trace',
+  /** GET `?window=1m|5m|1h`: the traffic graph from the sidecars' Istio metrics (GraphResponse) */
+  graph: '/apis/v1/graph',
+  /** GET: services with health and endpoints (ServiceListResponse) */
+  services: '/apis/v1/services',
+  /** GET: workloads with health and their proxy's sync status (WorkloadListResponse) */
+  workloads: '/apis/v1/workloads',
+  /** GET: Istio config with validation state and YAML (ConfigListResponse) */
+  configList: '/apis/v1/config',
 } as const;
 
 /** The graph's time windows (Kiali's 1m, 5m, 1h) in milliseconds. */

@@ -213,68 +213,6 @@ export interface ScrapeStatus {
   droppedSeries: number;
 }
 
-// ---------------------------------------------------------------- lists (dashboard)
-
-export interface ServiceListItem {
-  hostname: string;
-  name: string;
-  namespace: string;
-  ports: RegistryPort[];
-  origin: string;
-  location: string;
-  endpoints: number;
-  healthyEndpoints: number;
-  /** requests/s into the service over the last minute */
-  rate: number;
-  errorRate: number;
-  health: Health;
-}
-
-export interface ServiceListResponse {
-  items: ServiceListItem[];
-}
-
-export interface WorkloadListItem {
-  name: string;
-  namespace: string;
-  app?: string;
-  version?: string;
-  address: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  origin: string;
-  /** the node id of its proxy when one is connected */
-  proxyId?: string;
-  /** `clew proxy-status` row of its proxy (undefined: no proxy connected) */
-  sync?: ProxyStatusRow;
-  rate: number;
-  errorRate: number;
-  health: Health;
-}
-
-export interface WorkloadListResponse {
-  items: WorkloadListItem[];
-}
-
-export interface ConfigListItem {
-  key: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  file?: string;
-  /** `valid`, `warning` (messages of that level), `error` (a refused file) */
-  state: 'valid' | 'warning' | 'error';
-  messages: string[];
-  yaml: string;
-}
-
-export interface ConfigListResponse {
-  revision: number;
-  items: ConfigListItem[];
-  /** hand-edited files the control plane refused (the last good version stays in force) */
-  rejected: Array<{ file: string; messages: string[] }>;
-}
-
 // ---------------------------------------------------------------- traces (Zipkin v2 receiver)
 
 /** A Zipkin v2 endpoint (`localEndpoint`, `remoteEndpoint`). */
@@ -360,4 +298,66 @@ export interface TraceListResponse {
 export interface TraceResponse {
   summary: TraceSummary;
   spans: TraceSpan[];
+}
+
+// ---------------------------------------------------------------- lists (dashboard)
+
+export interface ServiceListItem {
+  hostname: string;
+  name: string;
+  namespace: string;
+  ports: RegistryPort[];
+  origin: string;
+  location: string;
+  endpoints: number;
+  healthyEndpoints: number;
+  /** requests/s into the service over the last minute */
+  rate: number;
+  errorRate: number;
+  health: Health;
+}
+
+export interface ServiceListResponse {
+  items: ServiceListItem[];
+}
+
+export interface WorkloadListItem {
+  name: string;
+  namespace: string;
+  app?: string;
+  version?: string;
+  address: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  origin: string;
+  /** the node id of its proxy when one is connected */
+  proxyId?: string;
+  /** `clew proxy-status` row of its proxy (undefined: no proxy connected) */
+  sync?: ProxyStatusRow;
+  rate: number;
+  errorRate: number;
+  health: Health;
+}
+
+export interface WorkloadListResponse {
+  items: WorkloadListItem[];
+}
+
+export interface ConfigListItem {
+  key: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  file?: string;
+  /** `valid`, `warning` (messages of that level), `error` (a refused file) */
+  state: 'valid' | 'warning' | 'error';
+  messages: string[];
+  yaml: string;
+}
+
+export interface ConfigListResponse {
+  revision: number;
+  items: ConfigListItem[];
+  /** hand-edited files the control plane refused (the last good version stays in force) */
+  rejected: Array<{ file: string; messages: string[] }>;
 }

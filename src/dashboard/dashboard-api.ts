@@ -24,14 +24,14 @@ export interface DashboardReply {
 /** browser path -> control-plane path (query passed on) */
 const FORWARD: Record<string, string> = {
   '/api/graph': API_PATHS.graph,
+  '/api/traces/services': API_PATHS.traceServices,
+  '/api/traces': API_PATHS.traces,
   '/api/services': API_PATHS.services,
   '/api/workloads': API_PATHS.workloads,
   '/api/config': API_PATHS.configList,
   '/api/proxies': API_PATHS.proxyStatus,
   '/api/config_dump': API_PATHS.configDump,
   '/api/syncz': API_PATHS.syncz,
-  '/api/traces/services': API_PATHS.traceServices,
-  '/api/traces': API_PATHS.traces,
 };
 
 /** browser paths with a parameter -> control-plane path */

@@ -6,6 +6,7 @@
 import type { ApiRoute } from './api-route.js';
 import type { ControlPlaneIngest, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 import { healthRoutes } from './api-health.js';
+import { traceRoutes } from './api-traces.js';
 import { xdsRoutes } from './api-xds.js';
 import { registryRoutes } from './api-registry.js';
 import { configRoutes } from './api-config.js';
@@ -13,18 +14,17 @@ import { configWriteRoutes } from './api-config-write.js';
 import { securityRoutes } from './api-security.js';
 import { graphRoutes } from './api-graph.js';
 import { listRoutes } from './api-lists.js';
-import { traceRoutes } from './api-traces.js';
 
 export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites, ingest?: ControlPlaneIngest): ApiRoute[] {
   return [
     ...healthRoutes(view),
     ...xdsRoutes(view),
     ...registryRoutes(view),
+    ...(ingest ? traceRoutes(view, ingest) : []),
     ...configRoutes(view),
     ...securityRoutes(view, writes),
     ...graphRoutes(view),
     ...listRoutes(view),
-    ...(ingest ? traceRoutes(view, ingest) : []),
     ...configWriteRoutes(view, writes),
   ];
 }

@@ -13,7 +13,7 @@ import { proxyNeedsPush, resolveChange } from './push-affected.js';
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
-import { controlPlaneIngest, controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
+import { controlPlaneTraces, controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
 import { TraceStore, type TraceStoreLimits } from './traces/trace-store.js';
 import { createPushContext, type PushContext } from './builders/index.js';
 import { AggregateRegistry, LocalRegistry, VipAllocator, type RegistrySource } from '../registry/index.js';
@@ -355,7 +355,7 @@ export class ControlPlane {
     this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
     const debugHost = this.options.debugAddress ?? '127.0.0.1';
     this.debug = await startDebugServer(
-      controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014, controlPlaneIngest(this),
+      controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014, controlPlaneTraces(this),
     );
     this.debugPort = this.debug.port;
     if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import { authorizeWrite, checkHost, type ApiAuthOptions, type AuthRefusal } from './api-auth.js';
 import { BodyTooLargeError, type ApiReply, type ApiRoute } from './api/api-route.js';
 import { apiRoutes, matchRoute } from './api/api-routes.js';
-import type { ControlPlaneIngest, ControlPlaneView, ControlPlaneWrites } from './api/control-plane-view.js';
+import type { ControlPlaneTraces, ControlPlaneView, ControlPlaneWrites } from './api/control-plane-view.js';
 
 export interface DebugServer {
   port: number;
@@ -54,10 +54,10 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 export async function startDebugServer(
-  view: ControlPlaneView, writes: ControlPlaneWrites, adminToken: string, host: string, port: number, ingest?: ControlPlaneIngest,
+  view: ControlPlaneView, writes: ControlPlaneWrites, adminToken: string, host: string, port: number, traces?: ControlPlaneTraces,
 ): Promise<DebugServer> {
   const auth: ApiAuthOptions = { listenHost: host, port, adminToken };
-  const routes = apiRoutes(view, writes, ingest);
+  const routes = apiRoutes(view, writes, traces);
   const server = http.createServer((req, res) => {
     handle(routes, auth, req, res).catch((err) => {
       if (res.headersSent) return void res.destroy();

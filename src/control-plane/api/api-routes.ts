@@ -4,7 +4,7 @@
  * listed here) and its path in src/api/api-paths.ts, its response type in src/api/api-types.ts.
  */
 import type { ApiRoute } from './api-route.js';
-import type { ControlPlaneIngest, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
+import type { ControlPlaneTraces, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 import { healthRoutes } from './api-health.js';
 import { traceRoutes } from './api-traces.js';
 import { xdsRoutes } from './api-xds.js';
@@ -15,12 +15,12 @@ import { securityRoutes } from './api-security.js';
 import { graphRoutes } from './api-graph.js';
 import { listRoutes } from './api-lists.js';
 
-export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites, ingest?: ControlPlaneIngest): ApiRoute[] {
+export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites, traces?: ControlPlaneTraces): ApiRoute[] {
   return [
     ...healthRoutes(view),
     ...xdsRoutes(view),
     ...registryRoutes(view),
-    ...(ingest ? traceRoutes(view, ingest) : []),
+    ...(traces ? traceRoutes(traces) : []),
     ...configRoutes(view),
     ...securityRoutes(view, writes),
     ...graphRoutes(view),

@@ -1,7 +1,7 @@
 /** The ControlPlane object seen through the API's interfaces. */
 import type { ControlPlane } from '../control-plane.js';
 import { configDumpFor } from '../config-dump.js';
-import type { ControlPlaneIngest, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
+import type { ControlPlaneTraces, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 
 export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
   return {
@@ -22,7 +22,6 @@ export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
     rootCertPem: () => cp.security.ca.rootCertPem(),
     traffic: (windowMs) => cp.scraper.store.query(windowMs),
     scrapeStatus: () => (cp.scrapeIntervalMs > 0 ? cp.scraper.status() : undefined),
-    traces: () => cp.traces,
   };
 }
 
@@ -36,7 +35,7 @@ export function controlPlaneWrites(cp: ControlPlane): ControlPlaneWrites {
   };
 }
 
-export function controlPlaneIngest(cp: ControlPlane): ControlPlaneIngest {
+export function controlPlaneTraces(cp: ControlPlane): ControlPlaneTraces {
   return {
     receiveSpans: (spans, truncated) => {
       const r = cp.traces.add(spans, truncated);
@@ -47,5 +46,6 @@ export function controlPlaneIngest(cp: ControlPlane): ControlPlaneIngest {
       cp.metrics.spansRefused();
     },
     maxSpanBodyBytes: () => cp.traces.limits.maxBodyBytes,
+    reader: () => cp.traces,
   };
 }

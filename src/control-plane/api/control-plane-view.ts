@@ -41,16 +41,19 @@ export interface ControlPlaneView {
   traffic(windowMs: number): TrafficQuery;
   /** the scraper's state; undefined when scraping is off */
   scrapeStatus(): ScrapeStatus | undefined;
-  /** the span receiver's store, read side */
-  traces(): Pick<TraceStore, 'services' | 'tracesOf' | 'trace'>;
 }
 
-/** What unauthenticated reporters may hand the control plane: spans (`POST /api/v2/spans`). */
-export interface ControlPlaneIngest {
+/**
+ * The span receiver (api-traces.ts): the one write open to unauthenticated reporters (spans,
+ * `POST /api/v2/spans`) and the reads over what it holds.
+ */
+export interface ControlPlaneTraces {
   receiveSpans(spans: TraceSpan[], truncatedFields: number): void;
   /** counts a refused span POST */
   spansRefused(): void;
   maxSpanBodyBytes(): number;
+  /** the store's read side */
+  reader(): Pick<TraceStore, 'services' | 'tracesOf' | 'trace'>;
 }
 
 /** The writes of the API; every caller has passed `authorizeWrite`. */

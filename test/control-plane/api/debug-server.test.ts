@@ -44,7 +44,6 @@ const view: ControlPlaneView = {
   rootCertPem: () => '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n',
   traffic: () => ({ rows: [], coveredSeconds: 60, timestamp: Date.now() }),
   scrapeStatus: () => ({ intervalMs: 5000, targets: 0, failedTargets: [], series: 0, droppedSeries: 0 }),
-  traces: () => spans,
 };
 const spans = new TraceStore();
 const writes: ControlPlaneWrites = {
@@ -66,6 +65,7 @@ before(async () => {
     receiveSpans: (s, truncated) => void spans.add(s, truncated),
     spansRefused: () => spans.rejected(),
     maxSpanBodyBytes: () => spans.limits.maxBodyBytes,
+    reader: () => spans,
   });
   base = `http://127.0.0.1:${server.port}`;
 });

@@ -214,6 +214,93 @@ export interface ScrapeStatus {
   droppedSeries: number;
 }
 
+// ---------------------------------------------------------------- traces (Zipkin v2 receiver)
+
+/** A Zipkin v2 endpoint (`localEndpoint`, `remoteEndpoint`). */
+export interface TraceEndpoint {
+  serviceName?: string;
+  ipv4?: string;
+  ipv6?: string;
+  port?: number;
+}
+
+export type TraceSpanKind = 'CLIENT' | 'SERVER' | 'PRODUCER' | 'CONSUMER';
+
+/** One span as received on `POST /api/v2/spans` (Zipkin v2 JSON, ids lower-case hex, times in µs). */
+export interface TraceSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name?: string;
+  kind?: TraceSpanKind;
+  /** epoch microseconds */
+  timestamp?: number;
+  /** microseconds */
+  duration?: number;
+  localEndpoint?: TraceEndpoint;
+  remoteEndpoint?: TraceEndpoint;
+  tags?: Record<string, string>;
+  annotations?: Array<{ timestamp: number; value: string }>;
+  shared?: boolean;
+  debug?: boolean;
+}
+
+/** One trace in a list: its root (or earliest) span and its extent. */
+export interface TraceSummary {
+  traceId: string;
+  /** service and operation of the root span (the earliest span when the root is missing) */
+  rootService: string;
+  rootName: string;
+  /** epoch microseconds of the earliest span */
+  startUs: number;
+  /** microseconds from the earliest start to the latest end */
+  durationUs: number;
+  spanCount: number;
+  /** a span has an `error` tag or an HTTP status of 500 or more */
+  error: boolean;
+  /** the services that reported spans of it (localEndpoint.serviceName), sorted */
+  services: string[];
+}
+
+/** The receiver's bounds and what they cost (counters since the control plane started). */
+export interface TraceReceiverStats {
+  spans: number;
+  traces: number;
+  maxSpans: number;
+  maxTraces: number;
+  maxSpansPerTrace: number;
+  maxBodyBytes: number;
+  /** spans stored */
+  acceptedSpans: number;
+  /** spans dropped because their trace already had maxSpansPerTrace */
+  droppedSpans: number;
+  /** oldest traces removed to stay within maxSpans / maxTraces, and their spans */
+  evictedTraces: number;
+  evictedSpans: number;
+  /** tag values, names or lists cut to the receiver's per-span limits */
+  truncatedFields: number;
+  /** POSTs refused: malformed JSON or spans, too large, wrong media type or encoding */
+  rejectedRequests: number;
+}
+
+/** `GET /apis/v1/traces/services` */
+export interface TraceServicesResponse {
+  items: Array<{ name: string; traces: number; spans: number }>;
+  receiver: TraceReceiverStats;
+}
+
+/** `GET /apis/v1/traces?service=&limit=`: recent traces with a span of the service, newest first */
+export interface TraceListResponse {
+  service: string;
+  items: TraceSummary[];
+}
+
+/** `GET /apis/v1/traces/<traceId>`: the trace's spans ordered by start */
+export interface TraceResponse {
+  summary: TraceSummary;
+  spans: TraceSpan[];
+}
+
 // ---------------------------------------------------------------- lists (dashboard)
 
 export interface ServiceListItem {

@@ -13,7 +13,8 @@ import { proxyNeedsPush, resolveChange } from './push-affected.js';
 import { XdsGenerator } from './xds-generator.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { startDebugServer, type DebugServer } from './debug-server.js';
-import { controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
+import { controlPlaneTraces, controlPlaneView, controlPlaneWrites } from './api/control-plane-view-of.js';
+import { TraceStore, type TraceStoreLimits } from './traces/trace-store.js';
 import { createPushContext, type PushContext } from './builders/index.js';
 import { AggregateRegistry, LocalRegistry, VipAllocator, type RegistrySource } from '../registry/index.js';
 import type { ConfigResource } from '../config/types.js';
@@ -65,6 +66,8 @@ export interface ControlPlaneOptions {
   pollMs?: number;
   /** how often every connected proxy's Istio metrics are scraped for the traffic graph (ms; 0 = never; default 5000) */
   metricsScrapeIntervalMs?: number;
+  /** bounds of the Zipkin span receiver (`POST /api/v2/spans`); defaults in trace-store.ts */
+  traceLimits?: Partial<TraceStoreLimits>;
   log?: (line: string) => void;
   /**
    * Service registries besides the config directory's own (its Services, ServiceEntries,
@@ -121,6 +124,8 @@ export class ControlPlane {
   readonly nackLog: NackLog;
   /** the sidecars' Istio metrics, scraped into a bounded window (the dashboard's graph) */
   readonly scraper: MetricsScraper;
+  /** spans received on the debug port's Zipkin endpoint, bounded */
+  readonly traces: TraceStore;
   readonly scrapeIntervalMs: number;
 
   constructor(readonly options: ControlPlaneOptions) {
@@ -153,6 +158,7 @@ export class ControlPlane {
     });
     this.scheduler = new PushScheduler((req) => void this.push(req), options.debounceMs ?? 100);
     this.scrapeIntervalMs = options.metricsScrapeIntervalMs ?? 5000;
+    this.traces = new TraceStore(options.traceLimits);
     this.scraper = new MetricsScraper({ intervalMs: this.scrapeIntervalMs, targets: () => scrapeTargets(this.ads.streams()) });
     this.wire();
   }
@@ -348,7 +354,9 @@ export class ControlPlane {
     this.xdsPort = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     this.secureXdsPort = await this.security.listen(host, this.options.secureXdsPort ?? 15012, this.ads);
     const debugHost = this.options.debugAddress ?? '127.0.0.1';
-    this.debug = await startDebugServer(controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014);
+    this.debug = await startDebugServer(
+      controlPlaneView(this), controlPlaneWrites(this), this.adminToken, debugHost, this.options.debugPort ?? 15014, controlPlaneTraces(this),
+    );
     this.debugPort = this.debug.port;
     if (this.options.publishToken !== false) this.publishedToken = publishAdminToken(this.adminToken, debugHost, this.debugPort);
     this.watchConfigDir();

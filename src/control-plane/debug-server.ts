@@ -6,9 +6,9 @@
  */
 import * as http from 'node:http';
 import { authorizeWrite, checkHost, type ApiAuthOptions, type AuthRefusal } from './api-auth.js';
-import type { ApiReply, ApiRoute } from './api/api-route.js';
+import { BodyTooLargeError, type ApiReply, type ApiRoute } from './api/api-route.js';
 import { apiRoutes, matchRoute } from './api/api-routes.js';
-import type { ControlPlaneView, ControlPlaneWrites } from './api/control-plane-view.js';
+import type { ControlPlaneTraces, ControlPlaneView, ControlPlaneWrites } from './api/control-plane-view.js';
 
 export interface DebugServer {
   port: number;
@@ -27,32 +27,41 @@ function send(res: http.ServerResponse, reply: ApiReply): void {
   res.end(body);
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume(); // drained, not buffered: the answer can still be written
+      return reject(new BodyTooLargeError(limit));
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('request body too large'));
-        req.destroy();
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        reject(new BodyTooLargeError(limit));
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
 export async function startDebugServer(
-  view: ControlPlaneView, writes: ControlPlaneWrites, adminToken: string, host: string, port: number,
+  view: ControlPlaneView, writes: ControlPlaneWrites, adminToken: string, host: string, port: number, traces?: ControlPlaneTraces,
 ): Promise<DebugServer> {
   const auth: ApiAuthOptions = { listenHost: host, port, adminToken };
-  const routes = apiRoutes(view, writes);
+  const routes = apiRoutes(view, writes, traces);
   const server = http.createServer((req, res) => {
     handle(routes, auth, req, res).catch((err) => {
       if (res.headersSent) return void res.destroy();
+      if (err instanceof BodyTooLargeError) return send(res, { status: 413, body: { error: err.message, code: err.code }, headers: { connection: 'close' } });
       send(res, { status: 500, body: { error: (err as Error).message, code: (err as { code?: string }).code } });
     });
   });
@@ -85,14 +94,14 @@ async function handle(routes: readonly ApiRoute[], auth: ApiAuthOptions, req: ht
   // every request names this server (DNS rebinding); writes need more (authorizeWrite)
   const badHost = checkHost(req, auth);
   if (badHost) return send(res, refusal(badHost));
-  if (method !== 'GET' && method !== 'HEAD') {
+  const found = matchRoute(routes, method, url.pathname);
+  if (method !== 'GET' && method !== 'HEAD' && !found?.route.ingest) {
     const denied = authorizeWrite(req, auth, { requireBody: method !== 'DELETE' });
     if (denied) {
       req.resume();
       return send(res, refusal(denied));
     }
   }
-  const found = matchRoute(routes, method, url.pathname);
   if (!found) {
     return send(res, {
       status: 404,
@@ -104,6 +113,11 @@ async function handle(routes: readonly ApiRoute[], auth: ApiAuthOptions, req: ht
     path: url.pathname,
     query: url.searchParams,
     params: found.params,
-    body: () => readBody(req),
+    body: async () => (await readBody(req, MAX_BODY)).toString('utf8'),
+    rawBody: (limit) => readBody(req, Math.min(limit, MAX_BODY)),
+    header: (name) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
   }));
 }

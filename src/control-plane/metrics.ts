@@ -20,6 +20,8 @@ const HELP: Record<string, string> = {
   citadel_server_success_cert_issuance_count: 'Certificates issued.',
   citadel_server_authentication_failure_count: 'Requests (CSR or xDS) whose credential did not authenticate.',
   citadel_server_csr_parsing_err_count: 'CSRs refused as invalid (bad CSR, TTL above the maximum).',
+  clew_zipkin_spans_total: 'Spans POSTed to the Zipkin receiver, by result (stored, or dropped: their trace was full).',
+  clew_zipkin_requests_refused_total: 'Span POSTs refused (malformed, too large, wrong media type or encoding).',
 };
 
 export class ControlPlaneMetrics {
@@ -68,6 +70,16 @@ export class ControlPlaneMetrics {
     this.store.counter('citadel_server_csr_count').inc();
     if (result === 'issued') this.store.counter('citadel_server_success_cert_issuance_count').inc();
     if (result === 'invalid') this.store.counter('citadel_server_csr_parsing_err_count').inc();
+  }
+
+  /** Spans the Zipkin receiver stored or dropped (trace at its span bound). */
+  spansReceived(stored: number, dropped: number): void {
+    if (stored) this.store.counter('clew_zipkin_spans_total', { result: 'stored' }).inc(stored);
+    if (dropped) this.store.counter('clew_zipkin_spans_total', { result: 'dropped' }).inc(dropped);
+  }
+
+  spansRefused(): void {
+    this.store.counter('clew_zipkin_requests_refused_total').inc();
   }
 
   /** A gauge read at scrape time. */

@@ -4,7 +4,7 @@
  * given (graph-promql.ts, with the control plane's registry for idle nodes).
  */
 import { request } from 'undici';
-import { API_PATHS, GRAPH_WINDOWS, type GraphWindow } from '../api/api-paths.js';
+import { API_PATHS, GRAPH_WINDOWS, tracePath, type GraphWindow } from '../api/api-paths.js';
 import type { ServiceListResponse, WorkloadListResponse } from '../api/api-types.js';
 import { buildGraph } from '../mesh-metrics/graph-build.js';
 import { queryPrometheusTraffic } from '../mesh-metrics/graph-promql.js';
@@ -24,6 +24,8 @@ export interface DashboardReply {
 /** browser path -> control-plane path (query passed on) */
 const FORWARD: Record<string, string> = {
   '/api/graph': API_PATHS.graph,
+  '/api/traces/services': API_PATHS.traceServices,
+  '/api/traces': API_PATHS.traces,
   '/api/services': API_PATHS.services,
   '/api/workloads': API_PATHS.workloads,
   '/api/config': API_PATHS.configList,
@@ -33,18 +35,27 @@ const FORWARD: Record<string, string> = {
   '/api/analyze': API_PATHS.analyze,
 };
 
+/** browser paths with a parameter -> control-plane path */
+const FORWARD_PATTERNS: Array<{ path: RegExp; to: (param: string) => string }> = [
+  { path: /^\/api\/traces\/([0-9a-fA-F]{16}|[0-9a-fA-F]{32})$/, to: tracePath },
+];
+
 export const DASHBOARD_API_PATHS = Object.keys(FORWARD);
 
 export class DashboardApi {
   constructor(private readonly opts: DashboardApiOptions) {}
 
   handles(path: string): boolean {
-    return Object.hasOwn(FORWARD, path);
+    return Object.hasOwn(FORWARD, path) || FORWARD_PATTERNS.some((p) => p.path.test(path));
   }
 
   async get(path: string, query: URLSearchParams): Promise<DashboardReply> {
     if (path === '/api/graph' && this.opts.prometheus) return this.prometheusGraph(query);
     const q = query.toString();
+    if (!Object.hasOwn(FORWARD, path)) {
+      const p = FORWARD_PATTERNS.find((f) => f.path.test(path))!;
+      return this.controlPlane(p.to(p.path.exec(path)![1]));
+    }
     return this.controlPlane(`${FORWARD[path]}${q ? `?${q}` : ''}`);
   }
 

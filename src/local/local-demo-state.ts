@@ -42,6 +42,8 @@ export interface DemoState {
   client: { pid: number; address: string; proxyUrl: string };
   /** the dashboard the demo serves (`--dashboard-port`) */
   dashboard?: { url: string };
+  /** the sidecars trace every request to the control plane's Zipkin receiver (the demo's own mesh config) */
+  tracing?: boolean;
   pods: DemoPodState[];
   /** every child pid (they are process-group leaders) */
   pids: number[];

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { BOOKINFO_WORKLOADS, HTTPBIN_WORKLOADS, samplePath, type SampleWorkload } from '../../samples/manifest.js';
 import type { LocalConsole } from './local-console.js';
 import { clewCommand } from './local-clew-bin.js';
-import { seedDemoConfigDir } from './local-demo-config.js';
+import { seedDemoConfigDir, writeDemoMeshConfig } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import { LocalError } from './local-errors.js';
 import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } from './local-credentials.js';
@@ -101,6 +101,8 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   const plans: PodPlan[] = [];
   const tokens: PodTokenFile[] = [];
   let stopped: Promise<void> | undefined;
+  /** without --mesh-config: tracing to the control plane's Zipkin receiver */
+  let demoMesh: { file: string; remove(): void } | undefined;
   let dashboard: DashboardServer | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -109,6 +111,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       for (const t of tokens) t.stop();
       for (const p of plans) p.network.release();
       removeDemoState(opts.stateDir, process.pid);
+      demoMesh?.remove();
       if (configDirIsTemp) rmSync(configDir, { recursive: true, force: true });
     })();
     return stopped;
@@ -120,7 +123,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
     const cpCmd = clewCommand([
       'control-plane', '--config-dir', configDir, '--xds-port', String(opts.xdsPort), '--secure-xds-port', String(opts.secureXdsPort),
       '--debug-port', String(opts.debugPort),
-      ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
+      '--mesh-config', opts.meshConfig ?? (demoMesh = writeDemoMeshConfig(configDir, '127.0.0.1', opts.debugPort)).file,
     ]);
     const cpR = new RestartingChild(sup, { name: 'control-plane', command: cpCmd.command, args: cpCmd.args }, 'the control plane');
     const restarting: RestartingChild[] = [cpR];
@@ -187,6 +190,7 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
       configDir,
       configDirIsTemp,
       controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
+      ...(demoMesh ? { tracing: true } : {}),
       podAddressing: { mode: addressing.mode, reason: addressing.reason },
       gateway: { pid: sidecars.get(gateway)!.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
       client: { pid: sidecars.get(client)!.current.pid, address: client.address, proxyUrl: outboundUrl(client) },
@@ -239,6 +243,7 @@ export function demoSummary(state: DemoState, opts: Pick<DemoOptions, 'debugPort
   lines.push(
     `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
     ...(state.dashboard ? [`Dashboard (traffic graph, services, config, proxies): ${state.dashboard.url}`] : [`Dashboard: clew dashboard${cpFlag}`]),
+    ...(state.tracing ? [`Traces (every request sampled, received by the control plane at ${state.controlPlane.debugUrl}/api/v2/spans): ${state.dashboard ? `${state.dashboard.url}#/traces` : `clew dashboard${cpFlag}, page Traces`}`] : []),
     `Mesh client (fortio's sidecar): ${state.client.proxyUrl}`,
     ...(state.podAddressing ? [`Pod addressing: ${state.podAddressing.mode} (${state.podAddressing.reason})`] : []),
     'Workloads:',

@@ -14,7 +14,7 @@ import { adminTokenOf, fetchRootCert, PodTokenFile, type ControlPlaneAccess } fr
 import { BOOKINFO_WORKLOADS, HTTPBIN_WORKLOADS, samplePath, type SampleWorkload } from '../../samples/manifest.js';
 import type { LocalConsole } from './local-console.js';
 import { clewCommand } from './local-clew-bin.js';
-import { seedDemoConfigDir } from './local-demo-config.js';
+import { seedDemoConfigDir, writeDemoMeshConfig } from './local-demo-config.js';
 import { demoStatePath, removeDemoState, runningDemo, writeDemoState, type DemoState } from './local-demo-state.js';
 import type { DemoHandle, DemoOptions } from './local-demo.js';
 import { LocalError } from './local-errors.js';
@@ -67,6 +67,8 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
   const tokens: PodTokenFile[] = [];
   let credsDir: string | undefined;
   let stopped: Promise<void> | undefined;
+  /** without --mesh-config: tracing to the control plane's Zipkin receiver */
+  let demoMesh: { file: string; remove(): void } | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await sup.stop();
@@ -76,6 +78,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
       if (reserved) network.removePod('control-plane', '');
       guard.close();
       removeDemoState(opts.stateDir, process.pid);
+      demoMesh?.remove();
       if (configDirIsTemp) rmSync(configDir, { recursive: true, force: true });
     })();
     return stopped;
@@ -90,7 +93,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
     const cpArgs = [
       'control-plane', '--config-dir', configDir, '--listen-address', cpAddress, '--debug-address', cpAddress,
       '--xds-port', String(opts.xdsPort), '--debug-port', String(opts.debugPort),
-      ...(opts.meshConfig ? ['--mesh-config', opts.meshConfig] : []),
+      '--mesh-config', opts.meshConfig ?? (demoMesh = writeDemoMeshConfig(configDir, cpAddress, opts.debugPort)).file,
     ];
     const cpCmd = clewCommand(cpArgs);
     const cpR = new RestartingChild(sup, settings.controlPlaneHost
@@ -173,6 +176,7 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
       configDir,
       configDirIsTemp,
       controlPlane: { pid: cpR.current.pid, xdsAddress, debugUrl },
+      ...(demoMesh ? { tracing: true } : {}),
       gateway: { pid: gw.current.pid, address: '127.0.0.1', port: opts.gatewayPort, url: pageUrl },
       client: { pid: sidecars.get(sleep)!.current.pid, address: sleep.pod.ip, proxyUrl: `ip netns exec ${sleep.pod.ns}` },
       pods: plans.filter((p) => p.spec.app).map((p) => ({
@@ -221,6 +225,7 @@ export function netnsDemoSummary(state: DemoState): string[] {
     '',
     `Bookinfo is ready: ${state.gateway.url}`,
     `Control plane: xDS ${state.controlPlane.xdsAddress}, debug ${state.controlPlane.debugUrl}`,
+    ...(state.tracing ? [`Traces (every request sampled, received by the control plane at ${state.controlPlane.debugUrl}/api/v2/spans): clew dashboard${cp}, page Traces`] : []),
     'Pods (network namespace, address, host):',
     ...pods.map((p) => `  ${p.name.padEnd(16)} ${p.ns.padEnd(36)} ${p.ip.padEnd(14)} ${p.host}`),
     '',

@@ -12,6 +12,17 @@ export interface ApiRequest {
   params: string[];
   /** the request body (writes only; at most 8 MiB) */
   body(): Promise<string>;
+  /** the body's bytes, refused past `limit` bytes (BodyTooLargeError, nothing more is read) */
+  rawBody(limit: number): Promise<Buffer>;
+  /** a request header (lower-case name), several values joined by `, ` */
+  header(name: string): string | undefined;
+}
+
+export class BodyTooLargeError extends Error {
+  readonly code = 'CLEW_API_BODY_TOO_LARGE';
+  constructor(readonly limit: number) {
+    super(`request body larger than ${limit} bytes`);
+  }
 }
 
 export interface ApiReply {
@@ -29,6 +40,12 @@ export interface ApiRoute {
   path: string | RegExp;
   /** how the 404 answer lists it, e.g. `/debug/config_dump?proxyID=` */
   doc: string;
+  /**
+   * A POST open to writers without the admin token (span reporters: sidecars have none): the Host
+   * check still applies and the handler checks its own media type; everything else non-GET goes
+   * through `authorizeWrite`.
+   */
+  ingest?: true;
   handle(req: ApiRequest): ApiReply | Promise<ApiReply>;
 }
 

@@ -4,8 +4,9 @@
  * listed here) and its path in src/api/api-paths.ts, its response type in src/api/api-types.ts.
  */
 import type { ApiRoute } from './api-route.js';
-import type { ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
+import type { ControlPlaneTraces, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 import { healthRoutes } from './api-health.js';
+import { traceRoutes } from './api-traces.js';
 import { xdsRoutes } from './api-xds.js';
 import { registryRoutes } from './api-registry.js';
 import { configRoutes } from './api-config.js';
@@ -15,11 +16,12 @@ import { graphRoutes } from './api-graph.js';
 import { listRoutes } from './api-lists.js';
 import { analyzeRoutes } from './api-analyze.js';
 
-export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites): ApiRoute[] {
+export function apiRoutes(view: ControlPlaneView, writes: ControlPlaneWrites, traces?: ControlPlaneTraces): ApiRoute[] {
   return [
     ...healthRoutes(view),
     ...xdsRoutes(view),
     ...registryRoutes(view),
+    ...(traces ? traceRoutes(traces) : []),
     ...configRoutes(view),
     ...securityRoutes(view, writes),
     ...graphRoutes(view),

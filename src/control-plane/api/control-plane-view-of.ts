@@ -1,7 +1,7 @@
 /** The ControlPlane object seen through the API's interfaces. */
 import type { ControlPlane } from '../control-plane.js';
 import { configDumpFor } from '../config-dump.js';
-import type { ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
+import type { ControlPlaneTraces, ControlPlaneView, ControlPlaneWrites } from './control-plane-view.js';
 
 export function controlPlaneView(cp: ControlPlane): ControlPlaneView {
   return {
@@ -32,5 +32,20 @@ export function controlPlaneWrites(cp: ControlPlane): ControlPlaneWrites {
     deleteKeys: (items) => cp.store.deleteKeys(items),
     configRejected: (source) => cp.metrics.configRejected(source),
     mintToken: (body) => cp.security.mintToken(body),
+  };
+}
+
+export function controlPlaneTraces(cp: ControlPlane): ControlPlaneTraces {
+  return {
+    receiveSpans: (spans, truncated) => {
+      const r = cp.traces.add(spans, truncated);
+      cp.metrics.spansReceived(r.accepted, r.dropped);
+    },
+    spansRefused: () => {
+      cp.traces.rejected();
+      cp.metrics.spansRefused();
+    },
+    maxSpanBodyBytes: () => cp.traces.limits.maxBodyBytes,
+    reader: () => cp.traces,
   };
 }

@@ -10,6 +10,8 @@ import type { StreamStatus } from '../../xds-server/index.js';
 import type { ApplyResult } from '../config-store.js';
 import type { ScrapeStatus } from '../../api/api-types.js';
 import type { TrafficQuery } from '../../mesh-metrics/traffic-rows.js';
+import type { TraceSpan } from '../../api/api-types.js';
+import type { TraceStore } from '../traces/trace-store.js';
 
 export interface ControlPlaneView {
   isReady(): boolean;
@@ -39,6 +41,19 @@ export interface ControlPlaneView {
   traffic(windowMs: number): TrafficQuery;
   /** the scraper's state; undefined when scraping is off */
   scrapeStatus(): ScrapeStatus | undefined;
+}
+
+/**
+ * The span receiver (api-traces.ts): the one write open to unauthenticated reporters (spans,
+ * `POST /api/v2/spans`) and the reads over what it holds.
+ */
+export interface ControlPlaneTraces {
+  receiveSpans(spans: TraceSpan[], truncatedFields: number): void;
+  /** counts a refused span POST */
+  spansRefused(): void;
+  maxSpanBodyBytes(): number;
+  /** the store's read side */
+  reader(): Pick<TraceStore, 'services' | 'tracesOf' | 'trace'>;
 }
 
 /** The writes of the API; every caller has passed `authorizeWrite`. */

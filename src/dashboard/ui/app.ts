@@ -1,6 +1,7 @@
 /** The dashboard's entry: a hash router over the pages (#/graph, #/services, ...). */
 import { leaveGraph, showGraph } from './page-graph.js';
 import { showConfig, showProxies, showServices, showWorkloads } from './page-lists.js';
+import { showTrace, showTraces } from './page-traces.js';
 
 function route(): void {
   const main = document.getElementById('page')!;
@@ -11,6 +12,7 @@ function route(): void {
     case 'services': void showServices(main); break;
     case 'workloads': void showWorkloads(main); break;
     case 'config': void showConfig(main); break;
+    case 'traces': void (arg ? showTrace(main, decodeURIComponent(arg)) : showTraces(main)); break;
     case 'proxies': void showProxies(main, arg ? decodeURIComponent(arg) : undefined); break;
     default: showGraph(main);
   }

@@ -11,6 +11,7 @@ import type { ControlPlaneView, ControlPlaneWrites } from '../../../src/control-
 import { API_PATHS, resourcePath } from '../../../src/api/api-paths.js';
 import type { ConfigzResponse, RegistryzEntry } from '../../../src/api/api-types.js';
 import { defaultMeshConfig, type ConfigResource } from '../../../src/config/index.js';
+import { TraceStore } from '../../../src/control-plane/traces/trace-store.js';
 
 const TOKEN = 'test-admin-token';
 const VS: ConfigResource = {
@@ -44,6 +45,7 @@ const view: ControlPlaneView = {
   traffic: () => ({ rows: [], coveredSeconds: 60, timestamp: Date.now() }),
   scrapeStatus: () => ({ intervalMs: 5000, targets: 0, failedTargets: [], series: 0, droppedSeries: 0 }),
 };
+const spans = new TraceStore();
 const writes: ControlPlaneWrites = {
   applyText: async () => ({ results: [], ignored: [] }),
   deleteText: async () => [],
@@ -59,7 +61,12 @@ let server: DebugServer;
 let base: string;
 
 before(async () => {
-  server = await startDebugServer(view, writes, TOKEN, '127.0.0.1', 0);
+  server = await startDebugServer(view, writes, TOKEN, '127.0.0.1', 0, {
+    receiveSpans: (s, truncated) => void spans.add(s, truncated),
+    spansRefused: () => spans.rejected(),
+    maxSpanBodyBytes: () => spans.limits.maxBodyBytes,
+    reader: () => spans,
+  });
   base = `http://127.0.0.1:${server.port}`;
 });
 after(() => server.close());

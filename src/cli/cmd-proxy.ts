@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--parent-shutdown-duration <duration>', 'a drain ends by then, closing whatever is still open; e.g. 60s', '60s')
     .option('--max-downstream-connections <n>', "global limit of open downstream connections (Envoy's overload manager downstream_connections): more are closed at once and counted in listener.<address>.downstream_global_cx_overflow; 0 = none (default: the open-files limit less a reserve, at most 65536)")
     .option('--root-cert <file>', "the control plane's root certificate (PEM): verifies its TLS port (certificate service, ADS over TLS); enables the workload certificate agent")
-    .option('--ca-address <host:port>', 'where CreateCertificate goes (default: the xDS host, port 15012)')
+    .option('--ca-address <host:port>', 'where CreateCertificate goes (default: the xDS address with --xds-tls, else the xDS host at port 15012)')
     .option('--token-file <file>', 'workload token, sent as authorization: Bearer on the CSR call and the ADS stream (read again at each use)')
     .option('--xds-tls', 'ADS over TLS (verified with --root-cert); the default when the xDS port is 15012')
     .option('--workload-cert-ttl <duration>', 'requested workload certificate lifetime, e.g. 24h, 1m (rotation at about half of it)', '24h')

@@ -131,8 +131,11 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   const proxyArgs = [
     'proxy', '--type', 'sidecar', '--xds-address', settings.xdsAddress,
     '--id', '$(POD_NAME).$(POD_NAMESPACE)', '--service-account', '$(SERVICE_ACCOUNT)', '--address', '$(INSTANCE_IP)',
+    // Envoy's admin port is the pod's own (localhost), as Istio binds it; stats and readiness stay on the pod IP
+    '--admin-address', '127.0.0.1',
     '--interception-mode', mode,
-    '--root-cert', `${ROOT_DIR}/root-cert.pem`, '--token-file', `${TOKEN_DIR}/istio-token`,
+    // ADS over TLS whatever the port (istiod's is 15012, but a control plane may listen elsewhere)
+    '--xds-tls', '--root-cert', `${ROOT_DIR}/root-cert.pem`, '--token-file', `${TOKEN_DIR}/istio-token`,
     ...appPorts.flatMap((p) => ['--port', String(p)]),
     ...(Object.keys(labels).length ? ['--labels', labelArg(labels)] : []),
   ];

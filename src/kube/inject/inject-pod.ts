@@ -22,6 +22,11 @@ export interface InjectSettings {
   proxyUid: number;
   revision: string;
   imagePullPolicy?: string;
+  /**
+   * MeshConfig `defaultConfig.holdApplicationUntilProxyStarts`: the app containers start only once
+   * the sidecar is ready (a pod's `proxy.istio.io/config` annotation overrides it either way)
+   */
+  holdApplicationUntilProxyStarts?: boolean;
 }
 
 export const DEFAULT_INJECT_SETTINGS: InjectSettings = {
@@ -68,16 +73,25 @@ function annotation(md: KubeObject['metadata'], key: string, pattern: RegExp): s
   return s;
 }
 
-function holdApplication(md: KubeObject['metadata']): boolean {
+function holdApplication(md: KubeObject['metadata'], meshDefault: boolean): boolean {
   const text = md.annotations?.[A.proxyConfig];
-  if (!text) return false;
+  if (!text) return meshDefault;
   let cfg: any;
   try {
     cfg = parseYaml(text);
   } catch (err) {
     throw new InjectError(`annotation ${A.proxyConfig}: not YAML: ${(err as Error).message}`);
   }
-  return cfg?.holdApplicationUntilProxyStarts === true;
+  if (cfg !== null && cfg !== undefined && (typeof cfg !== 'object' || Array.isArray(cfg))) throw new InjectError(`annotation ${A.proxyConfig}: expected a ProxyConfig mapping`);
+  const v = cfg?.holdApplicationUntilProxyStarts;
+  if (v === undefined || v === null) return meshDefault;
+  if (typeof v !== 'boolean') throw new InjectError(`annotation ${A.proxyConfig}: holdApplicationUntilProxyStarts: expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** MeshConfig `defaultConfig.holdApplicationUntilProxyStarts` (false when unset). */
+export function meshHoldApplication(mesh: { defaultConfig?: Record<string, unknown> } | undefined): boolean {
+  return mesh?.defaultConfig?.holdApplicationUntilProxyStarts === true;
 }
 
 /** `app=reviews,version=v1` for `clew proxy --labels` (label values cannot hold `,` or `=`). */
@@ -98,7 +112,7 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   if (mode !== 'REDIRECT' && mode !== 'TPROXY' && mode !== 'NONE') throw new InjectError(`annotation ${A.interceptionMode}: ${mode} (REDIRECT, TPROXY or NONE)`);
   const nativeAnn = md.annotations?.[A.nativeSidecar];
   const native = nativeAnn === undefined ? settings.nativeSidecar : nativeAnn === 'true';
-  const hold = holdApplication(md);
+  const hold = holdApplication(md, settings.holdApplicationUntilProxyStarts === true);
   const uid = String(settings.proxyUid);
 
   const appPorts = [...new Set(containers.flatMap((c) => (c.ports ?? []).filter((p: any) => (p.protocol ?? 'TCP') === 'TCP').map((p: any) => p.containerPort as number)))]

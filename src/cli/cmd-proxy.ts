@@ -47,6 +47,7 @@ export function register(program: Command): void {
     .option('--workload-cert-ttl <duration>', 'requested workload certificate lifetime, e.g. 24h, 1m (rotation at about half of it)', '24h')
     .option('--key-algorithm <alg>', 'workload key: rsa (RSA 2048) or ecdsa (P-256)', 'rsa')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the identity in the CSR (the CA decides the certificate)', 'cluster.local')
+    .option('--status-port <port>', "with $ISTIO_KUBE_APP_PROBERS (set by the injector): port answering the kubelet's rewritten probes /app-health/<container>/livez|readyz|startupz", '15020')
     .option('--hot-restart', 'run under an agent that owns the listening sockets: SIGHUP starts a new proxy process (N with --concurrency) that takes them over while the old one drains')
     .action(async (o: Record<string, any>) => {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
@@ -82,6 +83,16 @@ export function register(program: Command): void {
       const keyAlgorithm = String(o.keyAlgorithm).toLowerCase();
       if (keyAlgorithm !== 'rsa' && keyAlgorithm !== 'ecdsa') throw new UsageError('--key-algorithm must be rsa or ecdsa');
       if ((o.tokenFile || o.caAddress || o.xdsTls) && !o.rootCert) throw new UsageError('--token-file, --ca-address and --xds-tls need --root-cert (the control plane is verified before a token is sent)');
+      let appProbers: ProxyOptions['appProbers'];
+      if (process.env.ISTIO_KUBE_APP_PROBERS) {
+        const { parseAppProbers, AppProbersError } = await import('../proxy/admin/app-probes.js');
+        try {
+          appProbers = parseAppProbers(process.env.ISTIO_KUBE_APP_PROBERS);
+        } catch (err) {
+          if (err instanceof AppProbersError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
       const options: ProxyOptions = {
         remapPorts,
         xdsAddress: String(o.xdsAddress),
@@ -101,6 +112,8 @@ export function register(program: Command): void {
         adminPort: port(o.adminPort, '--admin-port'),
         statsPort: port(o.statsPort, '--stats-port'),
         readyPort: port(o.readyPort, '--ready-port'),
+        statusPort: port(o.statusPort, '--status-port'),
+        appProbers,
         concurrency,
         logLevel: o.logLevel as LogLevel,
         drainTimeMs: drainMs,

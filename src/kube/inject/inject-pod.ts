@@ -10,6 +10,8 @@
 import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from '../kube-client.js';
 import { STATUS_ANNOTATION } from './inject-policy.js';
+import { InjectError } from './inject-errors.js';
+import { rewriteEnabled, rewriteProbes } from './inject-probes.js';
 
 export interface InjectSettings {
   /** Clew's image (Dockerfile) */
@@ -37,13 +39,7 @@ export const DEFAULT_INJECT_SETTINGS: InjectSettings = {
   revision: 'default',
 };
 
-export class InjectError extends Error {
-  readonly code = 'INJECT_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'InjectError';
-  }
-}
+export { InjectError };
 
 const A = {
   includeOutboundIPRanges: 'traffic.sidecar.istio.io/includeOutboundIPRanges',
@@ -113,6 +109,9 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   const nativeAnn = md.annotations?.[A.nativeSidecar];
   const native = nativeAnn === undefined ? settings.nativeSidecar : nativeAnn === 'true';
   const hold = holdApplication(md, settings.holdApplicationUntilProxyStarts === true);
+  // the app's probes go through the sidecar's status port (Istio's rewriteAppHTTPProbers)
+  const rewritten = rewriteEnabled(md) ? rewriteProbes(containers) : { containers, probers: {} };
+  const probersJson = Object.keys(rewritten.probers).length ? JSON.stringify(rewritten.probers) : undefined;
   const uid = String(settings.proxyUid);
 
   const appPorts = [...new Set(containers.flatMap((c) => (c.ports ?? []).filter((p: any) => (p.protocol ?? 'TCP') === 'TCP').map((p: any) => p.containerPort as number)))]
@@ -160,6 +159,7 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
     env: [
       fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
       fieldEnv('INSTANCE_IP', 'status.podIP'), fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+      ...(probersJson ? [{ name: 'ISTIO_KUBE_APP_PROBERS', value: probersJson }] : []),
     ],
     ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }],
     readinessProbe: readiness,
@@ -200,7 +200,8 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   };
   const outInit = [...(mode === 'NONE' ? [] : [init]), ...(native ? [proxy] : []), ...(spec.initContainers ?? [])];
   if (mode === 'NONE') status.initContainers = status.initContainers.filter((n) => n !== 'istio-init');
-  const outContainers = native ? [...containers] : hold ? [proxy, ...containers] : [...containers, proxy];
+  const apps = rewritten.containers;
+  const outContainers = native ? [...apps] : hold ? [proxy, ...apps] : [...apps, proxy];
 
   return {
     ...pod,

@@ -27,6 +27,7 @@ import { request } from 'undici';
 import { kubeApiServerSkip, startKubeApiServer, type KubeApiServer } from '../helpers/kube-api-server.js';
 import { CLEW_BIN } from '../helpers/paths.js';
 import { sweep } from '../helpers/netns-mesh.js';
+import { requireRoot } from '../helpers/netns.js';
 import { applyCrds, must, until } from './kube-fixtures.js';
 import { injectPod, DEFAULT_INJECT_SETTINGS } from '../../src/kube/inject/inject-pod.js';
 import type { KubeObject } from '../../src/kube/kube-client.js';
@@ -38,7 +39,7 @@ import { checkSidecarCanRead, PROXY_UID } from '../../src/local/netns-pod.js';
 
 const PREFIX = 'ktok';
 const CIDR = '10.209.0.0/16';
-const skip = kubeApiServerSkip() || (process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false);
+const skip = kubeApiServerSkip();
 const NS = `kt-${crypto.randomBytes(3).toString('hex')}`;
 const PORT = 8080;
 let api: KubeApiServer;
@@ -80,6 +81,7 @@ async function stop(p: ChildProcess): Promise<void> {
 
 before(async () => {
   if (skip) return;
+  requireRoot();
   checkSidecarCanRead();
   sweep(PREFIX);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-kube-token-'));

@@ -327,6 +327,10 @@ test('sidecars with TokenRequest tokens get their SPIFFE certificates from Token
   await until('the deleted pod\'s ADS stream refused', () => new RegExp(`from ${goneNet.ip}:\\d+ refused: authentication failed: .*kubernetes-token-review: TokenReview: not authenticated: .*service account token has been invalidated`).test(cp.output()), 20_000)
     .catch((err) => assert.fail(`${(err as Error).message}: ${gone.output().slice(-2000)}\ncontrol plane: ${cp.output().slice(-3000)}`));
 
+  // each sidecar hears why (the status of its refused stream) and keeps retrying
+  await until('the refusals reach the sidecars', () => /xds stream closed \(grpc-status 7: .*service account server is not client\); reconnecting/.test(impostor.output())
+    && /xds stream closed \(grpc-status 16: .*TokenReview: not authenticated.*\); reconnecting/.test(gone.output()), 20_000)
+    .catch((err) => assert.fail(`${(err as Error).message}: ${impostor.output().slice(-1500)}\n${gone.output().slice(-1500)}`));
   for (const [what, p, net] of [['impostor', impostor, impostorNet], ['deleted pod', gone, goneNet]] as const) {
     assert.equal(p.proc.exitCode, null, `${what}: the sidecar keeps running (and retrying)`);
     assert.equal(await httpReady(`http://${net.ip}:15021/healthz/ready`, 500), false, `${what}: never ready`);

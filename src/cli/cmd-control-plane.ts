@@ -101,11 +101,13 @@ export function register(program: Command): void {
       if (kube) {
         kube.publishRootCert(() => cp.security.ca.rootCertPem(), log);
         const { KubeWebhooks } = await import('../kube/kube-webhooks.js');
+        const { meshHoldApplication } = await import('../kube/inject/inject-pod.js');
         try {
           webhooks = await KubeWebhooks.start({
             client: kube.client, ca: cp.security.ca, host: opts.webhookAddress ?? opts.listenAddress, port: opts.webhookPort, log,
             namespaceLabels: (ns) => kube!.registry.namespaceLabels(ns),
             inject: { image: opts.proxyImage, nativeSidecar: opts.nativeSidecar },
+            injectDefaults: () => ({ holdApplicationUntilProxyStarts: meshHoldApplication(cp.meshConfig()) }),
           });
         } catch (err) {
           await cp.stop();

@@ -17,9 +17,24 @@ export function register(program: Command): void {
     .option('--xds-address <host:port>', "the control plane's TLS port as pods reach it", 'istiod.istio-system.svc:15012')
     .option('--no-native-sidecar', 'the sidecar as a regular container, not a restartable init container (Kubernetes before 1.29)')
     .option('--revision <rev>', 'revision recorded in sidecar.istio.io/status', 'default')
+    .option('--mesh-config <file>', "MeshConfig YAML (or the istio ConfigMap), as istioctl's --meshConfigFile: its defaultConfig (holdApplicationUntilProxyStarts) applies")
     .action(async (opts) => {
       const { injectManifest } = await import('../kube/inject/inject-manifest.js');
-      const { DEFAULT_INJECT_SETTINGS, InjectError } = await import('../kube/inject/inject-pod.js');
+      const { DEFAULT_INJECT_SETTINGS, InjectError, meshHoldApplication } = await import('../kube/inject/inject-pod.js');
+      let hold = false;
+      if (opts.meshConfig) {
+        const { loadMeshConfigFile, formatMessage, ConfigPathError } = await import('../config/index.js');
+        let loaded;
+        try {
+          loaded = await loadMeshConfigFile(opts.meshConfig);
+        } catch (err) {
+          if (err instanceof ConfigPathError) throw new UsageError(`kube-inject: --mesh-config ${err.message}`);
+          throw err;
+        }
+        const errors = loaded.messages.filter((m) => m.severity === 'error');
+        if (errors.length) throw new CliError(`kube-inject: invalid mesh config:\n${errors.map((m) => `  ${formatMessage(m)}`).join('\n')}`, 1, 'CLEW_MESH_CONFIG');
+        hold = meshHoldApplication(loaded.meshConfig as { defaultConfig?: Record<string, unknown> });
+      }
       let text: string;
       try {
         text = opts.filename === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(opts.filename, 'utf8');
@@ -29,7 +44,7 @@ export function register(program: Command): void {
       let res;
       try {
         res = injectManifest(text, {
-          ...DEFAULT_INJECT_SETTINGS, image: opts.image, xdsAddress: opts.xdsAddress, nativeSidecar: opts.nativeSidecar, revision: opts.revision,
+          ...DEFAULT_INJECT_SETTINGS, image: opts.image, xdsAddress: opts.xdsAddress, nativeSidecar: opts.nativeSidecar, revision: opts.revision, holdApplicationUntilProxyStarts: hold,
         }, opts.filename === '-' ? '<stdin>' : opts.filename);
       } catch (err) {
         if (err instanceof InjectError) throw new CliError(`kube-inject: ${err.message}`, 1, err.code);

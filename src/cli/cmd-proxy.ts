@@ -41,12 +41,13 @@ export function register(program: Command): void {
     .option('--parent-shutdown-duration <duration>', 'a drain ends by then, closing whatever is still open; e.g. 60s', '60s')
     .option('--max-downstream-connections <n>', "global limit of open downstream connections (Envoy's overload manager downstream_connections): more are closed at once and counted in listener.<address>.downstream_global_cx_overflow; 0 = none (default: the open-files limit less a reserve, at most 65536)")
     .option('--root-cert <file>', "the control plane's root certificate (PEM): verifies its TLS port (certificate service, ADS over TLS); enables the workload certificate agent")
-    .option('--ca-address <host:port>', 'where CreateCertificate goes (default: the xDS host, port 15012)')
+    .option('--ca-address <host:port>', 'where CreateCertificate goes (default: the xDS address with --xds-tls, else the xDS host at port 15012)')
     .option('--token-file <file>', 'workload token, sent as authorization: Bearer on the CSR call and the ADS stream (read again at each use)')
     .option('--xds-tls', 'ADS over TLS (verified with --root-cert); the default when the xDS port is 15012')
     .option('--workload-cert-ttl <duration>', 'requested workload certificate lifetime, e.g. 24h, 1m (rotation at about half of it)', '24h')
     .option('--key-algorithm <alg>', 'workload key: rsa (RSA 2048) or ecdsa (P-256)', 'rsa')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the identity in the CSR (the CA decides the certificate)', 'cluster.local')
+    .option('--status-port <port>', "with $ISTIO_KUBE_APP_PROBERS (set by the injector): port answering the kubelet's rewritten probes /app-health/<container>/livez|readyz|startupz", '15020')
     .option('--hot-restart', 'run under an agent that owns the listening sockets: SIGHUP starts a new proxy process (N with --concurrency) that takes them over while the old one drains')
     .action(async (o: Record<string, any>) => {
       const type = o.type === 'router' ? 'router' : o.type === 'sidecar' ? 'sidecar' : undefined;
@@ -82,6 +83,16 @@ export function register(program: Command): void {
       const keyAlgorithm = String(o.keyAlgorithm).toLowerCase();
       if (keyAlgorithm !== 'rsa' && keyAlgorithm !== 'ecdsa') throw new UsageError('--key-algorithm must be rsa or ecdsa');
       if ((o.tokenFile || o.caAddress || o.xdsTls) && !o.rootCert) throw new UsageError('--token-file, --ca-address and --xds-tls need --root-cert (the control plane is verified before a token is sent)');
+      let appProbers: ProxyOptions['appProbers'];
+      if (process.env.ISTIO_KUBE_APP_PROBERS) {
+        const { parseAppProbers, AppProbersError } = await import('../proxy/admin/app-probes.js');
+        try {
+          appProbers = parseAppProbers(process.env.ISTIO_KUBE_APP_PROBERS);
+        } catch (err) {
+          if (err instanceof AppProbersError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
       const options: ProxyOptions = {
         remapPorts,
         xdsAddress: String(o.xdsAddress),
@@ -101,6 +112,8 @@ export function register(program: Command): void {
         adminPort: port(o.adminPort, '--admin-port'),
         statsPort: port(o.statsPort, '--stats-port'),
         readyPort: port(o.readyPort, '--ready-port'),
+        statusPort: port(o.statusPort, '--status-port'),
+        appProbers,
         concurrency,
         logLevel: o.logLevel as LogLevel,
         drainTimeMs: drainMs,

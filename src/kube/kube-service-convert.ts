@@ -8,6 +8,7 @@
 import type { EndpointInfo, MeshService, ServicePortInfo, Workload } from '../registry/types.js';
 import { protocolForKubePort } from '../registry/registry-protocol.js';
 import { serviceFqdn } from '../registry/registry-hosts.js';
+import { TLS_MODE_LABEL } from '../registry/registry-endpoints.js';
 import type { KubeObject } from './kube-client.js';
 
 const DECLARED = /^(http|http2|grpc|grpc-web|https|tcp|tls|mongo|redis|mysql|udp)(-|$)/i;
@@ -92,6 +93,8 @@ export function endpointsFromSlices(svc: MeshService, sp: ServicePortInfo, slice
           namespace: svc.namespace,
           healthy: true,
         };
+        // the injector's label says the pod has a sidecar: auto mTLS selects this endpoint
+        if (info.labels[TLS_MODE_LABEL] === 'istio') info.tlsMode = 'istio';
         if (pod) {
           info.workloadName = pod.metadata.name;
           info.serviceAccount = pod.spec?.serviceAccountName ?? 'default';

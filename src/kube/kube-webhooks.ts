@@ -25,6 +25,8 @@ export interface KubeWebhooksOptions {
   /** labels of a namespace (the registry's namespace informer): the injection policy */
   namespaceLabels: (namespace: string) => Record<string, string> | undefined;
   inject?: Partial<InjectSettings>;
+  /** settings read at each admission (the mesh config's current defaults, e.g. holdApplicationUntilProxyStarts) */
+  injectDefaults?: () => Partial<InjectSettings>;
   log?: (line: string) => void;
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -39,7 +41,7 @@ export class KubeWebhooks {
       handlers: {
         '/validate': validateAdmission,
         '/inject': (req) => injectAdmission(req, {
-          settings: { ...DEFAULT_INJECT_SETTINGS, ...opts.inject },
+          settings: { ...DEFAULT_INJECT_SETTINGS, ...opts.inject, ...opts.injectDefaults?.() },
           // a namespace created a moment ago may not have reached the informer yet
           namespaceLabels: async (ns) => opts.namespaceLabels(ns)
             ?? (await opts.client.get(`/api/v1/namespaces/${encodeURIComponent(ns)}`).catch(() => undefined))?.metadata.labels ?? {},

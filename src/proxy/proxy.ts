@@ -305,6 +305,12 @@ export async function startProxy(options: ProxyOptions, worker: ProxyWorkerHooks
   const admin = await serve('admin', options.adminPort ?? 15000);
   const statsSrv = await serve('stats', options.statsPort ?? 15090);
   const readySrv = await serve('ready', options.readyPort ?? 15021);
+  if (options.appProbers && options.appProbers.size > 0 && worker.admin !== false) {
+    // the kubelet's rewritten probes (istio-agent's 15020): the app's own probes, run from here
+    const { appProbeHandler } = await import('./admin/app-probes.js');
+    const st = await listenHttp(appProbeHandler(options.appProbers, '127.0.0.1'), host, options.statusPort ?? 15020);
+    servers.push(st.server);
+  }
   xds.start();
   // Envoy's initial_fetch_timeout (15 s): an EDS/RDS resource the server never sends does not keep
   // the proxy unready forever once clusters and listeners are in.

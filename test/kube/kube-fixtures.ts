@@ -19,7 +19,18 @@ export async function applyCrds(api: KubeApiServer, dir: string): Promise<void> 
   const file = path.join(dir, 'crds.json');
   fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: istioCrds() }));
   await api.kubectl(['apply', '-f', file]);
-  await api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=clew']);
+  // a CRD just created may have no status.conditions yet, which `kubectl wait` reports as an
+  // error instead of waiting: ask again until all are Established
+  const end = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=clew']);
+      return;
+    } catch (err) {
+      if (Date.now() > end || !/status\.conditions accessor error/.test(String((err as { stderr?: string }).stderr ?? (err as Error).message))) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 export async function createNode(api: KubeApiServer, name: string, labels: Record<string, string>): Promise<void> {

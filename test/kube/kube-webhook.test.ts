@@ -18,6 +18,7 @@ import { ControlPlane } from '../../src/control-plane/control-plane.js';
 import { KubeClient } from '../../src/kube/kube-client.js';
 import { KubeSources } from '../../src/kube/kube-sources.js';
 import { KubeWebhooks, MUTATING_WEBHOOK_CONFIG, VALIDATING_WEBHOOK_CONFIG } from '../../src/kube/kube-webhooks.js';
+import { meshHoldApplication } from '../../src/kube/inject/inject-pod.js';
 import { parse as parseYaml } from 'yaml';
 import * as crypto from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -45,7 +46,10 @@ before(async () => {
   kube = new KubeSources(KubeClient.fromFile(api.kubeconfig), { backoffMs: 100, maxBackoffMs: 1000, renewMs: 500, log: (l) => logs.push(l) });
   await kube.start();
   fs.mkdirSync(path.join(dir, 'config'));
+  // the mesh default the injector reads at each admission (native sidecars are gated by their startupProbe anyway)
+  fs.writeFileSync(path.join(dir, 'mesh.yaml'), 'defaultConfig:\n  holdApplicationUntilProxyStarts: true\n');
   cp = new ControlPlane({
+    meshConfigFile: path.join(dir, 'mesh.yaml'),
     configDir: path.join(dir, 'config'), xdsPort: 0, debugPort: 0, secureXdsPort: 0, publishToken: false, debounceMs: 50,
     registries: [kube.registrySource()], configSources: [kube.configSource()], log: (l) => logs.push(l),
     authenticators: [new KubeTokenReviewAuthenticator(kube.client)],
@@ -55,6 +59,7 @@ before(async () => {
   webhooks = await KubeWebhooks.start({
     client: kube.client, ca: cp.security.ca, host: '127.0.0.1', port: 0, backoffMs: 100, maxBackoffMs: 1000, log: (l) => logs.push(l),
     namespaceLabels: (ns) => kube.registry.namespaceLabels(ns),
+    injectDefaults: () => ({ holdApplicationUntilProxyStarts: meshHoldApplication(cp.meshConfig()) }),
   });
   // as `clew install` writes it, but with the test's URL instead of istiod's Service, and no caBundle yet
   await must(api, 'POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', {
@@ -312,4 +317,24 @@ test('the Lease holder publishes the root certificate to every namespace (Config
   const later = await until('root ConfigMap in a new namespace', async () => ((await cm('later')).status === 200 ? cm('later') : undefined));
   assert.equal(later.body.data['root-cert.pem'], root);
   assert.equal((await cm('kube-system')).status, 404);
+});
+
+test('holdApplicationUntilProxyStarts from the control plane\'s mesh config: a regular sidecar comes back first with a postStart wait, unless the pod says false', { skip }, async () => {
+  await until('both webhook configurations patched', async () => (webhooks.patcher.patched >= 2 ? true : undefined));
+  await must(api, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'held', labels: { 'istio-injection': 'enabled' } } });
+  // no controller manager creates the namespace's default ServiceAccount here
+  await must(api, 'POST', '/api/v1/namespaces/held/serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+  const create = async (name: string, annotations: Record<string, string>) => {
+    await api.kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'held', annotations: { 'sidecar.istio.io/nativeSidecar': 'false', ...annotations } },
+      spec: { containers: [{ name: 'app', image: 'app', ports: [{ containerPort: 8080 }] }] },
+    }));
+    return must(api, 'GET', `/api/v1/namespaces/held/pods/${name}`);
+  };
+  const held = await create('held', {});
+  assert.deepEqual(held.spec.containers.map((c: any) => c.name), ['istio-proxy', 'app'], 'the mesh default holds the app');
+  assert.match(held.spec.containers[0].lifecycle.postStart.exec.command.join(' '), /15021\/healthz\/ready/);
+  const free = await create('free', { 'proxy.istio.io/config': 'holdApplicationUntilProxyStarts: false' });
+  assert.deepEqual(free.spec.containers.map((c: any) => c.name), ['app', 'istio-proxy'], 'the annotation overrides the mesh default');
+  assert.equal(free.spec.containers[1].lifecycle, undefined);
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
 import type { AddressInfo } from 'node:net';
 import { AdsChannel, type AdsCall } from '../../src/proxy/xds-client/xds-client-transport.js';
 
@@ -88,6 +89,30 @@ test('a non-OK grpc-status (trailers-only) is an error with its code and message
   } finally {
     ch.close();
     await srv.close();
+  }
+});
+
+test('a status in trailers ends the call while the client\'s side is still open (a refused ADS stream is seen and retried)', async () => {
+  // a grpc-js server failing a bidi call as the ADS server refuses a stream: status trailers,
+  // END_STREAM, and the request side left to the client
+  const srv = new grpc.Server();
+  const id = (b: Buffer) => b;
+  srv.addService({ Method: { path: '/svc/Method', requestStream: true, responseStream: true, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } } as grpc.ServiceDefinition, {
+    Method: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.once('data', () => call.emit('error', Object.assign(new Error('service account a is not b'), { code: grpc.status.PERMISSION_DENIED, details: 'service account a is not b' })));
+    },
+  });
+  const port = await new Promise<number>((res, rej) => srv.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const ch = new AdsChannel({ address: `127.0.0.1:${port}`, keepaliveMs: 60_000, maxMessageBytes: 1024 });
+  try {
+    const call = ch.open('/svc/Method', enc, dec);
+    call.write('hello'); // and never half-closed, as an ADS stream
+    const r = await Promise.race([outcome(call), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the call never ended')), 5000))]);
+    assert.equal(r.status.code, grpc.status.PERMISSION_DENIED);
+    assert.match(r.errors[0], /grpc-status 7: service account a is not b/);
+  } finally {
+    ch.close();
+    srv.forceShutdown();
   }
 });
 

@@ -10,6 +10,8 @@
 import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from '../kube-client.js';
 import { STATUS_ANNOTATION } from './inject-policy.js';
+import { InjectError } from './inject-errors.js';
+import { rewriteEnabled, rewriteProbes } from './inject-probes.js';
 
 export interface InjectSettings {
   /** Clew's image (Dockerfile) */
@@ -22,6 +24,11 @@ export interface InjectSettings {
   proxyUid: number;
   revision: string;
   imagePullPolicy?: string;
+  /**
+   * MeshConfig `defaultConfig.holdApplicationUntilProxyStarts`: the app containers start only once
+   * the sidecar is ready (a pod's `proxy.istio.io/config` annotation overrides it either way)
+   */
+  holdApplicationUntilProxyStarts?: boolean;
 }
 
 export const DEFAULT_INJECT_SETTINGS: InjectSettings = {
@@ -32,13 +39,7 @@ export const DEFAULT_INJECT_SETTINGS: InjectSettings = {
   revision: 'default',
 };
 
-export class InjectError extends Error {
-  readonly code = 'INJECT_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'InjectError';
-  }
-}
+export { InjectError };
 
 const A = {
   includeOutboundIPRanges: 'traffic.sidecar.istio.io/includeOutboundIPRanges',
@@ -68,16 +69,25 @@ function annotation(md: KubeObject['metadata'], key: string, pattern: RegExp): s
   return s;
 }
 
-function holdApplication(md: KubeObject['metadata']): boolean {
+function holdApplication(md: KubeObject['metadata'], meshDefault: boolean): boolean {
   const text = md.annotations?.[A.proxyConfig];
-  if (!text) return false;
+  if (!text) return meshDefault;
   let cfg: any;
   try {
     cfg = parseYaml(text);
   } catch (err) {
     throw new InjectError(`annotation ${A.proxyConfig}: not YAML: ${(err as Error).message}`);
   }
-  return cfg?.holdApplicationUntilProxyStarts === true;
+  if (cfg !== null && cfg !== undefined && (typeof cfg !== 'object' || Array.isArray(cfg))) throw new InjectError(`annotation ${A.proxyConfig}: expected a ProxyConfig mapping`);
+  const v = cfg?.holdApplicationUntilProxyStarts;
+  if (v === undefined || v === null) return meshDefault;
+  if (typeof v !== 'boolean') throw new InjectError(`annotation ${A.proxyConfig}: holdApplicationUntilProxyStarts: expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** MeshConfig `defaultConfig.holdApplicationUntilProxyStarts` (false when unset). */
+export function meshHoldApplication(mesh: { defaultConfig?: Record<string, unknown> } | undefined): boolean {
+  return mesh?.defaultConfig?.holdApplicationUntilProxyStarts === true;
 }
 
 /** `app=reviews,version=v1` for `clew proxy --labels` (label values cannot hold `,` or `=`). */
@@ -98,7 +108,10 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   if (mode !== 'REDIRECT' && mode !== 'TPROXY' && mode !== 'NONE') throw new InjectError(`annotation ${A.interceptionMode}: ${mode} (REDIRECT, TPROXY or NONE)`);
   const nativeAnn = md.annotations?.[A.nativeSidecar];
   const native = nativeAnn === undefined ? settings.nativeSidecar : nativeAnn === 'true';
-  const hold = holdApplication(md);
+  const hold = holdApplication(md, settings.holdApplicationUntilProxyStarts === true);
+  // the app's probes go through the sidecar's status port (Istio's rewriteAppHTTPProbers)
+  const rewritten = rewriteEnabled(md) ? rewriteProbes(containers) : { containers, probers: {} };
+  const probersJson = Object.keys(rewritten.probers).length ? JSON.stringify(rewritten.probers) : undefined;
   const uid = String(settings.proxyUid);
 
   const appPorts = [...new Set(containers.flatMap((c) => (c.ports ?? []).filter((p: any) => (p.protocol ?? 'TCP') === 'TCP').map((p: any) => p.containerPort as number)))]
@@ -131,8 +144,11 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   const proxyArgs = [
     'proxy', '--type', 'sidecar', '--xds-address', settings.xdsAddress,
     '--id', '$(POD_NAME).$(POD_NAMESPACE)', '--service-account', '$(SERVICE_ACCOUNT)', '--address', '$(INSTANCE_IP)',
+    // Envoy's admin port is the pod's own (localhost), as Istio binds it; stats and readiness stay on the pod IP
+    '--admin-address', '127.0.0.1',
     '--interception-mode', mode,
-    '--root-cert', `${ROOT_DIR}/root-cert.pem`, '--token-file', `${TOKEN_DIR}/istio-token`,
+    // ADS over TLS whatever the port (istiod's is 15012, but a control plane may listen elsewhere)
+    '--xds-tls', '--root-cert', `${ROOT_DIR}/root-cert.pem`, '--token-file', `${TOKEN_DIR}/istio-token`,
     ...appPorts.flatMap((p) => ['--port', String(p)]),
     ...(Object.keys(labels).length ? ['--labels', labelArg(labels)] : []),
   ];
@@ -143,6 +159,7 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
     env: [
       fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
       fieldEnv('INSTANCE_IP', 'status.podIP'), fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+      ...(probersJson ? [{ name: 'ISTIO_KUBE_APP_PROBERS', value: probersJson }] : []),
     ],
     ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }],
     readinessProbe: readiness,
@@ -183,7 +200,8 @@ export function injectPod(pod: KubeObject, settings: InjectSettings = DEFAULT_IN
   };
   const outInit = [...(mode === 'NONE' ? [] : [init]), ...(native ? [proxy] : []), ...(spec.initContainers ?? [])];
   if (mode === 'NONE') status.initContainers = status.initContainers.filter((n) => n !== 'istio-init');
-  const outContainers = native ? [...containers] : hold ? [proxy, ...containers] : [...containers, proxy];
+  const apps = rewritten.containers;
+  const outContainers = native ? [...apps] : hold ? [proxy, ...apps] : [...apps, proxy];
 
   return {
     ...pod,

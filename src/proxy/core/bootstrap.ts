@@ -36,6 +36,10 @@ export interface ProxyOptions {
   resolvConf?: string;
   statsPort?: number;
   readyPort?: number;
+  /** the status port (istio-agent's 15020) for the app's rewritten probes, served only with appProbers */
+  statusPort?: number;
+  /** ISTIO_KUBE_APP_PROBERS, parsed (src/proxy/admin/app-probes.ts) */
+  appProbers?: Map<string, import('../admin/app-probes.js').AppProber>;
   concurrency?: number;
   logLevel?: LogLevel;
   /** telemetry hook; defaults to a no-op */

@@ -1,6 +1,6 @@
 /**
  * From the proxy's flags to its workload certificate agent: the CA address (default: the xDS
- * host at 15012), token and root files, lifetime, key type, and the SPIFFE ID put in the CSR. A
+ * address with --xds-tls, else the xDS host at 15012), token and root files, lifetime, key type, and the SPIFFE ID put in the CSR. A
  * proxy without a root certificate has no agent (a TLS context asking for `default` then waits).
  */
 import * as fs from 'node:fs';
@@ -13,7 +13,13 @@ import { WorkloadCertificateAgent, type WorkloadCertificate } from './workload-c
 export const DEFAULT_WORKLOAD_CERT_TTL_S = 24 * 3600;
 export const CA_PORT = 15012;
 
-export function defaultCaAddress(xdsAddress: string): string {
+/**
+ * Where CreateCertificate goes without --ca-address: the xDS address itself when ADS is over TLS
+ * (that is the control plane's TLS port, which serves both, as Istio's CA_ADDR defaults to the
+ * discovery address), otherwise the xDS host at 15012.
+ */
+export function defaultCaAddress(xdsAddress: string, xdsTls = false): string {
+  if (xdsTls) return xdsAddress.replace(/^dns:\/*/, '');
   const a = xdsAddress.replace(/^dns:\/*/, '');
   const i = a.lastIndexOf(':');
   const host = i > 0 ? a.slice(0, i) : a;
@@ -28,7 +34,7 @@ export function workloadAgentStarter(
   if (!o.rootCertFile) return undefined;
   return (onCertificate) => {
     const agent = new WorkloadCertificateAgent({
-      ca: new CaClient({ address: o.caAddress ?? defaultCaAddress(o.xdsAddress), rootCertFile: o.rootCertFile, tokenFile: o.tokenFile }),
+      ca: new CaClient({ address: o.caAddress ?? defaultCaAddress(o.xdsAddress, o.xdsTls === true), rootCertFile: o.rootCertFile, tokenFile: o.tokenFile }),
       spiffeId: `spiffe://${o.trustDomain ?? 'cluster.local'}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
       algorithm: o.keyAlgorithm ?? 'rsa',
       ttlSeconds: o.workloadCertTtlS ?? DEFAULT_WORKLOAD_CERT_TTL_S,

@@ -148,6 +148,12 @@ export class AdsCall<Req, Res> extends EventEmitter {
     stream.on('trailers', (trailers) => this.noteStatus(trailers));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.setError(new AdsCallError('CLEW_XDS_TRANSPORT', err.message, { cause: err })));
+    // the server's END_STREAM (its trailers) ends the call even while our side is still open, as
+    // when it refuses a stream it has not answered: without this the stream would stay half-open
+    // and the client would never see the status nor reconnect
+    stream.on('end', () => {
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
     stream.on('close', () => this.finish());
   }
 

@@ -17,7 +17,15 @@ const CHART = path.join(REPO_ROOT, 'charts', 'clew');
 
 test('charts/clew is what src/kube/install/install-chart.ts generates (node dist/src/kube/install/install-chart.js)', () => {
   for (const [name, text] of Object.entries(chartFiles())) {
-    assert.equal(fs.readFileSync(path.join(CHART, name), 'utf8'), text, `${name} is stale: regenerate the chart`);
+    const have = fs.readFileSync(path.join(CHART, name), 'utf8');
+    if (have === text) continue;
+    // no assert.equal here: its diff of two ~100 KB texts ran for minutes (the file hit the
+    // runner's 300 s limit); name the first differing line instead
+    const a = have.split('\n');
+    const b = text.split('\n');
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    assert.fail(`${name} is stale: regenerate the chart (node dist/src/kube/install/install-chart.js); first difference at line ${i + 1}: have ${JSON.stringify(a[i] ?? '(end)')}, want ${JSON.stringify(b[i] ?? '(end)')}`);
   }
 });
 

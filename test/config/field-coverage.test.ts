@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fieldCoverage, renderFieldCoverage } from '../../src/config/field-coverage.js';
 import { REPO_ROOT } from './fixtures.js';
+import { assertGenerated } from '../helpers/assert-generated.js';
 
 test('the committed field-coverage table matches the schema (regenerate: node scripts/write-field-coverage.js)', () => {
   const committed = readFileSync(join(REPO_ROOT, 'docs/field-coverage.md'), 'utf8');
-  assert.equal(committed, renderFieldCoverage());
+  assertGenerated(committed, renderFieldCoverage(), 'docs/field-coverage.md', 'node scripts/write-field-coverage.js');
 });
 
 test('every field that is not implemented says why', () => {

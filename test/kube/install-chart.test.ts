@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { assertGenerated } from '../helpers/assert-generated.js';
 import { kubeApiServerSkip, kubeToolsDir } from '../helpers/kube-api-server.js';
 import { chartFiles } from '../../src/kube/install/install-chart.js';
 import { DEFAULT_INSTALL, installObjects } from '../../src/kube/install/install-manifest.js';
@@ -17,15 +18,7 @@ const CHART = path.join(REPO_ROOT, 'charts', 'clew');
 
 test('charts/clew is what src/kube/install/install-chart.ts generates (node dist/src/kube/install/install-chart.js)', () => {
   for (const [name, text] of Object.entries(chartFiles())) {
-    const have = fs.readFileSync(path.join(CHART, name), 'utf8');
-    if (have === text) continue;
-    // no assert.equal here: its diff of two ~100 KB texts ran for minutes (the file hit the
-    // runner's 300 s limit); name the first differing line instead
-    const a = have.split('\n');
-    const b = text.split('\n');
-    let i = 0;
-    while (i < a.length && i < b.length && a[i] === b[i]) i++;
-    assert.fail(`${name} is stale: regenerate the chart (node dist/src/kube/install/install-chart.js); first difference at line ${i + 1}: have ${JSON.stringify(a[i] ?? '(end)')}, want ${JSON.stringify(b[i] ?? '(end)')}`);
+    assertGenerated(fs.readFileSync(path.join(CHART, name), 'utf8'), text, `charts/clew/${name}`, 'node dist/src/kube/install/install-chart.js');
   }
 });
 

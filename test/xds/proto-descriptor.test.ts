@@ -11,6 +11,7 @@ import { compactDescriptor, descriptorText } from '../../src/xds/proto-descripto
 import { loadProtoFiles } from '../../src/xds/proto-files.js';
 import { decodeResource, encodeResource } from '../../src/xds/codec.js';
 import * as typeUrls from '../../src/xds/type-urls.js';
+import { assertGenerated } from '../helpers/assert-generated.js';
 
 const full = loadProtoFiles();
 const ISTIO_NDS = '.istio.networking.nds.v1.';
@@ -31,7 +32,7 @@ function fieldShape(f: protobuf.Field): string {
 }
 
 test('the committed envoy-descriptor.json is what the .proto files generate (regenerate: node dist/src/xds/proto-descriptor-write.js)', () => {
-  assert.equal(fs.readFileSync(DESCRIPTOR_FILE, 'utf8'), descriptorText(compactDescriptor(full)));
+  assertGenerated(fs.readFileSync(DESCRIPTOR_FILE, 'utf8'), descriptorText(compactDescriptor(full)), 'envoy-descriptor.json', 'node dist/src/xds/proto-descriptor-write.js');
 });
 
 test('every type of the compact root has the fields and values the .proto files declare', () => {

@@ -19,7 +19,7 @@ import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import type { ClewSetup, BenchTelemetry } from './bench-clew.js';
 import { pinBenchCpus, which } from './bench-tools.js';
-import { repoRoot, round, sleep, runIfMain } from './bench-util.js';
+import { median, repoRoot, round, runIfMain, sleep } from './bench-util.js';
 
 interface Variant {
   name: string;
@@ -36,11 +36,6 @@ interface Variant {
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main(): Promise<void> {

@@ -25,7 +25,7 @@ import { SharedResources } from '../src/proxy/filter-api/shared-resources.js';
 import { filterConfigOf, filterTypeUrl, findFilterFactory } from '../src/proxy/filters/registry.js';
 import type { ProxyIdentity } from '../src/xds/node-metadata.js';
 import { AUTHZ_HEADERS, AUTHZ_PATH, authzConfigYaml, makeAuthzMaterial, type AuthzMaterial, type JwtAlg } from './authz-cost-config.js';
-import { round, runIfMain } from './bench-util.js';
+import { argOr, median, round, runIfMain } from './bench-util.js';
 
 const NAMESPACE = 'default';
 const APP = 'bench-mesh';
@@ -161,11 +161,6 @@ async function timeIt(n: number, one: () => Promise<number>): Promise<number> {
   return (cpuUs() - t0) / n;
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 export async function runMicro(opts: { alg: JwtAlg; iterations: number; rounds: number; log?: (s: string) => void }): Promise<MicroResult> {
   const m = await makeAuthzMaterial(opts.alg);
   const chain = buildChain(m);
@@ -207,15 +202,10 @@ export function microSummary(r: MicroResult): { rbac: number; jwt: number; all: 
   return { rbac: median(r.rbac), jwt: median(r.jwt), all: median(r.all), base: median(r.base) };
 }
 
-function arg(argv: string[], name: string, dflt: string): string {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const alg = arg(argv, '--alg', 'RS256') as JwtAlg;
-  const r = await runMicro({ alg, iterations: Number(arg(argv, '--iterations', '20000')), rounds: Number(arg(argv, '--rounds', '5')), log: (s) => process.stderr.write(s + '\n') });
+  const alg = argOr(argv, '--alg', 'RS256') as JwtAlg;
+  const r = await runMicro({ alg, iterations: Number(argOr(argv, '--iterations', '20000')), rounds: Number(argOr(argv, '--rounds', '5')), log: (s) => process.stderr.write(s + '\n') });
   const s = microSummary(r);
   process.stdout.write(`filters: ${r.filters.join(', ')}\n${alg}, ${r.iterations} requests × ${r.rounds} rounds, µs CPU per request (median): rbac ${round(s.rbac, 2)}, jwt ${round(s.jwt, 2)}, all ${round(s.all, 2)} (bare stream ${round(s.base, 2)})\n`);
 }

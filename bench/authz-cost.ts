@@ -37,7 +37,7 @@ import { startUpstream } from './bench-peers.js';
 import { foreignCpuWatch } from './bench-proc.js';
 import { pinBenchCpus, which } from './bench-tools.js';
 import { summarizeProfile, type ProfileEntry } from './profile-sidecar.js';
-import { repoRoot, round, runIfMain, sleep } from './bench-util.js';
+import { argOr, median, repoRoot, round, runIfMain, sleep } from './bench-util.js';
 
 interface Variant {
   name: 'A' | 'B';
@@ -54,16 +54,6 @@ interface Variant {
   /** CPU % of the machine other processes used during each run */
   foreign: number[];
   failed: number;
-}
-
-function arg(argv: string[], name: string, dflt: string): string {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function uptime(): string {
@@ -130,12 +120,12 @@ async function adminStat(adminUrl: string, suffix: string): Promise<number> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const rounds = Number(arg(argv, '--rounds', '6'));
-  const seconds = Number(arg(argv, '--seconds', '4'));
-  const rate = Number(arg(argv, '--rate', '1000'));
-  const alg = arg(argv, '--alg', 'RS256') as JwtAlg;
-  const telemetry = arg(argv, '--telemetry', 'off') as BenchTelemetry;
-  const microIterations = Number(arg(argv, '--micro-iterations', '20000'));
+  const rounds = Number(argOr(argv, '--rounds', '6'));
+  const seconds = Number(argOr(argv, '--seconds', '4'));
+  const rate = Number(argOr(argv, '--rate', '1000'));
+  const alg = argOr(argv, '--alg', 'RS256') as JwtAlg;
+  const telemetry = argOr(argv, '--telemetry', 'off') as BenchTelemetry;
+  const microIterations = Number(argOr(argv, '--micro-iterations', '20000'));
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
   const started = new Date();

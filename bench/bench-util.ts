@@ -92,6 +92,18 @@ export function round(v: number, digits = 1): number {
   return Math.round(v * f) / f;
 }
 
+/** The median (mean of the middle two for an even count); NaN for no values. */
+export function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The value after `name` in argv, or `dflt` when the flag or its value is absent. */
+export function argOr(argv: string[], name: string, dflt: string): string {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
+}
+
 export function mean(values: number[]): number {
   const finite = values.filter((v) => Number.isFinite(v));
   return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;

@@ -27,7 +27,7 @@ import { schedstatSeconds } from './bench-cpu.js';
 import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
 import { pinBenchCpus, which } from './bench-tools.js';
-import { repoRoot, round, runIfMain, sleep } from './bench-util.js';
+import { argOr, median, repoRoot, round, runIfMain, sleep } from './bench-util.js';
 import { adminCounter, OUTBOUND_CLUSTER, startMeshCa, startMeshPair, type MeshPair } from './mtls-mesh.js';
 
 interface Variant {
@@ -42,16 +42,6 @@ interface Variant {
   errors: number;
   requests: number;
   handshakes: number;
-}
-
-function arg(argv: string[], name: string, dflt: string): string {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function runtimeUs(pids: number[]): number {
@@ -88,10 +78,10 @@ function topFunctions(file: string, n: number): Array<{ fn: string; pct: number 
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const rounds = Number(arg(argv, '--rounds', '3'));
-  const seconds = Number(arg(argv, '--seconds', '5'));
-  const rate = Number(arg(argv, '--rate', '1000'));
-  const keyAlgorithm = arg(argv, '--key-algorithm', 'rsa') as 'rsa' | 'ecdsa';
+  const rounds = Number(argOr(argv, '--rounds', '3'));
+  const seconds = Number(argOr(argv, '--seconds', '5'));
+  const rate = Number(argOr(argv, '--rate', '1000'));
+  const keyAlgorithm = argOr(argv, '--key-algorithm', 'rsa') as 'rsa' | 'ecdsa';
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
   const { proxyCpu, toolCpu: cpu } = pinBenchCpus();

@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runFixedRate } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
-import { repoRoot, runIfMain, sleep } from './bench-util.js';
+import { argOr, repoRoot, runIfMain, sleep } from './bench-util.js';
 import { adminCounter, startMeshCa, startMeshPair, workloadSerial } from './mtls-mesh.js';
 
 export interface RotationRun {
@@ -35,11 +35,6 @@ export interface RotationRun {
   handshakes: { client: number; server: number };
   /** what `clew proxy-config secret` printed for each sidecar at the end */
   cliTables: { client: string; server: string };
-}
-
-function arg(argv: string[], name: string, dflt: string): string {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
 }
 
 /** `clew proxy-config secret` against a sidecar's admin. */
@@ -111,11 +106,11 @@ export async function runRotation(o: { ttl: string; seconds: number; rps: number
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const ttl = arg(argv, '--ttl', '1m');
-  const seconds = Number(arg(argv, '--seconds', '180'));
-  const rps = Number(arg(argv, '--rps', '100'));
-  const connections = Number(arg(argv, '--connections', '4'));
-  const maxRequestsPerConnection = Number(arg(argv, '--max-requests-per-connection', '200'));
+  const ttl = argOr(argv, '--ttl', '1m');
+  const seconds = Number(argOr(argv, '--seconds', '180'));
+  const rps = Number(argOr(argv, '--rps', '100'));
+  const connections = Number(argOr(argv, '--connections', '4'));
+  const maxRequestsPerConnection = Number(argOr(argv, '--max-requests-per-connection', '200'));
   const pin = os.cpus().length > 1;
   const r = await runRotation({ ttl, seconds, rps, connections, maxRequestsPerConnection, cpu: pin ? { proxies: 0, rest: 1 } : undefined });
   const rotations = { client: r.serials.client.length - 1, server: r.serials.server.length - 1 };

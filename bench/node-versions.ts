@@ -29,7 +29,7 @@ import { memBreakdown } from './bench-mem.js';
 import { startUpstream } from './bench-peers.js';
 import type { ClewSetup } from './bench-clew.js';
 import { pinBenchCpus, which } from './bench-tools.js';
-import { repoRoot, round, sleep, runIfMain } from './bench-util.js';
+import { median, repoRoot, round, runIfMain, sleep } from './bench-util.js';
 
 interface Variant {
   name: string;
@@ -49,11 +49,6 @@ function args(argv: string[], name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length - 1; i++) if (argv[i] === name) out.push(argv[i + 1]);
   return out;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** A node binary: a path, or a major version installed by scripts/node-runtime.sh. */

@@ -11,7 +11,8 @@
  */
 import { isHeaderName, isHeaderValue } from '../../../xds/field-values.js';
 import type { HeaderMap } from '../../core/header-map.js';
-import type { InHeaders, OutHeaders, UpstreamControl, UpstreamError, UpstreamHandler } from '../../core/pool.js';
+import type { InHeaders, OutHeaders } from '../../core/pool.js';
+import { sideCall } from '../../upstream/side-call.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
 import { authzHost, headerValue, type AuthzClient, type CheckInput, type CheckResult, type HeaderEdit } from './ext-authz-check.js';
 import type { HttpTarget, NameList } from './ext-authz-config.js';
@@ -71,57 +72,12 @@ export class HttpAuthzClient implements AuthzClient {
       return () => undefined;
     }
     const { cluster, host } = picked;
-    let finished = false;
-    let control: UpstreamControl | undefined;
-    const finish = (r: CheckResult): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      done(r);
-    };
-    const timer = setTimeout(() => {
-      finish({ kind: 'error', reason: `no answer within ${this.t.timeoutMs} ms (timeout)` });
-      control?.abort();
-    }, this.t.timeoutMs);
-    let status = 0;
-    let resHeaders: InHeaders = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
     const t = this.t;
-    const handler: UpstreamHandler = {
-      onHeaders(s, h) {
-        status = s;
-        resHeaders = h;
-      },
-      onData(c) {
-        if (size < MAX_DENIED_BODY) chunks.push(c);
-        size += c.length;
-        return true;
-      },
-      onEnd() {
-        const body = Buffer.concat(chunks).subarray(0, MAX_DENIED_BODY).toString('utf8');
-        finish(httpCheckResult(t, status, resHeaders, body));
-      },
-      onError(err: UpstreamError) {
-        finish({ kind: 'error', reason: `${err.kind}: ${err.message}` });
-      },
-    };
-    try {
-      control = cluster.pool(host).send({
-        method: input.method,
-        path: t.pathPrefix + input.path,
-        authority: input.authority,
-        headers: checkRequestHeaders(t, input),
-        body: input.body ?? null,
-      }, handler);
-    } catch (err) {
-      finish({ kind: 'error', reason: (err as Error).message });
-    }
-    return () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      control?.abort();
-    };
+    const req = { method: input.method, path: t.pathPrefix + input.path, authority: input.authority, headers: checkRequestHeaders(t, input), body: input.body ?? null };
+    return sideCall(cluster, host, req, { timeoutMs: t.timeoutMs, maxBody: MAX_DENIED_BODY, overLimit: 'truncate' }, (o) => {
+      if (o.kind === 'response') done(httpCheckResult(t, o.response.status, o.response.headers, o.response.body.toString('utf8')));
+      else if (o.kind === 'timeout') done({ kind: 'error', reason: `no answer within ${t.timeoutMs} ms (timeout)` });
+      else done({ kind: 'error', reason: o.kind === 'error' ? o.message : 'response too large' });
+    });
   }
 }

@@ -76,6 +76,8 @@ function httpProbe(h: NonNullable<AppProber['httpGet']>, host: string, timeoutMs
     const mod = h.scheme === 'HTTPS' ? https : http;
     // the kubelet does not verify an HTTPS probe's certificate either
     const req = mod.request({ host: h.host || host, port: h.port, path: h.path, method: 'GET', headers, timeout: timeoutMs, ...(h.scheme === 'HTTPS' ? { rejectUnauthorized: false } : {}) }, (res) => {
+      // the app may close mid-body: the answer is already decided by the status line
+      res.on('error', () => undefined);
       res.resume();
       resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
     });

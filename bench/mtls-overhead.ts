@@ -26,7 +26,7 @@
  * --callgrind client|server: instructions per request of that sidecar (valgrind --tool=callgrind),
  * plaintext then mTLS: after --warmup requests (default 6000) its counters are zeroed, then
  * exactly --requests (default 3000) go through on 16 keep-alive connections (closed loop); with
- * --keep DIR the dumps are kept for callgrind_annotate.
+ * --keep DIR the dumps are kept for callgrind_annotate; --only plaintext|mtls runs one variant.
  * --hold SECONDS: start both pairs, print their pids and URLs, wait (for perf/strace by hand).
  */
 import * as fs from 'node:fs';
@@ -208,7 +208,8 @@ async function callgrindMode(argv: string[], keyAlgorithm: 'rsa' | 'ecdsa'): Pro
   const up = await startUpstream(workDir, cpu);
   const ca = await startMeshCa({ workDir, cpu });
   try {
-    for (const tls of [false, true]) {
+    const only = argv.includes('--only') ? argOr(argv, '--only', 'mtls') : undefined;
+    for (const tls of [false, true].filter((t) => only === undefined || only === (t ? 'mtls' : 'plaintext'))) {
       const out = path.join(workDir, `cg-${tls ? 'mtls' : 'plain'}.out`);
       const command = ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-instr=no', '--compress-strings=no', '--compress-pos=no'];
       const m = await startMeshPair({ workDir, upstreamPort: up.http, tls, ca, keyAlgorithm, proxyCpu, net: tls ? 205 : 204, wrap: { side, command }, readyTimeoutMs: 600_000 });

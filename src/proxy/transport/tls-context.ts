@@ -9,21 +9,6 @@ import * as tls from 'node:tls';
 import { secretKey, type SecretProvider, type SecretRef } from '../secret/secret-types.js';
 import type { CommonTlsConfig } from './tls-config.js';
 
-/**
- * The cipher list when the config names none: node's default list with the TLS 1.3 suites in
- * BoringSSL's order on hardware with AES instructions (Envoy's, which cannot be configured):
- * TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256. The same three
- * suites are offered and accepted as with node's own order (which puts AES-256 first); the
- * client's first choice is what a node server picks, and AES-128-GCM costs fewer instructions per
- * record (10 AES rounds, not 14): a TLS ping-pong of 250 B / 1100 B messages, both ends, runs
- * 101.2k instructions per round trip instead of 104.4k (callgrind). TLS <= 1.2 keeps node's list.
- */
-export const DEFAULT_CIPHERS = (() => {
-  const tls13 = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
-  const rest = tls.DEFAULT_CIPHERS.split(':').filter((c) => !tls13.includes(c));
-  return [...tls13.filter((c) => tls.DEFAULT_CIPHERS.split(':').includes(c)), ...rest].join(':');
-})();
-
 export interface TlsContextOptions {
   /** server side: session timeout (s) and no tickets */
   sessionTimeoutS?: number;
@@ -90,7 +75,7 @@ export class TlsContext {
     if (this.error) return this.error;
     const c = this.common;
     const o: tls.SecureContextOptions = { minVersion: c.minVersion, maxVersion: c.maxVersion };
-    o.ciphers = c.ciphers ?? DEFAULT_CIPHERS;
+    if (c.ciphers) o.ciphers = c.ciphers;
     if (c.ecdhCurve) o.ecdhCurve = c.ecdhCurve;
     if (this.extra.sessionTimeoutS !== undefined) o.sessionTimeout = this.extra.sessionTimeoutS;
     if (this.extra.noTickets) o.secureOptions = cryptoConstants.SSL_OP_NO_TICKET;

@@ -47,7 +47,7 @@ export interface ValidationConfig {
 export interface CommonTlsConfig {
   minVersion: TlsVersion;
   maxVersion: TlsVersion;
-  /** OpenSSL cipher list (cipher_suites); undefined = tls-context.ts DEFAULT_CIPHERS (node's list, TLS 1.3 suites in Envoy's order) */
+  /** OpenSSL cipher list (cipher_suites); undefined = node's default list */
   ciphers: string | undefined;
   ecdhCurve: string | undefined;
   certificates: CertificateSource[];

@@ -247,6 +247,10 @@ export interface MeshPairOptions {
   nodeArgs?: string[];
   /** 127.0.<net>.1 / .2 (default: random 100-199) */
   net?: number;
+  /** a command prefix for one sidecar (e.g. valgrind --tool=callgrind ...): its pid is then the wrapper's */
+  wrap?: { side: 'client' | 'server'; command: string[] };
+  /** how long a sidecar may take to become ready (default 60 s; raise it under valgrind) */
+  readyTimeoutMs?: number;
 }
 
 /** Starts the server sidecar, then the client sidecar; resolves when a request goes through. */
@@ -273,7 +277,10 @@ export async function startMeshPair(o: MeshPairOptions): Promise<MeshPair> {
         ? ['--root-cert', o.ca!.rootCertFile, '--ca-address', o.ca!.secureAddress, '--token-file', await o.ca!.tokenFile(dir, sa, name, addr),
            '--service-account', sa, '--key-algorithm', o.keyAlgorithm ?? 'rsa', ...(o.certTtl ? ['--workload-cert-ttl', o.certTtl] : [])]
         : [];
-      const proc = track(spawnPinned(`clew-${name}`, o.proxyCpu, o.node ?? process.execPath, [
+      const wrapped = o.wrap !== undefined && name.endsWith(`-${o.wrap.side}`) ? o.wrap.command : [];
+      const nodeBin = o.node ?? process.execPath;
+      const proc = track(spawnPinned(`clew-${name}`, o.proxyCpu, wrapped[0] ?? nodeBin, [
+        ...(wrapped.length ? [...wrapped.slice(1), nodeBin] : []),
         ...PROXY_NODE_FLAGS,
         ...(o.nodeArgs ?? []),
         path.join(repoRoot(), 'bin', 'clew.js'), 'proxy', '--xds-address', xds, '--id', `${name}.${MESH_NAMESPACE}`, '--address', addr,
@@ -283,7 +290,7 @@ export async function startMeshPair(o: MeshPairOptions): Promise<MeshPair> {
       ], path.join(dir, `${name}.log`)));
       started.push(proc);
       try {
-        await waitForHttp(`http://${addr}:${ports[2]}/healthz/ready`, 60_000);
+        await waitForHttp(`http://${addr}:${ports[2]}/healthz/ready`, o.readyTimeoutMs ?? 60_000);
       } catch (err) {
         throw new Error(`${name}: ${(err as Error).message}; NACKs: ${ads.nacks.join('; ') || 'none'}; log: ${tail(path.join(dir, `${name}.log`))}`);
       }
@@ -293,7 +300,7 @@ export async function startMeshPair(o: MeshPairOptions): Promise<MeshPair> {
     const client = await sidecar(`${tag}-client`, CLIENT_SA, clientAddr, [cAdmin, cStats, cReady], clientResources({ tls: o.tls, address: clientAddr, port: cOut, server: { address: serverAddr, port: sIn }, maxRequestsPerConnection: o.maxRequestsPerConnection }));
     const outboundUrl = `http://${clientAddr}:${cOut}/`;
     let last = '';
-    const end = Date.now() + 30_000;
+    const end = Date.now() + Math.max(30_000, o.readyTimeoutMs ?? 0);
     for (;;) {
       try {
         const r = await request(outboundUrl, { headers: { host: 'bench-mesh:8000' } });

@@ -19,10 +19,21 @@
  * filters), so the ratio isolates TLS. Sidecars on CPU 0, everything else on CPU 1. --profile runs
  * one more wrk pass with the mTLS sidecars under `node --cpu-prof` and prints the top self-time
  * functions. --write saves bench/RESULTS-mtls.md and bench/results-mtls.json.
+ *
+ * --counts: instead of timing, per-request counts that do not depend on machine load: each
+ * sidecar of each variant in turn under `strace -c -f` during `wrk -c64` for --seconds, syscalls
+ * per request by name (write/writev per request = TLS records handed to the kernel per request).
+ * --callgrind client|server: instructions per request of that sidecar (valgrind --tool=callgrind),
+ * plaintext then mTLS: after --warmup requests (default 6000) its counters are zeroed, then
+ * exactly --requests (default 3000) go through on 16 keep-alive connections (closed loop); with
+ * --keep DIR the dumps are kept for callgrind_annotate; --only plaintext|mtls runs one variant.
+ * --hold SECONDS: start both pairs, print their pids and URLs, wait (for perf/strace by hand).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { callgrindByObject, callgrindTotal, closedLoop } from './instructions.js';
 import { schedstatSeconds } from './bench-cpu.js';
 import { runFixedRate, runWrk } from './bench-load.js';
 import { startUpstream } from './bench-peers.js';
@@ -82,6 +93,7 @@ async function main(): Promise<void> {
   const seconds = Number(argOr(argv, '--seconds', '5'));
   const rate = Number(argOr(argv, '--rate', '1000'));
   const keyAlgorithm = argOr(argv, '--key-algorithm', 'rsa') as 'rsa' | 'ecdsa';
+  if (argv.includes('--callgrind')) return callgrindMode(argv, keyAlgorithm);
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
   const { proxyCpu, toolCpu: cpu } = pinBenchCpus();
@@ -97,6 +109,21 @@ async function main(): Promise<void> {
     for (const v of variants) {
       await runWrk(wrk, ep(v), { cpu, seconds: 3, connections: 64 });
       await runFixedRate(ep(v), { cpu, seconds: 2, rps: rate, connections: 16 });
+    }
+    if (argv.includes('--hold')) {
+      for (const v of variants) process.stdout.write(`${v.name}: client pid ${v.mesh!.client.proc.pid} server pid ${v.mesh!.server.proc.pid} url ${v.mesh!.outboundUrl} (Host: bench-mesh:8000)\n`);
+      await sleep(Number(argOr(argv, '--hold', '60')) * 1000);
+      return;
+    }
+    if (argv.includes('--counts')) {
+      for (const v of variants) {
+        for (const side of ['client', 'server'] as const) {
+          const pid = v.mesh![side].proc.pid;
+          const c = await syscallsPerRequest(pid, () => runWrk(wrk, ep(v), { cpu, seconds, connections: 64 }).then((w) => w.requests));
+          process.stdout.write(`${v.name} ${side} sidecar: ${c.requests} requests; syscalls/request ${c.total}: ${c.top.map(([n, k]) => `${n} ${k}`).join(', ')}\n`);
+        }
+      }
+      return;
     }
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? variants : [...variants].reverse();
@@ -168,6 +195,75 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(repoRoot(), 'bench', 'RESULTS-mtls.md'), text);
     fs.writeFileSync(path.join(repoRoot(), 'bench', 'results-mtls.json'), JSON.stringify(variants.map(({ mesh: _m, ...v }) => v), null, 2) + '\n');
   }
+}
+
+/** Instructions per request of one sidecar, plaintext and mTLS (see --callgrind above). */
+async function callgrindMode(argv: string[], keyAlgorithm: 'rsa' | 'ecdsa'): Promise<void> {
+  const side = argOr(argv, '--callgrind', 'client') as 'client' | 'server';
+  const warmup = Number(argOr(argv, '--warmup', '6000'));
+  const requests = Number(argOr(argv, '--requests', '3000'));
+  const keep = argv.includes('--keep') ? argOr(argv, '--keep', '.') : undefined;
+  const { proxyCpu, toolCpu: cpu } = pinBenchCpus();
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-mtls-callgrind-'));
+  const up = await startUpstream(workDir, cpu);
+  const ca = await startMeshCa({ workDir, cpu });
+  try {
+    const only = argv.includes('--only') ? argOr(argv, '--only', 'mtls') : undefined;
+    for (const tls of [false, true].filter((t) => only === undefined || only === (t ? 'mtls' : 'plaintext'))) {
+      const out = path.join(workDir, `cg-${tls ? 'mtls' : 'plain'}.out`);
+      const command = ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-instr=no', '--compress-strings=no', '--compress-pos=no'];
+      const m = await startMeshPair({ workDir, upstreamPort: up.http, tls, ca, keyAlgorithm, proxyCpu, net: tls ? 205 : 204, wrap: { side, command }, readyTimeoutMs: 600_000 });
+      try {
+        const pid = m[side].proc.pid;
+        const w = await closedLoop(m.outboundUrl, 'bench-mesh:8000', warmup, 16);
+        // under valgrind the first requests may outlast a timeout; the counted window must not
+        if (w.failed > 0) process.stderr.write(`${side} ${tls ? 'mtls' : 'plaintext'}: ${w.failed} of ${warmup} warm-up requests failed (valgrind is slow); going on\n`);
+        await sleep(500);
+        execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
+        const r = await closedLoop(m.outboundUrl, 'bench-mesh:8000', requests, 16);
+        if (r.failed > 0) throw new Error(`${r.failed} counted requests failed`);
+        execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+        await sleep(500);
+        const dumps = fs.readdirSync(workDir).filter((f) => f.startsWith(path.basename(out))).sort();
+        const last = path.join(workDir, dumps[dumps.length - 1]);
+        const ir = callgrindTotal(last);
+        const byObject = callgrindByObject(last).slice(0, 6).map(([o, n]) => `${path.basename(o)} ${Math.round(n / Math.max(1, r.ok))}`);
+        process.stdout.write(`${side} sidecar ${tls ? 'mtls' : 'plaintext'}: ${r.ok} requests (${r.failed} failed), ${Math.round(ir / Math.max(1, r.ok))} instructions/request; by object: ${byObject.join(', ')}\n`);
+        if (keep) fs.copyFileSync(last, path.join(keep, `callgrind-${side}-${tls ? 'mtls' : 'plain'}.out`));
+        for (const f of dumps) fs.rmSync(path.join(workDir, f), { force: true });
+      } finally {
+        await m.stop();
+      }
+    }
+  } finally {
+    await ca.stop();
+    await up.proc.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** `strace -c -f -p pid` around `load` (which resolves to its request count): syscalls per request, by name. */
+async function syscallsPerRequest(pid: number, load: () => Promise<number>): Promise<{ requests: number; total: number; top: Array<[string, number]> }> {
+  const out = path.join(os.tmpdir(), `clew-mtls-strace-${pid}-${Date.now()}.txt`);
+  const st = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', out], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => st.once('exit', () => resolve()));
+  await sleep(1000);
+  const requests = await load();
+  st.kill('SIGINT');
+  await Promise.race([exited, sleep(10_000)]);
+  const rows: Array<[string, number]> = [];
+  let total = 0;
+  for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // % time, seconds, usecs/call, calls, [errors], syscall
+    if (f.length < 5 || !/^[\d.]+$/.test(f[0])) continue;
+    const name = f[f.length - 1];
+    const calls = Number(f[3]);
+    if (name === 'total') total = calls;
+    else rows.push([name, round(calls / Math.max(1, requests), 3)]);
+  }
+  fs.rmSync(out, { force: true });
+  return { requests, total: round(total / Math.max(1, requests), 3), top: rows.sort((a, b) => b[1] - a[1]).slice(0, 8) };
 }
 
 /** One more mTLS pair under `node --cpu-prof`, loaded by wrk; the top self-time functions of each sidecar. */

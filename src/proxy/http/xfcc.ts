@@ -38,7 +38,22 @@ export function parseXfcc(tc: Record<string, any>): XfccConfig {
   return { mode, subject: on(s.subject), uri: on(s.uri), dns: on(s.dns), cert: on(s.cert), chain: on(s.chain) };
 }
 
+/**
+ * Our element depends only on the HCM's settings and the connection's certificates, so it is
+ * made once per connection (and HCM config) rather than per request: the last one made for each
+ * connection's TLS facts, held as long as those facts are.
+ */
+const elements = new WeakMap<DownstreamTlsInfo, { cfg: XfccConfig; value: string }>();
+
 function element(cfg: XfccConfig, t: DownstreamTlsInfo): string {
+  const had = elements.get(t);
+  if (had !== undefined && had.cfg === cfg) return had.value;
+  const value = makeElement(cfg, t);
+  elements.set(t, { cfg, value });
+  return value;
+}
+
+function makeElement(cfg: XfccConfig, t: DownstreamTlsInfo): string {
   const parts: string[] = [];
   if (t.localPrincipal) parts.push(`By=${t.localPrincipal}`);
   if (t.peerCertHash) parts.push(`Hash=${t.peerCertHash}`);

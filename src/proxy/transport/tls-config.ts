@@ -47,7 +47,7 @@ export interface ValidationConfig {
 export interface CommonTlsConfig {
   minVersion: TlsVersion;
   maxVersion: TlsVersion;
-  /** OpenSSL cipher list for TLS <= 1.2; undefined = Istio's/Envoy's default */
+  /** OpenSSL cipher list (cipher_suites); undefined = node's default list */
   ciphers: string | undefined;
   ecdhCurve: string | undefined;
   certificates: CertificateSource[];

@@ -39,8 +39,7 @@ export function readSoak(root: string, source: 'run' | 'file'): SoakEntry {
 }
 
 /** Runs the soak for `minutes` (its own processes; nothing else of the suite runs meanwhile) and reads what it wrote. */
-export async function runSoak(minutes: number, log: (line: string) => void): Promise<SoakEntry> {
-  const root = repoRoot();
+export async function runSoak(minutes: number, log: (line: string) => void, root = repoRoot()): Promise<SoakEntry> {
   const script = path.join(root, 'dist', 'bench', 'soak-memory.js');
   if (!fs.existsSync(script)) return { source: 'run', file: SOAK_FILE, error: 'bench/soak-memory.ts is not in this tree (dist/bench/soak-memory.js missing)' };
   const file = path.join(root, SOAK_FILE);

@@ -231,7 +231,7 @@ function runtimeVerdict(r: VerdictInput): Verdict {
   return {
     id: 'node-runtimes',
     target: `one sidecar (telemetry on) measured on Node ${want.join(', ')} in the same run: CPU per request (wrk -c64), idle RSS, p90/p99 at 1000 rps`,
-    measured: figs.length ? figs.map(cell).join('; ') : 'not run (--runtimes none)',
+    measured: figs.length ? figs.map(cell).join('; ') : 'not run (no runtime asked for: --runtimes none, or results from before)',
     limit: `all of Node ${want.join(', ')} measured`,
     verdict: missing.length ? 'not run' : 'pass',
     note: missing.length ? `not run on Node ${missing.join(', ')}` : 'a comparison, not a limit: see "The sidecar on each Node.js runtime"',

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { renderResults } from '../../bench/bench-report.js';
 import { summarize, type H2Target, type RateRun, type Results, type SoakEntry, type SoakResult, type TargetRuns, type WrkRun } from '../../bench/bench-results.js';
 import { parseRuntimes } from '../../bench/bench-runtimes.js';
-import { parseSoak, readSoak } from '../../bench/bench-soak.js';
+import { parseSoak, readSoak, runSoak } from '../../bench/bench-soak.js';
 import { freePort, waitForPort } from '../../bench/bench-util.js';
 import { evaluateIssue22, recoveryVerdict, soakVerdict, type VerdictInput } from '../../bench/bench-verdicts.js';
 
@@ -129,7 +129,7 @@ test('issue 22: what was not measured is "not run", never a pass', () => {
   }
   assert.equal(m.get('grpc-cpu')!.measured, 'not measured');
   assert.equal(m.get('soak-growth')!.measured, 'not run (no bench/results-soak.json)');
-  assert.equal(m.get('node-runtimes')!.measured, 'not run (--runtimes none)');
+  assert.equal(m.get('node-runtimes')!.measured, 'not run (no runtime asked for: --runtimes none, or results from before)');
   // the h2 figures but no HTTP/1.1 sidecar figure: no limit, no verdict
   const noSidecar = verdicts({ ...i, summary: i.summary.filter((s) => s.id !== 'clew-sidecar') });
   assert.equal(noSidecar.get('grpc-cpu')!.verdict, 'not run');
@@ -191,6 +191,36 @@ test('results-soak.json: read from the checkout when present, "absent" when not,
     fs.writeFileSync(path.join(dir, 'bench', 'results-soak.json'), JSON.stringify(partial));
     assert.equal(readSoak(dir, 'file').error, 'bench/results-soak.json: field growthAfter5MinMb is missing');
     assert.throws(() => parseSoak(JSON.stringify({ ...SOAK, minutes: '30' }), 'f.json'), /f\.json: field minutes is not a number \("30"\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--soak-minutes: runs dist/bench/soak-memory.js --minutes N --write and reads what it wrote; a tree without the script says so', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-verdicts-soakrun-'));
+  const lines: string[] = [];
+  try {
+    const missing = await runSoak(30, (l) => lines.push(l), dir);
+    assert.equal(missing.result, undefined);
+    assert.match(missing.error!, /bench\/soak-memory\.ts is not in this tree/);
+    // a stand-in with the contract's command line: it writes the file from its arguments
+    fs.mkdirSync(path.join(dir, 'dist', 'bench'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'bench'));
+    fs.writeFileSync(path.join(dir, 'dist', 'bench', 'soak-memory.js'), `
+const fs = require('node:fs'), path = require('node:path');
+const a = process.argv.slice(2);
+if (!a.includes('--write')) process.exit(3);
+const minutes = Number(a[a.indexOf('--minutes') + 1]);
+fs.writeFileSync(path.join(__dirname, '..', '..', 'bench', 'results-soak.json'), JSON.stringify({ ...${JSON.stringify(SOAK)}, minutes }));
+`);
+    const ran = await runSoak(7, (l) => lines.push(l), dir);
+    assert.equal(ran.source, 'run');
+    assert.equal(ran.result!.minutes, 7);
+    assert.equal(soakVerdict(ran).verdict, 'not run');
+    // a soak that fails: its exit status and last words, no result
+    fs.writeFileSync(path.join(dir, 'dist', 'bench', 'soak-memory.js'), 'console.error("sidecar died"); process.exit(1);');
+    const failed = await runSoak(30, (l) => lines.push(l), dir);
+    assert.equal(failed.error, 'soak-memory exited 1: sidecar died');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -57,3 +57,21 @@ export async function startRelayChain(hops: number, workDir: string, upstreamPor
 export function startBareNode(workDir: string, cpu?: number): Pinned {
   return spawnPinned('bare-node', cpu, process.execPath, [...PROXY_NODE_FLAGS, '-e', BARE_NODE_SCRIPT], path.join(workDir, 'bare-node.log'));
 }
+
+/**
+ * Node's HTTP/2 floor (h2-proxy.ts: node:http2 server stream → one client session upstream),
+ * with the sidecar's node flags, pinned like the sidecar. h2load through the raw TCP relay is the
+ * byte floor below it.
+ */
+export async function startH2Proxy(workDir: string, upstreamPort: number, cpu?: number): Promise<{ proc: Pinned; url: string }> {
+  const port = await freePortOn('127.0.0.1');
+  const script = path.join(repoRoot(), 'dist', 'bench', 'h2-proxy.js');
+  const proc = spawnPinned('h2-proxy', cpu, process.execPath, [...PROXY_NODE_FLAGS, script, '--port', String(port), '--upstream-port', String(upstreamPort)], path.join(workDir, 'h2-proxy.log'));
+  try {
+    await waitForPort('127.0.0.1', port, 10_000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { proc, url: `http://127.0.0.1:${port}/` };
+}

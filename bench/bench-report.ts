@@ -1,6 +1,7 @@
 /** Renders the suite's results as bench/RESULTS.md. */
 import type { Results, TargetSummary } from './bench-results.js';
 import { floorSection, memoryTable } from './bench-report-floor.js';
+import { h2Section, recoverySection, runtimeSection, verdictTable } from './bench-report-22.js';
 import { f, signed, table } from './bench-md.js';
 
 function throughputTable(r: Results): string[] {
@@ -85,6 +86,7 @@ export function renderResults(r: Results): string {
   L.push('## Targets (pass/fail)', '');
   L.push(...table(['check', 'measured', 'result', 'note'], r.checks.map((c) => [c.target, c.measured, c.pass === undefined ? 'not measured' : c.pass ? '**pass**' : '**FAIL**', c.note ?? ''])));
   L.push('');
+  L.push(...verdictTable(r));
   L.push('## Throughput and CPU (wrk -t1 -c64, HTTP/1.1 keep-alive)', '');
   L.push(`CPU per request: the proxy processes' ${cpuSourceText(r)} during the wrk run ÷ requests; mean of the rounds. Peers\' figures in the issue (same method): HAProxy ~35 µs, nginx 31, minimal http+undici.Pool proxy 63, http-proxy 90, @fastify/http-proxy 92.`, '');
   L.push(...throughputTable(r), '');
@@ -93,20 +95,13 @@ export function renderResults(r: Results): string {
   L.push('p50/p90/p99 from bench/fixed-rate-load.ts (raw keep-alive sockets, µs resolution, evenly paced); "adds" = the target minus direct in the same round, mean of the rounds. hey (`-c 16 -q 62.5`) columns for reference: hey prints latencies in 0.1 ms steps and its 16 workers fire in bursts, so its figures are coarser. Istio 1.20 publishes 228 µs p90 / 298 µs p99 added by its two Envoys.', '');
   L.push(...latencyTable(r.summary), '');
   L.push('## Resources', '');
-  L.push('RSS: idle = after start-up (xDS config applied for the sidecars) and a few requests, before any load; peak = highest sample (every 250 ms) during the wrk runs. vCPU per 1000 rps = proxy CPU seconds ÷ run seconds ÷ (achieved rps / 1000) during a 1000 rps run: with hey (its 16 workers tick together, so requests arrive in bursts that a proxy handles in one wake-up) and with fixed-rate-load (one request every millisecond, no batching: a stricter figure).', '');
+  L.push('RSS: idle = after start-up (xDS config applied for the sidecars) and a few requests, before any load; peak = highest sample (every 250 ms) during the wrk and 1000 rps runs (results from before this change: the wrk runs only). vCPU per 1000 rps = proxy CPU seconds ÷ run seconds ÷ (achieved rps / 1000) during a 1000 rps run: with hey (its 16 workers tick together, so requests arrive in bursts that a proxy handles in one wake-up) and with fixed-rate-load (one request every millisecond, no batching: a stricter figure).', '');
   L.push(...resourceTable(r.summary), '');
   L.push(...memoryTable(r));
   L.push(...floorSection(r));
-  if (r.h2.length) {
-    L.push('## HTTP/2 and gRPC (h2load)', '');
-    L.push(`h2load ${r.settings['h2load'] ?? ''}; 1 KiB GET over h2c for HTTP/2, unary gRPC POST (5-byte message) for gRPC; through the client sidecar (h2c both sides) versus direct.`, '');
-    L.push(...table(['target', 'req/s', 'mean latency ms', 'sidecar CPU µs / request', 'failed'], r.h2.map((t) => {
-      const rps = t.runs.reduce((a, x) => a + x.rps, 0) / Math.max(1, t.runs.length);
-      const lat = t.runs.reduce((a, x) => a + x.meanMs, 0) / Math.max(1, t.runs.length);
-      const cpu = t.runs.reduce((a, x) => a + x.cpuUsPerRequest, 0) / Math.max(1, t.runs.length);
-      return [t.label, f(rps, 0), f(lat, 2), t.viaSidecar ? f(cpu, 1) : '', String(t.runs.reduce((a, x) => a + x.failed, 0))];
-    })), '');
-  }
+  L.push(...recoverySection(r));
+  L.push(...runtimeSection(r));
+  L.push(...h2Section(r));
   L.push('## Control plane', '');
   const cp = r.controlPlane;
   if (!cp) L.push('Not run.', '');

@@ -36,6 +36,15 @@ export interface RateRun extends RateResult {
   cpuSource?: CpuSource;
   /** proxy vCPU per 1000 rps at this rate */
   vcpuPer1000Rps: number;
+  /** the proxies' highest RSS sample during the run (runs from before this field: none) */
+  rssPeakMb?: number;
+}
+
+/** RSS after the last load run, sampled while idle: t = seconds after the first reading. */
+export interface RssCurve {
+  samples: Array<{ t: number; rssMb: number }>;
+  /** how long the curve was sampled */
+  seconds: number;
 }
 
 export interface TargetRuns {
@@ -50,6 +59,8 @@ export interface TargetRuns {
   /** smaps_rollup: anonymous and file-backed pages, idle and after all runs */
   memIdle?: MemBreakdown;
   memAfter?: MemBreakdown;
+  /** RSS from right after the last load run (HTTP/2 included), sampled while idle (Clew targets) */
+  recovery?: RssCurve;
   wrk: WrkRun[];
   fixedRate: RateRun[];
   hey: RateRun[];
@@ -60,14 +71,25 @@ export interface H2Run extends H2Result {
   foreignCpuPct: number;
   cpuSeconds: number;
   cpuUsPerRequest: number;
+  /** the path's processes' highest RSS sample during the run */
+  rssPeakMb?: number;
 }
+
+/** what an h2load target goes through: nothing, Clew's sidecar, or one of Node's HTTP/2 floors */
+export type H2Via = 'direct' | 'sidecar' | 'tcp-relay' | 'h2-proxy';
 
 export interface H2Target {
   id: string;
   label: string;
   protocol: 'h2' | 'grpc';
   viaSidecar: boolean;
+  /** results from before the HTTP/2 floors have only viaSidecar */
+  via?: H2Via;
   runs: H2Run[];
+}
+
+export function h2Via(t: H2Target): H2Via {
+  return t.via ?? (t.viaSidecar ? 'sidecar' : 'direct');
 }
 
 export interface Latency { p50: number; p90: number; p99: number }
@@ -143,6 +165,63 @@ export interface Results {
   /** how the proxies' CPU time was read */
   cpuAccounting?: CpuAccounting;
   checks: Check[];
+  /** issue 22's targets, each against the floor measured beside it (bench-verdicts.ts) */
+  verdicts?: Verdict[];
+  /** the memory soak (bench/soak-memory.ts, cost of a separate 30-minute run) */
+  soak?: SoakEntry;
+  /** the one-sidecar setup on each Node.js runtime asked for */
+  runtimes?: RuntimeEntry[];
+}
+
+export type VerdictResult = 'pass' | 'FAIL' | 'not run';
+
+export interface Verdict {
+  id: string;
+  /** the target, in words */
+  target: string;
+  /** the figure measured (or why none was) */
+  measured: string;
+  /** the limit, computed from the floor of the same run */
+  limit: string;
+  verdict: VerdictResult;
+  note?: string;
+}
+
+/** bench/results-soak.json as bench/soak-memory.ts writes it (the contract between the two) */
+export interface SoakResult {
+  generatedAt: string;
+  commit: string;
+  node: string;
+  minutes: number;
+  rps: number;
+  idleRssMb: number;
+  peakRssMb: number;
+  rssAt5MinMb: number;
+  rssEndMb: number;
+  growthAfter5MinMb: number;
+  requests: number;
+  failed: number;
+  samples: Array<{ t: number; rssMb: number; heapUsedMb?: number }>;
+  png?: string;
+}
+
+export interface SoakEntry {
+  /** run: by this suite run (--soak-minutes); file: an earlier run's results-soak.json; absent: neither */
+  source: 'run' | 'file' | 'absent';
+  file: string;
+  result?: SoakResult;
+  /** why there is no result (script missing, run failed, unreadable file) */
+  error?: string;
+}
+
+export interface RuntimeEntry {
+  major: number;
+  version?: string;
+  node?: string;
+  /** the target measured on this runtime (clew-sidecar for the suite's own runtime) */
+  targetId?: string;
+  /** why it is not measured */
+  notRun?: string;
 }
 
 export interface BareNode {
@@ -212,7 +291,7 @@ export function summarize(targets: TargetRuns[]): TargetSummary[] {
       vcpuPer1000RpsPerProxy: t.proxies ? vcpu / per : NaN,
       vcpuPer1000RpsEven: t.proxies ? vcpuEven : NaN,
       rssIdleMb: t.rssIdleMb,
-      rssPeakMb: Math.max(...t.wrk.map((r) => r.rssPeakMb), 0),
+      rssPeakMb: Math.max(...t.wrk.map((r) => r.rssPeakMb), ...[...t.fixedRate, ...t.hey].map((r) => r.rssPeakMb ?? 0), 0),
       rssAfterMb: t.rssAfterMb,
       memIdle: t.memIdle,
       memAfter: t.memAfter,

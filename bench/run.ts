@@ -10,9 +10,14 @@
  *   node dist/bench/run.js [--quick] [--rounds N] [--wrk-seconds S] [--rate-seconds S] [--hey-seconds S]
  *     [--h2-seconds S] [--only direct,clew-sidecar,clew-mesh,haproxy,nginx,http-proxy,node-tcp-relay,...]
  *     [--no-install] [--no-control-plane] [--no-hey] [--retries N] [--wait-quiet-minutes M]
- *     [--deadline-minutes M]
+ *     [--deadline-minutes M] [--runtimes 20,22,24|none] [--recovery-seconds 60] [--soak-minutes N]
  *   node dist/bench/run.js --render bench/results.json   (RESULTS.md again from the JSON)
  * On a machine shared with other jobs, runs disturbed by them (over 5 % of the CPU) are repeated.
+ * Issue 22's targets get their own verdict table (bench-verdicts.ts): gRPC and HTTP/2 against the
+ * sidecar's HTTP/1.1 cost and Node's h2 floors (h2load through the TCP relay and bench/h2-proxy.ts),
+ * the RSS curve after the load, peak and idle RSS against idle and bare node, the memory soak
+ * (--soak-minutes N runs bench/soak-memory.ts; otherwise an existing bench/results-soak.json, dated),
+ * HTTP/1.1 against the TCP relays, and the one-sidecar setup on each Node.js runtime (--runtimes).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,12 +27,15 @@ import { request } from 'undici';
 import { clewTelemetryState, collectorCounts, startClew, type BenchTelemetry, type ClewSetup } from './bench-clew.js';
 import { runFixedRate, runH2load, runHey, runWrk, type Endpoint } from './bench-load.js';
 import { cpuMeter } from './bench-cpu.js';
-import { bareNodeCommand, startBareNode, startRelayChain } from './bench-floor.js';
+import { bareNodeCommand, startBareNode, startH2Proxy, startRelayChain } from './bench-floor.js';
 import { memBreakdown, roundMem } from './bench-mem.js';
 import { startHaproxy, startNginx, startNodeProxy, startUpstream, type NodeProxyKind, type Upstream } from './bench-peers.js';
 import { foreignCpuWatch, killActiveTools, processTree, rssMb, rssSampler, runTool, type Pinned } from './bench-proc.js';
 import { renderResults } from './bench-report.js';
-import { cpuAccounting, evaluate, FLOOR_MESH, FLOOR_ONE_HOP, summarize, type BareNode, type ControlPlaneResult, type H2Target, type RateRun, type Results, type TargetKind, type TargetRuns } from './bench-results.js';
+import { cpuAccounting, evaluate, FLOOR_MESH, FLOOR_ONE_HOP, summarize, type BareNode, type ControlPlaneResult, type H2Target, type H2Via, type RateRun, type Results, type RuntimeEntry, type TargetKind, type TargetRuns } from './bench-results.js';
+import { findRuntime, parseRuntimes } from './bench-runtimes.js';
+import { readSoak, runSoak } from './bench-soak.js';
+import { evaluateIssue22 } from './bench-verdicts.js';
 import { foreignSummary, measureClean, settle, waitQuiet, type QuietPolicy } from './bench-quiet.js';
 import { ensureTools, toolVersions, type ToolStatus } from './bench-tools.js';
 import { repoRoot, round, sleep } from './bench-util.js';
@@ -48,6 +56,12 @@ interface Options {
   deadlineMinutes: number;
   waitQuietMinutes: number;
   retries: number;
+  /** Node.js majors the one-sidecar setup is measured on (issue 22) */
+  runtimes: number[];
+  /** how long the sidecars' RSS is sampled, idle, after the last load run */
+  recoverySeconds: number;
+  /** run bench/soak-memory.ts for this many minutes (0: read an existing results-soak.json) */
+  soakMinutes: number;
 }
 
 const PROXY_CPU = 0;
@@ -66,8 +80,10 @@ function parseOptions(argv: string[]): Options {
     rounds: num('--rounds', quick ? 1 : 2),
     wrkSeconds: num('--wrk-seconds', quick ? 3 : 10),
     rateSeconds: num('--rate-seconds', quick ? 3 : 10),
-    heySeconds: num('--hey-seconds', quick ? 3 : 10),
-    h2Seconds: num('--h2-seconds', quick ? 3 : 8),
+    // hey's vCPU figure needs a few thousand requests, not ten seconds (5 s: 5000 at 1000 rps);
+    // the time goes to the issue-22 targets (runtimes, h2 floors, the RSS curve) within 25 minutes
+    heySeconds: num('--hey-seconds', quick ? 3 : 5),
+    h2Seconds: num('--h2-seconds', quick ? 3 : 6),
     warmupSeconds: num('--warmup-seconds', quick ? 1 : 3),
     rps: num('--rps', 1000),
     only: val('--only') ? new Set(val('--only')!.split(',')) : undefined,
@@ -77,6 +93,9 @@ function parseOptions(argv: string[]): Options {
     deadlineMinutes: num('--deadline-minutes', quick ? 8 : 40),
     waitQuietMinutes: num('--wait-quiet-minutes', quick ? 0 : 10),
     retries: num('--retries', quick ? 0 : 3),
+    runtimes: parseRuntimes(val('--runtimes')),
+    recoverySeconds: num('--recovery-seconds', quick ? 15 : 60),
+    soakMinutes: num('--soak-minutes', 0),
   };
 }
 
@@ -87,6 +106,8 @@ interface Live {
   proxies: number;
   ep: Endpoint;
   pids: () => number[];
+  /** false: no hey run (the runtime comparison needs wrk and the fixed rate only) */
+  hey?: boolean;
 }
 
 const started: Pinned[] = [];
@@ -129,7 +150,7 @@ async function warmRequests(t: Live, n: number): Promise<void> {
   }
 }
 
-async function startTargets(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ live: Live[]; upstream: Upstream; bareNode: Pinned }> {
+async function startTargets(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean, runtimes: RuntimeEntry[]): Promise<{ live: Live[]; upstream: Upstream; bareNode: Pinned }> {
   const pcpu = pinned ? PROXY_CPU : undefined;
   const lcpu = pinned ? LOAD_CPU : undefined;
   const want = (id: string) => !opts.only || opts.only.has(id);
@@ -168,6 +189,37 @@ async function startTargets(opts: Options, tools: ToolStatus, workDir: string, n
       notes.push(`${v.label} not measured: ${(err as Error).message}`);
     }
   }
+  // the one-sidecar setup on each other Node.js runtime (the suite's own runtime is clew-sidecar)
+  for (const major of opts.runtimes) {
+    const own = Number(process.versions.node.split('.')[0]) === major;
+    const id = own ? 'clew-sidecar' : `clew-sidecar-node${major}`;
+    if (own) {
+      runtimes.push(live.some((t) => t.id === id) ? { major, version: process.version, node: process.execPath, targetId: id } : { major, version: process.version, notRun: clew ? 'clew-sidecar not in --only' : 'Clew not measured' });
+      continue;
+    }
+    if (!want(id) && !opts.only?.has('runtimes')) {
+      runtimes.push({ major, notRun: `${id} not in --only` });
+      continue;
+    }
+    const bin = findRuntime(major, opts.install);
+    if (!bin.node) {
+      runtimes.push({ major, notRun: bin.missing });
+      notes.push(`Node.js ${major} not measured: ${bin.missing}`);
+      continue;
+    }
+    log(`starting the one-sidecar setup on ${bin.version} (${bin.node})`);
+    try {
+      const dir = path.join(workDir, id);
+      fs.mkdirSync(dir, { recursive: true });
+      const c = await startClew({ workDir: dir, upstreams: up, proxyCpu: pcpu, cpCpu: lcpu, telemetry: 'on', node: bin.node });
+      clewVariants.push(c);
+      live.push({ id, label: `Clew, one sidecar (telemetry on), Node ${bin.version}`, kind: 'clew', proxies: 1, ep: { url: c.outboundUrl, host: c.hosts.sidecar }, pids: () => [c.client.pid], hey: false });
+      runtimes.push({ major, version: bin.version, node: bin.node, targetId: id });
+    } catch (err) {
+      runtimes.push({ major, version: bin.version, node: bin.node, notRun: `did not start: ${(err as Error).message}` });
+      notes.push(`Clew on Node ${bin.version} not measured: ${(err as Error).message}`);
+    }
+  }
   const peer = async (id: string, label: string, kind: TargetKind, start: () => Promise<{ proc: Pinned; url: string }>, tree: boolean) => {
     if (!want(id)) return;
     try {
@@ -203,14 +255,26 @@ async function startTargets(opts: Options, tools: ToolStatus, workDir: string, n
   return { live, upstream: up, bareNode };
 }
 
+/** How long the measurements take from the targets' start on (about 2 s of overhead per tool run). */
+function estimateMinutes(opts: Options, live: Live[]): number {
+  const ov = 2;
+  const heyTargets = opts.hey ? live.filter((t) => t.hey !== false).length : 0;
+  const perRound = live.length * (opts.wrkSeconds + ov) + live.length * (opts.rateSeconds + ov) + heyTargets * (opts.heySeconds + ov);
+  const h2 = clew ? 8 * opts.rounds * (opts.h2Seconds + 1 + ov) + 5 : 0;
+  const cp = opts.controlPlane ? (opts.quick ? 30 : 120) : 0;
+  return Math.round((live.length * (opts.warmupSeconds + ov) + opts.rounds * perRound + h2 + opts.recoverySeconds + cp) / 6) / 10;
+}
+
 function emptyRuns(t: Live): TargetRuns {
   return { id: t.id, label: t.label, kind: t.kind, proxies: t.proxies, rssIdleMb: NaN, wrk: [], fixedRate: [], hey: [] };
 }
 
-async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ runs: TargetRuns[]; h2: H2Target[]; bareNode: BareNode }> {
+async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, notes: string[], pinned: boolean): Promise<{ runs: TargetRuns[]; h2: H2Target[]; bareNode: BareNode; runtimes: RuntimeEntry[] }> {
   const lcpu = pinned ? LOAD_CPU : undefined;
-  const { live, upstream, bareNode: bareProc } = await startTargets(opts, tools, workDir, notes, pinned);
+  const runtimes: RuntimeEntry[] = [];
+  const { live, upstream, bareNode: bareProc } = await startTargets(opts, tools, workDir, notes, pinned, runtimes);
   const runs = new Map(live.map((t) => [t.id, emptyRuns(t)]));
+  log(`${live.length} targets; the measurements take about ${estimateMinutes(opts, live)} min from here (with the control-plane benchmark, on a quiet machine: runs disturbed by other processes are repeated)`);
   // idle RSS: started, configured, a few requests served, settled
   for (const t of live) await warmRequests(t, 20);
   await sleep(2000);
@@ -248,33 +312,64 @@ async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, 
       const rate = async (tool: 'fixed' | 'hey'): Promise<RateRun> => {
         const pids = t.pids();
         const meter = cpuMeter(pids);
+        const sampler = rssSampler(() => pids);
         const foreign = foreignCpuWatch();
         const seconds = tool === 'hey' ? opts.heySeconds : opts.rateSeconds;
         const res = tool === 'hey'
           ? await runHey(tools.found.hey!, t.ep, { cpu: lcpu, seconds, rps: opts.rps, connections: 16 })
           : await runFixedRate(t.ep, { cpu: lcpu, seconds, rps: opts.rps, connections: 16 });
         const cpu = meter.stop();
-        return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), seconds, cpuSeconds: cpu.seconds, cpuTickSeconds: cpu.tickSeconds, cpuSource: cpu.source, vcpuPer1000Rps: t.proxies ? cpu.seconds / seconds / (res.rps / 1000) : NaN };
+        const peak = sampler.stop();
+        return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), seconds, cpuSeconds: cpu.seconds, cpuTickSeconds: cpu.tickSeconds, cpuSource: cpu.source, vcpuPer1000Rps: t.proxies ? cpu.seconds / seconds / (res.rps / 1000) : NaN, rssPeakMb: round(peak, 1) };
       };
       const fr = await measureClean(quiet(opts), `round ${r + 1} ${opts.rps} rps ${t.id}`, () => rate('fixed'));
       runs.get(t.id)!.fixedRate.push(fr);
       log(`round ${r + 1} ${opts.rps} rps ${t.id}: p50 ${fr.p50} µs, p90 ${fr.p90} µs, p99 ${fr.p99} µs${t.proxies ? `, ${round(fr.vcpuPer1000Rps, 3)} vCPU/1000 rps` : ''}${fr.foreignCpuPct > 5 ? ` [other processes: ${fr.foreignCpuPct} % CPU]` : ''}`);
-      if (opts.hey && tools.found.hey) {
+      if (opts.hey && tools.found.hey && t.hey !== false) {
         const h = await measureClean(quiet(opts), `round ${r + 1} hey ${t.id}`, () => rate('hey'));
         runs.get(t.id)!.hey.push(h);
         log(`round ${r + 1} hey ${t.id}: p50 ${round(h.p50, 0)} µs, p90 ${round(h.p90, 0)} µs, p99 ${round(h.p99, 0)} µs${t.proxies ? `, ${round(h.vcpuPer1000Rps, 3)} vCPU/1000 rps` : ''}${h.foreignCpuPct > 5 ? ` [other processes: ${h.foreignCpuPct} % CPU]` : ''}`);
       }
     }
   }
-  const h2 = clew && tools.found.h2load ? await runH2Bench(opts, tools.found.h2load, workDir, upstream, lcpu) : [];
+  const h2 = clew && tools.found.h2load ? await runH2Bench(opts, tools.found.h2load, workDir, upstream, pinned, notes) : [];
   if (!tools.found.h2load) notes.push('h2load missing: no HTTP/2 / gRPC figures');
-  await sleep(1000);
-  for (const t of live) {
-    const tr = runs.get(t.id)!;
-    tr.rssAfterMb = t.proxies ? round(rssMb(t.pids()), 1) : undefined;
-    if (t.proxies) tr.memAfter = roundMem(memBreakdown(t.pids()));
+  // the memory after the last load: the Clew setups' RSS from now on, idle, every 5 s (1 s apart at first)
+  const clews = live.filter((t) => t.kind === 'clew');
+  const curves = new Map(clews.map((t) => [t.id, [] as Array<{ t: number; rssMb: number }>]));
+  const c0 = Date.now();
+  const sample = () => {
+    const at = round((Date.now() - c0) / 1000, 1);
+    for (const t of clews) curves.get(t.id)!.push({ t: at, rssMb: round(rssMb(t.pids()), 1) });
+  };
+  // a second after the load: the suite's "after runs" figures, as before
+  const readAfter = () => {
+    for (const t of live) {
+      const tr = runs.get(t.id)!;
+      tr.rssAfterMb = t.proxies ? round(rssMb(t.pids()), 1) : undefined;
+      if (t.proxies) tr.memAfter = roundMem(memBreakdown(t.pids()));
+    }
+    bareNode.after = roundMem(memBreakdown([bareProc.pid]));
+  };
+  sample();
+  log(`RSS after the load, idle: sampling the Clew setups for ${opts.recoverySeconds} s`);
+  let k = 1;
+  for (; (Date.now() - c0) / 1000 < opts.recoverySeconds; k++) {
+    await sleep(Math.max(0, c0 + (k <= 5 ? k * 1000 : (k - 4) * 5000) - Date.now()));
+    sample();
+    if (k === 1) readAfter();
   }
-  bareNode.after = roundMem(memBreakdown([bareProc.pid]));
+  if (k === 1) {
+    await sleep(1000);
+    readAfter();
+  }
+  for (const t of clews) {
+    const samples = curves.get(t.id)!;
+    runs.get(t.id)!.recovery = { samples, seconds: samples[samples.length - 1].t };
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    log(`RSS after the load ${t.id}: ${first.rssMb} MB → ${last.rssMb} MB after ${last.t} s (idle before: ${runs.get(t.id)!.rssIdleMb} MB)`);
+  }
   if (clew) {
     const tel = await clewTelemetryState(clew.statsUrls.client);
     const telServer = await clewTelemetryState(clew.statsUrls.server);
@@ -285,42 +380,83 @@ async function runProxyBench(opts: Options, tools: ToolStatus, workDir: string, 
       : 'off: no span reached the collector stand-in registered as zipkin.istio-system:9411 (this build does not trace with the default mesh config)';
     notes.push(`Clew sidecar features in the path: routing (RDS); stats (${tel.statLines} series in /stats/prometheus); Istio standard metrics (istio_requests_total) ${tel.istioMetrics ? 'on' : 'not exposed by this build'}; tracing ${tracing}`);
   }
-  return { runs: live.map((t) => runs.get(t.id)!), h2, bareNode };
+  return { runs: live.map((t) => runs.get(t.id)!), h2, bareNode, runtimes };
 }
 
-async function runH2Bench(opts: Options, h2load: string, workDir: string, up: { h2: number; grpc: number }, lcpu: number | undefined): Promise<H2Target[]> {
+interface H2Live extends H2Target {
+  ep: Endpoint;
+  grpc: boolean;
+  pids: number[];
+}
+
+/**
+ * h2load, HTTP/2 GET and unary gRPC: direct, through the client sidecar, and through Node's own
+ * HTTP/2 floors beside it (the raw TCP relay passing h2c bytes, and a minimal node:http2 proxy),
+ * interleaved like the HTTP/1.1 targets. The floors are started here and stopped at the end.
+ */
+async function runH2Bench(opts: Options, h2load: string, workDir: string, up: { h2: number; grpc: number }, pinned: boolean, notes: string[]): Promise<H2Target[]> {
   const c = clew!;
+  const lcpu = pinned ? LOAD_CPU : undefined;
+  const pcpu = pinned ? PROXY_CPU : undefined;
   const body = path.join(workDir, 'grpc-request.bin');
   fs.writeFileSync(body, Buffer.from([0, 0, 0, 0, 5, 0x0a, 0x03, 0x61, 0x62, 0x63]));
   const grpcPath = '/bench.Echo/Echo';
-  const targets: Array<H2Target & { ep: Endpoint; grpc: boolean }> = [
-    { id: 'h2-direct', label: 'HTTP/2 direct', protocol: 'h2', viaSidecar: false, runs: [], ep: { url: `http://127.0.0.1:${up.h2}/` }, grpc: false },
-    { id: 'h2-sidecar', label: 'HTTP/2 via Clew sidecar', protocol: 'h2', viaSidecar: true, runs: [], ep: { url: c.outboundUrl, host: c.hosts.h2 }, grpc: false },
-    { id: 'grpc-direct', label: 'gRPC direct', protocol: 'grpc', viaSidecar: false, runs: [], ep: { url: `http://127.0.0.1:${up.grpc}/` }, grpc: true },
-    { id: 'grpc-sidecar', label: 'gRPC via Clew sidecar', protocol: 'grpc', viaSidecar: true, runs: [], ep: { url: c.outboundUrl, host: c.hosts.grpc }, grpc: true },
-  ];
-  for (let r = 0; r < opts.rounds; r++) {
-    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
-      const pids = t.viaSidecar ? [c.client.pid] : [];
-      try {
-        const run = await measureClean(quiet(opts), `round ${r + 1} h2load ${t.id}`, async () => {
-          const meter = cpuMeter(pids);
-          const foreign = foreignCpuWatch();
-          const res = await runH2load(h2load, t.ep, { cpu: lcpu, seconds: opts.h2Seconds, connections: 16, streams: 10, grpcBodyFile: t.grpc ? body : undefined, path: t.grpc ? grpcPath : undefined });
-          const cpu = meter.stop().seconds;
-          // the CPU delta includes h2load's 1 s warm-up; count its requests at the measured rate
-          const reqs = res.requests + res.rps;
-          return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu, cpuUsPerRequest: t.viaSidecar ? (cpu * 1e6) / reqs : NaN };
-        });
-        t.runs.push(run);
-        log(`round ${r + 1} h2load ${t.id}: ${round(run.rps, 0)} req/s, mean ${round(run.meanMs, 2)} ms${run.failed ? `, ${run.failed} failed` : ''}${t.viaSidecar ? `, ${round(run.cpuUsPerRequest, 1)} µs CPU/request` : ''}${run.foreignCpuPct > 5 ? ` [other processes: ${run.foreignCpuPct} % CPU]` : ''}`);
-      } catch (err) {
-        log(`h2load ${t.id} failed: ${(err as Error).message}`);
-        t.runs.push({ requests: 0, succeeded: 0, failed: -1, rps: NaN, meanMs: NaN, round: r, foreignCpuPct: NaN, cpuSeconds: NaN, cpuUsPerRequest: NaN });
-      }
+  const floorProcs: Pinned[] = [];
+  // both upstream h2c ports answer HTTP/2 GETs and gRPC alike: one floor of each kind serves both protocols
+  const floors: Array<{ via: H2Via; id: string; label: string; url: string; pids: number[] }> = [];
+  {
+    try {
+      const chain = await startRelayChain(1, workDir, up.h2, pcpu);
+      floorProcs.push(...chain.procs);
+      floors.push({ via: 'tcp-relay', id: 'tcp-relay', label: 'Node TCP relay (h2 byte floor)', url: chain.url, pids: chain.procs.map((p) => p.pid) });
+    } catch (err) {
+      notes.push(`h2 TCP relay floor not measured: ${(err as Error).message}`);
     }
   }
-  return targets.map(({ ep: _ep, grpc: _g, ...t }) => t);
+  {
+    try {
+      const p = await startH2Proxy(workDir, up.h2, pcpu);
+      floorProcs.push(p.proc);
+      floors.push({ via: 'h2-proxy', id: 'node-proxy', label: 'node:http2 proxy (Node h2 floor)', url: p.url, pids: [p.proc.pid] });
+    } catch (err) {
+      notes.push(`node:http2 proxy floor not measured: ${(err as Error).message}`);
+    }
+  }
+  const targets: H2Live[] = [];
+  for (const [protocol, name, grpc] of [['h2', 'HTTP/2', false], ['grpc', 'gRPC', true]] as const) {
+    const directPort = grpc ? up.grpc : up.h2;
+    targets.push({ id: `${protocol}-direct`, label: `${name} direct`, protocol, viaSidecar: false, via: 'direct', runs: [], ep: { url: `http://127.0.0.1:${directPort}/` }, grpc, pids: [] });
+    targets.push({ id: `${protocol}-sidecar`, label: `${name} via Clew sidecar`, protocol, viaSidecar: true, via: 'sidecar', runs: [], ep: { url: c.outboundUrl, host: grpc ? c.hosts.grpc : c.hosts.h2 }, grpc, pids: [c.client.pid] });
+    for (const fl of floors) targets.push({ id: `${protocol}-${fl.id}`, label: `${name} via ${fl.label}`, protocol, viaSidecar: false, via: fl.via, runs: [], ep: { url: fl.url }, grpc, pids: fl.pids });
+  }
+  try {
+    for (let r = 0; r < opts.rounds; r++) {
+      for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
+        const proxied = t.pids.length > 0;
+        try {
+          const run = await measureClean(quiet(opts), `round ${r + 1} h2load ${t.id}`, async () => {
+            const meter = cpuMeter(t.pids);
+            const sampler = rssSampler(() => t.pids);
+            const foreign = foreignCpuWatch();
+            const res = await runH2load(h2load, t.ep, { cpu: lcpu, seconds: opts.h2Seconds, connections: 16, streams: 10, grpcBodyFile: t.grpc ? body : undefined, path: t.grpc ? grpcPath : undefined });
+            const cpu = meter.stop().seconds;
+            const peak = sampler.stop();
+            // the CPU delta includes h2load's 1 s warm-up; count its requests at the measured rate
+            const reqs = res.requests + res.rps;
+            return { ...res, round: r, foreignCpuPct: round(foreign.stop(), 1), cpuSeconds: cpu, cpuUsPerRequest: proxied ? (cpu * 1e6) / reqs : NaN, rssPeakMb: proxied ? round(peak, 1) : undefined };
+          });
+          t.runs.push(run);
+          log(`round ${r + 1} h2load ${t.id}: ${round(run.rps, 0)} req/s, mean ${round(run.meanMs, 2)} ms${run.failed ? `, ${run.failed} failed` : ''}${proxied ? `, ${round(run.cpuUsPerRequest, 1)} µs CPU/request` : ''}${run.foreignCpuPct > 5 ? ` [other processes: ${run.foreignCpuPct} % CPU]` : ''}`);
+        } catch (err) {
+          log(`h2load ${t.id} failed: ${(err as Error).message}`);
+          t.runs.push({ requests: 0, succeeded: 0, failed: -1, rps: NaN, meanMs: NaN, round: r, foreignCpuPct: NaN, cpuSeconds: NaN, cpuUsPerRequest: NaN });
+        }
+      }
+    }
+  } finally {
+    for (const p of floorProcs) await p.stop();
+  }
+  return targets.map(({ ep: _ep, grpc: _g, pids: _p, ...t }) => t);
 }
 
 async function runControlPlaneBench(opts: Options): Promise<ControlPlaneResult | { error: string }> {
@@ -369,6 +505,8 @@ function machineInfo(): Record<string, string | number> {
 /** `--render FILE`: renders RESULTS.md again from a results JSON (after a change of the report's format). */
 function renderOnly(file: string): void {
   const results = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v) => (v === null ? NaN : v)) as Results;
+  // results from before the issue-22 table get it from their own figures (the soak: not run)
+  if (!results.verdicts) results.verdicts = evaluateIssue22(results);
   const md = renderResults(results);
   const out = results.quick ? path.join(repoRoot(), 'bench', 'out', 'RESULTS-quick.md') : path.join(repoRoot(), 'bench', 'RESULTS.md');
   fs.writeFileSync(out, md);
@@ -382,10 +520,12 @@ async function main(): Promise<void> {
     return;
   }
   const opts = parseOptions(process.argv.slice(2));
+  // the soak has its own time bound (its minutes + 10)
+  const bound = opts.deadlineMinutes + (opts.soakMinutes > 0 ? opts.soakMinutes + 10 : 0);
   const deadline = setTimeout(() => {
-    log(`time bound of ${opts.deadlineMinutes} min reached: stopping`);
+    log(`time bound of ${bound} min reached: stopping`);
     void stopAll().finally(() => process.exit(2));
-  }, opts.deadlineMinutes * 60_000);
+  }, bound * 60_000);
   deadline.unref();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().finally(() => process.exit(130)));
   const notes: string[] = [];
@@ -395,13 +535,17 @@ async function main(): Promise<void> {
   log(`other processes use ${busyBefore} % of the CPU`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-bench-'));
   log(`work dir ${workDir}${opts.quick ? ' (quick run)' : ''}`);
-  let proxy: { runs: TargetRuns[]; h2: H2Target[]; bareNode: BareNode };
+  let proxy: { runs: TargetRuns[]; h2: H2Target[]; bareNode: BareNode; runtimes: RuntimeEntry[] };
   try {
     proxy = await runProxyBench(opts, tools, workDir, notes, pinned);
   } finally {
     await stopAll();
   }
   const controlPlane = opts.controlPlane ? await runControlPlaneBench(opts) : undefined;
+  const soakStart = Date.now();
+  const soak = opts.soakMinutes > 0 ? await runSoak(opts.soakMinutes, log) : readSoak(repoRoot(), 'file');
+  const soakMs = Date.now() - soakStart;
+  if (soak.error) notes.push(`memory soak: ${soak.error}`);
   const summary = summarize(proxy.runs);
   const foreignCpu = foreignSummary(proxy.runs, proxy.h2);
   if (foreignCpu.runsOver5Pct) notes.push(`other processes used over 5 % of the machine's CPU during ${foreignCpu.runsOver5Pct} of ${foreignCpu.runs} measurements (max ${foreignCpu.maxPct} %): those figures are disturbed (per run: foreignCpuPct in the JSON)`);
@@ -419,6 +563,9 @@ async function main(): Promise<void> {
       h2load: `-t1 -c16 -m10 -D ${opts.h2Seconds} --warm-up-time 1`,
       'Clew sidecar': 'clew proxy, INTERCEPTION_MODE=NONE, configured over ADS by clew control-plane; wrk sends origin-form requests to the client sidecar\'s virtualOutbound listener with Host: bench-direct:8000 (one sidecar) or bench-mesh:8000 (client sidecar → server sidecar → upstream)',
       peers: 'HAProxy nbthread 1 and nginx 1 worker with upstream keep-alive and no access log; http-proxy with a keep-alive Agent; @fastify/http-proxy (undici); all pinned like the sidecar',
+      'memory after the load': `each Clew setup's RSS (VmRSS) right after the last load run (h2load), then idle every second for 5 s and every 5 s after, for ${opts.recoverySeconds} s; peak under load = the highest 250 ms sample during any wrk, fixed-rate, hey or h2load run`,
+      'Node.js runtimes': `the one-sidecar setup (telemetry on) on Node ${opts.runtimes.join(', ') || '(none)'}: the suite's own runtime is the clew-sidecar target, each other one a setup of its own (control plane and sidecars on that runtime), measured in the same rounds (wrk and the fixed rate; no hey)`,
+      'HTTP/2 floor': 'h2load through the raw TCP relay (h2c bytes passed through: the least any h2 hop costs) and through bench/h2-proxy.ts (node:http2 server stream → one client session upstream, trailers passed: Node\'s own h2 proxy floor); both with the sidecar\'s node flags, pinned like the sidecar, interleaved with the sidecar and direct',
       'Node floor': `Node TCP relay: a raw byte relay (bench/tcp-relay.ts: no HTTP parsing, one upstream connection per downstream connection, TCP_NODELAY); ×2: two relays chained, both on the proxy CPU; bare node: \`${proxy.bareNode.command}\`, idle; all with the sidecar's node flags and pinned like the sidecar`,
     },
     foreignCpu,
@@ -430,7 +577,11 @@ async function main(): Promise<void> {
     bareNode: proxy.bareNode,
     cpuAccounting: cpuAccounting(proxy.runs),
     checks: evaluate(summary, controlPlane, proxy.bareNode),
+    soak,
+    runtimes: proxy.runtimes,
   };
+  results.settings.duration = `${round((Date.now() - t0) / 60_000, 1)} min (without the soak: ${round((Date.now() - t0 - soakMs) / 60_000, 1)} min)`;
+  results.verdicts = evaluateIssue22(results);
   const outDir = path.join(repoRoot(), 'bench', 'out');
   fs.mkdirSync(outDir, { recursive: true });
   // a full run's results sit next to RESULTS.md (committed); quick runs' in bench/out (ignored)

@@ -11,9 +11,12 @@
  * from the sidecar's admin /memory.
  *
  *   node dist/bench/soak-memory.js [--minutes 30] [--rps 1000] [--sample-seconds 10] [--write]
- *     [--out DIR] [--node PATH] [--after-seconds 60] [--idle-seconds 30]
+ *     [--out DIR] [--node PATH] [--after-seconds 60] [--idle-seconds 30] [--sidecar-flags '--trace-gc']
+ *     [--keep]
  * `--write` saves results-soak.json, RESULTS-soak.md and soak-rss.png in DIR (default bench/;
- * the contract with bench/run.ts). Exit status 1 when a process died or the load could not run.
+ * the contract with bench/run.ts). `--keep` leaves the work directory (sidecar logs, access log) and
+ * prints the sidecar's admin /memory and smaps_rollup at idle, at the end of the load and after it.
+ * Exit status 1 when a process died or the load could not run.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,13 +27,14 @@ import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import { startClew, type ClewSetup } from './bench-clew.js';
 import { startUpstream } from './bench-peers.js';
+import { memBreakdown, roundMem } from './bench-mem.js';
 import { cpuSeconds, rssMb, type Pinned } from './bench-proc.js';
 import { repoRoot, runIfMain, sleep } from './bench-util.js';
 import type { NormalReport } from './soak-normal-load.js';
 import { soakSvg, writePng } from './soak-plot.js';
 import { soakFigures, type SoakFigures, type SoakSample } from './soak-summary.js';
 
-interface Options { minutes: number; rps: number; sampleSeconds: number; write: boolean; out: string; node: string; afterSeconds: number; idleSeconds: number }
+interface Options { minutes: number; rps: number; sampleSeconds: number; write: boolean; out: string; node: string; afterSeconds: number; idleSeconds: number; sidecarFlags: string[]; keep: boolean }
 
 function options(argv: string[]): Options {
   const get = (n: string): string | undefined => {
@@ -51,6 +55,8 @@ function options(argv: string[]): Options {
     node: get('--node') ?? process.execPath,
     afterSeconds: num('--after-seconds', 60),
     idleSeconds: num('--idle-seconds', 30),
+    sidecarFlags: (get('--sidecar-flags') ?? '').split(' ').filter(Boolean),
+    keep: argv.includes('--keep'),
   };
 }
 
@@ -111,7 +117,7 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
     const up = await startUpstream(workDir);
     upstream = up.proc;
     log(`starting the control plane and the sidecars (node ${o.node})`);
-    clew = await startClew({ workDir, upstreams: up, telemetry: 'log', node: o.node });
+    clew = await startClew({ workDir, upstreams: up, telemetry: 'log', node: o.node, nodeArgs: { client: o.sidecarFlags } });
     const c = clew;
     const sample = async (t: number): Promise<SoakSample> => ({ t: Math.round(t), rssMb: r1(rssMb([c.client.pid])), heapUsedMb: await heapUsedMb(c.adminUrls.client) });
     const samples: SoakSample[] = [];
@@ -122,6 +128,12 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
       samples.push(await sample((performance.now() - idleStart) / 1000 - o.idleSeconds));
     }
     const idle = samples.slice(-3);
+    const detail = async (when: string): Promise<void> => {
+      if (!o.keep) return;
+      const r = await request(`${c.adminUrls.client}/memory`);
+      log(`${when}: smaps ${JSON.stringify(roundMem(memBreakdown([c.client.pid])))} /memory ${JSON.stringify(await r.body.json())}`);
+    };
+    await detail('idle');
     log(`idle RSS ${idle.map((s) => s.rssMb).join(', ')} MB; ${o.rps} rps for ${o.minutes} min`);
     const loadSeconds = o.minutes * 60;
     let last: NormalReport | undefined;
@@ -158,6 +170,7 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
     }
     const loadEnd = performance.now();
     const cpu = cpuSeconds([c.client.pid]) - cpu0;
+    await detail('load end');
     const actualLoadSeconds = (loadEnd - t0) / 1000;
     // after the load: does the memory come back?
     while (performance.now() - loadEnd < o.afterSeconds * 1000) {
@@ -165,6 +178,7 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
       samples.push(await sample((performance.now() - t0) / 1000));
     }
     const after = samples[samples.length - 1];
+    await detail('after');
     if (!last?.final) throw new Error('the load generator ended without its final report');
     const figures = soakFigures(idle, underLoad.filter((s) => s.t <= actualLoadSeconds), Math.min(loadSeconds, actualLoadSeconds));
     const accessLog = path.join(workDir, 'access.log');
@@ -192,7 +206,8 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
     if (loadProc && loadProc.exitCode === null) loadProc.kill('SIGKILL');
     await clew?.stop();
     await upstream?.stop();
-    fs.rmSync(workDir, { recursive: true, force: true });
+    if (o.keep) log(`kept ${workDir}`);
+    else fs.rmSync(workDir, { recursive: true, force: true });
   }
 }
 

@@ -68,7 +68,9 @@ export interface SoakResults extends SoakFigures {
   minutes: number;
   rps: number;
   requests: number;
+  /** requests not answered with a 2xx: failures, plus any still unanswered when the run ended */
   failed: number;
+  ok: number;
   samples: SoakSample[];
   png: string;
   /** RSS 60 s (--after-seconds) after the load stopped, and its distance from idle */
@@ -113,6 +115,8 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
   let upstream: Pinned | undefined;
   let loadProc: ReturnType<typeof spawn> | undefined;
   const loadStart = os.loadavg().map(r1);
+  // the code under test is the checkout's at the start (a commit made during a long run is not in it)
+  const commit = commitOf();
   try {
     const up = await startUpstream(workDir);
     upstream = up.proc;
@@ -184,20 +188,21 @@ export async function soakMemory(o: Options): Promise<SoakResults> {
     const accessLog = path.join(workDir, 'access.log');
     const res: SoakResults = {
       generatedAt: new Date().toISOString(),
-      commit: commitOf(),
+      commit,
       node: execFileSync(o.node, ['--version'], { encoding: 'utf8' }).trim(),
       minutes: o.minutes,
       rps: o.rps,
       ...figures,
       requests: last.sent,
-      failed: last.failed,
+      failed: last.sent - last.ok,
+      ok: last.ok,
       samples,
       png: '',
       afterLoadRssMb: after.rssMb,
       afterLoadAboveIdleMb: r1(after.rssMb - figures.idleRssMb),
       cpuUsPerRequest: r1((cpu * 1e6) / Math.max(1, last.sent)),
       latencyMs: last.overall,
-      failureReasons: last.reasons,
+      failureReasons: last.sent - last.ok > last.failed ? { ...last.reasons, unanswered: last.sent - last.ok - last.failed } : last.reasons,
       loadAverage: { start: loadStart, end: os.loadavg().map(r1) },
       accessLogMb: fs.existsSync(accessLog) ? r1(fs.statSync(accessLog).size / 1048576) : 0,
     };
@@ -228,7 +233,7 @@ function render(r: SoakResults, o: Options): string {
   L.push(`| RSS at the end (median of the last minute) | ${r.rssEndMb} MB (heap used ${r.heapEndMb} MB) | |`);
   L.push(`| growth after the warm-up | ${r.growthAfter5MinMb >= 0 ? '+' : ''}${r.growthAfter5MinMb} MB | below 5 MB: ${r.growthAfter5MinMb < 5 ? 'yes' : '**no**'} |`);
   L.push(`| RSS ${o.afterSeconds} s after the load | ${r.afterLoadRssMb} MB (idle ${r.afterLoadAboveIdleMb >= 0 ? '+' : ''}${r.afterLoadAboveIdleMb} MB) | within 20 MB of idle: ${r.afterLoadAboveIdleMb <= 20 ? 'yes' : '**no**'} |`);
-  L.push(`| requests / failed | ${r.requests} / ${r.failed}${r.failed ? ` ${JSON.stringify(r.failureReasons)}` : ''} | no failure |`);
+  L.push(`| requests sent / answered 2xx / failed | ${r.requests} / ${r.ok} / ${r.failed}${r.failed ? ` ${JSON.stringify(r.failureReasons)}` : ''} | no failure |`);
   L.push(`| latency over the run (client side) | p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, p99.9 ${r.latencyMs.p999} ms, max ${r.latencyMs.max} ms | |`);
   L.push(`| sidecar CPU per request | ${r.cpuUsPerRequest} µs (load-dependent) | |`, '');
   L.push('Samples (t in seconds since the load started; negative: idle before it):', '');

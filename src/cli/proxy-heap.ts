@@ -26,7 +26,7 @@
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import vm from 'node:vm';
+import { memoryReducingGc } from '../proxy/admin/admin-memory.js';
 
 /** node flags for a sidecar process (see above) */
 export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
@@ -95,32 +95,6 @@ export function releaseUnderLoad(perSecond = LOAD_SCAVENGES_PER_SECOND): () => v
 export const QUIET_MS = 10_000;
 /** the young generation's committed size above which a quiet proxy gives memory back (V8 starts at 1 MiB) */
 export const YOUNG_GENERATION_RELEASE_BYTES = 4 << 20;
-
-type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => void;
-let gcFunction: GcFunction | undefined;
-
-/**
- * V8's gc() without `--expose-gc` on the command line: the flag set at run time exposes it in
- * contexts created afterwards.
- */
-function gc(): GcFunction {
-  if (!gcFunction) {
-    v8.setFlagsFromString('--expose-gc');
-    gcFunction = vm.runInNewContext('gc') as GcFunction;
-  }
-  return gcFunction;
-}
-
-/**
- * One memory-reducing full GC. Node 22+ (V8 12+): the last-resort flavor (V8's
- * CollectAllAvailableGarbage: the young generation shrunk, freed pages released). Node 20's V8
- * runs a scavenge for any options object, so it gets a plain full GC, which shrinks the young
- * generation too when the allocation rate is low, as it is on a quiet proxy.
- */
-export function memoryReducingGc(): void {
-  if (Number(process.versions.node.split('.')[0]) >= 22) gc()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  else gc()();
-}
 
 /** the young generation's committed bytes */
 export function youngGenerationBytes(): number {

@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { adminMemory } from './admin-memory.js';
+import { adminMemory, memoryReducingGc } from './admin-memory.js';
 
 export interface AdminBackend {
   serverInfo(): unknown;
@@ -36,7 +36,7 @@ const HELP: Array<[string, string]> = [
   ['/certs', 'print certs on machine'],
   ['/clusters', 'upstream cluster status'],
   ['/listeners', 'print listener info'],
-  ['/memory', 'print current allocation/heap usage'],
+  ['/memory', 'print current allocation/heap usage (POST ?gc: after a full garbage collection)'],
   ['/stats', 'print server stats'],
   ['/stats/prometheus', 'print server stats in prometheus format'],
   ['/logging', 'query/change logging levels'],
@@ -107,6 +107,10 @@ export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestLis
       case '/listeners':
         return json ? send(res, 200, JSON.stringify(b.listenersJson(), null, 2), 'application/json') : send(res, 200, b.listenersText());
       case '/memory':
+        if (url.searchParams.has('gc')) {
+          if (req.method !== 'POST') return send(res, 405, 'This endpoint requires POST\n');
+          memoryReducingGc();
+        }
         return send(res, 200, JSON.stringify(adminMemory(), null, 2), 'application/json');
       case '/stats':
         return json ? send(res, 200, JSON.stringify({ stats: b.statsText().trim().split('\n').filter(Boolean).map((l) => { const i = l.lastIndexOf(': '); return { name: l.slice(0, i), value: Number(l.slice(i + 2)) }; }) }), 'application/json') : send(res, 200, b.statsText());

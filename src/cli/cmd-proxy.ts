@@ -11,7 +11,7 @@ import type { LogLevel, ProxyOptions } from '../proxy/core/bootstrap.js';
 import { startProxy } from '../proxy/proxy.js';
 import { parseDurationMs } from '../xds/codec.js';
 import { UsageError } from './errors.js';
-import { releaseUnderLoad, releaseYoungGeneration } from './proxy-heap.js';
+import { releaseUnderLoad, releaseYoungGeneration, returnMemoryWhenQuiet } from './proxy-heap.js';
 import { addSidecarPortOptions, collect, parseLabels, parsePort as port } from './cli-options.js';
 
 /** traffic restores the young generation's growth after this even if the proxy is never ready */
@@ -158,6 +158,8 @@ export function register(program: Command): void {
         if (watching) return;
         watching = true;
         releaseUnderLoad();
+        // and a young generation grown by a load is given back once traffic stops
+        returnMemoryWhenQuiet();
       };
       const fallback = setTimeout(watch, YOUNG_GENERATION_WATCH_MS);
       fallback.unref();

@@ -1,4 +1,4 @@
-/** Admin endpoints: help, server_info, config_dump, clusters, listeners, stats, prometheus, logging. */
+/** Admin endpoints: help, server_info, config_dump, clusters, listeners, memory, stats, prometheus, logging. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assignment, edsCluster, outboundHttpListener, passthroughCluster, route, routeConfig, virtualOutbound, vhost } from './helpers/resources.js';
@@ -93,4 +93,19 @@ test('/logging sets the level; POST-only endpoints refuse GET', async () => {
   assert.equal((await h.admin('/logging?level=bogus')).status, 400);
   await h.admin('/logging?level=off');
   assert.equal((await h.admin('/quitquitquit')).status, 405);
+});
+
+test('/memory reports the V8 heap and RSS; POST /memory?gc collects first, GET ?gc is refused', async () => {
+  const m = JSON.parse((await h.admin('/memory')).body) as Record<string, string> & { spaces: Record<string, { size: number; used: number }> };
+  const allocated = Number(m.allocated);
+  assert.ok(allocated > 1 << 20 && allocated <= Number(m.heap_size), `allocated ${m.allocated} of heap_size ${m.heap_size}`);
+  assert.ok(Number(m.total_physical_bytes) > Number(m.heap_size) / 2);
+  assert.ok(m.spaces.old_space.used > 0 && m.spaces.new_space.size > 0);
+  assert.equal((await h.admin('/memory?gc')).status, 405);
+  // garbage made by requests is gone after the collection
+  for (let i = 0; i < 50; i++) await viaProxy(h.outbound, 'http://reviews:9080/');
+  const r = await h.admin('/memory?gc', 'POST');
+  assert.equal(r.status, 200);
+  const after = JSON.parse(r.body) as { allocated: string; spaces: Record<string, { size: number; used: number }> };
+  assert.ok(after.spaces.new_space.used < 1 << 20, `young generation emptied: ${after.spaces.new_space.used} bytes`);
 });

@@ -1,10 +1,11 @@
 /**
  * The admin interface (127.0.0.1:15000 by default): /help, /server_info, /ready, /config_dump, /certs,
- * /clusters, /listeners, /stats, /stats/prometheus, /logging, POST /drain_listeners,
+ * /clusters, /listeners, /memory, /stats, /stats/prometheus, /logging, POST /drain_listeners,
  * POST /quitquitquit. The same handler serves the stats (15090) and readiness (15021) ports.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { adminMemory, memoryReducingGc } from './admin-memory.js';
 
 export interface AdminBackend {
   serverInfo(): unknown;
@@ -35,6 +36,7 @@ const HELP: Array<[string, string]> = [
   ['/certs', 'print certs on machine'],
   ['/clusters', 'upstream cluster status'],
   ['/listeners', 'print listener info'],
+  ['/memory', 'print current allocation/heap usage (POST ?gc: after a full garbage collection)'],
   ['/stats', 'print server stats'],
   ['/stats/prometheus', 'print server stats in prometheus format'],
   ['/logging', 'query/change logging levels'],
@@ -104,6 +106,12 @@ export function createAdminHandler(b: AdminBackend, kind: Kind): http.RequestLis
         return json ? send(res, 200, JSON.stringify(b.clustersJson(), null, 2), 'application/json') : send(res, 200, b.clustersText());
       case '/listeners':
         return json ? send(res, 200, JSON.stringify(b.listenersJson(), null, 2), 'application/json') : send(res, 200, b.listenersText());
+      case '/memory':
+        if (url.searchParams.has('gc')) {
+          if (req.method !== 'POST') return send(res, 405, 'This endpoint requires POST\n');
+          memoryReducingGc();
+        }
+        return send(res, 200, JSON.stringify(adminMemory(), null, 2), 'application/json');
       case '/stats':
         return json ? send(res, 200, JSON.stringify({ stats: b.statsText().trim().split('\n').filter(Boolean).map((l) => { const i = l.lastIndexOf(': '); return { name: l.slice(0, i), value: Number(l.slice(i + 2)) }; }) }), 'application/json') : send(res, 200, b.statsText());
       case '/logging': {

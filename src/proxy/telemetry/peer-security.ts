@@ -8,12 +8,13 @@
  */
 import type { StreamInfo, PeerInfo } from '../core/stream-info.js';
 import type { DownstreamTlsInfo } from '../core/connection-context.js';
+import { overflowCounter } from '../../stats/stats-overflow.js';
 
 const MAX_PRINCIPALS = 1024;
 const byPeer = new WeakMap<PeerInfo, Map<string, PeerInfo>>();
 const bare = new Map<string, PeerInfo>();
-/** principals dropped from the bare-peer cache when it was full (overflow) */
-export let peerPrincipalCacheOverflow = 0;
+/** a principal cache (per peer, or for peers without metadata) cleared when full */
+const PRINCIPALS_OVERFLOW = overflowCounter('peer_principal_cache');
 
 function withPrincipal(peer: PeerInfo | undefined, principal: string): PeerInfo {
   if (peer?.principal === principal) return peer;
@@ -26,7 +27,7 @@ function withPrincipal(peer: PeerInfo | undefined, principal: string): PeerInfo 
   if (!p) {
     if (m.size >= MAX_PRINCIPALS) {
       m.clear();
-      peerPrincipalCacheOverflow++;
+      PRINCIPALS_OVERFLOW.inc();
     }
     p = peer ? { ...peer, principal } : { workload: '', namespace: '', principal };
     m.set(principal, p);

@@ -15,10 +15,13 @@ import type { TlsStats } from './tls-stats.js';
 import type { UpstreamConnectionInfo, UpstreamConnectOptions, UpstreamTransport } from '../core/transport-socket.js';
 import { lookupFor } from './dns-lookup.js';
 import { bindDirect, directConnectOptions } from '../codec/socket-direct.js';
+import { overflowCounter } from '../../stats/stats-overflow.js';
 
 const FAILURE = Symbol('clew.transportFailure');
 const INFO = Symbol('clew.transportInfo');
+/** TLS sessions kept per transport (one per upstream host); past it the oldest is dropped and counted */
 const MAX_SESSIONS = 1024;
+const SESSIONS_OVERFLOW = overflowCounter('tls_upstream_sessions');
 
 type TaggedSocket = tls.TLSSocket & { [FAILURE]?: string; [INFO]?: UpstreamConnectionInfo };
 
@@ -94,7 +97,10 @@ export class TlsUpstreamTransport implements UpstreamTransport {
     if (this.config.maxSessionKeys > 0) {
       const generation = this.context.generation;
       s.on('session', (session: Buffer) => {
-        if (this.sessions.size >= MAX_SESSIONS && !this.sessions.has(key)) this.sessions.delete(this.sessions.keys().next().value as string);
+        if (this.sessions.size >= MAX_SESSIONS && !this.sessions.has(key)) {
+          this.sessions.delete(this.sessions.keys().next().value as string);
+          SESSIONS_OVERFLOW.inc();
+        }
         this.sessions.set(key, { generation, session });
       });
     }

@@ -3,7 +3,7 @@
  * figure that does not move with the host's load, beside bench/authz-cost.ts's CPU time.
  *
  *   node dist/bench/authz-cost-instr.js [--variants A,B] [--warmup 8000] [--requests 3000]
- *     [--connections 16] [--windows 2] [--alg RS256|ES256] [--telemetry off|on] [--keep DIR] [--perf-map]
+ *     [--connections 16] [--windows 2] [--idle-seconds 10] [--alg RS256|ES256] [--telemetry off|on] [--keep DIR] [--perf-map]
  *
  * The same two meshes as bench/authz-cost.ts (A: no policy; B: the 50 AuthorizationPolicies and
  * the RequestAuthentication of authz-cost-config.ts), one after the other, with the SERVER sidecar
@@ -13,7 +13,11 @@
  * --requests requests go through on keep-alive connections, and the dump's Ir ÷ requests is the
  * figure (user space only: kernel socket work is not counted; all threads are: V8's background
  * compiles and GC count). --windows such windows run back to back and each is printed: V8 still
- * compiling late-hot functions shows as a falling count; the last window is the figure. JSON on stdout. --keep DIR saves
+ * compiling late-hot functions shows as a falling count; the last window is the figure. Before
+ * them an idle window (--idle-seconds, no requests) gives the sidecar's instructions per second
+ * without traffic; each window is also shown less that rate × its duration ("net"): under
+ * valgrind B serves fewer requests a second than A, so per request it carries more of that
+ * time-driven work, and more so on a loaded machine. JSON on stdout. --keep DIR saves
  * the dumps as DIR/authz-A.cg and DIR/authz-B.cg (for callgrind_annotate: where B's extra
  * instructions go). --perf-map: the server sidecar runs with --perf-basic-prof and its
  * /tmp/perf-<pid>.map is kept beside the dump (DIR/authz-B.map), to name the JIT code's addresses
@@ -92,6 +96,10 @@ export interface InstrResult {
   instructionsPerRequest: number;
   /** each window's figure, in order */
   perWindow: number[];
+  /** the same less the idle rate × the window's duration */
+  netPerWindow: number[];
+  /** instructions a second the sidecar runs without requests */
+  idlePerSecond: number;
   underValgrindRps: number;
 }
 
@@ -110,7 +118,7 @@ async function waitEnforced(port: number, hostname: string, host: string, timeou
 }
 
 export async function measureInstructions(o: {
-  variant: 'A' | 'B'; m: AuthzMaterial; warmup: number; requests: number; conns: number; telemetry: BenchTelemetry; keep?: string; perfMap?: boolean; windows: number; log: (s: string) => void;
+  variant: 'A' | 'B'; m: AuthzMaterial; warmup: number; requests: number; conns: number; telemetry: BenchTelemetry; keep?: string; perfMap?: boolean; windows: number; idleMs: number; log: (s: string) => void;
 }): Promise<InstrResult> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `clew-authz-instr-${o.variant}-`));
   const pin = which('taskset') !== undefined && os.cpus().length > 1;
@@ -139,6 +147,22 @@ export async function measureInstructions(o: {
     let failed = 0;
     let secs = 0;
     const perWindow: number[] = [];
+    const netPerWindow: number[] = [];
+    // the sidecar's work that goes with time, not requests (timers, V8's idle tasks): counted in an
+    // idle window and taken out of each window's count by its duration (under valgrind B serves
+    // fewer requests a second than A, so per request it would carry more of it)
+    await sleep(500);
+    const idleBefore = new Set(fs.readdirSync(workDir));
+    execFileSync('callgrind_control', ['-z', String(setup.server.pid)], { stdio: 'ignore' });
+    const i0 = Date.now();
+    await sleep(o.idleMs);
+    execFileSync('callgrind_control', ['-d', String(setup.server.pid)], { stdio: 'ignore' });
+    const idleSecs = (Date.now() - i0) / 1000;
+    await sleep(500);
+    const idleDump = fs.readdirSync(workDir).filter((f) => f.startsWith('cg.out') && !idleBefore.has(f));
+    if (idleDump.length !== 1) throw new Error(`${o.variant}: ${idleDump.length} new callgrind dumps after the idle window, 1 expected`);
+    const idlePerSec = callgrindTotal(path.join(workDir, idleDump[0])) / idleSecs;
+    o.log(`${o.variant} idle: ${Math.round(idlePerSec)} instructions/s`);
     for (let wi = 0; wi < o.windows; wi++) {
       await sleep(500);
       const before = new Set(fs.readdirSync(workDir));
@@ -155,7 +179,8 @@ export async function measureInstructions(o: {
       ok = r.ok;
       failed += r.failed;
       perWindow.push(Math.round(ir / Math.max(1, r.ok)));
-      o.log(`${o.variant} window ${wi + 1}: ${perWindow.at(-1)} instructions/request`);
+      netPerWindow.push(Math.round((ir - idlePerSec * secs) / Math.max(1, r.ok)));
+      o.log(`${o.variant} window ${wi + 1}: ${perWindow.at(-1)} instructions/request, ${netPerWindow.at(-1)} without the idle rate (${round(r.ok / secs, 0)} rps)`);
     }
     if (o.keep) {
       fs.mkdirSync(o.keep, { recursive: true });
@@ -164,7 +189,7 @@ export async function measureInstructions(o: {
       if (o.perfMap && fs.existsSync(map)) fs.copyFileSync(map, path.join(o.keep, `authz-${o.variant}.map`));
     }
     const r = { ok, failed };
-    const res = { variant: o.variant, requests: r.ok, failed: r.failed, instructionsPerRequest: Math.round(ir / Math.max(1, r.ok)), perWindow, underValgrindRps: round(r.ok / secs, 0) };
+    const res = { variant: o.variant, requests: r.ok, failed: r.failed, instructionsPerRequest: Math.round(ir / Math.max(1, r.ok)), perWindow, netPerWindow, idlePerSecond: Math.round(idlePerSec), underValgrindRps: round(r.ok / secs, 0) };
     o.log(`${o.variant}: ${res.instructionsPerRequest} instructions/request (${r.ok} requests, ${r.failed} failed, ${res.underValgrindRps} rps under valgrind)`);
     return res;
   } finally {
@@ -175,7 +200,7 @@ export async function measureInstructions(o: {
   }
 }
 
-export async function runInstructions(o: { alg: JwtAlg; variants: Array<'A' | 'B'>; warmup: number; requests: number; conns: number; telemetry: BenchTelemetry; keep?: string; perfMap?: boolean; windows: number; log: (s: string) => void }): Promise<{ A?: InstrResult; B?: InstrResult; bMinusA?: number }> {
+export async function runInstructions(o: { alg: JwtAlg; variants: Array<'A' | 'B'>; warmup: number; requests: number; conns: number; telemetry: BenchTelemetry; keep?: string; perfMap?: boolean; windows: number; idleMs: number; log: (s: string) => void }): Promise<{ A?: InstrResult; B?: InstrResult; bMinusA?: number }> {
   if (!which('valgrind') || !which('callgrind_control')) throw new Error('valgrind missing (apt-get install valgrind)');
   const m = await makeAuthzMaterial(o.alg);
   const out: { A?: InstrResult; B?: InstrResult; bMinusA?: number } = {};
@@ -199,6 +224,7 @@ async function main(): Promise<void> {
     keep: i >= 0 ? argv[i + 1] : undefined,
     perfMap: argv.includes('--perf-map'),
     windows: Number(argOr(argv, '--windows', '2')),
+    idleMs: Number(argOr(argv, '--idle-seconds', '10')) * 1000,
     log: (s) => process.stderr.write(s + '\n'),
   });
   process.stdout.write(JSON.stringify(res) + '\n');

@@ -13,7 +13,7 @@
  * --requests requests go through on keep-alive connections, and the dump's Ir ÷ requests is the
  * figure (user space only: kernel socket work is not counted; all threads are: V8's background
  * compiles and GC count). --windows such windows run back to back and each is printed: V8 still
- * compiling late-hot functions shows as a falling count; the last window is the figure. Before
+ * compiling late-hot functions shows as a falling count; the last window is the figure. After
  * them an idle window (--idle-seconds, no requests) gives the sidecar's instructions per second
  * without traffic; each window is also shown less that rate × its duration ("net"): under
  * valgrind B serves fewer requests a second than A, so per request it carries more of that
@@ -147,22 +147,7 @@ export async function measureInstructions(o: {
     let failed = 0;
     let secs = 0;
     const perWindow: number[] = [];
-    const netPerWindow: number[] = [];
-    // the sidecar's work that goes with time, not requests (timers, V8's idle tasks): counted in an
-    // idle window and taken out of each window's count by its duration (under valgrind B serves
-    // fewer requests a second than A, so per request it would carry more of it)
-    await sleep(500);
-    const idleBefore = new Set(fs.readdirSync(workDir));
-    execFileSync('callgrind_control', ['-z', String(setup.server.pid)], { stdio: 'ignore' });
-    const i0 = Date.now();
-    await sleep(o.idleMs);
-    execFileSync('callgrind_control', ['-d', String(setup.server.pid)], { stdio: 'ignore' });
-    const idleSecs = (Date.now() - i0) / 1000;
-    await sleep(500);
-    const idleDump = fs.readdirSync(workDir).filter((f) => f.startsWith('cg.out') && !idleBefore.has(f));
-    if (idleDump.length !== 1) throw new Error(`${o.variant}: ${idleDump.length} new callgrind dumps after the idle window, 1 expected`);
-    const idlePerSec = callgrindTotal(path.join(workDir, idleDump[0])) / idleSecs;
-    o.log(`${o.variant} idle: ${Math.round(idlePerSec)} instructions/s`);
+    const windowRuns: Array<{ ir: number; secs: number; ok: number }> = [];
     for (let wi = 0; wi < o.windows; wi++) {
       await sleep(500);
       const before = new Set(fs.readdirSync(workDir));
@@ -179,9 +164,26 @@ export async function measureInstructions(o: {
       ok = r.ok;
       failed += r.failed;
       perWindow.push(Math.round(ir / Math.max(1, r.ok)));
-      netPerWindow.push(Math.round((ir - idlePerSec * secs) / Math.max(1, r.ok)));
-      o.log(`${o.variant} window ${wi + 1}: ${perWindow.at(-1)} instructions/request, ${netPerWindow.at(-1)} without the idle rate (${round(r.ok / secs, 0)} rps)`);
+      windowRuns.push({ ir, secs, ok: r.ok });
+      o.log(`${o.variant} window ${wi + 1}: ${perWindow.at(-1)} instructions/request (${round(r.ok / secs, 0)} rps)`);
     }
+    // the sidecar's work that goes with time, not requests (timers, V8's idle tasks): counted in an
+    // idle window after the measured ones (right after the warm-up V8 is still compiling) and taken out of each window's count by its duration (under valgrind B serves
+    // fewer requests a second than A, so per request it would carry more of it)
+    await sleep(500);
+    const idleBefore = new Set(fs.readdirSync(workDir));
+    execFileSync('callgrind_control', ['-z', String(setup.server.pid)], { stdio: 'ignore' });
+    const i0 = Date.now();
+    await sleep(o.idleMs);
+    execFileSync('callgrind_control', ['-d', String(setup.server.pid)], { stdio: 'ignore' });
+    const idleSecs = (Date.now() - i0) / 1000;
+    await sleep(500);
+    const idleDump = fs.readdirSync(workDir).filter((f) => f.startsWith('cg.out') && !idleBefore.has(f));
+    if (idleDump.length !== 1) throw new Error(`${o.variant}: ${idleDump.length} new callgrind dumps after the idle window, 1 expected`);
+    const idlePerSec = callgrindTotal(path.join(workDir, idleDump[0])) / idleSecs;
+    o.log(`${o.variant} idle: ${Math.round(idlePerSec)} instructions/s`);
+    const netPerWindow = windowRuns.map((w) => Math.round((w.ir - idlePerSec * w.secs) / Math.max(1, w.ok)));
+    o.log(`${o.variant}: ${netPerWindow.join(', ')} instructions/request without the idle rate`);
     if (o.keep) {
       fs.mkdirSync(o.keep, { recursive: true });
       fs.copyFileSync(last, path.join(o.keep, `authz-${o.variant}.cg`));

@@ -4,7 +4,8 @@
  *
  *   npm run bench:authz-cost            (builds, then the command below with --write)
  *   node dist/bench/authz-cost.js [--rounds 6] [--seconds 4] [--rate 1000] [--alg RS256|ES256]
- *     [--telemetry off|on] [--micro-iterations 20000] [--no-micro] [--profile] [--write]
+ *     [--telemetry off|on] [--micro-iterations 20000] [--no-micro] [--profile] [--no-instructions]
+ *     [--instr-warmup 8000] [--instr-requests 3000] [--write]
  *
  * One run, two copies of the benchmark's mesh (bench-clew.ts: control plane, client sidecar,
  * server sidecar in front of the upstream; sidecars on CPU 0, everything else on CPU 1):
@@ -20,6 +21,9 @@
  * figures are the medians and the spread of the per-round differences B - A and ratios B ÷ A.
  * Then the filters alone in process (authz-cost-micro.ts). `uptime` and the CPU other processes
  * used during each run are printed: the machine is shared. --write saves bench/RESULTS-authz-cost.md.
+ * Then, unless --no-instructions, the same A and B once more with the server sidecar under
+ * callgrind (authz-cost-instr.ts): user-space instructions per request, the figure the host's load
+ * does not move, printed beside the time figures (two windows after the warm-up; the last counts).
  * --profile: one more B setup with its server sidecar under `node --cpu-prof` at the fixed rate;
  * the top self-time functions and files go to the report (where the added CPU goes).
  */
@@ -30,6 +34,7 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { AUTHZ_HEADERS, AUTHZ_PATH, AUTHZ_POLICY_COUNT, authzConfigYaml, makeAuthzMaterial, type AuthzMaterial, type JwtAlg } from './authz-cost-config.js';
 import { microSummary, runMicro, type MicroResult } from './authz-cost-micro.js';
+import { runInstructions, type InstrResult } from './authz-cost-instr.js';
 import { schedstatSeconds } from './bench-cpu.js';
 import { BENCH_NAMESPACE, startClew, type BenchTelemetry, type ClewSetup } from './bench-clew.js';
 import { runFixedRate, runWrk, type Endpoint } from './bench-load.js';
@@ -201,9 +206,18 @@ async function main(): Promise<void> {
   if (argv.includes('--profile')) profile = await profileServer(m, { proxyCpu, cpu, telemetry, seconds: Math.max(seconds, 5), rate });
   let micro: MicroResult | undefined;
   if (!argv.includes('--no-micro')) micro = await runMicro({ alg, iterations: microIterations, rounds: 5, log: (s) => process.stderr.write(s + '\n') });
+  let instr: { A?: InstrResult; B?: InstrResult; bMinusA?: number } | undefined;
+  if (!argv.includes('--no-instructions')) {
+    if (which('valgrind') && which('callgrind_control')) {
+      instr = await runInstructions({
+        alg, variants: ['A', 'B'], warmup: Number(argOr(argv, '--instr-warmup', '8000')), requests: Number(argOr(argv, '--instr-requests', '3000')),
+        conns: 16, telemetry, windows: 2, idleMs: 10_000, log: (s) => process.stderr.write(s + '\n'),
+      });
+    } else process.stderr.write('valgrind missing: no instruction counts (apt-get install valgrind)\n');
+  }
   const uptimeAfter = uptime();
   process.stderr.write(`uptime: ${uptimeAfter}\n`);
-  let text = report({ argv, started, uptimeBefore, uptimeAfter, rounds, seconds, rate, alg, telemetry, variants, micro, cacheHits, cacheMisses });
+  let text = report({ argv, started, uptimeBefore, uptimeAfter, rounds, seconds, rate, alg, telemetry, variants, micro, cacheHits, cacheMisses, instr });
   if (profile) {
     text += ['## Profile of B\'s server sidecar (node --cpu-prof, fixed rate)', '', '| % | self ms | function | where |', '| --- | --- | --- | --- |',
       ...profile.functions.map((e) => `| ${e.percent} | ${e.selfMs} | ${e.name} | ${e.where} |`), '', '| % | self ms | file |', '| --- | --- | --- |',
@@ -250,6 +264,7 @@ async function profileServer(m: AuthzMaterial, o: { proxyCpu: number | undefined
 interface ReportInput {
   argv: string[]; started: Date; uptimeBefore: string; uptimeAfter: string; rounds: number; seconds: number; rate: number; alg: JwtAlg;
   telemetry: BenchTelemetry; variants: Variant[]; micro: MicroResult | undefined; cacheHits: number; cacheMisses: number;
+  instr: { A?: InstrResult; B?: InstrResult; bMinusA?: number } | undefined;
 }
 
 function report(x: ReportInput): string {
@@ -275,7 +290,7 @@ function report(x: ReportInput): string {
     '',
     `Machine load (the machine is shared; other jobs ran during the run): before \`${x.uptimeBefore}\`; after \`${x.uptimeAfter}\`. CPU used by other processes during the measured runs: median ${f(median([...a.foreign, ...b.foreign]), 0)} % of all CPUs (max ${f(Math.max(...a.foreign, ...b.foreign), 0)} %).`,
     '',
-    `Path: load → client sidecar → server sidecar → upstream (1 KiB body), both sidecars on CPU 0, load and control plane on CPU 1; telemetry ${x.telemetry}. Every request of both variants is \`GET ${AUTHZ_PATH}\` with \`authorization: Bearer <${x.alg} token>\` and \`x-tenant\`, so the variants differ only in the server sidecar's config. A: no policy. B: ${b.label}: 5 DENY policies (admin paths, DELETE/PATCH on the API, a blocked header, no request principal, two source ranges) and 44 ALLOW policies for other teams (peer principals, namespaces with notIpBlocks, other issuers' request principals, methods, path prefixes, path templates, hosts, ports, \`request.headers[x-tenant]\` and \`request.auth.claims[groups]\` conditions), none of which a benchmark request matches, then the ALLOW it does match (request principal, GET /api/v1/*, groups claim, tenant header) last in Envoy's policy order: every request goes through all 50. Before timing, B answered no token 403, a bad signature 401, a DENY match 403, another tenant 403, the token 200. JWT verified-token cache in B's server sidecar: ${x.cacheHits} hits, ${x.cacheMisses} misses.`,
+    `Path: load → client sidecar → server sidecar → upstream (1 KiB body), both sidecars on CPU 0, load and control plane on CPU 1; telemetry ${x.telemetry}. Every request of both variants is \`GET ${AUTHZ_PATH}\` with \`authorization: Bearer <${x.alg} token>\` and \`x-tenant\`, so the variants differ only in the server sidecar's config. A: no policy. B: ${b.label}: 5 DENY policies (admin paths, DELETE/PATCH on the API, a blocked header, no request principal, two source ranges) and 44 ALLOW policies for other teams (peer principals, namespaces with notIpBlocks, other issuers' request principals, methods, path prefixes, path templates, hosts, ports, \`request.headers[x-tenant]\` and \`request.auth.claims[groups]\` conditions), none of which a benchmark request matches, then the ALLOW it does match (request principal, GET /api/v1/*, groups claim, tenant header) last in Envoy's policy order: every request is checked against all 50 (RBAC's path index narrows them to those the request's path can match). Before timing, B answered no token 403, a bad signature 401, a DENY match 403, another tenant 403, the token 200. JWT verified-token cache in B's server sidecar: ${x.cacheHits} hits, ${x.cacheMisses} misses.`,
     '',
     `${x.rounds} rounds, ${x.seconds} s per run, A and B alternating (A B, B A, ...). CPU per request: the sidecar's threads' run time (/proc schedstat) over the run's requests. Differences and ratios are taken per round (the pairs ran back to back), then the median; spread = lowest … highest round.`,
     '',
@@ -290,7 +305,14 @@ function report(x: ReportInput): string {
     `| wrk rps (both sidecars share CPU 0) | ${median(a.wrkRps)} | ${median(b.wrkRps)} | | ${f(median(b.wrkRps) / median(a.wrkRps), 3)} | |`,
     `| p50 / p90 µs at ${x.rate} rps | ${f(median(a.p50), 0)} / ${f(median(a.p90), 0)} | ${f(median(b.p50), 0)} / ${f(median(b.p90), 0)} | +${f(median(b.p50) - median(a.p50), 0)} / +${f(median(b.p90) - median(a.p90), 0)} | | |`,
     `| failed requests (non-2xx, socket errors) | ${a.failed} | ${b.failed} | | | |`,
+    ...(x.instr?.A && x.instr.B
+      ? [`| user-space instructions / request, server sidecar (callgrind; per window: A ${x.instr.A.perWindow.join(', ')}; B ${x.instr.B.perWindow.join(', ')}) | ${x.instr.A.instructionsPerRequest} | ${x.instr.B.instructionsPerRequest} | ${x.instr.bMinusA} | ${f(x.instr.B.instructionsPerRequest / x.instr.A.instructionsPerRequest, 3)} | |`,
+        `| the same less the idle rate (A ${x.instr.A.idlePerSecond}, B ${x.instr.B.idlePerSecond} instructions/s) × each window's duration | ${x.instr.A.netPerWindow.at(-1)} | ${x.instr.B.netPerWindow.at(-1)} | ${x.instr.B.netPerWindow.at(-1)! - x.instr.A.netPerWindow.at(-1)!} | | |`]
+      : []),
     '',
+    ...(x.instr?.A && x.instr.B
+      ? [`Instructions: \`node dist/bench/authz-cost-instr.js\` (run by this bench after the timed rounds): the server sidecar under valgrind --tool=callgrind, ${x.instr.A.requests} requests per window after the warm-up, all threads (V8's background compiles and GC count), kernel work not. They do not move with the machine's load, so they are the figure to compare commits by; the time figures above are what the target is about.`, '']
+      : []),
     `Per round, server sidecar CPU µs/request: wrk A ${a.wrkServer.join(', ')}; B ${b.wrkServer.join(', ')}. At ${x.rate} rps: A ${a.rateServer.join(', ')}; B ${b.rateServer.join(', ')}. Other processes' CPU % per run: A ${a.foreign.join(', ')}; B ${b.foreign.join(', ')}.`,
     '',
   ];
@@ -314,6 +336,7 @@ function report(x: ReportInput): string {
     '',
     'Before the fixes the same microbenchmark measured RBAC 34.5 µs, jwt_authn + istio_authn 114 µs (RS256, a WebCrypto verification per request), the whole chain 180 µs per request. The fixes (see `git log -- src/proxy/filters src/proxy/core`):',
     '- jwt_authn caches verified tokens per provider by the raw token (bounded, first in first out, `clew.overflow.jwt_verified_cache`; honours `exp`; at most 5 min without one; failures never cached), with the normalized payload and payload header made once; istio_authn keeps the attributes per payload object;',
+    '- RBAC: a path index per engine (rbac-path-index.ts): policies whose permissions all need the path to equal or start with a literal (exact, prefix, the literal prefix of a regex) are filed in a trie of path segments, so a request evaluates only the policies its path can match, in the same order (a property test compares it with the plain evaluation); one reused input object per evaluation;',
     '- RBAC: IPv4 CIDR rules compare numbers (node\'s BlockList.check builds a SocketAddress per call, about 4 µs); safe_regex matchers get a literal prefilter found at config time (`/team/[^/]+/items` cannot match a path that does not start with `/team/`), `.+`/`.*` are plain checks; pseudo headers are read without building an object per call; the path without query is computed once per request; `or_rules` of exact matches on one header (methods, header values) are one Set lookup.',
     '',
   );

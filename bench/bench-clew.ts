@@ -198,7 +198,7 @@ async function waitRoute(url: string, host: string, timeoutMs: number, headers: 
  * Starts the control plane (on `cpCpu`) and both sidecars (on `proxyCpu`). Sidecar addresses are
  * 127.0.<n>.1 (client) and 127.0.<n>.2 (server), each sidecar's ports free on its address.
  */
-export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; readyTimeoutMs?: number; node?: string; extraConfig?: string; routeCheck?: { path: string; headers: Record<string, string> } }): Promise<ClewSetup> {
+export async function startClew(opts: { workDir: string; upstreams: ClewUpstreams; proxyCpu?: number; cpCpu?: number; nodeArgs?: { client?: string[]; server?: string[] }; telemetry?: BenchTelemetry; wrapClient?: string[]; wrapServer?: string[]; readyTimeoutMs?: number; node?: string; extraConfig?: string; routeCheck?: { path: string; headers: Record<string, string> } }): Promise<ClewSetup> {
   const telemetry = opts.telemetry ?? 'on';
   const cfgDir = path.join(opts.workDir, 'clew-config');
   fs.mkdirSync(cfgDir, { recursive: true });
@@ -236,7 +236,11 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
     };
     const serverCreds = await identity('bench-server', serverAddr, 'bench-mesh');
     const clientCreds = await identity('bench-client', clientAddr, 'bench-client');
-    const server = spawnPinned('clew-server-sidecar', opts.proxyCpu, node, [
+    // wrapServer: the same for the server sidecar (valgrind, for bench/authz-cost-instr.ts)
+    const wrapS = opts.wrapServer ?? [];
+    const server = spawnPinned('clew-server-sidecar', opts.proxyCpu, wrapS[0] ?? node, [
+      ...wrapS.slice(1),
+      ...(wrapS.length > 0 ? [node] : []),
       ...PROXY_NODE_FLAGS,
       ...(opts.nodeArgs?.server ?? []),
       ...sidecarArgs(serverCreds, 'bench-server', serverAddr, sp, ['--labels', 'app=bench-mesh', '--port', '8080', '--app-port', `8080=127.0.0.1:${opts.upstreams.http}`]),
@@ -253,7 +257,7 @@ export async function startClew(opts: { workDir: string; upstreams: ClewUpstream
     ], log('clew-client-sidecar'));
     started.push(client);
     await waitForHttp(`http://${clientAddr}:${cp.ready}/healthz/ready`, opts.readyTimeoutMs ?? 60_000);
-    await waitForHttp(`http://${serverAddr}:${sp.ready}/healthz/ready`, 60_000);
+    await waitForHttp(`http://${serverAddr}:${sp.ready}/healthz/ready`, opts.readyTimeoutMs ?? 60_000);
     const outboundUrl = `http://${clientAddr}:${cp.outbound}/`;
     const hosts = { sidecar: 'bench-direct:8000', mesh: 'bench-mesh:8000', h2: 'bench-h2:8001', grpc: 'bench-h2:9000' };
     await waitRoute(outboundUrl, hosts.sidecar, opts.readyTimeoutMs ?? 30_000);

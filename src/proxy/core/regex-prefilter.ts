@@ -136,3 +136,14 @@ export function regexPrefilter(pattern: string, lower: (v: string) => string = (
   if (!s.ci) return check;
   return (v) => NON_ASCII.test(v) || check(lower(v));
 }
+
+/**
+ * The literal text every full match of a case-sensitive RE2 pattern starts with (`/team/` of
+ * `/team/[^/]+/items`), or undefined when the scan finds none (no leading literal, `(?i)`, or a
+ * pattern it does not understand). RBAC's path index files a regex path rule under it.
+ */
+export function regexLiteralPrefix(pattern: string): string | undefined {
+  const s = scan(pattern);
+  if (s === undefined || s.ci || s.runs.length === 0 || !s.runs[0].atStart) return undefined;
+  return s.runs[0].text;
+}

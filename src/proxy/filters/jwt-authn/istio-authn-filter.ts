@@ -50,7 +50,10 @@ const filter: HttpFilter = {
   decodeHeaders(cb: HttpFilterCallbacks): FilterHeadersStatus {
     const md = cb.dynamicMetadata(JWT_AUTHN_FILTER);
     if (md === undefined) return 'continue';
-    for (const payload of Object.values(md)) {
+    // the first payload in key order, as Object.values would give it, without the array per request
+    for (const k in md) {
+      if (!Object.hasOwn(md, k)) continue;
+      const payload = md[k];
       if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
         let attrs = attributesOf.get(payload);
         if (attrs === undefined) attributesOf.set(payload, (attrs = authnAttributes(payload as Record<string, unknown>)));

@@ -142,6 +142,13 @@ function pathOnly(p: string): string {
   return q < 0 ? p : p.slice(0, q);
 }
 
+/** the first rule whose prefix the path (without query) starts with */
+function ruleFor(rules: Rule[], fullPath: string): Rule | undefined {
+  const path = pathOnly(fullPath);
+  for (let i = 0; i < rules.length; i++) if (path.startsWith(rules[i].prefix)) return rules[i];
+  return undefined;
+}
+
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -151,13 +158,34 @@ interface Found {
   loc: Location;
 }
 
+/**
+ * `v` starts with `lower` (a lower-cased prefix) ignoring case, as `v.slice(0, n).toLowerCase() ===
+ * lower` decides, without the two strings per request: ASCII letters are folded by hand, and a
+ * non-ASCII character in the window (whose lower case toLowerCase alone knows) takes that path.
+ */
+function startsWithLower(v: string, lower: string): boolean {
+  const n = lower.length;
+  if (v.length < n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = v.charCodeAt(i);
+    if (c > 127) return v.slice(0, n).toLowerCase() === lower;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) {
+      // a non-ASCII character further on may still fold the window to a different length
+      for (let j = i + 1; j < n; j++) if (v.charCodeAt(j) > 127) return v.slice(0, n).toLowerCase() === lower;
+      return false;
+    }
+  }
+  return true;
+}
+
 function extract(cb: HttpFilterCallbacks, providers: Provider[]): Found | undefined {
   for (const p of providers) {
     for (const loc of p.locations) {
       if (loc.kind === 'header') {
         const v = one(cb.headers[loc.name]);
         if (v === undefined) continue;
-        if (loc.prefix && (v.length < loc.prefix.length || v.slice(0, loc.prefix.length).toLowerCase() !== loc.prefixLower)) continue;
+        if (loc.prefix && (v.length < loc.prefix.length || !startsWithLower(v, loc.prefixLower))) continue;
         const t = v.slice(loc.prefix.length).trim();
         if (t) return { token: t, loc };
       } else if (loc.kind === 'param') {
@@ -214,9 +242,8 @@ class JwtAuthnFilter implements HttpFilter {
 
   decodeHeaders(cb: HttpFilterCallbacks): FilterHeadersStatus {
     if (this.cfg.bypassCorsPreflight && cb.method === 'OPTIONS' && cb.headers.origin !== undefined && cb.headers['access-control-request-method'] !== undefined) return 'continue';
-    const path = pathOnly(cb.path);
-    const rule = this.cfg.rules.find((r) => path.startsWith(r.prefix));
-    if (!rule) return 'continue';
+    const rule = ruleFor(this.cfg.rules, cb.path);
+    if (rule === undefined) return 'continue';
     const req = rule.req;
     const found = extract(cb, req.providers);
     if (!found) {
@@ -277,7 +304,8 @@ class JwtAuthnFilter implements HttpFilter {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') h[c.header] = String(v);
       else if (Array.isArray(v)) h[c.header] = v.map(String).join(',');
     }
-    if (p.metadataKey) cb.setDynamicMetadata(JWT_AUTHN_FILTER, { [p.metadataKey]: v.metadata });
+    // the entry object is made once per verified token (a computed key in a literal is a runtime call per request); the stream copies it
+    if (p.metadataKey) cb.setDynamicMetadata(JWT_AUTHN_FILTER, (v.metadataEntry ??= { [p.metadataKey]: v.metadata }));
   }
 
   private deny(cb: HttpFilterCallbacks, message: string): void {

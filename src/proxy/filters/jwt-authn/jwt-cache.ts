@@ -26,6 +26,8 @@ export interface VerifiedJwt {
   payload: JWTPayload;
   /** the payload as it goes to dynamic metadata (space-delimited claims split), made once */
   metadata: Record<string, unknown>;
+  /** `{ <payload_in_metadata>: metadata }`, what the filter hands to setDynamicMetadata, made on first use */
+  metadataEntry?: Record<string, unknown>;
   /** the payload header value (forward_payload_header), made on first use */
   payloadHeader?: string;
   /** the entry is valid while Date.now() < validUntilMs */
@@ -33,17 +35,20 @@ export interface VerifiedJwt {
 }
 
 /**
- * The map key: the token's last 64 characters (its signature's end), so a lookup hashes 64
- * characters instead of the whole token (hundreds); the entry keeps the whole token and a hit
- * needs it equal. Another token with the same tail is a miss (verified, and never stored
- * over the entry unless it verifies).
+ * The map key: a number hashed from the token's length and last 32 characters (its signature's
+ * end), so a lookup neither builds a string nor hashes one; the entry keeps the whole token and a
+ * hit needs it equal. Another token with the same key is a miss (verified, and never stored over
+ * the entry unless it verifies).
  */
-function keyOf(token: string): string {
-  return token.length > 64 ? token.slice(-64) : token;
+export function cacheKeyOf(token: string): number {
+  const n = token.length;
+  let h = n;
+  for (let i = n > 32 ? n - 32 : 0; i < n; i++) h = (Math.imul(h, 31) + token.charCodeAt(i)) | 0;
+  return h;
 }
 
 export class VerifiedJwtCache {
-  private readonly entries = new Map<string, VerifiedJwt>();
+  private readonly entries = new Map<number, VerifiedJwt>();
 
   constructor(readonly maxEntries = JWT_CACHE_MAX_ENTRIES, readonly maxAgeMs = JWT_CACHE_MAX_AGE_MS) {}
 
@@ -53,7 +58,7 @@ export class VerifiedJwtCache {
 
   /** The verified token, or undefined (never seen, evicted, or no longer valid). */
   get(token: string, nowMs = Date.now()): VerifiedJwt | undefined {
-    const key = keyOf(token);
+    const key = cacheKeyOf(token);
     const e = this.entries.get(key);
     if (e === undefined || e.token !== token) return undefined;
     if (nowMs >= e.validUntilMs) {
@@ -69,10 +74,10 @@ export class VerifiedJwtCache {
     if (typeof payload.exp === 'number') validUntilMs = Math.min(validUntilMs, payload.exp * 1000);
     const e: VerifiedJwt = { token, payload, metadata, validUntilMs };
     if (validUntilMs <= nowMs) return e;
-    const key = keyOf(token);
+    const key = cacheKeyOf(token);
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
+      const oldest = this.entries.keys().next().value as number;
       this.entries.delete(oldest);
       OVERFLOW.inc();
     }

@@ -13,6 +13,7 @@ import type { HeaderMap } from '../../core/header-map.js';
 import { compileCidr } from '../../core/cidr.js';
 import { fail } from '../../core/errors.js';
 import { compileHeaderMatcher, compileStringMatcher, type StringPredicate } from '../../core/string-matcher.js';
+import { buildPathIndex, policyPathLiterals, type PathIndex } from './rbac-path-index.js';
 
 /** What a rule can look at. HTTP fills the request part; network RBAC only `conn`. */
 export interface RbacInput {
@@ -42,6 +43,8 @@ export interface RbacPolicy {
 export interface RbacEngine {
   action: RbacAction;
   policies: RbacPolicy[];
+  /** the policies a request's path may match (rbac-path-index.ts); undefined: try them all */
+  index: PathIndex<RbacPolicy> | undefined;
 }
 
 export interface RbacResult {
@@ -412,6 +415,7 @@ export function compileRbac(c: Record<string, any>, where: string): RbacEngine {
   const action = String(c.action ?? 'ALLOW');
   if (!ACTIONS.has(action)) fail(`${where}.action: ${action} is not implemented by this proxy`);
   const policies: RbacPolicy[] = [];
+  const literals: Array<ReturnType<typeof policyPathLiterals>> = [];
   // policies is a map: Envoy evaluates it in key order, and reports the first match
   const raw = (c.policies ?? {}) as Record<string, Record<string, any>>;
   for (const name of Object.keys(raw).sort()) {
@@ -427,19 +431,33 @@ export function compileRbac(c: Record<string, any>, where: string): RbacEngine {
       permission: anyOf(perms.map((x, i) => compilePermission(x, `${w}.permissions[${i}]`))),
       principal: anyOf(princs.map((x, i) => compilePrincipal(x, `${w}.principals[${i}]`))),
     });
+    literals.push(policyPathLiterals(perms));
   }
-  return { action: action as RbacAction, policies };
+  return { action: action as RbacAction, policies, index: buildPathIndex(policies, literals) };
 }
 
 /** Envoy's decision: ALLOW allows on a match, DENY denies on a match, LOG always allows. */
 export function evaluateRbac(e: RbacEngine, r: RbacInput): RbacResult {
-  let matched: string | undefined;
-  for (const p of e.policies) {
-    if (p.permission(r) && p.principal(r)) {
-      matched = p.name;
-      break;
-    }
+  const ix = e.index;
+  // only the policies the path may match (the index keeps their order): the same first match
+  const list = ix === undefined ? e.policies : ix.candidates(r.path === undefined ? undefined : (r.urlPath ??= pathOnly(r.path)));
+  return decide(e, firstMatch(list, r));
+}
+
+/** evaluateRbac without the path index: every policy in order (the index's property test compares the two). */
+export function evaluateRbacPlain(e: RbacEngine, r: RbacInput): RbacResult {
+  return decide(e, firstMatch(e.policies, r));
+}
+
+function firstMatch(list: readonly RbacPolicy[], r: RbacInput): string | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (p.permission(r) && p.principal(r)) return p.name;
   }
+  return undefined;
+}
+
+function decide(e: RbacEngine, matched: string | undefined): RbacResult {
   if (e.action === 'ALLOW') return { allowed: matched !== undefined, matched };
   if (e.action === 'DENY') return { allowed: matched === undefined, matched };
   return { allowed: true, matched };

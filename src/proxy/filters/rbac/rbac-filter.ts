@@ -12,7 +12,7 @@ import { RBAC_TYPE } from '../../../xds/type-urls.js';
 import type { Counter, StatsStore } from '../../../stats/stats-store.js';
 import { fail } from '../../core/errors.js';
 import type { FilterHeadersStatus, HttpFilter, HttpFilterCallbacks, HttpFilterConfig, HttpFilterFactory, HttpFilterParseContext } from '../../filter-api/http-filter.js';
-import { compileRbac, evaluateRbac, type RbacEngine, type RbacInput } from './rbac-engine.js';
+import { compileRbac, evaluateRbac, type RbacEngine, type RbacInput, type RbacResult } from './rbac-engine.js';
 
 export const RBAC_FILTER_NAME = 'envoy.filters.http.rbac';
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
@@ -39,6 +39,44 @@ export function rbacInputOf(cb: HttpFilterCallbacks): RbacInput {
   };
 }
 
+/**
+ * The input of every HTTP RBAC evaluation: one object, refilled per call. An evaluation is
+ * synchronous and no rule keeps its input, so requests never see each other's (and the object
+ * keeps one shape: the rules' property loads stay monomorphic). Emptied after each call, so it
+ * does not hold a finished stream.
+ */
+interface SharedInput extends RbacInput {
+  cb: HttpFilterCallbacks | undefined;
+}
+const INPUT: SharedInput = {
+  conn: undefined as unknown as RbacInput['conn'],
+  headers: undefined,
+  method: undefined,
+  path: undefined,
+  urlPath: undefined,
+  authority: undefined,
+  metadata: (ns) => INPUT.cb?.dynamicMetadata(ns),
+  cb: undefined,
+};
+
+function fillInput(cb: HttpFilterCallbacks): RbacInput {
+  INPUT.cb = cb;
+  INPUT.conn = cb.conn;
+  INPUT.headers = cb.headers;
+  INPUT.method = cb.method;
+  INPUT.path = cb.path;
+  INPUT.urlPath = undefined;
+  INPUT.authority = cb.authority;
+  return INPUT;
+}
+
+function emptyInput(): void {
+  INPUT.cb = undefined;
+  INPUT.conn = undefined as unknown as RbacInput['conn'];
+  INPUT.headers = undefined;
+  INPUT.path = INPUT.urlPath = INPUT.method = INPUT.authority = undefined;
+}
+
 export class RbacFilterConfig implements HttpFilterConfig, HttpFilter {
   constructor(
     readonly name: string,
@@ -54,20 +92,25 @@ export class RbacFilterConfig implements HttpFilterConfig, HttpFilter {
   }
 
   decodeHeaders(cb: HttpFilterCallbacks): FilterHeadersStatus {
-    const input = rbacInputOf(cb);
-    if (this.shadow !== undefined) {
-      const s = evaluateRbac(this.shadow, input);
-      (s.allowed ? this.counters.shadowAllowed : this.counters.shadowDenied)?.inc();
-      const md: Record<string, unknown> = { [`${this.shadowPrefix}shadow_engine_result`]: s.allowed ? 'allowed' : 'denied' };
-      if (s.matched !== undefined) md[`${this.shadowPrefix}shadow_effective_policy_id`] = s.matched;
-      cb.setDynamicMetadata(RBAC_FILTER_NAME, md);
+    const input = fillInput(cb);
+    let r: RbacResult | undefined;
+    try {
+      if (this.shadow !== undefined) {
+        const s = evaluateRbac(this.shadow, input);
+        (s.allowed ? this.counters.shadowAllowed : this.counters.shadowDenied)?.inc();
+        const md: Record<string, unknown> = { [`${this.shadowPrefix}shadow_engine_result`]: s.allowed ? 'allowed' : 'denied' };
+        if (s.matched !== undefined) md[`${this.shadowPrefix}shadow_effective_policy_id`] = s.matched;
+        cb.setDynamicMetadata(RBAC_FILTER_NAME, md);
+      }
+      if (this.rules !== undefined) r = evaluateRbac(this.rules, input);
+    } finally {
+      emptyInput();
     }
-    if (this.rules === undefined) return 'continue';
-    const r = evaluateRbac(this.rules, input);
+    if (r === undefined) return 'continue';
     if (r.allowed) {
       this.counters.allowed?.inc();
       // Envoy's LOG action: the hint for access loggers lives in the shared namespace envoy.common
-      if (this.rules.action === 'LOG' && r.matched !== undefined) cb.setDynamicMetadata(SHARED_METADATA_NAMESPACE, { access_log_hint: true });
+      if (this.rules!.action === 'LOG' && r.matched !== undefined) cb.setDynamicMetadata(SHARED_METADATA_NAMESPACE, { access_log_hint: true });
       return 'continue';
     }
     this.counters.denied?.inc();

@@ -5,7 +5,8 @@
  * with bench/ab.ts. Kernel work (the socket syscalls themselves) is not counted.
  *
  *   node dist/bench/instructions.js [--dir DIR] [--flags '...'] [--telemetry on|off|log|metrics]
- *     [--warmup 10000] [--requests 4000] [--connections 16] [--mesh] [--by-object] [--keep FILE]
+ *     [--warmup 10000] [--requests 4000] [--connections 16] [--mesh | --h2 | --grpc] [--streams 10]
+ *     [--by-object] [--keep FILE]
  *
  * DIR is a checkout with a built dist/ (default: this one). The client sidecar runs under
  * `valgrind --tool=callgrind` (about 70 × slower); after the warm-up requests its counters are
@@ -13,12 +14,18 @@
  * connections, and the dump's total Ir ÷ requests is printed (JSON on stdout). --keep saves the
  * dump (for callgrind_annotate: node's binary has symbols, V8's builtins included).
  *
+ * --h2 / --grpc: the same count over h2c (prior knowledge) through the client sidecar to the
+ * bench upstream's h2c port: GET / (1 KiB answer) or a unary gRPC call (/bench.Echo/Echo, one
+ * 5-byte message, trailers), as the suite's h2load runs; --connections sessions with --streams
+ * concurrent streams each (h2load -c16 -m10), each stream opened when one completes.
+ *
  * Comparing Node versions: use --warmup 40000. Node 22/24 tier code up later than Node 20
  * (Maglev, then Turbofan); after 10,000 requests Node 24's optimizing compiler still runs on
  * worker threads and the window counts it (bench/RESULTS-node-versions.md).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -84,6 +91,66 @@ export async function closedLoop(url: string, host: string, total: number, conns
   return { ok, failed };
 }
 
+/** The suite's gRPC request message (bench/run.ts): uncompressed, length 5, a 3-byte string field. */
+const GRPC_REQUEST = Buffer.from([0, 0, 0, 0, 5, 0x0a, 0x03, 0x61, 0x62, 0x63]);
+
+/**
+ * `total` h2c requests over `conns` sessions with `streams` concurrent streams each; a stream is
+ * opened when one completes. gRPC: POST /bench.Echo/Echo with one message, ok = grpc-status 0.
+ */
+export async function closedLoopH2(url: string, authority: string, total: number, conns: number, streams: number, grpc: boolean): Promise<{ ok: number; failed: number }> {
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  const headers: http2.OutgoingHttpHeaders = grpc
+    ? { ':method': 'POST', ':path': '/bench.Echo/Echo', ':authority': authority, 'content-type': 'application/grpc', te: 'trailers' }
+    : { ':method': 'GET', ':path': '/', ':authority': authority };
+  const session = (): Promise<void> =>
+    new Promise((resolve) => {
+      const s = http2.connect(url);
+      let live = 0;
+      const done = (): void => {
+        if (live === 0 && sent >= total) {
+          s.close();
+          resolve();
+        }
+      };
+      const one = (): void => {
+        if (sent >= total) return done();
+        sent++;
+        live++;
+        const req = s.request(headers, { endStream: !grpc });
+        let status = 0;
+        let grpcStatus: string | undefined;
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status']);
+        });
+        req.on('trailers', (t) => {
+          if (t['grpc-status'] !== undefined) grpcStatus = String(t['grpc-status']);
+        });
+        req.on('data', () => undefined);
+        req.on('error', () => undefined);
+        req.on('close', () => {
+          live--;
+          if (status === 200 && (!grpc || grpcStatus === '0')) ok++;
+          else failed++;
+          one();
+        });
+        if (grpc) req.end(GRPC_REQUEST);
+      };
+      s.on('error', () => {
+        failed++;
+        resolve();
+      });
+      s.on('connect', () => {
+        for (let i = 0; i < streams; i++) one();
+      });
+    });
+  await Promise.all(Array.from({ length: conns }, session));
+  return { ok, failed };
+}
+
 /** Total Ir of a callgrind dump ("summary:" or "totals:" line). */
 export function callgrindTotal(file: string): number {
   const text = fs.readFileSync(file, 'utf8');
@@ -129,6 +196,9 @@ async function main(): Promise<void> {
   const requests = Number(arg(argv, '--requests') ?? 4000);
   const conns = Number(arg(argv, '--connections') ?? 16);
   const mesh = argv.includes('--mesh');
+  const grpc = argv.includes('--grpc');
+  const h2 = grpc || argv.includes('--h2');
+  const streams = Number(arg(argv, '--streams') ?? 10);
   if (!which('valgrind') || !which('callgrind_control')) throw new Error('valgrind missing (apt-get install valgrind)');
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clew-instr-'));
   const pin = which('taskset') !== undefined && os.cpus().length > 1;
@@ -142,13 +212,15 @@ async function main(): Promise<void> {
     readyTimeoutMs: 600_000,
   });
   try {
-    const host = mesh ? setup.hosts.mesh : setup.hosts.sidecar;
-    const w = await closedLoop(setup.outboundUrl, host, warmup, conns);
+    const host = grpc ? setup.hosts.grpc : h2 ? setup.hosts.h2 : mesh ? setup.hosts.mesh : setup.hosts.sidecar;
+    const loop = (n: number): Promise<{ ok: number; failed: number }> =>
+      h2 ? closedLoopH2(setup.outboundUrl, host, n, conns, streams, grpc) : closedLoop(setup.outboundUrl, host, n, conns);
+    const w = await loop(warmup);
     if (w.failed > 0) throw new Error(`${w.failed} warm-up requests failed`);
     await sleep(500);
     execFileSync('callgrind_control', ['-z', String(setup.client.pid)], { stdio: 'ignore' });
     const t0 = Date.now();
-    const r = await closedLoop(setup.outboundUrl, host, requests, conns);
+    const r = await loop(requests);
     const secs = (Date.now() - t0) / 1000;
     execFileSync('callgrind_control', ['-d', String(setup.client.pid)], { stdio: 'ignore' });
     await sleep(500);
@@ -156,7 +228,7 @@ async function main(): Promise<void> {
     const last = path.join(workDir, dumps[dumps.length - 1]);
     const ir = callgrindTotal(last);
     const result: Record<string, unknown> = {
-      dir: root, flags, telemetry, mesh, warmup, requests: r.ok, failed: r.failed,
+      dir: root, flags, telemetry, mode: grpc ? 'grpc' : h2 ? 'h2' : mesh ? 'mesh' : 'http1', ...(h2 ? { connections: conns, streams } : {}), warmup, requests: r.ok, failed: r.failed,
       instructionsPerRequest: Math.round(ir / Math.max(1, r.ok)),
       underValgrindRps: round(r.ok / secs, 0),
     };

@@ -15,6 +15,14 @@ interface SessionState {
   failureReason(): string | undefined;
 }
 
+/**
+ * request() options with node:http2's priority defaults already in: request() copies the options
+ * and, for each priority field that is missing, adds it to the copy (four shape changes on every
+ * stream); given them, it only checks them. Frozen and shared.
+ */
+const REQUEST_WITH_BODY = Object.freeze({ endStream: false, weight: http2.constants.NGHTTP2_DEFAULT_WEIGHT, parent: 0, exclusive: false, silent: false });
+const REQUEST_NO_BODY = Object.freeze({ ...REQUEST_WITH_BODY, endStream: true });
+
 class Http2Exchange implements UpstreamControl {
   stream: http2.ClientHttp2Stream | undefined;
   private settled = false;
@@ -162,7 +170,7 @@ export class Http2Pool implements ConnPool {
     const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
     try {
       const session = this.getSession(req.alpn);
-      const stream = session.request(headers, { endStream });
+      const stream = session.request(headers, endStream ? REQUEST_NO_BODY : REQUEST_WITH_BODY);
       // max_requests_per_connection: the session drains once it has carried that many streams.
       const max = this.opts.maxRequestsPerConnection ?? 0;
       if (max > 0 && ++this.streams >= max) {

@@ -1,6 +1,7 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
+import { installLeanAsyncResourceBind } from './h2-request-bind.js';
 import type { UpstreamConnectionInfo, UpstreamTransport } from '../core/transport-socket.js';
 import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from '../core/pool.js';
 
@@ -99,6 +100,8 @@ export class Http2Pool implements ConnPool {
     private readonly opts: { transport: UpstreamTransport; connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number },
     private readonly ev: ConnPoolEvents,
   ) {
+    // request() binds every stream to an AsyncResource: without Node's deprecation wrappers
+    installLeanAsyncResourceBind();
     const h = host.includes(':') ? `[${host}]` : host;
     this.scheme = opts.transport.secure ? 'https' : 'http';
     // a TLS transport with its own ALPN list keeps it (Istio: [istio-peer-exchange, istio, h2])

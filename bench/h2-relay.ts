@@ -6,10 +6,12 @@
  * sidecar costs above this is Clew's; what this costs is node:http2's (bench/instructions.ts
  * --floor measures it the same way as the sidecar).
  *
- *   node dist/bench/h2-relay.js --port N --upstream-port M [--host 127.0.0.1]
+ *   node dist/bench/h2-relay.js --port N --upstream-port M [--host 127.0.0.1] [--lean-bind]
+ * (--lean-bind: with Clew's AsyncResource.bind, src/proxy/upstream/h2-request-bind.ts)
  * Prints one JSON line `{"ready":true,"port":N}` when listening.
  */
 import * as http2 from 'node:http2';
+import { installLeanAsyncResourceBind } from '../src/proxy/upstream/h2-request-bind.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -20,6 +22,7 @@ const host = arg('--host') ?? '127.0.0.1';
 const port = Number(arg('--port') ?? 0);
 const upstreamPort = Number(arg('--upstream-port'));
 if (!Number.isInteger(upstreamPort) || upstreamPort <= 0) throw new Error('--upstream-port is required');
+if (process.argv.includes('--lean-bind')) installLeanAsyncResourceBind();
 
 let upstream: http2.ClientHttp2Session | undefined;
 function session(): http2.ClientHttp2Session {

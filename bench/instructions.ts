@@ -6,7 +6,7 @@
  *
  *   node dist/bench/instructions.js [--dir DIR] [--flags '...'] [--telemetry on|off|log|metrics]
  *     [--warmup 10000] [--requests 4000] [--connections 16] [--mesh | --h2 | --grpc] [--streams 10]
- *     [--floor] [--by-object] [--keep FILE]
+ *     [--floor [--lean-bind]] [--by-object] [--keep FILE]
  *
  * DIR is a checkout with a built dist/ (default: this one). The client sidecar runs under
  * `valgrind --tool=callgrind` (about 70 × slower); after the warm-up requests its counters are
@@ -238,7 +238,7 @@ async function main(): Promise<void> {
     const port = await freePortOn('127.0.0.1');
     const relay = spawnPinned('h2-relay', pin ? 0 : undefined, valgrind[0], [
       ...valgrind.slice(1), process.execPath, ...PROXY_NODE_FLAGS, ...flags, path.join(root, 'dist', 'bench', 'h2-relay.js'),
-      '--port', String(port), '--upstream-port', String(grpc ? up.grpc : up.h2),
+      '--port', String(port), '--upstream-port', String(grpc ? up.grpc : up.h2), ...(argv.includes('--lean-bind') ? ['--lean-bind'] : []),
     ], path.join(workDir, 'relay.log'));
     await waitForPort('127.0.0.1', port, 600_000);
     setup = { pid: relay.pid, url: `http://127.0.0.1:${port}/`, host: grpc ? 'bench-h2:9000' : 'bench-h2:8001', stop: () => relay.stop() };
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
     const last = path.join(workDir, dumps[dumps.length - 1]);
     const ir = callgrindTotal(last);
     const result: Record<string, unknown> = {
-      dir: root, flags, telemetry, mode: grpc ? 'grpc' : h2 ? 'h2' : mesh ? 'mesh' : 'http1', ...(floor ? { floor: 'bench/h2-relay.ts' } : {}), ...(h2 ? { connections: conns, streams } : {}), warmup, requests: r.ok, failed: r.failed,
+      dir: root, flags, telemetry, mode: grpc ? 'grpc' : h2 ? 'h2' : mesh ? 'mesh' : 'http1', ...(floor ? { floor: `bench/h2-relay.ts${argv.includes('--lean-bind') ? ' --lean-bind' : ''}` } : {}), ...(h2 ? { connections: conns, streams } : {}), warmup, requests: r.ok, failed: r.failed,
       instructionsPerRequest: Math.round(ir / Math.max(1, r.ok)),
       underValgrindRps: round(r.ok / secs, 0),
     };

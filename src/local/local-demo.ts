@@ -98,6 +98,8 @@ export async function startDemo(opts: DemoOptions, con: LocalConsole): Promise<D
   const configDirIsTemp = !opts.configDir;
   const configDir = opts.configDir ?? seedDemoConfigDir();
   const sup = new Supervisor({ console: con });
+  // a demo killed outright (SIGKILL) leaves its temporary config dir to the orphan guard
+  if (configDirIsTemp) sup.guardDir(configDir);
   const plans: PodPlan[] = [];
   const tokens: PodTokenFile[] = [];
   let stopped: Promise<void> | undefined;

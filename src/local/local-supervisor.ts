@@ -139,6 +139,11 @@ export class Supervisor extends EventEmitter {
     this.tell(`${add ? 'f' : 'u'}${path}`);
   }
 
+  /** A directory (with its contents) the guard removes if we die abruptly (a demo's temporary config dir). */
+  guardDir(path: string, add = true): void {
+    this.tell(`${add ? 'd' : 'e'}${path}`);
+  }
+
   /**
    * Stops every child: SIGTERM to each process group, SIGKILL to those still running after
    * `graceMs`. Idempotent; resolves when all have exited.

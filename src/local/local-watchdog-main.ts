@@ -1,15 +1,16 @@
 /**
  * The orphan guard: a tiny process a supervisor starts in its own session, talking to it over
- * stdin. The supervisor registers each child's process group (`+PID`, `-PID`) and files to
- * remove (`fPATH`, `uPATH`). When stdin closes while groups are still registered (the supervisor
+ * stdin. The supervisor registers each child's process group (`+PID`, `-PID`), files to
+ * remove (`fPATH`, `uPATH`) and directories to remove with their contents (`dPATH`, `ePATH`). When stdin closes while groups are still registered (the supervisor
  * died, even by SIGKILL: the kernel closes its end of the pipe), the guard terminates those
  * groups (SIGTERM, then SIGKILL after a grace period), removes the files, and exits. `q` is a
  * clean shutdown: exit without touching anything.
  */
-import { unlinkSync } from 'node:fs';
+import { rmSync, unlinkSync } from 'node:fs';
 
 const groups = new Set<number>();
 const files = new Set<string>();
+const dirs = new Set<string>();
 const graceMs = Number(process.env.CLEW_WATCHDOG_GRACE_MS ?? 3000);
 
 function signalGroup(pgid: number, sig: NodeJS.Signals): boolean {
@@ -28,6 +29,8 @@ function handle(line: string): void {
   else if (op === '-') groups.delete(Number(arg));
   else if (op === 'f') files.add(arg);
   else if (op === 'u') files.delete(arg);
+  else if (op === 'd') dirs.add(arg);
+  else if (op === 'e') dirs.delete(arg);
   else if (op === 'q') process.exit(0); // clean shutdown of the supervisor: nothing to guard
 }
 
@@ -56,6 +59,7 @@ function orphaned(): void {
           /* gone */
         }
       }
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
       process.exit(0);
     }
     setTimeout(tick, 50);

@@ -62,6 +62,8 @@ export async function startNetnsDemo(opts: DemoOptions, settings: NetnsDemoSetti
   const configDirIsTemp = !opts.configDir;
   const configDir = opts.configDir ?? seedDemoConfigDir();
   const sup = new Supervisor({ console: con });
+  // a demo killed outright (SIGKILL) leaves its temporary config dir to the orphan guard
+  if (configDirIsTemp) sup.guardDir(configDir);
   const plans: NetnsPodPlan[] = [];
   let reserved = false;
   const tokens: PodTokenFile[] = [];

@@ -13,6 +13,8 @@ const { spawn } = require('node:child_process');
 const g = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
 console.log('grandchild ' + g.pid);
 setInterval(() => {}, 1000);`;
+// a directory the guard removes if this process dies outright (like a demo's temporary config dir)
+if (process.env.CLEW_TEST_GUARD_DIR) sup.guardDir(process.env.CLEW_TEST_GUARD_DIR);
 const b = sup.spawn({ name: 'beta', command: process.execPath, args: ['-e', parentOfGrandchild] });
 sup.onSignals(() => {
   void sup.stop(3000).then(() => process.exit(0));

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pidAlive } from '../../src/local/local-address.js';
 import { LocalConsole } from '../../src/local/local-console.js';
@@ -77,8 +80,10 @@ test('SIGINT (Ctrl-C) to the supervising process stops all children', async () =
   for (const pid of pids) assert.equal(pidAlive(pid), false, `pid ${pid} survived`);
 });
 
-test('SIGKILL of the supervising process: the orphan guard ends the children', async () => {
-  const f = startFixture('fixture-supervisor', [], { CLEW_WATCHDOG_GRACE_MS: '1000' });
+test('SIGKILL of the supervising process: the orphan guard ends the children and removes guarded directories', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clew-guard-dir-'));
+  writeFileSync(join(dir, 'config.yaml'), 'kind: Service\n');
+  const f = startFixture('fixture-supervisor', [], { CLEW_WATCHDOG_GRACE_MS: '1000', CLEW_TEST_GUARD_DIR: dir });
   const { pids, guard } = (await f.json) as { pids: number[]; guard: number };
   const grandchild = await grandchildPid(() => f.output());
   assert.ok(guard > 0 && pidAlive(guard));
@@ -86,6 +91,21 @@ test('SIGKILL of the supervising process: the orphan guard ends the children', a
   await f.exited;
   await waitUntil(() => [...pids, grandchild].every((p) => !pidAlive(p)), 5000, 'children to die after their parent was killed');
   await waitUntil(() => !pidAlive(guard), 3000, 'the guard to exit');
+  assert.equal(existsSync(dir), false, 'the guarded directory is removed with its contents');
+});
+
+test('a clean stop leaves guarded directories to their owner (the guard exits without touching them)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clew-guard-dir-'));
+  try {
+    const f = startFixture('fixture-supervisor', [], { CLEW_TEST_GUARD_DIR: dir });
+    const { guard } = (await f.json) as { guard: number };
+    f.proc.kill('SIGTERM');
+    assert.equal((await f.exited).code, 0);
+    await waitUntil(() => !pidAlive(guard), 3000, 'the guard to exit');
+    assert.equal(existsSync(dir), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('awaitStopSignal: the first signal is named and wakes once; later ones are ignored; uninstall removes the handlers', async () => {

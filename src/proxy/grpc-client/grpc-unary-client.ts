@@ -19,6 +19,7 @@ import { overflowCounter } from '../../stats/stats-overflow.js';
 import type { Cluster } from '../upstream/cluster.js';
 import type { ClusterSlot } from '../upstream/cluster-slot.js';
 import type { Host } from '../upstream/host.js';
+import { sideCallHost } from '../upstream/side-call.js';
 import { unaryOverPool } from './grpc-pool-call.js';
 
 /** Where the calls go: Envoy's GrpcService.envoy_grpc plus the call timeout. */
@@ -71,18 +72,6 @@ function channelFor(grpc: typeof GrpcJs, address: string, port: number, authorit
 export function closeGrpcSideCallChannels(): void {
   for (const c of channels.values()) c.close();
   channels.clear();
-}
-
-/**
- * A cluster and a healthy host of it, or why a side call to it cannot start (also used by
- * ext_authz's HTTP client).
- */
-export function sideCallHost(slot: ClusterSlot, clusterName: string): { cluster: Cluster; host: Host } | { error: string } {
-  const cluster = slot.cluster;
-  if (cluster === undefined) return { error: `cluster ${clusterName} is not known to this proxy` };
-  const host = cluster.chooseHost(undefined);
-  if (host === undefined) return { error: `no healthy host in cluster ${clusterName}` };
-  return { cluster, host };
 }
 
 const identity = (b: Buffer): Buffer => b;

@@ -6,7 +6,20 @@
  */
 import type { InHeaders, UpstreamControl, UpstreamHandler, UpstreamRequest } from '../core/pool.js';
 import type { Cluster } from './cluster.js';
+import type { ClusterSlot } from './cluster-slot.js';
 import type { Host } from './host.js';
+
+/**
+ * A cluster and a healthy host of it, or why a side call to it cannot start (ext_authz's HTTP client,
+ * the gRPC side-call client).
+ */
+export function sideCallHost(slot: ClusterSlot, clusterName: string): { cluster: Cluster; host: Host } | { error: string } {
+  const cluster = slot.cluster;
+  if (cluster === undefined) return { error: `cluster ${clusterName} is not known to this proxy` };
+  const host = cluster.chooseHost(undefined);
+  if (host === undefined) return { error: `no healthy host in cluster ${clusterName}` };
+  return { cluster, host };
+}
 
 export interface SideCallResponse {
   status: number;

@@ -8,7 +8,7 @@ import type { HttpFilterCallbacks } from '../../filter-api/http-filter.js';
 import type { Cluster } from '../../upstream/cluster.js';
 import type { ClusterSlot } from '../../upstream/cluster-slot.js';
 import type { Host } from '../../upstream/host.js';
-import { sideCallHost } from '../../grpc-client/grpc-unary-client.js';
+import { sideCallHost } from '../../upstream/side-call.js';
 
 export interface CheckPeer {
   address: string;

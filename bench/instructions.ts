@@ -234,23 +234,33 @@ async function main(): Promise<void> {
   const floor = argv.includes('--floor');
   if (floor && !h2) throw new Error('--floor needs --h2 or --grpc');
   let setup: { pid: number; url: string; host: string; stop(): Promise<unknown> };
-  if (floor) {
-    const port = await freePortOn('127.0.0.1');
-    const relay = spawnPinned('h2-relay', pin ? 0 : undefined, valgrind[0], [
-      ...valgrind.slice(1), process.execPath, ...PROXY_NODE_FLAGS, ...flags, path.join(root, 'dist', 'bench', 'h2-relay.js'),
-      '--port', String(port), '--upstream-port', String(grpc ? up.grpc : up.h2), ...(argv.includes('--lean-bind') ? ['--lean-bind'] : []),
-    ], path.join(workDir, 'relay.log'));
-    await waitForPort('127.0.0.1', port, 600_000);
-    setup = { pid: relay.pid, url: `http://127.0.0.1:${port}/`, host: grpc ? 'bench-h2:9000' : 'bench-h2:8001', stop: () => relay.stop() };
-  } else {
-    const c = await mod.startClew({
-      workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, telemetry,
-      nodeArgs: { client: flags, server: flags },
-      wrapClient: valgrind,
-      readyTimeoutMs: 600_000,
-    });
-    const host = grpc ? c.hosts.grpc : h2 ? c.hosts.h2 : mesh ? c.hosts.mesh : c.hosts.sidecar;
-    setup = { pid: c.client.pid, url: c.outboundUrl, host, stop: () => c.stop() };
+  try {
+    if (floor) {
+      const port = await freePortOn('127.0.0.1');
+      const relay = spawnPinned('h2-relay', pin ? 0 : undefined, valgrind[0], [
+        ...valgrind.slice(1), process.execPath, ...PROXY_NODE_FLAGS, ...flags, path.join(root, 'dist', 'bench', 'h2-relay.js'),
+        '--port', String(port), '--upstream-port', String(grpc ? up.grpc : up.h2), ...(argv.includes('--lean-bind') ? ['--lean-bind'] : []),
+      ], path.join(workDir, 'relay.log'));
+      await waitForPort('127.0.0.1', port, 600_000).catch(async (err: unknown) => {
+        await relay.stop();
+        throw err;
+      });
+      setup = { pid: relay.pid, url: `http://127.0.0.1:${port}/`, host: grpc ? 'bench-h2:9000' : 'bench-h2:8001', stop: () => relay.stop() };
+    } else {
+      const c = await mod.startClew({
+        workDir, upstreams: up, proxyCpu: pin ? 0 : undefined, cpCpu: pin ? 1 : undefined, telemetry,
+        nodeArgs: { client: flags, server: flags },
+        wrapClient: valgrind,
+        readyTimeoutMs: 600_000,
+      });
+      const host = grpc ? c.hosts.grpc : h2 ? c.hosts.h2 : mesh ? c.hosts.mesh : c.hosts.sidecar;
+      setup = { pid: c.client.pid, url: c.outboundUrl, host, stop: () => c.stop() };
+    }
+  } catch (err) {
+    // a sidecar or relay that never came up: the upstream and work dir go too
+    await up.proc.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+    throw err;
   }
   try {
     const host = setup.host;

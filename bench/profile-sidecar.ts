@@ -3,8 +3,9 @@
  * the client sidecar under `node --cpu-prof`, then lists the top self-time functions and files.
  * Writes bench/out/sidecar-profile.md (and the raw .cpuprofile next to it).
  *
- *   node dist/bench/profile-sidecar.js [--seconds 10] [--mesh | --h2]
- * (--h2: h2load -c16 -m10 over h2c through the client sidecar instead of wrk)
+ *   node dist/bench/profile-sidecar.js [--seconds 10] [--mesh | --h2 | --grpc]
+ * (--h2: h2load -c16 -m10 over h2c through the client sidecar instead of wrk; --grpc: the same
+ *  with the suite's unary gRPC call, /bench.Echo/Echo)
  *   node dist/bench/profile-sidecar.js --alloc [--seconds 10]
  * (--alloc: V8's sampling heap profiler instead: bytes allocated per request by function, written
  *  to bench/out/sidecar-alloc.md, the raw profile to bench/out/sidecar.heapprofile)
@@ -124,7 +125,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const seconds = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 10;
   const mesh = argv.includes('--mesh');
-  const h2 = argv.includes('--h2');
+  const grpc = argv.includes('--grpc');
+  const h2 = grpc || argv.includes('--h2');
   const alloc = argv.includes('--alloc');
   const wrk = which('wrk');
   if (!wrk) throw new Error('wrk missing (apt-get install wrk)');
@@ -144,10 +146,13 @@ async function main(): Promise<void> {
     const preload = path.join(repoRoot(), 'dist', 'bench', 'alloc-profile-preload.js');
     const profArgs = alloc ? ['--import', preload] : ['--cpu-prof', '--cpu-prof-dir', profDir];
     clew = await startClew({ workDir, upstreams: up, proxyCpu, cpCpu: toolCpu, nodeArgs: { client: profArgs, server: mesh ? profArgs : [] } });
-    const ep = { url: clew.outboundUrl, host: h2 ? clew.hosts.h2 : mesh ? clew.hosts.mesh : clew.hosts.sidecar };
+    const ep = { url: clew.outboundUrl, host: grpc ? clew.hosts.grpc : h2 ? clew.hosts.h2 : mesh ? clew.hosts.mesh : clew.hosts.sidecar };
+    // the suite's gRPC request (bench/run.ts): one 5-byte message
+    const grpcBody = path.join(workDir, 'grpc-request.bin');
+    if (grpc) fs.writeFileSync(grpcBody, Buffer.from([0, 0, 0, 0, 5, 0x0a, 0x03, 0x61, 0x62, 0x63]));
     const load = (secs: number): Promise<{ rps: number }> =>
       h2load
-        ? runH2load(h2load, ep, { cpu: toolCpu, seconds: secs, connections: 16, streams: 10 })
+        ? runH2load(h2load, ep, { cpu: toolCpu, seconds: secs, connections: 16, streams: 10, ...(grpc ? { grpcBodyFile: grpcBody, path: '/bench.Echo/Echo' } : {}) })
         : runWrk(wrk, ep, { cpu: toolCpu, seconds: secs, connections: 64 });
     await load(3);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
@@ -168,7 +173,7 @@ async function main(): Promise<void> {
     }
     const files = fs.existsSync(profDir) ? fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')) : [];
     if (!files.length) throw new Error('no .cpuprofile written (did the sidecar exit cleanly?)');
-    const L: string[] = ['# Sidecar CPU profile', '', `${mesh ? 'Mesh path (client and server sidecars)' : 'One sidecar (client sidecar outbound)'}, ${h2 ? 'h2load -c16 -m10 (h2c)' : 'wrk -t1 -c64'} for ${seconds} s after a 3 s warm-up, \`node --cpu-prof\`; ${round(res.rps, 0)} rps under the profiler. ${new Date().toISOString()}.`, ''];
+    const L: string[] = ['# Sidecar CPU profile', '', `${mesh ? 'Mesh path (client and server sidecars)' : 'One sidecar (client sidecar outbound)'}, ${grpc ? 'h2load -c16 -m10 (h2c, unary gRPC)' : h2 ? 'h2load -c16 -m10 (h2c)' : 'wrk -t1 -c64'} for ${seconds} s after a 3 s warm-up, \`node --cpu-prof\`; ${round(res.rps, 0)} rps under the profiler. ${new Date().toISOString()}.`, ''];
     for (const f of files) {
       const prof = JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile;
       const s = summarizeProfile(prof, 30, { fromUs, toUs });

@@ -1,6 +1,7 @@
 /** Multiplexed HTTP/2 (cleartext, prior knowledge) pool: one node:http2 session per host. */
 import * as http2 from 'node:http2';
 import type { Readable } from 'node:stream';
+import { installLeanAsyncResourceBind } from './h2-request-bind.js';
 import type { UpstreamConnectionInfo, UpstreamTransport } from '../core/transport-socket.js';
 import { classifyError, UpstreamError, type ConnPool, type ConnPoolEvents, type InHeaders, type UpstreamControl, type UpstreamHandler, type UpstreamRequest } from '../core/pool.js';
 
@@ -14,6 +15,14 @@ interface SessionState {
   /** the transport's reason for a failed connection (TLS), read when a stream fails */
   failureReason(): string | undefined;
 }
+
+/**
+ * request() options with node:http2's priority defaults already in: request() copies the options
+ * and, for each priority field that is missing, adds it to the copy (four shape changes on every
+ * stream); given them, it only checks them. Frozen and shared.
+ */
+const REQUEST_WITH_BODY = Object.freeze({ endStream: false, weight: http2.constants.NGHTTP2_DEFAULT_WEIGHT, parent: 0, exclusive: false, silent: false });
+const REQUEST_NO_BODY = Object.freeze({ ...REQUEST_WITH_BODY, endStream: true });
 
 class Http2Exchange implements UpstreamControl {
   stream: http2.ClientHttp2Stream | undefined;
@@ -91,6 +100,8 @@ export class Http2Pool implements ConnPool {
     private readonly opts: { transport: UpstreamTransport; connectTimeoutMs: number; idleTimeoutMs?: number; keepaliveMs?: number; maxRequestsPerConnection?: number },
     private readonly ev: ConnPoolEvents,
   ) {
+    // request() binds every stream to an AsyncResource: without Node's deprecation wrappers
+    installLeanAsyncResourceBind();
     const h = host.includes(':') ? `[${host}]` : host;
     this.scheme = opts.transport.secure ? 'https' : 'http';
     // a TLS transport with its own ALPN list keeps it (Istio: [istio-peer-exchange, istio, h2])
@@ -162,7 +173,7 @@ export class Http2Pool implements ConnPool {
     const endStream = body === null || (Buffer.isBuffer(body) && body.length === 0);
     try {
       const session = this.getSession(req.alpn);
-      const stream = session.request(headers, { endStream });
+      const stream = session.request(headers, endStream ? REQUEST_NO_BODY : REQUEST_WITH_BODY);
       // max_requests_per_connection: the session drains once it has carried that many streams.
       const max = this.opts.maxRequestsPerConnection ?? 0;
       if (max > 0 && ++this.streams >= max) {

@@ -7,10 +7,13 @@
  * What Clew's sidecar does for HTTP/2 and gRPC on top of this costs more; bench/tcp-relay.ts (raw
  * bytes, no HTTP/2 framing at all) is the floor below it.
  *
- *   node dist/bench/h2-proxy.js --port 9000 --upstream-port 8081 [--host 127.0.0.1]
- * Prints one JSON line `{"ready":true,...}` when listening.
+ *   node dist/bench/h2-proxy.js --port 9000 --upstream-port 8081 [--host 127.0.0.1] [--lean-bind]
+ * (--lean-bind: with Clew's AsyncResource.bind, src/proxy/upstream/h2-request-bind.ts, to see what
+ * it saves on node:http2 alone.) Prints one JSON line `{"ready":true,...}` when listening. The suite
+ * (bench/run.ts) and bench/instructions.ts --floor both run it.
  */
 import * as http2 from 'node:http2';
+import { installLeanAsyncResourceBind } from '../src/proxy/upstream/h2-request-bind.js';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
@@ -21,6 +24,7 @@ function arg(name: string): string {
 const port = Number(arg('--port'));
 const upstreamPort = Number(arg('--upstream-port'));
 const host = process.argv.includes('--host') ? arg('--host') : '127.0.0.1';
+if (process.argv.includes('--lean-bind')) installLeanAsyncResourceBind();
 
 /** hop-by-hop headers HTTP/2 forbids; node:http2 refuses to send them */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);

@@ -21,7 +21,7 @@
  * valgrind 160 streams in flight queue for seconds, long enough for the sidecar's keepalive to
  * close a session whose PING ACK waits behind them; --connections 4 keeps the queue short.
  *
- * --floor (with --h2 or --grpc): bench/h2-relay.ts, a minimal node:http2 relay (server stream
+ * --floor (with --h2 or --grpc): bench/h2-proxy.ts, a minimal node:http2 relay (server stream
  * -> one upstream client session), runs under valgrind instead of the sidecar: node:http2's own
  * cost per proxied request, the floor the sidecar's HTTP/2 figures compare with.
  *
@@ -237,8 +237,8 @@ async function main(): Promise<void> {
   try {
     if (floor) {
       const port = await freePortOn('127.0.0.1');
-      const relay = spawnPinned('h2-relay', pin ? 0 : undefined, valgrind[0], [
-        ...valgrind.slice(1), process.execPath, ...PROXY_NODE_FLAGS, ...flags, path.join(root, 'dist', 'bench', 'h2-relay.js'),
+      const relay = spawnPinned('h2-proxy', pin ? 0 : undefined, valgrind[0], [
+        ...valgrind.slice(1), process.execPath, ...PROXY_NODE_FLAGS, ...flags, path.join(root, 'dist', 'bench', 'h2-proxy.js'),
         '--port', String(port), '--upstream-port', String(grpc ? up.grpc : up.h2), ...(argv.includes('--lean-bind') ? ['--lean-bind'] : []),
       ], path.join(workDir, 'relay.log'));
       await waitForPort('127.0.0.1', port, 600_000).catch(async (err: unknown) => {
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
     const last = path.join(workDir, dumps[dumps.length - 1]);
     const ir = callgrindTotal(last);
     const result: Record<string, unknown> = {
-      dir: root, flags, telemetry, mode: grpc ? 'grpc' : h2 ? 'h2' : mesh ? 'mesh' : 'http1', ...(floor ? { floor: `bench/h2-relay.ts${argv.includes('--lean-bind') ? ' --lean-bind' : ''}` } : {}), ...(h2 ? { connections: conns, streams } : {}), warmup, requests: r.ok, failed: r.failed,
+      dir: root, flags, telemetry, mode: grpc ? 'grpc' : h2 ? 'h2' : mesh ? 'mesh' : 'http1', ...(floor ? { floor: `bench/h2-proxy.ts${argv.includes('--lean-bind') ? ' --lean-bind' : ''}` } : {}), ...(h2 ? { connections: conns, streams } : {}), warmup, requests: r.ok, failed: r.failed,
       instructionsPerRequest: Math.round(ir / Math.max(1, r.ok)),
       underValgrindRps: round(r.ok / secs, 0),
     };

@@ -17,7 +17,10 @@
  * them an idle window (--idle-seconds, no requests) gives the sidecar's instructions per second
  * without traffic; each window is also shown less that rate × its duration ("net"): under
  * valgrind B serves fewer requests a second than A, so per request it carries more of that
- * time-driven work, and more so on a loaded machine. JSON on stdout. --keep DIR saves
+ * time-driven work, and more so on a loaded machine. The net figure is a diagnostic only: the
+ * idle window can catch V8's memory reducer (a full GC a few seconds after traffic stops; B's heap
+ * is bigger): one quiet-machine run counted A 0.6 M, B 19 M instructions/s idle. The raw figure
+ * of the last window is the one to compare. JSON on stdout. --keep DIR saves
  * the dumps as DIR/authz-A.cg and DIR/authz-B.cg (for callgrind_annotate: where B's extra
  * instructions go). --perf-map: the server sidecar runs with --perf-basic-prof and its
  * /tmp/perf-<pid>.map is kept beside the dump (DIR/authz-B.map), to name the JIT code's addresses

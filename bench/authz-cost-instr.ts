@@ -28,7 +28,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AUTHZ_HEADERS, AUTHZ_PATH, authzConfigYaml, makeAuthzMaterial, type AuthzMaterial, type JwtAlg } from './authz-cost-config.js';
@@ -36,60 +35,7 @@ import { BENCH_NAMESPACE, startClew, type BenchTelemetry } from './bench-clew.js
 import { startUpstream } from './bench-peers.js';
 import { which } from './bench-tools.js';
 import { argOr, round, runIfMain, sleep } from './bench-util.js';
-import { callgrindTotal } from './instructions.js';
-
-/** `total` requests (raw bytes `req`) over `conns` keep-alive connections, each sent when the last answer is complete. */
-export async function closedLoopRaw(port: number, hostname: string, req: Buffer, total: number, conns: number): Promise<{ ok: number; failed: number; statuses: Record<string, number> }> {
-  let sent = 0;
-  let ok = 0;
-  let failed = 0;
-  const statuses: Record<string, number> = {};
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const s = net.connect(port, hostname);
-      s.setNoDelay(true);
-      let buf = '';
-      let need = -1;
-      const next = (): void => {
-        if (sent >= total) {
-          s.end();
-          resolve();
-          return;
-        }
-        sent++;
-        buf = '';
-        need = -1;
-        s.write(req);
-      };
-      s.on('connect', next);
-      s.on('data', (d: Buffer) => {
-        buf += d.toString('latin1');
-        if (need < 0) {
-          const end = buf.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const code = buf.slice(9, 12);
-          statuses[code] = (statuses[code] ?? 0) + 1;
-          const m = /\r\ncontent-length:\s*(\d+)/i.exec(buf.slice(0, end));
-          if (!m) {
-            failed++;
-            s.destroy();
-            resolve();
-            return;
-          }
-          need = end + 4 + Number(m[1]);
-          if (code !== '200') failed++;
-          else ok++;
-        }
-        if (buf.length >= need) next();
-      });
-      s.on('error', () => {
-        failed++;
-        resolve();
-      });
-    });
-  await Promise.all(Array.from({ length: conns }, one));
-  return { ok, failed, statuses };
-}
+import { callgrindTotal, closedLoopRaw } from './instructions.js';
 
 export interface InstrResult {
   variant: 'A' | 'B';

@@ -47,16 +47,15 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-/** `total` GET requests over `conns` keep-alive connections, each sent when the last answer is complete. */
-export async function closedLoop(url: string, host: string, total: number, conns: number): Promise<{ ok: number; failed: number }> {
-  const u = new URL(url);
-  const req = Buffer.from(`GET ${u.pathname} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: clew-bench\r\nAccept: */*\r\n\r\n`);
+/** `total` requests (raw bytes `req`) over `conns` keep-alive connections, each sent when the last answer is complete. */
+export async function closedLoopRaw(port: number, hostname: string, req: Buffer, total: number, conns: number): Promise<{ ok: number; failed: number; statuses: Record<string, number> }> {
   let sent = 0;
   let ok = 0;
   let failed = 0;
+  const statuses: Record<string, number> = {};
   const one = (): Promise<void> =>
     new Promise((resolve) => {
-      const s = net.connect(Number(u.port), u.hostname);
+      const s = net.connect(port, hostname);
       s.setNoDelay(true);
       let buf = '';
       let need = -1;
@@ -77,6 +76,8 @@ export async function closedLoop(url: string, host: string, total: number, conns
         if (need < 0) {
           const end = buf.indexOf('\r\n\r\n');
           if (end < 0) return;
+          const code = buf.slice(9, 12);
+          statuses[code] = (statuses[code] ?? 0) + 1;
           const m = /\r\ncontent-length:\s*(\d+)/i.exec(buf.slice(0, end));
           if (!m) {
             failed++;
@@ -85,7 +86,7 @@ export async function closedLoop(url: string, host: string, total: number, conns
             return;
           }
           need = end + 4 + Number(m[1]);
-          if (!buf.startsWith('HTTP/1.1 200')) failed++;
+          if (code !== '200') failed++;
           else ok++;
         }
         if (buf.length >= need) next();
@@ -96,6 +97,14 @@ export async function closedLoop(url: string, host: string, total: number, conns
       });
     });
   await Promise.all(Array.from({ length: conns }, one));
+  return { ok, failed, statuses };
+}
+
+/** `total` GET requests over `conns` keep-alive connections, each sent when the last answer is complete. */
+export async function closedLoop(url: string, host: string, total: number, conns: number): Promise<{ ok: number; failed: number }> {
+  const u = new URL(url);
+  const req = Buffer.from(`GET ${u.pathname} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: clew-bench\r\nAccept: */*\r\n\r\n`);
+  const { ok, failed } = await closedLoopRaw(Number(u.port), u.hostname, req, total, conns);
   return { ok, failed };
 }
 

@@ -135,6 +135,8 @@ test('the control plane writes its CA root into the webhook configuration\'s caB
     return o.webhooks[0].clientConfig.caBundle ? o : undefined;
   });
   assert.equal(mut.webhooks[0].clientConfig.caBundle, root);
+  // the patcher counts a patch when its PATCH answers, which can come after the API already shows it
+  await until('both patches counted', async () => (webhooks.patcher.patched >= 2 ? true : undefined));
   assert.equal(webhooks.patcher.patched, 2);
 });
 
